@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv, install the pinned stack, obtain the model and llama-server (cached in
+# ~/.cache/llmops-workbench, so a fresh clone reuses the build), then run.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast lab ui clean help
+
+help:
+	@echo "make demo   - set up and run the lifecycle demo on the embedded model"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lab    - set up and open JupyterLab on notebooks/"
+	@echo "make clean  - remove .venv and local run data (keeps the user cache)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/workbench setup
+
+demo: setup
+	$(BIN)/workbench demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) .workbench mlflow.db mlartifacts .pytest_cache

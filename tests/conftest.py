@@ -1,0 +1,73 @@
+"""Shared fixtures: one real embedded llama-server per test run, an isolated project dir, fault proxy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+# No test may reach an external host or see a real key.
+for var in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL",
+            "MLFLOW_TRACKING_URI", "WORKBENCH_LOCAL_BASE_URL"):
+    os.environ.pop(var, None)
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def project_dir(tmp_path_factory) -> Path:
+    """A throwaway project directory (its own response cache and tracking store) for the whole run."""
+    d = tmp_path_factory.mktemp("project")
+    os.environ["WORKBENCH_PROJECT_DIR"] = str(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def local_server(project_dir):
+    """The real embedded llama-server (SmolLM2), started once per test run."""
+    from workbench.llm.local import ensure_server
+
+    handle = ensure_server()
+    yield handle
+    if handle.owned:
+        handle.stop()
+
+
+@pytest.fixture
+def workbench_toml(project_dir):
+    """Write ``workbench.toml`` in the test project; restored afterwards."""
+    path = project_dir / "workbench.toml"
+    old = path.read_text() if path.exists() else None
+
+    def write(text: str) -> Path:
+        path.write_text(text)
+        return path
+
+    yield write
+    if old is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(old)
+
+
+@pytest.fixture
+def fault_server(local_server):
+    """Factory for fault-injecting proxies in front of the real server; all stopped at the end."""
+    from faultserver import FaultServer
+
+    servers = []
+
+    def make(**kw) -> FaultServer:
+        s = FaultServer(local_server.base_url.removesuffix("/v1"), **kw).start()
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()

@@ -1,0 +1,39 @@
+"""The offline MiniLM embedder: shapes, dtype, similarity structure, hash checks."""
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.llm.assets import MINILM_ONNX, WheelAsset, asset_path
+from workbench.errors import SetupError
+
+
+def test_shape_dtype_and_norm():
+    v = wb.embed(["a tent", "a stove", "boots"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert wb.embed([]).shape == (0, 384)
+
+
+def test_paraphrases_close_unrelated_far():
+    a, b, c = wb.embed(["How do I return a tent I bought?",
+                        "How do I return a tent that I bought?",
+                        "The stock market fell sharply on Tuesday."])
+    assert float(a @ b) >= 0.99
+    assert float(a @ c) <= 0.5
+
+
+def test_batching_does_not_change_vectors():
+    texts = [f"sentence number {i} about hiking boots" for i in range(70)]
+    from workbench.llm.embeddings import MiniLMEmbedder
+
+    small = MiniLMEmbedder(batch_size=7).embed(texts)
+    big = wb.embed(texts)
+    assert np.allclose(small, big, atol=1e-4)
+
+
+def test_model_hash_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))
+    bad = WheelAsset(MINILM_ONNX.dist, MINILM_ONNX.version, MINILM_ONNX.member, "0" * 64)
+    with pytest.raises(SetupError, match="sha256"):
+        asset_path(bad)

@@ -1,0 +1,236 @@
+"""Settings: endpoints (built-ins + ``workbench.toml`` + environment), the cache dir, the tracking store.
+
+A model is addressed as ``endpoint:model`` (``openai:gpt-4o-mini``), by an alias declared in
+``[aliases]`` of ``workbench.toml``, or by an endpoint name alone, which means that endpoint's
+default model (``local`` → the embedded SmolLM2).
+
+``workbench.toml`` is looked up from the current directory upwards; the directory that holds it is the
+*project* directory (the default MLflow store and response cache live there). Without one, the current
+directory is the project. Example::
+
+    [endpoints.vllm]
+    base_url = "http://127.0.0.1:8000/v1"
+    api_key_env = "VLLM_API_KEY"      # the *name* of the variable, never the key
+    models = ["llama-3.1-8b"]
+    max_concurrency = 16
+    [endpoints.vllm.prices."llama-3.1-8b"]
+    input = 0.05                      # USD per 1M input tokens
+    output = 0.10
+
+    [aliases]
+    small = "local:smollm2"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import ConfigError
+
+LOCAL_MODEL = "smollm2"
+
+
+def cache_dir() -> Path:
+    """User-level cache for downloaded models and built binaries (``$XDG_CACHE_HOME/llmops-workbench``)."""
+    override = os.environ.get("WORKBENCH_CACHE_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "llmops-workbench"
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory (from ``start`` upwards) holding ``workbench.toml``, else ``start``."""
+    env = os.environ.get("WORKBENCH_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    start = (start or Path.cwd()).resolve()
+    for d in (start, *start.parents):
+        if (d / "workbench.toml").is_file():
+            return d
+    return start
+
+
+@dataclass
+class Endpoint:
+    """One OpenAI-compatible endpoint. ``api_key_env`` names a variable; keys are never stored here."""
+
+    name: str
+    kind: str  # a key of ENDPOINT_KINDS
+    base_url: str | None = None
+    api_key_env: str | None = None
+    models: list[str] = field(default_factory=list)
+    default_model: str | None = None
+    max_concurrency: int = 8
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    api_version: str | None = None
+    timeout_s: float = 120.0
+
+    def api_key(self) -> str:
+        """The key from the environment; a clear error if the variable is unset."""
+        if self.api_key_env is None:
+            return "not-needed"
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"endpoint '{self.name}' needs an API key: set the environment variable {self.api_key_env} "
+                f"(e.g. `export {self.api_key_env}=...`); keys are never read from files or parameters"
+            )
+        return key
+
+    def has_key(self) -> bool:
+        return self.api_key_env is None or bool(os.environ.get(self.api_key_env))
+
+    def resolve_base_url(self) -> str:
+        """The base URL; for ``local`` this starts the embedded server on demand."""
+        if self.kind == "local":
+            from .llm.local import ensure_server
+
+            return ensure_server().base_url
+        if not self.base_url:
+            raise ConfigError(f"endpoint '{self.name}' has no base_url: set it in workbench.toml or the environment")
+        return self.base_url
+
+
+# Endpoint kinds register a factory that builds the built-in endpoint from the environment (or None
+# when the kind has no built-in instance). Extra endpoints from workbench.toml use kind "openai_compatible".
+ENDPOINT_KINDS: dict[str, Callable[[], Endpoint | None]] = {}
+
+
+def register_endpoint_kind(name: str):
+    def deco(fn: Callable[[], Endpoint | None]):
+        ENDPOINT_KINDS[name] = fn
+        return fn
+
+    return deco
+
+
+@register_endpoint_kind("local")
+def _local() -> Endpoint:
+    return Endpoint(name="local", kind="local", models=[LOCAL_MODEL], default_model=LOCAL_MODEL,
+                    max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2, timeout_s=120.0)
+
+
+@register_endpoint_kind("openai")
+def _openai() -> Endpoint:
+    return Endpoint(name="openai", kind="openai",
+                    base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                    api_key_env="OPENAI_API_KEY", models=["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
+                    default_model="gpt-4o-mini", max_concurrency=16)
+
+
+@register_endpoint_kind("azure")
+def _azure() -> Endpoint:
+    return Endpoint(name="azure", kind="azure", base_url=os.environ.get("AZURE_OPENAI_ENDPOINT"),
+                    api_key_env="AZURE_OPENAI_API_KEY", api_version=os.environ.get("OPENAI_API_VERSION"),
+                    models=["gpt-4o-mini"], default_model="gpt-4o-mini", max_concurrency=16)
+
+
+@register_endpoint_kind("openai_compatible")
+def _compatible() -> None:
+    return None
+
+
+@dataclass
+class Settings:
+    project_dir: Path
+    endpoints: dict[str, Endpoint]
+    aliases: dict[str, str]
+    prices: dict[str, dict[str, float]]
+    toml_path: Path | None = None
+
+    @property
+    def cache_db(self) -> Path:
+        return Path(os.environ.get("WORKBENCH_RESPONSE_CACHE", self.project_dir / ".workbench" / "cache.db"))
+
+    @property
+    def tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.project_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.project_dir / "mlartifacts"
+
+    def resolve_model(self, spec: str) -> tuple[Endpoint, str]:
+        """``endpoint:model`` | alias | endpoint name → (endpoint, model). Clear error otherwise."""
+        if not spec or not isinstance(spec, str):
+            raise ConfigError(f"model must be a non-empty string like 'local' or 'openai:gpt-4o-mini', got {spec!r}")
+        seen = set()
+        while spec in self.aliases and spec not in seen:
+            seen.add(spec)
+            spec = self.aliases[spec]
+        name, _, model = spec.partition(":")
+        if name not in self.endpoints:
+            known = ", ".join(sorted(self.endpoints)) or "none"
+            raise ConfigError(
+                f"unknown endpoint '{name}' in model '{spec}': known endpoints are {known}; "
+                f"declare others under [endpoints.NAME] in workbench.toml"
+            )
+        ep = self.endpoints[name]
+        model = model or ep.default_model or (ep.models[0] if ep.models else "")
+        if not model:
+            raise ConfigError(f"endpoint '{name}' has no default model: write '{name}:MODEL'")
+        return ep, model
+
+
+def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [endpoints.{name}] must be a table")
+    allowed = {"base_url", "api_key_env", "models", "default_model", "max_concurrency", "prices", "kind",
+               "api_version", "timeout_s", "api_key"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: [endpoints.{name}] has unknown keys {sorted(unknown)}; allowed: {sorted(allowed - {'api_key'})}")
+    if "api_key" in raw:
+        raise ConfigError(f"{path}: [endpoints.{name}] holds an api_key: remove it and name an environment "
+                          f"variable instead (api_key_env = \"MY_KEY\")")
+    kind = raw.get("kind", "openai_compatible")
+    if kind not in ENDPOINT_KINDS:
+        raise ConfigError(f"{path}: [endpoints.{name}] kind '{kind}' unknown; one of {sorted(ENDPOINT_KINDS)}")
+    base = ENDPOINT_KINDS[kind]() or Endpoint(name=name, kind=kind)
+    base.name = name
+    for key in ("base_url", "api_key_env", "default_model", "api_version"):
+        if key in raw:
+            setattr(base, key, raw[key])
+    if "models" in raw:
+        base.models = list(raw["models"])
+    if "max_concurrency" in raw:
+        base.max_concurrency = int(raw["max_concurrency"])
+    if "timeout_s" in raw:
+        base.timeout_s = float(raw["timeout_s"])
+    if "prices" in raw:
+        base.prices = {m: {k: float(v) for k, v in p.items()} for m, p in raw["prices"].items()}
+    if kind == "openai_compatible" and not base.base_url:
+        raise ConfigError(f"{path}: [endpoints.{name}] needs base_url (e.g. \"http://127.0.0.1:8000/v1\")")
+    return base
+
+
+def load_settings(project_dir: Path | None = None) -> Settings:
+    """Read built-in endpoints, then ``workbench.toml`` (which may add or override endpoints)."""
+    project = find_project_dir(project_dir)
+    endpoints = {n: ep for n, fn in ENDPOINT_KINDS.items() if (ep := fn()) is not None}
+    aliases: dict[str, str] = {"smollm2": "local:smollm2"}
+    prices: dict[str, dict[str, float]] = {}
+    path = project / "workbench.toml"
+    toml_path = None
+    if path.is_file():
+        toml_path = path
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: invalid TOML: {e}") from None
+        for name, raw in (data.get("endpoints") or {}).items():
+            endpoints[name] = _toml_endpoint(name, raw, path)
+        aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
+        for model, p in (data.get("prices") or {}).items():
+            prices[model] = {k: float(v) for k, v in p.items()}
+    return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, toml_path=toml_path)
+
+
+def settings() -> Settings:
+    """Current settings, read afresh (cheap: one small TOML file), so edits to workbench.toml apply at once."""
+    return load_settings()

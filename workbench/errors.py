@@ -1,0 +1,31 @@
+"""Exceptions of the workbench. Each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class for every error the workbench raises on purpose."""
+
+
+class ConfigError(WorkbenchError):
+    """A setting is missing or wrong (workbench.toml, environment variables, model names)."""
+
+
+class EndpointError(WorkbenchError):
+    """An endpoint cannot be reached or answered with something unusable."""
+
+
+class SetupError(WorkbenchError):
+    """A part of the embedded set-up (model file, llama-server binary, embeddings) is unavailable."""
+
+
+class DatasetError(WorkbenchError):
+    """A dataset is invalid. Carries the file and line (1-based) where the problem is."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        self.file = file
+        self.line = line
+        where = ""
+        if file is not None:
+            where = f"{file}:{line}: " if line is not None else f"{file}: "
+        super().__init__(f"{where}{message}")

