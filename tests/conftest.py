@@ -71,3 +71,28 @@ def fault_server(local_server):
     yield make
     for s in servers:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def _migrated_db(tmp_path_factory) -> Path:
+    """An MLflow sqlite DB migrated once per test run (a fresh one takes seconds to migrate)."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking_store(_migrated_db, tmp_path, monkeypatch) -> str:
+    """A fresh tracking store (a copy of the migrated template) for one test; returns its URI."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(_migrated_db, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def fixture_notebook() -> Path:
+    return Path(__file__).parent / "notebooks" / "params.ipynb"

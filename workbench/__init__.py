@@ -19,5 +19,21 @@ except PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "ChatRecord", "ConfigError", "DatasetError", "EndpointError", "LLMClient", "SetupError", "WorkbenchError",
-    "chat", "chat_many", "embed", "load_settings", "settings", "__version__",
+    "RunResult", "SweepResult", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "load_settings", "settings", "__version__",
 ]
+
+
+_LAZY = {"tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
+         "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
+         "SweepResult": ("workbench.runs", "SweepResult")}
+
+
+def __getattr__(name: str):
+    """Heavy parts (MLflow, papermill) load on first use, so `import workbench` and the CLI stay fast."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

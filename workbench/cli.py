@@ -52,6 +52,65 @@ def _demo(a) -> int:
     return 0 if figures["errors"] == 0 else 1
 
 
+def _params(a) -> dict:
+    """-f params.yaml then -p NAME VALUE pairs (later wins)."""
+    import yaml
+
+    params = {}
+    if getattr(a, "params_file", None):
+        try:
+            loaded = yaml.safe_load(open(a.params_file, encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise WorkbenchError(f"{a.params_file}: cannot read parameters ({e})") from None
+        if not isinstance(loaded, dict):
+            raise WorkbenchError(f"{a.params_file}: expected a mapping of NAME: VALUE")
+        params.update(loaded.get("parameters", loaded) if "grid" in loaded else loaded)
+    for name, value in a.param or []:
+        params[name] = value
+    return params
+
+
+def _run(a) -> int:
+    from .runs.notebook import run_notebook
+
+    r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
+                     timeout=a.timeout, output=a.output, progress=not a.quiet)
+    print(f"run {r.run_id}: {r.status} in {r.duration_s:.1f}s -> {r.output_notebook}")
+    metrics = {k: v for k, v in r.metrics.items() if not k.startswith("workbench/")}
+    for k, v in sorted(metrics.items())[:20]:
+        print(f"  {k} = {v:.6g}")
+    if not r.ok:
+        print(f"\nFAILED: {r.error}", file=sys.stderr)
+        if r.traceback:
+            print(r.traceback, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep(a) -> int:
+    import yaml
+
+    from .runs.sweep import parse_grid, sweep
+
+    grid = {}
+    if a.params_file:
+        loaded = yaml.safe_load(open(a.params_file, encoding="utf-8")) or {}
+        grid.update({k: list(v) if isinstance(v, list) else [v] for k, v in (loaded.get("grid") or {}).items()})
+    grid.update(parse_grid(a.grid or []))
+    r = sweep(a.notebook, grid, parameters=_params(a), experiment=a.experiment, workers=a.workers,
+              executor=a.executor, scheduler=a.scheduler, max_runs=a.max_runs, resume=a.resume, timeout=a.timeout)
+    failed = sum(c["status"] != "FINISHED" for c in r.children)
+    print(f"sweep {r.parent_run_id}: {len(r.children) - failed}/{len(r.children)} finished "
+          f"({r.skipped} resumed) in {r.duration_s:.1f}s")
+    return 0 if failed == 0 else 1
+
+
+def _ui(a) -> int:
+    from .tracking_ui import serve_ui
+
+    return serve_ui(port=a.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="LLMOps Workbench: explore, augment, evaluate and "
                                 "operationalize LLM applications — offline by default.")
@@ -84,6 +143,40 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the main job: the lifecycle on the embedded defaults")
     s.add_argument("--model", default="local", help="model to use (default: local)")
     s.set_defaults(fn=_demo)
+
+    s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",
+                       description="Execute NOTEBOOK with papermill as one MLflow run: typed parameters, "
+                       "provenance tags, the executed notebook as .ipynb and .html, duration, status.")
+    s.add_argument("notebook")
+    s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="parameter override, typed from the notebook's parameters cell (repeatable)")
+    s.add_argument("-f", "--params-file", metavar="YAML", help="parameters from a YAML mapping")
+    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--run-name", help="MLflow run name (default: the notebook's name)")
+    s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
+    s.add_argument("--output", help="where to write the executed notebook")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar (CI)")
+    s.set_defaults(fn=_run)
+
+    s = sub.add_parser("sweep", help="run a notebook over a parameter grid: a parent run + one child per cell",
+                       description="Cartesian grid of notebook runs, each in its own process, under one parent "
+                       "MLflow run that logs a summary table.")
+    s.add_argument("notebook")
+    s.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
+    s.add_argument("-f", "--params-file", metavar="YAML", help="YAML with `grid:` and/or `parameters:` mappings")
+    s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="fixed parameter")
+    s.add_argument("--workers", type=int, default=1, help="parallel runs (default 1)")
+    s.add_argument("--executor", default="local", help="local (process pool, default) or dask")
+    s.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
+    s.add_argument("--max-runs", type=int, help="refuse grids larger than this")
+    s.add_argument("--resume", action="store_true", help="skip cells that already FINISHED in the last same sweep")
+    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
+    s.set_defaults(fn=_sweep)
+
+    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    s.set_defaults(fn=_ui)
     return p
 
 

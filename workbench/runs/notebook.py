@@ -1,0 +1,328 @@
+"""One tracked notebook run: ``wb.run_notebook(...)`` / ``workbench run``.
+
+The MLflow run is created *before* the kernel starts; its id and the tracking URI reach the kernel through
+the environment (``WORKBENCH_RUN_ID``, ``MLFLOW_RUN_ID``, ``MLFLOW_TRACKING_URI``), never as notebook
+parameters, so :mod:`workbench.tracking` inside the notebook logs into it. Recorded on every run: typed
+parameters (``papermill.inspect_notebook`` defaults + overrides), provenance tags, the executed notebook as
+``.ipynb`` and ``.html`` (nbconvert; the MLflow UI renders HTML, not ipynb), duration, status. A cell error,
+a cell timeout or a dead kernel marks the run FAILED and still logs the partial notebook with an ``error``
+tag naming the cell and the exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..config import settings
+from ..errors import WorkbenchError
+from .. import tracking
+
+SECRET_PATTERNS = ("*key*", "*token*", "*secret*", "*password*", "*passwd*", "*credential*")
+_ENV_LOCK = threading.Lock()
+
+
+class NotebookRunError(WorkbenchError):
+    """A tracked run failed; ``result`` holds the FAILED run's details (partial artifacts are logged)."""
+
+    def __init__(self, message: str, result: "RunResult"):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    experiment_id: str
+    status: str  # FINISHED | FAILED
+    duration_s: float
+    output_notebook: Path
+    output_html: Path | None
+    parameters: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED"
+
+    def summary(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"run_id": self.run_id, "status": self.status, "duration_s": round(self.duration_s, 2),
+                              **{f"param.{k}": v for k, v in self.parameters.items()}, **self.metrics}])
+
+
+def is_secret_name(name: str) -> bool:
+    n = name.lower()
+    return any(fnmatch.fnmatch(n, p) for p in SECRET_PATTERNS)
+
+
+def secret_values() -> list[str]:
+    """Values of environment variables whose names look like credentials (to scrub from outputs)."""
+    return sorted({v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 8}, key=len,
+                  reverse=True)
+
+
+def scrub(text: str, secrets: list[str] | None = None) -> str:
+    for s in secrets if secrets is not None else secret_values():
+        text = text.replace(s, "***")
+    return text
+
+
+def notebook_hash(path: Path) -> str:
+    """sha256 of the notebook's sources only (outputs and metadata do not change what it does)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    src = [("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", ""))
+           for c in nb.get("cells", [])]
+    return hashlib.sha256(json.dumps(src).encode()).hexdigest()
+
+
+def git_info(path: Path) -> dict[str, str]:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=path.parent, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {}
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return {"mlflow.source.git.commit": head.stdout.strip(),
+                "workbench.git.dirty": str(bool(dirty.stdout.strip())).lower()}
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+
+
+def inspect_parameters(path: Path) -> dict[str, dict]:
+    """``{name: {"default", "type", "help"}}`` from the notebook's ``parameters`` cell (papermill)."""
+    import papermill
+
+    try:
+        info = papermill.inspect_notebook(str(path))
+    except Exception as e:  # noqa: BLE001 - papermill raises several types for unreadable notebooks
+        raise WorkbenchError(f"{path}: cannot read the notebook ({type(e).__name__}: {e})") from None
+    out = {}
+    for name, p in info.items():
+        default = p.get("default")
+        with contextlib.suppress(Exception):
+            import ast
+
+            default = ast.literal_eval(default)
+        out[name] = {"default": default, "type": p.get("inferred_type_name", "None"), "help": p.get("help", "")}
+    return out
+
+
+def coerce(value: Any, type_name: str | None) -> Any:
+    """Turn a command-line string into the parameter's declared type (int, float, bool, str, or YAML)."""
+    if not isinstance(value, str):
+        return value
+    t = (type_name or "").lower()
+    try:
+        if t == "int":
+            return int(value)
+        if t == "float":
+            return float(value)
+        if t == "bool":
+            if value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if value.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(value)
+        if t == "str":
+            return value
+    except ValueError:
+        raise WorkbenchError(f"parameter value {value!r} is not a valid {t}") from None
+    import yaml
+
+    with contextlib.suppress(yaml.YAMLError):
+        return yaml.safe_load(value)
+    return value
+
+
+def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple[dict, dict]:
+    """(all parameters = defaults + typed overrides, declared parameter info). Refuses secret-like names."""
+    declared = inspect_parameters(path)
+    overrides = dict(overrides or {})
+    for name in overrides:
+        if is_secret_name(name):
+            raise WorkbenchError(f"parameter '{name}' looks like a credential: never pass secrets as parameters "
+                                 f"(they would be stored in the notebook and in MLflow). Put it in an environment "
+                                 f"variable and read it with os.environ in the notebook.")
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown and declared:
+        warnings.warn(f"{path.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}", stacklevel=3)
+    if not declared and overrides:
+        warnings.warn(f"{path.name} has no cell tagged 'parameters'; overrides are injected at the top", stacklevel=3)
+    params = {n: d["default"] for n, d in declared.items()}
+    for name, v in overrides.items():
+        params[name] = coerce(v, declared.get(name, {}).get("type"))
+    return params, declared
+
+
+def _versions() -> dict[str, str]:
+    import mlflow
+    import papermill
+
+    from .. import __version__
+
+    return {"workbench.version": __version__, "workbench.papermill_version": papermill.__version__,
+            "workbench.mlflow_version": mlflow.__version__, "workbench.host": platform.node(),
+            "workbench.python": platform.python_version()}
+
+
+@contextlib.contextmanager
+def _kernel_env(values: dict[str, str]):
+    """Set environment variables for the kernel papermill starts (kernels inherit os.environ)."""
+    with _ENV_LOCK:
+        old = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _failing_cell(nb_path: Path) -> tuple[str, str]:
+    """(cell label, traceback text) of the first cell whose output is an error."""
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown cell", ""
+    code_idx = 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        code_idx += 1
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                tb = "\n".join(out.get("traceback", []))
+                tb = re.sub(r"\x1b\[[0-9;]*m", "", tb)
+                return f"cell {code_idx} (execution_count {cell.get('execution_count')})", tb
+    return "unknown cell", ""
+
+
+def to_html(nb_path: Path) -> Path:
+    """Render an executed notebook to HTML with nbconvert (the MLflow UI shows HTML, not ipynb)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    out = nb_path.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _scrub_file(path: Path, secrets: list[str]) -> None:
+    if secrets and path.exists():
+        text = path.read_text(encoding="utf-8")
+        clean = scrub(text, secrets)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+
+
+def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
+                 run_name: str | None = None, parent_run_id: str | None = None, timeout: float | None = None,
+                 output: str | Path | None = None, progress: bool = True, tags: Mapping[str, str] | None = None,
+                 raise_on_error: bool = False, run_id: str | None = None) -> RunResult:
+    """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
+
+    ``timeout`` is per cell (seconds). On failure the run is FAILED with the partial notebook logged; the
+    result carries the error and traceback (``raise_on_error=True`` raises :class:`NotebookRunError`).
+    ``run_id`` reuses an existing (e.g. pre-created) run instead of creating one.
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: notebook not found")
+    if path.suffix != ".ipynb":
+        raise WorkbenchError(f"{path}: expected a .ipynb notebook")
+    params, _declared = resolve_parameters(path, parameters)
+    nb_hash = notebook_hash(path)
+    tracking.configure()
+    c = tracking.client()
+    exp_id = tracking.experiment_id(experiment)
+    run_tags = {"workbench.notebook": str(path), "workbench.notebook_hash": nb_hash,
+                "mlflow.source.name": str(path), "mlflow.source.type": "NOTEBOOK", **git_info(path),
+                **_versions(), **(tags or {})}
+    if parent_run_id:
+        run_tags["mlflow.parentRunId"] = parent_run_id
+    if run_id is None:
+        run = c.create_run(exp_id, run_name=run_name or path.stem, tags=run_tags)
+        run_id = run.info.run_id
+    else:
+        tracking.set_tags(run_tags, run_id)
+    tracking.log_params(params, run_id)
+
+    out_dir = Path(output).resolve().parent if output else settings().project_dir / ".workbench" / "runs" / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_nb = Path(output).resolve() if output else out_dir / path.name
+    env = {tracking.RUN_ENV: run_id, "MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
+           "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_PROJECT_DIR": str(settings().project_dir)}
+    secrets = secret_values()
+    status, error, tb = "FINISHED", None, None
+    t0 = time.monotonic()
+    try:
+        with _kernel_env(env):
+            papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
+                                       cwd=str(path.parent), execution_timeout=timeout, kernel_name="python3")
+    except PapermillExecutionError as e:
+        status, error = "FAILED", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))
+    except CellTimeoutError as e:
+        cell, _ = _failing_cell(out_nb)
+        status, error = "FAILED", f"timeout after {timeout}s per cell: {str(e).splitlines()[0][:200]}"
+        tb = str(e)
+    except DeadKernelError as e:
+        status, error, tb = "FAILED", f"kernel died: {str(e)[:200]}", str(e)
+    except (KeyboardInterrupt, SystemExit):
+        with contextlib.suppress(Exception):
+            c.set_terminated(run_id, "KILLED")
+        raise
+    except Exception as e:  # noqa: BLE001 - any launcher failure still ends the run as FAILED
+        status, error, tb = "FAILED", f"{type(e).__name__}: {e}", None
+    duration = time.monotonic() - t0
+    if status == "FAILED" and tb is None:
+        _, tb = _failing_cell(out_nb)
+    html = None
+    try:
+        if out_nb.exists():
+            _scrub_file(out_nb, secrets)
+            html = to_html(out_nb)
+            _scrub_file(html, secrets)
+            c.log_artifact(run_id, str(out_nb), "notebook")
+            c.log_artifact(run_id, str(html), "notebook")
+    except Exception as e:  # noqa: BLE001 - a failing render must not hide the run's status
+        error = (error + "; " if error else "") + f"artifact logging failed: {type(e).__name__}: {e}"
+        status = "FAILED"
+    tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
+    if error:
+        tracking.set_tags({"error": scrub(error[:5000], secrets)}, run_id)
+    c.set_terminated(run_id, status)
+    metrics = dict(c.get_run(run_id).data.metrics)
+    result = RunResult(run_id=run_id, experiment_id=exp_id, status=status, duration_s=duration, output_notebook=out_nb,
+                       output_html=html, parameters=params, metrics=metrics, error=error,
+                       traceback=scrub(tb, secrets) if tb else None)
+    if raise_on_error and status != "FINISHED":
+        raise NotebookRunError(f"run {run_id} FAILED: {error}", result)
+    return result

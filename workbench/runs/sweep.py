@@ -1,0 +1,171 @@
+"""Many tracked runs: ``wb.sweep(...)`` / ``workbench sweep`` — a parent run and one child per grid cell.
+
+Children run in separate processes through an executor from :mod:`workbench.runs.executors`; a failing
+child does not stop the others. The parent gets the grid as a tag and a summary table (params × key
+metrics × status). ``resume=True`` reuses the latest parent of the same sweep (same notebook hash, grid and
+fixed parameters) and skips cells whose child already FINISHED with identical parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from concurrent.futures import as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..errors import WorkbenchError
+from .. import tracking
+from .executors import get_executor
+from .notebook import notebook_hash, resolve_parameters
+
+
+@dataclass
+class SweepResult:
+    parent_run_id: str
+    children: list[dict] = field(default_factory=list)  # one dict per cell: params, run_id, status, metrics
+    skipped: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(c["status"] == "FINISHED" for c in self.children)
+
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        for c in self.children:
+            rows.append({**{f"param.{k}": v for k, v in c["grid_params"].items()}, "status": c["status"],
+                         "run_id": c["run_id"], "resumed": c.get("resumed", False),
+                         **{k: round(v, 6) for k, v in c.get("metrics", {}).items()}})
+        return pd.DataFrame(rows)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["top_k=2,4", "model=local"]`` → ``{"top_k": ["2", "4"], "model": ["local"]}`` (typed later)."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise WorkbenchError(f"--grid expects NAME=V1,V2,..., got {item!r}")
+        grid[name.strip()] = [v.strip() for v in values.split(",")]
+    return grid
+
+
+def expand_grid(grid: Mapping[str, list]) -> list[dict]:
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def _cell_key(params: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _run_cell(path: str, params: dict, experiment: str | None, parent: str, timeout: float | None,
+              run_name: str, cell_key: str, project_dir: str, tracking_uri: str) -> dict:
+    """Runs in a worker process: one child run. Returns a picklable summary."""
+    import os
+
+    os.environ["WORKBENCH_PROJECT_DIR"] = project_dir
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from .notebook import run_notebook
+
+    r = run_notebook(path, parameters=params, experiment=experiment, run_name=run_name, parent_run_id=parent,
+                     timeout=timeout, progress=False, tags={"workbench.sweep.cell": cell_key})
+    return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error}
+
+
+def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
+    """FINISHED children of ``parent_id`` by cell key."""
+    runs = tracking.client().search_runs([exp_id], f"tags.mlflow.parentRunId = '{parent_id}'", max_results=10000)
+    done = {}
+    for r in runs:
+        key = r.data.tags.get("workbench.sweep.cell")
+        if key and r.info.status == "FINISHED":
+            done[key] = {"run_id": r.info.run_id, "status": "FINISHED", "metrics": dict(r.data.metrics)}
+    return done
+
+
+def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, Any] | None = None,
+          experiment: str | None = None, workers: int = 1, executor: str = "local", scheduler: str | None = None,
+          max_runs: int | None = None, resume: bool = False, timeout: float | None = None,
+          run_name: str | None = None, echo=print) -> SweepResult:
+    """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run."""
+    from ..config import settings
+
+    path = Path(path).resolve()
+    if not grid:
+        raise WorkbenchError("a sweep needs at least one --grid NAME=V1,V2")
+    fixed = dict(parameters or {})
+    overlap = set(fixed) & set(grid)
+    if overlap:
+        raise WorkbenchError(f"parameters {sorted(overlap)} are both fixed (-p) and swept (--grid)")
+    cells = expand_grid(grid)
+    if max_runs is not None and len(cells) > max_runs:
+        raise WorkbenchError(f"the grid has {len(cells)} cells, more than --max-runs {max_runs}")
+    # type each cell's values now (fails fast on bad values and secret-like names)
+    typed = [resolve_parameters(path, {**fixed, **cell})[0] for cell in cells]
+    nb_hash = notebook_hash(path)
+    sweep_key = hashlib.sha256(json.dumps([nb_hash, {k: list(map(str, v)) for k, v in grid.items()},
+                                           {k: str(v) for k, v in fixed.items()}], sort_keys=True).encode()
+                               ).hexdigest()[:16]
+    tracking.configure()
+    c = tracking.client()
+    exp_id = tracking.experiment_id(experiment)
+    parent_id, done = None, {}
+    if resume:
+        prev = c.search_runs([exp_id], f"tags.`workbench.sweep.key` = '{sweep_key}'", max_results=1,
+                             order_by=["attributes.start_time DESC"])
+        if prev:
+            parent_id = prev[0].info.run_id
+            done = _previous(parent_id, exp_id)
+            c.update_run(parent_id, status="RUNNING")
+    if parent_id is None:
+        parent = c.create_run(exp_id, run_name=run_name or f"sweep-{path.stem}", tags={
+            "workbench.sweep.key": sweep_key, "workbench.sweep.grid": json.dumps(grid, default=str),
+            "workbench.notebook": str(path), "workbench.notebook_hash": nb_hash})
+        parent_id = parent.info.run_id
+        tracking.log_params({f"grid.{k}": ",".join(map(str, v)) for k, v in grid.items()}, parent_id)
+    result = SweepResult(parent_run_id=parent_id)
+    t0 = time.monotonic()
+    todo = []
+    for cell, params in zip(cells, typed):
+        key = _cell_key(params)
+        entry = {"grid_params": cell, "params": params, "cell_key": key}
+        if key in done:
+            entry.update(done[key], resumed=True)
+            result.skipped += 1
+        else:
+            todo.append(entry)
+        result.children.append(entry)
+    echo(f"sweep {path.name}: {len(cells)} cells, {len(todo)} to run, {result.skipped} already finished "
+         f"(parent {parent_id}, {workers} {executor} worker(s))")
+    if todo:
+        from tqdm.auto import tqdm
+
+        pool = get_executor(executor, workers, scheduler)
+        try:
+            futs = {pool.submit(_run_cell, str(path), e["params"], experiment, parent_id, timeout,
+                                "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200], e["cell_key"],
+                                str(settings().project_dir), tracking.tracking_uri()): e for e in todo}
+            for fut in tqdm(as_completed(futs), total=len(futs), desc="sweep", unit="run"):
+                e = futs[fut]
+                try:
+                    e.update(fut.result())
+                except Exception as exc:  # noqa: BLE001 - a crashed worker fails its cell, not the sweep
+                    e.update(run_id=None, status="FAILED", metrics={}, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            pool.shutdown(wait=True)
+    result.duration_s = time.monotonic() - t0
+    table = result.summary()
+    tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
+    n_ok = sum(e["status"] == "FINISHED" for e in result.children)
+    tracking.log_metrics({"sweep/children_finished": n_ok, "sweep/children_failed": len(cells) - n_ok,
+                          "sweep/duration_s": result.duration_s}, run_id=parent_id)
+    c.set_terminated(parent_id, "FINISHED" if result.ok else "FAILED")
+    echo(table.to_string(index=False))
+    return result

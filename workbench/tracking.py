@@ -1,0 +1,157 @@
+"""MLflow glue: one store per workspace, attach to the launching run, batch logging, tables, figures.
+
+Inside a notebook launched by ``workbench run`` the run id arrives in the environment
+(``WORKBENCH_RUN_ID``, also ``MLFLOW_RUN_ID`` so MLflow's own ``start_run()`` attaches too); the helpers
+here log into that run. A notebook opened by hand gets its own run on first use — the same code path
+interactive and headless. Metrics and params always go through ``log_batch`` (per-call logging costs
+~22 ms on sqlite; a batch of 100 ~30 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from .config import settings
+
+RUN_ENV = "WORKBENCH_RUN_ID"
+DEFAULT_EXPERIMENT = "workbench"
+MAX_PARAM_LEN = 6000
+_lock = threading.Lock()
+_own_run: str | None = None
+
+
+def tracking_uri() -> str:
+    """The configured store: ``MLFLOW_TRACKING_URI`` or sqlite ``<project>/mlflow.db`` (absolute)."""
+    return settings().tracking_uri
+
+
+def configure() -> str:
+    """Point MLflow at the workspace store (telemetry off). Idempotent; returns the URI."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    uri = tracking_uri()
+    if mlflow.get_tracking_uri() != uri:
+        mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def client() -> MlflowClient:
+    return MlflowClient(tracking_uri=configure())
+
+
+def experiment_id(name: str | None = None) -> str:
+    """Id of experiment ``name`` (default ``workbench``), created on first use. With a local sqlite store
+    artifacts go to ``<project>/mlartifacts/<experiment id>`` (absolute path)."""
+    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+    c = client()
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    if tracking_uri().startswith("sqlite:"):
+        location = (settings().artifact_root / name.replace("/", "_")).as_uri()
+    try:
+        return c.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:  # created concurrently by another process
+        exp = c.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def current_run_id() -> str:
+    """The run to log into: the launcher's (from the environment), else this process's own run."""
+    global _own_run
+    rid = os.environ.get(RUN_ENV)
+    if rid:
+        return rid
+    with _lock:
+        if _own_run is None:
+            configure()
+            active = mlflow.active_run()
+            if active is None:
+                mlflow.set_experiment(experiment_id=experiment_id())
+                active = mlflow.start_run()
+            _own_run = active.info.run_id
+        return _own_run
+
+
+def _param_value(v: Any) -> str:
+    s = str(v)
+    return s if len(s) <= MAX_PARAM_LEN else s[: MAX_PARAM_LEN - 3] + "..."
+
+
+def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Log params in one batch (values stringified, long ones truncated)."""
+    if params:
+        items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+        c, rid = client(), run_id or current_run_id()
+        for i in range(0, len(items), 100):
+            c.log_batch(rid, params=items[i:i + 100])
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: str | None = None) -> None:
+    """Log numeric metrics in batches; None/NaN-free values only (others are skipped)."""
+    import math
+    import time
+
+    ts = int(time.time() * 1000)
+    items = [Metric(str(k), float(v), ts, step or 0) for k, v in metrics.items()
+             if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    c, rid = client(), run_id or current_run_id()
+    for i in range(0, len(items), 1000):
+        c.log_batch(rid, metrics=items[i:i + 1000])
+
+
+def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    if tags:
+        client().log_batch(run_id or current_run_id(), tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+
+
+def log_table(data, artifact_file: str, run_id: str | None = None) -> None:
+    """A pandas DataFrame (or dict of columns) as an MLflow table (``*.json``, shown in the UI's Evaluation tab)."""
+    if not artifact_file.endswith(".json"):
+        artifact_file += ".json"
+    client().log_table(run_id or current_run_id(), data=data, artifact_file=artifact_file)
+
+
+def log_figure(figure, artifact_file: str, run_id: str | None = None) -> None:
+    """A matplotlib (or plotly) figure as an image artifact."""
+    if "." not in Path(artifact_file).name:
+        artifact_file += ".png"
+    client().log_figure(run_id or current_run_id(), figure, artifact_file)
+
+
+def log_artifact(path: str | Path, artifact_path: str | None = None, run_id: str | None = None) -> None:
+    client().log_artifact(run_id or current_run_id(), str(path), artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    client().log_text(run_id or current_run_id(), text, artifact_file)
+
+
+def log_dataset(df, name: str, source: str | None = None, context: str = "eval", digest: str | None = None,
+                run_id: str | None = None) -> None:
+    """Record a pandas DataFrame as an MLflow dataset input (name, digest, source) for lineage."""
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    ds = mlflow.data.from_pandas(df, source=source, name=name, digest=digest)
+    entity = ds._to_mlflow_entity()
+    client().log_inputs(run_id or current_run_id(),
+                        datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])])
+
+
+def end_own_run(status: str = "FINISHED") -> None:
+    """End the run this process created for itself (interactive use); launcher runs are ended by the launcher."""
+    global _own_run
+    with _lock:
+        if _own_run is not None and not os.environ.get(RUN_ENV):
+            mlflow.end_run(status=status)
+            _own_run = None
