@@ -1,0 +1,74 @@
+"""Notebook-run overhead and sweep scaling, measured in one process against bare papermill.
+
+1. `wb.run_notebook` vs bare `papermill.execute_notebook` on a trivial notebook (median of N each).
+2. An 8-cell sweep of an I/O-bound notebook (each run sleeps --sleep seconds): 1 worker vs 2 and 4 workers.
+
+    .venv/bin/python benchmarks/bench_runs.py [--repeats 5] [--sleep 2]
+Uses a throwaway project directory (its own sqlite store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat as nbf
+
+
+def make_notebook(path: Path, body: str) -> Path:
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbf.v4.new_code_cell("sleep_s: float = 0.0  # seconds to sleep\ncell: int = 0  # grid cell")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbf.v4.new_code_cell(body)]
+    nbf.write(nb, str(path))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sleep", type=float, default=2.0)
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    os.environ["WORKBENCH_PROJECT_DIR"] = str(tmp)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    import papermill
+
+    import workbench as wb
+
+    trivial = make_notebook(tmp / "trivial.ipynb", "x = 1")
+    wb.run_notebook(trivial, progress=False)  # warm-up (creates and migrates the store)
+    bare, ours = [], []
+    for i in range(a.repeats):
+        t0 = time.perf_counter()
+        papermill.execute_notebook(str(trivial), str(tmp / f"bare-{i}.ipynb"), progress_bar=False)
+        bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        r = wb.run_notebook(trivial, progress=False)
+        ours.append(time.perf_counter() - t0)
+        assert r.ok
+    b, o = statistics.median(bare), statistics.median(ours)
+    print(f"trivial notebook, median of {a.repeats}: bare papermill {b:.2f}s, workbench run {o:.2f}s "
+          f"-> overhead {o - b:+.2f}s, ratio {o / b:.2f}")
+
+    io = make_notebook(tmp / "io.ipynb", "import time\ntime.sleep(sleep_s)")
+    grid = {"cell": [str(i) for i in range(8)]}
+    base = None
+    for workers in (1, 2, 4):
+        t0 = time.perf_counter()
+        res = wb.sweep(io, grid, parameters={"sleep_s": a.sleep}, workers=workers, experiment=f"bench-{workers}",
+                       echo=lambda *_: None)
+        wall = time.perf_counter() - t0
+        assert res.ok
+        base = base or wall
+        print(f"8-cell sweep, {a.sleep:.0f}s I/O per run, {workers} worker(s): {wall:.1f}s "
+              f"(speed-up x{base / wall:.2f})")
+
+
+if __name__ == "__main__":
+    main()
