@@ -19,11 +19,14 @@ except PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "ChatRecord", "ConfigError", "DatasetError", "EndpointError", "LLMClient", "SetupError", "WorkbenchError",
-    "RunResult", "SweepResult", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "load_settings", "settings", "__version__",
+    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "load_settings", "settings", "__version__",
 ]
 
 
-_LAZY = {"tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
+_LAZY = {"evaluate": ("workbench.evaluate", None), "compare": ("workbench.evaluate", "compare"),
+         "load_dataset": ("workbench.data", "load_dataset"), "candidates": ("workbench.candidates", None),
+         "PromptCandidate": ("workbench.candidates", "PromptCandidate"), "EvalResult": ("workbench.evaluate", "EvalResult"),
+         "tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
          "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
          "SweepResult": ("workbench.runs", "SweepResult")}
 

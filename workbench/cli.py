@@ -105,6 +105,33 @@ def _sweep(a) -> int:
     return 0 if failed == 0 else 1
 
 
+def _eval(a) -> int:
+    from .evaluate.cli import run_eval_cli
+
+    return run_eval_cli(dataset=a.dataset, model=a.model, system_prompt=a.system_prompt, metrics=a.metrics,
+                        repeats=a.repeats, experiment=a.experiment, run_name=a.run_name, dry_run=a.dry_run,
+                        budget_usd=a.budget_usd, judge=a.judge, concurrency=a.concurrency, cache=a.cache,
+                        max_tokens=a.max_tokens, trace=a.trace)
+
+
+def _compare(a) -> int:
+    from .evaluate.compare import compare
+
+    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [])
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "test", "effect_size_dz"]
+        print(c.table[[x for x in cols if x in c.table]].round(4).to_string(index=False))
+        if len(c.flipped):
+            print(f"\nflipped rows: {len(c.flipped)} (first 10)")
+            print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
+    for g in c.gates:
+        print(f"gate {'PASS' if g['passed'] else 'FAIL'}: {g['gate']}  (value {g['value']:.4g}, "
+              f"threshold {g['threshold']:.4g})")
+    return 0 if c.passed else 1
+
+
 def _ui(a) -> int:
     from .tracking_ui import serve_ui
 
@@ -173,6 +200,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
     s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
     s.set_defaults(fn=_sweep)
+
+    s = sub.add_parser("eval", help="evaluate a model on a dataset (five metric families), logged to MLflow",
+                       description="Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all "
+                       "five families (plus judged ones with --judge); creates its own MLflow run and prints the "
+                       "summary. Re-running the same command resumes an interrupted evaluation.")
+    s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file")
+    s.add_argument("--model", required=True, help="endpoint:model, alias, or endpoint name (e.g. local)")
+    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate")
+    s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
+    s.add_argument("--repeats", type=int, default=1, help="samples per row (default 1)")
+    s.add_argument("--judge", help="judge model for LLM-judged metrics (endpoint:model)")
+    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--run-name", help="MLflow run name")
+    s.add_argument("--dry-run", action="store_true", help="print the token/cost estimate and exit; no model calls")
+    s.add_argument("--budget-usd", type=float, help="stop cleanly (resumable) once this much new spend is reached")
+    s.add_argument("--concurrency", type=int, help="rows in flight (default: from the endpoint's limits)")
+    s.add_argument("--cache", default="use", choices=["use", "refresh", "off"], help="response cache mode")
+    s.add_argument("--max-tokens", type=int, default=256, help="max completion tokens per answer (default 256)")
+    s.add_argument("--trace", action="store_true", help="also write one MLflow trace per row")
+    s.set_defaults(fn=_eval)
+
+    s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",
+                       description="Compare RUN_B against baseline RUN_A row by row: mean difference with a paired "
+                       "bootstrap CI, McNemar / Wilcoxon tests, effect size, flipped rows. Exit 1 if a gate fails.")
+    s.add_argument("run_a", metavar="RUN_A", help="baseline MLflow run id")
+    s.add_argument("run_b", metavar="RUN_B", help="candidate MLflow run id")
+    s.add_argument("--gate", action="append", metavar="EXPR",
+                   help="e.g. 'quality/f1/mean >= baseline - 0.02' (repeatable)")
+    s.add_argument("--metrics", nargs="+", help="only these row metrics")
+    s.set_defaults(fn=_compare)
 
     s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")

@@ -1,0 +1,237 @@
+"""Datasets: load JSONL, CSV, Parquet or a DataFrame; validate with errors that name file, line and column;
+hash the content; log to MLflow as a dataset input for lineage.
+
+Columns: an input — ``question`` (string) or ``messages`` (chat list of ``{"role", "content"}``) — and,
+optionally, ``reference`` (string or list of strings), ``contexts`` (list of strings), ``gold_doc_ids``
+(list of strings), ``id`` (unique; ``row-<n>`` when absent) and free ``tags``. Other columns are kept.
+``schema={"question": "prompt", "reference": "answer"}`` maps our names to yours.
+
+Nothing is written for an invalid dataset: loading is read-only and all errors are raised before any use.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .errors import DatasetError
+
+MAX_LINE_BYTES = 1 << 20  # 1 MiB per JSONL line / CSV record
+LIST_COLUMNS = ("contexts", "gold_doc_ids")
+
+
+@dataclass
+class Dataset:
+    """A validated dataset: ``df`` plus its name, source and content digest."""
+
+    df: pd.DataFrame
+    name: str
+    source: str
+    digest: str
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    @property
+    def rows(self) -> list[dict]:
+        """Records with missing cells as None (not NaN), so ``row.get("contexts")`` is falsy when absent."""
+        def clean(v):
+            return None if isinstance(v, float) and v != v else v
+
+        return [{k: clean(v) for k, v in r.items()} for r in self.df.to_dict(orient="records")]
+
+    def filter(self, **equals) -> "Dataset":
+        """Rows whose columns equal the given values (e.g. ``split="test"``), re-hashed."""
+        df = self.df
+        for k, v in equals.items():
+            if k not in df.columns:
+                raise DatasetError(f"no column '{k}' to filter on; columns: {list(df.columns)}", self.source)
+            df = df[df[k] == v]
+        df = df.reset_index(drop=True)
+        return Dataset(df, f"{self.name}[{','.join(f'{k}={v}' for k, v in equals.items())}]", self.source,
+                       content_digest(df))
+
+
+def content_digest(df: pd.DataFrame) -> str:
+    """sha256 over the canonical JSON of the rows (first 16 hex digits)."""
+    h = hashlib.sha256()
+    for rec in df.to_dict(orient="records"):
+        h.update(json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def _type_name(v: Any) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "integer", float: "number",
+            type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _validate_row(rec: dict, file: str, line: int) -> dict:
+    def bad(column: str, expected: str, value: Any):
+        raise DatasetError(f"column '{column}': expected {expected}, found {_type_name(value)} "
+                           f"{str(value)[:60]!r}", file, line)
+
+    if "question" in rec and rec["question"] is not None:
+        if not isinstance(rec["question"], str) or not rec["question"].strip():
+            bad("question", "a non-empty string", rec["question"])
+    elif "messages" in rec and rec["messages"] is not None:
+        msgs = rec["messages"]
+        if not isinstance(msgs, list) or not msgs or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in msgs):
+            bad("messages", "a non-empty list of {role, content} objects", msgs)
+    else:
+        raise DatasetError("missing required column: expected 'question' (string) or 'messages' (chat list); "
+                           f"found columns {sorted(rec)}", file, line)
+    ref = rec.get("reference")
+    if ref is not None and not (isinstance(ref, str) or (isinstance(ref, list) and all(isinstance(r, str) for r in ref))):
+        bad("reference", "a string or a list of strings", ref)
+    for col in LIST_COLUMNS:
+        v = rec.get(col)
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            bad(col, "a list of strings", v)
+    if "id" in rec and not isinstance(rec["id"], (str, int)) or isinstance(rec.get("id"), bool):
+        bad("id", "a string or an integer", rec["id"])
+    tags = rec.get("tags")
+    if tags is not None and not isinstance(tags, (dict, list, str)):
+        bad("tags", "an object, a list or a string", tags)
+    return rec
+
+
+def _decode(raw: bytes, file: str, first_line: int = 1) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = first_line + raw[: e.start].count(b"\n")
+        raise DatasetError(f"not UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start}; expected UTF-8 text "
+                           f"(re-save the file as UTF-8)", file, line) from None
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    raw = path.read_bytes()
+    out = []
+    for lineno, bline in enumerate(raw.split(b"\n"), start=1):
+        if len(bline) > MAX_LINE_BYTES:
+            raise DatasetError(f"line is {len(bline) / 1e6:.1f} MB, over the {MAX_LINE_BYTES // (1 << 20)} MiB "
+                               f"limit per record; expected one JSON object per line", str(path), lineno)
+        text = _decode(bline, str(path), lineno) if bline.strip() else ""
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"invalid JSON at column {e.colno}: {e.msg}; expected one JSON object per line",
+                               str(path), lineno) from None
+        if not isinstance(obj, dict):
+            raise DatasetError(f"expected a JSON object, found {_type_name(obj)}", str(path), lineno)
+        out.append((lineno, obj))
+    return out
+
+
+def _cell(v: str) -> Any:
+    s = v.strip()
+    if s == "":
+        return None
+    if s[0] in "[{":
+        try:
+            return json.loads(s)
+        except json.JSONDecodeError:
+            return v
+    return v
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict]]:
+    raw = path.read_bytes()
+    text = _decode(raw, str(path))
+    csv.field_size_limit(MAX_LINE_BYTES)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    out = []
+    try:
+        for rec in reader:
+            line = reader.line_num
+            if None in rec:
+                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames)} header "
+                                   f"columns", str(path), line)
+            row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
+            if "id" in row and isinstance(row["id"], str) and row["id"].strip().lstrip("-").isdigit():
+                row["id"] = row["id"].strip()
+            out.append((line, row))
+    except csv.Error as e:
+        raise DatasetError(f"invalid CSV: {e}", str(path), reader.line_num) from None
+    return out
+
+
+def _read_parquet(path: Path) -> list[tuple[int, dict]]:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for corrupt files
+        raise DatasetError(f"unreadable Parquet file ({type(e).__name__}: {str(e)[:120]})", str(path)) from None
+
+    def plain(v):
+        if hasattr(v, "tolist"):
+            v = v.tolist()
+        if isinstance(v, float) and v != v:
+            return None
+        return v
+
+    return [(i + 1, {k: plain(v) for k, v in rec.items()}) for i, rec in enumerate(df.to_dict(orient="records"))]
+
+
+READERS = {".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
+
+
+def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | None = None,
+                 name: str | None = None) -> Dataset:
+    """Load and validate a dataset. Raises :class:`DatasetError` (file, line, column, expected, found)."""
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, pd.DataFrame):
+        file, records = "<dataframe>", [(i + 1, dict(r)) for i, r in enumerate(source.to_dict(orient="records"))]
+        label = "row"
+    else:
+        path = Path(source)
+        file = str(path)
+        if not path.is_file():
+            raise DatasetError("file not found", file)
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            raise DatasetError(f"unknown format '{path.suffix}': expected one of {sorted(READERS)}", file)
+        records = reader(path)
+        label = "row" if path.suffix.lower() == ".parquet" else "line"
+    if not records:
+        raise DatasetError("empty dataset: expected at least one record", file)
+    rename = {theirs: ours for ours, theirs in (schema or {}).items()}
+    rows, seen = [], {}
+    for n, (line, rec) in enumerate(records):
+        rec = {rename.get(k, k): v for k, v in rec.items()}
+        rec = _validate_row(rec, file, line)
+        if rec.get("id") is None:
+            rec["id"] = f"row-{n + 1}"
+        rid = str(rec["id"])
+        if rid in seen:
+            raise DatasetError(f"duplicate id {rid!r} (first seen at {label} {seen[rid]}); expected unique ids",
+                               file, line)
+        seen[rid] = line
+        rec["id"] = rid
+        rows.append(rec)
+    df = pd.DataFrame(rows)
+    return Dataset(df=df, name=name or (Path(file).stem if file != "<dataframe>" else "dataframe"), source=file,
+                   digest=content_digest(df))
+
+
+def log_dataset(ds: Dataset, context: str = "eval", run_id: str | None = None) -> None:
+    """Record ``ds`` on the MLflow run as a dataset input (name, digest, source)."""
+    from . import tracking
+
+    df = ds.df.copy()
+    for col in df.columns:  # MLflow's schema inference wants flat values
+        if df[col].map(lambda v: isinstance(v, (list, dict))).any():
+            df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None)
+    tracking.log_dataset(df, name=ds.name, source=ds.source, context=context, digest=ds.digest, run_id=run_id)

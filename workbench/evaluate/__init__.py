@@ -1,0 +1,25 @@
+"""The evaluation engine: metrics (five families), the runner, judges, paired comparison and gates."""
+
+import sys
+import types
+
+from .compare import Comparison, check_gate, compare
+from .metrics import METRICS, MetricDef, definitions, get_metrics, metric
+from .runner import EvalResult, estimate, evaluate
+from .scorers import as_mlflow_scorers
+
+
+
+class _CallableModule(types.ModuleType):
+    """``wb.evaluate`` is this package *and* the runner: ``wb.evaluate(...)`` calls :func:`evaluate`, while
+    ``wb.evaluate.as_mlflow_scorers(...)`` and friends stay module attributes. (Importing a submodule sets
+    ``workbench.evaluate`` to the package, so the package itself must be callable.)"""
+
+    def __call__(self, *args, **kwargs):
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["Comparison", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "check_gate", "compare",
+           "definitions", "estimate", "evaluate", "get_metrics", "metric"]

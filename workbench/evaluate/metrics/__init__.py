@@ -1,0 +1,90 @@
+"""The metric registry: every metric has a definition record and a row-level function.
+
+A row-level function takes ``(row, answer, env)`` and returns a value (float/bool/None), or
+``(value, details)`` where ``details`` is a dict of extra per-row columns (``<name>.<key>``). ``None``
+means "does not apply to this row" (e.g. no reference) and is left out of aggregates. Async functions
+(LLM judges) are awaited. Names are ``family/metric``; aggregates add a stat: ``quality/f1/mean``.
+
+Register with the decorator::
+
+    @metric("quality/my_metric", higher_is_better=True, range=(0, 1), description="...")
+    def my_metric(row, answer, env): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ...errors import ConfigError
+
+FAMILIES = ("quality", "honesty", "harm", "cost", "latency")
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    family: str
+    needs_llm: bool
+    higher_is_better: bool | None
+    range: tuple[float | None, float | None]
+    description: str
+    kind: str = "numeric"  # "binary" (0/1) or "numeric"
+    stats: tuple[str, ...] = ("mean",)
+    requires: tuple[str, ...] = ()  # row columns the metric needs (else None)
+    fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    def record(self) -> dict:
+        """The definition record (no function), e.g. for docs and MLflow."""
+        return {"name": self.name, "family": self.family, "needs_llm": self.needs_llm,
+                "higher_is_better": self.higher_is_better, "range": list(self.range), "kind": self.kind,
+                "stats": list(self.stats), "requires": list(self.requires), "description": self.description}
+
+
+METRICS: dict[str, MetricDef] = {}
+
+
+def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, needs_llm: bool = False,
+           kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = ()):
+    family = name.split("/")[0]
+    if family not in FAMILIES or name.count("/") != 1:
+        raise ValueError(f"metric name must be '<family>/<metric>' with family in {FAMILIES}: {name}")
+
+    def deco(fn):
+        METRICS[name] = MetricDef(name, family, needs_llm, higher_is_better, tuple(range), description, kind,
+                                  tuple(stats), tuple(requires), fn)
+        return fn
+
+    return deco
+
+
+def get_metrics(names: list[str] | None = None, judge: bool = False) -> list[MetricDef]:
+    """Metric definitions by name or family (``quality``); default: all that need no LLM (plus the judged
+    ones when a judge is configured)."""
+    _load()
+    if not names:
+        return [m for m in METRICS.values() if judge or not m.needs_llm]
+    out: list[MetricDef] = []
+    for n in names:
+        if n in METRICS:
+            out.append(METRICS[n])
+        elif n in FAMILIES:
+            out += [m for m in METRICS.values() if m.family == n and (judge or not m.needs_llm)]
+        else:
+            raise ConfigError(f"unknown metric '{n}': known are {sorted(METRICS)} or a family {FAMILIES}")
+    needs = [m.name for m in out if m.needs_llm]
+    if needs and not judge:
+        raise ConfigError(f"metrics {needs} need an LLM judge: pass judge='endpoint:model' (--judge)")
+    return list(dict.fromkeys(out))
+
+
+def definitions():
+    """All metric definition records as a DataFrame."""
+    import pandas as pd
+
+    _load()
+    return pd.DataFrame([m.record() for m in METRICS.values()])
+
+
+def _load() -> None:
+    from . import cost, harm, honesty, latency, quality  # noqa: F401 - registration side effects
