@@ -42,10 +42,8 @@ class Dataset:
     @property
     def rows(self) -> list[dict]:
         """Records with missing cells as None (not NaN), so ``row.get("contexts")`` is falsy when absent."""
-        def clean(v):
-            return None if isinstance(v, float) and v != v else v
-
-        return [{k: clean(v) for k, v in r.items()} for r in self.df.to_dict(orient="records")]
+        cols = list(self.df.columns)
+        return [{c: r.get(c) for c in cols} for r in map(_missing_to_none, self.df.to_dict(orient="records"))]
 
     def filter(self, **equals) -> "Dataset":
         """Rows whose columns equal the given values (e.g. ``split="test"``), re-hashed."""
@@ -59,11 +57,16 @@ class Dataset:
                        content_digest(df))
 
 
+def _missing_to_none(rec: dict) -> dict:
+    """Missing cells (NaN from pandas) as None; keys whose value is missing are dropped."""
+    return {k: v for k, v in rec.items() if not (v is None or (isinstance(v, float) and v != v))}
+
+
 def content_digest(df: pd.DataFrame) -> str:
-    """sha256 over the canonical JSON of the rows (first 16 hex digits)."""
+    """sha256 over the canonical JSON of the rows, missing cells ignored (first 16 hex digits)."""
     h = hashlib.sha256()
     for rec in df.to_dict(orient="records"):
-        h.update(json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False).encode())
+        h.update(json.dumps(_missing_to_none(rec), sort_keys=True, default=str, ensure_ascii=False).encode())
         h.update(b"\n")
     return h.hexdigest()[:16]
 
@@ -193,7 +196,8 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
     if isinstance(source, Dataset):
         return source
     if isinstance(source, pd.DataFrame):
-        file, records = "<dataframe>", [(i + 1, dict(r)) for i, r in enumerate(source.to_dict(orient="records"))]
+        file = "<dataframe>"
+        records = [(i + 1, _missing_to_none(r)) for i, r in enumerate(source.to_dict(orient="records"))]
         label = "row"
     else:
         path = Path(source)

@@ -44,11 +44,14 @@ class Comparison:
 
 
 def _rows_and_aggs(x, candidate: str | None) -> tuple[str, pd.DataFrame, dict]:
-    """(label, rows, aggregates) from an EvalResult or an MLflow run id."""
+    """(label, rows, aggregates) from an EvalResult, a per-row DataFrame or an MLflow run id."""
     from .runner import EvalResult
 
     if isinstance(x, EvalResult):
         rows, aggs, label = x.rows, x.metrics, x.run_id or "result"
+    elif isinstance(x, pd.DataFrame):  # per-row table (as EvalResult.rows)
+        rows, label = x, "rows"
+        aggs = {f"{c}/mean": float(pd.to_numeric(x[c], errors="coerce").mean()) for c in x.columns if c in METRICS}
     elif isinstance(x, str):
         import mlflow
 
@@ -64,7 +67,11 @@ def _rows_and_aggs(x, candidate: str | None) -> tuple[str, pd.DataFrame, dict]:
         rows = rows.drop(columns=[c for c in ("run_id",) if c in rows])
         label = x
     else:
-        raise WorkbenchError(f"compare takes EvalResults or run ids, got {type(x).__name__}")
+        raise WorkbenchError(f"compare takes EvalResults, row DataFrames or run ids, got {type(x).__name__}")
+    if "candidate" not in rows:
+        rows = rows.assign(candidate="candidate")
+    if "repeat" not in rows:
+        rows = rows.assign(repeat=0)
     if candidate is not None:
         rows = rows[rows["candidate"] == candidate]
     elif rows["candidate"].nunique() > 1:
@@ -119,7 +126,7 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
             for k in keys[(x != y)]:
                 flips.append({"metric": name, "id": k.split("#")[0], "repeat": k.split("#")[1],
                               "a": float(ra.loc[k, name]), "b": float(rb.loc[k, name]),
-                              "answer_a": ra.loc[k, "answer"], "answer_b": rb.loc[k, "answer"]})
+                              "answer_a": ra.loc[k].get("answer"), "answer_b": rb.loc[k].get("answer")})
         else:
             line["test"] = "wilcoxon"
             line["p_value"] = float(stats.wilcoxon(d).pvalue) if np.any(d != 0) and len(d) > 1 else 1.0
