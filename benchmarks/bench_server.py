@@ -16,11 +16,13 @@ import numpy as np
 import openai
 
 import workbench as wb
+from workbench.llm.client import no_keepalive_http_client
 from workbench.llm.local import ensure_server
 
 
 async def raw(base_url: str, n: int, tokens: int) -> tuple[float, int, list[float]]:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="none")
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0,
+                                http_client=no_keepalive_http_client())
 
     async def one(i):
         t0 = time.perf_counter()

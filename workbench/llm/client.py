@@ -166,6 +166,19 @@ def backoff_s(attempt: int, base: float = 0.5, cap: float = 20.0) -> float:
     return random.uniform(0, min(cap, base * (2 ** attempt)))
 
 
+def no_keepalive_http_client():
+    """An async HTTP client for ``openai`` that opens a fresh connection per request.
+
+    llama-server (cpp-httplib) sometimes closes a kept-alive connection just as the client reuses it
+    ("Server disconnected without sending a response": 5 of 40 requests at 4 concurrent streams here).
+    On 127.0.0.1 a new connection costs ~0.1 ms, so the local endpoint simply does not keep connections.
+    """
+    import importlib
+
+    httpx_mod = importlib.import_module(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
+    return openai.DefaultAsyncHttpxClient(limits=httpx_mod.Limits(max_connections=1000, max_keepalive_connections=0))
+
+
 def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
     if isinstance(prompt, str):
         msgs: Messages = [{"role": "user", "content": prompt}]
@@ -210,6 +223,8 @@ class LLMClient:
                 self._clients[key] = openai.AsyncAzureOpenAI(azure_endpoint=base_url, api_version=ep.api_version,
                                                              **common)
             else:
+                if ep.kind == "local":
+                    common["http_client"] = no_keepalive_http_client()
                 self._clients[key] = openai.AsyncOpenAI(base_url=base_url, **common)
         return self._clients[key]
 
