@@ -31,6 +31,8 @@ class Answer:
     contexts: list[str] | None = None
     calls: list[ChatRecord] = field(default_factory=list)
     error: str | None = None  # error class if the answer could not be produced
+    retrieved: list[str] | None = None  # doc ids of the retrieved chunks, in rank order (RAG candidates)
+    chunk_ids: list[str] | None = None
 
     @classmethod
     def from_record(cls, rec: ChatRecord, contexts: list[str] | None = None) -> "Answer":

@@ -271,11 +271,11 @@ async def _run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, cli
         err = answer.error
         rec = {"key": _row_key(cand.name, row["id"], repeat), "candidate": cand.name, "id": row["id"],
                "repeat": repeat, "input": _input_text(row)[:2000], "reference": row.get("reference"),
-               "answer": answer.text, "contexts": answer.contexts, "error": err.split(":")[0] if err else None,
+               "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved, "error": err.split(":")[0] if err else None,
                "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
                "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
                "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
-        for col in ("expected_behavior", "split", "tags"):
+        for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
             if row.get(col) is not None:
                 rec[col] = row[col]
         ckpt.write(rec)

@@ -109,3 +109,47 @@ def get_embedder(model: str = OFFLINE_MODEL):
 def embed(texts: list[str] | str, model: str = OFFLINE_MODEL, progress: bool | None = None) -> np.ndarray:
     """Embed texts → float32 (n, d). Offline MiniLM rows are unit vectors (dot product = cosine)."""
     return get_embedder(model).embed(texts, progress=progress)
+
+
+class EmbeddingCache:
+    """Vectors of texts already embedded, keyed by (model, sha256 of text), in sqlite (WAL).
+
+    Re-indexing an unchanged corpus embeds nothing; a changed chunk is embedded again.
+    """
+
+    def __init__(self, path):
+        import sqlite3
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha))")
+
+    def embed(self, texts: list[str], model: str = OFFLINE_MODEL, progress: bool | None = None) -> tuple[np.ndarray, int]:
+        """(vectors, how many were computed now)."""
+        import hashlib
+
+        shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(shas), 500):
+            part = shas[i:i + 500]
+            q = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({','.join('?' * len(part))})"
+            for sha, blob in self.conn.execute(q, [model, *part]):
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        todo = list(dict.fromkeys(i for i, s in enumerate(shas) if s not in found))
+        todo_texts, seen = [], set()
+        for i in todo:
+            if shas[i] not in seen:
+                seen.add(shas[i])
+                todo_texts.append((shas[i], texts[i]))
+        if todo_texts:
+            vecs = embed([t for _, t in todo_texts], model=model, progress=progress)
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                                  [(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs)])
+            self.conn.execute("COMMIT")
+            found.update({sha: v for (sha, _), v in zip(todo_texts, vecs)})
+        dim = len(next(iter(found.values()))) if found else DIM
+        return (np.stack([found[s] for s in shas]).astype(np.float32) if shas else np.zeros((0, dim), np.float32),
+                len(todo_texts))

@@ -12,7 +12,6 @@ tag naming the cell and the exception.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -30,7 +29,10 @@ from ..config import settings
 from ..errors import WorkbenchError
 from .. import tracking
 
-SECRET_PATTERNS = ("*key*", "*token*", "*secret*", "*password*", "*passwd*", "*credential*")
+# A name looks like a credential when one of its words (split on _ - . and camelCase) is one of these.
+# Word-based rather than the glob "*token*", which would refuse `max_tokens` (in every LLM notebook).
+SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
+                          "credentials", "passphrase", "bearer"})
 _ENV_LOCK = threading.Lock()
 
 
@@ -67,8 +69,9 @@ class RunResult:
 
 
 def is_secret_name(name: str) -> bool:
-    n = name.lower()
-    return any(fnmatch.fnmatch(n, p) for p in SECRET_PATTERNS)
+    """``api_key``, ``OPENAI_API_KEY``, ``hfToken``, ``db_password`` → True; ``max_tokens``, ``top_k`` → False."""
+    words = re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", name)
+    return any(w.lower() in SECRET_WORDS for w in words if w)
 
 
 def secret_values() -> list[str]:

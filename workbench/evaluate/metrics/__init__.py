@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ...errors import ConfigError
 
-FAMILIES = ("quality", "honesty", "harm", "cost", "latency")
+FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # retrieval/* come from workbench.rag
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""``RAGPipeline``: retrieve → prompt with the numbered contexts → generate. It is an evaluation
+:class:`~workbench.candidates.Candidate` (its contexts feed the groundedness metric, its retrieved doc ids
+the retrieval metrics) and has a sync ``.answer(question)`` for notebooks and apps."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..candidates import Answer, Candidate
+from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
+from .index import VectorIndex
+from .retrieval import Retriever
+
+RAG_SYSTEM = "You are the Contoso Outdoor product assistant. You answer from the product manuals only."
+RAG_TEMPLATE = (
+    "Answer the question using only the context below. Be brief and give exact figures with their units. "
+    "If the context does not contain the answer, say \"The manuals do not say.\"\n\n"
+    "Context:\n{contexts}\n\nQuestion: {question}"
+)
+
+
+@dataclass
+class RAGAnswer:
+    text: str
+    chunk_ids: list[str]
+    contexts: list[str]
+    records: list[ChatRecord] = field(default_factory=list)
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return list(dict.fromkeys(c.split("#")[0] for c in self.chunk_ids))
+
+
+class RAGPipeline(Candidate):
+    def __init__(self, index: VectorIndex | str | Path, model: str = "local", top_k: int = 4,
+                 retriever: str = "hybrid", prompt: str | None = None, system_prompt: str | None = RAG_SYSTEM,
+                 mmr: bool = False, name: str | None = None, **gen_params):
+        self.index = index if isinstance(index, VectorIndex) else VectorIndex.load(index)
+        self.retriever = Retriever(self.index, retriever, top_k, mmr=mmr)
+        self.model, self.top_k = model, top_k
+        self.prompt = prompt or RAG_TEMPLATE
+        self.system_prompt = system_prompt
+        self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
+        self.name = name or f"rag-{retriever}-k{top_k}"
+        self.config = {"kind": "rag", "model": model, "top_k": top_k, "retriever": retriever, "mmr": mmr,
+                       "prompt": "default" if prompt is None else prompt, "system_prompt": system_prompt,
+                       "embed_model": self.index.embed_model, "index_kind": self.index.config.get("kind"),
+                       "corpus_hash": self.index.config.get("corpus_hash"),
+                       **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
+                       **self.gen_params}
+
+    def messages(self, question: str, contexts: list[str]) -> list[dict]:
+        ctx = "\n\n".join(f"[{i + 1}] {c}" for i, c in enumerate(contexts))
+        msgs = [{"role": "user", "content": self.prompt.format(contexts=ctx, question=question)}]
+        if self.system_prompt:
+            msgs.insert(0, {"role": "system", "content": self.system_prompt})
+        return msgs
+
+    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
+        question = row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
+                                                if m["role"] == "user"), "")
+        hits = await asyncio.to_thread(self.retriever.retrieve, question)
+        contexts = [h.chunk.context_text for h in hits]
+        rec = await client.achat(self.messages(question, contexts), self.model, repeat=repeat, **self.gen_params)
+        ans = Answer.from_record(rec, contexts)
+        ans.chunk_ids = [h.chunk.chunk_id for h in hits]
+        ans.retrieved = [h.chunk.doc_id for h in hits]
+        return ans
+
+    def answer(self, question: str) -> RAGAnswer:
+        """Sync: retrieve and answer one question."""
+        ans = run_sync(self.aanswer({"question": question}, default_client()))
+        return RAGAnswer(ans.text, ans.chunk_ids or [], ans.contexts or [], ans.calls)

@@ -1,0 +1,77 @@
+"""Retrieval over a :class:`VectorIndex`: ``dense`` (FAISS), ``bm25`` (bm25s) or ``hybrid`` (reciprocal rank
+fusion of both, k=60), with optional MMR re-ranking for diversity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import WorkbenchError
+from .chunking import Chunk
+from .index import VectorIndex
+
+RETRIEVERS = ("dense", "bm25", "hybrid")
+RRF_K = 60
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+
+
+class Retriever:
+    def __init__(self, index: VectorIndex, kind: str = "hybrid", top_k: int = 4, mmr: bool = False,
+                 mmr_lambda: float = 0.7, fetch_k: int | None = None):
+        if kind not in RETRIEVERS:
+            raise WorkbenchError(f"unknown retriever '{kind}': one of {RETRIEVERS}")
+        if top_k < 1:
+            raise WorkbenchError("top_k must be >= 1")
+        self.index, self.kind, self.top_k = index, kind, top_k
+        self.mmr, self.mmr_lambda = mmr, mmr_lambda
+        self.fetch_k = fetch_k or max(20, 4 * top_k)
+
+    def _dense(self, qv: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scores, idx = self.index.search(qv[None, :], k)
+        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0]) if i >= 0]
+
+    def _bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        scores, idx = self.index.bm25_search([query], k)
+        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0]) if s > 0]
+
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Hit]:
+        k = top_k or self.top_k
+        n = max(k, self.fetch_k) if (self.mmr or self.kind == "hybrid") else k
+        qv = self.index.embed_query([query])[0] if self.kind != "bm25" or self.mmr else None
+        if self.kind == "dense":
+            ranked = self._dense(qv, n)
+        elif self.kind == "bm25":
+            ranked = self._bm25(query, n)
+        else:
+            fused: dict[int, float] = {}
+            for lst in (self._dense(qv, n), self._bm25(query, n)):
+                for r, (i, _) in enumerate(lst):
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
+            ranked = sorted(fused.items(), key=lambda t: -t[1])
+        if self.mmr and ranked:
+            ranked = self._mmr(qv, ranked, k)
+        return [Hit(self.index.chunks[i], s, r + 1) for r, (i, s) in enumerate(ranked[:k])]
+
+    def _mmr(self, qv: np.ndarray, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        cand = [i for i, _ in ranked]
+        vecs = self.index.vectors[cand]
+        rel = vecs @ qv
+        chosen: list[int] = []
+        while len(chosen) < min(k, len(cand)):
+            best, best_score = None, -1e9
+            for j in range(len(cand)):
+                if j in chosen:
+                    continue
+                red = max((float(vecs[j] @ vecs[c]) for c in chosen), default=0.0)
+                score = self.mmr_lambda * float(rel[j]) - (1 - self.mmr_lambda) * red
+                if score > best_score:
+                    best, best_score = j, score
+            chosen.append(best)
+        return [(cand[j], float(rel[j])) for j in chosen]
