@@ -132,6 +132,62 @@ def _compare(a) -> int:
     return 0 if c.passed else 1
 
 
+def _ft_validate(a) -> int:
+    from .finetune.validate import validate_file
+
+    rep = validate_file(a.file, test_set=a.test_set, model=a.model, epochs=a.epochs)
+    print(rep.render())
+    return 0 if rep.ok else 1
+
+
+def _ft_prepare(a) -> int:
+    from .finetune.prepare import examples_from_corpus, examples_from_qa, split_examples, write_jsonl
+
+    if not a.from_qa and not a.from_corpus:
+        raise WorkbenchError("give --from-qa PATH and/or --from-corpus DIR")
+    ex = []
+    if a.from_qa:
+        ex += examples_from_qa(a.from_qa, split=a.split)
+    if a.from_corpus:
+        ex += examples_from_corpus(a.from_corpus, phrasings=a.phrasings, seed=a.seed)
+    if a.exclude_test_set:
+        from .finetune.prepare import remove_contaminated
+
+        ex, dropped = remove_contaminated(ex, a.exclude_test_set)
+        print(f"dropped {dropped} example(s) that match the test split of {a.exclude_test_set}")
+    train, val = split_examples(ex, a.val_fraction, a.seed)
+    out = __import__("pathlib").Path(a.out)
+    write_jsonl(train, out / "train.jsonl")
+    write_jsonl(val, out / "val.jsonl")
+    print(f"{len(train)} training and {len(val)} validation examples in {out}/")
+    return 0
+
+
+def _ft_train(a) -> int:
+    from . import tracking
+    from .finetune.local_lora import train_lora
+
+    c = tracking.client()
+    run = c.create_run(tracking.experiment_id(a.experiment), run_name=a.run_name or "finetune-local")
+    status = "FAILED"
+    try:
+        res = train_lora(a.train, a.val, r=a.r, alpha=a.alpha, lr=a.lr, steps=a.steps, epochs=a.epochs,
+                         batch_size=a.batch_size, seed=a.seed, run_id=run.info.run_id)
+        status = "FINISHED"
+    finally:
+        c.set_terminated(run.info.run_id, status)
+    print(f"model {res.model}: {res.steps} steps in {res.train_s:.0f}s, final loss {res.losses[-1]:.3f}, "
+          f"peak RSS {res.peak_rss_mb:.0f} MB (run {run.info.run_id})")
+    return 0
+
+
+def _ft_serve(a) -> int:
+    from .finetune.local_lora import serve_from_run
+
+    print(serve_from_run(a.run_id))
+    return 0
+
+
 def _ui(a) -> int:
     from .tracking_ui import serve_ui
 
@@ -230,6 +286,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="e.g. 'quality/f1/mean >= baseline - 0.02' (repeatable)")
     s.add_argument("--metrics", nargs="+", help="only these row metrics")
     s.set_defaults(fn=_compare)
+
+    ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",
+                        description="Fine-tuning: chat-format data, OpenAI-format validation with contamination "
+                        "checks, local LoRA training served as local:ft-<run>, adapters from past runs.")
+    fsub = ft.add_subparsers(dest="ft_command", metavar="STEP", required=True)
+    s = fsub.add_parser("validate", help="check a chat fine-tuning JSONL file; print stats and the OpenAI cost")
+    s.add_argument("file")
+    s.add_argument("--test-set", help="evaluation set (its test split) the training data must not contain")
+    s.add_argument("--model", default="gpt-4o-mini", help="OpenAI base model for the cost estimate")
+    s.add_argument("--epochs", type=int, default=3)
+    s.set_defaults(fn=_ft_validate)
+    s = fsub.add_parser("prepare", help="build train/val chat JSONL from a QA dataset and/or a corpus")
+    s.add_argument("--from-qa", help="QA dataset (question + reference)")
+    s.add_argument("--split", help="only rows of this split of the QA dataset (e.g. dev)")
+    s.add_argument("--from-corpus", help="folder of Markdown manuals (one Q/A per '- Key: value' line)")
+    s.add_argument("--phrasings", type=int, default=3, help="questions per fact (corpus)")
+    s.add_argument("--exclude-test-set", help="drop examples matching this evaluation set's test split")
+    s.add_argument("--val-fraction", type=float, default=0.1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="output folder (train.jsonl, val.jsonl)")
+    s.set_defaults(fn=_ft_prepare)
+    s = fsub.add_parser("train", help="LoRA fine-tune the embedded SmolLM2 on CPU ([finetune] extra)")
+    s.add_argument("train")
+    s.add_argument("--val")
+    s.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
+    s.add_argument("--epochs", type=float, default=3.0)
+    s.add_argument("--lr", type=float, default=2e-4, help="learning rate (2e-4 learns without forgetting)")
+    s.add_argument("--r", type=int, default=16, help="LoRA rank")
+    s.add_argument("--alpha", type=int, default=32)
+    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--experiment")
+    s.add_argument("--run-name")
+    s.set_defaults(fn=_ft_train)
+    s = fsub.add_parser("serve", help="register the adapter logged by a past run as local:ft-<run>")
+    s.add_argument("run_id")
+    s.set_defaults(fn=_ft_serve)
 
     s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")

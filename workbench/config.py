@@ -85,12 +85,12 @@ class Endpoint:
     def has_key(self) -> bool:
         return self.api_key_env is None or bool(os.environ.get(self.api_key_env))
 
-    def resolve_base_url(self) -> str:
-        """The base URL; for ``local`` this starts the embedded server on demand."""
+    def resolve_base_url(self, model: str | None = None) -> str:
+        """The base URL; for ``local`` this starts the embedded server serving ``model`` on demand."""
         if self.kind == "local":
-            from .llm.local import ensure_server
+            from .llm.local import ensure_server, options_for_model
 
-            return ensure_server().base_url
+            return ensure_server(options_for_model(model)).base_url
         if not self.base_url:
             raise ConfigError(f"endpoint '{self.name}' has no base_url: set it in workbench.toml or the environment")
         return self.base_url
@@ -111,7 +111,9 @@ def register_endpoint_kind(name: str):
 
 @register_endpoint_kind("local")
 def _local() -> Endpoint:
-    return Endpoint(name="local", kind="local", models=[LOCAL_MODEL], default_model=LOCAL_MODEL,
+    from .llm.local import adapters
+
+    return Endpoint(name="local", kind="local", models=[LOCAL_MODEL, *sorted(adapters())], default_model=LOCAL_MODEL,
                     max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2, timeout_s=120.0)
 
 
@@ -209,6 +211,28 @@ def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
     return base
 
 
+def _models_file(project: Path) -> Path:
+    return project / ".workbench" / "models.json"
+
+
+def register_model(endpoint: str, model: str, project_dir: Path | None = None) -> None:
+    """Record an extra model of an endpoint (e.g. a fine-tuned OpenAI model id) in ``.workbench/models.json``."""
+    import json
+
+    path = _models_file(find_project_dir(project_dir))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    models = data.setdefault(endpoint, [])
+    if model not in models:
+        models.append(model)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
 def load_settings(project_dir: Path | None = None) -> Settings:
     """Read built-in endpoints, then ``workbench.toml`` (which may add or override endpoints)."""
     project = find_project_dir(project_dir)
@@ -228,6 +252,14 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
+    try:
+        import json
+
+        for name, models in json.loads(_models_file(project).read_text()).items():
+            if name in endpoints:
+                endpoints[name].models += [m for m in models if m not in endpoints[name].models]
+    except (OSError, ValueError):
+        pass
     return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, toml_path=toml_path)
 
 

@@ -212,8 +212,8 @@ class LLMClient:
             self._limiters[ep.name] = AIMDLimiter(ep.max_concurrency)
         return self._limiters[ep.name]
 
-    def _openai(self, ep: Endpoint) -> openai.AsyncOpenAI:
-        base_url = ep.resolve_base_url()
+    def _openai(self, ep: Endpoint, model: str | None = None) -> openai.AsyncOpenAI:
+        base_url = ep.resolve_base_url(model)
         key = (ep.name, base_url, ep.api_key_env)
         if key not in self._clients:
             common = dict(api_key=ep.api_key(), max_retries=0, timeout=ep.timeout_s)
@@ -254,7 +254,7 @@ class LLMClient:
                 rec = ChatRecord(**{k: v for k, v in hit.items() if k in ChatRecord.__dataclass_fields__})
                 rec.cache_hit = True
                 return rec
-        client = self._openai(ep)  # config errors (missing key...) raise here, before any row runs
+        client = self._openai(ep, model_name)  # config errors (missing key...) raise here, before any row runs
         rec = await self._call_with_retries(client, ep, model_name, messages, params)
         rec.repeat = repeat
         if store is not None and rec.ok:

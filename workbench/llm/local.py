@@ -388,6 +388,48 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
         return h
 
 
+# ---------------------------------------------------------------- LoRA adapters as local models
+
+
+def _adapters_file() -> Path:
+    return cache_dir() / "adapters" / "registry.json"
+
+
+def adapters() -> dict[str, str]:
+    """Registered LoRA adapters: ``{model name: GGUF path}`` (served as ``local:<name>``)."""
+    try:
+        reg = json.loads(_adapters_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in reg.items() if Path(v).is_file()}
+
+
+def register_adapter(name: str, gguf_path: str | Path) -> str:
+    """Make ``local:<name>`` serve the base model with this GGUF LoRA adapter."""
+    with file_lock("adapters"):
+        reg = adapters()
+        reg[name] = str(Path(gguf_path).resolve())
+        path = _adapters_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(reg, indent=2))
+        os.replace(tmp, path)
+    return f"local:{name}"
+
+
+def options_for_model(model: str | None) -> ServerOptions:
+    """Server options that serve ``model``: the base, or the base + a registered adapter."""
+    from ..errors import ConfigError
+
+    if model in (None, "", LOCAL_MODEL):
+        return ServerOptions()
+    reg = adapters()
+    if model not in reg:
+        raise ConfigError(f"unknown local model '{model}': known are {[LOCAL_MODEL, *sorted(reg)]} "
+                          f"(fine-tuned adapters register as local:ft-...)")
+    return ServerOptions(lora=[reg[model]], alias=model)
+
+
 def serve_foreground(port: int = 8080, options: ServerOptions | None = None) -> int:
     """Run llama-server in the foreground on 127.0.0.1 (``workbench serve``); returns its exit code."""
     options = options or ServerOptions()

@@ -41,6 +41,8 @@ def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
     if model in user:
         return user[model]
     table = price_table()["models"]
+    if model.startswith("ft:"):  # "ft:gpt-4o-mini-2024-07-18:org::id" → base model's list price (approximate)
+        model = model.split(":")[1]
     if model in table:
         return table[model]
     # dated snapshots ("gpt-4o-mini-2024-07-18") fall back to their family's price

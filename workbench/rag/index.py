@@ -111,8 +111,22 @@ class VectorIndex:
         np.save(tmp / "vectors.npy", self.vectors)
         (tmp / "config.json").write_text(json.dumps(self.config, indent=2))
         if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+            try:
+                same = json.loads((path / "config.json").read_text()).get("corpus_hash") == self.config["corpus_hash"]
+            except (OSError, ValueError):
+                same = False
+            if same:  # an identical index is already there (e.g. written by a parallel sweep cell)
+                shutil.rmtree(tmp, ignore_errors=True)
+                return path
+            old = path.with_name(path.name + f".old{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            try:
+                os.replace(tmp, path)
+            except OSError:  # another process won the race with the same content
+                shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     @classmethod

@@ -36,13 +36,23 @@ class SweepResult:
     def ok(self) -> bool:
         return all(c["status"] == "FINISHED" for c in self.children)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, max_metrics: int | None = None) -> pd.DataFrame:
+        """params × status × metrics per child; ``max_metrics`` keeps the most telling ones (for printing)."""
         rows = []
         for c in self.children:
             rows.append({**{f"param.{k}": v for k, v in c["grid_params"].items()}, "status": c["status"],
                          "run_id": c["run_id"], "resumed": c.get("resumed", False),
                          **{k: round(v, 6) for k, v in c.get("metrics", {}).items()}})
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        if max_metrics is not None:
+            fixed = [c for c in df.columns if c.startswith("param.") or c in ("status", "run_id")]
+            order = ("retrieval/recall_at_k/mean", "quality/f1/mean", "honesty/groundedness/mean",
+                     "harm/redteam_pass/mean", "latency/latency_s/p95", "cost/usd/total", "score")
+            keep = [c for c in order if c in df.columns]
+            keep += [c for c in df.columns if c not in fixed and c not in keep and c != "resumed"
+                     and not c.startswith(("workbench/", "eval/", "rag/"))]
+            df = df[fixed + keep[:max_metrics]]
+        return df
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -167,5 +177,5 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     tracking.log_metrics({"sweep/children_finished": n_ok, "sweep/children_failed": len(cells) - n_ok,
                           "sweep/duration_s": result.duration_s}, run_id=parent_id)
     c.set_terminated(parent_id, "FINISHED" if result.ok else "FAILED")
-    echo(table.to_string(index=False))
+    echo(result.summary(max_metrics=6).to_string(index=False))
     return result

@@ -1,0 +1,245 @@
+"""LoRA fine-tuning of the embedded SmolLM2-135M-Instruct on CPU (extra ``[finetune]``: torch, transformers,
+peft, gguf), then serving it through the embedded llama-server with ``--lora``.
+
+1. The base is loaded from the same GGUF the server uses (transformers dequantizes it) and kept as an HF
+   copy in the cache (``save_pretrained`` needs ``hf_quantizer = None`` and no ``quantization_config``).
+2. peft LoRA on all attention and MLP projections; loss only on assistant tokens (prompt tokens are -100);
+   plain AdamW loop with a tqdm bar showing the loss; the loss per step goes to MLflow.
+3. The adapter is converted with llama.cpp's ``convert_lora_to_gguf.py`` (from the same pinned sdist the
+   server is built from) and registered as ``local:ft-<run id prefix>``: ``wb.chat``/``wb.evaluate`` use it
+   like any model (a second llama-server process started on demand with ``--lora``).
+
+Defaults learn new facts without catastrophic forgetting on our machines: lr 2e-4 learns and keeps general
+knowledge; lr 1e-3 forgets ("the capital of France is Tallinn").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import cache_dir
+from ..errors import SetupError, WorkbenchError
+from ..llm.assets import SMOLLM2_GGUF
+from ..llm.local import file_lock, llama_cpp_source, log, model_path, register_adapter
+
+TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def require_extra() -> None:
+    try:
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as e:
+        raise SetupError(f"local fine-tuning needs the [finetune] extra ({e.name} is missing): "
+                         f"pip install -c constraints.txt -e '.[finetune]'") from None
+
+
+def hf_base_dir() -> Path:
+    return cache_dir() / "hf" / f"smollm2-135m-instruct-{SMOLLM2_GGUF.sha256[:8]}"
+
+
+def ensure_hf_base() -> Path:
+    """An HF copy (safetensors + tokenizer) of the GGUF base, made once and cached."""
+    out = hf_base_dir()
+    if (out / "config.json").is_file():
+        return out
+    require_extra()
+    with file_lock("hf-base"):
+        if (out / "config.json").is_file():
+            return out
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        gguf = model_path()
+        log("dequantizing the SmolLM2 GGUF into an HF copy (once) ...")
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        os.replace(tmp, out)
+    return out
+
+
+def encode(tok, messages: list[dict], max_len: int = 512) -> tuple[list[int], list[int]]:
+    """(input ids, labels) with labels -100 on everything but the last assistant message."""
+    if messages[-1]["role"] != "assistant":
+        raise WorkbenchError("a training example must end with an assistant message")
+    prompt = tok.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    full = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    f_ids = tok(full, add_special_tokens=False)["input_ids"][:max_len]
+    labels = [-100] * min(len(p_ids), len(f_ids)) + f_ids[len(p_ids):]
+    return f_ids, labels
+
+
+@dataclass
+class LoraResult:
+    model: str  # "local:ft-xxxxxxxx"
+    adapter_dir: Path
+    gguf_path: Path
+    losses: list[float] = field(default_factory=list)
+    val_loss: float | None = None
+    train_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    steps: int = 0
+    params: dict = field(default_factory=dict)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def _batches(examples, batch_size, rng):
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for i in range(0, len(order), batch_size):
+            yield [examples[j] for j in order[i:i + batch_size]]
+
+
+def _collate(batch, pad_id):
+    import torch
+
+    n = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), n), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), n), dtype=torch.long)
+    for i, (x, y) in enumerate(batch):
+        ids[i, :len(x)] = torch.tensor(x)
+        labels[i, :len(y)] = torch.tensor(y)
+        mask[i, :len(x)] = 1
+    return ids, mask, labels
+
+
+def convert_adapter(adapter_dir: Path, out: Path) -> Path:
+    """LoRA adapter (peft) → GGUF with llama.cpp's ``convert_lora_to_gguf.py``."""
+    script = llama_cpp_source() / "convert_lora_to_gguf.py"
+    proc = subprocess.run([sys.executable, str(script), "--base", str(ensure_hf_base()), "--outfile", str(out),
+                           "--outtype", "f32", str(adapter_dir)], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not out.is_file():
+        raise SetupError(f"convert_lora_to_gguf.py failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return out
+
+
+def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r: int = 16, alpha: int = 32,
+               lr: float = 2e-4, steps: int | None = None, epochs: float = 3.0, batch_size: int = 8, seed: int = 0,
+               max_len: int = 256, name: str | None = None, run_id: str | None = None, log_mlflow: bool = True,
+               progress: bool = True) -> LoraResult:
+    """Train, convert, register. ``steps`` overrides ``epochs``. Logs params, loss per step and artifacts
+    (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
+    require_extra()
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    train = _read_jsonl(Path(train_file))
+    if not train:
+        raise WorkbenchError(f"{train_file}: no training examples")
+    base = ensure_hf_base()
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    tok = AutoTokenizer.from_pretrained(base)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    enc = [encode(tok, ex["messages"], max_len) for ex in train]
+    enc_val = [encode(tok, ex["messages"], max_len) for ex in _read_jsonl(Path(val_file))] if val_file else []
+    n_steps = steps or max(1, math.ceil(len(enc) / batch_size * epochs))
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES,
+                                             task_type="CAUSAL_LM"))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    params = {"ft.backend": "local", "ft.base": "SmolLM2-135M-Instruct", "ft.r": r, "ft.alpha": alpha, "ft.lr": lr,
+              "ft.steps": n_steps, "ft.batch_size": batch_size, "ft.seed": seed, "ft.examples": len(enc),
+              "ft.max_len": max_len, "ft.target_modules": ",".join(TARGET_MODULES)}
+    if log_mlflow:
+        from .. import tracking
+
+        run_id = run_id or tracking.current_run_id()
+        tracking.log_params(params, run_id)
+    name = name or f"ft-{(run_id or os.urandom(4).hex())[:8]}"
+    losses: list[float] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, desc=f"LoRA {name}", unit="step")
+    t0 = time.monotonic()
+    model.train()
+    batches = _batches(enc, batch_size, rng)
+    for step in range(n_steps):
+        ids, mask, labels = _collate(next(batches), pad_id)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.detach().item())
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    if bar is not None:
+        bar.close()
+    train_s = time.monotonic() - t0
+    val_loss = None
+    if enc_val:
+        model.eval()
+        with torch.no_grad():
+            vals = [float(model(input_ids=i, attention_mask=m, labels=l).loss)
+                    for i, m, l in (_collate(enc_val[k:k + batch_size], pad_id) for k in range(0, len(enc_val), batch_size))]
+        val_loss = sum(vals) / len(vals)
+    out = cache_dir() / "adapters" / name
+    shutil.rmtree(out, ignore_errors=True)
+    adapter_dir = out / "adapter"
+    model.save_pretrained(adapter_dir)
+    gguf = convert_adapter(adapter_dir, out / f"{name}.gguf")
+    register_adapter(name, gguf)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res = LoraResult(model=f"local:{name}", adapter_dir=adapter_dir, gguf_path=gguf, losses=losses, val_loss=val_loss,
+                     train_s=train_s, peak_rss_mb=peak, steps=n_steps, params=params)
+    if log_mlflow:
+        from mlflow.entities import Metric
+
+        from .. import tracking
+
+        ts = int(time.time() * 1000)
+        items = [Metric("ft/loss", v, ts, i) for i, v in enumerate(losses)]
+        c = tracking.client()
+        for i in range(0, len(items), 1000):
+            c.log_batch(run_id, metrics=items[i:i + 1000])
+        tracking.log_metrics({"ft/train_s": train_s, "ft/peak_rss_mb": peak, "ft/final_loss": losses[-1],
+                              **({"ft/val_loss": val_loss} if val_loss is not None else {})}, run_id=run_id)
+        tracking.set_tags({"workbench.ft.model": res.model}, run_id)
+        c.log_artifacts(run_id, str(adapter_dir), "adapter")
+        c.log_artifact(run_id, str(gguf), "adapter_gguf")
+    return res
+
+
+def serve_from_run(run_id: str) -> str:
+    """Register the GGUF adapter logged by a past run; returns its model name (``local:ft-...``)."""
+    from .. import tracking
+
+    name = f"ft-{run_id[:8]}"
+    dest = cache_dir() / "adapters" / name
+    dest.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        path = tracking.client().download_artifacts(run_id, "adapter_gguf", str(dest))
+        files = list(Path(path).glob("*.gguf"))
+        if files:
+            register_adapter(name, files[0])
+            return f"local:{name}"
+    raise WorkbenchError(f"run {run_id} has no adapter_gguf artifact: train with workbench.finetune first")

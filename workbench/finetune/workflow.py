@@ -1,0 +1,59 @@
+"""The fine-tuning workflow in two calls (what notebooks and the demo use): prepare validated training data,
+then fine-tune with the chosen backend and get back a model name any candidate can use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import WorkbenchError
+from .prepare import examples_from_corpus, examples_from_qa, remove_contaminated, split_examples, write_jsonl
+from .validate import ValidationReport, validate_file
+
+
+@dataclass
+class PreparedData:
+    train: Path
+    val: Path
+    report: ValidationReport
+    dropped_contaminated: int
+
+
+def prepare_data(out_dir: str | Path, qa_path: str | Path | None = None, corpus: str | Path | None = None,
+                 qa_split: str = "dev", phrasings: int = 3, val_fraction: float = 0.1, seed: int = 0,
+                 exclude_test_of: str | Path | None = None) -> PreparedData:
+    """Examples from the QA split and/or the corpus, contamination against ``exclude_test_of`` removed,
+    split, written, and validated (the report is checked again on the written file)."""
+    ex = []
+    if qa_path:
+        ex += examples_from_qa(qa_path, split=qa_split)
+    if corpus:
+        ex += examples_from_corpus(corpus, phrasings=phrasings, seed=seed)
+    if not ex:
+        raise WorkbenchError("no training examples: give qa_path and/or corpus")
+    dropped = 0
+    if exclude_test_of:
+        ex, dropped = remove_contaminated(ex, exclude_test_of)
+    train, val = split_examples(ex, val_fraction, seed)
+    out = Path(out_dir)
+    tp, vp = write_jsonl(train, out / "train.jsonl"), write_jsonl(val, out / "val.jsonl")
+    report = validate_file(tp, test_set=exclude_test_of)
+    if not report.ok:
+        raise WorkbenchError(f"prepared data failed validation:\n{report.render()}")
+    return PreparedData(tp, vp, report, dropped)
+
+
+def fine_tune(data: PreparedData, backend: str = "local", **kwargs) -> str:
+    """Train with ``backend`` (``local`` LoRA or ``openai``) and return the model spec (``local:ft-...``)."""
+    if backend == "local":
+        from .local_lora import train_lora
+
+        return train_lora(data.train, data.val, **kwargs).model
+    if backend == "openai":
+        from .openai_job import run_job
+
+        res = run_job(data.train, data.val, **kwargs)
+        if not res.model:
+            raise WorkbenchError(f"OpenAI fine-tuning job {res.job_id} ended {res.status}: {res.error or ''}")
+        return res.model
+    raise WorkbenchError(f"unknown fine-tuning backend '{backend}': local or openai")
