@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lab ui clean help
+.PHONY: setup demo test test-fast lab ui clean help browser
 
 help:
 	@echo "make demo   - set up and run the lifecycle demo on the embedded model"
@@ -26,14 +26,23 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/workbench demo
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the UI test (Debian package, installed only when root with apt-get; else that test skips).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
+	  echo "chromium not installed: the browser test will be skipped"; }
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+ui: setup
+	$(BIN)/workbench ui
 
 clean:
 	rm -rf $(VENV) .workbench mlflow.db mlartifacts .pytest_cache

@@ -48,8 +48,8 @@ def _doctor(a) -> int:
 def _demo(a) -> int:
     from .demo import run_demo
 
-    figures = run_demo(model=a.model)
-    return 0 if figures["errors"] == 0 else 1
+    run_demo(experiment=a.experiment, quick=a.quick)
+    return 0
 
 
 def _params(a) -> dict:
@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_doctor)
 
     s = sub.add_parser("demo", help="the main job: the lifecycle on the embedded defaults")
-    s.add_argument("--model", default="local", help="model to use (default: local)")
+    s.add_argument("--experiment", default="demo", help="MLflow experiment for the demo runs (default: demo)")
+    s.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test of the whole lifecycle)")
     s.set_defaults(fn=_demo)
 
     s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",

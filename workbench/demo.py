@@ -1,54 +1,72 @@
-"""The main job on the embedded defaults (``workbench demo``). Grows with the lifecycle notebooks.
+"""The main job (``workbench demo`` / ``make demo``): the lifecycle on the embedded defaults, as tracked runs.
 
-Today: a chat round-trip with its measurements, then a tiny context-grounded evaluation (5 questions,
-answers checked against references) run concurrently, with latency percentiles and throughput.
+explore (a small prompt × model grid) → RAG → fine-tune → compare (base vs RAG vs fine-tuned vs both on the test
+split), each notebook one MLflow run in the ``demo`` experiment, sized for 2 CPU cores. Prints the comparison
+table, the recommendation and how to open the UI. A re-run reuses the response cache, the embedding cache and
+the trained adapter, so it is much faster.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
-from .llm.client import chat, chat_many
+from .errors import WorkbenchError
 
-TINY_EVAL = [
-    ("The TrailLite 2 tent weighs 1.6 kg and sleeps two people.", "How much does the TrailLite 2 tent weigh?", "1.6 kg"),
-    ("The Summit 45 backpack has a capacity of 45 litres.", "What is the capacity of the Summit 45 backpack?", "45"),
-    ("Contoso Outdoor offers a 30-day return window on unused items.", "How many days is the return window?", "30"),
-    ("The Blaze camping stove burns isobutane gas.", "Which gas does the Blaze camping stove burn?", "isobutane"),
-    ("The Glacier jacket is rated to minus 20 degrees Celsius.", "What temperature is the Glacier jacket rated to?", "20"),
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+STEPS = [
+    ("01_explore", {"max_tokens": 48}),
+    ("02_rag", {"max_rows": 30, "max_tokens": 48}),
+    ("03_finetune", {"steps": 100, "eval_rows": 30, "max_tokens": 48}),
+    ("04_compare", {"max_rows": 40, "max_tokens": 48}),
 ]
-SYSTEM = "Answer the question using only the context. Reply with a short phrase."
+
+QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6}, "04_compare": {"max_rows": 8}}
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"[^a-z0-9.]+", " ", s.lower()).strip()
+def notebooks_dir() -> Path:
+    if not (NOTEBOOKS / "04_compare.ipynb").is_file():
+        raise WorkbenchError(f"the lifecycle notebooks are not next to the package ({NOTEBOOKS}); run the demo "
+                             f"from a source checkout (git clone + make demo)")
+    return NOTEBOOKS
 
 
-def run_demo(model: str = "local", echo=print) -> dict:
-    """Run the demo and return its figures (also printed through ``echo``)."""
+def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
+    """Run the lifecycle notebooks; returns run ids, timings and the comparison table."""
+    from . import tracking
+    from .runs.notebook import run_notebook
+
+    nbdir = notebooks_dir()
     t0 = time.monotonic()
-    r = chat("In one sentence, what is a sleeping bag for?", model=model, max_tokens=60, temperature=0, cache="off")
-    echo(f"model   : {r.endpoint}:{r.model}")
-    echo(f"answer  : {r.text.strip()}")
-    echo(f"tokens  : {r.prompt_tokens} in / {r.completion_tokens} out   latency {r.latency_s:.2f}s   "
-         f"TTFT {r.ttft_s or 0:.3f}s   {r.tokens_per_s or 0:.0f} tok/s   cost ${r.cost_usd or 0:.4f}")
-    prompts = [f"Context: {ctx}\nQuestion: {q}" for ctx, q, _ in TINY_EVAL]
-    recs = chat_many(prompts, model=model, system=SYSTEM, max_tokens=40, temperature=0, cache="off")
-    hits = [_norm(ref) in _norm(rec.text) for rec, (_, _, ref) in zip(recs, TINY_EVAL)]
-    lat = np.array([x.latency_s for x in recs if x.ok])
-    echo("\ntiny eval (answer contains the reference):")
-    for (_, q, ref), rec, hit in zip(TINY_EVAL, recs, hits):
-        echo(f"  [{'x' if hit else ' '}] {q}  -> {rec.text.strip()[:70]!r}  (ref: {ref})")
-    figures = {
-        "accuracy": float(np.mean(hits)),
-        "latency_p50_s": float(np.percentile(lat, 50)) if len(lat) else None,
-        "latency_p95_s": float(np.percentile(lat, 95)) if len(lat) else None,
-        "errors": sum(not x.ok for x in recs),
-        "wall_s": time.monotonic() - t0,
-    }
-    echo(f"\naccuracy {figures['accuracy']:.0%}   latency p50 {figures['latency_p50_s']:.2f}s "
-         f"p95 {figures['latency_p95_s']:.2f}s   errors {figures['errors']}   total {figures['wall_s']:.1f}s")
-    return figures
+    runs: dict[str, str] = {}
+    ft_model = ""
+    steps = STEPS if not quick else [(n, {**p, **QUICK.get(n, {})}) for n, p in STEPS]
+    for name, params in steps:
+        params = dict(params)
+        if name == "04_compare":
+            params["finetuned_model"] = ft_model
+        echo(f"\n== {name} ({', '.join(f'{k}={v}' for k, v in params.items())})")
+        t = time.monotonic()
+        r = run_notebook(nbdir / f"{name}.ipynb", parameters=params, experiment=experiment, run_name=f"demo-{name}",
+                         progress=False)
+        runs[name] = r.run_id
+        echo(f"   {r.status} in {time.monotonic() - t:.0f}s  run {r.run_id}")
+        if not r.ok:
+            echo(r.traceback or r.error or "")
+            raise WorkbenchError(f"demo step {name} failed: {r.error} (executed notebook: {r.output_html})")
+        if name == "03_finetune":
+            ft_model = tracking.client().get_run(r.run_id).data.tags.get("workbench.ft.model", "")
+    import mlflow
+
+    table = mlflow.load_table("comparison.json", run_ids=[runs["04_compare"]]).drop(columns=["run_id"], errors="ignore")
+    rec_path = tracking.client().download_artifacts(runs["04_compare"], "recommendation.md")
+    wall = time.monotonic() - t0
+    with pd.option_context("display.width", 160, "display.max_columns", 12):
+        echo("\n== comparison on the test split (per candidate)")
+        echo(table.round(3).to_string(index=False))
+    echo("\n" + Path(rec_path).read_text())
+    echo(f"\ndemo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
+    echo("open the MLflow UI:  workbench ui   (then http://127.0.0.1:5000)")
+    return {"runs": runs, "wall_s": wall, "table": table}

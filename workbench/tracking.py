@@ -10,6 +10,7 @@ interactive and headless. Metrics and params always go through ``log_batch`` (pe
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -82,6 +83,14 @@ def current_run_id() -> str:
         return _own_run
 
 
+_BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
+def safe_key(key: str) -> str:
+    """MLflow keys allow alphanumerics, _ - . space : / only; anything else becomes '_'."""
+    return _BAD_KEY.sub("_", str(key))
+
+
 def _param_value(v: Any) -> str:
     s = str(v)
     return s if len(s) <= MAX_PARAM_LEN else s[: MAX_PARAM_LEN - 3] + "..."
@@ -90,7 +99,7 @@ def _param_value(v: Any) -> str:
 def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
     """Log params in one batch (values stringified, long ones truncated)."""
     if params:
-        items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+        items = [Param(safe_key(k), _param_value(v)) for k, v in params.items()]
         c, rid = client(), run_id or current_run_id()
         for i in range(0, len(items), 100):
             c.log_batch(rid, params=items[i:i + 100])
@@ -102,7 +111,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
     import time
 
     ts = int(time.time() * 1000)
-    items = [Metric(str(k), float(v), ts, step or 0) for k, v in metrics.items()
+    items = [Metric(safe_key(k), float(v), ts, step or 0) for k, v in metrics.items()
              if v is not None and not (isinstance(v, float) and math.isnan(v))]
     c, rid = client(), run_id or current_run_id()
     for i in range(0, len(items), 1000):

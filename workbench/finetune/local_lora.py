@@ -140,7 +140,7 @@ def convert_adapter(adapter_dir: Path, out: Path) -> Path:
 def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r: int = 16, alpha: int = 32,
                lr: float = 2e-4, steps: int | None = None, epochs: float = 3.0, batch_size: int = 8, seed: int = 0,
                max_len: int = 256, name: str | None = None, run_id: str | None = None, log_mlflow: bool = True,
-               progress: bool = True) -> LoraResult:
+               progress: bool = True, reuse: bool = True) -> LoraResult:
     """Train, convert, register. ``steps`` overrides ``epochs``. Logs params, loss per step and artifacts
     (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
     require_extra()
@@ -151,6 +151,16 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r:
     train = _read_jsonl(Path(train_file))
     if not train:
         raise WorkbenchError(f"{train_file}: no training examples")
+    key = _training_key(train_file, val_file, r=r, alpha=alpha, lr=lr, steps=steps, epochs=epochs,
+                        batch_size=batch_size, seed=seed, max_len=max_len)
+    if reuse and (prev := _reused(key)) is not None:
+        log(f"identical data and parameters were trained before: reusing {prev.model} (pass reuse=False to retrain)")
+        if log_mlflow:
+            from .. import tracking
+
+            tracking.set_tags({"workbench.ft.model": prev.model, "workbench.ft.reused": "true"},
+                              run_id or tracking.current_run_id())
+        return prev
     base = ensure_hf_base()
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -208,6 +218,8 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r:
     model.save_pretrained(adapter_dir)
     gguf = convert_adapter(adapter_dir, out / f"{name}.gguf")
     register_adapter(name, gguf)
+    (out / "training.json").write_text(json.dumps({"key": key, "model": f"local:{name}", "losses": losses,
+                                                   "val_loss": val_loss, "train_s": train_s, "params": params}))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res = LoraResult(model=f"local:{name}", adapter_dir=adapter_dir, gguf_path=gguf, losses=losses, val_loss=val_loss,
                      train_s=train_s, peak_rss_mb=peak, steps=n_steps, params=params)
@@ -227,6 +239,31 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r:
         c.log_artifacts(run_id, str(adapter_dir), "adapter")
         c.log_artifact(run_id, str(gguf), "adapter_gguf")
     return res
+
+
+def _training_key(train_file, val_file, **params) -> str:
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    for f in (train_file, val_file):
+        if f:
+            h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _reused(key: str) -> LoraResult | None:
+    """A registered adapter trained on identical data with identical parameters (so re-runs are fast)."""
+    from ..llm.local import adapters
+
+    for name, gguf in adapters().items():
+        meta = Path(gguf).parent / "training.json"
+        with contextlib.suppress(OSError, ValueError):
+            m = json.loads(meta.read_text())
+            if m.get("key") == key:
+                return LoraResult(model=m["model"], adapter_dir=Path(gguf).parent / "adapter", gguf_path=Path(gguf),
+                                  losses=m.get("losses", []), val_loss=m.get("val_loss"), train_s=0.0,
+                                  params=m.get("params", {}))
+    return None
 
 
 def serve_from_run(run_id: str) -> str:

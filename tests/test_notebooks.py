@@ -1,0 +1,115 @@
+"""Every lifecycle notebook runs headless through `workbench run` with small parameters, and its run has the
+expected metrics and artifacts; the widgets work when their buttons are clicked from Python."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+import workbench as wb
+
+ROOT = Path(__file__).resolve().parents[1]
+NB = ROOT / "notebooks"
+pytestmark = pytest.mark.slow
+
+
+def run(name, tracking_store, **params):
+    r = wb.run_notebook(NB / f"{name}.ipynb", parameters=params, experiment="nb-tests", progress=False)
+    assert r.ok, f"{r.error}\n{r.traceback}"
+    c = MlflowClient(tracking_store)
+    run = c.get_run(r.run_id)
+    arts = {a.path for a in c.list_artifacts(r.run_id)}
+    for d in ("notebook", "plots"):
+        arts |= {a.path for a in c.list_artifacts(r.run_id, d)}
+    assert f"notebook/{name}.html" in arts and f"notebook/{name}.ipynb" in arts
+    return run, arts
+
+
+def test_every_notebook_has_title_and_typed_parameters():
+    import papermill
+
+    for nb in sorted(NB.glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# "), nb.name
+        params = papermill.inspect_notebook(str(nb))
+        assert params, f"{nb.name} has no parameters cell"
+        for name, p in params.items():
+            assert p["inferred_type_name"] != "None" and p["help"], f"{nb.name}: {name} lacks a type or a comment"
+
+
+def test_00_quickstart(local_server, tracking_store):
+    run, arts = run("00_quickstart", tracking_store, rows=3, max_tokens=16)
+    assert "quickstart/latency_s" in run.data.metrics and "quality/f1/mean" in run.data.metrics
+    assert "eval_rows.json" in arts
+
+
+def test_01_explore(local_server, tracking_store):
+    run, arts = run("01_explore", tracking_store, max_tokens=16)
+    assert "playground_grid.json" in arts
+    assert any(k.startswith("explore/t1/") for k in run.data.metrics)
+    from workbench import prompts
+
+    assert "gear expert" in prompts.load("contoso-assistant", "current")
+
+
+def test_02_rag(local_server, tracking_store):
+    run, arts = run("02_rag", tracking_store, max_rows=4, max_tokens=16)
+    assert "retrieval/recall_at_k/mean" in run.data.metrics
+
+
+def test_03_finetune_and_04_compare(local_server, tracking_store):
+    run3, _ = run("03_finetune", tracking_store, steps=4, eval_rows=4, max_tokens=16)
+    ft = run3.data.tags["workbench.ft.model"]
+    assert ft.startswith("local:ft-") and "finetuned/quality/f1/mean" in run3.data.metrics
+    assert "ft/loss" in run3.data.metrics or run3.data.tags.get("workbench.ft.reused") == "true"
+    run4, arts = run("04_compare", tracking_store, max_rows=4, max_tokens=16, finetuned_model=ft)
+    for cand in ("base", "rag", "finetuned", "rag_finetuned"):
+        assert f"{cand}/quality/f1/mean" in run4.data.metrics, cand
+    assert {"comparison.json", "recommendation.md", "plots/pareto_and_latency.png"} <= arts
+    assert any(a.startswith("paired_") for a in arts)
+
+
+def test_05_evaluate_with_gate(local_server, tracking_store):
+    first, _ = run("05_evaluate", tracking_store, max_rows=4, max_tokens=16)
+    second, _ = run("05_evaluate", tracking_store, max_rows=4, max_tokens=16, baseline_run_id=first.info.run_id,
+                    gates="quality/f1/mean >= baseline - 1")
+    assert second.data.metrics["gate/passed"] == 1.0
+
+
+def test_playground_widget_buttons(local_server, tracking_store):
+    from workbench.widgets.playground import Playground
+
+    pg = Playground(template="Say {word}.", variables={"word": "hello"}, models=["local:smollm2"], max_tokens=8)
+    pg.run_button.click()
+    assert pg.results is not None and len(pg.results) == 1 and pg.results["output"][0]
+    pg.log_button.click()
+    rid = wb.tracking.current_run_id()
+    assert "playground.json" in {a.path for a in MlflowClient(tracking_store).list_artifacts(rid)}
+    pg.prompt_name.value = "pg-test"
+    pg.save_button.click()
+    assert "version 1" in pg.status.value
+    from workbench import prompts
+
+    assert prompts.load("pg-test") == "Say {word}."
+
+
+def test_review_widget_labels_and_saves(tmp_path):
+    import pandas as pd
+
+    from workbench.widgets.review import Review
+
+    a = pd.DataFrame({"id": ["1", "2", "3"], "repeat": 0, "input": ["q1", "q2", "q3"], "reference": ["r"] * 3,
+                      "answer": ["x", "y", "z"], "error": [None, None, None], "quality/f1": [1.0, 0.0, 1.0]})
+    b = a.assign(answer=["x", "r", "w"], **{"quality/f1": [1.0, 1.0, 0.0]})
+    rv = Review(a, b)
+    rv.filter.value = "flipped"
+    assert len(rv.visible()) == 2 and rv.current()["id"] == "2"
+    rv.note.value = "better"
+    rv.good.click()
+    rv.bad.click()
+    assert rv.labels == {"2": {"label": "good", "note": "better"}, "3": {"label": "bad", "note": ""}}
+    out = rv.save_labels(tmp_path / "labels.jsonl", log=False)
+    ds = wb.load_dataset(out)
+    assert len(ds) == 2 and set(ds.df["label"]) == {"good", "bad"}
