@@ -64,7 +64,8 @@ def test_03_finetune_and_04_compare(local_server, tracking_store):
     ft = run3.data.tags["workbench.ft.model"]
     assert ft.startswith("local:ft-") and "finetuned/quality/f1/mean" in run3.data.metrics
     assert "ft/loss" in run3.data.metrics or run3.data.tags.get("workbench.ft.reused") == "true"
-    run4, arts = run("04_compare", tracking_store, max_rows=4, max_tokens=16, finetuned_model=ft)
+    run4, arts = run("04_compare", tracking_store, max_rows=4, redteam_rows=3, max_tokens=16,
+                      finetuned_model=ft)
     for cand in ("base", "rag", "finetuned", "rag_finetuned"):
         assert f"{cand}/quality/f1/mean" in run4.data.metrics, cand
     assert {"comparison.json", "recommendation.md", "plots/pareto_and_latency.png"} <= arts

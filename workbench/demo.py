@@ -20,10 +20,10 @@ STEPS = [
     ("01_explore", {"max_tokens": 48}),
     ("02_rag", {"max_rows": 30, "max_tokens": 48}),
     ("03_finetune", {"steps": 100, "eval_rows": 30, "max_tokens": 48}),
-    ("04_compare", {"max_rows": 40, "max_tokens": 48}),
+    ("04_compare", {"max_rows": 40, "redteam_rows": 20, "max_tokens": 48}),
 ]
 
-QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6}, "04_compare": {"max_rows": 8}}
+QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6}, "04_compare": {"max_rows": 8, "redteam_rows": 6}}
 
 
 def notebooks_dir() -> Path:
@@ -58,9 +58,7 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
             raise WorkbenchError(f"demo step {name} failed: {r.error} (executed notebook: {r.output_html})")
         if name == "03_finetune":
             ft_model = tracking.client().get_run(r.run_id).data.tags.get("workbench.ft.model", "")
-    import mlflow
-
-    table = mlflow.load_table("comparison.json", run_ids=[runs["04_compare"]]).drop(columns=["run_id"], errors="ignore")
+    table = tracking.load_table(runs["04_compare"], "comparison.json")
     rec_path = tracking.client().download_artifacts(runs["04_compare"], "recommendation.md")
     wall = time.monotonic() - t0
     with pd.option_context("display.width", 160, "display.max_columns", 12):

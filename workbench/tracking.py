@@ -130,6 +130,19 @@ def log_table(data, artifact_file: str, run_id: str | None = None) -> None:
     client().log_table(run_id or current_run_id(), data=data, artifact_file=artifact_file)
 
 
+def load_table(run_id: str, artifact_file: str):
+    """A table logged with :func:`log_table` back as a DataFrame (downloaded from the run's artifacts)."""
+    import json
+    import tempfile
+
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as d:
+        path = client().download_artifacts(run_id, artifact_file, d)
+        data = json.loads(Path(path).read_text())
+    return pd.DataFrame(data["data"], columns=data["columns"])
+
+
 def log_figure(figure, artifact_file: str, run_id: str | None = None) -> None:
     """A matplotlib (or plotly) figure as an image artifact."""
     if "." not in Path(artifact_file).name:

@@ -53,18 +53,14 @@ def _rows_and_aggs(x, candidate: str | None) -> tuple[str, pd.DataFrame, dict]:
         rows, label = x, "rows"
         aggs = {f"{c}/mean": float(pd.to_numeric(x[c], errors="coerce").mean()) for c in x.columns if c in METRICS}
     elif isinstance(x, str):
-        import mlflow
-
         from .. import tracking
 
-        tracking.configure()
         try:
-            rows = mlflow.load_table("eval_rows.json", run_ids=[x])
+            rows = tracking.load_table(x, "eval_rows.json")
             aggs = dict(tracking.client().get_run(x).data.metrics)
         except Exception as e:  # noqa: BLE001 - MLflow raises several types for unknown runs/artifacts
             raise WorkbenchError(f"run {x}: no evaluation rows found ({type(e).__name__}: {str(e)[:150]}); "
                                  f"compare runs made by `workbench eval` or wb.evaluate") from None
-        rows = rows.drop(columns=[c for c in ("run_id",) if c in rows])
         label = x
     else:
         raise WorkbenchError(f"compare takes EvalResults, row DataFrames or run ids, got {type(x).__name__}")
