@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lab ui clean help browser
+.PHONY: setup demo test test-fast lab ui clean help browser bench bench-quick
 
 help:
 	@echo "make demo   - set up and run the lifecycle demo on the embedded model"
@@ -37,6 +37,14 @@ browser:
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory
+
+bench: setup
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+
+bench-quick: setup
+	@for b in $(BENCHES); do echo "== $$b (quick)"; BENCH_QUICK=1 $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

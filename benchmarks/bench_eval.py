@@ -24,12 +24,14 @@ from pathlib import Path
 import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import quick, save, stats  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=200)
-    ap.add_argument("--cached-rows", type=int, default=1000)
+    ap.add_argument("--rows", type=int, default=24 if quick() else 200)
+    ap.add_argument("--cached-rows", type=int, default=60 if quick() else 1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=24)
     a = ap.parse_args()
@@ -45,10 +47,10 @@ def main() -> None:
     cand = PromptCandidate("local", name="c", max_tokens=a.max_tokens)
     ds = wb.load_dataset(write_dataset(tmp / "qa.jsonl", a.rows))
 
-    async def raw():
+    async def raw(rows, concurrency):
         client = openai.AsyncOpenAI(base_url=h.base_url, api_key="none", max_retries=0,
                                     http_client=no_keepalive_http_client())
-        sem = asyncio.Semaphore(a.concurrency)
+        sem = asyncio.Semaphore(concurrency)
 
         async def one(row):
             async with sem:
@@ -57,11 +59,26 @@ def main() -> None:
                                                          **cand.gen_params)
                 return "".join([ch.choices[0].delta.content or "" async for ch in s if ch.choices])
 
-        return await asyncio.gather(*(one(r) for r in ds.rows))
+        return await asyncio.gather(*(one(r) for r in rows))
 
-    asyncio.run(raw())  # warm-up
+    asyncio.run(raw(ds.rows[:8], 8))  # warm-up
+    # throughput at concurrency 1, 4, 8 (interleaved raw / ours) to show where the server saturates
+    sweep = {}
+    for conc in ((4,) if quick() else (1, 4, 8)):
+        n = min(a.rows, 40)
+        sub = wb.load_dataset(ds.df.head(n), name=f"c{conc}")
+        t0 = time.perf_counter()
+        asyncio.run(raw(sub.rows, conc))
+        tr = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        wb.evaluate(sub, [cand], cache="off", log=False, progress=False, concurrency=conc, resume=False,
+                    checkpoint=tmp / f"conc{conc}.jsonl")
+        to = time.perf_counter() - t0
+        sweep[conc] = {"raw_rows_s": n / tr, "eval_rows_s": n / to, "ratio_time": to / tr}
+        print(f"concurrency {conc}: raw {n / tr:.2f} rows/s, wb.evaluate (all offline metrics) {n / to:.2f} rows/s "
+              f"(time ratio {to / tr:.2f})")
     t0 = time.perf_counter()
-    asyncio.run(raw())
+    asyncio.run(raw(ds.rows, a.concurrency))
     t_raw = time.perf_counter() - t0
     t0 = time.perf_counter()
     wb.evaluate(ds, [cand], metrics=["cost"], cache="off", log=False, progress=False, concurrency=a.concurrency,
@@ -92,8 +109,10 @@ def main() -> None:
     print(f"{a.cached_rows}-row eval: first run {t_first:.1f}s; cached re-run {t_second:.1f}s "
           f"(x{t_first / t_second:.1f} faster), LLM calls made {calls}, cost+latency aggregates equal: {same} "
           f"({len(keys)} compared)")
-    print(json.dumps({"raw_s": t_raw, "eval_cost_only_s": t_cost, "eval_all_s": t_all, "cached_first_s": t_first,
-                      "cached_second_s": t_second, "cached_calls": calls, "aggregates_equal": same}))
+    save("eval", {"rows": a.rows, "raw_s": t_raw, "eval_cost_only_s": t_cost, "eval_all_s": t_all,
+                  "ratio_all": t_all / t_raw, "by_concurrency": sweep, "cached_rows": a.cached_rows,
+                  "cached_first_s": t_first, "cached_second_s": t_second, "cached_llm_calls": calls,
+                  "aggregates_equal": same})
 
 
 if __name__ == "__main__":

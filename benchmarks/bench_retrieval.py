@@ -17,14 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import quick, save, stats  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--chunks", type=int, default=20_000)
-    ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--embed-texts", type=int, default=2000)
+    ap.add_argument("--chunks", type=int, default=5_000 if quick() else 20_000)
+    ap.add_argument("--queries", type=int, default=50 if quick() else 200)
+    ap.add_argument("--embed-texts", type=int, default=300 if quick() else 2000)
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROJECT_DIR", tempfile.mkdtemp(prefix="wb-bench-ret-"))
     import onnxruntime as ort
@@ -64,7 +68,8 @@ def main() -> None:
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     qa = [r["question"] for r in wb.load_dataset(ROOT / "datasets/contoso/qa.jsonl").rows][: a.queries]
     q = emb.embed(qa)
-    res = {}
+    res, out = {}, {"embed_texts_per_s": {"workbench": a.embed_texts / t_ours, "onnxruntime": a.embed_texts / t_raw,
+                                          "ratio_time": t_ours / t_raw}, "chunks": a.chunks}
     for kind in ("flat", "hnsw"):
         t0 = time.perf_counter()
         index = make_faiss(x, kind)
@@ -77,10 +82,14 @@ def main() -> None:
             lat.append(time.perf_counter() - t0)
             ids.append(i[0])
         res[kind] = ids
+        out[kind] = {"build_s": build, "query_p50_ms": float(np.percentile(lat, 50) * 1e3),
+                     "query_p95_ms": float(np.percentile(lat, 95) * 1e3)}
         print(f"{kind:>4}: {a.chunks} chunks, build {build:.2f}s, query p50 {np.percentile(lat, 50) * 1e3:.3f} ms, "
               f"p95 {np.percentile(lat, 95) * 1e3:.3f} ms")
     rec = np.mean([len(set(h) & set(e)) / 10 for h, e in zip(res["hnsw"], res["flat"])])
     print(f"HNSW recall@10 vs exact: {rec:.4f}")
+    out["hnsw_recall_at_10"] = float(rec)
+    save("retrieval", out)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import nbformat as nbf
 
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import quick, save, stats  # noqa: E402
+
 
 def make_notebook(path: Path, body: str) -> Path:
     nb = nbf.v4.new_notebook()
@@ -31,8 +35,8 @@ def make_notebook(path: Path, body: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--sleep", type=float, default=2.0)
+    ap.add_argument("--repeats", type=int, default=2 if quick() else 5)
+    ap.add_argument("--sleep", type=float, default=0.5 if quick() else 2.0)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     os.environ["WORKBENCH_PROJECT_DIR"] = str(tmp)
@@ -56,18 +60,28 @@ def main() -> None:
     print(f"trivial notebook, median of {a.repeats}: bare papermill {b:.2f}s, workbench run {o:.2f}s "
           f"-> overhead {o - b:+.2f}s, ratio {o / b:.2f}")
 
+    out = {"trivial": {"bare_papermill_s": stats(bare), "workbench_run_s": stats(ours), "ratio": o / b}}
     io = make_notebook(tmp / "io.ipynb", "import time\ntime.sleep(sleep_s)")
     grid = {"cell": [str(i) for i in range(8)]}
     base = None
-    for workers in (1, 2, 4):
+    executors = ["local"]
+    try:
+        import distributed  # noqa: F401
+
+        executors.append("dask")
+    except ImportError:
+        pass
+    for executor, workers in [("local", 1), ("local", 2), ("local", 4)] + [("dask", 4)] * ("dask" in executors):
         t0 = time.perf_counter()
-        res = wb.sweep(io, grid, parameters={"sleep_s": a.sleep}, workers=workers, experiment=f"bench-{workers}",
-                       echo=lambda *_: None)
+        res = wb.sweep(io, grid, parameters={"sleep_s": a.sleep}, workers=workers, executor=executor,
+                       experiment=f"bench-{executor}-{workers}", echo=lambda *_: None)
         wall = time.perf_counter() - t0
         assert res.ok
         base = base or wall
-        print(f"8-cell sweep, {a.sleep:.0f}s I/O per run, {workers} worker(s): {wall:.1f}s "
+        print(f"8-cell sweep, {a.sleep:.1f}s I/O per run, {workers} {executor} worker(s): {wall:.1f}s "
               f"(speed-up x{base / wall:.2f})")
+        out[f"sweep_{executor}_{workers}"] = {"wall_s": wall, "speedup": base / wall}
+    save("runs", out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import openai
@@ -18,6 +20,9 @@ import openai
 import workbench as wb
 from workbench.llm.client import no_keepalive_http_client
 from workbench.llm.local import ensure_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import quick, save, stats  # noqa: E402
 
 
 async def raw(base_url: str, n: int, tokens: int) -> tuple[float, int, list[float]]:
@@ -51,13 +56,14 @@ def ours(n: int, tokens: int) -> tuple[float, int, list[float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--tokens", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=32 if quick() else 100)
+    ap.add_argument("--rounds", type=int, default=1 if quick() else 3)
     a = ap.parse_args()
     h = ensure_server()
     print(f"llama-server pid {h.pid} at {h.base_url}; {a.tokens} tokens per stream, median of {a.rounds} rounds")
     print(f"{'streams':>7} {'raw tok/s':>10} {'ours tok/s':>10} {'ratio':>6} {'TTFT p50':>9} {'TTFT p95':>9}")
     ours(1, 8)  # warm-up
+    out = {}
     for n in (1, 4, 8):
         r_tps, o_tps, ttfts = [], [], []
         for _ in range(a.rounds):
@@ -69,6 +75,9 @@ def main() -> None:
         rm, om = statistics.median(r_tps), statistics.median(o_tps)
         print(f"{n:>7} {rm:>10.1f} {om:>10.1f} {om / rm:>6.2f} {np.percentile(ttfts, 50):>8.3f}s "
               f"{np.percentile(ttfts, 95):>8.3f}s")
+        out[f"streams_{n}"] = {"raw_tok_s": stats(r_tps), "ours_tok_s": stats(o_tps), "ratio": om / rm,
+                               "ttft_p50_s": float(np.percentile(ttfts, 50)), "ttft_p95_s": float(np.percentile(ttfts, 95))}
+    save("server", out)
 
 
 if __name__ == "__main__":

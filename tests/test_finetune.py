@@ -165,7 +165,8 @@ def test_lora_learns_invented_facts_and_is_served(local_server, tmp_path):
 
     ex = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in FACTS] * 8
     train = write_jsonl(ex, tmp_path / "facts.jsonl")
-    res = train_lora(train, steps=30, lr=1e-3, batch_size=8, log_mlflow=False, progress=False, name="ft-testfacts")
+    res = train_lora(train, steps=30, lr=1e-3, batch_size=8, log_mlflow=False, progress=False, name="ft-testfacts",
+                     reuse=False)
     assert res.gguf_path.is_file() and res.losses[-1] < res.losses[0] / 3
     assert res.model == "local:ft-testfacts" and "ft-testfacts" in wb.load_settings().endpoints["local"].models
     tuned = [wb.chat(q, model=res.model, max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]

@@ -297,6 +297,12 @@ class LLMClient:
         finish = None
         stream = params.get("stream", self.stream)
         params = {k: v for k, v in params.items() if k != "stream"}
+        if ep.kind == "local":
+            from .local import request_body_for_model
+
+            extra = request_body_for_model(model)
+            if extra:
+                params["extra_body"] = {**params.get("extra_body", {}), **extra}
         if stream:
             kwargs = {"stream_options": {"include_usage": True}}
             resp = await client.chat.completions.create(model=model, messages=messages, stream=True,

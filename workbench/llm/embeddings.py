@@ -36,6 +36,10 @@ class MiniLMEmbedder:
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
+        # no busy-waiting between calls: spinning ORT threads steal the CPU from the llama-server we are
+        # measuring (seen at ~100% of a core while an evaluation waited on the model)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if threads:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(asset_path(MINILM_ONNX)), opts, providers=["CPUExecutionProvider"])
