@@ -77,12 +77,13 @@ def test_plain_openai_client_chat_and_stream(local_server):
 
 
 def test_server_shared_across_processes(local_server):
-    assert ensure_server().pid == local_server.pid
+    here = ensure_server()  # the current shared server (a newly registered adapter may have replaced the first)
+    assert ensure_server().pid == here.pid
     code = "from workbench.llm.local import ensure_server; import json; h = ensure_server(); print(json.dumps([h.pid, h.port, h.owned]))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     pid, port, owned = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (pid, port, owned) == (local_server.pid, local_server.port, False)
-    assert local_server.healthy()
+    assert (pid, port) == (here.pid, here.port) and not owned
+    assert here.healthy()
 
 
 def test_local_token_count_is_exact(local_server):

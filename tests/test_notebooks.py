@@ -15,7 +15,7 @@ NB = ROOT / "notebooks"
 pytestmark = pytest.mark.slow
 
 
-def run(name, tracking_store, **params):
+def run_nb(name, tracking_store, **params):
     r = wb.run_notebook(NB / f"{name}.ipynb", parameters=params, experiment="nb-tests", progress=False)
     assert r.ok, f"{r.error}\n{r.traceback}"
     c = MlflowClient(tracking_store)
@@ -40,13 +40,13 @@ def test_every_notebook_has_title_and_typed_parameters():
 
 
 def test_00_quickstart(local_server, tracking_store):
-    run, arts = run("00_quickstart", tracking_store, rows=3, max_tokens=16)
+    run, arts = run_nb("00_quickstart", tracking_store, rows=3, max_tokens=16)
     assert "quickstart/latency_s" in run.data.metrics and "quality/f1/mean" in run.data.metrics
     assert "eval_rows.json" in arts
 
 
 def test_01_explore(local_server, tracking_store):
-    run, arts = run("01_explore", tracking_store, max_tokens=16)
+    run, arts = run_nb("01_explore", tracking_store, max_tokens=16)
     assert "playground_grid.json" in arts
     assert any(k.startswith("explore/t1/") for k in run.data.metrics)
     from workbench import prompts
@@ -55,16 +55,16 @@ def test_01_explore(local_server, tracking_store):
 
 
 def test_02_rag(local_server, tracking_store):
-    run, arts = run("02_rag", tracking_store, max_rows=4, max_tokens=16)
+    run, arts = run_nb("02_rag", tracking_store, max_rows=4, max_tokens=16)
     assert "retrieval/recall_at_k/mean" in run.data.metrics
 
 
 def test_03_finetune_and_04_compare(local_server, tracking_store):
-    run3, _ = run("03_finetune", tracking_store, steps=4, eval_rows=4, max_tokens=16)
+    run3, _ = run_nb("03_finetune", tracking_store, steps=4, eval_rows=4, max_tokens=16)
     ft = run3.data.tags["workbench.ft.model"]
     assert ft.startswith("local:ft-") and "finetuned/quality/f1/mean" in run3.data.metrics
     assert "ft/loss" in run3.data.metrics or run3.data.tags.get("workbench.ft.reused") == "true"
-    run4, arts = run("04_compare", tracking_store, max_rows=4, redteam_rows=3, max_tokens=16,
+    run4, arts = run_nb("04_compare", tracking_store, max_rows=4, redteam_rows=3, max_tokens=16,
                       finetuned_model=ft)
     for cand in ("base", "rag", "finetuned", "rag_finetuned"):
         assert f"{cand}/quality/f1/mean" in run4.data.metrics, cand
@@ -73,8 +73,8 @@ def test_03_finetune_and_04_compare(local_server, tracking_store):
 
 
 def test_05_evaluate_with_gate(local_server, tracking_store):
-    first, _ = run("05_evaluate", tracking_store, max_rows=4, max_tokens=16)
-    second, _ = run("05_evaluate", tracking_store, max_rows=4, max_tokens=16, baseline_run_id=first.info.run_id,
+    first, _ = run_nb("05_evaluate", tracking_store, max_rows=4, max_tokens=16)
+    second, _ = run_nb("05_evaluate", tracking_store, max_rows=4, max_tokens=16, baseline_run_id=first.info.run_id,
                     gates="quality/f1/mean >= baseline - 1")
     assert second.data.metrics["gate/passed"] == 1.0
 

@@ -25,7 +25,7 @@ RUN_ENV = "WORKBENCH_RUN_ID"
 DEFAULT_EXPERIMENT = "workbench"
 MAX_PARAM_LEN = 6000
 _lock = threading.Lock()
-_own_run: str | None = None
+_own_run: tuple[str, str] | None = None  # (tracking URI, run id) of this process's own run
 
 
 def tracking_uri() -> str:
@@ -73,14 +73,22 @@ def current_run_id() -> str:
     if rid:
         return rid
     with _lock:
-        if _own_run is None:
-            configure()
+        uri = configure()
+        if _own_run is None or _own_run[0] != uri:
             active = mlflow.active_run()
+            if active is not None and _own_run is not None and _own_run[0] != uri:
+                # the store changed: end our old run in *its* store, then start afresh in the new one
+                mlflow.set_tracking_uri(_own_run[0])
+                try:
+                    mlflow.end_run()
+                finally:
+                    mlflow.set_tracking_uri(uri)
+                active = None
             if active is None:
                 mlflow.set_experiment(experiment_id=experiment_id())
                 active = mlflow.start_run()
-            _own_run = active.info.run_id
-        return _own_run
+            _own_run = (uri, active.info.run_id)
+        return _own_run[1]
 
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")

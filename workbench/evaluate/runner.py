@@ -367,9 +367,10 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     df = pd.DataFrame(recs)
     if stopped is None and len(df) < len(order):
         stopped = "incomplete"
-    params = {"dataset.name": ds.name, "dataset.digest": ds.digest, "dataset.rows": len(ds), "repeats": repeats,
-              "metrics": ",".join(m.name for m in mdefs), "judge": judge or "none", "cache": cache,
-              "budget_usd": budget_usd if budget_usd is not None else "none", "eval.key": key}
+    # namespaced, so they never clash with a notebook's own parameters (MLflow params are write-once)
+    params = {"dataset.name": ds.name, "dataset.digest": ds.digest, "dataset.rows": len(ds), "eval.repeats": repeats,
+              "eval.metrics": ",".join(m.name for m in mdefs), "eval.judge": judge or "none", "eval.cache": cache,
+              "eval.budget_usd": budget_usd if budget_usd is not None else "none", "eval.key": key}
     for c in cands:
         params.update(c.params())
     result = EvalResult(rows=df, metrics={}, candidates=names, metric_defs=mdefs, dataset=ds, checkpoint=ckpt_path,
