@@ -64,12 +64,15 @@ def register(name: str, template: str, alias: str | None = "current", commit_mes
 
 
 def load(name: str, version_or_alias: str | int = "current") -> str:
-    """A registered template back in ``{var}`` syntax (``prompts:/name@alias`` or a version number)."""
-    import mlflow.genai
+    """A registered template back in ``{var}`` syntax, by version number or alias.
 
+    Read through ``MlflowClient`` on purpose: ``mlflow.genai.load_prompt`` also links the prompt to whatever
+    fluent run is active, which fails when that run lives in another store."""
     from . import tracking
 
-    tracking.configure()
-    uri = f"prompts:/{name}/{version_or_alias}" if isinstance(version_or_alias, int) or str(version_or_alias).isdigit() \
-        else f"prompts:/{name}@{version_or_alias}"
-    return from_registry_syntax(mlflow.genai.load_prompt(uri).template)
+    c = tracking.client()
+    if isinstance(version_or_alias, int) or str(version_or_alias).isdigit():
+        pv = c.get_prompt_version(name, str(version_or_alias))
+    else:
+        pv = c.get_prompt_version_by_alias(name, str(version_or_alias))
+    return from_registry_syntax(pv.template)
