@@ -80,14 +80,14 @@ def main() -> None:
     t0 = time.perf_counter()
     asyncio.run(raw(ds.rows, a.concurrency))
     t_raw = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    wb.evaluate(ds, [cand], metrics=["cost"], cache="off", log=False, progress=False, concurrency=a.concurrency,
-                checkpoint=tmp / "c1.jsonl")
-    t_cost = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    res = wb.evaluate(ds, [cand], cache="off", log=False, progress=False, concurrency=a.concurrency,
-                      checkpoint=tmp / "c2.jsonl")
-    t_all = time.perf_counter() - t0
+    def timed_eval(data, checkpoint, **kw):
+        t = time.perf_counter()
+        r = wb.evaluate(data, [cand], log=False, concurrency=a.concurrency, checkpoint=tmp / checkpoint,
+                        **{"progress": False, **kw})
+        return r, time.perf_counter() - t
+
+    _, t_cost = timed_eval(ds, "c1.jsonl", metrics=["cost"], cache="off")
+    res, t_all = timed_eval(ds, "c2.jsonl", cache="off")
     print(f"{a.rows} rows, concurrency {a.concurrency}, max_tokens {a.max_tokens}:")
     print(f"  raw async loop            {t_raw:6.1f}s  ({a.rows / t_raw:5.1f} rows/s)")
     print(f"  wb.evaluate, cost only    {t_cost:6.1f}s  ratio {t_cost / t_raw:.2f}")
@@ -95,14 +95,8 @@ def main() -> None:
           f"({len(res.metric_defs)} metrics, errors {int(res.rows['error'].notna().sum())})")
 
     big = wb.load_dataset(write_dataset(tmp / "big.jsonl", a.cached_rows))
-    t0 = time.perf_counter()
-    first = wb.evaluate(big, [cand], cache="use", log=False, progress=True, concurrency=a.concurrency,
-                        checkpoint=tmp / "b1.jsonl")
-    t_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    second = wb.evaluate(big, [cand], cache="use", log=False, progress=False, concurrency=a.concurrency,
-                         checkpoint=tmp / "b2.jsonl")
-    t_second = time.perf_counter() - t0
+    first, t_first = timed_eval(big, "b1.jsonl", cache="use", progress=True)
+    second, t_second = timed_eval(big, "b2.jsonl", cache="use")
     calls = int((~second.rows["cache_hit"]).sum())
     keys = [k for k in first.metrics if k.startswith(("cost/", "latency/"))]
     same = all(abs(first.metrics[k] - second.metrics[k]) < 1e-9 for k in keys)
