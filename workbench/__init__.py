@@ -19,7 +19,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "ChatRecord", "ConfigError", "DatasetError", "EndpointError", "LLMClient", "SetupError", "WorkbenchError",
-    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "load_settings", "settings", "__version__",
+    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "load_settings", "settings", "__version__",
 ]
 
 
@@ -28,7 +28,8 @@ _LAZY = {"evaluate": ("workbench.evaluate", None), "compare": ("workbench.evalua
          "PromptCandidate": ("workbench.candidates", "PromptCandidate"), "EvalResult": ("workbench.evaluate", "EvalResult"),
          "tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
          "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
-         "SweepResult": ("workbench.runs", "SweepResult")}
+         "SweepResult": ("workbench.runs", "SweepResult"), "tracing": ("workbench.tracing", None),
+         "monitor": ("workbench.monitor", None), "serve": ("workbench.serve", None)}
 
 
 def __getattr__(name: str):

@@ -27,7 +27,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .errors import ConfigError
 
@@ -144,6 +144,19 @@ class Settings:
     aliases: dict[str, str]
     prices: dict[str, dict[str, float]]
     toml_path: Path | None = None
+    tables: dict[str, dict] = field(default_factory=dict)  # other workbench.toml tables: [tracing], [privacy]
+
+    def option(self, table: str, key: str, default: Any = None, env: str | None = None) -> Any:
+        """``[table] key`` from workbench.toml; the environment variable ``env`` (if set) wins."""
+        if env and (v := os.environ.get(env)) is not None:
+            return v.strip().lower() in ("1", "true", "yes", "on") if isinstance(default, bool) else v
+        return (self.tables.get(table) or {}).get(key, default)
+
+    @property
+    def redact_pii(self) -> bool:
+        """Workspace switch for PII redaction of traces, tables and cards (``[privacy] redact_pii``,
+        env ``WORKBENCH_REDACT_PII``); off by default. Served apps redact unless their config says not to."""
+        return bool(self.option("privacy", "redact_pii", False, env="WORKBENCH_REDACT_PII"))
 
     @property
     def cache_db(self) -> Path:
@@ -239,6 +252,7 @@ def load_settings(project_dir: Path | None = None) -> Settings:
     endpoints = {n: ep for n, fn in ENDPOINT_KINDS.items() if (ep := fn()) is not None}
     aliases: dict[str, str] = {"smollm2": "local:smollm2"}
     prices: dict[str, dict[str, float]] = {}
+    tables: dict[str, dict] = {}
     path = project / "workbench.toml"
     toml_path = None
     if path.is_file():
@@ -252,6 +266,7 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
+        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy") and isinstance(v, dict)}
     try:
         import json
 
@@ -260,7 +275,8 @@ def load_settings(project_dir: Path | None = None) -> Settings:
                 endpoints[name].models += [m for m in models if m not in endpoints[name].models]
     except (OSError, ValueError):
         pass
-    return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, toml_path=toml_path)
+    return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, toml_path=toml_path,
+                    tables=tables)
 
 
 def settings() -> Settings:

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Iterable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
 import httpx
 import openai
@@ -239,10 +239,26 @@ class LLMClient:
 
     # -- one call
     async def achat(self, prompt: str | Messages, model: str = "local", *, system: str | None = None,
-                    repeat: int = 0, cache: str | None = None, **params) -> ChatRecord:
-        """One chat completion as a :class:`ChatRecord`. Raises only for configuration errors."""
-        ep, model_name = settings().resolve_model(model)
+                    repeat: int = 0, cache: str | None = None, on_delta: Callable[[str], Any] | None = None,
+                    **params) -> ChatRecord:
+        """One chat completion as a :class:`ChatRecord`. Raises only for configuration errors.
+
+        ``on_delta(text)`` receives the streamed pieces as they arrive (a cache hit delivers the whole text
+        once); once a piece has been delivered the call is not retried. With tracing on
+        (:mod:`workbench.tracing`) the call is a ``CHAT_MODEL`` span.
+        """
+        from .. import tracing
+
         messages = to_messages(prompt, system)
+        with tracing.chat_span(model, messages, params) as box:
+            rec = await self._achat(messages, model, repeat, cache, on_delta, params)
+            if box is not None:
+                box["record"] = rec
+        return rec
+
+    async def _achat(self, messages: Messages, model: str, repeat: int, cache: str | None,
+                     on_delta: Callable[[str], Any] | None, params: dict) -> ChatRecord:
+        ep, model_name = settings().resolve_model(model)
         mode = cache or self.cache_mode
         if mode not in CACHE_MODES:
             raise ConfigError(f"cache mode must be one of {CACHE_MODES}, got {mode!r}")
@@ -253,16 +269,25 @@ class LLMClient:
             if mode == "use" and (hit := store.get(key)) is not None:
                 rec = ChatRecord(**{k: v for k, v in hit.items() if k in ChatRecord.__dataclass_fields__})
                 rec.cache_hit = True
+                if on_delta is not None:
+                    on_delta(rec.text)
                 return rec
         client = self._openai(ep, model_name)  # config errors (missing key...) raise here, before any row runs
-        rec = await self._call_with_retries(client, ep, model_name, messages, params)
+        rec = await self._call_with_retries(client, ep, model_name, messages, params, on_delta)
         rec.repeat = repeat
         if store is not None and rec.ok:
             store.put(key, rec.to_dict())
         return rec
 
-    async def _call_with_retries(self, client, ep: Endpoint, model: str, messages: Messages, params: dict) -> ChatRecord:
+    async def _call_with_retries(self, client, ep: Endpoint, model: str, messages: Messages, params: dict,
+                                 on_delta: Callable[[str], Any] | None = None) -> ChatRecord:
         limiter = self.limiter(ep)
+        delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
+
+        def tap(piece: str) -> None:
+            delivered[0] += 1
+            on_delta(piece)
+
         timeout = self.timeout_s or ep.timeout_s
         rec = ChatRecord(endpoint=ep.name, model=model, params=dict(params))
         for attempt in range(self.max_retries + 1):
@@ -271,7 +296,7 @@ class LLMClient:
             outcome, wait = None, None
             try:
                 async with asyncio.timeout(timeout):
-                    await self._call_once(client, ep, model, messages, params, rec)
+                    await self._call_once(client, ep, model, messages, params, rec, tap if on_delta else None)
                 rec.error = rec.error_message = None
             except asyncio.CancelledError:
                 await limiter.release("cancelled")
@@ -282,14 +307,14 @@ class LLMClient:
                 rec.error = outcome
                 rec.error_message = f"{type(exc).__name__}: {str(exc)[:300]}"
             await limiter.release(outcome, wait)
-            if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries:
+            if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries or delivered[0]:
                 break
             rec.retries += 1
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
         return rec
 
     async def _call_once(self, client, ep: Endpoint, model: str, messages: Messages, params: dict,
-                         rec: ChatRecord) -> None:
+                         rec: ChatRecord, on_delta: Callable[[str], Any] | None = None) -> None:
         t0 = time.perf_counter()
         ttft = None
         usage = None
@@ -315,14 +340,20 @@ class LLMClient:
                         if ttft is None:
                             ttft = time.perf_counter() - t0
                         parts.append(delta)
+                        if on_delta is not None:
+                            on_delta(delta)
                     finish = ch.finish_reason or finish
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
+            if finish is None:  # the stream ended early (no [DONE]): a cut answer must not pass as a short one
+                raise ValueError("stream ended before any finish_reason (truncated answer)")
         else:
             resp = await client.chat.completions.create(model=model, messages=messages, **params)
             if not resp.choices:
                 raise ValueError("response has no choices")
             parts.append(resp.choices[0].message.content or "")
+            if on_delta is not None and parts[0]:
+                on_delta(parts[0])
             finish = resp.choices[0].finish_reason
             usage = resp.usage
         latency = time.perf_counter() - t0

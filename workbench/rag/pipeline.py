@@ -48,6 +48,7 @@ class RAGPipeline(Candidate):
                        "prompt": "default" if prompt is None else prompt, "system_prompt": system_prompt,
                        "embed_model": self.index.embed_model, "index_kind": self.index.config.get("kind"),
                        "corpus_hash": self.index.config.get("corpus_hash"),
+                       "index_path": None if isinstance(index, VectorIndex) else str(Path(index).resolve()),
                        **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
                        **self.gen_params}
 

@@ -1,0 +1,119 @@
+"""Tracing of workbench LLM calls with MLflow tracing, and PII redaction before anything is stored.
+
+``wb.tracing.enable()`` (or ``[tracing] enabled = true`` in ``workbench.toml``, or ``WORKBENCH_TRACING=1``)
+makes every :class:`~workbench.llm.client.LLMClient` call a ``CHAT_MODEL`` span: messages in, text out,
+token usage (``mlflow.chat.tokenUsage``, which MLflow sums into the trace), latency, TTFT, cost, cache hit and
+error class. Inside an open span (a served request, ``mlflow.trace``-decorated code) the call nests under it.
+
+Redaction is an MLflow span processor (``mlflow.tracing.configure(span_processors=...)``): inputs and
+outputs of every span pass through :func:`workbench.pii.redact` before export, so the trace store never
+sees the raw text. It follows the workspace switch ``[privacy] redact_pii`` unless ``enable(redact=...)``
+says otherwise; served apps turn it on by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Iterator
+
+from . import pii
+from .config import settings
+
+_state: dict[str, Any] = {"enabled": None, "redact": False}
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with PII replaced in every string inside it (dicts and lists are walked)."""
+    if isinstance(value, str):
+        return pii.redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v) for v in value]
+    return value
+
+
+def _redact_span(span) -> None:
+    if span.inputs is not None:
+        span.set_inputs(redact_value(span.inputs))
+    if span.outputs is not None:
+        span.set_outputs(redact_value(span.outputs))
+
+
+def set_redaction(on: bool) -> None:
+    """Switch the redacting span processor on or off for this process."""
+    import mlflow
+
+    mlflow.tracing.configure(span_processors=[_redact_span] if on else [])
+    _state["redact"] = bool(on)
+
+
+def redaction_enabled() -> bool:
+    return bool(_state["redact"])
+
+
+def enable(experiment: str | None = None, redact: bool | None = None) -> None:
+    """Trace every workbench LLM call from now on, into ``experiment`` (default: the active one)."""
+    import mlflow
+
+    from . import tracking
+
+    tracking.configure()
+    if experiment:
+        mlflow.set_experiment(experiment_id=tracking.experiment_id(experiment))
+    set_redaction(settings().redact_pii if redact is None else redact)
+    mlflow.tracing.enable()
+    _state["enabled"] = True
+
+
+def disable() -> None:
+    """Stop tracing workbench LLM calls (the ``[tracing]`` setting no longer applies in this process)."""
+    _state["enabled"] = False
+
+
+def is_enabled() -> bool:
+    if _state["enabled"] is not None:
+        return bool(_state["enabled"])
+    on = bool(settings().option("tracing", "enabled", False, env="WORKBENCH_TRACING"))
+    if on:  # first use from the workspace setting: configure the store and redaction once
+        enable(settings().option("tracing", "experiment", None) or os.environ.get("WORKBENCH_TRACE_EXPERIMENT"))
+    else:
+        _state["enabled"] = False
+    return on
+
+
+def record_chat(span, rec) -> None:
+    """Put a :class:`~workbench.llm.client.ChatRecord`'s measurements on ``span``."""
+    from mlflow.entities import SpanStatusCode
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    span.set_outputs(rec.text)
+    if rec.prompt_tokens is not None or rec.completion_tokens is not None:
+        pt, ct = rec.prompt_tokens or 0, rec.completion_tokens or 0
+        span.set_attribute(SpanAttributeKey.CHAT_USAGE,
+                           {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct})
+    span.set_attributes({f"workbench.{k}": v for k, v in (
+        ("endpoint", rec.endpoint), ("model", rec.model), ("latency_s", rec.latency_s), ("ttft_s", rec.ttft_s),
+        ("cost_usd", rec.cost_usd), ("cache_hit", rec.cache_hit), ("retries", rec.retries),
+        ("usage_estimated", rec.usage_estimated)) if v is not None})
+    if rec.error:
+        span.set_attribute("workbench.error", rec.error)
+        span.set_status(SpanStatusCode.ERROR)
+
+
+@contextlib.contextmanager
+def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict | None]:
+    """Span around one chat call when tracing is on; the caller puts the record in the yielded dict."""
+    if not is_enabled():
+        yield None
+        return
+    import mlflow
+    from mlflow.entities import SpanType
+
+    box: dict[str, Any] = {}
+    with mlflow.start_span(name=f"chat {model}", span_type=SpanType.CHAT_MODEL) as span:
+        span.set_inputs({"messages": messages, "model": model, **params})
+        yield box
+        if box.get("record") is not None:
+            record_chat(span, box["record"])
