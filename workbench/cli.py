@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import WorkbenchError
+from .errors import ConfigError, WorkbenchError
 
 
 def _serve(a) -> int:
@@ -194,6 +194,51 @@ def _ui(a) -> int:
     return serve_ui(port=a.port)
 
 
+def _server_start(a) -> int:
+    from .server import start_server
+
+    info = start_server(db=a.db, artifacts=a.artifacts, host=a.host, port=a.port, timeout=a.timeout,
+                        extra_args=a.mlflow_arg or [])
+    print(f"MLflow tracking server {info.url} (pid {info.pid}; store {info.db}; artifacts {info.artifacts}; "
+          f"log {info.log})")
+    print(f"clients: export MLFLOW_TRACKING_URI={info.url}")
+    return 0
+
+
+def _server_stop(a) -> int:
+    from .server import stop_server
+
+    info = stop_server()
+    print(f"stopped the tracking server at {info.url} (pid {info.pid})" if info else "no tracking server running")
+    return 0
+
+
+def _app_serve(a) -> int:
+    from .serve import config_from_run, load_config, serve
+
+    if bool(a.config) == bool(a.from_run):
+        raise ConfigError("give exactly one of --config CONFIG.yaml or --from-run RUN_ID")
+    cfg = load_config(a.config) if a.config else config_from_run(a.from_run, a.candidate)
+    if a.no_redact:
+        cfg.redact_pii = False
+    serve(cfg, port=a.port, host=a.host)
+    return 0
+
+
+def _monitor(a) -> int:
+    from .monitor import Monitor, load_rules, parse_duration
+
+    m = Monitor(load_rules(a.rules), experiment=a.experiment)
+    if a.every is None:  # --once (the default)
+        fired = m.check()
+    else:
+        fired = m.run(parse_duration(a.every, "--every"),
+                      duration_s=parse_duration(a.duration, "--duration") if a.duration else None,
+                      max_checks=a.max_checks)
+    print(f"{len(fired)} alert(s) fired; history: {m.history_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="LLMOps Workbench: explore, augment, evaluate and "
                                 "operationalize LLM applications — offline by default.")
@@ -324,6 +369,56 @@ def build_parser() -> argparse.ArgumentParser:
     s = fsub.add_parser("serve", help="register the adapter logged by a past run as local:ft-<run>")
     s.add_argument("run_id")
     s.set_defaults(fn=_ft_serve)
+
+    srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
+                         description="Start or stop MLflow's tracking server for a team: PostgreSQL (or any "
+                         "SQLAlchemy) backend store, artifacts proxied by the server, lean start, health wait. "
+                         "Clients only set MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
+    ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy")
+    s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
+                   "(default: the workspace's sqlite store)")
+    s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
+                   "or s3://bucket/prefix (default: <project>/mlartifacts)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /health (default 120)")
+    s.add_argument("--mlflow-arg", action="append", metavar="ARG",
+                   help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
+    s.set_defaults(fn=_server_start)
+    s = ssub.add_parser("stop", help="stop the server started by `workbench server start`")
+    s.set_defaults(fn=_server_stop)
+
+    app = sub.add_parser("app", help="serve a chosen configuration as an OpenAI-compatible app endpoint",
+                         description="Serve a candidate (prompt template + optional RAG index + model) on "
+                         "/v1/chat/completions (plain and streaming); every request is traced into MLflow "
+                         "(experiment app-<name>) with PII redacted.")
+    asub = app.add_subparsers(dest="app_command", metavar="STEP", required=True)
+    s = asub.add_parser("serve", help="serve --config CONFIG.yaml or --from-run RUN_ID in the foreground",
+                        description="Serve an app config (YAML: name, model, system_prompt, template, rag, params, "
+                        "run_id) or a candidate of an evaluation run. Example client: openai.OpenAI(base_url="
+                        "'http://127.0.0.1:8000/v1', api_key='unused').")
+    s.add_argument("--config", metavar="CONFIG.yaml", help="app config file")
+    s.add_argument("--from-run", metavar="RUN_ID", help="serve a candidate evaluated in this MLflow run")
+    s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
+    s.set_defaults(fn=_app_serve)
+
+    s = sub.add_parser("monitor", help="evaluate alert rules on served traffic (once, or every N seconds)",
+                       description="Collect the app's traces from MLflow, compute windowed metrics (request and "
+                       "error rate, latency p50/p95, TTFT p95, tokens and cost per hour, groundedness and harm on "
+                       "a sample), evaluate the YAML rules and notify (log, JSONL file, webhook) with "
+                       "de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor --rules r.yaml`.")
+    s.add_argument("--rules", required=True, metavar="RULES.yaml")
+    s.add_argument("--experiment", help="traces' experiment (default: the rules file's 'experiment:')")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one check, then exit (the default)")
+    mode.add_argument("--every", metavar="DURATION", help="check repeatedly, e.g. 60s, until Ctrl-C")
+    s.add_argument("--duration", metavar="DURATION", help="with --every: stop after this long")
+    s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
+    s.set_defaults(fn=_monitor)
 
     s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")

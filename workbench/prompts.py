@@ -3,6 +3,7 @@ MLflow prompt registry (versions + aliases; the registry's own syntax is ``{{que
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Iterable
 
@@ -75,4 +76,6 @@ def load(name: str, version_or_alias: str | int = "current") -> str:
         pv = c.get_prompt_version(name, str(version_or_alias))
     else:
         pv = c.get_prompt_version_by_alias(name, str(version_or_alias))
+    if os.environ.get(tracking.RUN_ENV):  # inside a tracked run: record which version it used (governance card)
+        tracking.set_tags({f"workbench.prompt.{name}": pv.version}, os.environ[tracking.RUN_ENV])
     return from_registry_syntax(pv.template)

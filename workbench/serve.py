@@ -63,6 +63,7 @@ class AppConfig:
     max_body_bytes: int = 64 * 1024
     body_timeout_s: float = 10.0
     request_timeout_s: float = 120.0
+    max_retries: int = 2  # an app fails fast rather than keep its caller waiting
     max_messages: int = 64
     max_concurrent: int = 64
     source: str = ""  # where the config came from (file or run), for messages
@@ -258,7 +259,8 @@ class ServedApp:
         from .llm.client import LLMClient
 
         if self._client is None:  # created in the server's event loop
-            self._client = LLMClient(cache=self.cfg.cache, timeout_s=self.cfg.request_timeout_s)
+            self._client = LLMClient(cache=self.cfg.cache, timeout_s=self.cfg.request_timeout_s,
+                                     max_retries=self.cfg.max_retries, backoff_base_s=0.2)
         return self._client
 
     def _messages(self, request_msgs: list[dict], contexts: list[str] | None) -> list[dict]:
@@ -464,10 +466,13 @@ class AppHandle:
         return f"{self.url}/v1"
 
     def stop(self, timeout: float = 10.0) -> None:
+        from . import tracing
+
         if self.server is not None:
             self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout)
+        tracing.reset()  # the app switched tracing on for this process
 
     def __enter__(self) -> "AppHandle":
         return self

@@ -72,6 +72,12 @@ def disable() -> None:
     _state["enabled"] = False
 
 
+def reset() -> None:
+    """Back to the workspace settings: no forced tracing, no redacting span processor."""
+    set_redaction(False)
+    _state["enabled"] = None
+
+
 def is_enabled() -> bool:
     if _state["enabled"] is not None:
         return bool(_state["enabled"])

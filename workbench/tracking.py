@@ -132,9 +132,17 @@ def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
 
 
 def log_table(data, artifact_file: str, run_id: str | None = None) -> None:
-    """A pandas DataFrame (or dict of columns) as an MLflow table (``*.json``, shown in the UI's Evaluation tab)."""
+    """A pandas DataFrame (or dict of columns) as an MLflow table (``*.json``, shown in the UI's Evaluation tab).
+
+    With ``[privacy] redact_pii`` on, PII in string cells is replaced (``[EMAIL]``...) before logging."""
     if not artifact_file.endswith(".json"):
         artifact_file += ".json"
+    if settings().redact_pii:  # workspace switch: PII never reaches the store
+        import pandas as pd
+
+        from .tracing import redact_value
+
+        data = pd.DataFrame(data).map(lambda v: redact_value(v) if isinstance(v, (str, list, dict)) else v)
     client().log_table(run_id or current_run_id(), data=data, artifact_file=artifact_file)
 
 

@@ -14,6 +14,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
     from .. import tracking
+    from ..monitor.card import audit_tags, govern_run
     from .runner import estimate, evaluate
 
     cand = PromptCandidate(model=model, system_prompt=system_prompt or DEFAULT_SYSTEM, max_tokens=max_tokens)
@@ -25,15 +26,20 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
         return 0
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
-    run = c.create_run(exp_id, run_name=run_name or f"eval-{cand.name}", tags={"workbench.kind": "eval"})
+    run = c.create_run(exp_id, run_name=run_name or f"eval-{cand.name}", tags={"workbench.kind": "eval",
+                                                                               **audit_tags()})
     rid = run.info.run_id
-    status = "FAILED"
+    status, gov = "FAILED", None
     try:
         res = evaluate(dataset, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=rid, trace=trace)
-        status = "FINISHED"
+        gov = govern_run(rid)  # governance card + secret scan
+        status = "FAILED" if gov.error else "FINISHED"
     finally:
         c.set_terminated(rid, status)
+    if gov.error:
+        echo(f"run {rid} FAILED: {gov.error}")
+        return 1
     s = res.summary()
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         echo(s[["metric", "value", "ci_low", "ci_high", "n"]].round(4).to_string(index=False))

@@ -28,11 +28,14 @@ from typing import Any, Mapping
 from ..config import settings
 from ..errors import WorkbenchError
 from .. import tracking
+from ..monitor.card import audit_tags, govern_run
+from . import recovery
 
 # A name looks like a credential when one of its words (split on _ - . and camelCase) is one of these.
 # Word-based rather than the glob "*token*", which would refuse `max_tokens` (in every LLM notebook).
 SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
                           "credentials", "passphrase", "bearer"})
+NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working directories, not passwords
 _ENV_LOCK = threading.Lock()
 
 
@@ -71,7 +74,7 @@ class RunResult:
 def is_secret_name(name: str) -> bool:
     """``api_key``, ``OPENAI_API_KEY``, ``hfToken``, ``db_password`` → True; ``max_tokens``, ``top_k`` → False."""
     words = re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", name)
-    return any(w.lower() in SECRET_WORDS for w in words if w)
+    return name not in NOT_SECRET and any(w.lower() in SECRET_WORDS for w in words if w)
 
 
 def secret_values() -> list[str]:
@@ -168,10 +171,15 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
     if unknown and declared:
         warnings.warn(f"{path.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}", stacklevel=3)
     if not declared and overrides:
-        warnings.warn(f"{path.name} has no cell tagged 'parameters'; overrides are injected at the top", stacklevel=3)
+        warnings.warn(f"{path.name} has no cell tagged 'parameters': overrides {sorted(overrides)} are injected at "
+                      f"the top, where a later assignment in the notebook silently replaces them; tag the cell that "
+                      f"sets them 'parameters'", stacklevel=3)
     params = {n: d["default"] for n, d in declared.items()}
     for name, v in overrides.items():
-        params[name] = coerce(v, declared.get(name, {}).get("type"))
+        try:
+            params[name] = coerce(v, declared.get(name, {}).get("type"))
+        except WorkbenchError as e:  # name the parameter and where it is declared
+            raise WorkbenchError(f"{path.name}: parameter '{name}': {str(e).removeprefix('parameter ')}") from None
     return params, declared
 
 
@@ -267,7 +275,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     exp_id = tracking.experiment_id(experiment)
     run_tags = {"workbench.notebook": str(path), "workbench.notebook_hash": nb_hash,
                 "mlflow.source.name": str(path), "mlflow.source.type": "NOTEBOOK", **git_info(path),
-                **_versions(), **(tags or {})}
+                **_versions(), **audit_tags(), **recovery.launch_tags(c), **(tags or {})}  # ends stale runs first
     if parent_run_id:
         run_tags["mlflow.parentRunId"] = parent_run_id
     if run_id is None:
@@ -319,6 +327,10 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         error = (error + "; " if error else "") + f"artifact logging failed: {type(e).__name__}: {e}"
         status = "FAILED"
     tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
+    gov = govern_run(run_id, extra_files=[f for f in (out_nb, html) if f])  # card + secret scan
+    if gov.error:
+        status = "FAILED"
+        error = (error + "; " if error else "") + gov.error
     if error:
         tracking.set_tags({"error": scrub(error[:5000], secrets)}, run_id)
     c.set_terminated(run_id, status)

@@ -1,0 +1,275 @@
+"""Governance: a card per tracked run (Markdown + HTML artifacts), the audit trail, and the secret scan.
+
+:func:`govern_run` runs at the end of every ``workbench run`` / ``workbench eval`` (and ``wb.run_notebook``):
+it writes ``governance/card.md`` and ``governance/card.html`` and then scans the run for the values of the
+configured API-key variables (:func:`scan_run`). A hit fails the run and names where it was found — never the
+value. The card is built only from what the run recorded: params, tags, metrics, dataset inputs, the
+evaluation summary table; endpoints appear as name, kind and URL, keys as the *name* of their variable.
+With the workspace switch ``[privacy] redact_pii`` on, PII in the card is redacted.
+HTML rendering: markdown-it-py (CommonMark, with tables).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import os
+import shlex
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import settings
+
+LIMITATIONS = [
+    "Offline metrics are heuristics: groundedness checks numbers and embedding/word overlap per sentence, "
+    "toxicity is a linear bag-of-words model (alt-profanity-check); neither is a human judgement.",
+    "Confidence intervals are 95 % bootstrap intervals over rows of one evaluation set; they say nothing "
+    "about questions unlike those in the set.",
+    "Costs use the dated price table shipped with the workbench; local models report compute seconds, not dollars.",
+    "Token counts for models without a tokenizer endpoint are approximations (see the README).",
+]
+SKIP_PARAM_PREFIXES = ("candidate.", "dataset.")
+
+
+def audit_tags() -> dict[str, str]:
+    """Who, when, where and how a run was launched (tags ``workbench.user/host/launched_at/command``)."""
+    from ..runs.notebook import scrub
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return {"workbench.user": user, "workbench.host": socket.gethostname(),
+            "workbench.launched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "workbench.command": scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
+
+
+def _endpoint_line(spec: str) -> str:
+    try:
+        ep, model = settings().resolve_model(spec)
+    except Exception:  # noqa: BLE001 - an unknown spec is still worth listing
+        return f"`{spec}`"
+    where = "embedded llama-server (127.0.0.1)" if ep.kind == "local" else (ep.base_url or "default URL")
+    key = f", key from `${ep.api_key_env}`" if getattr(ep, "api_key_env", None) else ""
+    return f"`{spec}` → endpoint `{ep.name}` ({ep.kind}, {where}{key}), model `{model}`"
+
+
+def _table(rows: list[dict], cols: list[str]) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")[:300]
+
+    if not rows:
+        return "_none recorded_\n"
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def build_card(run_id: str) -> str:
+    """The governance card of run ``run_id`` as Markdown."""
+    import math
+
+    from .. import tracking
+
+    c = tracking.client()
+    run = c.get_run(run_id)
+    p, t, m = run.data.params, run.data.tags, run.data.metrics
+    exp = c.get_experiment(run.info.experiment_id)
+    started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+    lines = [f"# Governance card — {run.info.run_name}", "",
+             f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{run.info.status}**, started {started}",
+             f"- **Launched by** `{t.get('workbench.user', t.get('mlflow.user', '?'))}` on "
+             f"`{t.get('workbench.host', '?')}` at {t.get('workbench.launched_at', started)}",
+             f"- **Command**: `{t.get('workbench.command', '?')}`",
+             f"- **Notebook**: `{t.get('workbench.notebook', '-')}` (sources sha256 "
+             f"`{t.get('workbench.notebook_hash', '-')[:16]}`)",
+             f"- **Code**: commit `{t.get('workbench.git_commit', t.get('mlflow.source.git.commit', 'unknown'))}`"
+             f"{' (uncommitted changes)' if t.get('workbench.git_dirty') == 'true' else ''}", ""]
+    # prompts
+    lines += ["## Prompt templates", ""]
+    prompt_rows = [{"source": k, "value": v} for k, v in p.items()
+                   if any(w in k.lower() for w in ("template", "system_prompt", "prompt"))]
+    prompt_rows += [{"source": f"registry: {k.removeprefix('workbench.prompt.')}", "value": f"version {v}"}
+                    for k, v in t.items() if k.startswith("workbench.prompt.")]
+    lines += [_table(prompt_rows, ["source", "value"])]
+    # datasets
+    lines += ["## Datasets", ""]
+    ds = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source_type,
+           "context": next((tg.value for tg in d.tags if tg.key == "mlflow.data.context"), "")}
+          for d in (run.inputs.dataset_inputs if run.inputs else [])]
+    ds += [{"name": k.removeprefix("dataset."), "digest": v, "source": "param", "context": ""}
+           for k, v in p.items() if k.startswith("dataset.") and k.endswith(("digest", "hash"))]
+    lines += [_table(ds, ["name", "digest", "source", "context"])]
+    # models
+    specs = sorted({v for k, v in p.items() if k == "model" or k.endswith(".model") or k.endswith("_model")
+                    or k == "models"} - {"", "None"})
+    lines += ["## Models and endpoints (never keys)", ""]
+    lines += [f"- {_endpoint_line(s)}" for s in specs] or ["_none recorded_"]
+    lines += [""]
+    # params
+    lines += ["## Parameters", ""]
+    lines += [_table([{"name": k, "value": v} for k, v in sorted(p.items())
+                      if not k.startswith(SKIP_PARAM_PREFIXES)], ["name", "value"])]
+    cand = {k: v for k, v in p.items() if k.startswith("candidate.")}
+    if cand:
+        lines += ["### Candidates", "", _table([{"name": k.removeprefix("candidate."), "value": v}
+                                                for k, v in sorted(cand.items())], ["name", "value"])]
+    # metrics with CIs
+    lines += ["## Metrics", ""]
+    summary = None
+    try:
+        summary = tracking.load_table(run_id, "eval_summary.json")
+    except Exception:  # noqa: BLE001 - not an evaluation run
+        pass
+    if summary is not None and len(summary):
+        rows = []
+        for r in summary.to_dict(orient="records"):
+            lo, hi = r.get("ci_low"), r.get("ci_high")
+            ci = f"[{lo:.3g}, {hi:.3g}]" if isinstance(lo, float) and isinstance(hi, float) and not (
+                math.isnan(lo) or math.isnan(hi)) else ""
+            rows.append({"candidate": r["candidate"], "metric": r["metric"], "value": r["value"], "95% CI": ci,
+                         "n": r.get("n")})
+        lines += [_table(rows, ["candidate", "metric", "value", "95% CI", "n"])]
+    else:
+        lines += [_table([{"metric": k, "value": v} for k, v in sorted(m.items())], ["metric", "value"])]
+    # red team
+    lines += ["## Red-team and harm summary", ""]
+    harm = {k: v for k, v in m.items() if "harm/" in k or "redteam" in k}
+    if harm:
+        lines += [f"- `{k}`: {v:.4g}" for k, v in sorted(harm.items())]
+    else:
+        lines += ["_No harm metrics in this run: it was not evaluated on the red-team set._"]
+    lines += ["", "## Known limitations", ""]
+    lim = list(LIMITATIONS)
+    if t.get("workbench.eval.stopped", "no") != "no":
+        lim.insert(0, f"The evaluation stopped early ({t['workbench.eval.stopped']}): the metrics cover part of "
+                      "the set.")
+    if t.get("error"):
+        lim.insert(0, f"The run failed: {t['error'][:300]}")
+    lines += [f"- {x}" for x in lim]
+    deps = {k.removeprefix("workbench."): v for k, v in t.items() if k.endswith(("_version", ".version", ".python"))}
+    lines += ["", "## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(deps.items())) or "_unknown_", ""]
+    text = "\n".join(lines)
+    if settings().redact_pii:
+        from ..pii import redact
+
+        text = redact(text)
+    return text
+
+
+def render_html(markdown: str, title: str = "Governance card") -> str:
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+             "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+             "font-size:.9rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>" \
+           f"<body>{body}</body></html>"
+
+
+def log_card(run_id: str) -> str:
+    """Build the card and log it as ``governance/card.md`` and ``governance/card.html``; returns the Markdown."""
+    from .. import tracking
+
+    md = build_card(run_id)
+    tracking.log_text(md, "governance/card.md", run_id=run_id)
+    tracking.log_text(render_html(md), "governance/card.html", run_id=run_id)
+    return md
+
+
+# ------------------------------------------------------------------ secret scan
+
+
+def secret_env_values() -> dict[str, str]:
+    """``{variable: value}`` of the configured API-key variables (every endpoint's ``api_key_env``) and of
+    any environment variable whose name looks like a credential; values shorter than 8 characters are
+    ignored (too many false hits)."""
+    from ..runs.notebook import is_secret_name
+
+    names = {ep.api_key_env for ep in settings().endpoints.values() if getattr(ep, "api_key_env", None)}
+    names |= {k for k in os.environ if is_secret_name(k)}
+    return {n: os.environ[n] for n in sorted(names) if len(os.environ.get(n, "")) >= 8}
+
+
+@dataclass
+class ScanResult:
+    hits: list[str] = field(default_factory=list)  # "OPENAI_API_KEY in artifact notebook/x.ipynb"
+    scanned_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.hits
+
+
+def _scan_bytes(data: bytes, secrets: dict[str, bytes], where: str, hits: list[str]) -> None:
+    for name, value in secrets.items():
+        if value in data:
+            line = data[:data.index(value)].count(b"\n") + 1
+            hits.append(f"value of ${name} in {where} (line {line})")
+
+
+def scan_run(run_id: str, extra_files: list[str | Path] = (), max_file_bytes: int = 256 * 2**20) -> ScanResult:
+    """Look for the values of the configured API-key variables in the run's params, tags, artifacts and
+    ``extra_files`` (the executed notebook). Local artifact stores are read in place; others are downloaded."""
+    from .. import tracking
+
+    secrets = {k: v.encode() for k, v in secret_env_values().items()}
+    res = ScanResult()
+    if not secrets:
+        return res
+    c = tracking.client()
+    run = c.get_run(run_id)
+    for kind, items in (("param", run.data.params), ("tag", run.data.tags)):
+        for k, v in items.items():
+            _scan_bytes(str(v).encode(), secrets, f"{kind} '{k}'", res.hits)
+    for p in extra_files:
+        p = Path(p)
+        if p.is_file() and p.stat().st_size <= max_file_bytes:
+            res.scanned_files += 1
+            _scan_bytes(p.read_bytes(), secrets, f"file {p}", res.hits)
+    uri = run.info.artifact_uri
+    with tempfile.TemporaryDirectory() as tmp:
+        if uri.startswith("file:") or uri.startswith("/"):
+            from urllib.parse import unquote, urlparse
+
+            root = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
+        else:
+            root = Path(c.download_artifacts(run_id, "", tmp))
+        if root.exists():
+            for f in sorted(root.rglob("*")):
+                if f.is_file() and f.stat().st_size <= max_file_bytes:
+                    res.scanned_files += 1
+                    _scan_bytes(f.read_bytes(), secrets, f"artifact {f.relative_to(root)}", res.hits)
+    return res
+
+
+@dataclass
+class Governance:
+    card: str | None
+    scan: ScanResult
+    error: str | None = None  # set when the scan found a secret or the card failed
+
+
+def govern_run(run_id: str, extra_files: list[str | Path] = ()) -> Governance:
+    """Card, then secret scan (the card is scanned too). On a hit the run gets tag
+    ``workbench.secret_scan = FAILED: ...`` and the returned ``error`` says where; the caller fails the run."""
+    from .. import tracking
+
+    card, error = None, None
+    try:
+        card = log_card(run_id)
+    except Exception as e:  # noqa: BLE001 - a card failure is reported, the scan still runs
+        error = f"governance card failed: {type(e).__name__}: {e}"
+    scan = scan_run(run_id, extra_files)
+    if scan.hits:
+        error = "secret scan: " + "; ".join(scan.hits[:10]) + (" …" if len(scan.hits) > 10 else "")
+        tracking.set_tags({"workbench.secret_scan": f"FAILED: {len(scan.hits)} hit(s)"}, run_id)
+    else:
+        tracking.set_tags({"workbench.secret_scan": f"passed ({scan.scanned_files} files)"}, run_id)
+    return Governance(card, scan, error)
