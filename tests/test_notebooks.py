@@ -114,3 +114,11 @@ def test_review_widget_labels_and_saves(tmp_path):
     out = rv.save_labels(tmp_path / "labels.jsonl", log=False)
     ds = wb.load_dataset(out)
     assert len(ds) == 2 and set(ds.df["label"]) == {"good", "bad"}
+
+
+def test_06_monitor(local_server, tracking_store):
+    run, arts = run_nb("06_monitor", tracking_store, demo_requests=4, sample=2, max_tokens=16)
+    assert "plots/monitor_dashboard.png" in arts and "monitor_windows.json" in arts
+    assert run.data.metrics["monitor/requests"] >= 4 and "monitor/alerts_fired" in run.data.metrics
+    traces = wb.monitor.collect_traces("app-contoso-rag")
+    assert set(traces["config_run_id"]) == {run.info.run_id}  # lineage: the traces point at this run

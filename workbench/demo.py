@@ -1,7 +1,7 @@
 """The main job (``workbench demo`` / ``make demo``): the lifecycle on the embedded defaults, as tracked runs.
 
 explore (a small prompt × model grid) → RAG → fine-tune → compare (base vs RAG vs fine-tuned vs both on the test
-split), each notebook one MLflow run in the ``demo`` experiment, sized for 2 CPU cores. Prints the comparison
+split) → serve the RAG configuration, trace and monitor it, each notebook one MLflow run in the ``demo`` experiment, sized for 2 CPU cores. Prints the comparison
 table, the recommendation and how to open the UI. A re-run reuses the response cache, the embedding cache and
 the trained adapter, so it is much faster.
 """
@@ -21,9 +21,11 @@ STEPS = [
     ("02_rag", {"max_rows": 30, "max_tokens": 48}),
     ("03_finetune", {"steps": 100, "eval_rows": 30, "max_tokens": 48}),
     ("04_compare", {"max_rows": 40, "redteam_rows": 20, "max_tokens": 48}),
+    ("06_monitor", {"demo_requests": 16, "sample": 8, "max_tokens": 48}),
 ]
 
-QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6}, "04_compare": {"max_rows": 8, "redteam_rows": 6}}
+QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6},
+         "04_compare": {"max_rows": 8, "redteam_rows": 6}, "06_monitor": {"demo_requests": 6, "sample": 3}}
 
 
 def notebooks_dir() -> Path:

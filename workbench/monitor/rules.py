@@ -25,8 +25,9 @@ Rules file::
 
 A rule is *pending* while its condition holds for less than ``for``, *firing* after; it notifies when it
 starts firing and again only after ``cooldown`` while it keeps firing; when the condition clears it is
-*resolved*. State and history live beside the rules (``<rules>.state.json``, ``<rules>.history.jsonl``) so
-``workbench monitor --once`` from cron keeps the same de-duplication as a long-running ``--every``.
+*resolved*. State and history live in ``<project>/.workbench/monitor/`` (``<rules>.state.json``,
+``<rules>.history.jsonl``) so ``workbench monitor --once`` from cron keeps the same de-duplication as a
+long-running ``--every``. Relative JSONL notifier paths are relative to the project folder.
 """
 
 from __future__ import annotations
@@ -150,9 +151,11 @@ def load_rules(path: str | Path) -> RuleSet:
                           f"{getattr(e, 'problem', e)}") from None
     rs = parse_rules(raw, str(path))
     rs.path = path.resolve()
-    for item in rs.notify:  # relative JSONL paths are relative to the rules file
+    from ..config import settings
+
+    for item in rs.notify:  # relative JSONL paths are relative to the project folder
         if isinstance(item, dict) and "jsonl" in item and not os.path.isabs(str(item["jsonl"])):
-            item["jsonl"] = str(path.parent.resolve() / str(item["jsonl"]))
+            item["jsonl"] = str(settings().project_dir / str(item["jsonl"]))
     return rs
 
 
@@ -166,10 +169,10 @@ class Monitor:
         self.experiment = experiment or rules.experiment
         if not self.experiment:
             raise ConfigError("monitor: no experiment: set 'experiment:' in the rules file or pass --experiment")
-        stem = rules.path.with_suffix("") if rules.path else settings().project_dir / ".workbench" / "monitor"
-        base = Path(state_dir) / stem.name if state_dir else stem
-        self.state_path = base.parent / f"{base.name}.state.json"
-        self.history_path = base.parent / f"{base.name}.history.jsonl"
+        folder = Path(state_dir) if state_dir else settings().project_dir / ".workbench" / "monitor"
+        stem = rules.path.stem if rules.path else "rules"
+        self.state_path = folder / f"{stem}.state.json"
+        self.history_path = folder / f"{stem}.history.jsonl"
         self.notifiers = make_notifiers(rules.notify)
         self.state = self._load_state()
 
