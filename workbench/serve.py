@@ -373,6 +373,8 @@ def create_app(cfg: AppConfig):
                 data = json.loads(body)
             except (ValueError, UnicodeDecodeError) as e:
                 raise RequestError(400, f"request body is not valid JSON: {e}") from None
+            except RecursionError:  # "[[[[…" nested past the parser's depth: a 400, not a crashed request
+                raise RequestError(400, "request body is not valid JSON: nested too deeply") from None
             msgs, gen, stream, include_usage = validate_request(data, cfg)
         except RequestError as e:
             return _error(e.status, e.message, e.param, e.kind)
