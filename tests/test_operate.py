@@ -275,3 +275,21 @@ def test_shell_working_directory_is_not_a_secret():
 
     assert not is_secret_name("PWD") and not is_secret_name("OLDPWD")
     assert is_secret_name("DB_PWD") and is_secret_name("OPENAI_API_KEY") and not is_secret_name("max_tokens")
+
+
+@pytest.mark.slow
+def test_tracing_of_client_calls_from_the_workspace_setting(local_server, tracking_store, workbench_toml):
+    from workbench import tracing
+
+    workbench_toml('[tracing]\nenabled = true\nexperiment = "traced-calls"\n[privacy]\nredact_pii = true\n')
+    tracing.reset()
+    try:
+        rec = wb.chat(f"Write the address {PII['email']} once.", max_tokens=16, cache="off")
+    finally:
+        tracing.reset()
+    df = collect_traces("traced-calls")
+    assert len(df) == 1 and df["completion_tokens"].iloc[0] == rec.completion_tokens
+    assert PII["email"] not in (df["request"].iloc[0] or "") and "[EMAIL]" in df["request"].iloc[0]
+    workbench_toml("")
+    wb.chat("Say ok.", max_tokens=4, cache="off")
+    assert len(collect_traces("traced-calls")) == 1  # off again: no new trace
