@@ -2,7 +2,9 @@
 
 Healthy requests are forwarded to a real upstream (the embedded llama-server); faults are what a real
 server will not produce on demand: 429 with Retry-After, 500/503, stalls past the client's timeout,
-dropped connections, invalid JSON (whole body or a broken SSE line).
+dropped connections, invalid JSON (whole body or a broken SSE line), truncated answers (a stream cut at an
+event boundary before ``[DONE]``, or a JSON body cut in half, with a consistent Content-Length) and slow
+streams (the upstream's events forwarded one by one, ``slow_chunk_s`` apart).
 
 Faults come from a script (a list consumed in order, then "ok") or at random with a seed.
 """
@@ -18,21 +20,30 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
-FAULTS = ("ok", "429", "500", "503", "stall", "drop", "badjson", "badsse")
+FAULTS = ("ok", "429", "500", "503", "stall", "drop", "badjson", "badsse", "truncated", "slowstream")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # a client that gave up (timeout) is expected here
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class FaultServer:
     def __init__(self, upstream: str, script: list[str] | None = None, rates: dict[str, float] | None = None,
-                 seed: int = 0, retry_after: float = 0.2, stall_s: float = 3.0):
+                 seed: int = 0, retry_after: float = 0.2, stall_s: float = 3.0, slow_chunk_s: float = 0.1):
         self.upstream = urlparse(upstream)
         self.script = list(script or [])
         self.rates = rates or {}
         self.rng = random.Random(seed)
         self.retry_after = retry_after
         self.stall_s = stall_s
+        self.slow_chunk_s = slow_chunk_s
         self.log: list[tuple[float, str]] = []
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -103,12 +114,35 @@ class FaultServer:
                 # forward to the real upstream
                 conn = http.client.HTTPConnection(server.upstream.hostname, server.upstream.port, timeout=60)
                 path = self.path if self.path.startswith("/v1") else "/v1" + self.path
-                conn.request("POST", path, body, {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                data = resp.read()
-                conn.close()
+                try:
+                    conn.request("POST", path, body, {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException) as e:  # upstream failed: answer as a gateway does
+                    return self._send(502, json.dumps({"error": {"message": f"upstream: {e}"}}).encode())
+                finally:
+                    conn.close()
+                ctype = resp.getheader("Content-Type", "application/json")
                 if fault == "badsse":
                     data = data.replace(b"data: {", b"data: {{broken", 1)
-                self._send(resp.status, data, ctype=resp.getheader("Content-Type", "application/json"))
+                if fault == "truncated":
+                    events = data.split(b"\n\n")
+                    data = (b"\n\n".join(events[: max(1, len(events) // 2)]) + b"\n\n" if b"data:" in data
+                            else data[: len(data) // 2])
+                if fault == "slowstream":
+                    self.send_response(resp.status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    pos = 0
+                    while pos < len(data):  # one SSE event at a time (a JSON body goes in one piece)
+                        nxt = data.find(b"\n\n", pos)
+                        end = len(data) if nxt < 0 else nxt + 2
+                        self.wfile.write(data[pos:end])
+                        self.wfile.flush()
+                        pos = end
+                        time.sleep(server.slow_chunk_s)
+                    return
+                self._send(resp.status, data, ctype=ctype)
 
         return H

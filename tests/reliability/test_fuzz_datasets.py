@@ -71,6 +71,29 @@ def test_finetune_validator_never_crashes(tmp_path_factory, data):
     rep = validate_file(d / "t.jsonl")
     assert all(f.file == str(d / "t.jsonl") and f.line >= 1 for f in rep.errors)
     assert rep.render()
+    assert os.listdir(d) == ["t.jsonl"] and (d / "t.jsonl").read_bytes() == data  # nothing written, input intact
+
+
+cells = st.one_of(st.text(max_size=30), st.integers().map(str), st.just(""), st.text(alphabet='",\n\r;', max_size=6))
+
+
+@SETTINGS
+@given(header=st.lists(st.sampled_from(["question", "reference", "id", "contexts", "tags", "", "x", "question"]),
+                       min_size=1, max_size=5),
+       rows=st.lists(st.lists(cells, max_size=7), max_size=6), cut=st.integers(min_value=0, max_value=300))
+def test_structured_csv_ragged_quoted_truncated(tmp_path_factory, header, rows, cut):
+    import csv
+    import io
+
+    d = tmp_path_factory.mktemp("fz")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)  # ragged rows, duplicate or empty column names, quotes and newlines inside cells
+    (d / "full.csv").write_text(buf.getvalue())
+    (d / "cut.csv").write_text(buf.getvalue()[:cut])
+    check_load(d / "full.csv")
+    check_load(d / "cut.csv")
 
 
 def test_huge_line_is_one_error(tmp_path):

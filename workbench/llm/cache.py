@@ -6,6 +6,10 @@ record — latency, TTFT, usage, cost — so metrics computed from a cached re-r
 ``cache_hit`` is set on the way out. Error records are never cached, so a re-run retries failed rows.
 
 Modes: ``use`` (read and write, the default), ``refresh`` (ignore old entries, write new ones), ``off``.
+
+A corrupted file (truncated, overwritten with garbage: sqlite's NOTADB/CORRUPT) never stops a run: it is
+renamed ``<name>.corrupt-<timestamp>`` with a warning and a fresh, empty cache takes its place
+(:class:`SqliteStore`, shared with the embedding cache).
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import logging
+import os
 import threading
 import time
+import warnings
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 CACHE_MODES = ("use", "refresh", "off")
 
@@ -26,39 +35,107 @@ def cache_key(identity: str, model: str, messages: list[dict], params: dict, rep
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class ResponseCache:
-    """A key → JSON record store. One connection per thread; writes retried by sqlite's busy timeout."""
+def is_corruption(exc: BaseException) -> bool:
+    """True for sqlite errors that mean a damaged file (not "database is locked" or a busy writer)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg
+
+
+def quarantine(path: Path, reason: str) -> Path:
+    """Rename a damaged sqlite file (and its -wal/-shm) to ``<name>.corrupt-<timestamp>``; returns the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        try:
+            os.replace(src, Path(str(target) + suffix))
+        except FileNotFoundError:
+            pass
+    msg = f"{path} is corrupted ({reason}); moved aside to {target.name}, continuing with a fresh cache"
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    log.warning(msg)
+    return target
+
+
+class SqliteStore:
+    """A sqlite file (WAL) opened per thread, that survives corruption: on a NOTADB/CORRUPT error the file is
+    moved aside (:func:`quarantine`) and recreated empty, and the operation is retried once on the fresh file.
+    Subclasses set ``SCHEMA`` and call :meth:`_run`."""
+
+    SCHEMA = ""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, record TEXT NOT NULL, "
-                      "created REAL NOT NULL)")
+        self._gen = 0  # bumped when the file is replaced: threads reopen
+        self._lock = threading.Lock()
+        self.quarantined: list[Path] = []
+        self._run(lambda c: c.execute("SELECT count(*) FROM sqlite_master").fetchone())  # garbage fails here
 
     def _conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)
-        if c is None:
+        if c is None or self._local.gen != self._gen:
+            if c is not None:
+                c.close()
+            gen = self._gen
             c = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = c
+            try:
+                c.execute("PRAGMA journal_mode=WAL")
+                c.execute("PRAGMA synchronous=NORMAL")
+                c.executescript(self.SCHEMA)
+            except BaseException:
+                c.close()
+                raise
+            self._local.conn, self._local.gen = c, gen
         return c
 
+    def _run(self, fn):
+        """``fn(connection)``; after a corruption error, quarantine the file and retry once on a fresh one."""
+        gen = self._gen
+        try:
+            return fn(self._conn())
+        except sqlite3.DatabaseError as e:
+            if not is_corruption(e):
+                raise
+            with self._lock:
+                if self._gen == gen:  # first thread to notice moves the file; the others just reopen
+                    conn = getattr(self._local, "conn", None)
+                    if conn is not None:
+                        conn.close()
+                        self._local.conn = None
+                    self.quarantined.append(quarantine(self.path, f"{type(e).__name__}: {e}"))
+                    self._gen += 1
+            return fn(self._conn())
+
+
+class ResponseCache(SqliteStore):
+    """A key → JSON record store. One connection per thread; writes retried by sqlite's busy timeout."""
+
+    SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, record TEXT NOT NULL, created REAL NOT NULL);"
+
     def get(self, key: str) -> dict | None:
-        row = self._conn().execute("SELECT record FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        row = self._run(lambda c: c.execute("SELECT record FROM responses WHERE key = ?", (key,)).fetchone())
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:  # a damaged record is a miss, never an error
+            return None
 
     def put(self, key: str, record: dict) -> None:
-        self._conn().execute("INSERT OR REPLACE INTO responses (key, record, created) VALUES (?, ?, ?)",
-                             (key, json.dumps(record, ensure_ascii=False, default=str), time.time()))
+        blob = json.dumps(record, ensure_ascii=False, default=str)
+        self._run(lambda c: c.execute("INSERT OR REPLACE INTO responses (key, record, created) VALUES (?, ?, ?)",
+                                      (key, blob, time.time())))
 
     def __len__(self) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        return self._run(lambda c: c.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def clear(self) -> None:
-        self._conn().execute("DELETE FROM responses")
+        self._run(lambda c: c.execute("DELETE FROM responses"))
 
 
 _CACHES: dict[str, ResponseCache] = {}

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .assets import MINILM_ONNX, MINILM_TOKENIZER, asset_path
+from .cache import SqliteStore
 
 OFFLINE_MODEL = "all-MiniLM-L6-v2"
 DIM = 384
@@ -115,44 +116,46 @@ def embed(texts: list[str] | str, model: str = OFFLINE_MODEL, progress: bool | N
     return get_embedder(model).embed(texts, progress=progress)
 
 
-class EmbeddingCache:
+class EmbeddingCache(SqliteStore):
     """Vectors of texts already embedded, keyed by (model, sha256 of text), in sqlite (WAL).
 
-    Re-indexing an unchanged corpus embeds nothing; a changed chunk is embedded again.
+    Re-indexing an unchanged corpus embeds nothing; a changed chunk is embedded again. A corrupted file is
+    moved aside with a warning and the cache starts empty (:class:`workbench.llm.cache.SqliteStore`).
     """
 
-    def __init__(self, path):
-        import sqlite3
-        from pathlib import Path
+    SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha));"
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vec BLOB, PRIMARY KEY (model, sha))")
+    def _lookup(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(shas), 500):
+            part = shas[i:i + 500]
+            q = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({','.join('?' * len(part))})"
+            for sha, blob in self._run(lambda c: c.execute(q, [model, *part]).fetchall()):
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def _store(self, rows: list[tuple]) -> None:
+        def write(c):
+            c.execute("BEGIN")
+            try:
+                c.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+        self._run(write)
 
     def embed(self, texts: list[str], model: str = OFFLINE_MODEL, progress: bool | None = None) -> tuple[np.ndarray, int]:
         """(vectors, how many were computed now)."""
         import hashlib
 
         shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(shas), 500):
-            part = shas[i:i + 500]
-            q = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({','.join('?' * len(part))})"
-            for sha, blob in self.conn.execute(q, [model, *part]):
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
-        todo = list(dict.fromkeys(i for i, s in enumerate(shas) if s not in found))
-        todo_texts, seen = [], set()
-        for i in todo:
-            if shas[i] not in seen:
-                seen.add(shas[i])
-                todo_texts.append((shas[i], texts[i]))
+        found = self._lookup(model, shas)
+        todo_texts = list({s: t for s, t in zip(shas, texts) if s not in found}.items())
         if todo_texts:
             vecs = embed([t for _, t in todo_texts], model=model, progress=progress)
-            self.conn.execute("BEGIN")
-            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                  [(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs)])
-            self.conn.execute("COMMIT")
+            self._store([(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs)])
             found.update({sha: v for (sha, _), v in zip(todo_texts, vecs)})
         dim = len(next(iter(found.values()))) if found else DIM
         return (np.stack([found[s] for s in shas]).astype(np.float32) if shas else np.zeros((0, dim), np.float32),
