@@ -96,3 +96,20 @@ def tracking_store(_migrated_db, tmp_path, monkeypatch) -> str:
 @pytest.fixture
 def fixture_notebook() -> Path:
     return Path(__file__).parent / "notebooks" / "params.ipynb"
+
+
+@pytest.fixture(scope="session")
+def quick_demo(local_server, tmp_path_factory):
+    """One ``workbench demo --quick`` per test run (minutes), shared by the demo test and the secrets scan: it runs
+    with a fake API key in its environment (``OPENAI_BASE_URL`` on a closed local port, so nothing can leave)."""
+    import secrets
+    import subprocess
+    from types import SimpleNamespace
+
+    project = tmp_path_factory.mktemp("demo")
+    key = f"sk-test-{secrets.token_hex(20)}"
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_RESPONSE_CACHE")}
+    env.update(WORKBENCH_PROJECT_DIR=str(project), OPENAI_API_KEY=key, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    out = subprocess.run([str(Path(sys.executable).parent / "workbench"), "demo", "--quick", "--experiment",
+                          "demo-test"], capture_output=True, text=True, timeout=900, env=env)
+    return SimpleNamespace(out=out, project=project, key=key)

@@ -78,9 +78,8 @@ def test_serve_foreground_answers_openai_client(local_server):
 
 
 @pytest.mark.slow
-def test_demo_quick_runs_the_lifecycle(local_server, tmp_path):
-    out = run("demo", "--quick", "--experiment", "demo-test", timeout=900,
-              env={"WORKBENCH_PROJECT_DIR": str(tmp_path)})
+def test_demo_quick_runs_the_lifecycle(quick_demo):
+    out = quick_demo.out  # one demo run, shared with tests/reliability/test_secrets.py
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     for step in ("01_explore", "02_rag", "03_finetune", "04_compare"):
         assert f"== {step}" in out.stdout

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import WorkbenchError
 from .. import tracking
+from . import recovery
 from .executors import get_executor
 from .notebook import notebook_hash, resolve_parameters
 
@@ -126,7 +127,7 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     tracking.configure()
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
-    parent_id, done = None, {}
+    parent_id, done, launch = None, {}, recovery.launch_tags(c)  # ends stale runs of killed launchers first
     if resume:
         prev = c.search_runs([exp_id], f"tags.`workbench.sweep.key` = '{sweep_key}'", max_results=1,
                              order_by=["attributes.start_time DESC"])
@@ -134,10 +135,11 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
             parent_id = prev[0].info.run_id
             done = _previous(parent_id, exp_id)
             c.update_run(parent_id, status="RUNNING")
+            tracking.set_tags(launch, parent_id)
     if parent_id is None:
         parent = c.create_run(exp_id, run_name=run_name or f"sweep-{path.stem}", tags={
             "workbench.sweep.key": sweep_key, "workbench.sweep.grid": json.dumps(grid, default=str),
-            "workbench.notebook": str(path), "workbench.notebook_hash": nb_hash})
+            "workbench.notebook": str(path), "workbench.notebook_hash": nb_hash, **launch})
         parent_id = parent.info.run_id
         tracking.log_params({f"grid.{k}": ",".join(map(str, v)) for k, v in grid.items()}, parent_id)
     result = SweepResult(parent_run_id=parent_id)
