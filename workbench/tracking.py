@@ -36,6 +36,7 @@ def tracking_uri() -> str:
 def configure() -> str:
     """Point MLflow at the workspace store (telemetry off). Idempotent; returns the URI."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # tables are small: no bar noise
     uri = tracking_uri()
     if mlflow.get_tracking_uri() != uri:
         mlflow.set_tracking_uri(uri)

@@ -33,7 +33,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     try:
         res = evaluate(dataset, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=rid, trace=trace)
-        gov = govern_run(rid)  # governance card + secret scan
+        gov = govern_run(rid, status="FINISHED")  # governance card + secret scan
         status = "FAILED" if gov.error else "FINISHED"
     finally:
         c.set_terminated(rid, status)

@@ -32,6 +32,8 @@ LIMITATIONS = [
     "Token counts for models without a tokenizer endpoint are approximations (see the README).",
 ]
 SKIP_PARAM_PREFIXES = ("candidate.", "dataset.")
+LIBRARIES = ("llmops-workbench", "mlflow", "openai", "papermill", "pandas", "numpy", "faiss-cpu", "onnxruntime",
+             "torch", "transformers", "peft")
 
 
 def audit_tags() -> dict[str, str]:
@@ -70,8 +72,21 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def build_card(run_id: str) -> str:
-    """The governance card of run ``run_id`` as Markdown."""
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in LIBRARIES:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def build_card(run_id: str, status: str | None = None) -> str:
+    """The governance card of run ``run_id`` as Markdown (``status``: the final status, when the card is
+    written just before the run is terminated)."""
     import math
 
     from .. import tracking
@@ -82,7 +97,8 @@ def build_card(run_id: str) -> str:
     exp = c.get_experiment(run.info.experiment_id)
     started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
     lines = [f"# Governance card — {run.info.run_name}", "",
-             f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{run.info.status}**, started {started}",
+             f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, "
+             f"started {started}",
              f"- **Launched by** `{t.get('workbench.user', t.get('mlflow.user', '?'))}` on "
              f"`{t.get('workbench.host', '?')}` at {t.get('workbench.launched_at', started)}",
              f"- **Command**: `{t.get('workbench.command', '?')}`",
@@ -102,8 +118,8 @@ def build_card(run_id: str) -> str:
     ds = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source_type,
            "context": next((tg.value for tg in d.tags if tg.key == "mlflow.data.context"), "")}
           for d in (run.inputs.dataset_inputs if run.inputs else [])]
-    ds += [{"name": k.removeprefix("dataset."), "digest": v, "source": "param", "context": ""}
-           for k, v in p.items() if k.startswith("dataset.") and k.endswith(("digest", "hash"))]
+    if not ds and p.get("dataset.digest"):
+        ds = [{"name": p.get("dataset.name", "?"), "digest": p["dataset.digest"], "source": "param", "context": ""}]
     lines += [_table(ds, ["name", "digest", "source", "context"])]
     # models
     specs = sorted({v for k, v in p.items() if k == "model" or k.endswith(".model") or k.endswith("_model")
@@ -152,7 +168,9 @@ def build_card(run_id: str) -> str:
     if t.get("error"):
         lim.insert(0, f"The run failed: {t['error'][:300]}")
     lines += [f"- {x}" for x in lim]
-    deps = {k.removeprefix("workbench."): v for k, v in t.items() if k.endswith(("_version", ".version", ".python"))}
+    deps = {k.removeprefix("workbench.").removesuffix("_version"): v for k, v in t.items()
+            if k.endswith(("_version", ".python"))}
+    deps = {**deps, **_library_versions()}
     lines += ["", "## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(deps.items())) or "_unknown_", ""]
     text = "\n".join(lines)
     if settings().redact_pii:
@@ -173,11 +191,11 @@ def render_html(markdown: str, title: str = "Governance card") -> str:
            f"<body>{body}</body></html>"
 
 
-def log_card(run_id: str) -> str:
+def log_card(run_id: str, status: str | None = None) -> str:
     """Build the card and log it as ``governance/card.md`` and ``governance/card.html``; returns the Markdown."""
     from .. import tracking
 
-    md = build_card(run_id)
+    md = build_card(run_id, status)
     tracking.log_text(md, "governance/card.md", run_id=run_id)
     tracking.log_text(render_html(md), "governance/card.html", run_id=run_id)
     return md
@@ -256,14 +274,14 @@ class Governance:
     error: str | None = None  # set when the scan found a secret or the card failed
 
 
-def govern_run(run_id: str, extra_files: list[str | Path] = ()) -> Governance:
+def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | None = None) -> Governance:
     """Card, then secret scan (the card is scanned too). On a hit the run gets tag
     ``workbench.secret_scan = FAILED: ...`` and the returned ``error`` says where; the caller fails the run."""
     from .. import tracking
 
     card, error = None, None
     try:
-        card = log_card(run_id)
+        card = log_card(run_id, status)
     except Exception as e:  # noqa: BLE001 - a card failure is reported, the scan still runs
         error = f"governance card failed: {type(e).__name__}: {e}"
     scan = scan_run(run_id, extra_files)

@@ -327,7 +327,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         error = (error + "; " if error else "") + f"artifact logging failed: {type(e).__name__}: {e}"
         status = "FAILED"
     tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
-    gov = govern_run(run_id, extra_files=[f for f in (out_nb, html) if f])  # card + secret scan
+    gov = govern_run(run_id, extra_files=[f for f in (out_nb, html) if f], status=status)  # card + secret scan
     if gov.error:
         status = "FAILED"
         error = (error + "; " if error else "") + gov.error
