@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lab ui clean help browser bench bench-quick
+.PHONY: setup demo test test-fast lab ui clean help browser postgres bench bench-quick
 
 help:
 	@echo "make demo   - set up and run the lifecycle demo on the embedded model"
@@ -17,7 +17,7 @@ help:
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,finetune]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,finetune,team]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -26,7 +26,7 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/workbench demo
 
-test: setup browser
+test: setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Headless Chromium for the UI test (Debian package, installed only when root with apt-get; else that test skips).
@@ -35,10 +35,18 @@ browser:
 	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
 	  echo "chromium not installed: the browser test will be skipped"; }
 
+# PostgreSQL for the team-scale tests (Debian package; tests/pg.py runs a throwaway cluster on 127.0.0.1).
+# Installed only when root with apt-get; elsewhere install it yourself, or those tests skip saying so.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null) || \
+	  echo "PostgreSQL not installed: the team-scale tests will be skipped"; }
+
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory
+BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory bench_dask
 
 bench: setup
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done

@@ -10,15 +10,21 @@ from .config import settings
 from .tracking import configure
 
 
+def lean_server_command(store: str, host: str = "127.0.0.1", port: int = 5000,
+                        extra: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """``mlflow server`` started lean (one worker, no job execution, no telemetry): ≈ 5 s instead of 17–32 s.
+    Shared by ``workbench ui`` and ``workbench server start``."""
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store, "--host", host,
+           "--port", str(port), "--workers", "1", *(extra or [])]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return cmd, env
+
+
 def ui_command(port: int = 5000) -> tuple[list[str], dict[str, str]]:
     """The ``mlflow server`` command line and environment for the UI (one worker, no job execution)."""
     uri = configure()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
-    if uri.startswith("sqlite:"):
-        cmd += ["--default-artifact-root", settings().artifact_root.as_uri()]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    return cmd, env
+    extra = ["--default-artifact-root", settings().artifact_root.as_uri()] if uri.startswith("sqlite:") else []
+    return lean_server_command(uri, "127.0.0.1", port, extra)
 
 
 def serve_ui(port: int = 5000) -> int:

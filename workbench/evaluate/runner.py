@@ -316,12 +316,16 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
              concurrency: int | None = None, cache: str = "use", budget_usd: float | None = None,
              judge: str | None = None, checkpoint: str | Path | None = None, log: bool = True,
              run_id: str | None = None, trace: bool = False, progress: bool | None = None,
-             resume: bool = True, embed_model: str | None = None) -> EvalResult:
+             resume: bool = True, embed_model: str | None = None, executor: str = "local",
+             scheduler: str | None = None, workers: int | None = None,
+             partition_rows: int | None = None) -> EvalResult:
     """Evaluate ``candidates`` (model specs, :class:`Candidate`s or callables) on ``dataset``.
 
     Returns an :class:`EvalResult`; logs to MLflow when ``log`` (the launching run inside
     ``workbench run``, ``run_id`` if given, else this process's own run). ``metrics``: names or families
-    (default: every metric that needs no LLM, plus judged ones when ``judge`` is set).
+    (default: every metric that needs no LLM, plus judged ones when ``judge`` is set). ``executor="dask"``
+    spreads rows over Dask workers (``scheduler`` address, else a local cluster of ``workers``), in
+    partitions of ``partition_rows``; see :mod:`workbench.evaluate.distributed`.
     """
     t0 = time.monotonic()
     ds = load_dataset(dataset)
@@ -354,10 +358,18 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         from .. import tracking
 
         tracking.configure()
+    show = progress if progress is not None else len(pending) > 20
     try:
-        n, spent, stopped = run_sync(_run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, conc,
-                                               budget_usd, progress if progress is not None else len(pending) > 20,
-                                               trace))
+        if executor == "local":
+            n, spent, stopped = run_sync(_run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, conc,
+                                                   budget_usd, show, trace))
+        else:  # rows on a cluster: the same runner per partition, checkpointed per partition
+            from .distributed import get_eval_executor
+
+            n, spent, stopped = get_eval_executor(executor)(
+                pending, cands, mdefs, ckpt, scheduler=scheduler, workers=workers, partition_rows=partition_rows,
+                concurrency=conc, cache=cache, judge=judge, embed_model=embed_model, budget_usd=budget_usd,
+                progress=show, trace=trace)
     finally:
         ckpt.close()
     final = read_checkpoint(ckpt_path)

@@ -2,7 +2,7 @@
 
 A registry by name, like papermill's engines: ``register_executor("name", factory)`` where
 ``factory(workers: int, scheduler: str | None)`` returns a :class:`concurrent.futures.Executor`
-(Dask's ``distributed.Client.get_executor()`` is one, so Dask plugs in without home-made scheduling).
+(Dask's ``distributed`` ``ClientExecutor`` is one, so Dask plugs in without home-made scheduling).
 """
 
 from __future__ import annotations
@@ -32,16 +32,28 @@ def _local(workers: int, scheduler: str | None) -> Executor:
 
 
 def _dask(workers: int, scheduler: str | None) -> Executor:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConfigError("the dask executor needs the [dask] extra: pip install 'llmops-workbench[dask]'") from None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                     dashboard_address=None))
-    return client.get_executor()
+    from ..server import dask_client
+
+    client, cluster = dask_client(workers, scheduler)  # a clear error when the [dask] extra is missing
+    from distributed.cfexecutor import ClientExecutor
+
+    class DaskExecutor(ClientExecutor):
+        """Dask's own ``concurrent.futures`` executor; shutdown also closes the client (and local cluster).
+        ``retries=1``: a task that raises is run once more; ``pure=False``: equal arguments never merge."""
+
+        def __init__(self, client, cluster):
+            super().__init__(client, retries=1, pure=False)
+            self.cluster = cluster
+
+        def shutdown(self, wait=True, **kw):
+            try:
+                super().shutdown(wait=wait)
+            finally:
+                self._client.close()
+                if self.cluster is not None:
+                    self.cluster.close()
+
+    return DaskExecutor(client, cluster)
 
 
 register_executor("local", _local)

@@ -76,18 +76,46 @@ def _cell_key(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+MAX_ATTEMPTS = 2  # a cell whose worker is lost runs once more, then it is FAILED
+
+
 def _run_cell(path: str, params: dict, experiment: str | None, parent: str, timeout: float | None,
-              run_name: str, cell_key: str, project_dir: str, tracking_uri: str) -> dict:
-    """Runs in a worker process: one child run. Returns a picklable summary."""
+              run_name: str, cell_key: str, project_dir: str, tracking_uri: str, run_id: str | None = None) -> dict:
+    """Runs in a worker process: one child run (pre-created by the client as SCHEDULED). Returns a picklable
+    summary. Each start is counted in the run's ``workbench.attempt`` tag, so a cell re-run after its worker
+    died (Dask re-schedules lost tasks; a shared scheduler may allow several) stops after ``MAX_ATTEMPTS``."""
     import os
 
     os.environ["WORKBENCH_PROJECT_DIR"] = project_dir
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     from .notebook import run_notebook
 
+    if run_id is not None:
+        c = tracking.client()
+        run = c.get_run(run_id)
+        if run.info.status in ("FINISHED", "FAILED"):  # done already (lost on the way back)
+            return {"run_id": run_id, "status": run.info.status, "metrics": dict(run.data.metrics),
+                    "error": run.data.tags.get("error")}
+        # RUNNING or KILLED here: an earlier attempt's worker died (recovery marks such runs KILLED)
+        attempt = int(run.data.tags.get("workbench.attempt", "0")) + 1
+        if attempt > MAX_ATTEMPTS:
+            error = f"worker lost: the cell started {attempt - 1} times and never finished"
+            _fail(run_id, error)
+            return {"run_id": run_id, "status": "FAILED", "metrics": {}, "error": error}
+        # this worker becomes the run's launcher before it is RUNNING, so stale-run recovery leaves it alone
+        tracking.set_tags({"workbench.attempt": attempt, **recovery.launch_tags(c)}, run_id)
+        c.update_run(run_id, status="RUNNING")
     r = run_notebook(path, parameters=params, experiment=experiment, run_name=run_name, parent_run_id=parent,
-                     timeout=timeout, progress=False, tags={"workbench.sweep.cell": cell_key})
+                     timeout=timeout, progress=False, tags={"workbench.sweep.cell": cell_key}, run_id=run_id)
     return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error}
+
+
+def _fail(run_id: str, error: str) -> None:
+    """Mark a child FAILED with an ``error`` tag unless it already finished or failed (a lost one may be KILLED)."""
+    c = tracking.client()
+    if c.get_run(run_id).info.status not in ("FINISHED", "FAILED"):
+        tracking.set_tags({"error": error[:5000]}, run_id)
+        c.set_terminated(run_id, "FAILED")
 
 
 def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
@@ -159,17 +187,27 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     if todo:
         from tqdm.auto import tqdm
 
+        if scheduler and not tracking.tracking_uri().startswith(("http://", "https://")):
+            echo(f"note: {executor} workers log to {tracking.tracking_uri()}; workers on other machines need a "
+                 f"shared server (`workbench server start`, then MLFLOW_TRACKING_URI=http://...)")
+        for e in todo:  # children exist before any worker starts: queued cells show as SCHEDULED
+            e["run_name"] = "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200]
+            e["run_id"] = c.create_run(exp_id, run_name=e["run_name"], tags={
+                "mlflow.parentRunId": parent_id, "workbench.sweep.cell": e["cell_key"]}).info.run_id
+            c.update_run(e["run_id"], status="SCHEDULED")
         pool = get_executor(executor, workers, scheduler)
         try:
-            futs = {pool.submit(_run_cell, str(path), e["params"], experiment, parent_id, timeout,
-                                "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200], e["cell_key"],
-                                str(settings().project_dir), tracking.tracking_uri()): e for e in todo}
+            futs = {pool.submit(_run_cell, str(path), e["params"], experiment, parent_id, timeout, e["run_name"],
+                                e["cell_key"], str(settings().project_dir), tracking.tracking_uri(), e["run_id"]): e
+                    for e in todo}
             for fut in tqdm(as_completed(futs), total=len(futs), desc="sweep", unit="run"):
                 e = futs[fut]
                 try:
                     e.update(fut.result())
-                except Exception as exc:  # noqa: BLE001 - a crashed worker fails its cell, not the sweep
-                    e.update(run_id=None, status="FAILED", metrics={}, error=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a lost worker or crashed process fails its cell only
+                    error = f"{type(exc).__name__}: {exc}"
+                    e.update(status="FAILED", metrics={}, error=error)
+                    _fail(e["run_id"], error)
         finally:
             pool.shutdown(wait=True)
     result.duration_s = time.monotonic() - t0

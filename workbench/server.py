@@ -1,0 +1,177 @@
+"""Team scale: ``workbench server start|stop`` (a shared MLflow tracking server) and Dask clients.
+
+The server is MLflow's own (``mlflow server``), started lean (one worker, no job execution) with a
+PostgreSQL (or any SQLAlchemy) backend store and proxied artifact storage (``--serve-artifacts
+--artifacts-destination``), so clients need nothing but ``MLFLOW_TRACKING_URI=http://HOST:PORT``: no
+database driver, no artifact-store credentials. It runs detached in its own process group; pid, port and
+log path go to ``<project>/.workbench/server.json`` so ``workbench server stop`` can end the whole group.
+A real deployment (TLS, basic auth, S3) is described in ``docs/deployment.md``. :func:`dask_client` connects
+sweeps (``runs/executors.py``) and evaluations (``evaluate/distributed.py``) to a Dask scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .config import settings
+from .errors import ConfigError, WorkbenchError
+from .llm.local import health, pid_alive
+
+
+@dataclass
+class ServerInfo:
+    pid: int
+    url: str
+    host: str
+    port: int
+    db: str  # password masked
+    artifacts: str
+    log: str
+
+
+def state_path() -> Path:
+    return settings().project_dir / ".workbench" / "server.json"
+
+
+def mask_password(uri: str) -> str:
+    """``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db`` (for printing and the state file)."""
+    parts = urlsplit(uri)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def status() -> ServerInfo | None:
+    """The server recorded in the state file, if its process is still alive."""
+    path = state_path()
+    if not path.exists():
+        return None
+    try:
+        info = ServerInfo(**json.loads(path.read_text()))
+    except (ValueError, TypeError):
+        return None
+    return info if pid_alive(info.pid) else None
+
+
+def backend_uri(db: str) -> str:
+    """Name the installed PostgreSQL driver: SQLAlchemy 2.1's bare ``postgresql://`` means psycopg 3, the
+    ``[team]`` extra installs psycopg2 (``postgresql+psycopg2://``). Other URIs pass through."""
+    scheme, sep, rest = db.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return db
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is not None:
+        return f"postgresql+psycopg{sep}{rest}"
+    if importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2{sep}{rest}"
+    raise ConfigError("a PostgreSQL backend needs a driver in this environment: "
+                      "pip install 'llmops-workbench[team]' (psycopg2-binary)")
+
+
+def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0, log: Path | None = None):
+    """Poll ``url/health`` until it answers 200; fail early (with the log's tail) if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise WorkbenchError(f"mlflow server exited with status {proc.returncode} before it was healthy:\n{tail}")
+        if health(url):
+            return
+        time.sleep(0.3)
+    raise WorkbenchError(f"mlflow server at {url} not healthy after {timeout:.0f}s (log: {log})")
+
+
+def start_server(db: str | None = None, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000,
+                 timeout: float = 120.0, extra_args: list[str] | None = None) -> ServerInfo:
+    """Start ``mlflow server`` detached and wait until healthy. ``db``: backend store URI (default: the
+    workspace's sqlite store); ``artifacts``: a path or URI (``s3://bucket/prefix``) the server proxies."""
+    from .tracking_ui import lean_server_command
+
+    running = status()
+    if running:
+        raise WorkbenchError(f"a tracking server is already running at {running.url} (pid {running.pid}): "
+                             f"`workbench server stop` first")
+    s = settings()
+    if db is None:
+        db = s.tracking_uri
+        if db.startswith(("http://", "https://")):
+            raise ConfigError(f"MLFLOW_TRACKING_URI points at a server ({db}): give the backend store with --db")
+    db = backend_uri(db)
+    if artifacts is None:
+        artifacts = str(s.project_dir / "mlartifacts")
+    if "://" not in artifacts:  # a local path: absolute, created
+        Path(artifacts).expanduser().resolve().mkdir(parents=True, exist_ok=True)
+        artifacts = str(Path(artifacts).expanduser().resolve())
+    cmd, env = lean_server_command(db, host, port, ["--serve-artifacts", "--artifacts-destination", artifacts,
+                                                     *(extra_args or [])])
+    run_dir = state_path().parent
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "server.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # own process group: stop ends the workers too
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{url_host}:{port}"
+    try:
+        wait_healthy(url, proc, timeout, log)
+    except BaseException:
+        _kill_group(proc.pid)
+        raise
+    info = ServerInfo(pid=proc.pid, url=url, host=host, port=port, db=mask_password(db), artifacts=artifacts,
+                      log=str(log))
+    tmp = state_path().with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(info), indent=2))
+    os.replace(tmp, state_path())
+    return info
+
+
+def _kill_group(pid: int, grace: float = 20.0) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def stop_server() -> ServerInfo | None:
+    """Stop the server recorded in the state file (its whole process group); None if none was running."""
+    info = status()
+    state_path().unlink(missing_ok=True)
+    if info is not None:
+        _kill_group(info.pid)
+    return info
+
+
+def dask_client(workers: int = 1, scheduler: str | None = None):
+    """``(client, cluster)``: a client of the scheduler at ``scheduler`` (``tcp://HOST:8786``), or of a fresh
+    ``LocalCluster`` (worker processes on 127.0.0.1, no dashboard; ``cluster`` is None for a remote one).
+    A local cluster re-runs a task lost with its worker once (``allowed-failures`` 1), then raises
+    ``KilledWorker``; shared schedulers keep their own setting (sweeps cap attempts themselves)."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("the dask executor needs the [dask] extra: pip install 'llmops-workbench[dask]'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=30), None
+        except (OSError, TimeoutError) as e:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None,  # no dashboard; its small HTTP server on a free port
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+    return Client(cluster), cluster
