@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pg import pg_database, postgres  # noqa: E402,F401 - a real PostgreSQL (tests/pg.py)
+from pg import pg_database, postgres, team_server  # noqa: E402,F401 - a real PostgreSQL (tests/pg.py)
 
 # No test may reach an external host or see a real key.
 for var in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL",

@@ -3,7 +3,8 @@
 The binaries come from the OS packages (Debian: ``apt-get install postgresql``, put there by ``make test``'s
 set-up). PostgreSQL refuses to run as root, so under root the cluster belongs to the ``postgres`` OS user
 and its commands run through ``runuser -u postgres --``. Fixtures: ``postgres`` (one cluster per test run)
-and ``pg_database`` (a fresh database per test, dropped afterwards; returns its URL).
+``pg_database`` (a fresh database per test, dropped afterwards; returns its URL) and ``team_server``
+(`workbench server start` on a fresh database: the MLflow server URL, for the whole run).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import sys
 import shutil
 import subprocess
 import tempfile
@@ -140,3 +142,27 @@ def pg_database(postgres):
     name = postgres.create_database()
     yield postgres.url(name)
     postgres.drop_database(name)
+
+
+BIN = Path(sys.executable).parent
+
+
+def server_cli(project: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "workbench"), "server", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "WORKBENCH_PROJECT_DIR": str(project)})
+
+
+@pytest.fixture(scope="session")
+def team_server(postgres, tmp_path_factory):
+    """`workbench server start --db postgresql://...` on a fresh database; its URL. Stopped, database dropped."""
+    project = tmp_path_factory.mktemp("team-project")
+    db = postgres.create_database()
+    port = free_port()
+    out = server_cli(project, "start", "--db", postgres.url(db), "--artifacts", str(project / "artifacts"),
+                     "--port", str(port))
+    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
+    url = f"http://127.0.0.1:{port}"
+    assert f"MLFLOW_TRACKING_URI={url}" in out.stdout
+    yield url
+    server_cli(project, "stop", timeout=60)
+    postgres.drop_database(db)

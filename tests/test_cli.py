@@ -81,7 +81,7 @@ def test_serve_foreground_answers_openai_client(local_server):
 def test_demo_quick_runs_the_lifecycle(quick_demo):
     out = quick_demo.out  # one demo run, shared with tests/reliability/test_secrets.py
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    for step in ("01_explore", "02_rag", "03_finetune", "04_compare"):
+    for step in ("01_explore", "02_rag", "03_finetune", "04_compare", "06_monitor"):
         assert f"== {step}" in out.stdout
     assert "comparison on the test split" in out.stdout and "rag_finetuned" in out.stdout
     assert "workbench ui" in out.stdout

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from evalkit import FACTS
 from daskprocs import DaskProcesses
-from pg import free_port
+from pg import free_port, server_cli as _server_cli  # noqa: F401
 
 # the tracked-run and sweep tests of test_runs.py, run again against the PostgreSQL-backed server
 from test_runs import (test_failing_cell_marks_run_failed_with_partial_artifacts as test_pg_failing_cell,  # noqa: F401
@@ -28,27 +28,6 @@ from test_runs import (test_failing_cell_marks_run_failed_with_partial_artifacts
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def _server_cli(project: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "workbench"), "server", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "WORKBENCH_PROJECT_DIR": str(project)})
-
-
-@pytest.fixture(scope="module")
-def team_server(postgres, tmp_path_factory):
-    """`workbench server start --db postgresql://...` on a fresh database; its URL. Stopped, database dropped."""
-    project = tmp_path_factory.mktemp("team-project")
-    db = postgres.create_database()
-    port = free_port()
-    out = _server_cli(project, "start", "--db", postgres.url(db), "--artifacts", str(project / "artifacts"),
-                      "--port", str(port))
-    assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
-    url = f"http://127.0.0.1:{port}"
-    assert f"MLFLOW_TRACKING_URI={url}" in out.stdout
-    yield url
-    _server_cli(project, "stop", timeout=60)
-    postgres.drop_database(db)
 
 
 @pytest.fixture
