@@ -293,3 +293,28 @@ def test_tracing_of_client_calls_from_the_workspace_setting(local_server, tracki
     workbench_toml("")
     wb.chat("Say ok.", max_tokens=4, cache="off")
     assert len(collect_traces("traced-calls")) == 1  # off again: no new trace
+
+
+def test_rule_states_pending_firing_cooldown_and_no_data(tmp_path):
+    """Rule logic on synthetic traffic: `for` delays firing, cooldown de-duplicates, an empty window keeps the
+    state (an outage is not a recovery), and volume metrics fire on an empty window."""
+    import pandas as pd
+
+    rules = parse_rules({"experiment": "x", "cooldown": "60s", "notify": [{"jsonl": str(tmp_path / "a.jsonl")}],
+                         "rules": [{"name": "errors", "metric": "error_rate", "window": "10s", "op": ">",
+                                    "threshold": 0.5, "for": "5s"},
+                                   {"name": "quiet", "metric": "request_rate", "window": "10s", "op": "<",
+                                    "threshold": 1}]}, "rules")
+    mon = Monitor(rules, state_dir=tmp_path)
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    rows = [{"time": t0 + pd.Timedelta(seconds=s), "error": True, "latency_s": 1.0} for s in range(0, 20)]
+    df = pd.DataFrame(rows)
+    at = lambda s: t0 + pd.Timedelta(seconds=s)  # noqa: E731
+    assert mon.evaluate(df, at(10)) == []  # breached, pending (for: 5s)
+    assert [a["rule"] for a in mon.evaluate(df, at(16))] == ["errors"]
+    assert mon.evaluate(df, at(18)) == []  # cooldown
+    assert [a["rule"] for a in mon.evaluate(df, at(45))] == ["quiet"]  # no traffic: errors keeps firing quietly
+    assert mon.state["errors"]["status"] == "firing"
+    assert [a["rule"] for a in mon.evaluate(df, at(80))] == []  # quiet still firing, within its cooldown
+    hist = mon.history()
+    assert list(hist["event"]) == ["fired", "suppressed", "fired", "suppressed"] and "resolved" not in set(hist["event"])

@@ -209,7 +209,11 @@ def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool,
         v = data[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (typ is int and not float(v).is_integer()):
             raise RequestError(400, f"'{key}' must be a{'n integer' if typ is int else ' number'}", key)
-        if not lo <= v <= hi:
+        try:
+            in_range = lo <= v <= hi
+        except OverflowError:
+            in_range = False
+        if not in_range:
             raise RequestError(400, f"'{key}' must be between {lo} and {hi}, got {v}", key)
         gen["max_tokens" if key == "max_completion_tokens" else key] = typ(v)
     if data.get("n", 1) != 1:
@@ -231,8 +235,9 @@ class ServedApp:
     """One configuration, ready to answer requests (one per process: it owns tracing's settings)."""
 
     def __init__(self, cfg: AppConfig):
-        from . import tracing, tracking
+        from . import tracking
         from .candidates import DEFAULT_SYSTEM
+        from .config import settings
 
         self.cfg = cfg
         self.rag = None
@@ -248,7 +253,7 @@ class ServedApp:
         self.system_prompt = cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM
         tracking.configure()
         self.experiment_id = tracking.experiment_id(cfg.experiment_name)
-        tracing.enable(cfg.experiment_name, redact=cfg.redact_pii)
+        settings().resolve_model(cfg.model)  # an unknown model or a missing key fails at start, not per request
         self._client = None
         self.started = time.time()
         self.requests = 0
@@ -281,11 +286,14 @@ class ServedApp:
         import mlflow
         from mlflow.entities import SpanStatusCode, SpanType
 
+        from . import tracing
+
         question = _text(request_msgs[-1]["content"])
         contexts, chunk_ids = None, None
         params = {**self.cfg.params, **gen}
         t0 = time.perf_counter()
-        with mlflow.start_span(name=f"app {self.cfg.name}", span_type=SpanType.CHAIN) as root:
+        with tracing.scope(self.experiment_id, self.cfg.redact_pii), \
+                mlflow.start_span(name=f"app {self.cfg.name}", span_type=SpanType.CHAIN) as root:
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
             if self.rag is not None:
                 with mlflow.start_span(name="retrieval", span_type=SpanType.RETRIEVER) as rs:
@@ -380,7 +388,10 @@ def create_app(cfg: AppConfig):
             return _error(e.status, e.message, e.param, e.kind)
         cid, created = _completion_id(), int(time.time())
         if not stream:
-            out = await served.answer(msgs, gen, False)
+            try:
+                out = await served.answer(msgs, gen, False)
+            except Exception as e:  # noqa: BLE001 - an app bug is a JSON 500, never a dropped connection
+                return _error(500, f"the app failed: {type(e).__name__}: {e}", kind="server_error")
             rec = out["record"]
             if rec.error:
                 return _error(502, f"the model endpoint failed: {rec.error}: {rec.error_message}", kind="upstream_error")
@@ -405,10 +416,12 @@ def create_app(cfg: AppConfig):
         first = await queue.get()
         if isinstance(first, tuple) and first[0] is done:
             result = first[1]
-            if isinstance(result, Exception) or result["record"].error:
-                msg = (f"{type(result).__name__}: {result}" if isinstance(result, Exception)
-                       else f"{result['record'].error}: {result['record'].error_message}")
-                return _error(502, f"the model endpoint failed: {msg}", kind="upstream_error")
+            if isinstance(result, Exception):
+                return _error(500, f"the app failed: {type(result).__name__}: {result}", kind="server_error")
+            if result["record"].error:
+                rec = result["record"]
+                return _error(502, f"the model endpoint failed: {rec.error}: {rec.error_message}",
+                              kind="upstream_error")
 
         def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
             payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": cfg.name,
@@ -418,6 +431,14 @@ def create_app(cfg: AppConfig):
             return f"data: {json.dumps(payload)}\n\n"
 
         async def events():
+            try:
+                async for e in _events():
+                    yield e
+            finally:  # the client went away mid-stream: stop generating for nobody
+                if not task.done():
+                    task.cancel()
+
+        async def _events():
             yield chunk({"role": "assistant", "content": ""})
             item = first
             while True:
@@ -468,13 +489,10 @@ class AppHandle:
         return f"{self.url}/v1"
 
     def stop(self, timeout: float = 10.0) -> None:
-        from . import tracing
-
         if self.server is not None:
             self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout)
-        tracing.reset()  # the app switched tracing on for this process
 
     def __enter__(self) -> "AppHandle":
         return self
@@ -490,6 +508,14 @@ def _uvicorn_server(cfg: AppConfig, host: str, port: int):
                             limit_concurrency=cfg.max_concurrent, timeout_keep_alive=5,
                             timeout_graceful_shutdown=5, lifespan="off")
     return uvicorn.Server(config)
+
+
+def _run(server) -> None:
+    """Run a uvicorn server in this thread, its traces routed to the app's experiment (this thread only)."""
+    from . import tracing
+
+    tracing.route_to(server.config.app.state.served.experiment_id)
+    server.run()
 
 
 def _resolve(config: AppConfig | str | Path | dict) -> AppConfig:
@@ -510,7 +536,7 @@ def start(config: AppConfig | str | Path | dict, port: int | None = None, host: 
     cfg = _resolve(config)
     port = port or free_port()
     server = _uvicorn_server(cfg, host, port)
-    thread = threading.Thread(target=server.run, name=f"app-{cfg.name}", daemon=True)
+    thread = threading.Thread(target=_run, args=(server,), name=f"app-{cfg.name}", daemon=True)
     thread.start()
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + wait_s
@@ -533,7 +559,7 @@ def serve(config: AppConfig | str | Path | dict, port: int = 8000, host: str = "
     server = _uvicorn_server(cfg, host, port)
     print(f"serving app '{cfg.name}' ({cfg.model}{', RAG' if cfg.rag else ''}) on http://{host}:{port}/v1 — "
           f"traces go to MLflow experiment '{cfg.experiment_name}'. Ctrl-C stops.", flush=True)
-    server.run()
+    _run(server)
 
 
 def config_dict(cfg: AppConfig) -> dict:

@@ -14,13 +14,15 @@ says otherwise; served apps turn it on by default.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import logging
 import os
 from typing import Any, Iterator
 
 from . import pii
 from .config import settings
 
-_state: dict[str, Any] = {"enabled": None, "redact": False}
+_state: dict[str, Any] = {"enabled": None, "redact": False, "installed": False}
 
 
 def redact_value(value: Any) -> Any:
@@ -34,19 +36,60 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+# Per-context overrides (a served request's task): trace its calls into its own experiment, with its own redaction
+# setting, without touching the rest of the process. Span processors run when a span ends, in that context.
+_ctx_trace: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_trace", default=False)
+_ctx_redact: contextvars.ContextVar[bool | None] = contextvars.ContextVar("workbench_redact", default=None)
+
+
 def _redact_span(span) -> None:
-    if span.inputs is not None:
-        span.set_inputs(redact_value(span.inputs))
-    if span.outputs is not None:
-        span.set_outputs(redact_value(span.outputs))
+    want = _ctx_redact.get()
+    if not (_state["redact"] if want is None else want):
+        return
+    try:
+        if span.inputs is not None:
+            span.set_inputs(redact_value(span.inputs))
+        if span.outputs is not None:
+            span.set_outputs(redact_value(span.outputs))
+    except Exception:  # noqa: BLE001 - fail closed: never export what could not be redacted
+        span.set_inputs("[REDACTION FAILED]")
+        span.set_outputs("[REDACTION FAILED]")
+
+
+def _install() -> None:
+    import mlflow
+
+    if not _state.get("installed"):
+        mlflow.tracing.configure(span_processors=[_redact_span])
+        _state["installed"] = True
 
 
 def set_redaction(on: bool) -> None:
-    """Switch the redacting span processor on or off for this process."""
-    import mlflow
-
-    mlflow.tracing.configure(span_processors=[_redact_span] if on else [])
+    """Switch PII redaction of spans on or off for this process (per-request scopes may override it)."""
+    _install()
     _state["redact"] = bool(on)
+
+
+def route_to(experiment_id: str) -> None:
+    """Send traces started in this thread (and the asyncio tasks it creates) to ``experiment_id``, leaving the
+    rest of the process alone. Call once per thread: MLflow rebuilds its exporter on every call."""
+    import mlflow
+    from mlflow.entities.trace_location import MlflowExperimentLocation
+
+    mlflow.tracing.set_destination(MlflowExperimentLocation(experiment_id=experiment_id), context_local=True)
+
+
+@contextlib.contextmanager
+def scope(experiment_id: str, redact: bool = True) -> Iterator[None]:
+    """Within this context (an asyncio task or a thread) trace workbench LLM calls, with redaction ``redact``;
+    the rest of the process (its tracing switch) is left as it is. Traces go where :func:`route_to` said."""
+    _install()
+    t1, t2 = _ctx_trace.set(True), _ctx_redact.set(bool(redact))
+    try:
+        yield
+    finally:
+        _ctx_trace.reset(t1)
+        _ctx_redact.reset(t2)
 
 
 def redaction_enabled() -> bool:
@@ -73,8 +116,8 @@ def disable() -> None:
 
 
 def reset() -> None:
-    """Back to the workspace settings: no forced tracing, no redacting span processor."""
-    set_redaction(False)
+    """Back to the workspace settings: tracing and redaction as ``workbench.toml`` says."""
+    _state["redact"] = False
     _state["enabled"] = None
 
 
@@ -83,9 +126,13 @@ def is_enabled() -> bool:
         return bool(_state["enabled"])
     on = bool(settings().option("tracing", "enabled", False, env="WORKBENCH_TRACING"))
     if on:  # first use from the workspace setting: configure the store and redaction once
-        enable(settings().option("tracing", "experiment", None) or os.environ.get("WORKBENCH_TRACE_EXPERIMENT"))
-    else:
-        _state["enabled"] = False
+        try:
+            enable(settings().option("tracing", "experiment", None) or os.environ.get("WORKBENCH_TRACE_EXPERIMENT"))
+        except Exception as e:  # noqa: BLE001 - an unreachable store must not break LLM calls
+            logging.getLogger(__name__).warning("tracing is on in workbench.toml but could not start (%s: %s); "
+                                                "calls are not traced", type(e).__name__, e)
+            on = False
+    _state["enabled"] = on
     return on
 
 
@@ -111,7 +158,7 @@ def record_chat(span, rec) -> None:
 @contextlib.contextmanager
 def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict | None]:
     """Span around one chat call when tracing is on; the caller puts the record in the yielded dict."""
-    if not is_enabled():
+    if not (_ctx_trace.get() or is_enabled()):
         yield None
         return
     import mlflow

@@ -33,9 +33,11 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     try:
         res = evaluate(dataset, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=rid, trace=trace)
-        gov = govern_run(rid, status="FINISHED")  # governance card + secret scan
-        status = "FAILED" if gov.error else "FINISHED"
-    finally:
+        status = "FINISHED"
+    finally:  # every run gets its card and scan, failed ones too
+        gov = govern_run(rid, status=status)
+        if gov.error:
+            status = "FAILED"
         c.set_terminated(rid, status)
     if gov.error:
         echo(f"run {rid} FAILED: {gov.error}")

@@ -196,6 +196,8 @@ def log_card(run_id: str, status: str | None = None) -> str:
     from .. import tracking
 
     md = build_card(run_id, status)
+    for name, value in secret_env_values().items():  # a key that reached a param must not be copied here too
+        md = md.replace(value, f"<value of ${name}>")
     tracking.log_text(md, "governance/card.md", run_id=run_id)
     tracking.log_text(render_html(md), "governance/card.html", run_id=run_id)
     return md
@@ -284,7 +286,11 @@ def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | No
         card = log_card(run_id, status)
     except Exception as e:  # noqa: BLE001 - a card failure is reported, the scan still runs
         error = f"governance card failed: {type(e).__name__}: {e}"
-    scan = scan_run(run_id, extra_files)
+    try:
+        scan = scan_run(run_id, extra_files)
+    except Exception as e:  # noqa: BLE001 - an unfinished scan fails the run: "no hit" is not proven
+        tracking.set_tags({"workbench.secret_scan": "FAILED: could not complete"}, run_id)
+        return Governance(card, ScanResult(), f"secret scan could not complete: {type(e).__name__}: {e}")
     if scan.hits:
         error = "secret scan: " + "; ".join(scan.hits[:10]) + (" …" if len(scan.hits) > 10 else "")
         tracking.set_tags({"workbench.secret_scan": f"FAILED: {len(scan.hits)} hit(s)"}, run_id)

@@ -48,6 +48,7 @@ from .notify import log, make_notifiers
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 SEVERITIES = ("info", "warning", "critical")
+VOLUME_METRICS = ("requests", "request_rate", "tokens_per_hour", "cost_per_hour")  # defined on an empty window
 
 
 @dataclass
@@ -122,7 +123,7 @@ def parse_rules(raw, source: str = "rules") -> RuleSet:
                           op=r["op"], threshold=float(r["threshold"]) if "threshold" in r else None,
                           vs_baseline_pct=_pct(r["vs_baseline"], where) if "vs_baseline" in r else None,
                           for_s=parse_duration(r.get("for", 0), f"{where}: for"), severity=sev,
-                          min_requests=int(r.get("min_requests", 1))))
+                          min_requests=int(r.get("min_requests", 0 if r["metric"] in VOLUME_METRICS else 1))))
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: rule names must be unique, got {names}")
@@ -223,8 +224,10 @@ class Monitor:
                 enough = metric_value(df, "requests", b_start, b_end) >= self.rules.baseline_min_requests
                 baseline = metric_value(df, rule.metric, b_start, b_end) if enough else math.nan
             limit = rule.limit(baseline)
-            breached = limit is not None and not math.isnan(value) and OPS[rule.op](value, limit)
             st = self.state.setdefault(rule.name, {"status": "ok", "pending_since": None, "last_notified": None})
+            if limit is None or math.isnan(value) or math.isnan(limit):
+                continue  # no data (or too little) is not a recovery: keep the rule's state as it is
+            breached = OPS[rule.op](value, limit)
             if not breached:
                 if st["status"] == "firing":
                     self._history({"event": "resolved", "rule": rule.name, "at": now.isoformat(), "value": value})
@@ -273,7 +276,10 @@ class Monitor:
         try:
             while (max_checks is None or n < max_checks) and (t_end is None or time.monotonic() < t_end):
                 t0 = time.monotonic()
-                fired += self.check()
+                try:
+                    fired += self.check()
+                except Exception as e:  # noqa: BLE001 - a store hiccup must not end a long-running monitor
+                    log.warning("monitor check failed (%s: %s); retrying in %s s", type(e).__name__, e, every_s)
                 n += 1
                 time.sleep(max(0.0, every_s - (time.monotonic() - t0)))
         except KeyboardInterrupt:
