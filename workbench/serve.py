@@ -21,7 +21,7 @@ Config file (YAML)::
 
     name: contoso-rag            # required: app and experiment name
     model: local                 # any model spec of the workspace
-    system_prompt: "You are ..." # optional
+    system_prompt: "You are ..." # optional; null for none (default: the candidate's own)
     template: "... {contexts} ... {question}"   # optional; {question} required when given
     rag: {index: path/to/index, retriever: hybrid, top_k: 4}   # optional
     params: {temperature: 0.0, max_tokens: 256}
@@ -52,7 +52,7 @@ class AppConfig:
 
     name: str
     model: str = "local"
-    system_prompt: str | None = None
+    system_prompt: str | None = "default"  # "default": the candidate's own; null: no system prompt
     template: str | None = None
     rag: dict | None = None
     params: dict = field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 256})
@@ -157,7 +157,7 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
     c = by_cand[candidate]
     gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
     raw: dict[str, Any] = {"name": candidate, "model": c.get("model", "local"), "params": gen, "run_id": run_id}
-    if c.get("system_prompt") is not None:
+    if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
         raw["system_prompt"] = c["system_prompt"]
     if c.get("kind") == "rag":
         if not c.get("index_path"):
@@ -236,7 +236,7 @@ class ServedApp:
 
     def __init__(self, cfg: AppConfig):
         from . import tracking
-        from .candidates import DEFAULT_SYSTEM
+        from .candidates import DEFAULT_SYSTEM, PromptCandidate
         from .config import settings
 
         self.cfg = cfg
@@ -246,11 +246,19 @@ class ServedApp:
 
             r = dict(cfg.rag)
             self.rag = RAGPipeline(r.pop("index"), model=cfg.model, **r, **cfg.params)
-            if cfg.system_prompt is not None:
+            if cfg.system_prompt != "default":
                 self.rag.system_prompt = cfg.system_prompt
             if cfg.template:
                 self.rag.prompt = cfg.template
-        self.system_prompt = cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM
+        # the same prompt building as the evaluated candidate (str.format over the row)
+        self.prompt = PromptCandidate(cfg.model, template=cfg.template or "{question}",
+                                      system_prompt=DEFAULT_SYSTEM if cfg.system_prompt == "default"
+                                      else cfg.system_prompt)
+        try:
+            self._messages([{"role": "user", "content": "test"}], ["test"])
+        except (KeyError, IndexError, ValueError, WorkbenchError) as e:
+            raise ConfigError(f"{cfg.source or cfg.name}: the template cannot be filled from a question "
+                              f"({type(e).__name__}: {e}); use {{question}} (and {{contexts}} for RAG)") from None
         tracking.configure()
         self.experiment_id = tracking.experiment_id(cfg.experiment_name)
         settings().resolve_model(cfg.model)  # an unknown model or a missing key fails at start, not per request
@@ -273,10 +281,7 @@ class ServedApp:
         if self.rag is not None:
             last = self.rag.messages(question, contexts or [])
         else:
-            user = (self.cfg.template or "{question}").replace("{question}", question)
-            last = [{"role": "user", "content": user}]
-            if self.system_prompt:
-                last.insert(0, {"role": "system", "content": self.system_prompt})
+            last = self.prompt.messages({"question": question})
         history = [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]]
         system = [m for m in last if m["role"] == "system"]
         return system + history + [m for m in last if m["role"] != "system"]

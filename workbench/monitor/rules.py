@@ -248,8 +248,9 @@ class Monitor:
             if st["last_notified"] is not None and t - st["last_notified"] < self.rules.cooldown_s:
                 self._history({"event": "suppressed", **alert})
                 continue
-            st["last_notified"] = t
             alert["notify_errors"] = self._send(alert)
+            if len(alert["notify_errors"]) < len(self.notifiers):  # delivered somewhere: the cooldown starts
+                st["last_notified"] = t
             self._history({"event": "fired", **alert})
             sent.append(alert)
         self._save_state()
