@@ -3,7 +3,7 @@
 client), with the plain `openai` client, interleaved over rounds.
 
     .venv/bin/python benchmarks/bench_serve.py [--requests 16] [--rounds 3] [--concurrency 4]
-Prints median wall time per batch and the ratio app/raw, and the trace-writing cost.
+Prints median wall time per batch for raw, the app without tracing and the traced app, and ratios to raw.
 """
 
 from __future__ import annotations
@@ -53,21 +53,29 @@ def main() -> None:
     from workbench.llm.local import ensure_server
 
     raw_url = ensure_server().base_url
-    app = serve.start({"name": "bench", "system_prompt": None, "params": {"max_tokens": a.tokens}})
+    common = {"system_prompt": None, "params": {"max_tokens": a.tokens}}
+    apps = {"app": serve.start({"name": "bench", **common}),
+            "app_untraced": serve.start({"name": "bench-untraced", "trace": False, **common})}
+    app = apps["app"]
     results: dict = {}
     try:
         for stream in (False, True):
-            times: dict[str, list[float]] = {"raw": [], "app": []}
-            batch(app.base_url, "bench", 2, 2, a.tokens, stream)  # warm-up: imports, first trace
-            for _ in range(a.rounds):  # interleaved, so load drifts hit both
-                times["raw"].append(batch(raw_url, "smollm2", a.requests, a.concurrency, a.tokens, stream))
-                times["app"].append(batch(app.base_url, "bench", a.requests, a.concurrency, a.tokens, stream))
+            times: dict[str, list[float]] = {"raw": [], **{k: [] for k in apps}}
+            for h in apps.values():
+                batch(h.base_url, "bench", 2, 2, a.tokens, stream)  # warm-up: imports, first trace
+            for r in range(a.rounds):  # interleaved and rotated, so load drifts hit all three
+                order = [("raw", raw_url), *((k, h.base_url) for k, h in apps.items())]
+                for name, url in order[r % 3:] + order[:r % 3]:
+                    times[name].append(batch(url, "smollm2" if name == "raw" else "bench", a.requests,
+                                             a.concurrency, a.tokens, stream))
             key = "stream" if stream else "plain"
             r = {k: stats(v) for k, v in times.items()}
             r["ratio_app_over_raw"] = r["app"]["median"] / r["raw"]["median"]
+            r["ratio_untraced_over_raw"] = r["app_untraced"]["median"] / r["raw"]["median"]
             results[key] = r
             print(f"{key:6s} {a.requests} requests x{a.concurrency}: raw {r['raw']['median']:.2f}s, "
-                  f"app {r['app']['median']:.2f}s, ratio {r['ratio_app_over_raw']:.2f}")
+                  f"app untraced {r['app_untraced']['median']:.2f}s ({r['ratio_untraced_over_raw']:.2f}), "
+                  f"app traced {r['app']['median']:.2f}s ({r['ratio_app_over_raw']:.2f})")
         from workbench.monitor import collect_traces
 
         t0 = time.perf_counter()
@@ -75,7 +83,8 @@ def main() -> None:
         results["traces"] = {"count": n, "collect_s": time.perf_counter() - t0}
         print(f"{n} traces stored; collect_traces read them in {results['traces']['collect_s']:.2f}s")
     finally:
-        app.stop()
+        for h in apps.values():
+            h.stop()
     save("serve", {"requests": a.requests, "concurrency": a.concurrency, "tokens": a.tokens, **results})
 
 

@@ -31,6 +31,7 @@ Config file (YAML)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -59,6 +60,7 @@ class AppConfig:
     run_id: str | None = None
     experiment: str | None = None
     redact_pii: bool = True
+    trace: bool = True  # an MLflow trace per request (what monitoring reads)
     cache: str = "off"
     max_body_bytes: int = 64 * 1024
     body_timeout_s: float = 10.0
@@ -297,11 +299,16 @@ class ServedApp:
         contexts, chunk_ids = None, None
         params = {**self.cfg.params, **gen}
         t0 = time.perf_counter()
-        with tracing.scope(self.experiment_id, self.cfg.redact_pii), \
-                mlflow.start_span(name=f"app {self.cfg.name}", span_type=SpanType.CHAIN) as root:
+        traced = self.cfg.trace
+
+        def span(name: str, kind: str):
+            return mlflow.start_span(name=name, span_type=kind) if traced else contextlib.nullcontext(_NoSpan())
+
+        with tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(), \
+                span(f"app {self.cfg.name}", SpanType.CHAIN) as root:
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
             if self.rag is not None:
-                with mlflow.start_span(name="retrieval", span_type=SpanType.RETRIEVER) as rs:
+                with span("retrieval", SpanType.RETRIEVER) as rs:
                     rs.set_inputs({"query": question})
                     hits = await asyncio.to_thread(self.rag.retriever.retrieve, question)
                     contexts = [h.chunk.context_text for h in hits]
@@ -318,12 +325,24 @@ class ServedApp:
                 if v is not None:
                     tags[f"workbench.{k}"] = str(round(v, 6) if isinstance(v, float) else v)
             meta = {"workbench.config_run_id": self.cfg.run_id or "", "workbench.model": self.cfg.model}
-            mlflow.update_current_trace(tags=tags, metadata=meta)
+            if traced:
+                mlflow.update_current_trace(tags=tags, metadata=meta)
             if rec.error:
                 root.set_status(SpanStatusCode.ERROR)
             trace_id = root.trace_id
         self.requests += 1
         return {"record": rec, "contexts": contexts, "chunk_ids": chunk_ids, "trace_id": trace_id}
+
+
+class _NoSpan:
+    """Stands in for a span when the app is not traced."""
+
+    trace_id = None
+
+    def set_inputs(self, *a) -> None:
+        pass
+
+    set_outputs = set_status = set_inputs
 
 
 def _error(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
