@@ -54,14 +54,11 @@ def _demo(a) -> int:
 
 def _params(a) -> dict:
     """-f params.yaml then -p NAME VALUE pairs (later wins)."""
-    import yaml
+    from .config import read_yaml
 
     params = {}
     if getattr(a, "params_file", None):
-        try:
-            loaded = yaml.safe_load(open(a.params_file, encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise WorkbenchError(f"{a.params_file}: cannot read parameters ({e})") from None
+        loaded = read_yaml(a.params_file, "parameters") or {}
         if not isinstance(loaded, dict):
             raise WorkbenchError(f"{a.params_file}: expected a mapping of NAME: VALUE")
         params.update(loaded.get("parameters", loaded) if "grid" in loaded else loaded)
@@ -88,13 +85,12 @@ def _run(a) -> int:
 
 
 def _sweep(a) -> int:
-    import yaml
-
+    from .config import read_yaml
     from .runs.sweep import parse_grid, sweep
 
     grid = {}
     if a.params_file:
-        loaded = yaml.safe_load(open(a.params_file, encoding="utf-8")) or {}
+        loaded = read_yaml(a.params_file, "parameters") or {}
         grid.update({k: list(v) if isinstance(v, list) else [v] for k, v in (loaded.get("grid") or {}).items()})
     grid.update(parse_grid(a.grid or []))
     r = sweep(a.notebook, grid, parameters=_params(a), experiment=a.experiment, workers=a.workers,

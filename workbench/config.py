@@ -43,6 +43,23 @@ def cache_dir() -> Path:
     return Path(base).expanduser().resolve() / "llmops-workbench"
 
 
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """A YAML file's content; errors name the file, the line of a syntax error and what the file is."""
+    import yaml
+
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML in {what}: "
+                          f"{getattr(e, 'problem', None) or e}") from None
+
+
 def find_project_dir(start: Path | None = None) -> Path:
     """The nearest directory (from ``start`` upwards) holding ``workbench.toml``, else ``start``."""
     env = os.environ.get("WORKBENCH_PROJECT_DIR")

@@ -105,17 +105,10 @@ def _check_config(raw: Any, source: str) -> AppConfig:
 
 def load_config(path: str | Path) -> AppConfig:
     """Read an app config YAML; errors name the file (and line for YAML syntax) and what was expected."""
-    import yaml
+    from .config import read_yaml
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read app config ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    raw = read_yaml(path, "app config")
     cfg = _check_config(raw, str(path))
     if cfg.rag and not Path(cfg.rag["index"]).is_absolute():
         cfg.rag["index"] = str((path.parent / cfg.rag["index"]).resolve())

@@ -139,17 +139,10 @@ def parse_rules(raw, source: str = "rules") -> RuleSet:
 
 
 def load_rules(path: str | Path) -> RuleSet:
-    import yaml
+    from ..config import read_yaml
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read rules ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML: "
-                          f"{getattr(e, 'problem', e)}") from None
+    raw = read_yaml(path, "alert rules")
     rs = parse_rules(raw, str(path))
     rs.path = path.resolve()
     from ..config import settings
