@@ -318,3 +318,19 @@ def test_rule_states_pending_firing_cooldown_and_no_data(tmp_path):
     assert [a["rule"] for a in mon.evaluate(df, at(80))] == []  # quiet still firing, within its cooldown
     hist = mon.history()
     assert list(hist["event"]) == ["fired", "suppressed", "fired", "suppressed"] and "resolved" not in set(hist["event"])
+
+
+def test_redaction_survives_mlflow_resetting_its_tracing_config(tmp_path):
+    """Regression (found in CI): `mlflow.set_tracking_uri` resets MLflow's tracing configuration, which dropped
+    our redacting span processor for every later trace of the process."""
+    import mlflow
+    from mlflow.tracing.config import get_config
+
+    from workbench import tracing
+
+    with tracing.scope("0", redact=True):
+        assert tracing._redact_span in get_config().span_processors
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'other.db'}")
+    assert tracing._redact_span not in get_config().span_processors  # MLflow's behaviour, which we work around
+    with tracing.scope("0", redact=True):
+        assert tracing._redact_span in get_config().span_processors

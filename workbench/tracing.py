@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from . import pii
 from .config import settings
 
-_state: dict[str, Any] = {"enabled": None, "redact": False, "installed": False}
+_state: dict[str, Any] = {"enabled": None, "redact": False}
 
 
 def redact_value(value: Any) -> Any:
@@ -57,11 +57,14 @@ def _redact_span(span) -> None:
 
 
 def _install() -> None:
+    """Make sure our span processor is configured. Checked at every use: MLflow resets its tracing
+    configuration whenever it re-initialises tracing (a new tracking URI does that)."""
     import mlflow
+    from mlflow.tracing.config import get_config
 
-    if not _state.get("installed"):
-        mlflow.tracing.configure(span_processors=[_redact_span])
-        _state["installed"] = True
+    current = list(get_config().span_processors or [])
+    if _redact_span not in current:
+        mlflow.tracing.configure(span_processors=[*current, _redact_span])
 
 
 def set_redaction(on: bool) -> None:
@@ -164,6 +167,7 @@ def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict |
     import mlflow
     from mlflow.entities import SpanType
 
+    _install()
     box: dict[str, Any] = {}
     with mlflow.start_span(name=f"chat {model}", span_type=SpanType.CHAT_MODEL) as span:
         span.set_inputs({"messages": messages, "model": model, **params})

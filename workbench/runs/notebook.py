@@ -37,6 +37,7 @@ SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passw
                           "credentials", "passphrase", "bearer"})
 NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working directories, not passwords
 _ENV_LOCK = threading.Lock()
+KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s is too short for 8 kernels starting at once on 2 busy cores
 
 
 class NotebookRunError(WorkbenchError):
@@ -296,6 +297,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     try:
         with _kernel_env(env):
             papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
+                                       start_timeout=KERNEL_START_TIMEOUT_S,
                                        cwd=str(path.parent), execution_timeout=timeout, kernel_name="python3")
     except PapermillExecutionError as e:
         status, error = "FAILED", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
