@@ -36,7 +36,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -303,7 +303,7 @@ class ServedApp:
             if self.rag is not None:
                 with span("retrieval", SpanType.RETRIEVER) as rs:
                     rs.set_inputs({"query": question})
-                    hits = await asyncio.to_thread(self.rag.retriever.retrieve, question)
+                    hits = await self.rag.aretrieve(question)
                     contexts = [h.chunk.context_text for h in hits]
                     chunk_ids = [h.chunk.chunk_id for h in hits]
                     rs.set_outputs([{"page_content": c, "metadata": {"doc_uri": i}}
@@ -577,8 +577,3 @@ def serve(config: AppConfig | str | Path | dict, port: int = 8000, host: str = "
     print(f"serving app '{cfg.name}' ({cfg.model}{', RAG' if cfg.rag else ''}) on http://{host}:{port}/v1 — "
           f"traces go to MLflow experiment '{cfg.experiment_name}'. Ctrl-C stops.", flush=True)
     _run(server)
-
-
-def config_dict(cfg: AppConfig) -> dict:
-    """The config as plain data (for logging it as an artifact)."""
-    return {k: v for k, v in asdict(cfg).items() if k != "source"}

@@ -95,10 +95,6 @@ def scope(experiment_id: str, redact: bool = True) -> Iterator[None]:
         _ctx_redact.reset(t2)
 
 
-def redaction_enabled() -> bool:
-    return bool(_state["redact"])
-
-
 def enable(experiment: str | None = None, redact: bool | None = None) -> None:
     """Trace every workbench LLM call from now on, into ``experiment`` (default: the active one)."""
     import mlflow

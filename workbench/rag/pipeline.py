@@ -62,13 +62,17 @@ class RAGPipeline(Candidate):
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
         question = row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
                                                 if m["role"] == "user"), "")
-        hits = await asyncio.to_thread(self.retriever.retrieve, question)
+        hits = await self.aretrieve(question)
         contexts = [h.chunk.context_text for h in hits]
         rec = await client.achat(self.messages(question, contexts), self.model, repeat=repeat, **self.gen_params)
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]
         return ans
+
+    async def aretrieve(self, question: str) -> list:
+        """The retriever's hits for ``question``, off the event loop (FAISS and the embedder block)."""
+        return await asyncio.to_thread(self.retriever.retrieve, question)
 
     def answer(self, question: str) -> RAGAnswer:
         """Sync: retrieve and answer one question."""
