@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from workbench.cli import main
-from workbench.llm.local import free_port, health
+from workbench.procs import free_port, health
 
 BIN = Path(sys.executable).parent / "workbench"
 

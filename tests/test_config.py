@@ -65,7 +65,7 @@ def test_toml_syntax_error_names_file(workbench_toml):
 
 
 def test_unreachable_base_url_is_an_error_record(workbench_toml, monkeypatch):
-    from workbench.llm.local import free_port
+    from workbench.procs import free_port
 
     monkeypatch.setenv("DEAD_KEY", "k")
     workbench_toml(f'[endpoints.dead]\nbase_url = "http://127.0.0.1:{free_port()}/v1"\napi_key_env = "DEAD_KEY"\n'

@@ -168,9 +168,16 @@ def test_lora_learns_invented_facts_and_is_served(local_server, tmp_path):
     res = train_lora(train, steps=30, lr=1e-3, batch_size=8, log_mlflow=False, progress=False, name="ft-testfacts",
                      reuse=False)
     assert res.gguf_path.is_file() and res.losses[-1] < res.losses[0] / 3
-    assert res.model == "local:ft-testfacts" and "ft-testfacts" in wb.load_settings().endpoints["local"].models
+    assert res.model == "local:ft-testfacts" and "ft-testfacts" in _local_models()
     tuned = [wb.chat(q, model=res.model, max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]
     base = [wb.chat(q, model="local", max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]
     print(f"\ntuned: {tuned}\nbase:  {base}")
     assert "3.14" in tuned[0] and "teal" in tuned[1].lower() and "37" in tuned[2]
     assert "3.14" not in base[0] and "teal" not in base[1].lower()
+
+
+def _local_models() -> list[str]:
+    from workbench.llm.endpoints import kind_of
+
+    ep = wb.load_settings().endpoints["local"]
+    return kind_of(ep).models(ep)

@@ -87,9 +87,8 @@ def test_server_shared_across_processes(local_server):
 
 
 def test_local_token_count_is_exact(local_server):
-    from workbench.config import settings
-    from workbench.llm.pricing import count_tokens
+    from workbench.llm.endpoints import resolve
 
-    ep, _ = settings().resolve_model("local")
-    n, acc = count_tokens("Hello world, this is a test.", "smollm2", ep)
+    ep, model, kind = resolve("local")
+    n, acc = kind.count_tokens(ep, model, "Hello world, this is a test.")
     assert acc == "exact" and 4 <= n <= 12

@@ -271,7 +271,7 @@ def test_serve_the_candidate_of_an_evaluation_run(app, tracking_store, tmp_path)
 
 def test_shell_working_directory_is_not_a_secret():
     """Regression: ``PWD`` matched the word 'pwd', so the project path was scrubbed and failed the scan."""
-    from workbench.runs.notebook import is_secret_name
+    from workbench.secrets import is_secret_name
 
     assert not is_secret_name("PWD") and not is_secret_name("OLDPWD")
     assert is_secret_name("DB_PWD") and is_secret_name("OPENAI_API_KEY") and not is_secret_name("max_tokens")

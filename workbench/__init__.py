@@ -8,9 +8,10 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .config import load_settings, settings
-from .errors import ConfigError, DatasetError, EndpointError, SetupError, WorkbenchError
+from .errors import ConfigError, DatasetError, SetupError, WorkbenchError
 from .llm.client import ChatRecord, LLMClient, chat, chat_many
 from .llm.embeddings import embed
+from . import tracing as _tracing  # noqa: F401 - installs the client's call hook (traced calls when tracing is on)
 
 try:
     __version__ = version("llmops-workbench")
@@ -18,8 +19,8 @@ except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+src"
 
 __all__ = [
-    "ChatRecord", "ConfigError", "DatasetError", "EndpointError", "LLMClient", "SetupError", "WorkbenchError",
-    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "load_settings", "settings", "__version__",
+    "ChatRecord", "ConfigError", "DatasetError", "LLMClient", "SetupError", "WorkbenchError",
+    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "governance", "load_settings", "settings", "__version__",
 ]
 
 
@@ -29,7 +30,8 @@ _LAZY = {"evaluate": ("workbench.evaluate", None), "compare": ("workbench.evalua
          "tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
          "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
          "SweepResult": ("workbench.runs", "SweepResult"), "tracing": ("workbench.tracing", None),
-         "monitor": ("workbench.monitor", None), "serve": ("workbench.serve", None)}
+         "monitor": ("workbench.monitor", None), "serve": ("workbench.serve", None),
+         "governance": ("workbench.governance", None)}
 
 
 def __getattr__(name: str):

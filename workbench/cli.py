@@ -160,20 +160,17 @@ def _ft_prepare(a) -> int:
 
 
 def _ft_train(a) -> int:
-    from . import tracking
     from .finetune.local_lora import train_lora
+    from .lifecycle import tracked_run
 
-    c = tracking.client()
-    run = c.create_run(tracking.experiment_id(a.experiment), run_name=a.run_name or "finetune-local")
-    status = "FAILED"
-    try:
+    with tracked_run("finetune", a.run_name or "finetune-local", a.experiment) as run:
         res = train_lora(a.train, a.val, r=a.r, alpha=a.alpha, lr=a.lr, steps=a.steps, epochs=a.epochs,
-                         batch_size=a.batch_size, seed=a.seed, run_id=run.info.run_id)
-        status = "FINISHED"
-    finally:
-        c.set_terminated(run.info.run_id, status)
+                         batch_size=a.batch_size, seed=a.seed, run_id=run.run_id)
+    if not run.ok:
+        print(f"run {run.run_id} FAILED: {run.error}", file=sys.stderr)
+        return 1
     print(f"model {res.model}: {res.steps} steps in {res.train_s:.0f}s, final loss {res.losses[-1]:.3f}, "
-          f"peak RSS {res.peak_rss_mb:.0f} MB (run {run.info.run_id})")
+          f"peak RSS {res.peak_rss_mb:.0f} MB (run {run.run_id})")
     return 0
 
 

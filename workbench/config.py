@@ -27,7 +27,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConfigError
 
@@ -77,7 +77,7 @@ class Endpoint:
     """One OpenAI-compatible endpoint. ``api_key_env`` names a variable; keys are never stored here."""
 
     name: str
-    kind: str  # a key of ENDPOINT_KINDS
+    kind: str  # a kind registered in workbench.llm.endpoints (local, openai, azure, openai_compatible, ...)
     base_url: str | None = None
     api_key_env: str | None = None
     models: list[str] = field(default_factory=list)
@@ -86,6 +86,7 @@ class Endpoint:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     api_version: str | None = None
     timeout_s: float = 120.0
+    source: str | None = None  # where it was declared ("built-in" or the workbench.toml path), for errors
 
     def api_key(self) -> str:
         """The key from the environment; a clear error if the variable is unset."""
@@ -102,56 +103,24 @@ class Endpoint:
     def has_key(self) -> bool:
         return self.api_key_env is None or bool(os.environ.get(self.api_key_env))
 
-    def resolve_base_url(self, model: str | None = None) -> str:
-        """The base URL; for ``local`` this starts the embedded server serving ``model`` on demand."""
-        if self.kind == "local":
-            from .llm.local import ensure_server, options_for_model
-
-            return ensure_server(options_for_model(model)).base_url
-        if not self.base_url:
-            raise ConfigError(f"endpoint '{self.name}' has no base_url: set it in workbench.toml or the environment")
-        return self.base_url
 
 
-# Endpoint kinds register a factory that builds the built-in endpoint from the environment (or None
-# when the kind has no built-in instance). Extra endpoints from workbench.toml use kind "openai_compatible".
-ENDPOINT_KINDS: dict[str, Callable[[], Endpoint | None]] = {}
-
-
-def register_endpoint_kind(name: str):
-    def deco(fn: Callable[[], Endpoint | None]):
-        ENDPOINT_KINDS[name] = fn
-        return fn
-
-    return deco
-
-
-@register_endpoint_kind("local")
-def _local() -> Endpoint:
-    from .llm.local import adapters
-
-    return Endpoint(name="local", kind="local", models=[LOCAL_MODEL, *sorted(adapters())], default_model=LOCAL_MODEL,
-                    max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2, timeout_s=120.0)
-
-
-@register_endpoint_kind("openai")
-def _openai() -> Endpoint:
-    return Endpoint(name="openai", kind="openai",
-                    base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-                    api_key_env="OPENAI_API_KEY", models=["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
-                    default_model="gpt-4o-mini", max_concurrency=16)
-
-
-@register_endpoint_kind("azure")
-def _azure() -> Endpoint:
-    return Endpoint(name="azure", kind="azure", base_url=os.environ.get("AZURE_OPENAI_ENDPOINT"),
-                    api_key_env="AZURE_OPENAI_API_KEY", api_version=os.environ.get("OPENAI_API_VERSION"),
-                    models=["gpt-4o-mini"], default_model="gpt-4o-mini", max_concurrency=16)
-
-
-@register_endpoint_kind("openai_compatible")
-def _compatible() -> None:
-    return None
+# The built-in endpoints, as data read from the environment. What each *kind* does (start the embedded server,
+# build an Azure client, price, count tokens...) lives in workbench.llm.endpoints, which this module never imports.
+def _builtin_endpoints() -> dict[str, Endpoint]:
+    return {
+        "local": Endpoint(name="local", kind="local", models=[LOCAL_MODEL], default_model=LOCAL_MODEL,
+                          max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2, timeout_s=120.0,
+                          prices={"*": {"input": 0.0, "output": 0.0}}, source="built-in"),
+        "openai": Endpoint(name="openai", kind="openai",
+                           base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                           api_key_env="OPENAI_API_KEY", models=["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
+                           default_model="gpt-4o-mini", max_concurrency=16, source="built-in"),
+        "azure": Endpoint(name="azure", kind="azure", base_url=os.environ.get("AZURE_OPENAI_ENDPOINT"),
+                          api_key_env="AZURE_OPENAI_API_KEY", api_version=os.environ.get("OPENAI_API_VERSION"),
+                          models=["gpt-4o-mini"], default_model="gpt-4o-mini", max_concurrency=16,
+                          source="built-in"),
+    }
 
 
 @dataclass
@@ -160,7 +129,6 @@ class Settings:
     endpoints: dict[str, Endpoint]
     aliases: dict[str, str]
     prices: dict[str, dict[str, float]]
-    toml_path: Path | None = None
     tables: dict[str, dict] = field(default_factory=dict)  # other workbench.toml tables: [tracing], [privacy]
 
     def option(self, table: str, key: str, default: Any = None, env: str | None = None) -> Any:
@@ -221,10 +189,11 @@ def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
         raise ConfigError(f"{path}: [endpoints.{name}] holds an api_key: remove it and name an environment "
                           f"variable instead (api_key_env = \"MY_KEY\")")
     kind = raw.get("kind", "openai_compatible")
-    if kind not in ENDPOINT_KINDS:
-        raise ConfigError(f"{path}: [endpoints.{name}] kind '{kind}' unknown; one of {sorted(ENDPOINT_KINDS)}")
-    base = ENDPOINT_KINDS[kind]() or Endpoint(name=name, kind=kind)
-    base.name = name
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(f"{path}: [endpoints.{name}] kind must be a name like \"openai_compatible\"")
+    # a built-in kind starts from its built-in endpoint (its URL, key variable, models); others from scratch
+    base = next((ep for ep in _builtin_endpoints().values() if ep.kind == kind), None) or Endpoint(name=name, kind=kind)
+    base.name, base.source = name, str(path)
     for key in ("base_url", "api_key_env", "default_model", "api_version"):
         if key in raw:
             setattr(base, key, raw[key])
@@ -236,8 +205,6 @@ def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
         base.timeout_s = float(raw["timeout_s"])
     if "prices" in raw:
         base.prices = {m: {k: float(v) for k, v in p.items()} for m, p in raw["prices"].items()}
-    if kind == "openai_compatible" and not base.base_url:
-        raise ConfigError(f"{path}: [endpoints.{name}] needs base_url (e.g. \"http://127.0.0.1:8000/v1\")")
     return base
 
 
@@ -266,14 +233,12 @@ def register_model(endpoint: str, model: str, project_dir: Path | None = None) -
 def load_settings(project_dir: Path | None = None) -> Settings:
     """Read built-in endpoints, then ``workbench.toml`` (which may add or override endpoints)."""
     project = find_project_dir(project_dir)
-    endpoints = {n: ep for n, fn in ENDPOINT_KINDS.items() if (ep := fn()) is not None}
+    endpoints = _builtin_endpoints()
     aliases: dict[str, str] = {"smollm2": "local:smollm2"}
     prices: dict[str, dict[str, float]] = {}
     tables: dict[str, dict] = {}
     path = project / "workbench.toml"
-    toml_path = None
     if path.is_file():
-        toml_path = path
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
@@ -292,8 +257,7 @@ def load_settings(project_dir: Path | None = None) -> Settings:
                 endpoints[name].models += [m for m in models if m not in endpoints[name].models]
     except (OSError, ValueError):
         pass
-    return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, toml_path=toml_path,
-                    tables=tables)
+    return Settings(project_dir=project, endpoints=endpoints, aliases=aliases, prices=prices, tables=tables)
 
 
 def settings() -> Settings:

@@ -11,10 +11,6 @@ class ConfigError(WorkbenchError):
     """A setting is missing or wrong (workbench.toml, environment variables, model names)."""
 
 
-class EndpointError(WorkbenchError):
-    """An endpoint cannot be reached or answered with something unusable."""
-
-
 class SetupError(WorkbenchError):
     """A part of the embedded set-up (model file, llama-server binary, embeddings) is unavailable."""
 

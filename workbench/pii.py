@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 
 def luhn_ok(number: str) -> bool:
@@ -70,3 +70,14 @@ def redact(text: str, placeholder: str = "[{kind}]") -> str:
     for kind, value in sorted(find_pii(text), key=lambda kv: -len(kv[1])):
         text = text.replace(value, placeholder.format(kind=kind.upper()))
     return text
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with PII replaced in every string inside it (dicts and lists are walked)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v) for v in value]
+    return value

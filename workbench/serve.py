@@ -548,7 +548,7 @@ def start(config: AppConfig | str | Path | dict, port: int | None = None, host: 
     """Serve ``config`` from a background thread of this process (notebooks, tests); returns when healthy."""
     import httpx
 
-    from .llm.local import free_port
+    from .procs import free_port
 
     cfg = _resolve(config)
     port = port or free_port()

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .config import settings
 from .errors import ConfigError, WorkbenchError
-from .llm.local import health, pid_alive
+from .procs import pid_alive, wait_healthy as _wait
 
 
 @dataclass
@@ -80,14 +80,11 @@ def backend_uri(db: str) -> str:
 
 def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0, log: Path | None = None):
     """Poll ``url/health`` until it answers 200; fail early (with the log's tail) if the process exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise WorkbenchError(f"mlflow server exited with status {proc.returncode} before it was healthy:\n{tail}")
-        if health(url):
-            return
-        time.sleep(0.3)
+    if _wait(url, timeout, alive=lambda: proc is None or proc.poll() is None, interval_s=0.3):
+        return
+    if proc is not None and proc.poll() is not None:
+        tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+        raise WorkbenchError(f"mlflow server exited with status {proc.returncode} before it was healthy:\n{tail}")
     raise WorkbenchError(f"mlflow server at {url} not healthy after {timeout:.0f}s (log: {log})")
 
 

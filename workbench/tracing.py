@@ -19,21 +19,10 @@ import logging
 import os
 from typing import Any, Iterator
 
-from . import pii
+from .pii import redact_value
 from .config import settings
 
 _state: dict[str, Any] = {"enabled": None, "redact": False}
-
-
-def redact_value(value: Any) -> Any:
-    """``value`` with PII replaced in every string inside it (dicts and lists are walked)."""
-    if isinstance(value, str):
-        return pii.redact(value)
-    if isinstance(value, dict):
-        return {k: redact_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_value(v) for v in value]
-    return value
 
 
 # Per-context overrides (a served request's task): trace its calls into its own experiment, with its own redaction
@@ -106,6 +95,7 @@ def enable(experiment: str | None = None, redact: bool | None = None) -> None:
         mlflow.set_experiment(experiment_id=tracking.experiment_id(experiment))
     set_redaction(settings().redact_pii if redact is None else redact)
     mlflow.tracing.enable()
+    set_call_hook(chat_span)
     _state["enabled"] = True
 
 
@@ -170,3 +160,10 @@ def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict |
         yield box
         if box.get("record") is not None:
             record_chat(span, box["record"])
+
+
+# The client calls this module's span through its call hook (the LLM layer does not import tracking); importing
+# workbench.tracing installs it, and `import workbench` does so on first use of wb.chat / wb.evaluate.
+from .llm.client import set_call_hook  # noqa: E402
+
+set_call_hook(chat_span)

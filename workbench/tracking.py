@@ -141,7 +141,7 @@ def log_table(data, artifact_file: str, run_id: str | None = None) -> None:
     if settings().redact_pii:  # workspace switch: PII never reaches the store
         import pandas as pd
 
-        from .tracing import redact_value
+        from .pii import redact_value
 
         data = pd.DataFrame(data).map(lambda v: redact_value(v) if isinstance(v, (str, list, dict)) else v)
     client().log_table(run_id or current_run_id(), data=data, artifact_file=artifact_file)

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 import workbench as wb
 from workbench.candidates import PromptCandidate
 from workbench.evaluate.runner import read_checkpoint
-from workbench.runs import recovery
+from workbench import recovery
 from evalkit import write_dataset
 
 BIN = Path(sys.executable).parent / "workbench"

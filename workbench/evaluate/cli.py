@@ -13,8 +13,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
                  concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = False,
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
-    from .. import tracking
-    from ..monitor.card import audit_tags, govern_run
+    from ..lifecycle import tracked_run
     from .runner import estimate, evaluate
 
     cand = PromptCandidate(model=model, system_prompt=system_prompt or DEFAULT_SYSTEM, max_tokens=max_tokens)
@@ -24,23 +23,15 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
             echo(est.to_string(index=False))
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
         return 0
-    c = tracking.client()
-    exp_id = tracking.experiment_id(experiment)
-    run = c.create_run(exp_id, run_name=run_name or f"eval-{cand.name}", tags={"workbench.kind": "eval",
-                                                                               **audit_tags()})
-    rid = run.info.run_id
-    status, gov = "FAILED", None
-    try:
-        res = evaluate(dataset, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
-                       budget_usd=budget_usd, judge=judge, run_id=rid, trace=trace)
-        status = "FINISHED"
-    finally:  # every run gets its card and scan, failed ones too
-        gov = govern_run(rid, status=status)
-        if gov.error:
-            status = "FAILED"
-        c.set_terminated(rid, status)
-    if gov.error:
-        echo(f"run {rid} FAILED: {gov.error}")
+    from ..data import load_dataset
+
+    ds = load_dataset(dataset)  # an invalid dataset fails here, before any run exists
+    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment) as run:
+        res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
+                       budget_usd=budget_usd, judge=judge, run_id=run.run_id, trace=trace)
+    rid = run.run_id
+    if not run.ok:
+        echo(f"run {rid} FAILED: {run.error}")
         return 1
     s = res.summary()
     with pd.option_context("display.width", 200, "display.max_rows", 200):

@@ -170,7 +170,3 @@ def check_gate(gate: str, agg_a: dict, agg_b: dict) -> dict:
     threshold = _eval_expr(expr, agg_a.get(name))
     value = float(agg_b[name])
     return {"gate": gate, "metric": name, "value": value, "threshold": threshold, "passed": _OPS[op](value, threshold)}
-
-
-def to_json(c: Comparison) -> str:
-    return json.dumps({"a": c.a, "b": c.b, "gates": c.gates, "table": c.table.to_dict(orient="records")}, default=str)

@@ -14,7 +14,6 @@ with a budget stop, logged to MLflow.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import inspect
 import json
@@ -23,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -124,10 +123,6 @@ class EvalResult:
             out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
                         "ci_high": None, "n": len(sub), "family": "run"})
         return pd.DataFrame(out)
-
-    def to_markdown(self) -> str:
-        s = self.summary()
-        return s.pivot_table(index="metric", columns="candidate", values="value", aggfunc="first").to_string()
 
 
 def _stat(vals: np.ndarray, stat: str) -> float | None:

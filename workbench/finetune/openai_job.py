@@ -36,12 +36,12 @@ class JobResult:
 
 
 def _client(endpoint: str):
-    import openai
+    from ..llm.endpoints import kind_of
 
     ep = settings().endpoints.get(endpoint)
     if ep is None:
         raise WorkbenchError(f"unknown endpoint '{endpoint}'")
-    return openai.OpenAI(base_url=ep.resolve_base_url(), api_key=ep.api_key(), max_retries=3, timeout=60)
+    return kind_of(ep).sync_client(ep)
 
 
 def run_job(train_file: str | Path, validation_file: str | Path | None = None, model: str = "gpt-4o-mini-2024-07-18",

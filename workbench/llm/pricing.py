@@ -32,11 +32,12 @@ def price_table() -> dict:
 
 
 def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
-    """USD per 1M tokens ``{"input", "output"}`` or None when unknown. Local models cost 0."""
-    if endpoint.kind == "local":
-        return {"input": 0.0, "output": 0.0}
+    """USD per 1M tokens ``{"input", "output"}`` or None when unknown. An endpoint's ``prices`` may hold a
+    ``"*"`` entry, its price for every model (the embedded ``local`` endpoint: 0)."""
     if model in endpoint.prices:
         return endpoint.prices[model]
+    if "*" in endpoint.prices:
+        return endpoint.prices["*"]
     user = settings().prices
     if model in user:
         return user[model]
@@ -52,12 +53,16 @@ def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
     return None
 
 
-def cost_usd(endpoint: Endpoint, model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-    """Cost of one call, or None when the model has no known price."""
-    p = price_for(endpoint, model)
+def cost_from_price(p: dict[str, float] | None, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+    """USD for the token counts at price ``p`` (USD per 1M tokens), or None when there is no price."""
     if p is None:
         return None
     return ((prompt_tokens or 0) * p.get("input", 0.0) + (completion_tokens or 0) * p.get("output", 0.0)) / 1e6
+
+
+def cost_usd(endpoint: Endpoint, model: str, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+    """Cost of one call, or None when the model has no known price."""
+    return cost_from_price(price_for(endpoint, model), prompt_tokens, completion_tokens)
 
 
 def training_price(model: str) -> float | None:
@@ -84,12 +89,9 @@ def tokenize_remote(root_url: str, text: str, timeout: float = 10.0) -> int:
         return len(json.loads(r.read())["tokens"])
 
 
-def count_tokens(text: str, model: str = "gpt-4o-mini", endpoint: Endpoint | None = None) -> tuple[int, str]:
-    """Count tokens of ``text`` offline. Returns ``(count, accuracy)`` with accuracy exact|approx|rough."""
-    if endpoint is not None and endpoint.kind == "local":
-        from .local import ensure_server
-
-        return tokenize_remote(ensure_server().root_url, text), "exact"
+def count_tokens(text: str, model: str = "gpt-4o-mini") -> tuple[int, str]:
+    """Count tokens of ``text`` offline by model name. Returns ``(count, accuracy)``: exact|approx|rough.
+    An endpoint with its own tokenizer counts through its kind (``kind_of(ep).count_tokens``)."""
     m = model.lower()
     if m.startswith(("gpt-3.5", "gpt-4-", "gpt-4", "text-embedding")) and not m.startswith(("gpt-4o", "gpt-4.1")):
         return len(_cl100k().encode(text, disallowed_special=())), "exact"

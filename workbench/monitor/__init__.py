@@ -1,5 +1,5 @@
-"""Operationalize and govern: collect traces, windowed metrics and drift, alert rules and notifiers,
-governance cards and the secret scan.
+"""Operationalize: collect traces, windowed metrics and drift, alert rules and notifiers
+(governance cards and the secret scan live in :mod:`workbench.governance`).
 
     import workbench as wb
     df = wb.monitor.collect_traces("app-contoso-rag")
@@ -8,11 +8,9 @@ governance cards and the secret scan.
     m.check()                                          # fired alerts (de-duplicated, with cooldown)
 """
 
-from .card import audit_tags, build_card, govern_run, log_card, scan_run
-from .collect import METRICS, collect_runs, collect_traces, drift, metric_value, parse_duration, score_sample, windowed
+from .collect import METRICS, collect_traces, drift, metric_value, parse_duration, score_sample, windowed
 from .notify import NOTIFIERS, register_notifier
 from .rules import Monitor, Rule, RuleSet, load_rules, parse_rules
 
-__all__ = ["METRICS", "NOTIFIERS", "Monitor", "Rule", "RuleSet", "audit_tags", "build_card", "collect_runs",
-           "collect_traces", "drift", "govern_run", "load_rules", "log_card", "metric_value", "parse_duration",
-           "parse_rules", "register_notifier", "scan_run", "score_sample", "windowed"]
+__all__ = ["METRICS", "NOTIFIERS", "Monitor", "Rule", "RuleSet", "collect_traces", "drift", "load_rules",
+           "metric_value", "parse_duration", "parse_rules", "register_notifier", "score_sample", "windowed"]

@@ -80,19 +80,6 @@ def collect_traces(experiment: str, since: float | datetime | None = None, max_r
     return df.sort_values("time", ignore_index=True)
 
 
-def collect_runs(experiment: str) -> pd.DataFrame:
-    """Evaluation (and other) runs of ``experiment`` with their metrics, as ``mlflow.search_runs`` gives them."""
-    import mlflow
-
-    from .. import tracking
-
-    tracking.configure()
-    exp = tracking.client().get_experiment_by_name(experiment)
-    if exp is None:
-        return pd.DataFrame()
-    return mlflow.search_runs([exp.experiment_id])
-
-
 def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
     """Score up to ``n`` random successful traces with the offline honesty and harm metrics.
 

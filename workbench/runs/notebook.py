@@ -15,9 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import re
-import subprocess
 import threading
 import time
 import warnings
@@ -25,17 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .. import tags as T
+from .. import tracking
 from ..config import settings
 from ..errors import WorkbenchError
-from .. import tracking
-from ..monitor.card import audit_tags, govern_run
-from . import recovery
+from ..lifecycle import tracked_run
+from ..secrets import is_secret_name, scrub, secret_values
 
-# A name looks like a credential when one of its words (split on _ - . and camelCase) is one of these.
-# Word-based rather than the glob "*token*", which would refuse `max_tokens` (in every LLM notebook).
-SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
-                          "credentials", "passphrase", "bearer"})
-NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working directories, not passwords
 _ENV_LOCK = threading.Lock()
 KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s is too short for 8 kernels starting at once on 2 busy cores
 
@@ -72,45 +66,12 @@ class RunResult:
                               **{f"param.{k}": v for k, v in self.parameters.items()}, **self.metrics}])
 
 
-def is_secret_name(name: str) -> bool:
-    """``api_key``, ``OPENAI_API_KEY``, ``hfToken``, ``db_password`` → True; ``max_tokens``, ``top_k`` → False."""
-    words = re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", name)
-    return name not in NOT_SECRET and any(w.lower() in SECRET_WORDS for w in words if w)
-
-
-def secret_values() -> list[str]:
-    """Values of environment variables whose names look like credentials (to scrub from outputs)."""
-    return sorted({v for k, v in os.environ.items() if is_secret_name(k) and v and len(v) >= 8}, key=len,
-                  reverse=True)
-
-
-def scrub(text: str, secrets: list[str] | None = None) -> str:
-    for s in secrets if secrets is not None else secret_values():
-        text = text.replace(s, "***")
-    return text
-
-
 def notebook_hash(path: Path) -> str:
     """sha256 of the notebook's sources only (outputs and metadata do not change what it does)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     src = [("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", ""))
            for c in nb.get("cells", [])]
     return hashlib.sha256(json.dumps(src).encode()).hexdigest()
-
-
-def git_info(path: Path) -> dict[str, str]:
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=path.parent, capture_output=True, text=True, timeout=10)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {}
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return {"mlflow.source.git.commit": head.stdout.strip(),
-                "workbench.git.dirty": str(bool(dirty.stdout.strip())).lower()}
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
 
 
 def inspect_parameters(path: Path) -> dict[str, dict]:
@@ -182,17 +143,6 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
         except WorkbenchError as e:  # name the parameter and where it is declared
             raise WorkbenchError(f"{path.name}: parameter '{name}': {str(e).removeprefix('parameter ')}") from None
     return params, declared
-
-
-def _versions() -> dict[str, str]:
-    import mlflow
-    import papermill
-
-    from .. import __version__
-
-    return {"workbench.version": __version__, "workbench.papermill_version": papermill.__version__,
-            "workbench.mlflow_version": mlflow.__version__, "workbench.host": platform.node(),
-            "workbench.python": platform.python_version()}
 
 
 @contextlib.contextmanager
@@ -271,75 +221,55 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         raise WorkbenchError(f"{path}: expected a .ipynb notebook")
     params, _declared = resolve_parameters(path, parameters)
     nb_hash = notebook_hash(path)
-    tracking.configure()
-    c = tracking.client()
-    exp_id = tracking.experiment_id(experiment)
-    run_tags = {"workbench.notebook": str(path), "workbench.notebook_hash": nb_hash,
-                "mlflow.source.name": str(path), "mlflow.source.type": "NOTEBOOK", **git_info(path),
-                **_versions(), **audit_tags(), **recovery.launch_tags(c), **(tags or {})}  # ends stale runs first
-    if parent_run_id:
-        run_tags["mlflow.parentRunId"] = parent_run_id
-    if run_id is None:
-        run = c.create_run(exp_id, run_name=run_name or path.stem, tags=run_tags)
-        run_id = run.info.run_id
-    else:
-        tracking.set_tags(run_tags, run_id)
-    tracking.log_params(params, run_id)
-
-    out_dir = Path(output).resolve().parent if output else settings().project_dir / ".workbench" / "runs" / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out_nb = Path(output).resolve() if output else out_dir / path.name
-    env = {tracking.RUN_ENV: run_id, "MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
-           "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_PROJECT_DIR": str(settings().project_dir)}
-    secrets = secret_values()
-    status, error, tb = "FINISHED", None, None
-    t0 = time.monotonic()
-    try:
-        with _kernel_env(env):
-            papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
-                                       start_timeout=KERNEL_START_TIMEOUT_S,
-                                       cwd=str(path.parent), execution_timeout=timeout, kernel_name="python3")
-    except PapermillExecutionError as e:
-        status, error = "FAILED", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
-        tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))
-    except CellTimeoutError as e:
-        cell, _ = _failing_cell(out_nb)
-        status, error = "FAILED", f"timeout after {timeout}s per cell: {str(e).splitlines()[0][:200]}"
-        tb = str(e)
-    except DeadKernelError as e:
-        status, error, tb = "FAILED", f"kernel died: {str(e)[:200]}", str(e)
-    except (KeyboardInterrupt, SystemExit):
-        with contextlib.suppress(Exception):
-            c.set_terminated(run_id, "KILLED")
-        raise
-    except Exception as e:  # noqa: BLE001 - any launcher failure still ends the run as FAILED
-        status, error, tb = "FAILED", f"{type(e).__name__}: {e}", None
-    duration = time.monotonic() - t0
-    if status == "FAILED" and tb is None:
-        _, tb = _failing_cell(out_nb)
-    html = None
-    try:
-        if out_nb.exists():
-            _scrub_file(out_nb, secrets)
-            html = to_html(out_nb)
-            _scrub_file(html, secrets)
-            c.log_artifact(run_id, str(out_nb), "notebook")
-            c.log_artifact(run_id, str(html), "notebook")
-    except Exception as e:  # noqa: BLE001 - a failing render must not hide the run's status
-        error = (error + "; " if error else "") + f"artifact logging failed: {type(e).__name__}: {e}"
-        status = "FAILED"
-    tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
-    gov = govern_run(run_id, extra_files=[f for f in (out_nb, html) if f], status=status)  # card + secret scan
-    if gov.error:
-        status = "FAILED"
-        error = (error + "; " if error else "") + gov.error
-    if error:
-        tracking.set_tags({"error": scrub(error[:5000], secrets)}, run_id)
-    c.set_terminated(run_id, status)
-    metrics = dict(c.get_run(run_id).data.metrics)
-    result = RunResult(run_id=run_id, experiment_id=exp_id, status=status, duration_s=duration, output_notebook=out_nb,
-                       output_html=html, parameters=params, metrics=metrics, error=error,
-                       traceback=scrub(tb, secrets) if tb else None)
-    if raise_on_error and status != "FINISHED":
-        raise NotebookRunError(f"run {run_id} FAILED: {error}", result)
+    run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
+                T.SOURCE_TYPE: "NOTEBOOK", **(tags or {})}
+    error, tb, html = None, None, None
+    with tracked_run("notebook", run_name or path.stem, experiment, tags=run_tags, params=params, run_id=run_id,
+                     parent_run_id=parent_run_id, source=path) as run:
+        run_id = run.run_id
+        out_dir = Path(output).resolve().parent if output else settings().project_dir / ".workbench" / "runs" / run_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_nb = Path(output).resolve() if output else out_dir / path.name
+        env = {tracking.RUN_ENV: run_id, "MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
+               "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_PROJECT_DIR": str(settings().project_dir)}
+        t0 = time.monotonic()
+        try:
+            with _kernel_env(env):
+                papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
+                                           start_timeout=KERNEL_START_TIMEOUT_S, cwd=str(path.parent),
+                                           execution_timeout=timeout, kernel_name="python3")
+        except PapermillExecutionError as e:
+            error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))
+        except CellTimeoutError as e:
+            error, tb = f"timeout after {timeout}s per cell: {str(e).splitlines()[0][:200]}", str(e)
+        except DeadKernelError as e:
+            error, tb = f"kernel died: {str(e)[:200]}", str(e)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - any launcher failure still ends the run as FAILED
+            error = f"{type(e).__name__}: {e}"
+        duration = time.monotonic() - t0
+        if error:
+            run.fail(error)
+            if tb is None:
+                _, tb = _failing_cell(out_nb)
+        try:
+            if out_nb.exists():
+                secrets = secret_values()
+                _scrub_file(out_nb, secrets)
+                html = to_html(out_nb)
+                _scrub_file(html, secrets)
+                tracking.log_artifact(out_nb, "notebook", run_id=run_id)
+                tracking.log_artifact(html, "notebook", run_id=run_id)
+        except Exception as e:  # noqa: BLE001 - a failing render must not hide the run's status
+            run.fail(f"artifact logging failed: {type(e).__name__}: {e}")
+        tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
+        run.scan_files += [f for f in (out_nb, html) if f]  # the card and secret scan run on exit
+    metrics = dict(tracking.client().get_run(run_id).data.metrics)
+    result = RunResult(run_id=run_id, experiment_id=run.experiment_id, status=run.status, duration_s=duration,
+                       output_notebook=out_nb, output_html=html, parameters=params, metrics=metrics,
+                       error=run.error, traceback=scrub(tb) if tb else None)
+    if raise_on_error and run.status != "FINISHED":
+        raise NotebookRunError(f"run {run_id} FAILED: {run.error}", result)
     return result

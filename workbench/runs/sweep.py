@@ -19,9 +19,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .. import recovery, tracking
+from .. import tags as T
 from ..errors import WorkbenchError
-from .. import tracking
-from . import recovery
+from ..lifecycle import tracked_run
 from .executors import get_executor
 from .notebook import notebook_hash, resolve_parameters
 
@@ -95,18 +96,18 @@ def _run_cell(path: str, params: dict, experiment: str | None, parent: str, time
         run = c.get_run(run_id)
         if run.info.status in ("FINISHED", "FAILED"):  # done already (lost on the way back)
             return {"run_id": run_id, "status": run.info.status, "metrics": dict(run.data.metrics),
-                    "error": run.data.tags.get("error")}
+                    "error": run.data.tags.get(T.ERROR)}
         # RUNNING or KILLED here: an earlier attempt's worker died (recovery marks such runs KILLED)
-        attempt = int(run.data.tags.get("workbench.attempt", "0")) + 1
+        attempt = int(run.data.tags.get(T.ATTEMPT, "0")) + 1
         if attempt > MAX_ATTEMPTS:
             error = f"worker lost: the cell started {attempt - 1} times and never finished"
             _fail(run_id, error)
             return {"run_id": run_id, "status": "FAILED", "metrics": {}, "error": error}
         # this worker becomes the run's launcher before it is RUNNING, so stale-run recovery leaves it alone
-        tracking.set_tags({"workbench.attempt": attempt, **recovery.launch_tags(c)}, run_id)
+        tracking.set_tags({T.ATTEMPT: attempt, **recovery.launch_tags(c)}, run_id)
         c.update_run(run_id, status="RUNNING")
     r = run_notebook(path, parameters=params, experiment=experiment, run_name=run_name, parent_run_id=parent,
-                     timeout=timeout, progress=False, tags={"workbench.sweep.cell": cell_key}, run_id=run_id)
+                     timeout=timeout, progress=False, tags={T.SWEEP_CELL: cell_key}, run_id=run_id)
     return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error}
 
 
@@ -114,16 +115,16 @@ def _fail(run_id: str, error: str) -> None:
     """Mark a child FAILED with an ``error`` tag unless it already finished or failed (a lost one may be KILLED)."""
     c = tracking.client()
     if c.get_run(run_id).info.status not in ("FINISHED", "FAILED"):
-        tracking.set_tags({"error": error[:5000]}, run_id)
+        tracking.set_tags({T.ERROR: error[:5000]}, run_id)
         c.set_terminated(run_id, "FAILED")
 
 
 def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
     """FINISHED children of ``parent_id`` by cell key."""
-    runs = tracking.client().search_runs([exp_id], f"tags.mlflow.parentRunId = '{parent_id}'", max_results=10000)
+    runs = tracking.client().search_runs([exp_id], f"tags.`{T.PARENT_RUN_ID}` = '{parent_id}'", max_results=10000)
     done = {}
     for r in runs:
-        key = r.data.tags.get("workbench.sweep.cell")
+        key = r.data.tags.get(T.SWEEP_CELL)
         if key and r.info.status == "FINISHED":
             done[key] = {"run_id": r.info.run_id, "status": "FINISHED", "metrics": dict(r.data.metrics)}
     return done
@@ -134,8 +135,6 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
           max_runs: int | None = None, resume: bool = False, timeout: float | None = None,
           run_name: str | None = None, echo=print) -> SweepResult:
     """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run."""
-    from ..config import settings
-
     path = Path(path).resolve()
     if not grid:
         raise WorkbenchError("a sweep needs at least one --grid NAME=V1,V2")
@@ -155,22 +154,40 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     tracking.configure()
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
-    parent_id, done, launch = None, {}, recovery.launch_tags(c)  # ends stale runs of killed launchers first
+    parent_id, done = None, {}
     if resume:
-        prev = c.search_runs([exp_id], f"tags.`workbench.sweep.key` = '{sweep_key}'", max_results=1,
+        prev = c.search_runs([exp_id], f"tags.`{T.SWEEP_KEY}` = '{sweep_key}'", max_results=1,
                              order_by=["attributes.start_time DESC"])
         if prev:
             parent_id = prev[0].info.run_id
             done = _previous(parent_id, exp_id)
-            c.update_run(parent_id, status="RUNNING")
-            tracking.set_tags(launch, parent_id)
-    if parent_id is None:
-        parent = c.create_run(exp_id, run_name=run_name or f"sweep-{path.stem}", tags={
-            "workbench.sweep.key": sweep_key, "workbench.sweep.grid": json.dumps(grid, default=str),
-            "workbench.notebook": str(path), "workbench.notebook_hash": nb_hash, **launch})
-        parent_id = parent.info.run_id
-        tracking.log_params({f"grid.{k}": ",".join(map(str, v)) for k, v in grid.items()}, parent_id)
-    result = SweepResult(parent_run_id=parent_id)
+    tags = {T.SWEEP_KEY: sweep_key, T.SWEEP_GRID: json.dumps(grid, default=str), T.NOTEBOOK: str(path),
+            T.NOTEBOOK_HASH: nb_hash}
+    params = None if parent_id else {f"grid.{k}": ",".join(map(str, v)) for k, v in grid.items()}
+    with tracked_run("sweep", run_name or f"sweep-{path.stem}", experiment, tags=tags, params=params,
+                     run_id=parent_id, source=path) as parent:
+        parent_id = parent.run_id
+        result = SweepResult(parent_run_id=parent_id)
+        _run_cells(result, path, cells, typed, done, experiment, exp_id, timeout, workers, executor, scheduler, echo)
+        table = result.summary()
+        tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
+        n_ok = sum(e["status"] == "FINISHED" for e in result.children)
+        tracking.log_metrics({"sweep/children_finished": n_ok, "sweep/children_failed": len(cells) - n_ok,
+                              "sweep/duration_s": result.duration_s}, run_id=parent_id)
+        if not result.ok:
+            parent.fail(f"{len(cells) - n_ok} of {len(cells)} cells failed")
+    echo(result.summary(max_metrics=6).to_string(index=False))
+    return result
+
+
+def _run_cells(result: SweepResult, path: Path, cells: list[dict], typed: list[dict], done: dict, experiment,
+               exp_id: str, timeout, workers: int, executor: str, scheduler, echo) -> None:
+    """Pre-create the children of ``result``'s parent, run the cells not ``done`` on the executor, fill
+    ``result.children``."""
+    from ..config import settings
+
+    c = tracking.client()
+    parent_id = result.parent_run_id
     t0 = time.monotonic()
     todo = []
     for cell, params in zip(cells, typed):
@@ -193,7 +210,7 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
         for e in todo:  # children exist before any worker starts: queued cells show as SCHEDULED
             e["run_name"] = "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200]
             e["run_id"] = c.create_run(exp_id, run_name=e["run_name"], tags={
-                "mlflow.parentRunId": parent_id, "workbench.sweep.cell": e["cell_key"]}).info.run_id
+                T.PARENT_RUN_ID: parent_id, T.SWEEP_CELL: e["cell_key"]}).info.run_id
             c.update_run(e["run_id"], status="SCHEDULED")
         pool = get_executor(executor, workers, scheduler)
         try:
@@ -211,11 +228,3 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
         finally:
             pool.shutdown(wait=True)
     result.duration_s = time.monotonic() - t0
-    table = result.summary()
-    tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
-    n_ok = sum(e["status"] == "FINISHED" for e in result.children)
-    tracking.log_metrics({"sweep/children_finished": n_ok, "sweep/children_failed": len(cells) - n_ok,
-                          "sweep/duration_s": result.duration_s}, run_id=parent_id)
-    c.set_terminated(parent_id, "FINISHED" if result.ok else "FAILED")
-    echo(result.summary(max_metrics=6).to_string(index=False))
-    return result

@@ -18,9 +18,10 @@ class Playground:
         import ipywidgets as w
 
         from ..config import settings
+        from ..llm.endpoints import kind_of
 
         s = settings()
-        options = [f"{ep.name}:{m}" for ep in s.endpoints.values() for m in ep.models if ep.has_key()]
+        options = [f"{ep.name}:{m}" for ep in s.endpoints.values() if ep.has_key() for m in kind_of(ep).models(ep)]
         self.template = w.Textarea(value=template, description="template", layout=w.Layout(width="100%", height="80px"))
         self.variables = w.Textarea(value=json.dumps(variables or {"question": "What is a tent footprint?"}),
                                     description="variables", layout=w.Layout(width="100%", height="60px"))

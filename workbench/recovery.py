@@ -14,10 +14,9 @@ import os
 import platform
 import time
 
-PID_TAG = "workbench.launcher.pid"
-HOST_TAG = "workbench.launcher.host"
-START_TAG = "workbench.launcher.start"
-REASON_TAG = "workbench.killed_reason"
+from . import tags as T
+
+PID_TAG, HOST_TAG, START_TAG, REASON_TAG = T.LAUNCHER_PID, T.LAUNCHER_HOST, T.LAUNCHER_START, T.KILLED_REASON
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def mark_stale_runs(client=None) -> list[str]:
 SCHEDULED children (a killed sweep's cells); returns their ids."""
     from mlflow.entities import ViewType
 
-    from .. import tracking
+    from . import tracking
 
     c = client or tracking.client()
     host = platform.node()

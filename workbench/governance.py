@@ -21,7 +21,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import settings
+from . import tags as T
+from .config import settings
+from .secrets import scrub, secret_env_values
 
 LIMITATIONS = [
     "Offline metrics are heuristics: groundedness checks numbers and embedding/word overlap per sentence, "
@@ -38,15 +40,32 @@ LIBRARIES = ("llmops-workbench", "mlflow", "openai", "papermill", "pandas", "num
 
 def audit_tags() -> dict[str, str]:
     """Who, when, where and how a run was launched (tags ``workbench.user/host/launched_at/command``)."""
-    from ..runs.notebook import scrub
-
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return {"workbench.user": user, "workbench.host": socket.gethostname(),
-            "workbench.launched_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "workbench.command": scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
+    return {T.USER: user, T.HOST: socket.gethostname(),
+            T.LAUNCHED_AT: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            T.COMMAND: scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
+
+
+def git_info(where: Path) -> dict[str, str]:
+    """Commit and dirty flag of the git work tree holding ``where`` (a file or directory); {} outside git."""
+    import subprocess
+
+    cwd = where if where.is_dir() else where.parent
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {}
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return {T.GIT_COMMIT: head.stdout.strip(), T.GIT_DIRTY: str(bool(dirty.stdout.strip())).lower()}
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
 
 
 def _endpoint_line(spec: str) -> str:
@@ -54,7 +73,9 @@ def _endpoint_line(spec: str) -> str:
         ep, model = settings().resolve_model(spec)
     except Exception:  # noqa: BLE001 - an unknown spec is still worth listing
         return f"`{spec}`"
-    where = "embedded llama-server (127.0.0.1)" if ep.kind == "local" else (ep.base_url or "default URL")
+    from .llm.endpoints import kind_of
+
+    where = kind_of(ep).describe(ep)
     key = f", key from `${ep.api_key_env}`" if getattr(ep, "api_key_env", None) else ""
     return f"`{spec}` → endpoint `{ep.name}` ({ep.kind}, {where}{key}), model `{model}`"
 
@@ -89,7 +110,7 @@ def build_card(run_id: str, status: str | None = None) -> str:
     written just before the run is terminated)."""
     import math
 
-    from .. import tracking
+    from . import tracking
 
     c = tracking.client()
     run = c.get_run(run_id)
@@ -99,19 +120,19 @@ def build_card(run_id: str, status: str | None = None) -> str:
     lines = [f"# Governance card — {run.info.run_name}", "",
              f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, "
              f"started {started}",
-             f"- **Launched by** `{t.get('workbench.user', t.get('mlflow.user', '?'))}` on "
-             f"`{t.get('workbench.host', '?')}` at {t.get('workbench.launched_at', started)}",
-             f"- **Command**: `{t.get('workbench.command', '?')}`",
-             f"- **Notebook**: `{t.get('workbench.notebook', '-')}` (sources sha256 "
-             f"`{t.get('workbench.notebook_hash', '-')[:16]}`)",
-             f"- **Code**: commit `{t.get('workbench.git_commit', t.get('mlflow.source.git.commit', 'unknown'))}`"
-             f"{' (uncommitted changes)' if t.get('workbench.git_dirty') == 'true' else ''}", ""]
+             f"- **Launched by** `{t.get(T.USER, t.get('mlflow.user', '?'))}` on "
+             f"`{t.get(T.HOST, '?')}` at {t.get(T.LAUNCHED_AT, started)}",
+             f"- **Command**: `{t.get(T.COMMAND, '?')}`",
+             f"- **Notebook**: `{t.get(T.NOTEBOOK, '-')}` (sources sha256 "
+             f"`{t.get(T.NOTEBOOK_HASH, '-')[:16]}`)",
+             f"- **Code**: commit `{t.get(T.GIT_COMMIT, 'unknown')}`"
+             f"{' (uncommitted changes)' if t.get(T.GIT_DIRTY) == 'true' else ''}", ""]
     # prompts
     lines += ["## Prompt templates", ""]
     prompt_rows = [{"source": k, "value": v} for k, v in p.items()
                    if any(w in k.lower() for w in ("template", "system_prompt", "prompt"))]
-    prompt_rows += [{"source": f"registry: {k.removeprefix('workbench.prompt.')}", "value": f"version {v}"}
-                    for k, v in t.items() if k.startswith("workbench.prompt.")]
+    prompt_rows += [{"source": f"registry: {k.removeprefix(T.PROMPT_PREFIX)}", "value": f"version {v}"}
+                    for k, v in t.items() if k.startswith(T.PROMPT_PREFIX)]
     lines += [_table(prompt_rows, ["source", "value"])]
     # datasets
     lines += ["## Datasets", ""]
@@ -162,11 +183,11 @@ def build_card(run_id: str, status: str | None = None) -> str:
         lines += ["_No harm metrics in this run: it was not evaluated on the red-team set._"]
     lines += ["", "## Known limitations", ""]
     lim = list(LIMITATIONS)
-    if t.get("workbench.eval.stopped", "no") != "no":
-        lim.insert(0, f"The evaluation stopped early ({t['workbench.eval.stopped']}): the metrics cover part of "
+    if t.get(T.EVAL_STOPPED, "no") != "no":
+        lim.insert(0, f"The evaluation stopped early ({t[T.EVAL_STOPPED]}): the metrics cover part of "
                       "the set.")
-    if t.get("error"):
-        lim.insert(0, f"The run failed: {t['error'][:300]}")
+    if t.get(T.ERROR):
+        lim.insert(0, f"The run failed: {t[T.ERROR][:300]}")
     lines += [f"- {x}" for x in lim]
     deps = {k.removeprefix("workbench.").removesuffix("_version"): v for k, v in t.items()
             if k.endswith(("_version", ".python"))}
@@ -174,7 +195,7 @@ def build_card(run_id: str, status: str | None = None) -> str:
     lines += ["", "## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(deps.items())) or "_unknown_", ""]
     text = "\n".join(lines)
     if settings().redact_pii:
-        from ..pii import redact
+        from .pii import redact
 
         text = redact(text)
     return text
@@ -193,7 +214,7 @@ def render_html(markdown: str, title: str = "Governance card") -> str:
 
 def log_card(run_id: str, status: str | None = None) -> str:
     """Build the card and log it as ``governance/card.md`` and ``governance/card.html``; returns the Markdown."""
-    from .. import tracking
+    from . import tracking
 
     md = build_card(run_id, status)
     for name, value in secret_env_values().items():  # a key that reached a param must not be copied here too
@@ -204,17 +225,6 @@ def log_card(run_id: str, status: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------ secret scan
-
-
-def secret_env_values() -> dict[str, str]:
-    """``{variable: value}`` of the configured API-key variables (every endpoint's ``api_key_env``) and of
-    any environment variable whose name looks like a credential; values shorter than 8 characters are
-    ignored (too many false hits)."""
-    from ..runs.notebook import is_secret_name
-
-    names = {ep.api_key_env for ep in settings().endpoints.values() if getattr(ep, "api_key_env", None)}
-    names |= {k for k in os.environ if is_secret_name(k)}
-    return {n: os.environ[n] for n in sorted(names) if len(os.environ.get(n, "")) >= 8}
 
 
 @dataclass
@@ -237,7 +247,7 @@ def _scan_bytes(data: bytes, secrets: dict[str, bytes], where: str, hits: list[s
 def scan_run(run_id: str, extra_files: list[str | Path] = (), max_file_bytes: int = 256 * 2**20) -> ScanResult:
     """Look for the values of the configured API-key variables in the run's params, tags, artifacts and
     ``extra_files`` (the executed notebook). Local artifact stores are read in place; others are downloaded."""
-    from .. import tracking
+    from . import tracking
 
     secrets = {k: v.encode() for k, v in secret_env_values().items()}
     res = ScanResult()
@@ -279,7 +289,7 @@ class Governance:
 def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | None = None) -> Governance:
     """Card, then secret scan (the card is scanned too). On a hit the run gets tag
     ``workbench.secret_scan = FAILED: ...`` and the returned ``error`` says where; the caller fails the run."""
-    from .. import tracking
+    from . import tracking
 
     card, error = None, None
     try:
@@ -289,11 +299,11 @@ def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | No
     try:
         scan = scan_run(run_id, extra_files)
     except Exception as e:  # noqa: BLE001 - an unfinished scan fails the run: "no hit" is not proven
-        tracking.set_tags({"workbench.secret_scan": "FAILED: could not complete"}, run_id)
+        tracking.set_tags({T.SECRET_SCAN: "FAILED: could not complete"}, run_id)
         return Governance(card, ScanResult(), f"secret scan could not complete: {type(e).__name__}: {e}")
     if scan.hits:
         error = "secret scan: " + "; ".join(scan.hits[:10]) + (" …" if len(scan.hits) > 10 else "")
-        tracking.set_tags({"workbench.secret_scan": f"FAILED: {len(scan.hits)} hit(s)"}, run_id)
+        tracking.set_tags({T.SECRET_SCAN: f"FAILED: {len(scan.hits)} hit(s)"}, run_id)
     else:
-        tracking.set_tags({"workbench.secret_scan": f"passed ({scan.scanned_files} files)"}, run_id)
+        tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files)"}, run_id)
     return Governance(card, scan, error)

@@ -1,0 +1,127 @@
+"""The one tracked-run lifecycle: create (or adopt) a run, run the work, govern it, terminate it.
+
+Every launcher uses :func:`tracked_run` — ``workbench run`` / ``wb.run_notebook``, sweep parents,
+``workbench eval``, ``workbench finetune train`` — so every run gets the same things:
+
+* on entry: stale runs of dead launchers on this host are marked KILLED first (:mod:`workbench.recovery`);
+  the run is tagged with its kind, the audit trail (who, where, when, which command, scrubbed), the launcher
+  (pid, host, process start: what recovery needs after a ``kill -9``), library versions and the git state;
+  params are logged with secret values scrubbed;
+* on exit, success or failure: the governance card and the secret scan (:func:`workbench.governance.govern_run`),
+  an ``error`` tag scrubbed of secrets, and a terminal status — FINISHED, FAILED, or KILLED for Ctrl-C. A run
+  is never left RUNNING by a failure the process survives.
+
+It lives above :mod:`workbench.tracking` (MLflow glue) and :mod:`workbench.governance` (which uses tracking),
+so neither imports the other's caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from . import governance, recovery, tracking
+from . import tags as T
+from .config import settings
+from .secrets import scrub, secret_values
+
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+
+
+def versions() -> dict[str, str]:
+    """Version tags of the workbench and the libraries a run depends on."""
+    import mlflow
+
+    from . import __version__
+
+    out = {T.VERSION: __version__, T.MLFLOW_VERSION: mlflow.__version__, T.PYTHON: platform.python_version()}
+    with contextlib.suppress(ImportError):
+        import papermill
+
+        out[T.PAPERMILL_VERSION] = papermill.__version__
+    return out
+
+
+@dataclass
+class TrackedRun:
+    """The handle :func:`tracked_run` yields: the run's id, and what the work wants recorded at the end."""
+
+    run_id: str
+    experiment_id: str
+    kind: str
+    status: str = "FINISHED"
+    error: str | None = None
+    scan_files: list[Path] = field(default_factory=list)  # extra files the secret scan reads (executed notebook)
+    governance: governance.Governance | None = None
+
+    def fail(self, error: str) -> None:
+        """Mark the run FAILED (without raising) with ``error``; several failures are joined."""
+        self.status = "FAILED"
+        self.error = f"{self.error}; {error}" if self.error else error
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED"
+
+
+@contextlib.contextmanager
+def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mapping[str, Any] | None = None,
+                params: Mapping[str, Any] | None = None, run_id: str | None = None,
+                parent_run_id: str | None = None, source: str | Path | None = None) -> Iterator[TrackedRun]:
+    """A run of ``kind`` (notebook, sweep, eval, finetune) named ``name``, governed and terminated on exit.
+
+    ``run_id`` adopts an existing run (a sweep's pre-created child) instead of creating one; ``source`` is the
+    file whose git state is recorded (default: the project directory). An exception inside the block fails the
+    run (Ctrl-C kills it) and propagates; ``handle.fail(msg)`` fails it without an exception.
+    """
+    tracking.configure()
+    c = tracking.client()
+    exp_id = tracking.experiment_id(experiment)
+    where = Path(source) if source else settings().project_dir
+    run_tags = {T.KIND: kind, **governance.git_info(where), **versions(), **governance.audit_tags(),
+                **recovery.launch_tags(c), **{k: str(v) for k, v in (tags or {}).items()}}  # ends stale runs first
+    if parent_run_id:
+        run_tags[T.PARENT_RUN_ID] = parent_run_id
+    if run_id is None:
+        run_id = c.create_run(exp_id, run_name=name, tags=run_tags).info.run_id
+    else:
+        tracking.set_tags(run_tags, run_id)
+        c.update_run(run_id, status="RUNNING")
+    secrets = secret_values()
+    handle = TrackedRun(run_id=run_id, experiment_id=exp_id, kind=kind)
+    try:
+        if params:
+            tracking.log_params({k: scrub(str(v), secrets) for k, v in params.items()}, run_id)
+        yield handle
+    except (KeyboardInterrupt, SystemExit):
+        handle.status, handle.error = "KILLED", "interrupted"
+        with contextlib.suppress(Exception):
+            tracking.set_tags({T.ERROR: "interrupted"}, run_id)
+            c.set_terminated(run_id, "KILLED")
+        raise
+    except BaseException as e:
+        handle.fail(f"{type(e).__name__}: {e}")
+        finish(handle, secrets)
+        raise
+    else:
+        finish(handle, secrets)
+
+
+def finish(handle: TrackedRun, secrets: list[str] | None = None) -> None:
+    """Govern and terminate ``handle``'s run (card, secret scan, error tag, status). Never raises for a
+    governance failure: it fails the run instead; the run is terminated whatever happens."""
+    secrets = secret_values() if secrets is None else secrets
+    c = tracking.client()
+    try:
+        gov = governance.govern_run(handle.run_id, extra_files=[f for f in handle.scan_files if f],
+                                    status=handle.status)
+        handle.governance = gov
+        if gov.error:
+            handle.fail(gov.error)
+        if handle.error:
+            tracking.set_tags({T.ERROR: scrub(handle.error[:5000], secrets)}, handle.run_id)
+    finally:
+        c.set_terminated(handle.run_id, handle.status)

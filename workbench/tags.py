@@ -1,0 +1,42 @@
+"""Every ``workbench.*`` MLflow tag name, defined once. Writers and readers import these constants, so a
+renamed tag cannot silently split into two spellings (the card once read ``workbench.git_dirty`` while the
+launcher wrote ``workbench.git.dirty``)."""
+
+# what launched the run (lifecycle.tracked_run)
+KIND = "workbench.kind"  # notebook | sweep | eval | finetune
+USER = "workbench.user"
+HOST = "workbench.host"
+LAUNCHED_AT = "workbench.launched_at"
+COMMAND = "workbench.command"
+VERSION = "workbench.version"
+PYTHON = "workbench.python"
+PAPERMILL_VERSION = "workbench.papermill_version"
+MLFLOW_VERSION = "workbench.mlflow_version"
+GIT_COMMIT = "mlflow.source.git.commit"  # MLflow's own tag
+GIT_DIRTY = "workbench.git.dirty"
+ERROR = "error"  # the failure, scrubbed of secrets
+# the launcher process, for stale-run recovery
+LAUNCHER_PID = "workbench.launcher.pid"
+LAUNCHER_HOST = "workbench.launcher.host"
+LAUNCHER_START = "workbench.launcher.start"
+KILLED_REASON = "workbench.killed_reason"
+ATTEMPT = "workbench.attempt"
+# notebooks and sweeps
+NOTEBOOK = "workbench.notebook"
+NOTEBOOK_HASH = "workbench.notebook_hash"
+SWEEP_KEY = "workbench.sweep.key"
+SWEEP_GRID = "workbench.sweep.grid"
+SWEEP_CELL = "workbench.sweep.cell"
+# evaluations
+EVAL_STOPPED = "workbench.eval.stopped"
+EVAL_CHECKPOINT = "workbench.eval.checkpoint"
+RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
+PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
+# governance
+SECRET_SCAN = "workbench.secret_scan"
+# served apps
+CONFIG_RUN_ID = "workbench.config_run_id"
+# MLflow's own
+PARENT_RUN_ID = "mlflow.parentRunId"
+SOURCE_NAME = "mlflow.source.name"
+SOURCE_TYPE = "mlflow.source.type"
