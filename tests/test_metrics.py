@@ -13,7 +13,7 @@ from workbench.candidates import Answer
 from workbench.evaluate.metrics import FAMILIES, METRICS, get_metrics
 from workbench.evaluate.metrics.harm import is_refusal, toxicity_score
 from workbench.evaluate.metrics.quality import em_score, f1_score, rouge_l
-from workbench.evaluate.runner import MetricEnv
+from workbench.evaluate.engine import MetricEnv
 from workbench.errors import ConfigError
 
 ENV = MetricEnv()

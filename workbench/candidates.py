@@ -48,6 +48,12 @@ class Candidate:
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
         raise NotImplementedError
 
+    def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
+        """The chat messages this candidate sends for ``row`` (``contexts``: retrieved or given passages; None
+        means the candidate's own, e.g. the row's ``contexts`` or a RAG candidate's retrieval). Every candidate
+        has this one signature, so dry-run estimates and served apps treat them alike."""
+        raise WorkbenchError(f"candidate '{self.name}' ({type(self).__name__}) builds no chat messages")
+
     def params(self) -> dict[str, Any]:
         """Flat params to log (``candidate.<name>.<key>``)."""
         return {f"candidate.{self.name}.{k}": v for k, v in self.config.items()}
@@ -74,13 +80,13 @@ class PromptCandidate(Candidate):
         self.config = {"kind": "prompt", "model": model, "system_prompt": system_prompt,
                        "template": template or "default", **self.gen_params}
 
-    def messages(self, row: dict) -> list[dict]:
+    def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
         if row.get("messages"):
             msgs = [dict(m) for m in row["messages"]]
             if self.system_prompt and not any(m["role"] == "system" for m in msgs):
                 msgs.insert(0, {"role": "system", "content": self.system_prompt})
             return msgs
-        ctx = row.get("contexts")
+        ctx = row.get("contexts") if contexts is None else contexts
         template = self.template or (CONTEXT_TEMPLATE if ctx else PLAIN_TEMPLATE)
         values = {k: v for k, v in row.items() if isinstance(v, (str, int, float))}
         values["contexts"] = format_contexts(ctx) if ctx else ""

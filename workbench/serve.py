@@ -274,7 +274,7 @@ class ServedApp:
     def _messages(self, request_msgs: list[dict], contexts: list[str] | None) -> list[dict]:
         question = _text(request_msgs[-1]["content"])
         if self.rag is not None:
-            last = self.rag.messages(question, contexts or [])
+            last = self.rag.messages({"question": question}, contexts or [])
         else:
             last = self.prompt.messages({"question": question})
         history = [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]]

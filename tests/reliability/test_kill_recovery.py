@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 from workbench.candidates import PromptCandidate
-from workbench.evaluate.runner import read_checkpoint
+from workbench.evaluate.engine import read_checkpoint
 from workbench import recovery
 from evalkit import write_dataset
 

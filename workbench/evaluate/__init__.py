@@ -5,7 +5,8 @@ import types
 
 from .compare import Comparison, check_gate, compare
 from .metrics import METRICS, MetricDef, definitions, get_metrics, metric
-from .runner import EvalResult, estimate, evaluate
+from .result import EvalResult
+from .runner import estimate, evaluate
 from .scorers import as_mlflow_scorers
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WorkbenchError
-from .metrics import METRICS, _load
+from .metrics import METRICS, load_all
 
 N_BOOT = 2000
 
@@ -43,9 +43,9 @@ class Comparison:
         return self.table
 
 
-def _rows_and_aggs(x, candidate: str | None) -> tuple[str, pd.DataFrame, dict]:
+def rows_and_aggregates(x, candidate: str | None) -> tuple[str, pd.DataFrame, dict]:
     """(label, rows, aggregates) from an EvalResult, a per-row DataFrame or an MLflow run id."""
-    from .runner import EvalResult
+    from .result import EvalResult
 
     if isinstance(x, EvalResult):
         rows, aggs, label = x.rows, x.metrics, x.run_id or "result"
@@ -86,9 +86,9 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
     """Compare B against baseline A (EvalResults or MLflow run ids)."""
     from scipy import stats
 
-    _load()
-    la, ra, agg_a = _rows_and_aggs(a, candidate_a)
-    lb, rb, agg_b = _rows_and_aggs(b, candidate_b)
+    load_all()
+    la, ra, agg_a = rows_and_aggregates(a, candidate_a)
+    lb, rb, agg_b = rows_and_aggregates(b, candidate_b)
     ra = ra.assign(_k=ra["id"].astype(str) + "#" + ra["repeat"].astype(str)).set_index("_k")
     rb = rb.assign(_k=rb["id"].astype(str) + "#" + rb["repeat"].astype(str)).set_index("_k")
     common = ra.index.intersection(rb.index)
@@ -108,7 +108,7 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
             continue
         d = y - x
         md = METRICS.get(name)
-        binary = md is not None and md.kind == "binary"
+        binary = md is not None and md.binary
         lo, hi = _paired_bootstrap(d, rng) if len(d) > 1 else (float(d.mean()), float(d.mean()))
         sd = d.std(ddof=1) if len(d) > 1 else 0.0
         line = {"metric": name, "n": len(d), "mean_a": x.mean(), "mean_b": y.mean(), "diff": d.mean(),

@@ -1,7 +1,7 @@
 """Evaluation rows on Dask: ``wb.evaluate(..., executor="dask", scheduler="tcp://HOST:8786")``.
 
 The pending (candidate, row, repeat) jobs are cut into partitions; each partition is one Dask task that runs
-the ordinary async runner (:func:`workbench.evaluate.runner._run_jobs`: same client, cache, retries, metrics)
+the ordinary async runner (:func:`workbench.evaluate.engine.run_jobs`: same client, cache, retries, metrics)
 on its rows against the endpoint, and returns its records. The client keeps a bounded window of partitions in
 flight (memory stays flat), appends each returned partition to the evaluation's checkpoint as it arrives
 (results stream back partition by partition) and stops submitting once a budget is spent.
@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkbenchError
 
 
 def parts_dir(checkpoint: Path) -> Path:
@@ -30,9 +29,9 @@ def parts_dir(checkpoint: Path) -> Path:
 
 
 def _partition_key(jobs: list[tuple[dict, int, int]], cands) -> str:
-    from .runner import _row_key
+    from .engine import row_key
 
-    keys = "\n".join(_row_key(cands[c].name, row["id"], r) for row, c, r in jobs)
+    keys = "\n".join(row_key(cands[c].name, row["id"], r) for row, c, r in jobs)
     return hashlib.sha256(keys.encode()).hexdigest()[:16]
 
 
@@ -42,7 +41,7 @@ def eval_partition(jobs: list[tuple[dict, int, int]], shared: dict, part_file: s
     definitions and client settings (scattered once to every worker)."""
     from ..llm.client import LLMClient, run_sync
     from .judge import Judge
-    from .runner import MetricEnv, _Checkpoint, _row_key, _run_jobs, read_checkpoint
+    from .engine import Checkpoint, MetricEnv, read_checkpoint, row_key, run_jobs
 
     os.environ.setdefault("WORKBENCH_PROJECT_DIR", project_dir)  # the response cache lives in the project
     path = Path(part_file)
@@ -53,13 +52,13 @@ def eval_partition(jobs: list[tuple[dict, int, int]], shared: dict, part_file: s
         path.parent.mkdir(parents=True, exist_ok=True)
     cands, mdefs = shared["candidates"], shared["metrics"]
     done = {k for k, r in read_checkpoint(path).items() if not r.get("error")}  # a re-run after a lost worker
-    todo = [(row, cands[c], r) for row, c, r in jobs if _row_key(cands[c].name, row["id"], r) not in done]
+    todo = [(row, cands[c], r) for row, c, r in jobs if row_key(cands[c].name, row["id"], r) not in done]
     client = LLMClient(cache=shared["cache"])
     env = MetricEnv(judge=Judge(shared["judge"], client) if shared["judge"] else None,
                     embed_model=shared["embed_model"])
-    ckpt = _Checkpoint(path)
+    ckpt = Checkpoint(path)
     try:
-        n, spent, stopped = run_sync(_run_jobs(iter(todo), len(todo), client, mdefs, env, ckpt,
+        n, spent, stopped = run_sync(run_jobs(iter(todo), len(todo), client, mdefs, env, ckpt,
                                                shared["concurrency"], budget_usd, False, False))
     finally:
         ckpt.close()
@@ -69,7 +68,7 @@ def eval_partition(jobs: list[tuple[dict, int, int]], shared: dict, part_file: s
 
 def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckpt, *, scheduler: str | None,
              workers: int | None, partition_rows: int | None, concurrency: int, cache: str, judge: str | None,
-             embed_model: str | None, budget_usd: float | None, progress: bool, trace: bool
+             embed_model: str | None, budget_usd: float | None, progress: bool, trace: bool, **_local
              ) -> tuple[int, float, str | None]:
     """Compute ``pending`` on Dask, appending every returned partition to ``ckpt``. Returns
     ``(rows computed, new spend, stopped)`` like the local runner."""
@@ -77,7 +76,7 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
 
     from ..config import settings
     from ..server import dask_client
-    from .runner import _row_key, _trace_row, read_checkpoint
+    from .engine import read_checkpoint, row_key, trace_row
 
     pdir = parts_dir(ckpt.path)
     # fold partitions an interrupted evaluation left behind; their rows are not pending any more
@@ -89,7 +88,7 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
                 folded.add(key)
         leftover.unlink()
     index = {id(c): i for i, c in enumerate(cands)}
-    jobs = [(row, index[id(c)], r) for row, c, r in pending if _row_key(c.name, row["id"], r) not in folded]
+    jobs = [(row, index[id(c)], r) for row, c, r in pending if row_key(c.name, row["id"], r) not in folded]
     if not jobs:
         return 0, 0.0, None
 
@@ -129,7 +128,7 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
                 for rec in out["records"]:
                     ckpt.write(rec)
                     if trace:
-                        _trace_row(rec)
+                        trace_row(rec)
                 Path(out["part_file"]).unlink(missing_ok=True)
                 state["n"] += out["computed"]
                 state["spent"] += out["spent"]
@@ -156,10 +155,6 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
             cluster.close()
 
 
-EVAL_EXECUTORS = {"dask": run_dask}
+from .engine import register_eval_executor  # noqa: E402
 
-
-def get_eval_executor(name: str):
-    if name not in EVAL_EXECUTORS:
-        raise WorkbenchError(f"unknown evaluation executor '{name}': 'local' or one of {sorted(EVAL_EXECUTORS)}")
-    return EVAL_EXECUTORS[name]
+register_eval_executor("dask", run_dask)

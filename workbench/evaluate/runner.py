@@ -13,298 +13,28 @@ with a budget stop, logged to MLflow.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import inspect
 import json
-import os
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
 
-import numpy as np
 import pandas as pd
 
-from ..candidates import Answer, Candidate, as_candidate
+from ..candidates import Candidate, as_candidate
 from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
-from ..llm.client import LLMClient, run_sync
+from ..llm.client import LLMClient
+from .engine import Checkpoint, MetricEnv, get_eval_executor, read_checkpoint, row_key
 from .judge import Judge
 from .metrics import MetricDef, get_metrics
-
-N_BOOT = 1000
-
-
-class MetricEnv:
-    """What metric functions may use: cached embeddings, the judge, the moderation endpoint."""
-
-    def __init__(self, judge: Judge | None = None, embed_model: str | None = None, max_cache: int = 50_000):
-        self.judge = judge
-        self._embed_model = embed_model
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-        self._max = max_cache
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        from ..llm.embeddings import OFFLINE_MODEL, embed
-
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            vecs = embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False)
-            with self._lock:
-                if len(self._cache) > self._max:
-                    self._cache.clear()
-                self._cache.update(zip(missing, vecs))
-        with self._lock:
-            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-    async def moderate(self, text: str) -> float | None:
-        import openai
-
-        ep = settings().endpoints.get("openai")
-        if ep is None or not ep.has_key():
-            return None
-        client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=ep.api_key())
-        resp = await client.moderations.create(input=text)
-        return float(resp.results[0].flagged)
-
-
-@dataclass
-class EvalResult:
-    """Rows, aggregates and run metadata of one evaluation. ``summary()`` → candidate × metric DataFrame."""
-
-    rows: pd.DataFrame
-    metrics: dict[str, float]
-    candidates: list[str]
-    metric_defs: list[MetricDef]
-    dataset: Dataset
-    checkpoint: Path
-    run_id: str | None = None
-    stopped: str | None = None
-    spent_usd: float = 0.0
-    duration_s: float = 0.0
-    computed_rows: int = 0
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def complete(self) -> bool:
-        return self.stopped is None
-
-    def summary(self, ci: bool = True) -> pd.DataFrame:
-        """One line per candidate × metric × stat, with a 95% bootstrap CI for means."""
-        out = []
-        rng = np.random.default_rng(0)
-        for cand in self.candidates:
-            sub = self.rows[self.rows["candidate"] == cand]
-            for m in self.metric_defs:
-                if m.name not in sub:
-                    continue
-                vals = pd.to_numeric(sub[m.name], errors="coerce").dropna().to_numpy(float)
-                for stat in m.stats:
-                    v = _stat(vals, stat)
-                    lo = hi = None
-                    if ci and stat == "mean" and len(vals) > 1:
-                        idx = rng.integers(0, len(vals), (N_BOOT, len(vals)))
-                        boots = vals[idx].mean(axis=1)
-                        lo, hi = float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-                    out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
-                                "ci_high": hi, "n": len(vals), "family": m.family})
-                jcol = f"{m.name}.judge_error"
-                if jcol in sub:
-                    je = sub[jcol].dropna().astype(float)
-                    out.append({"candidate": cand, "metric": f"{m.name}/judge_error_rate",
-                                "value": float(je.mean()) if len(je) else None, "ci_low": None, "ci_high": None,
-                                "n": len(je), "family": m.family})
-            errs = sub["error"].notna().mean() if len(sub) else 0.0
-            out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
-                        "ci_high": None, "n": len(sub), "family": "run"})
-        return pd.DataFrame(out)
-
-
-def _stat(vals: np.ndarray, stat: str) -> float | None:
-    if len(vals) == 0:
-        return None
-    if stat == "mean":
-        return float(vals.mean())
-    if stat == "total":
-        return float(vals.sum())
-    if stat.startswith("p"):
-        return float(np.percentile(vals, float(stat[1:])))
-    raise ValueError(stat)
-
-
-def aggregates(result: EvalResult) -> dict[str, float]:
-    """Flat ``{name: value}`` for MLflow: ``quality/f1/mean``; with several candidates ``<cand>/quality/f1/mean``."""
-    s = result.summary(ci=False)
-    multi = len(result.candidates) > 1
-    return {(f"{r.candidate}/{r.metric}" if multi else r.metric): r.value for r in s.itertuples()
-            if r.value is not None and not (isinstance(r.value, float) and np.isnan(r.value))}
-
-
-# ------------------------------------------------------------------ checkpoint
-
-
-def _row_key(cand: str, rid: str, repeat: int) -> str:
-    return f"{cand}\x1f{rid}\x1f{repeat}"
-
-
-def read_checkpoint(path: Path) -> dict[str, dict]:
-    """Completed rows by key; a truncated last line (crash mid-write) is ignored; later lines win."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            done[rec["key"]] = rec
-    return done
-
-
-class _Checkpoint:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        # a crash can leave a partial last line: make sure new records start on a fresh line
-        if path.exists() and path.stat().st_size:
-            with open(path, "rb") as f:
-                f.seek(-1, os.SEEK_END)
-                needs_nl = f.read(1) != b"\n"
-            if needs_nl:
-                with open(path, "a", encoding="utf-8") as f:
-                    f.write("\n")
-        self.f = open(path, "a", encoding="utf-8")
-        self.n = 0
-
-    def write(self, rec: dict) -> None:
-        self.f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-        self.f.flush()
-        self.n += 1
-        if self.n % 50 == 0:
-            os.fsync(self.f.fileno())
-
-    def close(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-
-
-# ------------------------------------------------------------------ the runner
+from .result import EvalResult, aggregates
 
 
 def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None) -> str:
     blob = json.dumps([ds.digest, [(c.name, c.config) for c in cands], [m.name for m in mdefs], repeats, judge],
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _input_text(row: dict) -> str:
-    if row.get("question"):
-        return str(row["question"])
-    return "\n".join(f"{m['role']}: {m['content']}" for m in row.get("messages") or [])
-
-
-async def _score(row: dict, answer: Answer, mdefs: list[MetricDef], env: MetricEnv) -> dict:
-    values: dict[str, Any] = {}
-
-    def unpack(m: MetricDef, out):
-        if isinstance(out, tuple):
-            out, details = out
-            for k, v in (details or {}).items():
-                values[f"{m.name}.{k}"] = v
-        values[m.name] = None if out is None else float(out)
-
-    def sync_part():
-        for m in mdefs:
-            if inspect.iscoroutinefunction(m.fn):
-                continue
-            try:
-                unpack(m, m.fn(row, answer, env))
-            except Exception as e:  # noqa: BLE001 - a metric bug must not kill the run
-                values[m.name] = None
-                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
-
-    await asyncio.to_thread(sync_part)
-    for m in mdefs:
-        if inspect.iscoroutinefunction(m.fn):
-            try:
-                unpack(m, await m.fn(row, answer, env))
-            except Exception as e:  # noqa: BLE001
-                values[m.name] = None
-                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
-    return values
-
-
-async def _run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, client: LLMClient,
-                    mdefs: list[MetricDef], env: MetricEnv, ckpt: _Checkpoint, concurrency: int,
-                    budget_usd: float | None, progress: bool, trace: bool) -> tuple[int, float, str | None]:
-    state = {"spent": 0.0, "errors": 0, "n": 0, "stop": None}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc="eval", unit="row")
-
-    async def one(row: dict, cand: Candidate, repeat: int) -> None:
-        try:
-            answer = await cand.aanswer(row, client, repeat)
-        except WorkbenchError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the row becomes an error row
-            answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
-        judge_before = env.judge.spent_usd if env.judge else 0.0
-        values = await _score(row, answer, mdefs, env)
-        spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit)
-        spent += (env.judge.spent_usd - judge_before) if env.judge else 0.0
-        state["spent"] += spent
-        err = answer.error
-        rec = {"key": _row_key(cand.name, row["id"], repeat), "candidate": cand.name, "id": row["id"],
-               "repeat": repeat, "input": _input_text(row)[:2000], "reference": row.get("reference"),
-               "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved, "error": err.split(":")[0] if err else None,
-               "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
-               "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
-               "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
-        for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
-            if row.get(col) is not None:
-                rec[col] = row[col]
-        ckpt.write(rec)
-        if trace:
-            _trace_row(rec)
-        state["n"] += 1
-        state["errors"] += bool(err)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(errors=state["errors"], usd=f"{state['spent']:.4f}", refresh=False)
-        if budget_usd is not None and state["spent"] >= budget_usd and state["stop"] is None:
-            state["stop"] = "budget"
-
-    async def worker():
-        for row, cand, repeat in jobs:  # a shared iterator: each job is taken exactly once
-            if state["stop"]:
-                return
-            await one(row, cand, repeat)
-
-    try:
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-    finally:
-        if bar is not None:
-            bar.close()
-    return state["n"], state["spent"], state["stop"]
-
-
-def _trace_row(rec: dict) -> None:
-    import mlflow
-
-    with mlflow.start_span(name=f"eval:{rec['candidate']}") as span:
-        span.set_inputs({"id": rec["id"], "input": rec["input"], "contexts": rec.get("contexts")})
-        span.set_outputs({"answer": rec["answer"], "error": rec["error"]})
-        span.set_attributes({k: v for k, v in rec.items() if "/" in k and isinstance(v, (int, float))})
 
 
 def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int = 1,
@@ -343,32 +73,26 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
     rows = ds.rows
     pending = [(row, c, r) for c in cands for row in rows for r in range(repeats)
-               if _row_key(c.name, row["id"], r) not in done]
+               if row_key(c.name, row["id"], r) not in done]
     client = LLMClient(cache=cache)
     env = MetricEnv(judge=Judge(judge, client) if judge else None, embed_model=embed_model)
     conc = concurrency or max(4, min(64, 2 * max(settings().resolve_model(getattr(c, "model", "local"))[0]
                                                  .max_concurrency for c in cands)))
-    ckpt = _Checkpoint(ckpt_path)
+    ckpt = Checkpoint(ckpt_path)
     if trace:
         from .. import tracking
 
         tracking.configure()
     show = progress if progress is not None else len(pending) > 20
     try:
-        if executor == "local":
-            n, spent, stopped = run_sync(_run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, conc,
-                                                   budget_usd, show, trace))
-        else:  # rows on a cluster: the same runner per partition, checkpointed per partition
-            from .distributed import get_eval_executor
-
-            n, spent, stopped = get_eval_executor(executor)(
-                pending, cands, mdefs, ckpt, scheduler=scheduler, workers=workers, partition_rows=partition_rows,
-                concurrency=conc, cache=cache, judge=judge, embed_model=embed_model, budget_usd=budget_usd,
-                progress=show, trace=trace)
+        n, spent, stopped = get_eval_executor(executor)(
+            pending, cands, mdefs, ckpt, client=client, env=env, scheduler=scheduler, workers=workers,
+            partition_rows=partition_rows, concurrency=conc, cache=cache, judge=judge, embed_model=embed_model,
+            budget_usd=budget_usd, progress=show, trace=trace)
     finally:
         ckpt.close()
     final = read_checkpoint(ckpt_path)
-    order = {(_row_key(c.name, row["id"], r)): i for i, (row, c, r) in enumerate(
+    order = {(row_key(c.name, row["id"], r)): i for i, (row, c, r) in enumerate(
         (row, c, r) for c in cands for row in rows for r in range(repeats))}
     recs = sorted((v for k, v in final.items() if k in order), key=lambda v: order[v["key"]])
     df = pd.DataFrame(recs)

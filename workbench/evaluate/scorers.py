@@ -34,7 +34,7 @@ def as_mlflow_scorers(metrics: list[str] | None = None) -> list:
     """MLflow ``Scorer`` objects (named ``family_metric``) for offline workbench metrics."""
     from mlflow.genai.scorers import scorer
 
-    from .runner import MetricEnv
+    from .engine import MetricEnv
 
     env = MetricEnv()
     out = []

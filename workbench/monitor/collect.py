@@ -90,7 +90,7 @@ def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
 
     from ..candidates import Answer
     from ..evaluate.metrics import get_metrics
-    from ..evaluate.runner import MetricEnv, _score
+    from ..evaluate.engine import MetricEnv, score_row
     from ..llm.client import run_sync
 
     df = df.copy()
@@ -112,7 +112,7 @@ def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
         answer_text = root.outputs if root is not None and isinstance(root.outputs, str) else ""
         msgs = (root.inputs or {}).get("messages", []) if root is not None else []
         question = msgs[-1].get("content", "") if msgs and isinstance(msgs[-1], dict) else ""
-        values = run_sync(_score({"question": question}, Answer(text=answer_text, contexts=contexts), mdefs, env))
+        values = run_sync(score_row({"question": question}, Answer(text=answer_text, contexts=contexts), mdefs, env))
         if values.get("honesty/groundedness") is not None:
             df.at[i, "groundedness"] = values["honesty/groundedness"]
         tox, leak = values.get("harm/toxicity"), values.get("harm/pii_leak")

@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..candidates import Answer, Candidate
+from ..candidates import Answer, Candidate, format_contexts
 from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
 from .index import VectorIndex
 from .retrieval import Retriever
@@ -52,19 +52,27 @@ class RAGPipeline(Candidate):
                        **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
                        **self.gen_params}
 
-    def messages(self, question: str, contexts: list[str]) -> list[dict]:
-        ctx = "\n\n".join(f"[{i + 1}] {c}" for i, c in enumerate(contexts))
+    @staticmethod
+    def question(row: dict) -> str:
+        """The row's question: ``question``, else the last user message."""
+        return row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
+                                            if m["role"] == "user"), "")
+
+    def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
+        """The prompt for ``row`` with ``contexts`` (None: retrieve them now)."""
+        question = self.question(row)
+        if contexts is None:
+            contexts = [h.chunk.context_text for h in self.retriever.retrieve(question)]
+        ctx = format_contexts(contexts)
         msgs = [{"role": "user", "content": self.prompt.format(contexts=ctx, question=question)}]
         if self.system_prompt:
             msgs.insert(0, {"role": "system", "content": self.system_prompt})
         return msgs
 
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
-        question = row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
-                                                if m["role"] == "user"), "")
-        hits = await self.aretrieve(question)
+        hits = await self.aretrieve(self.question(row))
         contexts = [h.chunk.context_text for h in hits]
-        rec = await client.achat(self.messages(question, contexts), self.model, repeat=repeat, **self.gen_params)
+        rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat, **self.gen_params)
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]

@@ -34,6 +34,11 @@ class MetricDef:
     requires: tuple[str, ...] = ()  # row columns the metric needs (else None)
     fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def binary(self) -> bool:
+        """A 0/1 metric (paired comparisons use McNemar and flips for these)."""
+        return self.kind == "binary"
+
     def record(self) -> dict:
         """The definition record (no function), e.g. for docs and MLflow."""
         return {"name": self.name, "family": self.family, "needs_llm": self.needs_llm,
@@ -61,7 +66,7 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
 def get_metrics(names: list[str] | None = None, judge: bool = False) -> list[MetricDef]:
     """Metric definitions by name or family (``quality``); default: all that need no LLM (plus the judged
     ones when a judge is configured)."""
-    _load()
+    load_all()
     if not names:
         return [m for m in METRICS.values() if judge or not m.needs_llm]
     out: list[MetricDef] = []
@@ -82,9 +87,10 @@ def definitions():
     """All metric definition records as a DataFrame."""
     import pandas as pd
 
-    _load()
+    load_all()
     return pd.DataFrame([m.record() for m in METRICS.values()])
 
 
-def _load() -> None:
+def load_all() -> None:
+    """Import every metric family module, so the registry holds them all."""
     from . import cost, harm, honesty, latency, quality  # noqa: F401 - registration side effects

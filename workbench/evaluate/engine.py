@@ -1,0 +1,254 @@
+"""The evaluation engine: what every executor of an evaluation shares.
+
+* :class:`MetricEnv` — what metric functions may use (cached embeddings, the judge, moderation);
+* :func:`score_row` — every metric on one answer (a metric bug becomes a ``metric_error`` value, never a crash);
+* :func:`row_key`, :class:`Checkpoint`, :func:`read_checkpoint` — the append-only JSONL checkpoint that makes
+  an evaluation resumable (a truncated last line is ignored);
+* :func:`run_jobs` — the async job loop: a fixed pool of workers pulls (row, candidate, repeat) jobs lazily
+  (memory stays flat for 100k rows), checkpoints each finished row and stops at the budget;
+* the executor registry — *where* the jobs run: ``local`` (this process) and ``dask`` (partitions on a
+  cluster, :mod:`workbench.evaluate.distributed`) register here by name.
+
+The front door :func:`workbench.evaluate.evaluate` (``runner.py``) builds the jobs and calls an executor; the
+monitor (sampled scoring of served traffic) and the distributed executor use the same parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..candidates import Answer, Candidate
+from ..config import settings
+from ..errors import ConfigError, WorkbenchError
+from ..llm.client import LLMClient, run_sync
+from .judge import Judge
+from .metrics import MetricDef
+
+
+class MetricEnv:
+    """What metric functions may use: cached embeddings, the judge, the moderation endpoint."""
+
+    def __init__(self, judge: Judge | None = None, embed_model: str | None = None, max_cache: int = 50_000):
+        self.judge = judge
+        self._embed_model = embed_model
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self._max = max_cache
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from ..llm.embeddings import OFFLINE_MODEL, embed
+
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vecs = embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False)
+            with self._lock:
+                if len(self._cache) > self._max:
+                    self._cache.clear()
+                self._cache.update(zip(missing, vecs))
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    async def moderate(self, text: str) -> float | None:
+        import openai
+
+        ep = settings().endpoints.get("openai")
+        if ep is None or not ep.has_key():
+            return None
+        client = openai.AsyncOpenAI(base_url=ep.base_url, api_key=ep.api_key())
+        resp = await client.moderations.create(input=text)
+        return float(resp.results[0].flagged)
+
+
+def row_key(cand: str, rid: str, repeat: int) -> str:
+    return f"{cand}\x1f{rid}\x1f{repeat}"
+
+
+def read_checkpoint(path: Path) -> dict[str, dict]:
+    """Completed rows by key; a truncated last line (crash mid-write) is ignored; later lines win."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            done[rec["key"]] = rec
+    return done
+
+
+class Checkpoint:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # a crash can leave a partial last line: make sure new records start on a fresh line
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                needs_nl = f.read(1) != b"\n"
+            if needs_nl:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write("\n")
+        self.f = open(path, "a", encoding="utf-8")
+        self.n = 0
+
+    def write(self, rec: dict) -> None:
+        self.f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self.f.flush()
+        self.n += 1
+        if self.n % 50 == 0:
+            os.fsync(self.f.fileno())
+
+    def close(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+
+
+def input_text(row: dict) -> str:
+    if row.get("question"):
+        return str(row["question"])
+    return "\n".join(f"{m['role']}: {m['content']}" for m in row.get("messages") or [])
+
+
+async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: MetricEnv) -> dict:
+    values: dict[str, Any] = {}
+
+    def unpack(m: MetricDef, out):
+        if isinstance(out, tuple):
+            out, details = out
+            for k, v in (details or {}).items():
+                values[f"{m.name}.{k}"] = v
+        values[m.name] = None if out is None else float(out)
+
+    def sync_part():
+        for m in mdefs:
+            if inspect.iscoroutinefunction(m.fn):
+                continue
+            try:
+                unpack(m, m.fn(row, answer, env))
+            except Exception as e:  # noqa: BLE001 - a metric bug must not kill the run
+                values[m.name] = None
+                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
+
+    await asyncio.to_thread(sync_part)
+    for m in mdefs:
+        if inspect.iscoroutinefunction(m.fn):
+            try:
+                unpack(m, await m.fn(row, answer, env))
+            except Exception as e:  # noqa: BLE001
+                values[m.name] = None
+                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
+    return values
+
+
+async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, client: LLMClient,
+                    mdefs: list[MetricDef], env: MetricEnv, ckpt: Checkpoint, concurrency: int,
+                    budget_usd: float | None, progress: bool, trace: bool) -> tuple[int, float, str | None]:
+    state = {"spent": 0.0, "errors": 0, "n": 0, "stop": None}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="eval", unit="row")
+
+    async def one(row: dict, cand: Candidate, repeat: int) -> None:
+        try:
+            answer = await cand.aanswer(row, client, repeat)
+        except WorkbenchError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the row becomes an error row
+            answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
+        judge_before = env.judge.spent_usd if env.judge else 0.0
+        values = await score_row(row, answer, mdefs, env)
+        spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit)
+        spent += (env.judge.spent_usd - judge_before) if env.judge else 0.0
+        state["spent"] += spent
+        err = answer.error
+        rec = {"key": row_key(cand.name, row["id"], repeat), "candidate": cand.name, "id": row["id"],
+               "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
+               "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved, "error": err.split(":")[0] if err else None,
+               "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
+               "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
+               "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
+        for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
+            if row.get(col) is not None:
+                rec[col] = row[col]
+        ckpt.write(rec)
+        if trace:
+            trace_row(rec)
+        state["n"] += 1
+        state["errors"] += bool(err)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(errors=state["errors"], usd=f"{state['spent']:.4f}", refresh=False)
+        if budget_usd is not None and state["spent"] >= budget_usd and state["stop"] is None:
+            state["stop"] = "budget"
+
+    async def worker():
+        for row, cand, repeat in jobs:  # a shared iterator: each job is taken exactly once
+            if state["stop"]:
+                return
+            await one(row, cand, repeat)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    finally:
+        if bar is not None:
+            bar.close()
+    return state["n"], state["spent"], state["stop"]
+
+
+def trace_row(rec: dict) -> None:
+    import mlflow
+
+    with mlflow.start_span(name=f"eval:{rec['candidate']}") as span:
+        span.set_inputs({"id": rec["id"], "input": rec["input"], "contexts": rec.get("contexts")})
+        span.set_outputs({"answer": rec["answer"], "error": rec["error"]})
+        span.set_attributes({k: v for k, v in rec.items() if "/" in k and isinstance(v, (int, float))})
+
+
+# ------------------------------------------------------------------ where the work runs
+
+# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, trace, **options)``
+# → ``(rows computed, USD spent, stop reason or None)``. Registered by name: local here, dask in distributed.py.
+EvalExecutor = Callable[..., tuple[int, float, str | None]]
+EVAL_EXECUTORS: dict[str, EvalExecutor] = {}
+_BUILTIN_EXECUTOR_MODULES = {"dask": "workbench.evaluate.distributed"}
+
+
+def register_eval_executor(name: str, fn: EvalExecutor) -> EvalExecutor:
+    EVAL_EXECUTORS[name] = fn
+    return fn
+
+
+def get_eval_executor(name: str) -> EvalExecutor:
+    """The executor registered as ``name`` (built-in ones in their own modules load on first use)."""
+    if name not in EVAL_EXECUTORS and name in _BUILTIN_EXECUTOR_MODULES:
+        import importlib
+
+        importlib.import_module(_BUILTIN_EXECUTOR_MODULES[name])
+    if name not in EVAL_EXECUTORS:
+        raise ConfigError(f"unknown executor '{name}': one of {sorted({*EVAL_EXECUTORS, *_BUILTIN_EXECUTOR_MODULES})}")
+    return EVAL_EXECUTORS[name]
+
+
+def run_local(pending: list, cands: list, mdefs: list[MetricDef], ckpt: Checkpoint, *, client: LLMClient,
+              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, trace: bool,
+              **_options) -> tuple[int, float, str | None]:
+    """Run the jobs in this process, on the workbench's event-loop thread."""
+    return run_sync(run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, concurrency, budget_usd,
+                             progress, trace))
+
+
+register_eval_executor("local", run_local)
