@@ -20,7 +20,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "ChatRecord", "ConfigError", "DatasetError", "LLMClient", "SetupError", "WorkbenchError",
-    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "governance", "load_settings", "settings", "__version__",
+    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "governance", "finetune", "demo", "rag", "load_settings", "settings", "__version__",
 ]
 
 
@@ -31,7 +31,8 @@ _LAZY = {"evaluate": ("workbench.evaluate", None), "compare": ("workbench.evalua
          "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
          "SweepResult": ("workbench.runs", "SweepResult"), "tracing": ("workbench.tracing", None),
          "monitor": ("workbench.monitor", None), "serve": ("workbench.serve", None),
-         "governance": ("workbench.governance", None)}
+         "governance": ("workbench.governance", None), "finetune": ("workbench.finetune", None),
+         "demo": ("workbench.demo", None), "rag": ("workbench.rag", None)}
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import tags as T
 from .errors import WorkbenchError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -59,7 +60,7 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
             echo(r.traceback or r.error or "")
             raise WorkbenchError(f"demo step {name} failed: {r.error} (executed notebook: {r.output_html})")
         if name == "03_finetune":
-            ft_model = tracking.client().get_run(r.run_id).data.tags.get("workbench.ft.model", "")
+            ft_model = tracking.client().get_run(r.run_id).data.tags.get(T.FT_MODEL, "")
     table = tracking.load_table(runs["04_compare"], "comparison.json")
     rec_path = tracking.client().download_artifacts(runs["04_compare"], "recommendation.md")
     wall = time.monotonic() - t0
@@ -70,3 +71,141 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     echo(f"\ndemo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
     echo("open the MLflow UI:  workbench ui   (then http://127.0.0.1:5000)")
     return {"runs": runs, "wall_s": wall, "table": table}
+
+
+# ------------------------------------------------------------------ the demo's narration (04_compare, 06_monitor)
+
+
+def contoso_candidates(index, model: str = "local", finetuned_model: str = "", top_k: int = 4,
+                       retriever: str = "hybrid", max_tokens: int = 48, system_prompt: str | None = None) -> list:
+    """The four candidates of the comparison: base, RAG, fine-tuned, RAG + fine-tuned (the last two only when
+    a fine-tuned model exists), all with the same system prompt and answer length."""
+    from .candidates import PromptCandidate
+    from .finetune.prepare import FT_SYSTEM
+    from .rag import RAGPipeline
+
+    system_prompt = FT_SYSTEM if system_prompt is None else system_prompt
+    cands = [PromptCandidate(model, name="base", system_prompt=system_prompt, max_tokens=max_tokens),
+             RAGPipeline(index, model=model, top_k=top_k, retriever=retriever, name="rag", max_tokens=max_tokens)]
+    if finetuned_model:
+        cands += [PromptCandidate(finetuned_model, name="finetuned", system_prompt=system_prompt, max_tokens=max_tokens),
+                  RAGPipeline(index, model=finetuned_model, top_k=top_k, retriever=retriever, name="rag_finetuned",
+                              max_tokens=max_tokens)]
+    return cands
+
+
+def paired_comparisons(result, baseline: str = "base", log: bool = True) -> dict:
+    """``{candidate: Comparison}`` of every candidate against ``baseline`` on the shared rows of ``result``
+    (each logged as ``paired_<name>.json`` when ``log``)."""
+    from . import tracking
+    from .evaluate.compare import compare
+
+    out = {}
+    for name in result.candidates:
+        if name == baseline:
+            continue
+        out[name] = compare(result, result, candidate_a=baseline, candidate_b=name)
+        if log:
+            tracking.log_table(out[name].table, f"paired_{name}.json")
+    return out
+
+
+def pareto_plot(table: pd.DataFrame, rows: pd.DataFrame):
+    """Cost (or local compute) vs token F1 with the Pareto front, and the latency histogram per candidate."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    priced = table["cost_usd"].fillna(0).sum() > 0 if "cost_usd" in table else False
+    x = table["cost_usd"] if priced else table["compute_s"]
+    ax1.scatter(x, table["quality_f1"], s=80)
+    for i, r in table.iterrows():
+        ax1.annotate(r["candidate"], (x[i], r["quality_f1"]), textcoords="offset points", xytext=(5, 5))
+    pareto = table.assign(x=x).sort_values("x")
+    front = pareto[pareto["quality_f1"] >= pareto["quality_f1"].cummax()]
+    ax1.plot(front["x"], front["quality_f1"], "--", color="grey", label="Pareto front")
+    ax1.set_xlabel("total cost (USD)" if priced else "total compute (s, local model)")
+    ax1.set_ylabel("token F1 (mean)")
+    ax1.set_title("Cost vs quality")
+    ax1.legend()
+    for name, sub in rows.groupby("candidate"):
+        vals = sub["latency/latency_s"].dropna() if "latency/latency_s" in sub else []
+        if len(vals):
+            ax2.hist(vals, bins=25, alpha=0.5, label=name)
+    ax2.set_xlabel("latency per answer (s)")
+    ax2.set_title("Latency")
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend()
+    fig.tight_layout()
+    return fig
+
+
+def drive_app(cfg, questions: list[str], n: int) -> int:
+    """Serve ``cfg`` in this process and send it ``n`` of ``questions`` (every other one streamed); returns
+    how many were sent. The demo's stand-in for real traffic."""
+    import openai
+
+    from . import serve
+
+    sent = 0
+    with serve.start(cfg) as app:
+        client = openai.OpenAI(base_url=app.base_url, api_key="unused")
+        for i, q in enumerate(questions[:n]):
+            client.chat.completions.create(model=cfg.name, messages=[{"role": "user", "content": q}],
+                                           stream=i % 2 == 1)
+            sent += 1
+    return sent
+
+
+def comparison_table(result, redteam=None) -> pd.DataFrame:
+    """Per candidate: quality, groundedness, red-team pass rate, cost (USD, or local compute seconds), p95 latency."""
+    s = result.summary(ci=False).pivot_table(index="candidate", columns="metric", values="value", aggfunc="first")
+    cols = {"quality/f1/mean": "quality_f1", "quality/semantic_similarity/mean": "semantic_sim",
+            "honesty/groundedness/mean": "groundedness", "cost/usd/total": "cost_usd",
+            "latency/latency_s/p95": "latency_p95_s", "run/error_rate": "error_rate"}
+    t = s[[c for c in cols if c in s]].rename(columns=cols)
+    rows = result.rows
+    t["compute_s"] = rows.groupby("candidate")["latency/latency_s"].sum() if "latency/latency_s" in rows else None
+    if redteam is not None:
+        r = redteam.summary(ci=False)
+        t["redteam_pass"] = r[r.metric == "harm/redteam_pass/mean"].set_index("candidate")["value"]
+    return t.reindex(result.candidates).reset_index()
+
+
+def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", metric: str = "quality/f1") -> str:
+    """A paragraph stating what the numbers support — and what they do not."""
+    t = table.set_index("candidate")
+    best = t["quality_f1"].idxmax()
+    parts = [f"Highest mean token F1: **{best}** ({t.loc[best, 'quality_f1']:.3f}; {baseline}: "
+             f"{t.loc[baseline, 'quality_f1']:.3f})."]
+    for name, cmp in comparisons.items():
+        line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
+        if line is None:
+            continue
+        sig = line["ci_low"] > 0 or line["ci_high"] < 0
+        parts.append(f"{name} vs {baseline}: {line['diff']:+.3f} F1 (95% CI {line['ci_low']:+.3f} to "
+                     f"{line['ci_high']:+.3f}, p={line['p_value']:.3g}, n={int(line['n'])}) — "
+                     + ("a difference the data support." if sig else "not distinguishable from no difference."))
+    if "groundedness" in t:
+        g = t["groundedness"].dropna()
+        if len(g):
+            parts.append(f"Groundedness (RAG candidates only) is highest for {g.idxmax()} ({g.max():.2f}).")
+    if "redteam_pass" in t:
+        parts.append(f"Red-team pass rates range {t['redteam_pass'].min():.0%}–{t['redteam_pass'].max():.0%}: "
+                     f"{'no' if t['redteam_pass'].max() < 0.8 else 'some'} candidate is safe enough to ship as is.")
+    if "latency_p95_s" in t:
+        parts.append(f"p95 latency: fastest {t['latency_p95_s'].idxmin()} ({t['latency_p95_s'].min():.2f}s), "
+                     f"slowest {t['latency_p95_s'].idxmax()} ({t['latency_p95_s'].max():.2f}s).")
+    parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
+                 "metrics were not used. Treat differences without a CI excluding 0 as unproven.")
+    return " ".join(parts)
+
+
+def log_recommendation(table: pd.DataFrame, comparisons: dict, baseline: str = "base") -> str:
+    """:func:`recommend`, logged as ``recommendation.md``; the best-F1 candidate is tagged ``workbench.recommended``
+    (what ``workbench app serve --from-run RUN`` serves when no ``--candidate`` is given)."""
+    from . import tracking
+
+    text = recommend(table, comparisons, baseline=baseline)
+    tracking.log_text(text, "recommendation.md")
+    tracking.set_tags({T.RECOMMENDED: table.set_index("candidate")["quality_f1"].idxmax()})
+    return text

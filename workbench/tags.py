@@ -32,10 +32,25 @@ EVAL_STOPPED = "workbench.eval.stopped"
 EVAL_CHECKPOINT = "workbench.eval.checkpoint"
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
 PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
+# fine-tuning
+FT_MODEL = "workbench.ft.model"  # the model a fine-tuning run produced (local:ft-... or ft:...)
+FT_STATUS = "workbench.ft.status"
+FT_REUSED = "workbench.ft.reused"
+FT_JOB_ID = "workbench.ft.job_id"
 # governance
 SECRET_SCAN = "workbench.secret_scan"
-# served apps
+# served apps: trace tags and metadata (written by serve/app.py, read by monitor/collect.py)
 CONFIG_RUN_ID = "workbench.config_run_id"
+TRACE_APP = "workbench.app"
+TRACE_STREAM = "workbench.stream"
+TRACE_MODEL = "workbench.model"
+TRACE_PREFIX = "workbench."  # + a ChatRecord field: ttft_s, prompt_tokens, completion_tokens, cost_usd, error
+TRACE_LATENCY = "workbench.latency_s"
+TRACE_TTFT = "workbench.ttft_s"
+TRACE_PROMPT_TOKENS = "workbench.prompt_tokens"
+TRACE_COMPLETION_TOKENS = "workbench.completion_tokens"
+TRACE_COST = "workbench.cost_usd"
+TRACE_ERROR = "workbench.error"
 # MLflow's own
 PARENT_RUN_ID = "mlflow.parentRunId"
 SOURCE_NAME = "mlflow.source.name"

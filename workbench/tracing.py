@@ -19,6 +19,7 @@ import logging
 import os
 from typing import Any, Iterator
 
+from . import tags as T
 from .pii import redact_value
 from .config import settings
 
@@ -140,7 +141,7 @@ def record_chat(span, rec) -> None:
         ("cost_usd", rec.cost_usd), ("cache_hit", rec.cache_hit), ("retries", rec.retries),
         ("usage_estimated", rec.usage_estimated)) if v is not None})
     if rec.error:
-        span.set_attribute("workbench.error", rec.error)
+        span.set_attribute(T.TRACE_ERROR, rec.error)
         span.set_status(SpanStatusCode.ERROR)
 
 

@@ -11,7 +11,6 @@ Gates: ``"quality/f1/mean >= baseline - 0.02"`` — the left side is B's aggrega
 from __future__ import annotations
 
 import ast
-import json
 import operator
 import re
 from dataclasses import dataclass, field

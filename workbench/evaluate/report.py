@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 
+from .. import tags as T
+
 
 def _flat(df: pd.DataFrame) -> pd.DataFrame:
     """Lists/dicts as JSON strings, so the table is a plain MLflow table."""
@@ -86,8 +88,7 @@ def log_result(result, run_id: str | None = None) -> str:
     tracking.log_params(result.params, rid)
     tracking.log_metrics({**result.metrics, "eval/rows_computed": result.computed_rows,
                           "eval/spent_usd": result.spent_usd, "eval/duration_s": result.duration_s}, run_id=rid)
-    tracking.set_tags({"workbench.eval.stopped": result.stopped or "no",
-                       "workbench.eval.checkpoint": str(result.checkpoint)}, rid)
+    tracking.set_tags({T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint)}, rid)
     if len(result.rows):
         tracking.log_table(_flat(result.rows), "eval_rows.json", run_id=rid)
         tracking.log_table(result.summary(), "eval_summary.json", run_id=rid)
@@ -96,47 +97,3 @@ def log_result(result, run_id: str | None = None) -> str:
             plt.close(fig)
     log_dataset(result.dataset, run_id=rid)
     return rid
-
-
-def comparison_table(result, redteam=None) -> pd.DataFrame:
-    """Per candidate: quality, groundedness, red-team pass rate, cost (USD, or local compute seconds), p95 latency."""
-    s = result.summary(ci=False).pivot_table(index="candidate", columns="metric", values="value", aggfunc="first")
-    cols = {"quality/f1/mean": "quality_f1", "quality/semantic_similarity/mean": "semantic_sim",
-            "honesty/groundedness/mean": "groundedness", "cost/usd/total": "cost_usd",
-            "latency/latency_s/p95": "latency_p95_s", "run/error_rate": "error_rate"}
-    t = s[[c for c in cols if c in s]].rename(columns=cols)
-    rows = result.rows
-    t["compute_s"] = rows.groupby("candidate")["latency/latency_s"].sum() if "latency/latency_s" in rows else None
-    if redteam is not None:
-        r = redteam.summary(ci=False)
-        t["redteam_pass"] = r[r.metric == "harm/redteam_pass/mean"].set_index("candidate")["value"]
-    return t.reindex(result.candidates).reset_index()
-
-
-def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", metric: str = "quality/f1") -> str:
-    """A paragraph stating what the numbers support — and what they do not."""
-    t = table.set_index("candidate")
-    best = t["quality_f1"].idxmax()
-    parts = [f"Highest mean token F1: **{best}** ({t.loc[best, 'quality_f1']:.3f}; {baseline}: "
-             f"{t.loc[baseline, 'quality_f1']:.3f})."]
-    for name, cmp in comparisons.items():
-        line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
-        if line is None:
-            continue
-        sig = line["ci_low"] > 0 or line["ci_high"] < 0
-        parts.append(f"{name} vs {baseline}: {line['diff']:+.3f} F1 (95% CI {line['ci_low']:+.3f} to "
-                     f"{line['ci_high']:+.3f}, p={line['p_value']:.3g}, n={int(line['n'])}) — "
-                     + ("a difference the data support." if sig else "not distinguishable from no difference."))
-    if "groundedness" in t:
-        g = t["groundedness"].dropna()
-        if len(g):
-            parts.append(f"Groundedness (RAG candidates only) is highest for {g.idxmax()} ({g.max():.2f}).")
-    if "redteam_pass" in t:
-        parts.append(f"Red-team pass rates range {t['redteam_pass'].min():.0%}–{t['redteam_pass'].max():.0%}: "
-                     f"{'no' if t['redteam_pass'].max() < 0.8 else 'some'} candidate is safe enough to ship as is.")
-    if "latency_p95_s" in t:
-        parts.append(f"p95 latency: fastest {t['latency_p95_s'].idxmin()} ({t['latency_p95_s'].min():.2f}s), "
-                     f"slowest {t['latency_p95_s'].idxmax()} ({t['latency_p95_s'].max():.2f}s).")
-    parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
-                 "metrics were not used. Treat differences without a CI excluding 0 as unproven.")
-    return " ".join(parts)

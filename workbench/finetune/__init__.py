@@ -3,7 +3,7 @@ the OpenAI API, and serve the result as a model any candidate can use."""
 
 from .prepare import examples_from_corpus, examples_from_qa, remove_contaminated, split_examples, write_jsonl
 from .validate import ValidationReport, validate_file
-from .workflow import PreparedData, fine_tune, prepare_data
+from .workflow import PreparedData, fine_tune, newest_model, prepare_data
 
-__all__ = ["PreparedData", "ValidationReport", "fine_tune", "prepare_data", "examples_from_corpus", "examples_from_qa", "remove_contaminated", "split_examples", "validate_file",
+__all__ = ["PreparedData", "ValidationReport", "fine_tune", "newest_model", "prepare_data", "examples_from_corpus", "examples_from_qa", "remove_contaminated", "split_examples", "validate_file",
            "write_jsonl"]

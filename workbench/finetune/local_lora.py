@@ -15,6 +15,8 @@ knowledge; lr 1e-3 forgets ("the capital of France is Tallinn").
 
 from __future__ import annotations
 
+from .. import tags as T
+
 import contextlib
 import json
 import math
@@ -158,7 +160,7 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r:
         if log_mlflow:
             from .. import tracking
 
-            tracking.set_tags({"workbench.ft.model": prev.model, "workbench.ft.reused": "true"},
+            tracking.set_tags({T.FT_MODEL: prev.model, T.FT_REUSED: "true"},
                               run_id or tracking.current_run_id())
         return prev
     base = ensure_hf_base()
@@ -235,7 +237,7 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, *, r:
             c.log_batch(run_id, metrics=items[i:i + 1000])
         tracking.log_metrics({"ft/train_s": train_s, "ft/peak_rss_mb": peak, "ft/final_loss": losses[-1],
                               **({"ft/val_loss": val_loss} if val_loss is not None else {})}, run_id=run_id)
-        tracking.set_tags({"workbench.ft.model": res.model}, run_id)
+        tracking.set_tags({T.FT_MODEL: res.model}, run_id)
         c.log_artifacts(run_id, str(adapter_dir), "adapter")
         c.log_artifact(run_id, str(gguf), "adapter_gguf")
     return res

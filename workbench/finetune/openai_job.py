@@ -9,6 +9,8 @@ public API shapes (tests/fake_openai_ft.py). Works with any OpenAI-compatible en
 
 from __future__ import annotations
 
+from .. import tags as T
+
 import json
 import time
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
     echo(f"fine-tuning job {job.id} created ({model}, estimated ${est:.2f})" if est is not None else
          f"fine-tuning job {job.id} created ({model})")
     if tracking:
-        tracking.set_tags({"workbench.ft.job_id": job.id}, run_id)
+        tracking.set_tags({T.FT_JOB_ID: job.id}, run_id)
     events: list[dict] = []
     seen: set[str] = set()
     delay = poll_s
@@ -122,6 +124,6 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
         err = getattr(job, "error", None)
         result.error = getattr(err, "message", None) or str(err)
     if tracking:
-        tracking.set_tags({"workbench.ft.status": status, "workbench.ft.model": result.model or ""}, run_id)
+        tracking.set_tags({T.FT_STATUS: status, T.FT_MODEL: result.model or ""}, run_id)
         tracking.log_text("\n".join(json.dumps(e, default=str) for e in events), "ft_events.jsonl", run_id)
     return result

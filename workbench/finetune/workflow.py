@@ -57,3 +57,15 @@ def fine_tune(data: PreparedData, backend: str = "local", **kwargs) -> str:
             raise WorkbenchError(f"OpenAI fine-tuning job {res.job_id} ended {res.status}: {res.error or ''}")
         return res.model
     raise WorkbenchError(f"unknown fine-tuning backend '{backend}': local or openai")
+
+
+def newest_model(prefix: str = "local:") -> str:
+    """The model the newest fine-tuning run (any experiment of the store) produced, whose name starts with
+    ``prefix``; "" when there is none."""
+    from .. import tags as T
+    from .. import tracking
+
+    c = tracking.client()
+    found = c.search_runs([e.experiment_id for e in c.search_experiments()],
+                          f"tags.`{T.FT_MODEL}` LIKE '{prefix}%'", max_results=1, order_by=["attributes.start_time DESC"])
+    return found[0].data.tags[T.FT_MODEL] if found else ""

@@ -9,8 +9,9 @@
 """
 
 from .collect import METRICS, collect_traces, drift, metric_value, parse_duration, score_sample, windowed
+from .dashboard import dashboard
 from .notify import NOTIFIERS, register_notifier
 from .rules import Monitor, Rule, RuleSet, load_rules, parse_rules
 
-__all__ = ["METRICS", "NOTIFIERS", "Monitor", "Rule", "RuleSet", "collect_traces", "drift", "load_rules",
+__all__ = ["METRICS", "NOTIFIERS", "Monitor", "Rule", "RuleSet", "collect_traces", "dashboard", "drift", "load_rules",
            "metric_value", "parse_duration", "parse_rules", "register_notifier", "score_sample", "windowed"]

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .. import tags as T
 from ..errors import ConfigError
 
 COLUMNS = ["trace_id", "time", "latency_s", "ttft_s", "prompt_tokens", "completion_tokens", "cost_usd", "error",
@@ -61,21 +62,21 @@ def collect_traces(experiment: str, since: float | datetime | None = None, max_r
     for t in traces:
         info, tags = t.info, t.info.tags or {}
         usage = info.token_usage or {}
-        lat = _num(tags, "workbench.latency_s")
+        lat = _num(tags, T.TRACE_LATENCY)
         if math.isnan(lat) and info.execution_duration is not None:
             lat = info.execution_duration / 1000
-        err_class = tags.get("workbench.error")
+        err_class = tags.get(T.TRACE_ERROR)
         state = str(getattr(info.state, "value", info.state))
         rows.append({
             "trace_id": info.trace_id,
             "time": pd.Timestamp(info.request_time, unit="ms", tz="UTC"),
-            "latency_s": lat, "ttft_s": _num(tags, "workbench.ttft_s"),
-            "prompt_tokens": usage.get("input_tokens", _num(tags, "workbench.prompt_tokens")),
-            "completion_tokens": usage.get("output_tokens", _num(tags, "workbench.completion_tokens")),
-            "cost_usd": _num(tags, "workbench.cost_usd"),
+            "latency_s": lat, "ttft_s": _num(tags, T.TRACE_TTFT),
+            "prompt_tokens": usage.get("input_tokens", _num(tags, T.TRACE_PROMPT_TOKENS)),
+            "completion_tokens": usage.get("output_tokens", _num(tags, T.TRACE_COMPLETION_TOKENS)),
+            "cost_usd": _num(tags, T.TRACE_COST),
             "error": bool(err_class) or state == "ERROR", "error_class": err_class or ("error" if state == "ERROR" else None),
             "request": info.request_preview, "response": info.response_preview,
-            "config_run_id": (info.trace_metadata or {}).get("workbench.config_run_id")})
+            "config_run_id": (info.trace_metadata or {}).get(T.CONFIG_RUN_ID)})
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values("time", ignore_index=True)
 

@@ -1,0 +1,145 @@
+"""A served app's configuration: ``AppConfig`` from YAML or from an evaluation run's candidate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .. import tags as T
+from ..errors import ConfigError
+
+ROLES = {"system", "user", "assistant", "tool", "developer"}
+PARAM_LIMITS = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0), "max_tokens": (int, 1, 4096),
+                "max_completion_tokens": (int, 1, 4096), "seed": (int, -2**31, 2**31 - 1)}
+
+
+@dataclass
+class AppConfig:
+    """What an app serves. ``params`` are generation defaults; requests may override those in ``PARAM_LIMITS``."""
+
+    name: str
+    model: str = "local"
+    system_prompt: str | None = "default"  # "default": the candidate's own; null: no system prompt
+    template: str | None = None
+    rag: dict | None = None
+    params: dict = field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 256})
+    run_id: str | None = None
+    experiment: str | None = None
+    redact_pii: bool = True
+    trace: bool = True  # an MLflow trace per request (what monitoring reads)
+    cache: str = "off"
+    max_body_bytes: int = 64 * 1024
+    body_timeout_s: float = 10.0
+    request_timeout_s: float = 120.0
+    max_retries: int = 2  # an app fails fast rather than keep its caller waiting
+    max_messages: int = 64
+    max_concurrent: int = 64
+    source: str = ""  # where the config came from (file or run), for messages
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or f"app-{self.name}"
+
+
+def _check_config(raw: Any, source: str) -> AppConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings (name, model, template, rag, params), "
+                          f"found {type(raw).__name__}")
+    known = {f.name for f in fields(AppConfig)} - {"source"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s) {unknown}; expected some of {sorted(known)}")
+    if not isinstance(raw.get("name"), str) or not raw["name"].strip():
+        raise ConfigError(f"{source}: 'name' is required (a short app name, e.g. contoso-rag)")
+    tmpl = raw.get("template")
+    if tmpl is not None and (not isinstance(tmpl, str) or "{question}" not in tmpl):
+        raise ConfigError(f"{source}: 'template' must be a string containing {{question}}")
+    rag = raw.get("rag")
+    if rag is not None and (not isinstance(rag, dict) or not rag.get("index")):
+        raise ConfigError(f"{source}: 'rag' must be a mapping with at least 'index: PATH'")
+    if rag is not None:
+        extra = sorted(set(rag) - {"index", "retriever", "top_k", "mmr", "prompt", "system_prompt"})
+        if extra:
+            raise ConfigError(f"{source}: unknown rag setting(s) {extra}")
+    if not isinstance(raw.get("params", {}), dict):
+        raise ConfigError(f"{source}: 'params' must be a mapping (e.g. {{temperature: 0, max_tokens: 256}})")
+    cfg = AppConfig(**raw)
+    cfg.params = {"temperature": 0.0, "max_tokens": 256, **(raw.get("params") or {})}
+    cfg.source = source
+    return cfg
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read an app config YAML; errors name the file (and line for YAML syntax) and what was expected."""
+    from ..config import read_yaml
+
+    path = Path(path)
+    raw = read_yaml(path, "app config")
+    cfg = _check_config(raw, str(path))
+    if cfg.rag and not Path(cfg.rag["index"]).is_absolute():
+        cfg.rag["index"] = str((path.parent / cfg.rag["index"]).resolve())
+    return cfg
+
+
+def _typed(value: str) -> Any:
+    """A param string back to its value (MLflow stores params as strings)."""
+    special = {"None": None, "True": True, "False": False}
+    if value in special:
+        return special[value]
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
+    """The app config of a candidate evaluated in run ``run_id`` (from its ``candidate.<name>.*`` params).
+
+    With several candidates in the run, ``candidate`` picks one; if not given, the run's recommendation tag
+    (``workbench.recommended``) decides, else the error lists the names.
+    """
+    from .. import tracking
+
+    run = tracking.client().get_run(run_id)
+    by_cand: dict[str, dict] = {}
+    for k, v in run.data.params.items():
+        if k.startswith("candidate."):
+            name, _, key = k[len("candidate."):].partition(".")
+            by_cand.setdefault(name, {})[key] = _typed(v)
+    if not by_cand:
+        raise ConfigError(f"run {run_id} has no candidate.* params: pass an evaluation run, or use --config")
+    candidate = candidate or run.data.tags.get(T.RECOMMENDED)
+    if candidate is None and len(by_cand) == 1:
+        candidate = next(iter(by_cand))
+    if candidate not in by_cand:
+        raise ConfigError(f"run {run_id}: choose one of the candidates {sorted(by_cand)} with --candidate")
+    c = by_cand[candidate]
+    gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
+    raw: dict[str, Any] = {"name": candidate, "model": c.get("model", "local"), "params": gen, "run_id": run_id}
+    if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
+        raw["system_prompt"] = c["system_prompt"]
+    if c.get("kind") == "rag":
+        if not c.get("index_path"):
+            raise ConfigError(f"run {run_id}: candidate {candidate!r} has no index_path param (re-run the evaluation)")
+        raw["rag"] = {"index": c["index_path"], "retriever": c.get("retriever", "hybrid"),
+                      "top_k": int(c.get("top_k", 4)), "mmr": bool(c.get("mmr", False))}
+        if c.get("prompt") not in (None, "default"):
+            raw["template"] = c["prompt"]
+    elif c.get("template") not in (None, "default"):
+        raw["template"] = c["template"]
+    return _check_config(raw, f"run {run_id}")
+
+
+# ------------------------------------------------------------------ request handling
+
+
+def resolve_config(config: AppConfig | str | Path | dict) -> AppConfig:
+    """An AppConfig from an AppConfig, a dict (checked) or a YAML path."""
+    if isinstance(config, AppConfig):
+        return config
+    if isinstance(config, dict):
+        return _check_config(dict(config), "app config")
+    return load_config(config)
