@@ -313,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, help="rows in flight (default: from the endpoint's limits)")
     s.add_argument("--cache", default="use", choices=["use", "refresh", "off"], help="response cache mode")
     s.add_argument("--max-tokens", type=int, default=256, help="max completion tokens per answer (default 256)")
-    s.add_argument("--trace", action="store_true", help="also write one MLflow trace per row")
+    s.add_argument("--trace", action="store_true", default=True,
+                   help="one MLflow trace per row with its metric assessments (the default)")
+    s.add_argument("--no-trace", dest="trace", action="store_false", help="record no row traces")
     s.set_defaults(fn=_eval)
 
     s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",

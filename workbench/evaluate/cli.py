@@ -10,7 +10,7 @@ from ..candidates import DEFAULT_SYSTEM, PromptCandidate
 def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, metrics: list[str] | None = None,
                  repeats: int = 1, experiment: str | None = None, run_name: str | None = None,
                  dry_run: bool = False, budget_usd: float | None = None, judge: str | None = None,
-                 concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = False,
+                 concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = True,
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
     from ..lifecycle import tracked_run

@@ -31,6 +31,7 @@ from ..errors import ConfigError, WorkbenchError
 from ..llm.client import LLMClient, run_sync
 from .judge import Judge
 from .metrics import MetricDef
+from .record import row_trace
 
 
 class MetricEnv:
@@ -154,7 +155,9 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
 
 async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, client: LLMClient,
                     mdefs: list[MetricDef], env: MetricEnv, ckpt: Checkpoint, concurrency: int,
-                    budget_usd: float | None, progress: bool, trace: bool) -> tuple[int, float, str | None]:
+                    budget_usd: float | None, progress: bool, recording=None) -> tuple[int, float, str | None]:
+    """Run ``jobs`` with ``concurrency`` workers; returns (rows computed, USD spent, stop reason). With a
+    :class:`~workbench.evaluate.record.Recording`, each row is a trace with its assessments."""
     state = {"spent": 0.0, "errors": 0, "n": 0, "stop": None}
     bar = None
     if progress:
@@ -163,32 +166,25 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
         bar = tqdm(total=total, desc="eval", unit="row")
 
     async def one(row: dict, cand: Candidate, repeat: int) -> None:
-        try:
-            answer = await cand.aanswer(row, client, repeat)
-        except WorkbenchError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the row becomes an error row
-            answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
-        judge_before = env.judge.spent_usd if env.judge else 0.0
-        values = await score_row(row, answer, mdefs, env)
-        spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit)
-        spent += (env.judge.spent_usd - judge_before) if env.judge else 0.0
-        state["spent"] += spent
-        err = answer.error
-        rec = {"key": row_key(cand.name, row["id"], repeat), "candidate": cand.name, "id": row["id"],
-               "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
-               "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved, "error": err.split(":")[0] if err else None,
-               "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
-               "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
-               "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
-        for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
-            if row.get(col) is not None:
-                rec[col] = row[col]
-        ckpt.write(rec)
-        if trace:
-            trace_row(rec)
+        with row_trace(recording, cand, row, repeat) as box:
+            try:
+                answer = await cand.aanswer(row, client, repeat)
+            except WorkbenchError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the row becomes an error row
+                answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
+            judge_before = env.judge.spent_usd if env.judge else 0.0
+            values = await score_row(row, answer, mdefs, env)
+            spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit)
+            spent += (env.judge.spent_usd - judge_before) if env.judge else 0.0
+            state["spent"] += spent
+            rec = row_record(row, cand.name, repeat, answer, values, spent)
+            if box is not None:
+                rec["trace_id"] = box["trace_id"]
+                box.update(record=rec, metrics=mdefs)
+            ckpt.write(rec)
         state["n"] += 1
-        state["errors"] += bool(err)
+        state["errors"] += bool(rec["error"])
         if bar is not None:
             bar.update(1)
             bar.set_postfix(errors=state["errors"], usd=f"{state['spent']:.4f}", refresh=False)
@@ -202,25 +198,40 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
             await one(row, cand, repeat)
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        if recording is not None and recording.traces:
+            from .. import tracing
+            from ..config import settings
+
+            tracing.route_to(recording.experiment_id)  # this task and its workers only
+            with tracing.scope(recording.experiment_id, redact=settings().redact_pii):
+                await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        else:
+            await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     finally:
         if bar is not None:
             bar.close()
     return state["n"], state["spent"], state["stop"]
 
 
-def trace_row(rec: dict) -> None:
-    import mlflow
-
-    with mlflow.start_span(name=f"eval:{rec['candidate']}") as span:
-        span.set_inputs({"id": rec["id"], "input": rec["input"], "contexts": rec.get("contexts")})
-        span.set_outputs({"answer": rec["answer"], "error": rec["error"]})
-        span.set_attributes({k: v for k, v in rec.items() if "/" in k and isinstance(v, (int, float))})
+def row_record(row: dict, cand: str, repeat: int, answer: Answer, values: dict, spent: float) -> dict:
+    """The checkpoint line of one evaluated row: inputs, answer, calls, cost and every metric value."""
+    err = answer.error
+    rec = {"key": row_key(cand, row["id"], repeat), "candidate": cand, "id": row["id"],
+           "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
+           "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved,
+           "error": err.split(":")[0] if err else None,
+           "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
+           "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
+           "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
+    for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
+        if row.get(col) is not None:
+            rec[col] = row[col]
+    return rec
 
 
 # ------------------------------------------------------------------ where the work runs
 
-# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, trace, **options)``
+# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, recording, **options)``
 # → ``(rows computed, USD spent, stop reason or None)``. Registered by name: local here, dask in distributed.py.
 EvalExecutor = Callable[..., tuple[int, float, str | None]]
 EVAL_EXECUTORS: dict[str, EvalExecutor] = {}
@@ -244,11 +255,11 @@ def get_eval_executor(name: str) -> EvalExecutor:
 
 
 def run_local(pending: list, cands: list, mdefs: list[MetricDef], ckpt: Checkpoint, *, client: LLMClient,
-              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, trace: bool,
+              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, recording=None,
               **_options) -> tuple[int, float, str | None]:
     """Run the jobs in this process, on the workbench's event-loop thread."""
     return run_sync(run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, concurrency, budget_usd,
-                             progress, trace))
+                             progress, recording))
 
 
 register_eval_executor("local", run_local)

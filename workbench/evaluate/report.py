@@ -9,7 +9,7 @@ import pandas as pd
 from .. import tags as T
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
+def flat_table(df: pd.DataFrame) -> pd.DataFrame:
     """Lists/dicts as JSON strings, so the table is a plain MLflow table."""
     out = df.copy()
     for col in out.columns:
@@ -90,7 +90,7 @@ def log_result(result, run_id: str | None = None) -> str:
                           "eval/spent_usd": result.spent_usd, "eval/duration_s": result.duration_s}, run_id=rid)
     tracking.set_tags({T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint)}, rid)
     if len(result.rows):
-        tracking.log_table(_flat(result.rows), "eval_rows.json", run_id=rid)
+        tracking.log_table(flat_table(result.rows), "eval_rows.json", run_id=rid)
         tracking.log_table(result.summary(), "eval_summary.json", run_id=rid)
         for name, fig in plots(result).items():
             tracking.log_figure(fig, name, run_id=rid)
