@@ -33,10 +33,9 @@ from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
 from ..llm.client import LLMClient, run_sync
+from . import stats
 from .judge import Judge
 from .metrics import MetricDef, get_metrics
-
-N_BOOT = 1000
 
 
 class MetricEnv:
@@ -96,9 +95,9 @@ class EvalResult:
         return self.stopped is None
 
     def summary(self, ci: bool = True) -> pd.DataFrame:
-        """One line per candidate × metric × stat, with a 95% bootstrap CI for means."""
+        """One line per candidate × metric × stat, with a 95% CI for means (Clopper-Pearson for rates,
+        studentized bootstrap otherwise; see :mod:`workbench.evaluate.stats`)."""
         out = []
-        rng = np.random.default_rng(0)
         for cand in self.candidates:
             sub = self.rows[self.rows["candidate"] == cand]
             for m in self.metric_defs:
@@ -108,10 +107,9 @@ class EvalResult:
                 for stat in m.stats:
                     v = _stat(vals, stat)
                     lo = hi = None
-                    if ci and stat == "mean" and len(vals) > 1:
-                        idx = rng.integers(0, len(vals), (N_BOOT, len(vals)))
-                        boots = vals[idx].mean(axis=1)
-                        lo, hi = float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+                    if ci and stat == "mean" and len(vals):  # method per kind: evaluate/stats.py
+                        lo, hi, _ = stats.ci(vals, binary=m.kind == "binary")
+                        lo, hi = (None, None) if np.isnan(lo) else (lo, hi)
                     out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
                                 "ci_high": hi, "n": len(vals), "family": m.family})
                 jcol = f"{m.name}.judge_error"
@@ -130,16 +128,7 @@ class EvalResult:
         return s.pivot_table(index="metric", columns="candidate", values="value", aggfunc="first").to_string()
 
 
-def _stat(vals: np.ndarray, stat: str) -> float | None:
-    if len(vals) == 0:
-        return None
-    if stat == "mean":
-        return float(vals.mean())
-    if stat == "total":
-        return float(vals.sum())
-    if stat.startswith("p"):
-        return float(np.percentile(vals, float(stat[1:])))
-    raise ValueError(stat)
+_stat = stats.aggregate  # mean, total, pNN (one definition, in stats.py)
 
 
 def aggregates(result: EvalResult) -> dict[str, float]:

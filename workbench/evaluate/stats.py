@@ -31,6 +31,7 @@ CONFIDENCE = 0.95
 ALPHA = 0.05
 MIN_N = 10  # below this, a comparison's verdict is "not shown"
 N_RESAMPLES = 1999  # bootstrap resamples for a mean CI
+LARGE_N = 5000  # from here on a mean CI is Student's t (the bootstrap-t converges to it)
 N_PERMUTATIONS = 9999  # sign flips for the paired test (exact enumeration when 2**n <= this)
 PERCENTILE_METHOD = "linear"  # numpy's default for p50/p95/p99 (Hyndman-Fan type 7)
 
@@ -75,8 +76,16 @@ def rate_ci(successes: int, n: int, method: str = "clopper-pearson",
 
 
 def _studentized(x: np.ndarray, confidence: float, rng: np.random.Generator, n_resamples: int):
+    """Bootstrap-t: quantiles of (mean* - mean) / se* turned around the sample mean; Student's t beyond LARGE_N
+    rows, where the two agree and resampling would cost memory."""
+    from scipy import stats
+
     n = len(x)
     m, se = x.mean(), x.std(ddof=1) / np.sqrt(n)
+    a = (1 - confidence) / 2
+    if n >= LARGE_N:
+        q = stats.t.ppf(1 - a, n - 1)
+        return float(m - q * se), float(m + q * se)
     idx = rng.integers(0, n, (n_resamples, n))
     xb = x[idx]
     seb = xb.std(axis=1, ddof=1) / np.sqrt(n)
@@ -84,7 +93,6 @@ def _studentized(x: np.ndarray, confidence: float, rng: np.random.Generator, n_r
     if ok.sum() < 10:
         return float("nan"), float("nan")
     t = (xb.mean(axis=1)[ok] - m) / seb[ok]
-    a = (1 - confidence) / 2
     return float(m - np.quantile(t, 1 - a) * se), float(m - np.quantile(t, a) * se)
 
 
