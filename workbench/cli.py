@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "summary. Re-running the same command resumes an interrupted evaluation.")
     s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file")
     s.add_argument("--model", required=True, help="endpoint:model, alias, or endpoint name (e.g. local)")
-    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate")
+    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate (default: none)")
     s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
     s.add_argument("--repeats", type=int, default=1, help="samples per row (default 1)")
     s.add_argument("--judge", help="judge model for LLM-judged metrics (endpoint:model)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..candidates import DEFAULT_SYSTEM, PromptCandidate
+from ..candidates import PromptCandidate
 
 
 def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, metrics: list[str] | None = None,
@@ -17,7 +17,8 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     from ..monitor.card import audit_tags, govern_run
     from .runner import estimate, evaluate
 
-    cand = PromptCandidate(model=model, system_prompt=system_prompt or DEFAULT_SYSTEM, max_tokens=max_tokens)
+    # no default persona: the candidate sends exactly the system prompt given (none if none)
+    cand = PromptCandidate(model=model, system_prompt=system_prompt or None, max_tokens=max_tokens)
     if dry_run:
         est = estimate(dataset, [cand], metrics=metrics, repeats=repeats, judge=judge)
         with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -29,6 +30,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     run = c.create_run(exp_id, run_name=run_name or f"eval-{cand.name}", tags={"workbench.kind": "eval",
                                                                                **audit_tags()})
     rid = run.info.run_id
+    tracking.log_params({"eval.system_prompt": cand.system_prompt or "(none)"}, rid)  # the effective prompt
     status, gov = "FAILED", None
     try:
         res = evaluate(dataset, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
