@@ -72,3 +72,28 @@ def test_no_prefix_fallback_and_unpriced_is_a_warning(project_dir):
     assert format_usd(None) == "unpriced" and format_usd(0.0123) == "$0.0123"
     assert training_price("gpt-4o-mini") == training_price("gpt-4o-mini-2024-07-18") == 3.0
     assert training_price("o4-mini") is None
+
+
+def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from workbench.evaluate import runner
+    from workbench.evaluate.cli import run_eval_cli
+    from workbench.monitor import card
+
+    workbench_toml('[endpoints.unp]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m1"]\n')
+    summary = pd.DataFrame([{"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},
+                            {"metric": "quality/f1/mean", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3}])
+    fake = SimpleNamespace(summary=lambda: summary, rows=pd.DataFrame({"id": [1, 2, 3]}), computed_rows=3,
+                           duration_s=1.0, spent_usd=0.0, stopped=None)  # what a run with no price reported
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **kw: fake)
+    monkeypatch.setattr(card, "govern_run", lambda rid, status: SimpleNamespace(error=None))
+    ds = tmp_path / "qa.jsonl"
+    ds.write_text('{"id": "1", "question": "q", "reference": "r"}\n')
+    out = []
+    assert run_eval_cli(str(ds), "unp:m1", experiment="unpriced", echo=out.append) == 0
+    text = "\n".join(out)
+    assert "spent unpriced" in text and "$0.0000" not in text
+    assert any("cost/usd/total" in line and "unpriced" in line for line in text.splitlines())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..candidates import PromptCandidate
+from ..config import settings
+from ..llm.pricing import UNPRICED, format_usd, is_priced
 
 
 def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, metrics: list[str] | None = None,
@@ -44,11 +46,15 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     if gov.error:
         echo(f"run {rid} FAILED: {gov.error}")
         return 1
-    s = res.summary()
+    s = res.summary()[["metric", "value", "ci_low", "ci_high", "n"]].round(4)
+    ep, model_name = settings().resolve_model(model)
+    priced = is_priced(ep, model_name)
+    if not priced:  # an unknown cost is shown as such, never as 0
+        s["value"] = s["value"].astype(object).where(~s["metric"].str.startswith("cost/usd/"), UNPRICED)
     with pd.option_context("display.width", 200, "display.max_rows", 200):
-        echo(s[["metric", "value", "ci_low", "ci_high", "n"]].round(4).to_string(index=False))
+        echo(s.to_string(index=False))
     echo(f"\nrun {rid}: {len(res.rows)} rows ({res.computed_rows} computed now), {res.duration_s:.1f}s, "
-         f"spent ${res.spent_usd:.4f}")
+         f"spent {format_usd(res.spent_usd if priced else None)}")
     if res.stopped == "budget":
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
         return 3
