@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save  # noqa: E402
+from common import quick, save
 
-from workbench.evaluate import stats as st  # noqa: E402
+from workbench.evaluate import stats as st
 
 SIZES = (10, 20, 40, 200)
 

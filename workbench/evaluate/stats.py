@@ -22,8 +22,8 @@ reproduced by ``benchmarks/calibrate_stats.py`` and asserted in ``tests/test_sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

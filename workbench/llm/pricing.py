@@ -27,7 +27,6 @@ import yaml
 
 from ..config import Endpoint, settings
 
-
 UNPRICED = "unpriced"  # how a cost without a price is shown (never as 0)
 
 

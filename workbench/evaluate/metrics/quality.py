@@ -10,7 +10,6 @@ import numpy as np
 from . import metric
 from .text import normalize, references, tokens
 
-
 EMPTY_ANSWER_RULE = "SQuAD v2.0"  # F1 when either side normalises to nothing: 1 if both do, else 0
 
 
