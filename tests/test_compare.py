@@ -138,3 +138,13 @@ def test_constant_differences_have_no_effect_size():
     line = wb.compare(a, b).table.set_index("metric").loc["quality/f1"]
     assert np.isnan(line["effect_size_dz"])  # was 1e16 (or 0 for all-equal rows)
     assert line["diff"] == pytest.approx(0.1)
+
+
+def test_error_rate_gate_on_shared_rows():
+    ids = [str(i) for i in range(10)]
+    a = pd.DataFrame({"id": ids, "quality/f1": 0.5, "error": [None] * 10})
+    b = pd.DataFrame({"id": ids, "quality/f1": 0.5, "error": ["timeout"] * 3 + [None] * 7})
+    g = wb.compare(a, b, gates=["run/error_rate <= baseline + 0.1"]).gates[0]
+    assert g["value"] == pytest.approx(0.3) and g["threshold"] == pytest.approx(0.1) and not g["passed"]
+    with pytest.raises(WorkbenchError, match="not found"):  # no error column: no error rate to compare
+        wb.compare(a.drop(columns="error"), b.drop(columns="error"), gates=["run/error_rate <= baseline"])

@@ -225,7 +225,7 @@ def check_gate(gate: str, agg_a: dict, agg_b: dict) -> dict:
 def _row_values(name: str, rows: pd.DataFrame) -> tuple[pd.Series, str] | None:
     """(per-row values, statistic) behind an aggregate name; None when it is not a per-row statistic."""
     if name == "run/error_rate":
-        return rows["error"].notna().astype(float), "mean"
+        return (rows["error"].notna().astype(float), "mean") if "error" in rows else None
     base, _, stat = name.rpartition("/")
     if stat == "judge_error_rate" and f"{base}.judge_error" in rows:
         return pd.to_numeric(rows[f"{base}.judge_error"], errors="coerce"), "mean"
