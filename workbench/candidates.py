@@ -15,7 +15,9 @@ from typing import Any, Callable
 from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
 
-DEFAULT_SYSTEM = "You are a helpful assistant for Contoso Outdoor. Answer briefly and factually."
+# No system prompt unless the user gives one: an evaluation measures the prompt the user wrote (the demo and the
+# notebooks pass their own persona explicitly).
+DEFAULT_SYSTEM: str | None = None
 CONTEXT_TEMPLATE = (
     "Answer the question using only the context below. If the context does not contain the answer, "
     "say \"I don't know\".\n\nContext:\n{contexts}\n\nQuestion: {question}"

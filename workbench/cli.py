@@ -117,14 +117,17 @@ def _compare(a) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "test", "effect_size_dz"]
+        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
+                "effect_size_dz"]
         print(c.table[[x for x in cols if x in c.table]].round(4).to_string(index=False))
+        if "correction" in c.table:
+            print(f"p_adjusted: {c.table['correction'].iloc[0]}; CI: studentized bootstrap of the paired differences")
         if len(c.flipped):
             print(f"\nflipped rows: {len(c.flipped)} (first 10)")
             print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
     for g in c.gates:
         print(f"gate {'PASS' if g['passed'] else 'FAIL'}: {g['gate']}  (value {g['value']:.4g}, "
-              f"threshold {g['threshold']:.4g})")
+              f"threshold {g['threshold']:.4g}, on {g.get('n', '?')} shared rows)")
     return 0 if c.passed else 1
 
 
@@ -302,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "summary. Re-running the same command resumes an interrupted evaluation.")
     s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file")
     s.add_argument("--model", required=True, help="endpoint:model, alias, or endpoint name (e.g. local)")
-    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate")
+    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate (default: none)")
     s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
     s.add_argument("--repeats", type=int, default=1, help="samples per row (default 1)")
     s.add_argument("--judge", help="judge model for LLM-judged metrics (endpoint:model)")

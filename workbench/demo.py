@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import tags as T
+from .evaluate import stats
 from .errors import WorkbenchError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -179,12 +180,8 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
              f"{t.loc[baseline, 'quality_f1']:.3f})."]
     for name, cmp in comparisons.items():
         line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
-        if line is None:
-            continue
-        sig = line["ci_low"] > 0 or line["ci_high"] < 0
-        parts.append(f"{name} vs {baseline}: {line['diff']:+.3f} F1 (95% CI {line['ci_low']:+.3f} to "
-                     f"{line['ci_high']:+.3f}, p={line['p_value']:.3g}, n={int(line['n'])}) — "
-                     + ("a difference the data support." if sig else "not distinguishable from no difference."))
+        if line is not None:
+            parts.append(f"{name} vs {baseline} ({metric}): {verdict(line)}")
     if "groundedness" in t:
         g = t["groundedness"].dropna()
         if len(g):
@@ -196,8 +193,27 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
         parts.append(f"p95 latency: fastest {t['latency_p95_s'].idxmin()} ({t['latency_p95_s'].min():.2f}s), "
                      f"slowest {t['latency_p95_s'].idxmax()} ({t['latency_p95_s'].max():.2f}s).")
     parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
-                 "metrics were not used. Treat differences without a CI excluding 0 as unproven.")
+                 f"metrics were not used. A difference is called real only when the paired test, Benjamini-Hochberg "
+                 f"adjusted over the metrics compared, rejects at {stats.ALPHA:.0%} on at least {stats.MIN_N} rows.")
     return " ".join(parts)
+
+
+def verdict(line) -> str:
+    """One comparison-table line in words: the difference, its CI and test, and whether the data support it.
+
+    "not shown" below :data:`stats.MIN_N` paired rows, and when only the uncorrected p-value rejects."""
+    p, p_adj = float(line["p_value"]), float(line.get("p_adjusted", line["p_value"]))
+    n = int(line["n"])
+    ci = ("no CI" if pd.isna(line["ci_low"]) else f"95% CI {line['ci_low']:+.3f} to {line['ci_high']:+.3f}")
+    head = f"{line['diff']:+.3f} ({ci}; {line['test']}, p={p:.3g}, BH-adjusted p={p_adj:.3g}, n={n})"
+    if n < stats.MIN_N:
+        return f"{head} — not shown: fewer than {stats.MIN_N} paired rows."
+    if p_adj < stats.ALPHA:
+        return f"{head} — a difference the data support."
+    if p < stats.ALPHA:
+        return f"{head} — not shown: only the uncorrected test rejects; after correcting for the metrics " \
+               f"compared it is not distinguishable from no difference."
+    return f"{head} — not distinguishable from no difference."
 
 
 def log_recommendation(table: pd.DataFrame, comparisons: dict, baseline: str = "base") -> str:

@@ -54,7 +54,7 @@ def plots(result) -> dict:
             ax.barh(y, piv[cand].fillna(0), height=h, xerr=err, label=cand, capsize=2)
         ax.set_yticks([i + 0.4 - h / 2 for i in range(len(piv))])
         ax.set_yticklabels([m.removesuffix("/mean") for m in piv.index])
-        ax.set_xlabel("mean (95% bootstrap CI)")
+        ax.set_xlabel("mean (95% CI: Clopper-Pearson for rates, bootstrap-t for means)")
         ax.set_title("Metrics per candidate")
         ax.legend(loc="lower right")
         fig.tight_layout()

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from . import stats
 from .metrics import MetricDef
-
-N_BOOT = 1000
 
 
 @dataclass
@@ -37,9 +36,9 @@ class EvalResult:
         return self.stopped is None
 
     def summary(self, ci: bool = True) -> pd.DataFrame:
-        """One line per candidate × metric × stat, with a 95% bootstrap CI for means."""
+        """One line per candidate × metric × stat, with a 95% CI for means (Clopper-Pearson for rates,
+        studentized bootstrap otherwise; see :mod:`workbench.evaluate.stats`)."""
         out = []
-        rng = np.random.default_rng(0)
         for cand in self.candidates:
             sub = self.rows[self.rows["candidate"] == cand]
             for m in self.metric_defs:
@@ -47,12 +46,11 @@ class EvalResult:
                     continue
                 vals = pd.to_numeric(sub[m.name], errors="coerce").dropna().to_numpy(float)
                 for stat in m.stats:
-                    v = _stat(vals, stat)
+                    v = stats.aggregate(vals, stat)
                     lo = hi = None
-                    if ci and stat == "mean" and len(vals) > 1:
-                        idx = rng.integers(0, len(vals), (N_BOOT, len(vals)))
-                        boots = vals[idx].mean(axis=1)
-                        lo, hi = float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+                    if ci and stat == "mean" and len(vals):  # method per kind: evaluate/stats.py
+                        lo, hi, _ = stats.ci(vals, binary=m.binary)
+                        lo, hi = (None, None) if np.isnan(lo) else (lo, hi)
                     out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
                                 "ci_high": hi, "n": len(vals), "family": m.family})
                 jcol = f"{m.name}.judge_error"
@@ -65,18 +63,6 @@ class EvalResult:
             out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
                         "ci_high": None, "n": len(sub), "family": "run"})
         return pd.DataFrame(out)
-
-
-def _stat(vals: np.ndarray, stat: str) -> float | None:
-    if len(vals) == 0:
-        return None
-    if stat == "mean":
-        return float(vals.mean())
-    if stat == "total":
-        return float(vals.sum())
-    if stat.startswith("p"):
-        return float(np.percentile(vals, float(stat[1:])))
-    raise ValueError(stat)
 
 
 def aggregates(result: EvalResult) -> dict[str, float]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..evaluate.compare import rows_and_aggregates
+from ..evaluate.compare import side
 
 
 class Review:
@@ -15,8 +15,8 @@ class Review:
                  candidate_b: str | None = None):
         import ipywidgets as w
 
-        _, a, _ = rows_and_aggregates(run_a, candidate_a)
-        _, b, _ = rows_and_aggregates(run_b, candidate_b)
+        a = side(run_a, candidate_a).rows.reset_index(drop=True)
+        b = side(run_b, candidate_b).rows.reset_index(drop=True)
         keep = ["id", "repeat", "input", "reference", "answer", "error", metric]
         self.metric = metric
         self.rows = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=["id", "repeat"],

@@ -10,12 +10,17 @@ import numpy as np
 from . import metric
 from .text import normalize, references, tokens
 
+EMPTY_ANSWER_RULE = "SQuAD v2.0"  # F1 when either side normalises to nothing: 1 if both do, else 0
+
 
 def em_score(pred: str, ref: str) -> float:
+    """1.0 when ``pred`` and ``ref`` are equal after :func:`~.text.normalize`."""
     return float(normalize(pred) == normalize(ref))
 
 
 def f1_score(pred: str, ref: str) -> float:
+    """SQuAD token F1 after :func:`~.text.normalize`. Empty answers follow :data:`EMPTY_ANSWER_RULE`: two empty
+    answers agree (1.0), one empty answer scores 0.0 (SQuAD v1.1's script would give 0 to both)."""
     p, r = tokens(pred), tokens(ref)
     if not p or not r:
         return float(p == r)
