@@ -81,7 +81,7 @@ def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, 
 
     from workbench.evaluate import runner
     from workbench.evaluate.cli import run_eval_cli
-    from workbench.monitor import card
+    from workbench import governance as card
 
     workbench_toml('[endpoints.unp]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m1"]\n')
     summary = pd.DataFrame([{"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},
@@ -89,7 +89,7 @@ def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, 
     fake = SimpleNamespace(summary=lambda: summary, rows=pd.DataFrame({"id": [1, 2, 3]}), computed_rows=3,
                            duration_s=1.0, spent_usd=0.0, stopped=None)  # what a run with no price reported
     monkeypatch.setattr(runner, "evaluate", lambda *a, **kw: fake)
-    monkeypatch.setattr(card, "govern_run", lambda rid, status: SimpleNamespace(error=None))
+    monkeypatch.setattr(card, "govern_run", lambda rid, **kw: SimpleNamespace(error=None))
     ds = tmp_path / "qa.jsonl"
     ds.write_text('{"id": "1", "question": "q", "reference": "r"}\n')
     out = []

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.evaluate import stats as st
-from workbench.evaluate.report import recommend, verdict
+from workbench.demo import recommend, verdict
 
 NOMINAL = 0.95
 

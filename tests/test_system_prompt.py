@@ -24,7 +24,7 @@ def test_workbench_eval_records_the_effective_prompt(tracking_store, tmp_path, m
     from workbench import tracking
     from workbench.evaluate import runner
     from workbench.evaluate.cli import run_eval_cli
-    from workbench.monitor import card
+    from workbench import governance as card
 
     seen = {}
 
@@ -33,7 +33,7 @@ def test_workbench_eval_records_the_effective_prompt(tracking_store, tmp_path, m
         raise RuntimeError("stopped by the test")
 
     monkeypatch.setattr(runner, "evaluate", fake_evaluate)
-    monkeypatch.setattr(card, "govern_run", lambda rid, status: SimpleNamespace(error=None))
+    monkeypatch.setattr(card, "govern_run", lambda rid, **kw: SimpleNamespace(error=None))
     ds = tmp_path / "qa.jsonl"
     ds.write_text('{"id": "1", "question": "q", "reference": "r"}\n')
     with pytest.raises(RuntimeError, match="stopped by the test"):

@@ -21,6 +21,9 @@ from ...errors import ConfigError
 FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # retrieval/* come from workbench.rag
 
 
+BINARY = "binary"  # MetricDef.kind of 0/1 metrics
+
+
 @dataclass(frozen=True)
 class MetricDef:
     name: str
@@ -37,7 +40,7 @@ class MetricDef:
     @property
     def binary(self) -> bool:
         """A 0/1 metric (paired comparisons use McNemar and flips for these)."""
-        return self.kind == "binary"
+        return self.kind == BINARY
 
     def record(self) -> dict:
         """The definition record (no function), e.g. for docs and MLflow."""
