@@ -35,6 +35,7 @@ class Answer:
     error: str | None = None  # error class if the answer could not be produced
     retrieved: list[str] | None = None  # doc ids of the retrieved chunks, in rank order (RAG candidates)
     chunk_ids: list[str] | None = None
+    elapsed_s: float | None = None  # wall time to the complete answer (set by the evaluation engine)
 
     @classmethod
     def from_record(cls, rec: ChatRecord, contexts: list[str] | None = None) -> "Answer":

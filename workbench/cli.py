@@ -113,7 +113,7 @@ def _eval(a) -> int:
 def _compare(a) -> int:
     from .evaluate.compare import compare
 
-    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [])
+    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch)
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -127,7 +127,8 @@ def _compare(a) -> int:
             print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
     for g in c.gates:
         print(f"gate {'PASS' if g['passed'] else 'FAIL'}: {g['gate']}  (value {g['value']:.4g}, "
-              f"threshold {g['threshold']:.4g}, on {g.get('n', '?')} shared rows)")
+              f"threshold {g['threshold']:.4g}, on {g.get('n', '?')} shared rows)"
+              + (f" — {g['reason']}" if g.get("reason") else ""))
     return 0 if c.passed else 1
 
 
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gate", action="append", metavar="EXPR",
                    help="e.g. 'quality/f1/mean >= baseline - 0.02' (repeatable)")
     s.add_argument("--metrics", nargs="+", help="only these row metrics")
+    s.add_argument("--allow-error-mismatch", action="store_true",
+                   help="let gates pass although the two runs' error rates differ by more than 2 points")
     s.set_defaults(fn=_compare)
 
     ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",

@@ -17,7 +17,6 @@ on a statistic that is not per row (``eval/spent_usd``) is refused unless both s
 from __future__ import annotations
 
 import ast
-import json
 import operator
 import re
 import warnings
@@ -43,6 +42,8 @@ class Comparison:
     n_shared: int = 0  # rows (id, repeat) both sides have
     only_a: int = 0  # rows only A has (not compared)
     only_b: int = 0
+    error_rate_a: float = 0.0  # failed rows among the shared ones
+    error_rate_b: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -118,9 +119,16 @@ def _paired(sa: Side, sb: Side, common, name: str) -> tuple[np.ndarray, np.ndarr
     return x.to_numpy(float)[ok], y.to_numpy(float)[ok], np.asarray(common)[ok]
 
 
+ERROR_TOLERANCE = 0.02  # error rates of the two sides may differ by this much before gates refuse to pass
+
+
 def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = None, candidate_a: str | None = None,
-            candidate_b: str | None = None) -> Comparison:
-    """Compare candidate B against baseline A (EvalResults, per-row DataFrames or MLflow run ids), paired."""
+            candidate_b: str | None = None, error_tolerance: float = ERROR_TOLERANCE,
+            allow_error_mismatch: bool = False) -> Comparison:
+    """Compare candidate B against baseline A (EvalResults, per-row DataFrames or MLflow run ids), paired on
+    their shared rows. Failed rows count (quality and honesty score them as failures); when the two sides'
+    error rates on the shared rows differ by more than ``error_tolerance``, every gate fails saying so, unless
+    ``allow_error_mismatch``."""
     load_all()
     sa, sb = side(a, candidate_a), side(b, candidate_b)
     common = sa.rows.index.intersection(sb.rows.index)
@@ -161,10 +169,22 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
     if len(table):
         table["p_adjusted"] = st.bh_adjust(table["p_value"])
         table["correction"] = f"{st.CORRECTION} over {len(table)} metrics"
+    ea, eb = _error_rate(sa.rows.loc[common]), _error_rate(sb.rows.loc[common])
     cmp = Comparison(sa.label, sb.label, table, pd.DataFrame(flips), sa.aggs, sb.aggs, n_shared=len(common),
-                     only_a=only_a, only_b=only_b)
+                     only_a=only_a, only_b=only_b, error_rate_a=ea, error_rate_b=eb)
     cmp.gates = [paired_gate(g, sa, sb, common) for g in gates or []]
+    if abs(ea - eb) > error_tolerance:
+        why = (f"error rates differ: {ea:.1%} of A's shared rows failed, {eb:.1%} of B's (tolerance "
+               f"{error_tolerance:.1%}); fix the failures, or pass allow_error_mismatch=True (--allow-error-mismatch)")
+        warnings.warn(why, stacklevel=2)
+        if not allow_error_mismatch:
+            for g in cmp.gates:
+                g.update(passed=False, reason=why)
     return cmp
+
+
+def _error_rate(rows: pd.DataFrame) -> float:
+    return float(rows["error"].notna().mean()) if "error" in rows and len(rows) else 0.0
 
 
 # ------------------------------------------------------------------ gates
@@ -278,8 +298,3 @@ def paired_gate(gate: str, sa: Side, sb: Side, common) -> dict:
     out = check_gate(plain, sa.aggs, sb.aggs)
     out.update(gate=gate, n=len(common), **only)
     return out
-
-
-def to_json(c: Comparison) -> str:
-    return json.dumps({"a": c.a, "b": c.b, "gates": c.gates, "n_shared": c.n_shared, "only_a": c.only_a,
-                       "only_b": c.only_b, "table": c.table.to_dict(orient="records")}, default=str)

@@ -37,10 +37,14 @@ class EvalResult:
 
     def summary(self, ci: bool = True) -> pd.DataFrame:
         """One line per candidate × metric × stat, with a 95% CI for means (Clopper-Pearson for rates,
-        studentized bootstrap otherwise; see :mod:`workbench.evaluate.stats`)."""
+        studentized bootstrap otherwise; see :mod:`workbench.evaluate.stats`) and ``n_answered`` / ``n_total``.
+        Failed rows count: quality and honesty score them as failures (so their means include them), and
+        ``<metric>/mean_answered`` gives the mean over the answered rows alone when some failed."""
         out = []
         for cand in self.candidates:
             sub = self.rows[self.rows["candidate"] == cand]
+            answered = sub["error"].isna() if "error" in sub else pd.Series(True, index=sub.index)
+            counts = {"n_answered": int(answered.sum()), "n_total": len(sub)}
             for m in self.metric_defs:
                 if m.name not in sub:
                     continue
@@ -52,16 +56,21 @@ class EvalResult:
                         lo, hi, _ = stats.ci(vals, binary=m.binary)
                         lo, hi = (None, None) if np.isnan(lo) else (lo, hi)
                     out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
-                                "ci_high": hi, "n": len(vals), "family": m.family})
+                                "ci_high": hi, "n": len(vals), "family": m.family, **counts})
+                if m.on_error == "fail" and "mean" in m.stats and counts["n_answered"] < counts["n_total"]:
+                    ans = pd.to_numeric(sub.loc[answered, m.name], errors="coerce").dropna().to_numpy(float)
+                    out.append({"candidate": cand, "metric": f"{m.name}/mean_answered",
+                                "value": stats.aggregate(ans, "mean"), "ci_low": None, "ci_high": None,
+                                "n": len(ans), "family": m.family, **counts})
                 jcol = f"{m.name}.judge_error"
                 if jcol in sub:
                     je = sub[jcol].dropna().astype(float)
                     out.append({"candidate": cand, "metric": f"{m.name}/judge_error_rate",
                                 "value": float(je.mean()) if len(je) else None, "ci_low": None, "ci_high": None,
-                                "n": len(je), "family": m.family})
+                                "n": len(je), "family": m.family, **counts})
             errs = sub["error"].notna().mean() if len(sub) else 0.0
             out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
-                        "ci_high": None, "n": len(sub), "family": "run"})
+                        "ci_high": None, "n": len(sub), "family": "run", **counts})
         return pd.DataFrame(out)
 
 

@@ -27,7 +27,7 @@ from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
 from ..llm.client import LLMClient
-from .engine import Checkpoint, MetricEnv, get_eval_executor, read_checkpoint, row_key
+from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, read_checkpoint, row_key
 from . import record
 from .judge import Judge
 from .metrics import MetricDef, get_metrics
@@ -73,14 +73,21 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         if model:
             ep, _ = settings().resolve_model(model)
             ep.api_key()
+    if budget_usd is not None:  # a budget needs a price for every model that can spend
+        from ..llm.pricing import is_priced
+
+        for spec in [getattr(c, "model", None) for c in cands] + [judge]:
+            if spec and not is_priced(*settings().resolve_model(spec)):
+                raise WorkbenchError(f"budget_usd={budget_usd} cannot be held: model '{spec}' has no price (its cost "
+                                     f"would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
+                                     f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
     key = eval_key(ds, cands, mdefs, repeats, judge)
     ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
     if not resume and ckpt_path.exists():
         ckpt_path.unlink()
     done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
     rows = ds.rows
-    pending = [(row, c, r) for c in cands for row in rows for r in range(repeats)
-               if row_key(c.name, row["id"], r) not in done]
+    pending = interleaved_jobs(rows, cands, repeats, done)
     client = LLMClient(cache=cache)
     env = MetricEnv(judge=Judge(judge, client) if judge else None, embed_model=embed_model)
     conc = concurrency or max(4, min(64, 2 * max(settings().resolve_model(getattr(c, "model", "local"))[0]
