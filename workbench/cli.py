@@ -211,11 +211,12 @@ def _server_stop(a) -> int:
 
 
 def _app_serve(a) -> int:
-    from .serve import config_from_run, load_config, serve
+    from .serve import config_from_model, config_from_run, load_config, serve
 
-    if bool(a.config) == bool(a.from_run):
-        raise ConfigError("give exactly one of --config CONFIG.yaml or --from-run RUN_ID")
-    cfg = load_config(a.config) if a.config else config_from_run(a.from_run, a.candidate)
+    if sum(map(bool, (a.config, a.from_run, a.model_id))) != 1:
+        raise ConfigError("give exactly one of --config CONFIG.yaml, --from-run RUN_ID or --model-id MODEL_ID")
+    cfg = (load_config(a.config) if a.config else config_from_model(a.model_id) if a.model_id
+           else config_from_run(a.from_run, a.candidate))
     if a.no_redact:
         cfg.redact_pii = False
     serve(cfg, port=a.port, host=a.host)
@@ -402,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="CONFIG.yaml", help="app config file")
     s.add_argument("--from-run", metavar="RUN_ID", help="serve a candidate evaluated in this MLflow run")
     s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
+    s.add_argument("--model-id", metavar="MODEL_ID", help="serve exactly this candidate configuration (an MLflow "
+                   "LoggedModel id from the Models tab; every evaluation records one per candidate)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")

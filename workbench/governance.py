@@ -221,7 +221,24 @@ def log_card(run_id: str, status: str | None = None) -> str:
         md = md.replace(value, f"<value of ${name}>")
     tracking.log_text(md, "governance/card.md", run_id=run_id)
     tracking.log_text(render_html(md), "governance/card.html", run_id=run_id)
+    tracking.set_tags({T.DESCRIPTION: description(md)}, run_id)  # the run page's Description shows it
     return md
+
+
+def description(card_md: str, max_chars: int = 4000) -> str:
+    """The card's summary for the MLflow run description: its header lines and first sections, then a pointer
+    to the full card."""
+    keep, sections = [], 0
+    for line in card_md.splitlines():
+        if line.startswith("## "):
+            sections += 1
+            if sections > 3:
+                break
+        keep.append(line)
+    text = "\n".join(keep).strip()
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit("\n", 1)[0]
+    return text + "\n\n_Full governance card: artifact `governance/card.html`._"
 
 
 # ------------------------------------------------------------------ secret scan

@@ -55,5 +55,6 @@ TRACE_COST = "workbench.cost_usd"
 TRACE_ERROR = "workbench.error"
 # MLflow's own
 PARENT_RUN_ID = "mlflow.parentRunId"
+DESCRIPTION = "mlflow.note.content"  # the run page's Description (the governance card's summary)
 SOURCE_NAME = "mlflow.source.name"
 SOURCE_TYPE = "mlflow.source.type"

@@ -239,3 +239,24 @@ def log_human_label(trace_id: str, name: str, value: Any, user: str | None = Non
     tracking.configure()
     src = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=user or getpass.getuser())
     return mlflow.log_feedback(trace_id=trace_id, name=name, value=value, source=src, rationale=rationale)
+
+
+def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = "workbench") -> int:
+    """Metric values computed after the fact (the monitor's sampled scores of served traffic) as CODE Feedback
+    on an existing trace; returns how many were logged. A failure to log is reported, never raised."""
+    import logging
+
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+
+    src = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id=source_id)
+    n = 0
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            mlflow.log_feedback(trace_id=trace_id, name=name, value=float(value), source=src)
+            n += 1
+        except Exception as e:  # noqa: BLE001 - scores stay in the monitor's table even if MLflow refuses one
+            logging.getLogger(__name__).warning("could not log %s on trace %s: %s", name, trace_id, e)
+    return n

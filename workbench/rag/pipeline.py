@@ -79,8 +79,21 @@ class RAGPipeline(Candidate):
         return ans
 
     async def aretrieve(self, question: str) -> list:
-        """The retriever's hits for ``question``, off the event loop (FAISS and the embedder block)."""
-        return await asyncio.to_thread(self.retriever.retrieve, question)
+        """The retriever's hits for ``question``, off the event loop (FAISS and the embedder block). Inside an
+        MLflow trace (an evaluated row, a served request) it is a RETRIEVER span with the chunks as documents."""
+        import mlflow
+
+        if mlflow.get_current_active_span() is None:
+            return await asyncio.to_thread(self.retriever.retrieve, question)
+        from mlflow.entities import SpanType
+
+        with mlflow.start_span(name="retrieve", span_type=SpanType.RETRIEVER) as span:
+            span.set_inputs({"query": question, "top_k": self.top_k, "retriever": self.config["retriever"]})
+            hits = await asyncio.to_thread(self.retriever.retrieve, question)
+            span.set_outputs([{"page_content": h.chunk.context_text, "metadata": {"doc_uri": h.chunk.doc_id,
+                                                                                  "chunk_id": h.chunk.chunk_id}}
+                              for h in hits])
+        return hits
 
     def answer(self, question: str) -> RAGAnswer:
         """Sync: retrieve and answer one question."""

@@ -92,14 +92,10 @@ class ServedApp:
         with tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(), \
                 span(f"app {self.cfg.name}", SpanType.CHAIN) as root:
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
-            if self.rag is not None:
-                with span("retrieval", SpanType.RETRIEVER) as rs:
-                    rs.set_inputs({"query": question})
-                    hits = await self.rag.aretrieve(question)
-                    contexts = [h.chunk.context_text for h in hits]
-                    chunk_ids = [h.chunk.chunk_id for h in hits]
-                    rs.set_outputs([{"page_content": c, "metadata": {"doc_uri": i}}
-                                    for c, i in zip(contexts, chunk_ids)])
+            if self.rag is not None:  # a RETRIEVER span when traced (RAGPipeline.aretrieve)
+                hits = await self.rag.aretrieve(question)
+                contexts = [h.chunk.context_text for h in hits]
+                chunk_ids = [h.chunk.chunk_id for h in hits]
             rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
                                           on_delta=on_delta, **params)
             root.set_outputs(rec.text)
@@ -110,6 +106,8 @@ class ServedApp:
                 if v is not None:
                     tags[T.TRACE_PREFIX + k] = str(round(v, 6) if isinstance(v, float) else v)
             meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
+            if self.cfg.model_id:
+                meta["mlflow.modelId"] = self.cfg.model_id  # MLflow links the trace to the LoggedModel
             if traced:
                 mlflow.update_current_trace(tags=tags, metadata=meta)
             if rec.error:

@@ -25,6 +25,7 @@ class AppConfig:
     rag: dict | None = None
     params: dict = field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 256})
     run_id: str | None = None
+    model_id: str | None = None  # the LoggedModel (candidate configuration) served: traces link to it
     experiment: str | None = None
     redact_pii: bool = True
     trace: bool = True  # an MLflow trace per request (what monitoring reads)
@@ -116,21 +117,46 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
         candidate = next(iter(by_cand))
     if candidate not in by_cand:
         raise ConfigError(f"run {run_id}: choose one of the candidates {sorted(by_cand)} with --candidate")
-    c = by_cand[candidate]
+    return _from_candidate(by_cand[candidate], candidate, f"run {run_id}", run_id=run_id)
+
+
+def config_from_model(model_id: str) -> AppConfig:
+    """The app config of the candidate configuration recorded as LoggedModel ``model_id`` (its params are the
+    candidate's configuration, written by the evaluation): serves exactly that version; its traces link to it."""
+    import mlflow
+
+    from .. import tracking
+
+    tracking.configure()
+    try:
+        model = mlflow.get_logged_model(model_id)
+    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown id
+        raise ConfigError(f"no logged model {model_id!r} in {tracking.tracking_uri()} ({type(e).__name__})") from None
+    params = {k: _typed(v) for k, v in (model.params or {}).items()}
+    if not params.get("kind"):
+        raise ConfigError(f"logged model {model_id} ({model.name}) is not a workbench candidate configuration")
+    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
+                           model_id=model_id)
+
+
+def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
+                    model_id: str | None = None) -> AppConfig:
+    """An AppConfig from a candidate's configuration (``Candidate.config``, as params)."""
     gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
-    raw: dict[str, Any] = {"name": candidate, "model": c.get("model", "local"), "params": gen, "run_id": run_id}
+    raw: dict[str, Any] = {"name": name, "model": c.get("model", "local"), "params": gen, "run_id": run_id,
+                           "model_id": model_id}
     if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
         raw["system_prompt"] = c["system_prompt"]
     if c.get("kind") == "rag":
         if not c.get("index_path"):
-            raise ConfigError(f"run {run_id}: candidate {candidate!r} has no index_path param (re-run the evaluation)")
+            raise ConfigError(f"{source}: candidate {name!r} has no index_path param (re-run the evaluation)")
         raw["rag"] = {"index": c["index_path"], "retriever": c.get("retriever", "hybrid"),
                       "top_k": int(c.get("top_k", 4)), "mmr": bool(c.get("mmr", False))}
         if c.get("prompt") not in (None, "default"):
             raw["template"] = c["prompt"]
     elif c.get("template") not in (None, "default"):
         raw["template"] = c["template"]
-    return _check_config(raw, f"run {run_id}")
+    return _check_config(raw, source)
 
 
 # ------------------------------------------------------------------ request handling
