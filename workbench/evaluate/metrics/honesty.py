@@ -228,8 +228,9 @@ def _facts(text: str) -> _Facts:
     return _Facts(asserted, negated, quantities(t), asserted | negated)
 
 
-def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts) -> list[str]:
-    """Why the claim contradicts the contexts (``ctx``: all of them; ``best``: the best-matching sentence)."""
+def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts, absent_ok: bool = False) -> list[str]:
+    """Why the claim contradicts the contexts (``ctx``: all of them; ``best``: the best-matching sentence).
+    ``absent_ok``: a quantity whose kind the contexts never mention is extra information, not a conflict."""
     why = []
     neg_only, pos_only = ctx.negated - ctx.asserted, ctx.asserted - ctx.negated
     why += [f"negated in context: {w}" for w in sorted(claim.asserted & neg_only)]
@@ -245,6 +246,8 @@ def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts) -> list[str]:
                 break
     for q in claim.qty:
         pool = ctx.qty if q.dim is None else [c for c in ctx.qty if c.dim == q.dim]
+        if absent_ok and (not pool or q.dim is None):
+            continue
         if not any(q.same(c) for c in pool):
             why.append(f"quantity not in context: {q.value:g} {q.dim or ''}".strip())
         elif q.dim is not None:
@@ -252,6 +255,13 @@ def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts) -> list[str]:
             if rivals and not any(q.same(c) for c in rivals):
                 why.append(f"best-matching sentence gives another {q.dim}")
     return why
+
+
+def contradictions(text: str, reference: str) -> list[str]:
+    """Conflicts between two texts (negation, contrast sets, a different value for the same kind of
+    quantity); extra information in ``text`` is not a conflict. Used by ``quality/semantic_similarity``."""
+    ref = _facts(reference)
+    return _conflicts(_facts(text), ref, ref, absent_ok=True)
 
 
 def _statement(question: str | None) -> str | None:

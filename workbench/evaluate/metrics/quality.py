@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 
 from . import metric
+from .honesty import contradictions
 from .text import normalize, references, tokens
 
 
@@ -78,13 +79,20 @@ def rouge_l_metric(row, answer, env):
 
 
 @metric("quality/semantic_similarity", higher_is_better=True, range=(-1, 1), requires=("reference",),
-        description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over references")
+        description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
+                    "references; capped at 0 when the answer contradicts that reference (negation, a different "
+                    "colour/material/fuel, another value for the same kind of quantity)")
 def semantic_similarity(row, answer, env):
     refs = references(row)
     if not refs or answer.error:
         return None
     vecs = env.embed([answer.text or " ", *refs])
-    return float(np.max(vecs[1:] @ vecs[0]))
+    scored = []
+    for ref, cos in zip(refs, vecs[1:] @ vecs[0]):
+        why = contradictions(answer.text or "", ref)
+        scored.append((min(float(cos), 0.0) if why else float(cos), why))
+    best, why = max(scored, key=lambda t: t[0])
+    return best, {"contradiction": "; ".join(why)}
 
 
 CORRECTNESS_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},
