@@ -79,6 +79,7 @@ _NOT_PHONE = re.compile(r"^\d{1,4}([-/.])\d{1,2}\1\d{1,4}$"          # dates 202
                         r"|^\d{1,3}(?:\.\d{1,3}){3}$"               # IPv4
                         r"|^\d{1,3}(?:\.\d{1,3}){1,2}$"             # versions 3.17.2, decimals
                         r"|^\d{1,2}:\d{2}")                         # times
+_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,}\d\)?")
 _INTL = re.compile(r"(?<![\w+])\+\d[\d ().-]{5,20}\d")
 _TRUNK = re.compile(r"(?<![\w.-])\(?0\d{1,4}\)?(?:[ .-]\d{2,4}){1,4}(?![\w-]|\.\d)")
 
@@ -88,7 +89,8 @@ def _phone_context_ok(text: str, start: int, end: int) -> bool:
     if _NOT_PHONE.match(raw):
         return False
     before, after = text[max(0, start - 30):start], text[end:end + 2]
-    if before[-1:].isalnum() or before[-1:] in ("-", "#", "/", ":") or after[:1].isalnum() or after[:1] == "-":
+    if before[-1:].isalnum() or before[-1:] in ("-", "#", "/") or after[:1].isalnum() or after[:1] == "-" \
+            or (before[-1:] == ":" and before[-2:-1].isdigit()) or (after[:1] == ":" and after[1:2].isdigit()):
         return False  # part of a longer token: INV-2026-004512, #20261130-4471
     return not _ID_WORDS.search(before)
 
@@ -100,9 +102,13 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
         if not any(s < e2 and s2 < e for s2, e2 in spans) and _phone_context_ok(text, s, e):
             spans.append((s, e))
 
-    for region in PHONE_REGIONS:
-        for m in _pn.PhoneNumberMatcher(text, region, leniency=_pn.Leniency.VALID):
-            add(m.start, m.end)
+    for cand in _CANDIDATE.finditer(text):  # libphonenumber only on digit runs: ~100x faster on prose
+        if sum(c.isdigit() for c in cand.group()) < 7:
+            continue
+        lo, hi = max(0, cand.start() - 8), min(len(text), cand.end() + 8)  # keep the neighbours in view
+        for region in PHONE_REGIONS:
+            for m in _pn.PhoneNumberMatcher(text[lo:hi], region, leniency=_pn.Leniency.VALID):
+                add(lo + m.start, lo + m.end)
     for m in _INTL.finditer(text):
         raw = m.group().rstrip(" ().-")
         try:
