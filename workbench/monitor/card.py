@@ -24,8 +24,9 @@ from pathlib import Path
 from ..config import settings
 
 LIMITATIONS = [
-    "Offline metrics are heuristics: groundedness checks numbers and embedding/word overlap per sentence, "
-    "toxicity is a linear bag-of-words model (alt-profanity-check); neither is a human judgement.",
+    "Offline metrics are heuristics: groundedness checks quantities, negations and contrast words, then "
+    "embedding/word overlap per sentence; toxicity is a threat/harassment/hate pattern screen; neither is a "
+    "human judgement (held-out accuracy in docs/metrics.md).",
     "Confidence intervals are 95 % bootstrap intervals over rows of one evaluation set; they say nothing "
     "about questions unlike those in the set.",
     "Costs use the dated price table shipped with the workbench; local models report compute seconds, not dollars.",
