@@ -96,7 +96,8 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 _PHRASES = [(re.compile(p, re.I), r) for p, r in [
     (r"\bsold separately\b", "separately"), (r"\bnot included\b", "separately"),
     (r"\bdry[- ]clean(?:ed|ing)?\b", "dryclean"), (r"\bwhite gas\b", "whitegas"),
-    (r"\b(goose|duck) down\b", r"\1down"), (r"\bcarbon[- ]fib(?:re|er)\b", "carbon"),
+    (r"\b(?:goose |duck )?down\b(?!\s+(?:to|from|the|a|an|in|on|into|at|by|and|below|small|low))", "downfill"),
+    (r"\bbut (?:a |an |the )?(\w+(?: \w+)?) (?:is|are|does|do|was|were|has|have) not\b", r"but not \1"), (r"\bcarbon[- ]fib(?:re|er)\b", "carbon"),
     (r"\bbuilt[- ]in\b", "builtin"), (r"\bcomes? with\b", "includes"), (r"\bholds?\b", "has a capacity of"), (r"\bcomes? in\b", "available in"),
     (r"\bminus\s+(?=\d)", "-"), (r"\bcan ?not\b", "can not"), (r"\b(\w+)n't\b", r"\1 not"),
     (r"\bwon not\b", "will not"), (r"\bca not\b", "can not")]]
@@ -113,8 +114,8 @@ CONTRAST_SETS = [
     {"black", "white", "red", "green", "blue", "yellow", "orange", "grey", "gray", "brown", "purple", "pink",
      "navy", "olive", "beige"},
     {"aluminium", "aluminum", "titanium", "steel", "carbon", "nylon", "polyester", "silnylon", "canvas",
-     "cotton", "wool", "merino", "goosedown", "duckdown", "synthetic", "leather", "suede", "rubber", "plastic",
-     "fleece", "polyurethane"},
+     "cotton", "wool", "merino", "downfill", "synthetic", "leather", "suede", "rubber", "plastic",
+     "fleece", "polyurethane", "mesh", "foam"},
     {"propane", "butane", "isobutane", "kerosene", "whitegas", "petrol", "gasoline", "alcohol", "ethanol",
      "diesel", "wood"},
     {"included", "separately"}, {"free", "costs", "fee", "charged"}, {"washable", "dryclean"},
