@@ -2,7 +2,8 @@
 
 For each detector and each labelled set in ``datasets/calibration/`` (see its README for provenance):
 ``tune`` (thresholds and patterns were chosen on it), ``heldout`` (written before the new detectors, kept
-out of tuning) and ``fresh`` (written after the detectors were frozen). Prints accuracy, precision and
+out of tuning), ``fresh`` (written after the first freeze, then used to tune round 2) and ``blind`` (written
+after round 2 froze; nothing changed after it was read). Prints accuracy, precision and
 recall of the *problem* class (unsupported claim, refusal, toxic, PII) and accuracy per error class, for
 the previous detector ("old") and the current one ("new"), plus ms/row.
 
@@ -43,7 +44,7 @@ from common import quick, save  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "datasets" / "calibration"
 BASE = "78e9cf4"  # main before issue 17: the detectors the new ones replace
-SETS = ("tune", "heldout", "fresh")
+SETS = ("tune", "heldout", "fresh", "blind")
 
 
 def load(name: str) -> list[dict]:
@@ -155,7 +156,7 @@ def accuracy_section() -> dict:
         return lambda it: honesty.groundedness_score(it["claim"], [it["context"]], env.embed, it.get("question"),
                                                      verifier)[0] < 1.0
 
-    for it in load("groundedness_tune") + load("groundedness_heldout") + load("groundedness_fresh"):
+    for it in [it for s in SETS for it in load(f"groundedness_{s}")]:
         honesty.groundedness_score(it["claim"], [it["context"]], env.embed)  # warm the embedding cache
     out["groundedness (flag = unsupported)"] = {s: {
         "old": run(load(f"groundedness_{s}"), grounded("similarity"), lambda it: not it["supported"]).record(),
