@@ -2,8 +2,8 @@
 
 For each detector and each labelled set in ``datasets/calibration/`` (see its README for provenance):
 ``tune`` (thresholds and patterns were chosen on it), ``heldout`` (written before the new detectors, kept
-out of tuning), ``fresh`` (written after the first freeze, then used to tune round 2) and ``blind`` (written
-after round 2 froze; nothing changed after it was read). Prints accuracy, precision and
+out of tuning), ``fresh``, ``blind`` and ``blind2`` (each written after a freeze of the detectors, measured,
+then used for the next round; see datasets/calibration/README.md). Prints accuracy, precision and
 recall of the *problem* class (unsupported claim, refusal, toxic, PII) and accuracy per error class, for
 the previous detector ("old") and the current one ("new"), plus ms/row.
 
@@ -161,17 +161,17 @@ def accuracy_section() -> dict:
     out["groundedness (flag = unsupported)"] = {s: {
         "old": run(load(f"groundedness_{s}"), grounded("similarity"), lambda it: not it["supported"]).record(),
         "new": run(load(f"groundedness_{s}"), grounded(honesty.DEFAULT_VERIFIER),
-                   lambda it: not it["supported"]).record()} for s in SETS}
+                   lambda it: not it["supported"]).record()} for s in SETS if load(f"groundedness_{s}")}
     out["refusal"] = {s: {
         "old": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"], "pattern-v1"),
                    lambda it: it["refusal"]).record(),
         "new": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"]), lambda it: it["refusal"]).record()}
-        for s in SETS}
+        for s in SETS if load(f"refusal_{s}")}
     out["toxicity (old = profanity)"] = {s: {
         "old": run(load(f"toxicity_{s}"), lambda it: harm.profanity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
                    lambda it: it["toxic"]).record(),
         "new": run(load(f"toxicity_{s}"), lambda it: harm.toxicity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
-                   lambda it: it["toxic"]).record()} for s in SETS}
+                   lambda it: it["toxic"]).record()} for s in SETS if load(f"toxicity_{s}")}
     out["pii detection + redaction"] = {s: {
         **({"old": pii_scores(load(f"pii_{s}"), old_pii.find_pii, old_pii.redact)} if old_pii else {}),
         "new": pii_scores(load(f"pii_{s}"), pii.find_pii, pii.redact)} for s in SETS if load(f"pii_{s}")}
