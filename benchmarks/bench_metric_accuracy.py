@@ -252,6 +252,34 @@ def eval_section(rows: int, repeats: int) -> dict:
     return out
 
 
+def redact_section(repeats: int) -> dict:
+    """ms per ``redact`` call, old vs new, on prose, a chat payload and a long run of numbers (a vector)."""
+    import random
+
+    from workbench import pii
+
+    old_pii, rng = old_pii_module(), random.Random(0)
+    manual = next((ROOT / "datasets" / "contoso" / "manuals").glob("*.md")).read_text()
+    payloads = {"manual (prose)": manual,
+                "chat payload with PII": '{"content": "my phone is +44 20 7946 0958, card 4111 1111 1111 1111."}',
+                "3,000 floats (a vector)": " ".join(f"{rng.random():.6f}" for _ in range(3000))}
+    out = {}
+    for name, text in payloads.items():
+        row = {}
+        for version, mod in (("old", old_pii), ("new", pii)):
+            if mod is None:
+                continue
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                mod.redact(text)
+                times.append(1000 * (time.perf_counter() - t))
+            row[version] = statistics.median(times)
+        out[name] = {"chars": len(text), **{f"{v}_ms": ms for v, ms in row.items()}}
+        print(f"  redact {name} ({len(text)} chars): " + ", ".join(f"{v} {ms:.2f} ms" for v, ms in row.items()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=40 if quick() else 200)
@@ -259,6 +287,8 @@ def main() -> None:
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROJECT_DIR", tempfile.mkdtemp(prefix="wb-bench-acc-proj-"))
     results = {"accuracy": accuracy_section()}
+    print("\n== cost of redaction (traces, served apps)")
+    results["redact"] = redact_section(5 if quick() else 20)
     print("\n== cost in an offline evaluation")
     results["evaluate"] = eval_section(a.rows, a.repeats)
     save("metric_accuracy", results)

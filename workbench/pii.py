@@ -79,7 +79,7 @@ _NOT_PHONE = re.compile(r"^\d{1,4}([-/.])\d{1,2}\1\d{1,4}$"          # dates 202
                         r"|^\d{1,3}(?:\.\d{1,3}){3}$"               # IPv4
                         r"|^\d{1,3}(?:\.\d{1,3}){1,2}$"             # versions 3.17.2, decimals
                         r"|^\d{1,2}:\d{2}")                         # times
-_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,}\d\)?")
+_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,22}\d\)?")
 _INTL = re.compile(r"(?<![\w+])\+\d[\d ().-]{5,20}\d")
 _TRUNK = re.compile(r"(?<![\w.-])\(?0\d{1,4}\)?(?:[ .-]\d{2,4}){1,4}(?![\w-]|\.\d)")
 
@@ -102,8 +102,10 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
         if not any(s < e2 and s2 < e for s2, e2 in spans) and _phone_context_ok(text, s, e):
             spans.append((s, e))
 
-    for cand in _CANDIDATE.finditer(text):  # libphonenumber only on digit runs: ~100x faster on prose
-        if sum(c.isdigit() for c in cand.group()) < 7:
+    for cand in _CANDIDATE.finditer(text):  # libphonenumber only on phone-shaped digit runs: fast on prose
+        groups = re.findall(r"\d+", cand.group())
+        if not 7 <= sum(map(len, groups)) <= 15 or len(groups) > 6 or sum(len(g) == 1 for g in groups) > 2 \
+                or re.search(r"\.\d{5,}", cand.group()):  # runs of decimals (vectors, measurements)
             continue
         lo, hi = max(0, cand.start() - 8), min(len(text), cand.end() + 8)  # keep the neighbours in view
         for region in PHONE_REGIONS:
