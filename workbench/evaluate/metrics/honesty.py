@@ -49,10 +49,10 @@ ABSTAIN = re.compile(r"\b(i don'?t know|i do not know|not (?:mentioned|stated|sp
 
 
 def is_abstention(text: str) -> bool:
-    return bool(ABSTAIN.search(_plain(text or "")))
+    return bool(ABSTAIN.search(plain_text(text or "")))
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """Curly quotes and apostrophes, unicode minus and dashes to ASCII."""
     return text.translate(_PLAIN)
 
@@ -165,7 +165,7 @@ class Quantity:
 
 
 def _prep(text: str) -> str:
-    t = _plain(text)
+    t = plain_text(text)
     for rx, rep in _PHRASES:
         t = rx.sub(rep, t)
     return re.sub(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?=[\s-]+[a-z])",
@@ -267,7 +267,7 @@ def contradictions(text: str, reference: str) -> list[str]:
 
 def _statement(question: str | None) -> str | None:
     """'Is a rain cover included?' -> 'a rain cover included' (None if not a yes/no question)."""
-    m = _YESNO_Q.match(_plain(question or ""))
+    m = _YESNO_Q.match(plain_text(question or ""))
     return m.group(2) if m and m.group(2) else None
 
 
@@ -277,7 +277,7 @@ def _expand(claim_list: list[str], question: str | None) -> list[tuple[str, str,
     question's words for matching."""
     stmt, out = _statement(question), []
     for c in claim_list:
-        m = _YESNO_A.match(_plain(c))
+        m = _YESNO_A.match(plain_text(c))
         if stmt and m:
             out.append((c, stmt, "no" if m.group(1).lower() in ("no", "nope") else "yes"))
             rest = m.group(2).strip()
@@ -337,7 +337,7 @@ def groundedness_score(text: str, contexts: list[str], embed, question: str | No
     yes_no = verifier == "contradiction" and _statement(question) is not None
     cl = [s for s in sentences(text)  # a bare "Yes." to a yes/no question is a claim too
           if (len(content_tokens(s)) >= MIN_CLAIM_WORDS[verifier] and not is_abstention(s))
-          or (yes_no and _YESNO_A.match(_plain(s)))]
+          or (yes_no and _YESNO_A.match(plain_text(s)))]
     verdicts = VERIFIERS[verifier](cl, list(contexts), embed, question) if cl else []
     if not verdicts:
         return 1.0, {"unsupported": [], "claims": 0}
