@@ -30,6 +30,7 @@ then verifies each against the contexts; supported / total.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -206,6 +207,7 @@ class _Facts:
     stems: set
 
 
+@functools.lru_cache(maxsize=8192)  # contexts repeat across rows and candidates; _Facts are never mutated
 def _facts(text: str) -> _Facts:
     t = _prep(text)
     toks = _TOKEN.findall(t.lower())
