@@ -34,8 +34,8 @@ import functools
 import re
 import warnings
 
-from . import metric
 from ...pii import canonical, find_pii
+from . import metric
 from .honesty import plain_text
 from .text import sentences
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import numpy as np
-
 from . import metric
 from .honesty import contradictions
 from .text import normalize, references, tokens
