@@ -26,10 +26,11 @@ from .config import settings
 from .secrets import scrub, secret_env_values
 
 LIMITATIONS = [
-    "Offline metrics are heuristics: groundedness checks numbers and embedding/word overlap per sentence, "
-    "toxicity is a linear bag-of-words model (alt-profanity-check); neither is a human judgement.",
-    "Confidence intervals are 95 % bootstrap intervals over rows of one evaluation set; they say nothing "
-    "about questions unlike those in the set.",
+    "Offline metrics are heuristics: groundedness checks quantities, negations and contrast words, then "
+    "embedding/word overlap per sentence; toxicity is a threat/harassment/hate pattern screen; neither is a "
+    "human judgement (held-out accuracy in docs/metrics.md).",
+    "Confidence intervals are 95 % intervals over rows of one evaluation set (studentized bootstrap for means, "
+    "Clopper-Pearson for rates); they say nothing about questions unlike those in the set.",
     "Costs use the dated price table shipped with the workbench; local models report compute seconds, not dollars.",
     "Token counts for models without a tokenizer endpoint are approximations (see the README).",
 ]
