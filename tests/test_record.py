@@ -97,3 +97,19 @@ def test_tracing_off_records_no_row_traces(local_server, tracking_store, tmp_pat
     wb.evaluate(ds, PromptCandidate("local", name="x", system_prompt=None, max_tokens=8), metrics=["quality/f1"],
                 run_id=rid, trace=False, progress=False)
     assert _traces(exp) == []
+
+
+def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_path):
+    from mlflow.genai.datasets import search_datasets
+
+    from workbench.evaluate.record import register_dataset
+
+    ds = write_dataset(tmp_path / "qa.jsonl", 4)
+    exp = MlflowClient(tracking_store).create_experiment("t-datasets")
+    register_dataset(ds, experiment_id=exp, name="contoso-mini")
+    register_dataset(ds, experiment_id=exp, name="contoso-mini")  # again: merged, not duplicated
+    (found,) = [d for d in search_datasets(experiment_ids=[exp]) if d.name == "contoso-mini"]
+    df = found.to_df()
+    assert len(df) == 4
+    assert sorted(e["expected_response"] for e in df["expectations"]) == sorted(
+        wb.load_dataset(ds).df["reference"])

@@ -76,12 +76,12 @@ def test_row_traces_with_assessments_and_candidate_runs_in_the_ui(local_server, 
     from mlflow import MlflowClient
     from workbench.candidates import PromptCandidate
 
-    ds = write_dataset(tmp_path / "qa.jsonl", 4)
+    ds = write_dataset(tmp_path / "qa.jsonl", 3)
     c = MlflowClient(tracking_store)
     exp = c.create_experiment("ui-evidence")
     parent = c.create_run(exp, run_name="compare-prompts").info.run_id
-    wb.evaluate(ds, [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=12),
-                     PromptCandidate("local", name="plain", system_prompt=None, max_tokens=12)],
+    wb.evaluate(ds, [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=8),
+                     PromptCandidate("local", name="plain", system_prompt=None, max_tokens=8)],
                 metrics=["quality/f1", "quality/exact_match", "latency"], run_id=parent, progress=False)
     c.set_terminated(parent)
     children = c.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")

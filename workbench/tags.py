@@ -30,6 +30,7 @@ SWEEP_CELL = "workbench.sweep.cell"
 # evaluations
 EVAL_STOPPED = "workbench.eval.stopped"
 EVAL_CHECKPOINT = "workbench.eval.checkpoint"
+DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation dataset
 CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)

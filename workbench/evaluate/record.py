@@ -260,3 +260,31 @@ def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = 
         except Exception as e:  # noqa: BLE001 - scores stay in the monitor's table even if MLflow refuses one
             logging.getLogger(__name__).warning("could not log %s on trace %s: %s", name, trace_id, e)
     return n
+
+
+def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
+    """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
+    ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
+    gold document ids. Re-registering the same name merges records by their inputs. Returns the dataset."""
+    from mlflow.genai.datasets import create_dataset, search_datasets
+
+    from ..data import load_dataset
+
+    ds = load_dataset(dataset)
+    tracking.configure()
+    exp = experiment_id or tracking.experiment_id()
+    name = name or ds.name
+    found = [d for d in search_datasets(experiment_ids=[exp], max_results=1000) if d.name == name]
+    target = found[0] if found else create_dataset(name=name, experiment_id=exp,
+                                                   tags={T.DATASET_DIGEST: ds.digest})
+    records = []
+    for row in ds.rows:
+        inputs = {"question": row["question"]} if row.get("question") else {"messages": row.get("messages")}
+        exp_ = {}
+        if row.get("reference") is not None:
+            exp_[EXPECTATION] = row["reference"]
+        if row.get("gold_doc_ids"):
+            exp_["gold_doc_ids"] = list(row["gold_doc_ids"])
+        records.append({"inputs": inputs, "expectations": exp_, "tags": {"id": str(row["id"])}})
+    target.merge_records(records)
+    return target
