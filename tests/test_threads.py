@@ -1,0 +1,106 @@
+"""The embedded server's thread rule, its settings, the doctor's busy-machine warning and the load tags."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from workbench.cli import build_parser
+from workbench.doctor import machine_load
+from workbench.errors import ConfigError
+from workbench.llm.local import ServerOptions, start_server
+from workbench.llm.threads import Machine, choose_threads, load_tags, machine, physical_cores, plan_threads
+
+
+def m(physical, allowed=None, logical=None, load1=0.1):
+    allowed = allowed or physical
+    return Machine(logical=logical or allowed, allowed=allowed, physical=physical, load1=load1)
+
+
+@pytest.mark.parametrize("machine_, want", [
+    (m(1), 1), (m(2), 1), (m(3), 1), (m(4), 2), (m(8, 16), 4), (m(16), 8), (m(64), 8),
+    (m(2, allowed=2, logical=64), 1),  # a container limited to 2 CPUs of a big host
+])
+def test_rule_leaves_cores_for_other_work(machine_, want):
+    assert choose_threads(machine_) == want
+
+
+def test_physical_cores_counts_this_machine():
+    here = machine()
+    assert 1 <= here.physical <= here.allowed <= here.logical
+    assert physical_cores([0]) == 1
+
+
+def test_plan_argument_setting_env_and_default(workbench_toml, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
+    four = m(8)
+    workbench_toml("")
+    p = plan_threads(m=four)
+    assert (p.threads, p.threads_batch, p.source) == (4, 4, "rule")
+    assert p.args() == ["-t", "4", "--threads-batch", "4"]
+    workbench_toml("[local]\nthreads = 3\n")
+    assert plan_threads(m=four).args() == ["-t", "3", "--threads-batch", "3"]
+    assert plan_threads(m=four).source == "setting"
+    assert plan_threads(2, m=four).args() == ["-t", "2", "--threads-batch", "2"]  # the argument wins
+    monkeypatch.setenv("WORKBENCH_LOCAL_THREADS", "5")
+    assert plan_threads(m=four).threads == 5
+    monkeypatch.setenv("WORKBENCH_LOCAL_THREADS", "0")
+    assert plan_threads(m=four).args() == []  # llama.cpp's own default
+    assert "default" in plan_threads(m=four).describe()
+
+
+@pytest.mark.parametrize("bad", ['"many"', "-1", "true", "2.5"])
+def test_bad_thread_setting_names_the_setting(workbench_toml, monkeypatch, bad):
+    monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
+    workbench_toml(f"[privacy]\nredact_pii = false\n\n[local]\nthreads = {bad}\n")
+    with pytest.raises(ConfigError, match=r"workbench.toml:5: \[local\] threads must be a whole number"):
+        plan_threads(m=m(2))
+
+
+def test_server_command_line_uses_the_rule(workbench_toml, monkeypatch, tmp_path):
+    monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
+    workbench_toml("")
+    n = choose_threads()
+    args = ServerOptions().args(tmp_path / "m.gguf", 1234)
+    assert args[args.index("-t") + 1] == str(n) and args[args.index("--threads-batch") + 1] == str(n)
+    assert "-t" not in ServerOptions(threads=0).args(tmp_path / "m.gguf", 1234)
+    assert ServerOptions(threads=3).args(tmp_path / "m.gguf", 1234).count("3") >= 2
+
+
+def test_serve_has_a_threads_flag():
+    assert build_parser().parse_args(["serve", "--threads", "3"]).threads == 3
+    assert build_parser().parse_args(["serve"]).threads is None
+    out = subprocess.run([sys.executable, "-m", "workbench", "serve", "--help"], capture_output=True, text=True)
+    assert "--threads" in out.stdout
+
+
+def test_doctor_warns_on_a_busy_machine():
+    busy = machine_load(m(2, load1=5.0))
+    assert busy.ok and busy.warning
+    assert "5.00 > 2 CPUs" in busy.detail and "latency" in busy.detail and "workbench.load" in busy.detail
+    assert "threads" in busy.fix
+    quiet = machine_load(m(2, load1=0.5))
+    assert quiet.ok and not quiet.warning and "1 generation / 1 batch threads" in quiet.detail
+    assert not machine_load(Machine(2, 2, 2, None)).warning
+
+
+def test_load_tags():
+    tags = load_tags("workbench.load.start")
+    assert tags["workbench.load.start.cpus"] == str(machine().allowed)
+    assert re.fullmatch(r"\d+\.\d\d", tags["workbench.load.start.load1"])
+    assert tags["workbench.load.start.busy"] in ("true", "false")
+
+
+@pytest.mark.slow
+def test_started_server_runs_with_the_rules_threads(project_dir, workbench_toml, monkeypatch):
+    """llama-server reports its thread counts at start; they must be the rule's, not one per core."""
+    monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
+    workbench_toml("")
+    h = start_server(ServerOptions(parallel=1, ctx=512))
+    try:
+        log = open(h.log_path).read()
+    finally:
+        h.stop()
+    n = choose_threads()
+    assert re.search(rf"n_threads = {n} \(n_threads_batch = {n}\)", log), log[-2000:]
