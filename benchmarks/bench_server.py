@@ -116,7 +116,7 @@ def measure(root_url: str, tokens: int, streams: int, requests: int, deadline_s:
     out = []
     with ThreadPoolExecutor(streams) as pool:
         for k in range(requests):
-            res = list(pool.map(lambda i: stream_once(root_url, tokens, deadline_s, i + k), range(streams)))
+            res = list(pool.map(lambda i, k=k: stream_once(root_url, tokens, deadline_s, i + k), range(streams)))
             out.append(sum(r["gen_tok_s"] for r in res))
     return out
 
@@ -181,11 +181,14 @@ def main() -> None:
     ap.add_argument("--busy-only", action="store_true", help="only the busy-machine row")
     ap.add_argument("--candidate", action="append", default=[], metavar="NAME=ARGS",
                     help="extra llama-server arguments to compare in the busy row (repeatable)")
-    ap.add_argument("--loads", default="0,1,2", help="background CPU-bound processes per block (default 0,1,2)")
+    ap.add_argument("--loads", default="0,1" if quick() else "0,1,2",
+                    help="background CPU-bound processes per block (default 0,1,2)")
     ap.add_argument("--busy-tokens", type=int, default=32 if quick() else 64)
-    ap.add_argument("--busy-requests", type=int, default=3, help="requests per candidate per block (default 3)")
+    ap.add_argument("--busy-requests", type=int, default=2 if quick() else 3,
+                    help="requests per candidate per block (default 3)")
     ap.add_argument("--streams", type=int, default=1, help="concurrent streams in the busy row (default 1)")
-    ap.add_argument("--deadline", type=float, default=8.0, help="cut a busy-row request after this many seconds")
+    ap.add_argument("--deadline", type=float, default=4.0 if quick() else 8.0,
+                    help="cut a busy-row request after this many seconds")
     ap.add_argument("--name", default="server", help="results file name (default server)")
     a = ap.parse_args()
     m = machine()
@@ -215,6 +218,7 @@ def streams(a) -> dict:
             wall, toks, tt = ours(n, a.tokens)
             o_tps.append(toks / wall)
             ttfts += [t for t in tt if t]
+        ttfts = ttfts or [float("nan")]  # every request failed (a very busy machine)
         rm, om = statistics.median(r_tps), statistics.median(o_tps)
         print(f"{n:>7} {rm:>10.1f} {om:>10.1f} {om / rm:>6.2f} {np.percentile(ttfts, 50):>8.3f}s "
               f"{np.percentile(ttfts, 95):>8.3f}s")

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,14 @@ from workbench.cli import build_parser
 from workbench.doctor import machine_load
 from workbench.errors import ConfigError
 from workbench.llm.local import ServerOptions, start_server
-from workbench.llm.threads import Machine, choose_threads, load_tags, machine, physical_cores, plan_threads
+from workbench.llm.threads import (
+    Machine,
+    choose_threads,
+    load_tags,
+    machine,
+    physical_cores,
+    plan_threads,
+)
 
 
 def m(physical, allowed=None, logical=None, load1=0.1):
@@ -71,7 +79,8 @@ def test_server_command_line_uses_the_rule(workbench_toml, monkeypatch, tmp_path
 def test_serve_has_a_threads_flag():
     assert build_parser().parse_args(["serve", "--threads", "3"]).threads == 3
     assert build_parser().parse_args(["serve"]).threads is None
-    out = subprocess.run([sys.executable, "-m", "workbench", "serve", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "workbench", "serve", "--help"], capture_output=True, text=True,
+                         check=True)
     assert "--threads" in out.stdout
 
 
@@ -99,8 +108,18 @@ def test_started_server_runs_with_the_rules_threads(project_dir, workbench_toml,
     workbench_toml("")
     h = start_server(ServerOptions(parallel=1, ctx=512))
     try:
-        log = open(h.log_path).read()
+        log = Path(h.log_path).read_text()
     finally:
         h.stop()
     n = choose_threads()
     assert re.search(rf"n_threads = {n} \(n_threads_batch = {n}\)", log), log[-2000:]
+
+
+def test_server_key_changes_with_the_thread_plan(workbench_toml, monkeypatch):
+    """A server started with other threads (older code or another setting) must not be reused."""
+    monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
+    workbench_toml("")
+    rule = ServerOptions().key()
+    workbench_toml(f"[local]\nthreads = {choose_threads() + 1}\n")
+    assert ServerOptions().key() != rule
+    assert ServerOptions(threads=0).key() != rule

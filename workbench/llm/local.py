@@ -222,7 +222,10 @@ class ServerOptions:
     stamp: str = ""  # changes when an adapter file is rewritten, so a stale server is not reused
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        # the thread plan is part of the key: a server started with other threads (older code, another
+        # [local] threads setting) is not reused
+        spec = {**asdict(self), "thread_args": plan_threads(self.threads).args()}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
     def args(self, model: Path, port: int) -> list[str]:
         a = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(self.parallel),
