@@ -1,5 +1,6 @@
 """The embedded server's thread rule, its settings, the doctor's busy-machine warning and the load tags."""
 
+import os
 import re
 import subprocess
 import sys
@@ -103,17 +104,23 @@ def test_load_tags():
 
 @pytest.mark.slow
 def test_started_server_runs_with_the_rules_threads(project_dir, workbench_toml, monkeypatch):
-    """llama-server reports its thread counts at start; they must be the rule's, not one per core."""
+    """llama-server logs its generation thread count at start: the rule's, not llama.cpp's one per core."""
     monkeypatch.delenv("WORKBENCH_LOCAL_THREADS", raising=False)
     workbench_toml("")
-    h = start_server(ServerOptions(parallel=1, ctx=512))
-    try:
-        log = Path(h.log_path).read_text()
-    finally:
-        h.stop()
+    found = {}
+    for threads in (None, 0):
+        h = start_server(ServerOptions(parallel=1, ctx=512, threads=threads))
+        try:
+            cmdline = Path(f"/proc/{h.pid}/cmdline").read_bytes().split(b"\0")
+            found[threads] = (re.findall(r"threadpool init, n_threads = (\d+)", Path(h.log_path).read_text()),
+                              cmdline)
+        finally:
+            h.stop()
     n = choose_threads()
-    assert re.search(rf"n_threads = {n} \(n_threads_batch = {n}\)", log), log[-2000:]
-
+    assert found[None][0] == [str(n)], found
+    assert b"--threads-batch" in found[None][1] and found[None][1][found[None][1].index(b"--threads-batch") + 1] == \
+        str(n).encode()
+    assert found[0][0] == [str(physical_cores(list(range(os.cpu_count()))))]  # llama.cpp: one per physical core
 
 def test_server_key_changes_with_the_thread_plan(workbench_toml, monkeypatch):
     """A server started with other threads (older code or another setting) must not be reused."""
