@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -71,15 +72,30 @@ SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:
 
 @contextlib.contextmanager
 def background(n: int, max_s: float = 900.0):
-    """``n`` CPU-bound Python processes (each stops by itself after ``max_s``), killed on exit."""
+    """``n`` CPU-bound Python processes (each stops by itself after ``max_s``), killed on exit; yields their pids."""
     procs = [subprocess.Popen([sys.executable, "-c", SPIN.format(s=max_s)]) for _ in range(n)]
     try:
         time.sleep(0.3 if n else 0)  # let the scheduler see them
-        yield
+        yield [p.pid for p in procs]
     finally:
         for p in procs:
             p.kill()
             p.wait()
+
+
+def _cpu_ticks(pids: list[int]) -> tuple[int, int]:
+    """(busy clock ticks of the whole machine, ticks used by ``pids``) — Linux /proc; (0, 0) elsewhere."""
+    try:
+        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
+        ours = 0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ours += int(st[11]) + int(st[12])  # utime + stime
+        return busy, ours
+    except (OSError, IndexError, ValueError):
+        return 0, 0
 
 
 def stream_once(root_url: str, tokens: int, deadline_s: float, i: int = 0) -> dict:
@@ -111,13 +127,22 @@ def stream_once(root_url: str, tokens: int, deadline_s: float, i: int = 0) -> di
             "wall_tok_s": n / wall if wall > 0 else 0.0, "ttft_s": (first - t0) if first else None}
 
 
-def measure(root_url: str, tokens: int, streams: int, requests: int, deadline_s: float) -> list[float]:
-    """``requests`` rounds of ``streams`` concurrent requests; aggregate generation tokens/s of each round."""
+def measure(root_url: str, tokens: int, streams: int, requests: int, deadline_s: float,
+            pids: list[int] = ()) -> list[tuple[float, float]]:
+    """``requests`` rounds of ``streams`` concurrent requests: (aggregate generation tokens/s, other CPU) each.
+
+    "Other CPU" is the cores' worth of CPU used meanwhile by processes other than ``pids`` (the server, this
+    benchmark and its background load): other people's work on a shared machine.
+    """
     out = []
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    pids = [os.getpid(), *pids]
     with ThreadPoolExecutor(streams) as pool:
         for k in range(requests):
+            b0, o0, t0 = *_cpu_ticks(pids), time.perf_counter()
             res = list(pool.map(lambda i, k=k: stream_once(root_url, tokens, deadline_s, i + k), range(streams)))
-            out.append(sum(r["gen_tok_s"] for r in res))
+            b1, o1, t1 = *_cpu_ticks(pids), time.perf_counter()
+            out.append((sum(r["gen_tok_s"] for r in res), max(0.0, ((b1 - b0) - (o1 - o0)) / hz / (t1 - t0))))
     return out
 
 
@@ -130,9 +155,38 @@ def parse_candidates(specs: list[str]) -> dict[str, list[str]]:
     return cands
 
 
+def _table(title: str, samples: dict, names: list[str], loads: list[int], keep) -> dict:
+    """Print and return medians per (server, load) of the samples ``keep`` accepts, with ratios of quiet."""
+    print(title)
+    print(f"{'server':<30}" + "".join(f"{f'{load} bg':>19}" for load in loads) + f"{'quiet/old':>10}")
+    med = {k: statistics.median(v) if v else float("nan")
+           for k, v in ((k, [t for t, other in vs if keep(other)]) for k, vs in samples.items())}
+    n = {k: sum(1 for _, other in vs if keep(other)) for k, vs in samples.items()}
+    out = {}
+    quiet_old = med[(names[0], loads[0])]
+    for name in names:
+        q = med[(name, loads[0])]
+        row = {f"background_{load}": {"median_tok_s": med[(name, load)], "n": n[(name, load)],
+                                      "ratio_of_quiet": med[(name, load)] / q if q else float("nan")}
+               for load in loads}
+        row["quiet_ratio_vs_old"] = q / quiet_old if quiet_old else float("nan")
+        out[name] = row
+        cells = [f"{med[(name, load)]:6.1f} ({row[f'background_{load}']['ratio_of_quiet']:.2f}) n={n[(name, load)]}"
+                 for load in loads]
+        print(f"{name[:29]:<30}" + "".join(f"{c:>19}" for c in cells) + f"{row['quiet_ratio_vs_old']:>10.2f}")
+    return out
+
+
+QUIET_OTHER_CPU = 0.25  # a sample is "clean" when other people's work used less than this many cores meanwhile
+
+
 def busy_row(cands: dict[str, list[str]], loads: list[int], rounds: int, requests: int, tokens: int,
              streams: int, deadline_s: float) -> dict:
-    """Tokens/s per candidate and background load: medians over interleaved rounds (candidate order rotates)."""
+    """Tokens/s per candidate and background load: medians over interleaved rounds (candidate order rotates).
+
+    On a shared machine other people's work comes and goes, so every sample also records the CPU that others
+    used meanwhile; the second table keeps only the samples taken while others used < 0.25 cores.
+    """
     servers = {}
     try:
         for name, args in cands.items():
@@ -144,33 +198,28 @@ def busy_row(cands: dict[str, list[str]], loads: list[int], rounds: int, request
         names = list(cands)
         for r in range(rounds):
             for load in loads:
-                with background(load):
+                with background(load) as bg:
                     for name in names[r % len(names):] + names[:r % len(names)]:
-                        samples[(name, load)] += measure(servers[name].root_url, tokens, streams, requests, deadline_s)
+                        samples[(name, load)] += measure(servers[name].root_url, tokens, streams, requests,
+                                                         deadline_s, [servers[name].pid, *bg])
                     loadavg[load].append(load_average()[0] if load_average() else None)
     finally:
         for h in servers.values():
             h.stop()
-    quiet_old = statistics.median(samples[(names[0], loads[0])])
+    head = (f"{streams} stream(s) x {tokens} tokens, generation tok/s, median of {rounds} interleaved rounds x "
+            f"{requests} requests; (ratio) = busy / the same server quiet")
     out = {"tokens": tokens, "streams": streams, "requests_per_round": requests, "rounds": rounds,
-           "background": "CPU-bound `while True: pass` Python processes",
-           "loadavg_1m_after_block": loadavg, "candidates": {}}
-    print(f"\nbusy machine: {streams} stream(s) x {tokens} tokens, generation tok/s, median of {rounds} interleaved "
-          f"rounds x {requests} requests; ratio = busy / the same server quiet")
-    print(f"{'server':<34}" + "".join(f"{f'{load} bg':>16}" for load in loads) + f"{'quiet/old quiet':>16}")
-    for name in names:
-        row = {}
-        cells = []
-        q = statistics.median(samples[(name, loads[0])])
-        for load in loads:
-            med = statistics.median(samples[(name, load)])
-            row[f"background_{load}"] = {"tok_s": stats(samples[(name, load)]), "ratio_of_quiet": med / q if q else 0.0,
-                                         "raw": samples[(name, load)]}
-            cells.append(f"{med:7.1f} ({med / q if q else 0:.2f})" if load else f"{med:7.1f}")
-        row["quiet_ratio_vs_old"] = q / quiet_old if quiet_old else 0.0
-        row["args"] = cands[name]
-        out["candidates"][name] = row
-        print(f"{name[:33]:<34}" + "".join(f"{c:>16}" for c in cells) + f"{q / quiet_old:>16.2f}")
+           "background": "CPU-bound `while True: pass` Python processes", "loadavg_1m_after_block": loadavg,
+           "args": cands,
+           "all": _table(f"\nbusy machine, all samples: {head}", samples, names, loads, lambda other: True),
+           "clean": _table(f"\nbusy machine, samples while other users took < {QUIET_OTHER_CPU} cores:",
+                           samples, names, loads, lambda other: other < QUIET_OTHER_CPU),
+           "other_cores_median": {load: statistics.median(o for name in names for _, o in samples[(name, load)])
+                                  for load in loads},
+           "raw": {f"{name} | {load} bg": [{"tok_s": t, "other_cores": o} for t, o in samples[(name, load)]]
+                   for name, load in samples}}
+    print("other users' CPU meanwhile (median cores): "
+          + ", ".join(f"{load} bg {v:.2f}" for load, v in out["other_cores_median"].items()))
     return out
 
 
