@@ -88,7 +88,7 @@ def test_serve_has_a_threads_flag():
 def test_doctor_warns_on_a_busy_machine():
     busy = machine_load(m(2, load1=5.0))
     assert busy.ok and busy.warning
-    assert "5.00 > 2 CPUs" in busy.detail and "latency" in busy.detail and "workbench.load" in busy.detail
+    assert "5.00 > 2 CPUs" in busy.detail and "latency" in busy.detail and "similar load" in busy.detail
     assert "threads" in busy.fix
     quiet = machine_load(m(2, load1=0.5))
     assert quiet.ok and not quiet.warning and "1 generation / 1 batch threads" in quiet.detail

@@ -60,7 +60,7 @@ def machine_load(m=None) -> Check:
     return Check("machine load", True,
                  f"busy: load {m.load1:.2f} > {cores}; processes wait for a CPU, so the embedded model generates "
                  f"slower and latency figures (TTFT, latency p95) include that wait — compare them only with runs "
-                 f"made at a similar load (runs record it as workbench.load.* tags); embedded server: {server}",
+                 f"made at a similar load; embedded server: {server}",
                  "stop other CPU-bound work before measuring latency, or set fewer server threads with "
                  "`[local] threads = N` in workbench.toml / `workbench serve --threads N`", warning=True)
 
