@@ -1,4 +1,5 @@
-"""The embedded server's thread rule, its settings, the doctor's busy-machine warning and the load tags."""
+"""The embedded server's thread rule, its settings, the doctor's busy-machine warning, the load tags and the demo's
+step-timing line."""
 
 import os
 import re
@@ -130,3 +131,27 @@ def test_server_key_changes_with_the_thread_plan(workbench_toml, monkeypatch):
     workbench_toml(f"[local]\nthreads = {choose_threads() + 1}\n")
     assert ServerOptions().key() != rule
     assert ServerOptions(threads=0).key() != rule
+
+
+def test_demo_ends_with_one_line_of_step_timings(monkeypatch, tmp_path):
+    """The demo's last lines say how long each step took and how busy the machine was (notebooks faked)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from workbench import demo, tracking
+    from workbench.runs import notebook
+
+    (tmp_path / "rec.md").write_text("recommendation")
+    monkeypatch.setattr(notebook, "run_notebook", lambda path, **kw: SimpleNamespace(
+        run_id=path.stem, ok=True, status="FINISHED", traceback=None, error=None, output_html=None))
+    fake = SimpleNamespace(get_run=lambda rid: SimpleNamespace(data=SimpleNamespace(tags={})),
+                           download_artifacts=lambda rid, name: str(tmp_path / "rec.md"))
+    monkeypatch.setattr(tracking, "client", lambda: fake)
+    monkeypatch.setattr(tracking, "load_table", lambda rid, name: pd.DataFrame({"candidate": ["base"]}))
+    monkeypatch.setattr(tracking, "tracking_uri", lambda: "sqlite:///x.db")
+    lines = []
+    out = demo.run_demo(echo=lines.append)
+    summary = [ln for ln in lines if ln.startswith("\nsteps: ")]
+    assert len(summary) == 1 and set(out["steps_s"]) == {name for name, _ in demo.STEPS}
+    assert re.fullmatch(r"\nsteps: (\w+ \d+s, )+\w+ \d+s; total \d+s; load [\d.]+ -> [\d.]+ on \d+ CPUs", summary[0])
