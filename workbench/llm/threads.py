@@ -10,7 +10,12 @@ The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (b
 
 * ``cores`` = physical cores the process may run on (``os.sched_getaffinity`` ∩ distinct core ids);
 * generation threads = batch threads = ``max(1, cores // 2)``, at most 8: half the cores, so up to ``cores/2``
-  CPU-bound neighbours leave the server's threads running; a 135M-parameter model gains little beyond that;
+  CPU-bound neighbours leave the server's threads running; a 135M-parameter model gains little beyond that.
+  Batch threads must follow: concurrent streams are decoded as one batch on the batch threads, and
+  ``-t 1 --threads-batch 2`` collapsed like the default with 4 streams and one neighbour (7.3 → 1.9 tok/s);
+* polling (``--poll``) stays llama.cpp's default: ``--poll 0`` with 2 threads collapsed as well (5.5 tok/s busy);
+* measured on 2 cores only (1 thread there: 149 tok/s quiet, 98 with one neighbour; the default 163 and 2.6);
+  half the cores on bigger machines is the same principle, not a measurement;
 * ``[local] threads = N`` in ``workbench.toml``, ``WORKBENCH_LOCAL_THREADS`` or ``workbench serve --threads N``
   override it; ``0`` means llama.cpp's own default (one thread per physical core).
 
