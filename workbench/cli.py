@@ -11,7 +11,8 @@ from .errors import ConfigError, WorkbenchError
 def _serve(a) -> int:
     from .llm.local import ServerOptions, serve_foreground
 
-    return serve_foreground(a.port, ServerOptions(parallel=a.parallel, ctx=a.ctx, lora=a.lora or []))
+    return serve_foreground(a.port, ServerOptions(parallel=a.parallel, ctx=a.ctx, lora=a.lora or [],
+                                                    threads=a.threads))
 
 
 def _setup(a) -> int:
@@ -37,8 +38,8 @@ def _doctor(a) -> int:
         obtain_all()
     checks = run_checks(roundtrip=not a.no_roundtrip)
     for c in checks:
-        print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
-        if not c.ok:
+        print(f"{('warn' if c.warning else 'ok  ') if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
+        if not c.ok or c.warning:
             print(f"     fix: {c.fix}")
     bad = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(bad)}/{len(checks)} checks passed")
@@ -252,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parallel", type=int, default=4, help="concurrent slots, continuous batching (default 4)")
     s.add_argument("--ctx", type=int, default=8192, help="total context tokens shared by the slots (default 8192)")
     s.add_argument("--lora", action="append", metavar="PATH", help="GGUF LoRA adapter (repeatable)")
+    s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
+                   "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
     s.set_defaults(fn=_serve)
 
     s = sub.add_parser("setup", help="obtain the model, build llama-server and fetch the embedding model (once)")

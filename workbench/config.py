@@ -248,7 +248,7 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
-        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy") and isinstance(v, dict)}
+        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy", "local") and isinstance(v, dict)}
     try:
         import json
 

@@ -8,6 +8,7 @@ the trained adapter, so it is much faster.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from . import tags as T
 from .evaluate import stats
 from .errors import WorkbenchError
+from .llm.threads import load_average
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STEPS = [
@@ -45,6 +47,8 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     nbdir = notebooks_dir()
     t0 = time.monotonic()
     runs: dict[str, str] = {}
+    step_s: dict[str, float] = {}
+    load0 = load_average()
     ft_model = ""
     steps = STEPS if not quick else [(n, {**p, **QUICK.get(n, {})}) for n, p in STEPS]
     for name, params in steps:
@@ -56,7 +60,8 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
         r = run_notebook(nbdir / f"{name}.ipynb", parameters=params, experiment=experiment, run_name=f"demo-{name}",
                          progress=False)
         runs[name] = r.run_id
-        echo(f"   {r.status} in {time.monotonic() - t:.0f}s  run {r.run_id}")
+        step_s[name] = time.monotonic() - t
+        echo(f"   {r.status} in {step_s[name]:.0f}s  run {r.run_id}")
         if not r.ok:
             echo(r.traceback or r.error or "")
             raise WorkbenchError(f"demo step {name} failed: {r.error} (executed notebook: {r.output_html})")
@@ -69,9 +74,12 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
         echo("\n== comparison on the test split (per candidate)")
         echo(table.round(3).to_string(index=False))
     echo("\n" + Path(rec_path).read_text())
-    echo(f"\ndemo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
+    load1 = load_average()
+    echo("\nsteps: " + ", ".join(f"{n} {v:.0f}s" for n, v in step_s.items()) + f"; total {wall:.0f}s"
+         + (f"; load {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs" if load0 and load1 else ""))
+    echo(f"demo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
     echo("open the MLflow UI:  workbench ui   (then http://127.0.0.1:5000)")
-    return {"runs": runs, "wall_s": wall, "table": table}
+    return {"runs": runs, "wall_s": wall, "steps_s": step_s, "table": table}
 
 
 # ------------------------------------------------------------------ the demo's narration (04_compare, 06_monitor)

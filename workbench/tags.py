@@ -30,6 +30,8 @@ SWEEP_CELL = "workbench.sweep.cell"
 # evaluations
 EVAL_STOPPED = "workbench.eval.stopped"
 EVAL_CHECKPOINT = "workbench.eval.checkpoint"
+LOAD_START = "workbench.load.start"  # + .load1 / .cpus / .busy: the machine's load when the evaluation started
+LOAD_END = "workbench.load.end"
 DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation dataset
 CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel

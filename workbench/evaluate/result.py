@@ -30,6 +30,7 @@ class EvalResult:
     duration_s: float = 0.0
     computed_rows: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # run tags (machine load at start and end)
 
     @property
     def complete(self) -> bool:

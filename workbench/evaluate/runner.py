@@ -26,7 +26,9 @@ from ..candidates import Candidate, as_candidate
 from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
+from .. import tags as T
 from ..llm.client import LLMClient
+from ..llm.threads import load_tags
 from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, read_checkpoint, row_key
 from . import record
 from .judge import Judge
@@ -97,6 +99,7 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None
         status = "FAILED"
         try:
+            load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
             ckpt = Checkpoint(ckpt_path)
             try:
                 n, spent, stopped = get_eval_executor(executor)(
@@ -107,6 +110,7 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
                 ckpt.close()
             result = _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped,
                              spent, n, t0)
+            result.tags = {**load_start, **load_tags(T.LOAD_END)}
             status = "FINISHED"
         finally:
             if recording is not None:  # children end with the call, failed ones too: never left RUNNING

@@ -33,6 +33,7 @@ from ..errors import ConfigError, SetupError
 from ..procs import free_port, health, pid_alive, stop_pid, wait_healthy
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind
+from .threads import plan_threads
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -215,18 +216,20 @@ class ServerOptions:
     ctx: int = 8192  # total context, shared by the slots (-c)
     lora: list[str] = field(default_factory=list)  # GGUF LoRA adapters (--lora)
     alias: str = LOCAL_MODEL
-    threads: int | None = None
+    threads: int | None = None  # generation and batch threads; None: chosen by workbench.llm.threads
     extra_args: list[str] = field(default_factory=list)
     stamp: str = ""  # changes when an adapter file is rewritten, so a stale server is not reused
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        # the thread plan is part of the key: a server started with other threads (older code, another
+        # [local] threads setting) is not reused
+        spec = {**asdict(self), "thread_args": plan_threads(self.threads).args()}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
     def args(self, model: Path, port: int) -> list[str]:
         a = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(self.parallel),
              "-c", str(self.ctx), "--alias", self.alias, "--no-webui"]
-        if self.threads:
-            a += ["-t", str(self.threads)]
+        a += plan_threads(self.threads).args()  # None: [local] threads or the rule; 0: llama.cpp's default
         for path in self.lora:
             a += ["--lora", str(path)]
         return a + list(self.extra_args)
