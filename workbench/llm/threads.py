@@ -145,8 +145,9 @@ def configured_threads() -> int | None:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
+    toml = s.project_dir / "workbench.toml"
     where = ("WORKBENCH_LOCAL_THREADS" if os.environ.get("WORKBENCH_LOCAL_THREADS") is not None
-             else f"{s.toml_path}{_line_of(s.toml_path, 'local', 'threads')}: [local] threads")
+             else f"{toml}{_line_of(toml, 'local', 'threads')}: [local] threads")
     raise ConfigError(f"{where} must be a whole number >= 0 ([local] threads: 0 means llama.cpp's default, "
                       f"N uses N threads), got {value!r}")
 
