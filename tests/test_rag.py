@@ -1,4 +1,4 @@
-"""RAG: loaders, chunkers, index round trip, HNSW recall, retrieval metrics, and end to end on the corpus."""
+"""RAG: chunkers, index round trip, HNSW recall, retrieval metrics, and end to end on the corpus."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import pytest
 
 import workbench as wb
 from workbench import rag
-from workbench.errors import DatasetError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.rag.chunking import token_spans
 from workbench.rag.index import make_faiss
 from workbench.rag.metrics import context_precision, mrr, ndcg_at_k, precision_at_k, recall_at_k
@@ -22,58 +22,17 @@ CORPUS = ROOT / "datasets/contoso/manuals"
 BIN = Path(sys.executable).parent / "workbench"
 
 
-def minimal_pdf(text: str) -> bytes:
-    """A one-page PDF with ``text`` in Helvetica (hand-built objects and xref)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
-
-
-@pytest.fixture
-def mixed_corpus(tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    (d / "guide.md").write_text("# Stove Guide\n\nIntro line.\n\n## Fuel\nUse isobutane.\n\n### Cold\nWarm the canister.\n")
-    (d / "page.html").write_text("<html><head><title>Boot Page</title><style>x{}</style></head><body>"
-                                 "<h1>Boots</h1><p>Vibram soles.</p><h2>Care</h2><p>Brush them clean.</p></body></html>")
-    (d / "notes.txt").write_text("Plain notes about tents.\n")
-    (d / "manual.pdf").write_bytes(minimal_pdf("The Aurora headlamp gives 400 lumens"))
-    return d
-
-
-def test_loaders_keep_titles_headings_and_text(mixed_corpus):
-    docs = {d.doc_id: d for d in rag.load_documents(mixed_corpus)}
-    assert set(docs) == {"guide", "page", "notes", "manual"}
-    g = docs["guide"]
-    assert g.title == "Stove Guide" and ("Stove Guide", "Fuel", "Cold") in [s.heading_path for s in g.sections]
-    assert docs["page"].title == "Boot Page" and "Vibram soles." in docs["page"].text and "x{}" not in docs["page"].text
-    assert ("Boots", "Care") in [s.heading_path for s in docs["page"].sections]
-    assert "400 lumens" in docs["manual"].text and docs["manual"].format == "pdf"
-    with pytest.raises(DatasetError, match="not found"):
-        rag.load_documents(mixed_corpus / "nope")
-
-
-def test_recursive_chunks_carry_headings_and_offsets(mixed_corpus):
-    docs = rag.load_documents(mixed_corpus)
-    chunks = rag.chunk_documents(docs, "recursive", chunk_size=64)
-    by_doc = {d.doc_id: d for d in docs}
-    assert all(c.text.strip() for c in chunks)
-    for c in chunks:
-        assert by_doc[c.doc_id].text[c.start:c.end] == c.text  # offsets point at the text
-    cold = next(c for c in chunks if "Warm the canister" in c.text)
-    assert cold.heading_path == "Stove Guide > Fuel > Cold" and cold.context_text.startswith("Stove Guide > Fuel > Cold")
+def test_recursive_chunks_merge_sections_up_to_size_and_keep_the_common_heading_path():
+    text = "# Guide\n\nIntro line.\n\n## Fuel\nUse isobutane.\n\n### Cold\nWarm the canister.\n\n## Care\nDry it.\n"
+    heads = [(text.index(h), h.count("#"), h.strip("# ")) for h in ("# Guide", "## Fuel", "### Cold", "## Care")]
+    doc = rag.Document("g", "g.md", "Guide", text, "markdown", rag.loaders._sections_from_headings(text, heads))
+    big = rag.chunk_documents([doc], "recursive", chunk_size=128)
+    assert len(big) == 1 and big[0].heading_path == "Guide" and big[0].text == text.strip()
+    small = rag.chunk_documents([doc], "recursive", chunk_size=10, overlap=2)
+    cold = next(c for c in small if "Warm the canister" in c.text)
+    assert cold.heading_path == "Guide > Fuel > Cold" and cold.context_text.startswith("Guide > Fuel > Cold")
+    for c in small:
+        assert doc.text[c.start:c.end] == c.text and c.n_tokens <= 10
 
 
 def test_fixed_chunks_overlap_exactly_and_respect_size():

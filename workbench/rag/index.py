@@ -55,6 +55,14 @@ def make_faiss(vectors: np.ndarray, kind: str):
     return index
 
 
+def _plain(name: str, v):
+    """A parquet cell as the Python value ``Chunk`` holds (numpy scalars unwrapped; a missing page is None)."""
+    v = v.item() if hasattr(v, "item") else v
+    if name == "page":
+        return None if v is None or v != v else int(v)
+    return v
+
+
 @dataclass
 class VectorIndex:
     chunks: list[Chunk]
@@ -141,8 +149,7 @@ class VectorIndex:
             index = faiss.read_index(str(path / "index.faiss"))
         except (OSError, ValueError, RuntimeError) as e:
             raise WorkbenchError(f"{path}: not a complete workbench index ({type(e).__name__}: {e}); rebuild it") from None
-        chunks = [Chunk(**{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()})
-                  for r in df.to_dict(orient="records")]
+        chunks = [Chunk(**{k: _plain(k, v) for k, v in r.items()}) for r in df.to_dict(orient="records")]
         if not (len(chunks) == index.ntotal == len(vectors) == config.get("n")):
             raise WorkbenchError(f"{path}: files disagree (chunks {len(chunks)}, vectors {len(vectors)}, "
                                  f"index {index.ntotal}); rebuild it")
