@@ -1,5 +1,6 @@
 """Retrieval over a :class:`VectorIndex`: ``dense`` (FAISS), ``bm25`` (bm25s) or ``hybrid`` (reciprocal rank
-fusion of both, k=60), with optional MMR re-ranking for diversity."""
+fusion of both, k=60), then optionally a second stage over the first ``fetch_k`` candidates: a reranker
+(``rerank="overlap"`` or ``"sentence"``, see :mod:`workbench.rag.rerank`) and/or MMR for diversity."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from ..errors import WorkbenchError
 from .chunking import Chunk
 from .index import VectorIndex
+from .rerank import get_reranker, rerank
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
 RRF_K = 60
@@ -24,7 +26,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, index: VectorIndex, kind: str = "hybrid", top_k: int = 4, mmr: bool = False,
-                 mmr_lambda: float = 0.7, fetch_k: int | None = None):
+                 mmr_lambda: float = 0.7, fetch_k: int | None = None, rerank: str | None = None):
         if kind not in RETRIEVERS:
             raise WorkbenchError(f"unknown retriever '{kind}': one of {RETRIEVERS}")
         if top_k < 1:
@@ -32,6 +34,8 @@ class Retriever:
         self.index, self.kind, self.top_k = index, kind, top_k
         self.mmr, self.mmr_lambda = mmr, mmr_lambda
         self.fetch_k = fetch_k or max(20, 4 * top_k)
+        self.rerank = None if rerank in (None, "", "none") else rerank
+        self._reranker = get_reranker(self.rerank, index) if self.rerank else None
 
     def _dense(self, qv: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, idx = self.index.search(qv[None, :], k)
@@ -43,7 +47,7 @@ class Retriever:
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Hit]:
         k = top_k or self.top_k
-        n = max(k, self.fetch_k) if (self.mmr or self.kind == "hybrid") else k
+        n = max(k, self.fetch_k) if (self.mmr or self.rerank or self.kind == "hybrid") else k
         qv = self.index.embed_query([query])[0] if self.kind != "bm25" or self.mmr else None
         if self.kind == "dense":
             ranked = self._dense(qv, n)
@@ -54,7 +58,9 @@ class Retriever:
             for lst in (self._dense(qv, n), self._bm25(query, n)):
                 for r, (i, _) in enumerate(lst):
                     fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
-            ranked = sorted(fused.items(), key=lambda t: -t[1])
+            ranked = sorted(fused.items(), key=lambda t: -t[1])[:n]
+        if self._reranker is not None:
+            ranked = rerank(self._reranker, query, ranked)
         if self.mmr and ranked:
             ranked = self._mmr(qv, ranked, k)
         return [Hit(self.index.chunks[i], s, r + 1) for r, (i, s) in enumerate(ranked[:k])]
