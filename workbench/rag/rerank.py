@@ -22,6 +22,7 @@ import math
 import re
 import threading
 from collections import Counter
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -31,13 +32,20 @@ from .index import VectorIndex
 
 FIRST_STAGE_WEIGHT = 0.05
 _TERM = re.compile(r"-?\d+(?:[.,]\d+)?|[^\W\d_]+", re.U)
+QUESTION_WORDS = ("how", "what", "which", "who", "whom", "where", "when", "why", "does", "do", "did", "much", "many",
+                  "can", "could", "would", "should", "i", "me", "my")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | frozenset(QUESTION_WORDS)
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased words and signed numbers, English stopwords dropped."""
-    from bm25s.stopwords import STOPWORDS_EN
-
-    stop = set(STOPWORDS_EN)
+    """Lower-cased words and signed numbers; English stopwords (bm25s' list) and question words dropped."""
+    stop = _stopwords()
     return [t for t in (m.group().lower().replace(",", ".") for m in _TERM.finditer(text)) if t not in stop]
 
 
