@@ -87,9 +87,48 @@ def quality(k: int) -> dict:
     return out
 
 
+def answers(best: str, worst: str, chunking: str, rows: int, max_tokens: int) -> dict:
+    """Answer-level quality of the best and the worst retrieval configuration on the hard test split (the local
+    model): token F1, groundedness, abstention on unanswerable questions; paired F1 difference with a CI."""
+    import workbench as wb
+    from workbench import rag
+    from workbench.llm.local import ensure_server
+    from workbench.rag.evaluation import mean_ci
+
+    ensure_server()
+    chunker, size = chunking.rsplit("-", 1)
+    index, _ = rag.index_corpus(ROOT / "datasets/contoso/manuals", chunker=chunker, chunk_size=int(size), overlap=16,
+                                progress=False)
+    test = wb.load_dataset(ROOT / "datasets/contoso/hard.jsonl").filter(split="test")
+    ds = wb.load_dataset(test.df.head(rows), name=f"hard-test[:{rows}]") if rows else test
+    pipes = [rag.RAGPipeline(index, "local", top_k=4, name=name, max_tokens=max_tokens, **{
+        "retriever": CONFIGS[name]["kind"], "rerank": CONFIGS[name].get("rerank")}) for name in (best, worst)]
+    t0 = time.perf_counter()
+    res = wb.evaluate(ds, pipes, metrics=["quality/f1", "honesty/groundedness", "honesty/abstention",
+                                          "retrieval/recall_at_k"], log=False, progress=False)
+    dt = time.perf_counter() - t0
+    s = res.summary()
+    s = s[s.metric.str.endswith("/mean")][["candidate", "metric", "value", "ci_low", "ci_high", "n"]]
+    print(f"\n== answers on {len(ds)} hard test questions, {chunking}, local model, {dt:.0f}s\n{s.to_string(index=False)}")
+    r = res.rows
+    un = r[r["id"].isin([x["id"] for x in ds.rows if not x["gold_doc_ids"]])]
+    abst = {c: float(un[un.candidate == c]["honesty/abstention"].mean()) for c in (best, worst)}
+    f1 = r.pivot_table(index="id", columns="candidate", values="quality/f1")
+    d = mean_ci((f1[best] - f1[worst]).dropna())
+    print(f"abstention on unanswerable rows: {abst}; F1 {best} - {worst}: {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]")
+    return {"rows": len(ds), "chunking": chunking, "summary": s.to_dict(orient="records"), "abstention": abst,
+            "f1_diff": d, "seconds": dt}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="quality,index", help="comma list: quality, index (index + embedding)")
+    ap.add_argument("--part", default="quality,index",
+                    help="comma list: quality, index (index + embedding), answers (needs the local model)")
+    ap.add_argument("--best", default="hybrid+overlap", help="answers: the best configuration (from quality)")
+    ap.add_argument("--worst", default="dense", help="answers: the worst configuration")
+    ap.add_argument("--answer-chunking", default="recursive-256")
+    ap.add_argument("--answer-rows", type=int, default=60, help="answers: first N hard test questions (0: all)")
+    ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--k", type=int, default=4, help="chunks retrieved per question (recall@k, nDCG@k)")
     ap.add_argument("--chunks", type=int, default=5_000 if quick() else 20_000)
     ap.add_argument("--queries", type=int, default=50 if quick() else 200)
@@ -99,6 +138,8 @@ def main() -> None:
     parts = set(a.part.split(","))
     if "quality" in parts:
         save("retrieval_quality", quality(a.k))
+    if "answers" in parts:
+        save("retrieval_answers", answers(a.best, a.worst, a.answer_chunking, a.answer_rows, a.max_tokens))
     if "index" not in parts:
         return
     import onnxruntime as ort
