@@ -12,8 +12,8 @@ Questions without gold documents (unanswerable) have no retrieval metrics and ar
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd

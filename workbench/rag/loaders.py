@@ -242,7 +242,7 @@ def load_documents(path: str | Path, extensions: tuple[str, ...] | None = None) 
             raise DatasetError(f"not UTF-8 (byte offset {e.start}); re-save the file as UTF-8", str(f)) from None
         except DatasetError:
             raise
-        except Exception as e:  # noqa: BLE001 - any parser failure must name the file
+        except Exception as e:  # any parser failure must name the file
             raise DatasetError(f"cannot parse {loader.__name__.removeprefix('load_')} document "
                                f"({type(e).__name__}: {e})", str(f)) from e
     return docs

@@ -31,7 +31,7 @@ from ..errors import WorkbenchError
 from .index import VectorIndex
 
 FIRST_STAGE_WEIGHT = 0.05
-_TERM = re.compile(r"-?\d+(?:[.,]\d+)?|[^\W\d_]+", re.U)
+_TERM = re.compile(r"-?\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
 QUESTION_WORDS = ("how", "what", "which", "who", "whom", "where", "when", "why", "does", "do", "did", "much", "many",
                   "can", "could", "would", "should", "i", "me", "my")
 
@@ -113,7 +113,7 @@ class SentenceReranker:
                 self._vecs[p] = vecs[i:i + len(ts)]
                 i += len(ts)
 
-    def warm(self) -> "SentenceReranker":
+    def warm(self) -> SentenceReranker:
         """Embed every chunk's sentences now (once per index) instead of on first use."""
         self._sentence_vectors(list(range(len(self.index.chunks))))
         return self

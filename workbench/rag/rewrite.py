@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import WorkbenchError
 from ..llm.client import LLMClient
