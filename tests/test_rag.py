@@ -245,7 +245,8 @@ def test_retriever_and_pipeline_take_rerank_and_rewrite_with_defaults_unchanged(
     tuned = rag.RAGPipeline(idx, rerank="overlap", query_rewrite="keywords", fetch_k=10)
     assert tuned.name == "rag-hybrid+overlap-k4"
     assert tuned.config["rerank"] == "overlap" and tuned.config["query_rewrite"] == "keywords"
-    assert asyncio.run(get_rewrite("keywords")("What is the weight of the Drift -5?", None, None)) == "weight drift -5"
+    assert asyncio.run(get_rewrite("keywords")("What is the weight of the Drift -5?", None, None)) == \
+        ("weight drift -5", None)
     with pytest.raises(WorkbenchError, match="needs a client"):
         asyncio.run(get_rewrite("llm")("q", None, None))
 
@@ -307,3 +308,30 @@ def test_sweep_over_retrievers_and_chunk_sizes_gives_runs_whose_retrieval_metric
     assert mrr[("bm25", "64")] > mrr[("dense", "64")] and mrr[("bm25", "256")] > mrr[("dense", "256")]
     assert all("retrieval_eval/mrr.paraphrase/mean" in r.data.metrics for r in runs)
     assert not any("quality/f1/mean" in r.data.metrics for r in runs)  # generate=False: no answers
+
+
+def test_llm_query_rewrite_retrieves_with_the_rewritten_query_and_counts_the_call(project_dir):
+    import asyncio
+
+    from workbench.llm.client import ChatRecord
+
+    class FakeClient:
+        """Answers the rewrite prompt with a query, the RAG prompt with the first context's title."""
+
+        def __init__(self):
+            self.prompts = []
+
+        async def achat(self, messages, model, **kw):
+            text = messages[-1]["content"]
+            self.prompts.append(text)
+            if text.startswith("Rewrite the customer question"):
+                return ChatRecord("fake", model, text='"Drift 5 sleeping bag weight"\n', latency_s=0.5)
+            return ChatRecord("fake", model, text="0.72 kg", latency_s=1.0)
+
+    idx = _toy_index([("Drift -5 Sleeping Bag", "Weight: 0.98 kg."), ("Drift 5 Sleeping Bag", "Weight: 0.72 kg."),
+                      ("Returns Policy", "Unused items can be returned within 45 days.")])
+    client = FakeClient()
+    pipe = rag.RAGPipeline(idx, "fake", top_k=1, retriever="bm25", rerank="overlap", query_rewrite="llm")
+    ans = asyncio.run(pipe.aanswer({"question": "my bag, the warmer-weather one of the two: how heavy?"}, client))
+    assert ans.retrieved == ["d1"] and len(ans.calls) == 2 and ans.calls[0].text.startswith('"Drift 5')
+    assert "Question: my bag, the warmer-weather one" in client.prompts[1]  # the model still sees the question

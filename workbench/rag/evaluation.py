@@ -117,7 +117,7 @@ def evaluate_retrieval(index: VectorIndex, rows: Iterable[Mapping], configs: Map
         raise WorkbenchError("no questions with gold_doc_ids to evaluate retrieval on")
     rewrite = get_rewrite(query_rewrite)
     client = default_client() if query_rewrite == "llm" else None
-    queries = [run_sync(rewrite(r["question"], client, model)) if rewrite else r["question"] for r in rows]
+    queries = [run_sync(rewrite(r["question"], client, model))[0] if rewrite else r["question"] for r in rows]
     out = []
     for name, kw in configs.items():
         r = Retriever(index, top_k=k, **kw)

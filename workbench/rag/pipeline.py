@@ -70,13 +70,15 @@ class RAGPipeline(Candidate):
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
         question = row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
                                                 if m["role"] == "user"), "")
-        query = await self.rewrite(question, client, self.model) if self.rewrite else question
+        query, rewrite_call = await self.rewrite(question, client, self.model) if self.rewrite else (question, None)
         hits = await self.aretrieve(query)
         contexts = [h.chunk.context_text for h in hits]
         rec = await client.achat(self.messages(question, contexts), self.model, repeat=repeat, **self.gen_params)
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]
+        if rewrite_call is not None:  # its tokens, cost and latency belong to the row
+            ans.calls.insert(0, rewrite_call)
         return ans
 
     async def aretrieve(self, question: str) -> list:

@@ -2,8 +2,10 @@
 
 * ``keywords``: the question's content terms only (stopwords and punctuation dropped; numbers and signs kept),
   which sharpens dense retrieval of chatty questions.
-* ``llm``: the generator rewrites the question as a short search query (one extra call, cached like any other);
-  on an error or an empty reply the question is used as it is.
+* ``llm``: the generator rewrites the question as a short search query (one extra call, cached like any other,
+  counted in the row's cost and latency); on an error or an empty reply the question is used as it is.
+
+A rewrite returns ``(query, call record or None)``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..errors import WorkbenchError
-from ..llm.client import LLMClient
+from ..llm.client import ChatRecord, LLMClient
 from .rerank import terms
 
 REWRITE_PROMPT = ("Rewrite the customer question as a short search query for the product manuals: name the product "
@@ -19,20 +21,21 @@ REWRITE_PROMPT = ("Rewrite the customer question as a short search query for the
                   "Question: {question}")
 
 
-async def _keywords(question: str, client: LLMClient | None, model: str | None) -> str:
-    return " ".join(terms(question)) or question
+async def _keywords(question: str, client: LLMClient | None, model: str | None) -> tuple[str, ChatRecord | None]:
+    return " ".join(terms(question)) or question, None
 
 
-async def _llm(question: str, client: LLMClient | None, model: str | None) -> str:
+async def _llm(question: str, client: LLMClient | None, model: str | None) -> tuple[str, ChatRecord | None]:
     if client is None or model is None:
         raise WorkbenchError("query_rewrite='llm' needs a client and a model")
     rec = await client.achat([{"role": "user", "content": REWRITE_PROMPT.format(question=question)}], model,
                              temperature=0.0, max_tokens=48)
     text = (rec.text or "").strip().strip('"').splitlines()
-    return text[0].strip() if rec.error is None and text and text[0].strip() else question
+    return (text[0].strip() if rec.error is None and text and text[0].strip() else question), rec
 
 
-QUERY_REWRITES: dict[str, Callable[[str, LLMClient | None, str | None], Awaitable[str]]] = {
+QUERY_REWRITES: dict[str, Callable[[str, LLMClient | None, str | None],
+                                    Awaitable[tuple[str, ChatRecord | None]]]] = {
     "keywords": _keywords, "llm": _llm}
 
 
