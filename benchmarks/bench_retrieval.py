@@ -100,7 +100,9 @@ def answers(best: str, worst: str, chunking: str, rows: int, max_tokens: int) ->
     index, _ = rag.index_corpus(ROOT / "datasets/contoso/manuals", chunker=chunker, chunk_size=int(size), overlap=16,
                                 progress=False)
     test = wb.load_dataset(ROOT / "datasets/contoso/hard.jsonl").filter(split="test")
-    ds = wb.load_dataset(test.df.head(rows), name=f"hard-test[:{rows}]") if rows else test
+    # a seeded sample, so every question kind is in it (the file is ordered by kind)
+    ds = wb.load_dataset(test.df.sample(n=rows, random_state=0), name=f"hard-test-sample{rows}") \
+        if rows and rows < len(test.df) else test
     pipes = [rag.RAGPipeline(index, "local", top_k=4, name=name, max_tokens=max_tokens, **{
         "retriever": CONFIGS[name]["kind"], "rerank": CONFIGS[name].get("rerank")}) for name in (best, worst)]
     t0 = time.perf_counter()
@@ -113,11 +115,14 @@ def answers(best: str, worst: str, chunking: str, rows: int, max_tokens: int) ->
     r = res.rows
     un = r[r["id"].isin([x["id"] for x in ds.rows if not x["gold_doc_ids"]])]
     abst = {c: float(un[un.candidate == c]["honesty/abstention"].mean()) for c in (best, worst)}
-    f1 = r.pivot_table(index="id", columns="candidate", values="quality/f1")
-    d = mean_ci((f1[best] - f1[worst]).dropna())
-    print(f"abstention on unanswerable rows: {abst}; F1 {best} - {worst}: {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]")
+    print(f"abstention on the {un['id'].nunique()} unanswerable rows: {abst}")
+    diffs = {}
+    for m in ("quality/f1", "honesty/groundedness"):
+        t = r.pivot_table(index="id", columns="candidate", values=m)
+        d = diffs[m] = mean_ci((t[best] - t[worst]).dropna())
+        print(f"paired {m} {best} - {worst}: {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] (n={len(t.dropna())})")
     return {"rows": len(ds), "chunking": chunking, "summary": s.to_dict(orient="records"), "abstention": abst,
-            "f1_diff": d, "seconds": dt}
+            "paired": diffs, "seconds": dt}
 
 
 def main() -> None:
