@@ -155,19 +155,29 @@ def find_pii(text: str) -> list[tuple[str, str]]:
 def canonical(kind: str, value: str) -> str:
     """The comparable form of a PII value: the national number for phones, digits for cards, upper-case
     alphanumerics for IBANs, lower case for emails — so a re-spaced card is the same card."""
-    if kind == "phone":
-        for region in (None, *PHONE_REGIONS):  # national significant number: +1 415 ... == (415) ...
-            try:
-                num = _pn.parse(value, region)
-            except _pn.NumberParseException:
-                continue
-            if _pn.is_possible_number(num):
-                return str(num.national_number)
-    if kind in ("card", "phone"):
-        return re.sub(r"\D", "", value)
-    if kind == "iban":
-        return re.sub(r"[^A-Z0-9]", "", value.upper())
+    return CANONICAL.get(kind, _canonical_text)(value)
+
+
+def _canonical_phone(value: str) -> str:
+    for region in (None, *PHONE_REGIONS):  # national significant number: +1 415 ... == (415) ...
+        try:
+            num = _pn.parse(value, region)
+        except _pn.NumberParseException:
+            continue
+        if _pn.is_possible_number(num):
+            return str(num.national_number)
+    return _digits(value)
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
+
+
+def _canonical_text(value: str) -> str:
     return value.strip().lower()
+
+
+CANONICAL = {"phone": _canonical_phone, "card": _digits, "iban": lambda v: re.sub(r"[^A-Z0-9]", "", v.upper())}
 
 
 def redact(text: str, placeholder: str = "[{kind}]") -> str:
