@@ -13,6 +13,16 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
                  concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = False,
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
+    from ..config import settings
+    from ..data import load_dataset
+    from .metrics import get_metrics
+
+    # inputs first, so a bad dataset, model or metric name leaves no run (and no mlflow.db) behind
+    dataset = load_dataset(dataset)
+    for spec in filter(None, (model, judge)):
+        settings().resolve_model(spec)
+    get_metrics(metrics, judge=bool(judge))
+
     from .. import tracking
     from ..monitor.card import audit_tags, govern_run
     from .runner import estimate, evaluate
