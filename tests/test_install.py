@@ -102,3 +102,39 @@ if __name__ == "__main__":
     for extra in ("finetune", "team", "dev"):
         added = {n for n in closure({extra}, inst) - core if n in inst}
         print(f"[{extra}] adds {size_mb(added, inst):7.0f}  ({', '.join(sorted(added)) or 'not installed here'})")
+
+
+def test_finetune_skip_message_names_the_extra_and_the_fix(monkeypatch):
+    from workbench.finetune import local_lora
+
+    monkeypatch.setattr(local_lora, "EXTRA_MODULES", ("torch", "wb_no_such_module"))
+    line = local_lora.skip_message("03_finetune")
+    assert line.startswith("03_finetune skipped: the [finetune] extra is not installed (wb_no_such_module")
+    assert "pip install" in line and "'.[finetune]'" in line and "\n" not in line
+    monkeypatch.setattr(local_lora, "EXTRA_MODULES", ("json",))
+    assert local_lora.skip_message() is None
+
+
+def _has_finetune() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft"))
+
+
+_core_only = (pytest.mark.skipif(_has_finetune(), reason="the [finetune] extra is installed here: the notebook "
+                                 "trains instead (tests/test_notebooks.py)") if pytest else (lambda f: f))
+
+
+@_core_only
+def test_finetune_notebook_skips_on_the_core_install(tracking_store, tmp_path, monkeypatch):
+    """On a core install (no [finetune]: e.g. `make test-py`) 03_finetune finishes, saying how to add the extra."""
+    from pathlib import Path
+
+    import workbench as wb
+
+    monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "03_finetune.ipynb"
+    r = wb.run_notebook(nb, parameters={"corpus": "", "eval_rows": 2}, output=tmp_path / "out.ipynb", progress=False)
+    assert r.ok, r.error
+    text = (tmp_path / "out.ipynb").read_text()
+    assert "fine-tuning skipped: the [finetune] extra is not installed" in text and "pip install" in text
