@@ -107,9 +107,9 @@ if __name__ == "__main__":
 def test_finetune_skip_message_names_the_extra_and_the_fix(monkeypatch):
     from workbench.finetune import local_lora
 
-    monkeypatch.setattr(local_lora, "EXTRA_MODULES", ("torch", "wb_no_such_module"))
+    monkeypatch.setattr(local_lora, "EXTRA_MODULES", ("json", "wb_no_such_module"))
     line = local_lora.skip_message("03_finetune")
-    assert line.startswith("03_finetune skipped: the [finetune] extra is not installed (wb_no_such_module")
+    assert line.startswith("03_finetune skipped: the [finetune] extra is not installed (wb_no_such_module missing)")
     assert "pip install" in line and "'.[finetune]'" in line and "\n" not in line
     monkeypatch.setattr(local_lora, "EXTRA_MODULES", ("json",))
     assert local_lora.skip_message() is None
