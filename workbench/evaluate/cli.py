@@ -59,5 +59,5 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
          f"spent ${res.spent_usd:.4f}")
     if res.stopped == "budget":
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
-        return 3
+        return 3  # workbench.cli.EXIT_BUDGET (nothing imports cli)
     return 0
