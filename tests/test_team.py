@@ -63,7 +63,7 @@ def test_server_lifecycle(pg_database, tmp_path):
     assert state["port"] == port and "postgresql" in state["db"]
     assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     again = _server_cli(tmp_path, "start", "--db", pg_database, "--port", str(port))
-    assert again.returncode == 2 and "already running" in again.stderr
+    assert again.returncode == 4 and "already running" in again.stderr
     stop = _server_cli(tmp_path, "stop", timeout=60)
     assert stop.returncode == 0 and "stopped" in stop.stdout
     with pytest.raises(ProcessLookupError):

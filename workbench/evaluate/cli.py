@@ -15,7 +15,16 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
                  concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = True,
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
+    from ..data import load_dataset
     from ..lifecycle import tracked_run
+    from .metrics import get_metrics
+
+    # inputs first, so a bad dataset, model or metric name leaves no run (and no mlflow.db) behind
+    dataset = load_dataset(dataset)
+    for spec in filter(None, (model, judge)):
+        settings().resolve_model(spec)
+    get_metrics(metrics, judge=bool(judge))
+
     from .runner import estimate, evaluate
 
     # no default persona: the candidate sends exactly the system prompt given (none if none)
@@ -26,9 +35,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
             echo(est.to_string(index=False))
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
         return 0
-    from ..data import load_dataset
-
-    ds = load_dataset(dataset)  # an invalid dataset fails here, before any run exists
+    ds = dataset
     with tracked_run("eval", run_name or f"eval-{cand.name}", experiment,
                      params={"eval.system_prompt": cand.system_prompt or "(none)"}) as run:  # the effective prompt
         res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
@@ -48,5 +55,5 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
          f"spent {format_usd(res.spent_usd if priced else None)}")
     if res.stopped == "budget":
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
-        return 3
+        return 3  # workbench.cli.EXIT_BUDGET (nothing imports cli)
     return 0

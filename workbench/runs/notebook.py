@@ -200,11 +200,28 @@ def _scrub_file(path: Path, secrets: list[str]) -> None:
             path.write_text(clean, encoding="utf-8")
 
 
+def kernel_name(path: Path, kernel: str | None = None) -> str:
+    """``kernel``, else the notebook's kernelspec name, else ``python3``; checked before any run exists."""
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+
+    name = kernel or (json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}).get(
+        "name") or NATIVE_KERNEL_NAME
+    installed = set(KernelSpecManager().find_kernel_specs()) | {NATIVE_KERNEL_NAME}
+    if name not in installed:
+        where = "--kernel" if kernel else "its kernelspec"
+        raise WorkbenchError(f"{path}: Jupyter kernel {name!r} ({where}) is not installed; installed: "
+                             f"{', '.join(sorted(installed))}. Pass --kernel NAME, or register it with "
+                             f"`python -m ipykernel install --user --name {name}` in that environment")
+    return name
+
+
 def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
                  run_name: str | None = None, parent_run_id: str | None = None, timeout: float | None = None,
                  output: str | Path | None = None, progress: bool = True, tags: Mapping[str, str] | None = None,
-                 raise_on_error: bool = False, run_id: str | None = None) -> RunResult:
+                 raise_on_error: bool = False, run_id: str | None = None, kernel: str | None = None) -> RunResult:
     """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
+
+    ``kernel`` names the Jupyter kernel; by default the notebook's own kernelspec (``python3`` if it has none).
 
     ``timeout`` is per cell (seconds). On failure the run is FAILED with the partial notebook logged; the
     result carries the error and traceback (``raise_on_error=True`` raises :class:`NotebookRunError`).
@@ -220,6 +237,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     if path.suffix != ".ipynb":
         raise WorkbenchError(f"{path}: expected a .ipynb notebook")
     params, _declared = resolve_parameters(path, parameters)
+    kernel = kernel_name(path, kernel)
     nb_hash = notebook_hash(path)
     run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
                 T.SOURCE_TYPE: "NOTEBOOK", **(tags or {})}
@@ -237,7 +255,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
             with _kernel_env(env):
                 papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
                                            start_timeout=KERNEL_START_TIMEOUT_S, cwd=str(path.parent),
-                                           execution_timeout=timeout, kernel_name="python3")
+                                           execution_timeout=timeout, kernel_name=kernel)
         except PapermillExecutionError as e:
             error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
             tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))
