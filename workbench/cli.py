@@ -77,7 +77,7 @@ def _run(a) -> int:
     for k, v in sorted(metrics.items())[:20]:
         print(f"  {k} = {v:.6g}")
     if not r.ok:
-        print(f"\nFAILED: {r.error}", file=sys.stderr)
+        print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
             print(r.traceback, file=sys.stderr)
         return 1
@@ -425,10 +425,25 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    from .secrets import scrub
+
     try:
         return int(args.fn(args) or 0)
     except WorkbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {scrub(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - the text printed to the terminal is scrubbed of secrets
+        import traceback
+
+        from .config import find_project_dir
+        from .errors import is_disk_full
+
+        if is_disk_full(e):
+            first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            print(f"error: disk full ({scrub(first)}): free space in {find_project_dir()} and re-run; "
+                  f"a run that was open is marked FAILED, or KILLED by the next start", file=sys.stderr)
+            return 1
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+        return 1

@@ -129,7 +129,7 @@ class Settings:
     endpoints: dict[str, Endpoint]
     aliases: dict[str, str]
     prices: dict[str, dict[str, float]]
-    tables: dict[str, dict] = field(default_factory=dict)  # other workbench.toml tables: [tracing], [privacy]
+    tables: dict[str, dict] = field(default_factory=dict)  # other tables: [tracing], [privacy], [secrets]
 
     def option(self, table: str, key: str, default: Any = None, env: str | None = None) -> Any:
         """``[table] key`` from workbench.toml; the environment variable ``env`` (if set) wins."""
@@ -248,7 +248,7 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
-        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy") and isinstance(v, dict)}
+        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy", "secrets") and isinstance(v, dict)}
     try:
         import json
 

@@ -58,8 +58,10 @@ class TrackedRun:
     governance: governance.Governance | None = None
 
     def fail(self, error: str) -> None:
-        """Mark the run FAILED (without raising) with ``error``; several failures are joined."""
+        """Mark the run FAILED (without raising) with ``error`` (scrubbed of secrets: callers print it);
+        several failures are joined."""
         self.status = "FAILED"
+        error = scrub(error)
         self.error = f"{self.error}; {error}" if self.error else error
 
     @property

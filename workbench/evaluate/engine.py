@@ -29,6 +29,7 @@ from ..candidates import Answer, Candidate
 from ..config import settings
 from ..errors import ConfigError, WorkbenchError
 from ..llm.client import LLMClient, run_sync
+from ..secrets import scrub, secret_values
 from .judge import Judge
 from .metrics import MetricDef
 
@@ -101,9 +102,10 @@ class Checkpoint:
                     f.write("\n")
         self.f = open(path, "a", encoding="utf-8")
         self.n = 0
+        self.secrets = secret_values()  # an upstream error quoting the key must not land in the file
 
     def write(self, rec: dict) -> None:
-        self.f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self.f.write(scrub(json.dumps(rec, ensure_ascii=False, default=str), self.secrets) + "\n")
         self.f.flush()
         self.n += 1
         if self.n % 50 == 0:

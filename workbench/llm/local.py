@@ -473,13 +473,17 @@ class LocalKind(EndpointKind):
         return [*ep.models, *[m for m in sorted(adapters()) if m not in ep.models]]
 
     def describe(self, ep) -> str:
+        from ..secrets import mask_url
+
         url = external_url()
-        return f"external llama-server {url}" if url else "embedded llama-server (127.0.0.1)"
+        return f"external llama-server {mask_url(url)}" if url else "embedded llama-server (127.0.0.1)"
 
     def health(self, ep, timeout: float = 3.0) -> str:
         url = external_url()
         if url:
-            return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {url}"
+            from ..secrets import mask_url
+
+            return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {mask_url(url)}"
         try:
             h = ServerHandle(**json.loads(_state_path(options_for_model(None)).read_text()))
             return f"ok (pid {h.pid}, port {h.port})" if h.healthy() else "not running (starts on demand)"
