@@ -84,7 +84,8 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
     exp_id = tracking.experiment_id(experiment)
     where = Path(source) if source else settings().project_dir
     run_tags = {T.KIND: kind, **governance.git_info(where), **versions(), **governance.audit_tags(),
-                **recovery.launch_tags(c), **{k: str(v) for k, v in (tags or {}).items()}}  # ends stale runs first
+                **recovery.launch_tags(c), **{k: tracking.safe_text(v) for k, v in (tags or {}).items()}}
+    run_tags[T.COMMAND] = tracking.safe_text(run_tags[T.COMMAND])  # argv may hold undecodable bytes
     if parent_run_id:
         run_tags[T.PARENT_RUN_ID] = parent_run_id
     if run_id is None:

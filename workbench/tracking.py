@@ -100,8 +100,16 @@ def safe_key(key: str) -> str:
     return _BAD_KEY.sub("_", str(key))
 
 
-def _param_value(v: Any) -> str:
+def safe_text(v: Any) -> str:
+    """``str(v)`` that every store accepts: a lone surrogate (an undecodable byte) becomes ``\\udcff``, NUL ``\\x00``."""
     s = str(v)
+    if s.isascii() and "\x00" not in s:
+        return s
+    return s.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _param_value(v: Any) -> str:
+    s = safe_text(v)
     return s if len(s) <= MAX_PARAM_LEN else s[: MAX_PARAM_LEN - 3] + "..."
 
 
@@ -129,7 +137,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
 
 def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     if tags:
-        client().log_batch(run_id or current_run_id(), tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+        client().log_batch(run_id or current_run_id(), tags=[RunTag(str(k), safe_text(v)) for k, v in tags.items()])
 
 
 def log_table(data, artifact_file: str, run_id: str | None = None) -> None:
