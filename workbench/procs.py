@@ -18,9 +18,10 @@ class LockTimeout(TimeoutError):
 
 
 @contextlib.contextmanager
-def locked(path: "os.PathLike | str", timeout_s: float = 1800.0, what: str | None = None):
+def locked(path: "os.PathLike | str", timeout_s: float = 1800.0, what: str | None = None, on_wait=None):
     """Hold an exclusive inter-process lock (``fcntl.flock``) on ``path`` (created with its directory).
-    :class:`LockTimeout` naming ``what`` after ``timeout_s``."""
+    ``on_wait()`` is called once if another holder makes us wait; :class:`LockTimeout` naming ``what`` after
+    ``timeout_s``."""
     from pathlib import Path
 
     path = Path(path)
@@ -32,6 +33,9 @@ def locked(path: "os.PathLike | str", timeout_s: float = 1800.0, what: str | Non
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() > deadline:
                     raise LockTimeout(f"timed out after {timeout_s:.0f}s waiting for {what or 'lock'} "
                                        f"({path})") from None

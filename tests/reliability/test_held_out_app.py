@@ -5,75 +5,21 @@ only localhost Host headers and JSON bodies are accepted, a request over the mod
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from fake_upstream import KEY, Upstream
 from workbench import serve
 
-KEY = "sk-test-" + "Up7" * 12
 GOOD = {"messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 4}
-
-
-class Upstream:
-    """Answers every chat completion per ``mode``: ok | auth (401 quoting the key) | context (llama-server's 400)."""
-
-    def __init__(self):
-        outer = self
-        self.mode = "ok"
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                if outer.mode == "auth":
-                    code, body = 401, {"error": {"message": f"Incorrect API key provided: {KEY}",
-                                                 "type": "invalid_request_error", "code": "invalid_api_key"}}
-                elif outer.mode == "context":
-                    code, body = 400, {"error": {"code": 400, "type": "exceed_context_size_error",
-                                                 "message": "request (9000 tokens) exceeds the available context "
-                                                            "size (2048 tokens), try increasing it",
-                                                 "n_prompt_tokens": 9000, "n_ctx": 2048}}
-                elif req.get("stream"):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.end_headers()
-                    for piece in ({"content": "ok"}, {}):
-                        ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                              "choices": [{"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}]}
-                        self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    return
-                else:
-                    code, body = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                                                    "finish_reason": "stop"}],
-                                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
 
 
 @pytest.fixture
 def upstream(workbench_toml, monkeypatch):
     up = Upstream()
     monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
-    workbench_toml(f'[endpoints.fake]\nbase_url = "{up.url}"\napi_key_env = "FAKE_UPSTREAM_KEY"\n'
-                   f'models = ["m"]\n')
+    workbench_toml(up.toml())
     yield up
     up.stop()
 
