@@ -419,14 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _without_traceback(record) -> bool:
+    """Logging filter: keep the record, drop its traceback."""
+    record.exc_info, record.exc_text = None, None
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    import logging
+
     from .secrets import scrub
 
+    # MLflow logs every failed store write with its whole traceback (a disk-full run printed ~390 lines);
+    # the error that ends the command is printed once below
+    logging.getLogger("mlflow.store.db.utils").addFilter(_without_traceback)
     try:
         return int(args.fn(args) or 0)
     except WorkbenchError as e:
