@@ -1,5 +1,6 @@
 """A fake OpenAI-compatible chat endpoint on 127.0.0.1 (plain and streaming) whose failure mode a test sets:
-``ok``, ``auth`` (a 401 quoting the key, as OpenAI's does) or ``context`` (llama-server's over-context 400)."""
+``ok``, ``auth`` (a 401 quoting the key, as OpenAI's does), ``context`` (llama-server's over-context 400) or
+``slow_stream`` (the first piece of a stream at once, its end after 3 s)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ class Upstream:
                 pass
 
             def do_POST(self):
+                try:
+                    self._post()
+                except (BrokenPipeError, ConnectionResetError):  # the caller hung up (tests do so on purpose)
+                    pass
+
+            def _post(self):
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 if self.path.endswith("/tokenize"):  # llama-server's token counting (the local kind uses it)
                     return self._send(200, {"tokens": list(range(len(str(req.get("content", "")).split())))})
@@ -43,6 +50,8 @@ class Upstream:
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
                     for piece in ({"content": outer.text}, {}):
+                        if not piece and outer.mode == "slow_stream":  # the rest of the answer comes late
+                            time.sleep(3.0)
                         ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
                               "choices": [{"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}]}
                         self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())

@@ -73,3 +73,23 @@ def test_over_context_is_a_400_with_the_limit(app, upstream):
     assert r.status_code == 400, r.text
     msg = r.json()["error"]["message"]
     assert "2048" in msg and "9000" in msg and r.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_a_dropped_stream_is_traced_as_an_error(app, upstream):
+    """Regression: a client that hung up mid-stream was traced as a successful 0.03 s request."""
+    import time
+
+    from workbench import tags as T
+    from workbench.monitor.collect import collect_traces
+
+    upstream.mode = "slow_stream"
+    with httpx.stream("POST", f"{app.base_url}/chat/completions", json={**GOOD, "stream": True}, timeout=30) as s:
+        for line in s.iter_lines():
+            if '"content": "ok"' in line or '"content":"ok"' in line:
+                break  # hang up after the first piece
+    deadline = time.monotonic() + 30
+    df = collect_traces("app-held-out")
+    while not len(df) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        df = collect_traces("app-held-out")
+    assert len(df) == 1 and bool(df.loc[0, "error"]) and df.loc[0, "error_class"] == "client_disconnected", df

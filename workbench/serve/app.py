@@ -18,6 +18,9 @@ def _text(content: Any) -> str:
     return content
 
 
+DISCONNECTED = "client_disconnected"  # the error class of a request whose client went away mid-answer
+
+
 class ServedApp:
     """One configuration, ready to answer requests (one per process: it owns tracing's settings)."""
 
@@ -100,16 +103,24 @@ class ServedApp:
                     chunk_ids = [h.chunk.chunk_id for h in hits]
                     rs.set_outputs([{"page_content": c, "metadata": {"doc_uri": i}}
                                     for c, i in zip(contexts, chunk_ids)])
-            rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
-                                          on_delta=on_delta, **params)
+            tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower()}
+            meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
+            try:
+                rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
+                                              on_delta=on_delta, **params)
+            except asyncio.CancelledError:  # the client hung up: an error, not a short successful request
+                if traced:
+                    mlflow.update_current_trace(tags={**tags, T.TRACE_ERROR: DISCONNECTED,
+                                                      T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"},
+                                                metadata=meta)
+                root.set_status(SpanStatusCode.ERROR)
+                raise
             root.set_outputs(rec.text)
-            tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower(),
-                    T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"}
+            tags[T.TRACE_LATENCY] = f"{time.perf_counter() - t0:.4f}"
             for k in ("ttft_s", "prompt_tokens", "completion_tokens", "cost_usd", "error"):
                 v = getattr(rec, k)
                 if v is not None:
                     tags[T.TRACE_PREFIX + k] = str(round(v, 6) if isinstance(v, float) else v)
-            meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
             if traced:
                 mlflow.update_current_trace(tags=tags, metadata=meta)
             if rec.error:
