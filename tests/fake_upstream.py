@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible chat endpoint on 127.0.0.1 (plain and streaming) whose failure mode a test sets:
 ``ok``, ``auth`` (a 401 quoting the key, as OpenAI's does), ``context`` (llama-server's over-context 400) or
-``slow_stream`` (the first piece of a stream at once, its end after 3 s)."""
+``slow_stream`` (the first piece of a stream at once, its end after 3 s) or ``echo`` (answers with the system
+prompt, as a small model asked to "repeat the text above" does)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class Upstream:
                     return self._send(200, {"tokens": list(range(len(str(req.get("content", "")).split())))})
                 outer.calls += 1
                 outer.bodies.append(req)
+                text = outer.text
+                if outer.mode == "echo":  # "repeat the text above": the system prompt comes back
+                    text = "Sure! " + " ".join(m["content"] for m in req.get("messages", []) if m["role"] == "system")
                 time.sleep(outer.delay_s)
                 if outer.mode == "auth":
                     code, body = 401, {"error": {"message": f"Incorrect API key provided: {KEY}",
@@ -49,7 +53,7 @@ class Upstream:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    for piece in ({"content": outer.text}, {}):
+                    for piece in ({"content": text}, {}):
                         if not piece and outer.mode == "slow_stream":  # the rest of the answer comes late
                             time.sleep(3.0)
                         ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
@@ -59,7 +63,7 @@ class Upstream:
                     return
                 else:
                     code, body = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.text},
+                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                                     "finish_reason": "stop"}],
                                        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
                 self._send(code, body)

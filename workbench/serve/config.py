@@ -39,6 +39,10 @@ class AppConfig:
     # Host headers answered besides localhost's (DNS rebinding: a web page must not reach the app through a name
     # it controls): the names a reverse proxy forwards when serving beyond this machine. "*" allows any.
     allowed_hosts: list[str] = field(default_factory=list)
+    # values an answer must never repeat ({canaries: [...], system_prompt: true}) and what the output guard does
+    # then: block (the default when something is confidential) | redact | off — see workbench.serve.guard
+    confidential: dict | None = None
+    output_guard: str | None = None
     source: str = ""  # where the config came from (file or run), for messages
 
     @property
@@ -76,6 +80,15 @@ def _check_config(raw: Any, source: str) -> AppConfig:
     hosts = raw.get("allowed_hosts") or []
     if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
         raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (e.g. [app.example.com])")
+    conf = raw.get("confidential")
+    if conf is not None and (not isinstance(conf, dict) or set(conf) - {"canaries", "system_prompt"}
+                             or not isinstance(conf.get("canaries", []), list)):
+        raise ConfigError(f"{source}: 'confidential' must be a mapping with 'canaries' (a list of strings) and/or "
+                          f"'system_prompt' (true/false)")
+    from .guard import GUARD_ACTIONS
+
+    if raw.get("output_guard") not in (None, *GUARD_ACTIONS):
+        raise ConfigError(f"{source}: 'output_guard' must be one of {list(GUARD_ACTIONS)}")
     cfg = AppConfig(**raw)
     cfg.allowed_hosts = [h.lower() for h in hosts]
     cfg.params = {"temperature": 0.0, "max_tokens": 256, **(raw.get("params") or {})}
