@@ -25,7 +25,8 @@ NOT_SECRET_WORDS = frozenset({"monkey", "donkey", "turkey", "hockey", "jockey", 
 NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working directories, not passwords
 MIN_SECRET_LEN = 8  # shorter values give too many false hits (a URL's userinfo is a secret at any length)
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
-URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s\"'<>]+)@")
+URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s\"'<>]+)@"
+                          r"(?P<host>[^/\s\"'<>?#]*)")
 
 
 def extra_secret_names() -> frozenset[str]:
@@ -54,11 +55,11 @@ def is_secret_name(name: str, extra: frozenset[str] | None = None) -> bool:
 
 
 def url_userinfo(value: str) -> list[str]:
-    """The ``user:password`` parts of the URLs in ``value`` (and each password alone when long enough)."""
+    """The ``user:password@host`` parts of the URLs in ``value`` (with the host: ``u:p`` alone would match
+    ordinary text), and each password alone when it is long enough to be one."""
     out = []
     for m in URL_USERINFO.finditer(value):
-        info = m.group("userinfo")
-        out.append(info)
+        out.append(f"{m.group('userinfo')}@{m.group('host')}")
         try:
             pw = urlsplit(m.group(0) + "x").password
         except ValueError:
@@ -70,7 +71,7 @@ def url_userinfo(value: str) -> list[str]:
 
 def mask_url(text: str) -> str:
     """``http://user:pw@host/v1`` → ``http://***@host/v1`` (every URL in ``text``)."""
-    return URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
+    return URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@{m.group('host')}", text)
 
 
 def secret_env_values() -> dict[str, str]:
