@@ -102,7 +102,7 @@ def _run(a) -> int:
     for k, v in sorted(metrics.items())[:20]:
         print(f"  {k} = {v:.6g}")
     if not r.ok:
-        print(f"\nFAILED: {r.error}", file=sys.stderr)
+        print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
             print(r.traceback, file=sys.stderr)
         return EXIT_FAILED
@@ -489,19 +489,45 @@ def subcommands(parser: argparse.ArgumentParser, prefix: str = ""):
                 yield from subcommands(sp, f"{prefix}{name} ")
 
 
+def _without_traceback(record) -> bool:
+    """Logging filter: keep the record, drop its traceback."""
+    record.exc_info, record.exc_text = None, None
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    import logging
+
+    from .secrets import scrub
+
+    # MLflow logs every failed store write with its whole traceback (a disk-full run printed ~390 lines);
+    # the error that ends the command is printed once below
+    logging.getLogger("mlflow.store.db.utils").addFilter(_without_traceback)
     try:
         return int(args.fn(args) or EXIT_OK)
     except UsageError as e:
         print(f"usage error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except WorkbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {scrub(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the text printed to the terminal is scrubbed of secrets
+        import traceback
+
+        from .config import find_project_dir
+        from .errors import is_disk_full
+
+        if is_disk_full(e):
+            first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            print(f"error: disk full ({scrub(first)}): free space in {find_project_dir()} and re-run; "
+                  f"a run that was open is marked FAILED, or KILLED by the next start", file=sys.stderr)
+            return EXIT_FAILED
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+        return EXIT_FAILED

@@ -56,6 +56,7 @@ TRACE_PROMPT_TOKENS = "workbench.prompt_tokens"
 TRACE_COMPLETION_TOKENS = "workbench.completion_tokens"
 TRACE_COST = "workbench.cost_usd"
 TRACE_ERROR = "workbench.error"
+TRACE_GUARD = "workbench.guard"  # the output guard blocked or redacted this answer: "block: canary,system_prompt"
 # MLflow's own
 PARENT_RUN_ID = "mlflow.parentRunId"
 DESCRIPTION = "mlflow.note.content"  # the run page's Description (the governance card's summary)

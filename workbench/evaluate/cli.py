@@ -40,6 +40,11 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
                      params={"eval.system_prompt": cand.system_prompt or "(none)"}) as run:  # the effective prompt
         res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=run.run_id, trace=trace)
+        errors = res.rows["error"].dropna() if "error" in res.rows else pd.Series(dtype=object)
+        if len(res.rows) and len(errors) == len(res.rows):  # nothing was evaluated: not a result
+            classes = ", ".join(f"{k} {v}" for k, v in errors.value_counts().items())
+            run.fail(f"all {len(res.rows)} rows failed ({classes}); first: "
+                     f"{res.rows['error_message'].dropna().iloc[0] if 'error_message' in res.rows else '?'}"[:1000])
     rid = run.run_id
     if not run.ok:
         echo(f"run {rid} FAILED: {run.error}")

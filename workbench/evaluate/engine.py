@@ -32,6 +32,7 @@ from ..candidates import Answer, Candidate
 from ..config import settings
 from ..errors import ConfigError, WorkbenchError
 from ..llm.client import LLMClient, run_sync
+from ..secrets import scrub, secret_values
 from .judge import ROW_SPEND, Judge
 from .metrics import MetricDef
 from .record import row_trace
@@ -91,10 +92,34 @@ def read_checkpoint(path: Path) -> dict[str, dict]:
     return done
 
 
+CHECKPOINT_WAIT_S = 24 * 3600.0
+
+
+CHECKPOINT_WAIT_S = 24 * 3600.0  # an identical evaluation may run for hours
+
+
 class Checkpoint:
-    def __init__(self, path: Path):
+    """The append-only JSONL of an evaluation's finished rows. Opening it takes ``<file>.lock`` (held until
+    :meth:`close`): an identical evaluation started meanwhile waits, then reads the rows done instead of paying
+    for each of them again. ``resume=False`` empties it first (under the lock)."""
+
+    def __init__(self, path: Path, resume: bool = True):
+        import contextlib
+        import sys
+
+        from ..procs import locked
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        lock = path.with_name(path.name + ".lock")
+        self._lock = contextlib.ExitStack()
+
+        def waiting():
+            print(f"[workbench] waiting for another evaluation of the same set to finish ({lock})", file=sys.stderr)
+
+        self._lock.enter_context(locked(lock, CHECKPOINT_WAIT_S, f"the evaluation holding {lock}", on_wait=waiting))
+        if not resume:
+            path.unlink(missing_ok=True)
         # a crash can leave a partial last line: make sure new records start on a fresh line
         if path.exists() and path.stat().st_size:
             with open(path, "rb") as f:
@@ -105,18 +130,22 @@ class Checkpoint:
                     f.write("\n")
         self.f = open(path, "a", encoding="utf-8")
         self.n = 0
+        self.secrets = secret_values()  # an upstream error quoting the key must not land in the file
 
     def write(self, rec: dict) -> None:
-        self.f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self.f.write(scrub(json.dumps(rec, ensure_ascii=False, default=str), self.secrets) + "\n")
         self.f.flush()
         self.n += 1
         if self.n % 50 == 0:
             os.fsync(self.f.fileno())
 
     def close(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
+        try:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+            self.f.close()
+        finally:
+            self._lock.close()
 
 
 def input_text(row: dict) -> str:

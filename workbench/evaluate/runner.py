@@ -36,9 +36,22 @@ from .metrics import MetricDef, get_metrics
 from .result import EvalResult, aggregates
 
 
+def endpoint_identity(spec: str | None) -> str | None:
+    """What determines a model's answers besides the request (:meth:`EndpointKind.identity`: the server's URL
+    or the model file), for ``spec``; None for a callable candidate."""
+    if not spec:
+        return None
+    from ..llm.endpoints import kind_of
+
+    ep, model = settings().resolve_model(spec)
+    return kind_of(ep).identity(ep, model)
+
+
 def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None) -> str:
-    blob = json.dumps([ds.digest, [(c.name, c.config) for c in cands], [m.name for m in mdefs], repeats, judge],
-                      sort_keys=True, default=str)
+    """The checkpoint's key: dataset digest, candidate configs and the identity of the endpoint each talks to
+    (rows another server answered are never reused, whatever the cache mode), metrics, repeats, judge."""
+    blob = json.dumps([ds.digest, [(c.name, c.config, endpoint_identity(getattr(c, "model", None))) for c in cands],
+                       [m.name for m in mdefs], repeats, judge, endpoint_identity(judge)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -85,8 +98,7 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
                                      f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
     key = eval_key(ds, cands, mdefs, repeats, judge)
     ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
-    if not resume and ckpt_path.exists():
-        ckpt_path.unlink()
+    ckpt = Checkpoint(ckpt_path, resume=resume)  # holds the checkpoint's lock until closed
     done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, repeats, done)

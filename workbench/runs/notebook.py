@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from .. import tags as T
 from .. import tracking
-from ..config import settings
+from ..config import join_surrogate_pairs, settings
 from ..errors import WorkbenchError
 from ..lifecycle import tracked_run
 from ..secrets import is_secret_name, scrub, secret_values
@@ -113,11 +113,51 @@ def coerce(value: Any, type_name: str | None) -> Any:
             return value
     except ValueError:
         raise WorkbenchError(f"parameter value {value!r} is not a valid {t}") from None
-    import yaml
+    return untyped(value)
 
-    with contextlib.suppress(yaml.YAMLError):
-        return yaml.safe_load(value)
+
+def untyped(value: str) -> Any:
+    """A value for a parameter without a declared type, by a YAML 1.2 core-schema rule (JSON's scalars, lists
+    and objects; ``true``/``false``/``null`` in any case; other flow collections as YAML); anything else stays
+    the string. Unlike YAML 1.1 (``yaml.safe_load``) ``1:30``, ``0123``, ``yes``, ``on``, ``2024-01-02`` stay
+    strings rather than becoming 90, 83, True, True and a date."""
+    s = value.strip()
+    if s.lower() in ("true", "false"):
+        return s.lower() == "true"
+    if s.lower() in ("null", "~"):
+        return None
+    try:
+        return json.loads(s)
+    except ValueError:
+        pass
+    if s[:1] in ("[", "{"):
+        import yaml
+
+        with contextlib.suppress(yaml.YAMLError):
+            return yaml.safe_load(s)
     return value
+
+
+def check_storable(name: str, value: Any, where: str) -> None:
+    """Refuse a value MLflow and the notebook cannot store faithfully: a NUL character, or text that is not
+    valid UTF-8 (a lone surrogate: an undecodable byte on the command line, or ``"\\ud800"``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_storable(name, k, where)
+            check_storable(name, v, where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_storable(name, v, where)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise WorkbenchError(f"{where}: parameter '{name}': the value holds a NUL character (\\x00) at "
+                                 f"position {value.index(chr(0))}; expected text without control characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise WorkbenchError(f"{where}: parameter '{name}': the value is not valid UTF-8 text (character "
+                                 f"{value[e.start]!r} at position {e.start}: a byte that is not UTF-8, or a lone "
+                                 f"surrogate); pass UTF-8 text") from None
 
 
 def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple[dict, dict]:
@@ -138,6 +178,8 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
                       f"sets them 'parameters'", stacklevel=3)
     params = {n: d["default"] for n, d in declared.items()}
     for name, v in overrides.items():
+        v = join_surrogate_pairs(v)
+        check_storable(name, v, path.name)  # before any run exists: nothing is left RUNNING
         try:
             params[name] = coerce(v, declared.get(name, {}).get("type"))
         except WorkbenchError as e:  # name the parameter and where it is declared

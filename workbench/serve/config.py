@@ -9,6 +9,7 @@ from typing import Any
 from .. import tags as T
 from ..errors import ConfigError
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 PARAM_LIMITS = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0), "max_tokens": (int, 1, 4096),
                 "max_completion_tokens": (int, 1, 4096), "seed": (int, -2**31, 2**31 - 1)}
@@ -36,7 +37,19 @@ class AppConfig:
     max_retries: int = 2  # an app fails fast rather than keep its caller waiting
     max_messages: int = 64
     max_concurrent: int = 64
+    # Host headers answered besides localhost's (DNS rebinding: a web page must not reach the app through a name
+    # it controls): the names a reverse proxy forwards when serving beyond this machine. "*" allows any.
+    allowed_hosts: list[str] = field(default_factory=list)
+    # values an answer must never repeat ({canaries: [...], system_prompt: true}) and what the output guard does
+    # then: block (the default when something is confidential) | redact | off — see workbench.serve.guard
+    confidential: dict | None = None
+    output_guard: str | None = None
     source: str = ""  # where the config came from (file or run), for messages
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every Host header the app answers: localhost's names, then ``allowed_hosts``."""
+        return [*LOCAL_HOSTS, *self.allowed_hosts]
 
     @property
     def experiment_name(self) -> str:
@@ -65,7 +78,20 @@ def _check_config(raw: Any, source: str) -> AppConfig:
             raise ConfigError(f"{source}: unknown rag setting(s) {extra}")
     if not isinstance(raw.get("params", {}), dict):
         raise ConfigError(f"{source}: 'params' must be a mapping (e.g. {{temperature: 0, max_tokens: 256}})")
+    hosts = raw.get("allowed_hosts") or []
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
+        raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (e.g. [app.example.com])")
+    conf = raw.get("confidential")
+    if conf is not None and (not isinstance(conf, dict) or set(conf) - {"canaries", "system_prompt"}
+                             or not isinstance(conf.get("canaries", []), list)):
+        raise ConfigError(f"{source}: 'confidential' must be a mapping with 'canaries' (a list of strings) and/or "
+                          f"'system_prompt' (true/false)")
+    from .guard import GUARD_ACTIONS
+
+    if raw.get("output_guard") not in (None, *GUARD_ACTIONS):
+        raise ConfigError(f"{source}: 'output_guard' must be one of {list(GUARD_ACTIONS)}")
     cfg = AppConfig(**raw)
+    cfg.allowed_hosts = [h.lower() for h in hosts]
     cfg.params = {"temperature": 0.0, "max_tokens": 256, **(raw.get("params") or {})}
     cfg.source = source
     return cfg
