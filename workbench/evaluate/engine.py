@@ -140,6 +140,9 @@ class Checkpoint:
             os.fsync(self.f.fileno())
 
     def close(self) -> None:
+        """Flush, close and release the lock (idempotent)."""
+        if self.f.closed:
+            return
         try:
             self.f.flush()
             os.fsync(self.f.fileno())

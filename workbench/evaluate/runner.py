@@ -99,6 +99,16 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     key = eval_key(ds, cands, mdefs, repeats, judge)
     ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
     ckpt = Checkpoint(ckpt_path, resume=resume)  # holds the checkpoint's lock until closed
+    try:
+        return _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency,
+                    embed_model, executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0)
+    finally:
+        ckpt.close()
+
+
+def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency, embed_model,
+         executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0) -> EvalResult:
+    """The jobs not yet in the checkpoint, run and recorded; the result."""
     done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, repeats, done)
@@ -112,14 +122,13 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         status = "FAILED"
         try:
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
-            ckpt = Checkpoint(ckpt_path)
             try:
                 n, spent, stopped = get_eval_executor(executor)(
                     pending, cands, mdefs, ckpt, client=client, env=env, scheduler=scheduler, workers=workers,
                     partition_rows=partition_rows, concurrency=conc, cache=cache, judge=judge,
                     embed_model=embed_model, budget_usd=budget_usd, progress=show, recording=recording)
             finally:
-                ckpt.close()
+                ckpt.close()  # the rows are on disk before the result is read back
             result = _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped,
                              spent, n, t0)
             result.tags = {**load_start, **load_tags(T.LOAD_END)}
