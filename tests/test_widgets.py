@@ -176,3 +176,16 @@ def test_known_harmless_warnings_are_filtered(tracking_store):
     noise = ("interpreted in multiple ways", "No artists with labels", "Inferred schema contains integer")
     assert not [t for t in texts if any(n in t for n in noise)], texts
     wb.tracking.end_own_run()
+
+
+def test_workbench_run_prints_the_headline_metrics_first_and_a_ui_link():
+    from workbench.cli import headline_metrics, ui_link
+
+    metrics = {f"aaa/m{i}": 1.0 for i in range(30)}
+    metrics.update({"cost/usd/total": 0.1, "base/quality/f1/mean": 0.5, "quality/f1/ci_low": 0.4,
+                    "latency/ttft_s/p95": 0.2, "harm/toxicity/mean": 0.0, "honesty/groundedness/mean": 0.7,
+                    "workbench/internal": 1.0})
+    keys = [k for k, _ in headline_metrics(metrics, limit=6)]
+    assert keys == ["base/quality/f1/mean", "quality/f1/ci_low", "honesty/groundedness/mean",
+                    "harm/toxicity/mean", "latency/ttft_s/p95", "cost/usd/total"]
+    assert ui_link("3", "abc") == "http://127.0.0.1:5000/#/experiments/3/runs/abc"
