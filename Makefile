@@ -55,7 +55,7 @@ bench-quick: setup
 	@for b in $(BENCHES); do echo "== $$b (quick)"; BENCH_QUICK=1 $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --KernelManager.transport=ipc notebooks/
 
 ui: setup
 	$(BIN)/workbench ui

@@ -189,3 +189,38 @@ def test_workbench_run_prints_the_headline_metrics_first_and_a_ui_link():
     assert keys == ["base/quality/f1/mean", "quality/f1/ci_low", "honesty/groundedness/mean",
                     "harm/toxicity/mean", "latency/ttft_s/p95", "cost/usd/total"]
     assert ui_link("3", "abc") == "http://127.0.0.1:5000/#/experiments/3/runs/abc"
+
+
+@pytest.mark.slow
+def test_workbench_run_kernel_starts_without_the_tcp_warning(tracking_store, fixture_notebook, tmp_path):
+    out = subprocess.run([str(Path(sys.executable).parent / "workbench"), "run", str(fixture_notebook), "-q",
+                          "--output", str(tmp_path / "out.ipynb")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "without encryption" not in out.stderr + out.stdout
+    assert "open it: http://127.0.0.1:5000/#/experiments/" in out.stdout
+
+
+EVALUATE_TWICE = """
+import workbench as wb
+from workbench.candidates import PromptCandidate
+ds = wb.load_dataset(wb.load_dataset(QA).df.head(3), name="three")
+first = wb.evaluate(ds, [PromptCandidate("local", name="base", max_tokens=8)])
+second = wb.evaluate(ds, [PromptCandidate("local", name="terse", max_tokens=8, system_prompt="Answer in five words.")])
+third = wb.evaluate(ds, [PromptCandidate("local", name="base", max_tokens=8)])
+print(first.run_id, second.run_id, third.run_id)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="needs issue 18's per-call runs")
+def test_evaluate_twice_in_one_real_kernel(local_server, tracking_store, tmp_path):
+    """The ordinary interactive workflow, in a real Jupyter kernel: evaluate a candidate, then another, then the
+    first again — never raises."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    qa = Path(__file__).resolve().parents[1] / "datasets" / "contoso" / "qa.jsonl"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EVALUATE_TWICE.replace("QA", repr(str(qa))))])
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("name") == "stdout")
+    assert len(out.split()) == 3, nb.cells[0].outputs
