@@ -69,8 +69,16 @@ def run_all(page) -> None:
     page.get_by_role("menuitem", name="Run All Cells").first.click()
 
 
-def wait_done(page, timeout_s: float = RUN_TIMEOUT_S) -> None:
-    """Every code cell executed ([n], no [*] left), bounded."""
+def wait_done(page, shot: Path, timeout_s: float = RUN_TIMEOUT_S) -> None:
+    """Every code cell executed ([n], no [*] left), bounded; a screenshot of the page when it is not."""
+    try:
+        _wait_done(page, timeout_s)
+    except Exception:
+        page.screenshot(path=str(shot))
+        raise
+
+
+def _wait_done(page, timeout_s: float) -> None:
     page.wait_for_function(
         "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);"
         " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }", timeout=timeout_s * 1000, polling=500)
@@ -108,7 +116,7 @@ def test_00_quickstart_first_answer_and_run_all(browser, lab, shots, record_prop
     first_answer_s = time.monotonic() - lab.t0
     record_property("first_answer_s", round(first_answer_s, 1))
     print(f"\ntime to first answer from `jupyter lab` start: {first_answer_s:.1f}s")
-    wait_done(page)
+    wait_done(page, shots / "not_done.png")
     outs = saved_outputs(page, lab, rel)
     check_clean(page, outs, "00_quickstart")
     page.screenshot(path=str(shots / "lab_00_quickstart.png"))
@@ -119,7 +127,7 @@ def test_01_explore_playground_runs_two_models(browser, lab, shots):
     rel = prepare(lab, "01_explore", PARAMS["01_explore"])
     page = open_notebook(browser, lab, rel)
     run_all(page)
-    wait_done(page)
+    wait_done(page, shots / "not_done.png")
     check_clean(page, saved_outputs(page, lab, rel), "01_explore")
     pg = page.locator(".wb-playground")
     pg.wait_for(state="visible")
@@ -139,7 +147,7 @@ def test_lifecycle_notebook_runs_all_clean(browser, lab, shots, name):
     rel = prepare(lab, name, PARAMS[name])
     page = open_notebook(browser, lab, rel)
     run_all(page)
-    wait_done(page)
+    wait_done(page, shots / "not_done.png")
     check_clean(page, saved_outputs(page, lab, rel), name)
     page.screenshot(path=str(shots / f"lab_{name}.png"))
     page.close()
@@ -167,7 +175,7 @@ def test_evaluate_twice_then_review_and_label(browser, lab, shots):
     rel = prepare(lab, "scratch_review", {}, nb)
     page = open_notebook(browser, lab, rel)
     run_all(page)
-    wait_done(page)
+    wait_done(page, shots / "not_done.png")
     outs = saved_outputs(page, lab, rel)
     errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outs if o["output_type"] == "error"]
     if errors:
