@@ -34,6 +34,21 @@ NOISE = ("Creating initial MLflow database tables", "interpreted in multiple way
 RUN_TIMEOUT_S = 300
 
 
+@pytest.fixture(autouse=True)
+def shut_down_kernels(lab):
+    """After each test, shut its kernels down through the server's REST API (their own runs end at exit)."""
+    yield
+    import urllib.request
+
+    def call(method, path):
+        req = urllib.request.Request(f"{lab.url}{path}?token={lab.token}", method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read()
+
+    for session in json.loads(call("GET", "/api/sessions")):
+        call("DELETE", f"/api/sessions/{session['id']}")
+
+
 def prepare(lab, name: str, params: dict, nb: nbformat.NotebookNode | None = None) -> str:
     """Write the notebook with its parameters injected (papermill's way) into the lab project; its lab path."""
     path = lab.root / "notebooks" / f"{name}.ipynb"
@@ -45,7 +60,8 @@ def prepare(lab, name: str, params: dict, nb: nbformat.NotebookNode | None = Non
 def open_notebook(browser, lab, rel: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(f"{lab.url}/lab/tree/{rel}?token={lab.token}")
+    # a workspace of its own (reset): only this notebook open, so every selector below means this notebook
+    page.goto(f"{lab.url}/lab/workspaces/{Path(rel).stem}/tree/{rel}?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     wait_kernel_idle(page)
     return page
@@ -81,7 +97,10 @@ def wait_done(page, shot: Path, timeout_s: float = RUN_TIMEOUT_S) -> None:
 def _wait_done(page, timeout_s: float) -> None:
     page.wait_for_function(
         "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);"
-        " return p.length > 0 && p.every(t => /\\[\\d+\\]/.test(t)); }", timeout=timeout_s * 1000, polling=500)
+        " if (p.length === 0 || p.some(t => t.includes('*'))) return false;"
+        " return p.every(t => /\\[\\d+\\]/.test(t))"  # all ran, or Run All stopped at an error
+        "   || document.querySelector('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'); }",
+        timeout=timeout_s * 1000, polling=500)
 
 
 def saved_outputs(page, lab, rel: str) -> list[dict]:
@@ -153,40 +172,36 @@ def test_lifecycle_notebook_runs_all_clean(browser, lab, shots, name):
     page.close()
 
 
-EVALUATE_TWICE = [
+REVIEW = [
     "import workbench as wb\nfrom workbench.candidates import PromptCandidate\n"
     "from workbench.widgets.review import Review\n"
     "ds = wb.load_dataset(wb.load_dataset('../datasets/contoso/qa.jsonl').df.head(3), name='three')",
-    "first = wb.evaluate(ds, [PromptCandidate('local', name='base', max_tokens=16)])\n"
-    "first.summary().head(3)",
-    "second = wb.evaluate(ds, [PromptCandidate('local', name='terse', max_tokens=16,\n"
+    "result = wb.evaluate(ds, [PromptCandidate('local', name='base', max_tokens=16),\n"
+    "                          PromptCandidate('local', name='terse', max_tokens=16,\n"
     "                                          system_prompt='Answer in five words.')])\n"
-    "second.summary().head(3)",
-    "Review(first, second, labels_path='review_labels.jsonl')",
+    "result.summary().head(3)",
+    "Review(result, candidate_a='base', candidate_b='terse', labels_path='review_labels.jsonl')",
 ]
 
 
-def test_evaluate_twice_then_review_and_label(browser, lab, shots):
-    """The most ordinary interactive workflow: two configurations evaluated one after the other in one kernel,
-    then their answers reviewed and two rows labelled by clicking."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in EVALUATE_TWICE],
+def test_review_widget_labels_two_rows_by_clicking(browser, lab, shots):
+    """Two candidates' answers side by side with their diff; two rows labelled by clicking are saved."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in REVIEW],
                                   metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     rel = prepare(lab, "scratch_review", {}, nb)
     page = open_notebook(browser, lab, rel)
     run_all(page)
     wait_done(page, shots / "not_done.png")
-    outs = saved_outputs(page, lab, rel)
-    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outs if o["output_type"] == "error"]
-    if errors:
-        pytest.xfail(f"needs issue 18's per-call runs: {errors[0][:300]}")
+    check_clean(page, saved_outputs(page, lab, rel), "scratch_review")
     rv = page.locator(".wb-review")
     rv.wait_for(state="visible")
-    rv.get_by_role("button", name="good").click()
+    assert rv.locator("table.wb-review-row").count() == 1
+    rv.get_by_role("button", name="good", exact=True).click()
     rv.locator(".widget-html:has-text('1 label(s) saved')").wait_for()
-    rv.get_by_role("button", name="bad").click()
+    rv.get_by_role("button", name="bad", exact=True).click()
     rv.locator(".widget-html:has-text('2 label(s) saved')").wait_for()
     saved = [json.loads(line) for line in (lab.root / "notebooks" / "review_labels.jsonl").read_text().splitlines()]
-    assert [s["label"] for s in saved] == ["good", "bad"]
+    assert [s["label"] for s in saved] == ["good", "bad"] and len({s["id"] for s in saved}) == 2
     page.screenshot(path=str(shots / "lab_review.png"))
     page.close()
