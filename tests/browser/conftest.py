@@ -41,7 +41,6 @@ def lab(local_server, tmp_path_factory):
            if k not in ("WORKBENCH_PROJECT_DIR", "MLFLOW_TRACKING_URI", "WORKBENCH_RUN_ID", "MLFLOW_RUN_ID",
                         "WORKBENCH_RESPONSE_CACHE")}  # the kernel must find the project by walking up from notebooks/
     jdir = tmp_path_factory.mktemp("jupyter")
-    env["WORKBENCH_LOCAL_BASE_URL"] = local_server.base_url  # the kernels use the test run's model server
     env.update(JUPYTER_CONFIG_DIR=str(jdir / "config"), JUPYTER_RUNTIME_DIR=str(jdir / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(jdir / "workspaces"))
     log = open(jdir / "lab.log", "w")

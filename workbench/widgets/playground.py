@@ -102,6 +102,13 @@ def parse_job(template: str, variables: str, models: list[str], system: str = ""
     return Job(list(models), rows, rendered, system or None, params)
 
 
+def _cell(v) -> str:
+    """A results-table cell as text: empty for a missing value, 3 decimals for a float."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
 class Playground:
     def __init__(self, template: str = "Answer in one sentence: {question}", variables: dict | list | None = None,
                  models: list[str] | str | None = None, system: str | None = None, temperature: float = 0.0,
@@ -276,8 +283,7 @@ class Playground:
         view = self._frame(job, recs, streamed, running=self.running)[RESULT_COLUMNS]
         if len(job.rows) == 1:
             view = view.drop(columns="variables")
-        self.table.value = view.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.3f}",
-                                        classes="wb-playground-results", border=0)
+        self.table.value = view.map(_cell).to_html(index=False, classes="wb-playground-results", border=0)
 
     # ------------------------------------------------------------------ logging and saving
 
