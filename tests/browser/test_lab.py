@@ -113,7 +113,11 @@ def saved_outputs(page, lab, rel: str) -> list[dict]:
     path = lab.root / rel
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        outs = [o for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except json.JSONDecodeError:  # read while JupyterLab was writing it
+            cells = []
+        outs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
         if outs:
             return outs
         time.sleep(0.5)
