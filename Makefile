@@ -29,7 +29,8 @@ demo: setup
 test: setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Headless Chromium for the UI test (Debian package, installed only when root with apt-get; else that test skips).
+# Headless Chromium for the browser tests (MLflow UI, JupyterLab via Playwright): the Debian package, installed only
+# when root with apt-get; else those tests skip. Playwright (pip, [dev]) drives it by path: never `playwright install`.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
