@@ -1,33 +1,69 @@
 # Two commands on a fresh machine:  `make demo`  and  `make test`.
 # Both create .venv, install the pinned stack, obtain the model and llama-server (cached in
 # ~/.cache/llmops-workbench, so a fresh clone reuses the build), then run.
-PY ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11, 3.12 or 3.13: PY picks the interpreter (default: the oldest supported one found).
+# The first of these that runs (a pyenv shim for a version that is not active does not).
+first_python = $(shell for p in $(1); do $$p -c '' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+PY ?= $(call first_python,python3.11 python3.12 python3.13 python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# What each target installs (pip extras of pyproject.toml). The core alone is `EXTRAS=` (the demo then skips
+# fine-tuning and says how to add it). On a machine where PyPI's torch is the CUDA build, first
+# `$(BIN)/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu` (README, Install).
+DEMO_EXTRAS ?= finetune
+TEST_EXTRAS ?= dev,finetune,team
+# `make test` also runs the fast subset (-m "not slow") on this Python when it is installed; empty to skip.
+# [finetune] is left out there: PyPI's torch for 3.12/3.13 is the CUDA build (its tests skip saying so).
+TEST_PY ?= $(call first_python,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
+PY_EXTRAS ?= dev,team
 
-.PHONY: setup demo test test-fast lab ui clean help browser postgres bench bench-quick
+.PHONY: setup setup-demo assets demo test test-fast test-py lab ui clean help browser postgres bench bench-quick
 
 help:
-	@echo "make demo   - set up and run the lifecycle demo on the embedded model"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make demo   - set up (core + [finetune]) and run the lifecycle demo on the embedded model"
+	@echo "make test   - set up everything and run the whole test suite (+ the fast subset on Python 3.13)"
+	@echo "make test-py PY=python3.13 - the fast subset (-m 'not slow') in .venv-py3.13"
 	@echo "make lab    - set up and open JupyterLab on notebooks/"
-	@echo "make clean  - remove .venv and local run data (keeps the user cache)"
+	@echo "make clean  - remove the venvs and local run data (keeps the user cache)"
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,finetune,team]"
-	@touch $(STAMP)
+# $(call install,VENV,PYTHON,EXTRAS): create VENV with PYTHON once, install the package with EXTRAS, stamp it.
+define install
+	@test -x $(1)/bin/python || $(2) -m venv $(1)
+	$(1)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$(3)]"
+	@touch $@
+endef
 
-setup: $(STAMP)
+$(VENV)/.installed-test: pyproject.toml constraints.txt
+	$(call install,$(VENV),$(PY),$(TEST_EXTRAS))
+
+$(VENV)/.installed-demo: pyproject.toml constraints.txt
+	$(call install,$(VENV),$(PY),$(DEMO_EXTRAS))
+
+assets:
 	$(BIN)/workbench setup
 
-demo: setup
+setup: $(VENV)/.installed-test assets
+
+setup-demo: $(VENV)/.installed-demo assets
+
+demo: setup-demo
 	$(BIN)/workbench demo
 
 test: setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$(TEST_PY)" ]; then $(MAKE) --no-print-directory test-py PY=$(TEST_PY); \
+	  else echo "python3.13 not found: the fast subset on 3.13 is skipped"; fi
+
+# The fast subset on another Python, in its own venv: make test-py PY=python3.13
+PYV = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+test-py:
+	@$(MAKE) --no-print-directory .venv-py$(PYV)/.installed PY=$(PY)
+	.venv-py$(PYV)/bin/workbench setup
+	.venv-py$(PYV)/bin/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+.venv-py%/.installed: pyproject.toml constraints.txt
+	$(call install,.venv-py$*,$(PY),$(PY_EXTRAS))
 
 # Headless Chromium for the browser tests (MLflow UI, JupyterLab via Playwright): the Debian package, installed only
 # when root with apt-get; else those tests skip. Playwright (pip, [dev]) drives it by path: never `playwright install`.
@@ -47,7 +83,7 @@ postgres:
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory bench_dask bench_serve
+BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory bench_dask bench_serve bench_record bench_metric_accuracy
 
 bench: setup
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
@@ -55,11 +91,11 @@ bench: setup
 bench-quick: setup
 	@for b in $(BENCHES); do echo "== $$b (quick)"; BENCH_QUICK=1 $(BIN)/python benchmarks/$$b.py || exit 1; done
 
-lab: setup
+lab: setup-demo
 	$(BIN)/jupyter lab --KernelManager.transport=ipc notebooks/
 
-ui: setup
+ui: setup-demo
 	$(BIN)/workbench ui
 
 clean:
-	rm -rf $(VENV) .workbench mlflow.db mlartifacts .pytest_cache
+	rm -rf $(VENV) .venv-py3.* .workbench mlflow.db mlartifacts .pytest_cache

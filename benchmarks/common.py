@@ -28,7 +28,7 @@ def fmt(s: dict, unit: str = "s") -> str:
 
 def machine() -> dict:
     info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": list(os.getloadavg())}
     for pkg in ("llmops-workbench", "mlflow", "papermill", "openai", "faiss-cpu", "onnxruntime"):
         try:
             info[pkg] = version(pkg)

@@ -246,7 +246,7 @@ def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
     assert "(uncommitted changes)" in md
 
 
-def test_finetune_train_runs_get_a_card_and_a_secret_scan(tracking_store, monkeypatch, capsys):
+def test_finetune_train_runs_get_a_card_and_a_secret_scan(tracking_store, monkeypatch, capsys, tmp_path):
     """``workbench finetune train`` goes through the lifecycle (the training itself is replaced: this checks
     the wiring; tests/test_finetune.py trains for real)."""
     from types import SimpleNamespace
@@ -258,7 +258,10 @@ def test_finetune_train_runs_get_a_card_and_a_secret_scan(tracking_store, monkey
         return SimpleNamespace(model="local:ft-x", steps=1, train_s=0.1, losses=[1.0], peak_rss_mb=1.0)
 
     monkeypatch.setattr(local_lora, "train_lora", fake_train)
-    assert cli.main(["finetune", "train", "t.jsonl", "--experiment", "t-ft", "--run-name", "ft"]) == 0
+    monkeypatch.setattr(local_lora, "require_extra", lambda: None)  # the wiring, whether or not [finetune] is in
+    train = tmp_path / "t.jsonl"
+    train.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    assert cli.main(["finetune", "train", str(train), "--experiment", "t-ft", "--run-name", "ft"]) == 0
     c = MlflowClient(tracking_store)
     exp = c.get_experiment_by_name("t-ft")
     (r,) = c.search_runs([exp.experiment_id])

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 CASES = {"bench_server": "server", "bench_runs": "runs", "bench_eval": "eval", "bench_mlflow_eval": "mlflow_eval",
-         "bench_retrieval": "retrieval", "bench_memory": "memory", "bench_serve": "serve"}
+         "bench_retrieval": "retrieval", "bench_memory": "memory", "bench_serve": "serve",
+         "bench_metric_accuracy": "metric_accuracy", "bench_record": "record"}
 
 
 @pytest.mark.parametrize("script", sorted(CASES))

@@ -152,7 +152,7 @@ def test_compare_detects_a_known_effect():
     for m in ("quality/exact_match", "quality/f1"):
         assert c.loc[m, "ci_low"] > 0 and c.loc[m, "p_value"] < 0.01
     assert c.loc["quality/exact_match", "test"] == "mcnemar-exact"
-    assert c.loc["quality/f1", "test"] == "wilcoxon"
+    assert c.loc["quality/f1", "test"] == "paired permutation (mean difference)"
 
 
 def test_compare_without_effect_covers_zero():

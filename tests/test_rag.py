@@ -1,4 +1,4 @@
-"""RAG: loaders, chunkers, index round trip, HNSW recall, retrieval metrics, and end to end on the corpus."""
+"""RAG: chunkers, index round trip, HNSW recall, retrieval metrics, and end to end on the corpus."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import pytest
 
 import workbench as wb
 from workbench import rag
-from workbench.errors import DatasetError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.rag.chunking import token_spans
 from workbench.rag.index import make_faiss
 from workbench.rag.metrics import context_precision, mrr, ndcg_at_k, precision_at_k, recall_at_k
@@ -22,58 +22,17 @@ CORPUS = ROOT / "datasets/contoso/manuals"
 BIN = Path(sys.executable).parent / "workbench"
 
 
-def minimal_pdf(text: str) -> bytes:
-    """A one-page PDF with ``text`` in Helvetica (hand-built objects and xref)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = b"%PDF-1.4\n", []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
-
-
-@pytest.fixture
-def mixed_corpus(tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    (d / "guide.md").write_text("# Stove Guide\n\nIntro line.\n\n## Fuel\nUse isobutane.\n\n### Cold\nWarm the canister.\n")
-    (d / "page.html").write_text("<html><head><title>Boot Page</title><style>x{}</style></head><body>"
-                                 "<h1>Boots</h1><p>Vibram soles.</p><h2>Care</h2><p>Brush them clean.</p></body></html>")
-    (d / "notes.txt").write_text("Plain notes about tents.\n")
-    (d / "manual.pdf").write_bytes(minimal_pdf("The Aurora headlamp gives 400 lumens"))
-    return d
-
-
-def test_loaders_keep_titles_headings_and_text(mixed_corpus):
-    docs = {d.doc_id: d for d in rag.load_documents(mixed_corpus)}
-    assert set(docs) == {"guide", "page", "notes", "manual"}
-    g = docs["guide"]
-    assert g.title == "Stove Guide" and ("Stove Guide", "Fuel", "Cold") in [s.heading_path for s in g.sections]
-    assert docs["page"].title == "Boot Page" and "Vibram soles." in docs["page"].text and "x{}" not in docs["page"].text
-    assert ("Boots", "Care") in [s.heading_path for s in docs["page"].sections]
-    assert "400 lumens" in docs["manual"].text and docs["manual"].format == "pdf"
-    with pytest.raises(DatasetError, match="not found"):
-        rag.load_documents(mixed_corpus / "nope")
-
-
-def test_recursive_chunks_carry_headings_and_offsets(mixed_corpus):
-    docs = rag.load_documents(mixed_corpus)
-    chunks = rag.chunk_documents(docs, "recursive", chunk_size=64)
-    by_doc = {d.doc_id: d for d in docs}
-    assert all(c.text.strip() for c in chunks)
-    for c in chunks:
-        assert by_doc[c.doc_id].text[c.start:c.end] == c.text  # offsets point at the text
-    cold = next(c for c in chunks if "Warm the canister" in c.text)
-    assert cold.heading_path == "Stove Guide > Fuel > Cold" and cold.context_text.startswith("Stove Guide > Fuel > Cold")
+def test_recursive_chunks_merge_sections_up_to_size_and_keep_the_common_heading_path():
+    text = "# Guide\n\nIntro line.\n\n## Fuel\nUse isobutane.\n\n### Cold\nWarm the canister.\n\n## Care\nDry it.\n"
+    heads = [(text.index(h), h.count("#"), h.strip("# ")) for h in ("# Guide", "## Fuel", "### Cold", "## Care")]
+    doc = rag.Document("g", "g.md", "Guide", text, "markdown", rag.loaders._sections_from_headings(text, heads))
+    big = rag.chunk_documents([doc], "recursive", chunk_size=128)
+    assert len(big) == 1 and big[0].heading_path == "Guide" and big[0].text == text.strip()
+    small = rag.chunk_documents([doc], "recursive", chunk_size=10, overlap=2)
+    cold = next(c for c in small if "Warm the canister" in c.text)
+    assert cold.heading_path == "Guide > Fuel > Cold" and cold.context_text.startswith("Guide > Fuel > Cold")
+    for c in small:
+        assert doc.text[c.start:c.end] == c.text and c.n_tokens <= 10
 
 
 def test_fixed_chunks_overlap_exactly_and_respect_size():
@@ -174,8 +133,205 @@ def test_rag_notebook_runs_headless(local_server, tracking_store):
     c = MlflowClient(tracking_store)
     run = c.get_run(rid)
     for k in ("retrieval/recall_at_k/mean", "retrieval/mrr/mean", "quality/f1/mean", "honesty/groundedness/mean",
+              "retrieval_eval/mrr/mean", "retrieval_eval/recall_at_k.paraphrase/mean",
               "latency/ttft_s/p95", "rag/chunks"):
         assert k in run.data.metrics, k
     assert run.data.params["top_k"] == "4" and run.data.params["rag.chunker"] == "recursive"
     assert {"index/index.faiss", "index/chunks.parquet", "index/config.json", "index/vectors.npy"} <= \
            {a.path for a in c.list_artifacts(rid, "index")}
+
+
+# ------------------------------------------------------------------ the hard set, rerankers, retrieval evaluation
+
+HARD = ROOT / "datasets/contoso/hard.jsonl"
+
+
+def _build_corpus_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_corpus_22", ROOT / "datasets/contoso/build_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # builds the tables and questions; writes nothing (main() writes)
+    return mod
+
+
+def test_hard_set_is_generated_by_code_and_well_formed(tmp_path):
+    mod = _build_corpus_module()
+    mod.write_questions(mod.HARD, "hq", tmp_path / "hard.jsonl")
+    assert (tmp_path / "hard.jsonl").read_bytes() == HARD.read_bytes()  # the shipped file is what the code makes
+    rows = [json.loads(line) for line in HARD.read_text().splitlines()]
+    docs = {p.stem for p in CORPUS.glob("*.md")}
+    kinds = {}
+    for r in rows:
+        kinds[r["tags"]["kind"]] = kinds.get(r["tags"]["kind"], 0) + 1
+        assert set(r["gold_doc_ids"]) <= docs and r["reference"] and r["split"] in ("dev", "test")
+        assert bool(r["gold_doc_ids"]) == r["tags"]["answerable"]
+        if not r["tags"]["answerable"]:
+            assert r["reference"] == "The manuals do not say."
+    assert len(rows) >= 150 and min(kinds.values()) >= 20, kinds
+    assert set(kinds) == {"paraphrase", "multi_hop", "comparison", "unanswerable", "near_duplicate"}
+    assert {r["split"] for r in rows} == {"dev", "test"} and len({r["id"] for r in rows}) == len(rows)
+    easy = {json.loads(line)["question"] for line in (ROOT / "datasets/contoso/qa.jsonl").read_text().splitlines()}
+    assert not easy & {r["question"] for r in rows}
+    names = {p["doc"]: p["name"] for p in mod.PRODUCTS}
+    for r in rows:
+        if r["tags"]["kind"] == "paraphrase":  # the product is described, never named
+            assert names[r["gold_doc_ids"][0]].lower() not in r["question"].lower(), r
+        if r["tags"]["kind"] == "comparison":  # the answer is one of the two products compared
+            a, b = (names[d] for d in r["gold_doc_ids"])
+            assert r["reference"] in (a, b) and a in r["question"] and b in r["question"]
+    ghosts = [r for r in rows if r["tags"]["kind"] == "unanswerable" and "Summit 55" in r["question"]]
+    assert ghosts  # a product that does not exist, next to ones that do
+
+
+def test_hard_set_references_match_the_manuals():
+    rows = [json.loads(line) for line in HARD.read_text().splitlines()]
+    for r in rows:
+        if r["tags"]["kind"] in ("paraphrase", "near_duplicate"):
+            text = (CORPUS / f"{r['gold_doc_ids'][0]}.md").read_text()
+            ref = r["reference"].removesuffix(" per pair").removesuffix(" years").removesuffix(" people")
+            assert ref in text or ref in ("yes", "no"), r
+
+
+def test_terms_keep_signed_numbers_apart():
+    from workbench.rag.rerank import terms
+
+    assert terms("How heavy is the Drift -5?") == ["heavy", "drift", "-5"]
+    assert terms("Drift 5, 0.98 kg") == ["drift", "5", "0.98", "kg"]
+
+
+def _toy_index(texts: list[tuple[str, str]]):
+    chunks = [rag.Chunk(f"{d}#0", d, f"{d}.md", title, title, 0, len(t), t, 10) for d, title, t in
+              [(f"d{i}", title, t) for i, (title, t) in enumerate(texts)]]
+    return rag.build_index(chunks)
+
+
+def test_overlap_reranker_prefers_the_named_sibling_and_the_covered_terms(project_dir):
+    from workbench.rag.rerank import OverlapReranker, rerank
+
+    idx = _toy_index([("Drift -5 Sleeping Bag", "Weight: 0.98 kg. Comfort temperature: -5 °C."),
+                      ("Drift 5 Sleeping Bag", "Weight: 0.72 kg. Comfort temperature: 5 °C."),
+                      ("Returns Policy", "Unused items can be returned within 45 days.")])
+    r = OverlapReranker(idx)
+    s = r.scores("How much does the Drift 5 weigh?", [0, 1, 2])
+    assert s[1] > s[0] > s[2] == 0.0
+    # the first stage put the wrong sibling first; the reranker corrects it, ties keep the first-stage order
+    assert [i for i, _ in rerank(r, "weight of the Drift 5", [(0, 1.0), (1, 0.9), (2, 0.8)])][:2] == [1, 0]
+    assert [i for i, _ in rerank(r, "zzz", [(2, 1.0), (0, 0.9)])] == [2, 0]
+
+
+def test_sentence_reranker_scores_the_best_sentence(project_dir):
+    from workbench.rag.rerank import SentenceReranker
+
+    idx = _toy_index([("Stove", "The stove is green. It weighs 85 g. Boil time is 3.5 minutes."),
+                      ("Tent", "The tent sleeps two. The fly is silnylon.")])
+    s = SentenceReranker(idx).scores("How long does the stove take to boil water?", [0, 1])
+    assert s[0] > s[1]
+
+
+def test_retriever_and_pipeline_take_rerank_and_rewrite_with_defaults_unchanged(project_dir):
+    import asyncio
+
+    from workbench.rag.rewrite import get_rewrite
+
+    idx = _toy_index([("A", "alpha text"), ("B", "beta text")])
+    assert rag.Retriever(idx, "hybrid", 2, rerank="none").rerank is None
+    with pytest.raises(WorkbenchError, match="unknown reranker"):
+        rag.Retriever(idx, "hybrid", 2, rerank="cross")
+    with pytest.raises(WorkbenchError, match="unknown query_rewrite"):
+        rag.RAGPipeline(idx, query_rewrite="magic")
+    plain = rag.RAGPipeline(idx)
+    assert plain.name == "rag-hybrid-k4" and "rerank" not in plain.config and plain.rewrite is None
+    tuned = rag.RAGPipeline(idx, rerank="overlap", query_rewrite="keywords", fetch_k=10)
+    assert tuned.name == "rag-hybrid+overlap-k4"
+    assert tuned.config["rerank"] == "overlap" and tuned.config["query_rewrite"] == "keywords"
+    assert asyncio.run(get_rewrite("keywords")("What is the weight of the Drift -5?", None, None)) == \
+        ("weight drift -5", None)
+    with pytest.raises(WorkbenchError, match="needs a client"):
+        asyncio.run(get_rewrite("llm")("q", None, None))
+
+
+def test_mean_ci_and_paired_comparison_hand_checked():
+    import pandas as pd
+
+    from workbench.rag.evaluation import RetrievalEval, mean_ci
+
+    assert mean_ci([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0) and mean_ci([0.5])[1:] == (None, None)
+    m, lo, hi = mean_ci([0.0, 1.0] * 50)
+    assert m == 0.5 and 0.38 < lo < 0.45 and 0.55 < hi < 0.62
+    rows = pd.DataFrame([{"config": c, "id": i, "kind": "x" if i % 2 else "y", "recall_at_k": v, "mrr": v,
+                          "ndcg_at_k": v} for i in range(40) for c, v in (("a", 0.0), ("b", float(i % 4 != 0)))])
+    ev = RetrievalEval(rows, 4, ["a", "b"])
+    d = ev.compare("a", "b", "mrr")
+    assert d["diff"] == 0.75 and d["supported"] and d["n"] == 40
+    assert ev.compare("a", "a", "mrr")["supported"] is False
+    s = ev.summary()
+    assert set(s.kind) == {"all", "x", "y"} and len(s) == 2 * 3 * 3
+    one = RetrievalEval(rows[rows.config == "b"], 4, ["b"]).metrics()
+    assert one["retrieval_eval/mrr/mean"] == 0.75 and one["retrieval_eval/mrr.x/mean"] == 1.0
+    assert one["retrieval_eval/mrr.y/mean"] == 0.5 and "retrieval_eval/mrr/ci_low" in one
+    with pytest.raises(WorkbenchError):
+        ev.metrics()
+
+
+@pytest.mark.slow
+def test_configurations_differ_on_the_hard_set_but_not_on_the_easy_one(tmp_path, project_dir):
+    idx, _ = rag.index_corpus(CORPUS, chunk_size=64, out_dir=tmp_path / "idx")
+    hard = wb.load_dataset(HARD).filter(split="dev").rows
+    configs = {"dense": {"kind": "dense"}, "bm25": {"kind": "bm25"}, "hybrid": {"kind": "hybrid"},
+               "hybrid+overlap": {"kind": "hybrid", "rerank": "overlap"}}
+    ev = rag.evaluate_retrieval(idx, hard, configs, k=4)
+    print("\n" + ev.table("mrr").to_string())
+    assert ev.compare("dense", "bm25", "mrr")["supported"]  # measured +0.19 [+0.12, +0.26] on test
+    assert ev.compare("hybrid", "hybrid+overlap", "mrr")["supported"]  # measured +0.09 [+0.04, +0.14] on test
+    easy = [r for r in wb.load_dataset(ROOT / "datasets/contoso/qa.jsonl").filter(split="dev").rows]
+    e = rag.evaluate_retrieval(idx, easy, configs, k=4).summary(by_kind=False)
+    assert e[e.metric == "recall_at_k"]["mean"].min() >= 0.95  # the easy set cannot tell them apart
+
+
+@pytest.mark.slow
+def test_sweep_over_retrievers_and_chunk_sizes_gives_runs_whose_retrieval_metrics_differ(tracking_store, tmp_path):
+    out = subprocess.run([str(BIN), "sweep", str(ROOT / "notebooks/02_rag.ipynb"), "--grid", "retriever=dense,bm25",
+                          "--grid", "chunk_size=64,256", "-p", "generate", "False", "--workers", "2", "--experiment",
+                          "rag-sweep"], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "WORKBENCH_PROJECT_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    from mlflow import MlflowClient
+
+    c = MlflowClient(tracking_store)
+    exp = c.get_experiment_by_name("rag-sweep")
+    runs = [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    mrr = {(r.data.params["retriever"], r.data.params["chunk_size"]): r.data.metrics["retrieval_eval/mrr/mean"]
+           for r in runs}
+    assert len(set(mrr.values())) == 4, mrr
+    assert mrr[("bm25", "64")] > mrr[("dense", "64")] and mrr[("bm25", "256")] > mrr[("dense", "256")]
+    assert all("retrieval_eval/mrr.paraphrase/mean" in r.data.metrics for r in runs)
+    assert not any("quality/f1/mean" in r.data.metrics for r in runs)  # generate=False: no answers
+
+
+def test_llm_query_rewrite_retrieves_with_the_rewritten_query_and_counts_the_call(project_dir):
+    import asyncio
+
+    from workbench.llm.client import ChatRecord
+
+    class FakeClient:
+        """Answers the rewrite prompt with a query, the RAG prompt with the first context's title."""
+
+        def __init__(self):
+            self.prompts = []
+
+        async def achat(self, messages, model, **kw):
+            text = messages[-1]["content"]
+            self.prompts.append(text)
+            if text.startswith("Rewrite the customer question"):
+                return ChatRecord("fake", model, text='"Drift 5 sleeping bag weight"\n', latency_s=0.5)
+            return ChatRecord("fake", model, text="0.72 kg", latency_s=1.0)
+
+    idx = _toy_index([("Drift -5 Sleeping Bag", "Weight: 0.98 kg."), ("Drift 5 Sleeping Bag", "Weight: 0.72 kg."),
+                      ("Returns Policy", "Unused items can be returned within 45 days.")])
+    client = FakeClient()
+    pipe = rag.RAGPipeline(idx, "fake", top_k=1, retriever="bm25", rerank="overlap", query_rewrite="llm")
+    ans = asyncio.run(pipe.aanswer({"question": "my bag, the warmer-weather one of the two: how heavy?"}, client))
+    assert ans.retrieved == ["d1"] and len(ans.calls) == 2 and ans.calls[0].text.startswith('"Drift 5')
+    assert "Question: my bag, the warmer-weather one" in client.prompts[1]  # the model still sees the question

@@ -73,7 +73,7 @@ def test_secret_parameter_refused(tracking_store, fixture_notebook):
         wb.run_notebook(fixture_notebook, parameters={"openai_api_key": "sk-abc"})
     out = subprocess.run([str(BIN), "run", str(fixture_notebook), "-p", "db_password", "x"], capture_output=True,
                          text=True, timeout=120)
-    assert out.returncode == 2 and "credential" in out.stderr
+    assert out.returncode == 4 and "credential" in out.stderr
 
 
 def test_no_secret_in_any_artifact_param_or_tag(tracking_store, fixture_notebook, monkeypatch, tmp_path):

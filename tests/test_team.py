@@ -25,6 +25,8 @@ from test_runs import (test_failing_cell_marks_run_failed_with_partial_artifacts
                        test_run_with_overrides_records_everything as test_pg_run_records_everything,  # noqa: F401
                        test_sweep_children_failure_and_resume as test_pg_sweep_failure_and_resume,  # noqa: F401
                        test_sweep_cli_exit_status as test_pg_sweep_cli_exit_status)  # noqa: F401
+from test_record import (two_candidates,  # noqa: F401 - the evidence in MLflow, on the PostgreSQL-backed server
+                         test_two_candidates_give_child_runs_models_and_assessed_traces as test_pg_evidence)  # noqa: F401
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -61,7 +63,7 @@ def test_server_lifecycle(pg_database, tmp_path):
     assert state["port"] == port and "postgresql" in state["db"]
     assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     again = _server_cli(tmp_path, "start", "--db", pg_database, "--port", str(port))
-    assert again.returncode == 2 and "already running" in again.stderr
+    assert again.returncode == 4 and "already running" in again.stderr
     stop = _server_cli(tmp_path, "stop", timeout=60)
     assert stop.returncode == 0 and "stopped" in stop.stdout
     with pytest.raises(ProcessLookupError):

@@ -67,3 +67,32 @@ def test_experiment_and_compare_pages(local_server, tracking_store, ui, tmp_path
     assert "demo-terse" in dom and "cost/prompt_tokens/mean" in dom and "Metrics" in dom, dom[:2000]
     chromium(compare, tmp_path / "p3", f"--screenshot={shots / 'mlflow_compare.png'}")
     assert (shots / "mlflow_compare.png").stat().st_size > 10_000
+
+
+def test_row_traces_with_assessments_and_candidate_runs_in_the_ui(local_server, tracking_store, ui, tmp_path):
+    """The evidence of a 2-candidate evaluation, in the real MLflow UI: the Traces tab lists the rows with their
+    assessment columns; ticking the two candidate runs compares their metrics side by side."""
+    from evalkit import write_dataset
+    from mlflow import MlflowClient
+    from workbench.candidates import PromptCandidate
+
+    ds = write_dataset(tmp_path / "qa.jsonl", 3)
+    c = MlflowClient(tracking_store)
+    exp = c.create_experiment("ui-evidence")
+    parent = c.create_run(exp, run_name="compare-prompts").info.run_id
+    wb.evaluate(ds, [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=8),
+                     PromptCandidate("local", name="plain", system_prompt=None, max_tokens=8)],
+                metrics=["quality/f1", "quality/exact_match", "latency"], run_id=parent, progress=False)
+    c.set_terminated(parent)
+    children = c.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
+    shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
+    traces = f"{ui}/#/experiments/{exp}/traces"
+    dom = chromium(traces, tmp_path / "p4", "--dump-dom")
+    assert "quality/f1" in dom and "terse" in dom and "Something went wrong" not in dom, dom[:3000]
+    chromium(traces, tmp_path / "p5", f"--screenshot={shots / 'mlflow_traces.png'}")
+    ids = [r.info.run_id for r in children]
+    compare = f"{ui}/#/compare-runs?runs={json.dumps(ids)}&experiments={json.dumps([exp])}"
+    dom = chromium(compare, tmp_path / "p6", "--dump-dom")
+    assert "terse" in dom and "plain" in dom and "quality/f1/mean" in dom, dom[:3000]
+    chromium(compare, tmp_path / "p7", f"--screenshot={shots / 'mlflow_compare_candidates.png'}")
+    assert (shots / "mlflow_traces.png").stat().st_size > 10_000

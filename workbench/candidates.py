@@ -15,7 +15,9 @@ from typing import Any, Callable
 from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
 
-DEFAULT_SYSTEM = "You are a helpful assistant for Contoso Outdoor. Answer briefly and factually."
+# No system prompt unless the user gives one: an evaluation measures the prompt the user wrote (the demo and the
+# notebooks pass their own persona explicitly).
+DEFAULT_SYSTEM: str | None = None
 CONTEXT_TEMPLATE = (
     "Answer the question using only the context below. If the context does not contain the answer, "
     "say \"I don't know\".\n\nContext:\n{contexts}\n\nQuestion: {question}"
@@ -33,6 +35,7 @@ class Answer:
     error: str | None = None  # error class if the answer could not be produced
     retrieved: list[str] | None = None  # doc ids of the retrieved chunks, in rank order (RAG candidates)
     chunk_ids: list[str] | None = None
+    elapsed_s: float | None = None  # wall time to the complete answer (set by the evaluation engine)
 
     @classmethod
     def from_record(cls, rec: ChatRecord, contexts: list[str] | None = None) -> "Answer":

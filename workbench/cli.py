@@ -5,13 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import ConfigError, WorkbenchError
+from .errors import WorkbenchError
+
+# Exit codes (documented in `workbench --help`), so scripts and cron can act on the outcome.
+EXIT_OK = 0        # done
+EXIT_FAILED = 1    # the work ran and its verdict is negative: failed notebook run or sweep cell, failed gate,
+                   # failed doctor check or data validation, a critical monitor rule firing
+EXIT_USAGE = 2     # bad command line (argparse's own code)
+EXIT_BUDGET = 3    # stopped cleanly at --budget-usd; re-run with a larger budget to resume
+EXIT_ERROR = 4     # a workbench error: bad dataset, config or model name, endpoint down, missing set-up
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+EPILOG = """exit codes:
+  0  ok
+  1  failed: a notebook run or sweep cell failed, a `compare --gate` failed, a doctor check or a
+     `finetune validate` failed, `monitor` found a critical rule firing
+  2  usage error (bad or missing arguments)
+  3  stopped at the budget (`eval --budget-usd`); re-run with a larger budget to resume
+  4  workbench error (invalid dataset or config, unknown model, endpoint unreachable, missing set-up);
+     the message on stderr names the file/line and the fix
+  130 interrupted (Ctrl-C)
+Each command has --help."""
+
+
+class UsageError(WorkbenchError):
+    """A combination of arguments argparse cannot check (exit code 2)."""
 
 
 def _serve(a) -> int:
     from .llm.local import ServerOptions, serve_foreground
 
-    return serve_foreground(a.port, ServerOptions(parallel=a.parallel, ctx=a.ctx, lora=a.lora or []))
+    return serve_foreground(a.port, ServerOptions(parallel=a.parallel, ctx=a.ctx, lora=a.lora or [],
+                                                    threads=a.threads))
 
 
 def _setup(a) -> int:
@@ -37,12 +62,12 @@ def _doctor(a) -> int:
         obtain_all()
     checks = run_checks(roundtrip=not a.no_roundtrip)
     for c in checks:
-        print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
-        if not c.ok:
+        print(f"{('warn' if c.warning else 'ok  ') if c.ok else 'FAIL'} {c.name:<16} {c.detail}")
+        if not c.ok or c.warning:
             print(f"     fix: {c.fix}")
     bad = [c for c in checks if not c.ok]
     print(f"\n{len(checks) - len(bad)}/{len(checks)} checks passed")
-    return 1 if bad else 0
+    return EXIT_FAILED if bad else EXIT_OK
 
 
 def _demo(a) -> int:
@@ -92,7 +117,7 @@ def _run(a) -> int:
     from .runs.notebook import run_notebook
 
     r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
-                     timeout=a.timeout, output=a.output, progress=not a.quiet)
+                     timeout=a.timeout, output=a.output, progress=not a.quiet, kernel=a.kernel)
     print(f"run {r.run_id}: {r.status} in {r.duration_s:.1f}s -> {r.output_notebook}")
     top = headline_metrics(r.metrics)
     for k, v in top:
@@ -102,11 +127,11 @@ def _run(a) -> int:
         print(f"  ({more} more metrics in the UI)")
     print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench ui`)")
     if not r.ok:
-        print(f"\nFAILED: {r.error}", file=sys.stderr)
+        print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
             print(r.traceback, file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _sweep(a) -> int:
@@ -123,7 +148,7 @@ def _sweep(a) -> int:
     failed = sum(c["status"] != "FINISHED" for c in r.children)
     print(f"sweep {r.parent_run_id}: {len(r.children) - failed}/{len(r.children)} finished "
           f"({r.skipped} resumed) in {r.duration_s:.1f}s")
-    return 0 if failed == 0 else 1
+    return EXIT_OK if failed == 0 else EXIT_FAILED
 
 
 def _eval(a) -> int:
@@ -138,19 +163,23 @@ def _eval(a) -> int:
 def _compare(a) -> int:
     from .evaluate.compare import compare
 
-    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [])
+    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch)
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "test", "effect_size_dz"]
+        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
+                "effect_size_dz"]
         print(c.table[[x for x in cols if x in c.table]].round(4).to_string(index=False))
+        if "correction" in c.table:
+            print(f"p_adjusted: {c.table['correction'].iloc[0]}; CI: studentized bootstrap of the paired differences")
         if len(c.flipped):
             print(f"\nflipped rows: {len(c.flipped)} (first 10)")
             print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
     for g in c.gates:
         print(f"gate {'PASS' if g['passed'] else 'FAIL'}: {g['gate']}  (value {g['value']:.4g}, "
-              f"threshold {g['threshold']:.4g})")
-    return 0 if c.passed else 1
+              f"threshold {g['threshold']:.4g}, on {g.get('n', '?')} shared rows)"
+              + (f" — {g['reason']}" if g.get("reason") else ""))
+    return EXIT_OK if c.passed else EXIT_FAILED
 
 
 def _ft_validate(a) -> int:
@@ -158,14 +187,14 @@ def _ft_validate(a) -> int:
 
     rep = validate_file(a.file, test_set=a.test_set, model=a.model, epochs=a.epochs)
     print(rep.render())
-    return 0 if rep.ok else 1
+    return EXIT_OK if rep.ok else EXIT_FAILED
 
 
 def _ft_prepare(a) -> int:
     from .finetune.prepare import examples_from_corpus, examples_from_qa, split_examples, write_jsonl
 
     if not a.from_qa and not a.from_corpus:
-        raise WorkbenchError("give --from-qa PATH and/or --from-corpus DIR")
+        raise UsageError("give --from-qa PATH and/or --from-corpus DIR")
     ex = []
     if a.from_qa:
         ex += examples_from_qa(a.from_qa, split=a.split)
@@ -185,15 +214,22 @@ def _ft_prepare(a) -> int:
 
 
 def _ft_train(a) -> int:
-    from .finetune.local_lora import train_lora
+    from pathlib import Path
+
+    from .errors import DatasetError
+    from .finetune.local_lora import require_extra, train_lora
     from .lifecycle import tracked_run
 
+    require_extra()  # inputs first: no run for a missing extra or file
+    for f in filter(None, (a.train, a.val)):
+        if not Path(f).is_file():
+            raise DatasetError("file not found", file=f)
     with tracked_run("finetune", a.run_name or "finetune-local", a.experiment) as run:
         res = train_lora(a.train, a.val, r=a.r, alpha=a.alpha, lr=a.lr, steps=a.steps, epochs=a.epochs,
                          batch_size=a.batch_size, seed=a.seed, run_id=run.run_id)
     if not run.ok:
         print(f"run {run.run_id} FAILED: {run.error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"model {res.model}: {res.steps} steps in {res.train_s:.0f}s, final loss {res.losses[-1]:.3f}, "
           f"peak RSS {res.peak_rss_mb:.0f} MB (run {run.run_id})")
     return 0
@@ -232,11 +268,12 @@ def _server_stop(a) -> int:
 
 
 def _app_serve(a) -> int:
-    from .serve import config_from_run, load_config, serve
+    from .serve import config_from_model, config_from_run, load_config, serve
 
-    if bool(a.config) == bool(a.from_run):
-        raise ConfigError("give exactly one of --config CONFIG.yaml or --from-run RUN_ID")
-    cfg = load_config(a.config) if a.config else config_from_run(a.from_run, a.candidate)
+    if sum(map(bool, (a.config, a.from_run, a.model_id))) != 1:
+        raise UsageError("give exactly one of --config CONFIG.yaml, --from-run RUN_ID or --model-id MODEL_ID")
+    cfg = (load_config(a.config) if a.config else config_from_model(a.model_id) if a.model_id
+           else config_from_run(a.from_run, a.candidate))
     if a.no_redact:
         cfg.redact_pii = False
     serve(cfg, port=a.port, host=a.host)
@@ -254,12 +291,16 @@ def _monitor(a) -> int:
                       duration_s=parse_duration(a.duration, "--duration") if a.duration else None,
                       max_checks=a.max_checks)
     print(f"{len(fired)} alert(s) fired; history: {m.history_path}")
-    return 0
+    critical = m.firing("critical")
+    if critical:
+        print(f"critical rule(s) firing: {', '.join(critical)}", file=sys.stderr)
+    return EXIT_FAILED if critical else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="LLMOps Workbench: explore, augment, evaluate and "
-                                "operationalize LLM applications — offline by default.")
+                                "operationalize LLM applications — offline by default.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"llmops-workbench {__version__}")
@@ -272,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parallel", type=int, default=4, help="concurrent slots, continuous batching (default 4)")
     s.add_argument("--ctx", type=int, default=8192, help="total context tokens shared by the slots (default 8192)")
     s.add_argument("--lora", action="append", metavar="PATH", help="GGUF LoRA adapter (repeatable)")
+    s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
+                   "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
     s.set_defaults(fn=_serve)
 
     s = sub.add_parser("setup", help="obtain the model, build llama-server and fetch the embedding model (once)")
@@ -294,9 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",
                        description="Execute NOTEBOOK with papermill as one MLflow run: typed parameters, "
                        "provenance tags, the executed notebook as .ipynb and .html, duration, status.")
-    s.add_argument("notebook")
+    s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to execute (its parameters cell is tagged "
+                   "'parameters')")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="parameter override, typed from the notebook's parameters cell (repeatable)")
+    s.add_argument("--kernel", metavar="NAME", help="Jupyter kernel to run it with (default: the notebook's own "
+                   "kernelspec; see `jupyter kernelspec list`)")
     s.add_argument("-f", "--params-file", metavar="YAML", help="parameters from a YAML mapping")
     s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
     s.add_argument("--run-name", help="MLflow run name (default: the notebook's name)")
@@ -308,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="run a notebook over a parameter grid: a parent run + one child per cell",
                        description="Cartesian grid of notebook runs, each in its own process, under one parent "
                        "MLflow run that logs a summary table.")
-    s.add_argument("notebook")
+    s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to run once per grid cell")
     s.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
     s.add_argument("-f", "--params-file", metavar="YAML", help="YAML with `grid:` and/or `parameters:` mappings")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="fixed parameter")
@@ -327,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "summary. Re-running the same command resumes an interrupted evaluation.")
     s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file")
     s.add_argument("--model", required=True, help="endpoint:model, alias, or endpoint name (e.g. local)")
-    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate")
+    s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate (default: none)")
     s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
     s.add_argument("--repeats", type=int, default=1, help="samples per row (default 1)")
     s.add_argument("--judge", help="judge model for LLM-judged metrics (endpoint:model)")
@@ -338,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, help="rows in flight (default: from the endpoint's limits)")
     s.add_argument("--cache", default="use", choices=["use", "refresh", "off"], help="response cache mode")
     s.add_argument("--max-tokens", type=int, default=256, help="max completion tokens per answer (default 256)")
-    s.add_argument("--trace", action="store_true", help="also write one MLflow trace per row")
+    s.add_argument("--trace", action="store_true", default=True,
+                   help="one MLflow trace per row with its metric assessments (the default)")
+    s.add_argument("--no-trace", dest="trace", action="store_false", help="record no row traces")
     s.set_defaults(fn=_eval)
 
     s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",
@@ -349,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gate", action="append", metavar="EXPR",
                    help="e.g. 'quality/f1/mean >= baseline - 0.02' (repeatable)")
     s.add_argument("--metrics", nargs="+", help="only these row metrics")
+    s.add_argument("--allow-error-mismatch", action="store_true",
+                   help="let gates pass although the two runs' error rates differ by more than 2 points")
     s.set_defaults(fn=_compare)
 
     ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",
@@ -356,10 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "checks, local LoRA training served as local:ft-<run>, adapters from past runs.")
     fsub = ft.add_subparsers(dest="ft_command", metavar="STEP", required=True)
     s = fsub.add_parser("validate", help="check a chat fine-tuning JSONL file; print stats and the OpenAI cost")
-    s.add_argument("file")
+    s.add_argument("file", metavar="FILE", help="chat-format JSONL: one {\"messages\": [...]} object per line")
     s.add_argument("--test-set", help="evaluation set (its test split) the training data must not contain")
     s.add_argument("--model", default="gpt-4o-mini", help="OpenAI base model for the cost estimate")
-    s.add_argument("--epochs", type=int, default=3)
+    s.add_argument("--epochs", type=int, default=3, help="epochs for the cost estimate (default 3)")
     s.set_defaults(fn=_ft_validate)
     s = fsub.add_parser("prepare", help="build train/val chat JSONL from a QA dataset and/or a corpus")
     s.add_argument("--from-qa", help="QA dataset (question + reference)")
@@ -367,25 +417,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from-corpus", help="folder of Markdown manuals (one Q/A per '- Key: value' line)")
     s.add_argument("--phrasings", type=int, default=3, help="questions per fact (corpus)")
     s.add_argument("--exclude-test-set", help="drop examples matching this evaluation set's test split")
-    s.add_argument("--val-fraction", type=float, default=0.1)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation (default 0.1)")
+    s.add_argument("--seed", type=int, default=0, help="seed for phrasings and the split (default 0)")
     s.add_argument("--out", required=True, help="output folder (train.jsonl, val.jsonl)")
     s.set_defaults(fn=_ft_prepare)
     s = fsub.add_parser("train", help="LoRA fine-tune the embedded SmolLM2 on CPU ([finetune] extra)")
-    s.add_argument("train")
-    s.add_argument("--val")
+    s.add_argument("train", metavar="TRAIN", help="training JSONL (chat format, e.g. from `finetune prepare`)")
+    s.add_argument("--val", metavar="VAL", help="validation JSONL; its loss is logged (default: none)")
     s.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
-    s.add_argument("--epochs", type=float, default=3.0)
+    s.add_argument("--epochs", type=float, default=3.0, help="passes over TRAIN when --steps is not given (default 3)")
     s.add_argument("--lr", type=float, default=2e-4, help="learning rate (2e-4 learns without forgetting)")
-    s.add_argument("--r", type=int, default=16, help="LoRA rank")
-    s.add_argument("--alpha", type=int, default=32)
-    s.add_argument("--batch-size", type=int, default=8)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--experiment")
-    s.add_argument("--run-name")
+    s.add_argument("--r", type=int, default=16, help="LoRA rank (default 16)")
+    s.add_argument("--alpha", type=int, default=32, help="LoRA alpha, the adapter's scale is alpha/r (default 32)")
+    s.add_argument("--batch-size", type=int, default=8, help="examples per step (default 8)")
+    s.add_argument("--seed", type=int, default=0, help="seed for the order and the init (default 0)")
+    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--run-name", help="MLflow run name (default: finetune-local)")
     s.set_defaults(fn=_ft_train)
     s = fsub.add_parser("serve", help="register the adapter logged by a past run as local:ft-<run>")
-    s.add_argument("run_id")
+    s.add_argument("run_id", metavar="RUN_ID", help="MLflow run that logged an adapter (`finetune train`, 03_finetune)")
     s.set_defaults(fn=_ft_serve)
 
     srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
@@ -393,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "SQLAlchemy) backend store, artifacts proxied by the server, lean start, health wait. "
                          "Clients only set MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
     ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
-    s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy")
+    s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy",
+                        description="Start `mlflow server` in the background (one worker, job execution off) on "
+                        "the given store and artifact destination, wait for /health, and print the "
+                        "MLFLOW_TRACKING_URI clients should set. Stop it with `workbench server stop`.")
     s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
                    "(default: the workspace's sqlite store)")
     s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
@@ -419,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="CONFIG.yaml", help="app config file")
     s.add_argument("--from-run", metavar="RUN_ID", help="serve a candidate evaluated in this MLflow run")
     s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--model-id", metavar="MODEL_ID", help="serve exactly this candidate configuration (an MLflow "
+                   "LoggedModel id from the Models tab; every evaluation records one per candidate)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
@@ -429,10 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "error rate, latency p50/p95, TTFT p95, tokens and cost per hour, groundedness and harm on "
                        "a sample), evaluate the YAML rules and notify (log, JSONL file, webhook) with "
                        "de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor --rules r.yaml`.")
-    s.add_argument("--rules", required=True, metavar="RULES.yaml")
+    s.add_argument("--rules", required=True, metavar="RULES.yaml", help="alert rules (see notebooks/monitor_rules.yaml)")
     s.add_argument("--experiment", help="traces' experiment (default: the rules file's 'experiment:')")
     mode = s.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="one check, then exit (the default)")
+    mode.add_argument("--once", action="store_true", help="one check, then exit (the default); exit 1 while a "
+                      "critical rule is firing")
     mode.add_argument("--every", metavar="DURATION", help="check repeatedly, e.g. 60s, until Ctrl-C")
     s.add_argument("--duration", metavar="DURATION", help="with --every: stop after this long")
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
@@ -441,7 +497,27 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     s.set_defaults(fn=_ui)
+    for _, parser in subcommands(p):  # `workbench X --help` opens with a sentence, as the list shows it
+        parser.description = parser.description or parser.help[:1].upper() + parser.help[1:] + "."
     return p
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: str = ""):
+    """("finetune train", parser) for every subcommand under ``parser``, depth first; each parser gets a
+    ``help`` attribute with its one-line summary."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {c.dest: c.help for c in action._choices_actions}
+            for name, sp in action.choices.items():
+                sp.help = helps.get(name) or ""
+                yield f"{prefix}{name}", sp
+                yield from subcommands(sp, f"{prefix}{name} ")
+
+
+def _without_traceback(record) -> bool:
+    """Logging filter: keep the record, drop its traceback."""
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,10 +526,33 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    import logging
+
+    from .secrets import scrub
+
+    # MLflow logs every failed store write with its whole traceback (a disk-full run printed ~390 lines);
+    # the error that ends the command is printed once below
+    logging.getLogger("mlflow.store.db.utils").addFilter(_without_traceback)
     try:
-        return int(args.fn(args) or 0)
+        return int(args.fn(args) or EXIT_OK)
+    except UsageError as e:
+        print(f"usage error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except WorkbenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        print(f"error: {scrub(str(e))}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the text printed to the terminal is scrubbed of secrets
+        import traceback
+
+        from .config import find_project_dir
+        from .errors import is_disk_full
+
+        if is_disk_full(e):
+            first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+            print(f"error: disk full ({scrub(first)}): free space in {find_project_dir()} and re-run; "
+                  f"a run that was open is marked FAILED, or KILLED by the next start", file=sys.stderr)
+            return EXIT_FAILED
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
+        return EXIT_FAILED

@@ -43,13 +43,31 @@ def cache_dir() -> Path:
     return Path(base).expanduser().resolve() / "llmops-workbench"
 
 
+def join_surrogate_pairs(obj: Any) -> Any:
+    """``obj`` with every string's UTF-16 surrogate pairs joined into one character: PyYAML reads the escapes
+    ``json.dumps`` writes for an emoji (``"\\ud83d\\ude80"``) as two lone surrogates. Lone ones stay (and are
+    refused where a value must be stored)."""
+    if isinstance(obj, str):
+        if not any("\ud800" <= ch <= "\udfff" for ch in obj):
+            return obj
+        try:
+            return obj.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            return obj
+    if isinstance(obj, list):
+        return [join_surrogate_pairs(v) for v in obj]
+    if isinstance(obj, dict):
+        return {join_surrogate_pairs(k): join_surrogate_pairs(v) for k, v in obj.items()}
+    return obj
+
+
 def read_yaml(path: str | Path, what: str = "file") -> Any:
     """A YAML file's content; errors name the file, the line of a syntax error and what the file is."""
     import yaml
 
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return join_surrogate_pairs(yaml.safe_load(path.read_text(encoding="utf-8")))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
     except UnicodeDecodeError as e:
@@ -137,7 +155,7 @@ class Settings:
     endpoints: dict[str, Endpoint]
     aliases: dict[str, str]
     prices: dict[str, dict[str, float]]
-    tables: dict[str, dict] = field(default_factory=dict)  # other workbench.toml tables: [tracing], [privacy]
+    tables: dict[str, dict] = field(default_factory=dict)  # other tables: [tracing], [privacy], [secrets]
 
     def option(self, table: str, key: str, default: Any = None, env: str | None = None) -> Any:
         """``[table] key`` from workbench.toml; the environment variable ``env`` (if set) wins."""
@@ -256,7 +274,8 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
-        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy") and isinstance(v, dict)}
+        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy", "local", "secrets")
+                  and isinstance(v, dict)}
     try:
         import json
 

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -115,6 +116,34 @@ def _validate_row(rec: dict, file: str, line: int) -> dict:
     return rec
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` (not a regular file) cannot be read as a dataset."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
+    if stat.S_ISDIR(mode):
+        return f"is a directory; expected a dataset file ({', '.join(sorted(READERS))}) inside it"
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"not a regular file: {kind}; expected a JSONL, CSV or Parquet file on disk"
+
+
+_LONE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")  # a surrogate's escape: check the decoded text
+
+
+def _check_text(obj: Any, file: str, line: int) -> None:
+    """A lone UTF-16 surrogate (valid JSON escape, not a character) cannot be stored or sent: refuse it."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise DatasetError(f"a string holds a lone UTF-16 surrogate ({e.object[e.start]!r}, a \\ud800-\\udfff "
+                           f"escape without its pair); expected text characters", file, line) from None
+
+
 def _decode(raw: bytes, file: str, first_line: int = 1) -> str:
     try:
         return raw.decode("utf-8-sig")
@@ -141,6 +170,8 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
                                str(path), lineno) from None
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object, found {_type_name(obj)}", str(path), lineno)
+        if "\\u" in text and _LONE_ESCAPE.search(text):
+            _check_text(obj, str(path), lineno)
         out.append((lineno, obj))
     return out
 
@@ -184,9 +215,13 @@ def _read_parquet(path: Path) -> list[tuple[int, dict]]:
     except Exception as e:  # noqa: BLE001 - pyarrow raises many types for corrupt files
         raise DatasetError(f"unreadable Parquet file ({type(e).__name__}: {str(e)[:120]})", str(path)) from None
 
-    def plain(v):
+    def plain(v):  # numpy arrays (list columns, and lists inside struct columns) as Python lists
         if hasattr(v, "tolist"):
             v = v.tolist()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
         if isinstance(v, float) and v != v:
             return None
         return v
@@ -210,7 +245,7 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
         path = Path(source)
         file = str(path)
         if not path.is_file():
-            raise DatasetError("file not found", file)
+            raise DatasetError(_not_a_file(path), file)
         reader = READERS.get(path.suffix.lower())
         if reader is None:
             raise DatasetError(f"unknown format '{path.suffix}': expected one of {sorted(READERS)}", file)
@@ -237,12 +272,18 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
                    digest=content_digest(df))
 
 
+def _jsonable(v: Any) -> Any:
+    """``json.dumps`` fallback for numpy values (arrays, scalars) inside nested cells."""
+    return v.tolist() if hasattr(v, "tolist") else str(v)
+
+
 def log_dataset(ds: Dataset, context: str = "eval", run_id: str | None = None) -> None:
     """Record ``ds`` on the MLflow run as a dataset input (name, digest, source)."""
     from . import tracking
 
     df = ds.df.copy()
     for col in df.columns:  # MLflow's schema inference wants flat values
-        if df[col].map(lambda v: isinstance(v, (list, dict))).any():
-            df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False) if v is not None else None)
+        if df[col].map(lambda v: isinstance(v, (list, dict)) or hasattr(v, "tolist")).any():
+            df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=_jsonable)
+                                  if v is not None else None)
     tracking.log_dataset(df, name=ds.name, source=ds.source, context=context, digest=ds.digest, run_id=run_id)

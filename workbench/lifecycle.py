@@ -18,6 +18,7 @@ so neither imports the other's caller.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any, Iterator, Mapping
 from . import governance, recovery, tracking
 from . import tags as T
 from .config import settings
+from .errors import is_disk_full
 from .secrets import scrub, secret_values
 
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
@@ -58,8 +60,10 @@ class TrackedRun:
     governance: governance.Governance | None = None
 
     def fail(self, error: str) -> None:
-        """Mark the run FAILED (without raising) with ``error``; several failures are joined."""
+        """Mark the run FAILED (without raising) with ``error`` (scrubbed of secrets: callers print it);
+        several failures are joined."""
         self.status = "FAILED"
+        error = scrub(error)
         self.error = f"{self.error}; {error}" if self.error else error
 
     @property
@@ -78,11 +82,13 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
     run (Ctrl-C kills it) and propagates; ``handle.fail(msg)`` fails it without an exception.
     """
     tracking.configure()
+    keep_reserve()
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
     where = Path(source) if source else settings().project_dir
     run_tags = {T.KIND: kind, **governance.git_info(where), **versions(), **governance.audit_tags(),
-                **recovery.launch_tags(c), **{k: str(v) for k, v in (tags or {}).items()}}  # ends stale runs first
+                **recovery.launch_tags(c), **{k: tracking.safe_text(v) for k, v in (tags or {}).items()}}
+    run_tags[T.COMMAND] = tracking.safe_text(run_tags[T.COMMAND])  # argv may hold undecodable bytes
     if parent_run_id:
         run_tags[T.PARENT_RUN_ID] = parent_run_id
     if run_id is None:
@@ -112,7 +118,8 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
 
 def finish(handle: TrackedRun, secrets: list[str] | None = None) -> None:
     """Govern and terminate ``handle``'s run (card, secret scan, error tag, status). Never raises for a
-    governance failure: it fails the run instead; the run is terminated whatever happens."""
+    governance failure: it fails the run instead; the run is terminated whatever happens — on a full disk
+    with the room of the space reserve (:func:`keep_reserve`)."""
     secrets = secret_values() if secrets is None else secrets
     c = tracking.client()
     try:
@@ -124,4 +131,54 @@ def finish(handle: TrackedRun, secrets: list[str] | None = None) -> None:
         if handle.error:
             tracking.set_tags({T.ERROR: scrub(handle.error[:5000], secrets)}, handle.run_id)
     finally:
+        terminate(c, handle)
+
+
+def terminate(c, handle: TrackedRun) -> None:
+    """Set the run's terminal status. When the store's disk is full, free the space reserve and try again (a
+    run must not stay RUNNING because its status could not be written)."""
+    try:
         c.set_terminated(handle.run_id, handle.status)
+        return
+    except Exception as e:
+        if not is_disk_full(e) or not release_reserve():
+            raise
+    handle.fail("disk full: the tracking store could not be written (freed the workbench's space reserve to "
+                "record this); free space and re-run")
+    with contextlib.suppress(Exception):
+        tracking.set_tags({T.ERROR: handle.error[-5000:]}, handle.run_id)
+    c.set_terminated(handle.run_id, handle.status)
+
+
+RESERVE_BYTES = 256 * 1024  # room for sqlite to write a status and an error tag on a full disk
+
+
+def reserve_path() -> Path:
+    return settings().project_dir / ".workbench" / "disk-reserve"
+
+
+def keep_reserve() -> None:
+    """Keep a small file of real blocks beside a sqlite store (best effort), to free when the disk fills up."""
+    if not tracking.tracking_uri().startswith("sqlite:"):
+        return
+    p = reserve_path()
+    try:
+        if p.exists() and p.stat().st_size >= RESERVE_BYTES:
+            return
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(b"\0" * RESERVE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def release_reserve() -> bool:
+    """Delete the space reserve; False when there was none."""
+    try:
+        reserve_path().unlink()
+        return True
+    except OSError:
+        return False

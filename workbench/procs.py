@@ -1,15 +1,49 @@
 """Process helpers shared by every server the workbench starts (llama-server, MLflow server, served apps):
-free ports on 127.0.0.1, pid liveness, stopping a process, and HTTP health waits."""
+free ports on 127.0.0.1, pid liveness, stopping a process, HTTP health waits, and an inter-process file lock."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import time
 import urllib.error
 import urllib.request
+
+
+class LockTimeout(TimeoutError):
+    """:func:`locked` waited ``timeout_s`` for the lock."""
+
+
+@contextlib.contextmanager
+def locked(path: "os.PathLike | str", timeout_s: float = 1800.0, what: str | None = None, on_wait=None):
+    """Hold an exclusive inter-process lock (``fcntl.flock``) on ``path`` (created with its directory).
+    ``on_wait()`` is called once if another holder makes us wait; :class:`LockTimeout` naming ``what`` after
+    ``timeout_s``."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    with open(path, "a") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"timed out after {timeout_s:.0f}s waiting for {what or 'lock'} "
+                                       f"({path})") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

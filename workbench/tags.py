@@ -30,6 +30,11 @@ SWEEP_CELL = "workbench.sweep.cell"
 # evaluations
 EVAL_STOPPED = "workbench.eval.stopped"
 EVAL_CHECKPOINT = "workbench.eval.checkpoint"
+LOAD_START = "workbench.load.start"  # + .load1 / .cpus / .busy: the machine's load when the evaluation started
+LOAD_END = "workbench.load.end"
+DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation dataset
+CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
+CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
 PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
 # fine-tuning
@@ -51,7 +56,9 @@ TRACE_PROMPT_TOKENS = "workbench.prompt_tokens"
 TRACE_COMPLETION_TOKENS = "workbench.completion_tokens"
 TRACE_COST = "workbench.cost_usd"
 TRACE_ERROR = "workbench.error"
+TRACE_GUARD = "workbench.guard"  # the output guard blocked or redacted this answer: "block: canary,system_prompt"
 # MLflow's own
 PARENT_RUN_ID = "mlflow.parentRunId"
+DESCRIPTION = "mlflow.note.content"  # the run page's Description (the governance card's summary)
 SOURCE_NAME = "mlflow.source.name"
 SOURCE_TYPE = "mlflow.source.type"

@@ -132,10 +132,15 @@ def record_chat(span, rec) -> None:
     from mlflow.tracing.constant import SpanAttributeKey
 
     span.set_outputs(rec.text)
+    # MLflow's standard attributes, so the UI shows model, tokens and cost of every trace natively
+    span.set_attribute(SpanAttributeKey.MODEL, rec.model)
+    span.set_attribute(SpanAttributeKey.MODEL_PROVIDER, rec.endpoint)
     if rec.prompt_tokens is not None or rec.completion_tokens is not None:
         pt, ct = rec.prompt_tokens or 0, rec.completion_tokens or 0
         span.set_attribute(SpanAttributeKey.CHAT_USAGE,
                            {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct})
+    if rec.cost_usd is not None:
+        span.set_attribute(SpanAttributeKey.LLM_COST, _cost_split(rec))
     span.set_attributes({f"workbench.{k}": v for k, v in (
         ("endpoint", rec.endpoint), ("model", rec.model), ("latency_s", rec.latency_s), ("ttft_s", rec.ttft_s),
         ("cost_usd", rec.cost_usd), ("cache_hit", rec.cache_hit), ("retries", rec.retries),
@@ -143,6 +148,20 @@ def record_chat(span, rec) -> None:
     if rec.error:
         span.set_attribute(T.TRACE_ERROR, rec.error)
         span.set_status(SpanStatusCode.ERROR)
+
+
+def _cost_split(rec) -> dict:
+    """MLflow's cost attribute ``{"input_cost", "output_cost", "total_cost"}`` (USD) of a call."""
+    try:
+        from .llm.endpoints import resolve
+
+        ep, model, kind = resolve(f"{rec.endpoint}:{rec.model}")
+        price = kind.price(ep, model) or {}
+        inp = (rec.prompt_tokens or 0) * price.get("input", 0.0) / 1e6
+        out = (rec.completion_tokens or 0) * price.get("output", 0.0) / 1e6
+    except Exception:  # noqa: BLE001 - a trace attribute must never break a call
+        inp, out = 0.0, rec.cost_usd
+    return {"input_cost": inp, "output_cost": out, "total_cost": rec.cost_usd}
 
 
 @contextlib.contextmanager

@@ -61,15 +61,65 @@ def quiet_known_noise() -> None:
 
 
 def configure() -> str:
-    """Point MLflow at the workspace store (telemetry off, known noise quiet). Idempotent; returns the URI."""
+    """Point MLflow at the workspace store (telemetry off, known noise quiet); a sqlite store is created
+    (migrated) once, under a file lock (:func:`ensure_sqlite_store`). Idempotent; returns the URI."""
     if not _quieted:
         quiet_known_noise()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # tables are small: no bar noise
     uri = tracking_uri()
+    if uri.startswith("sqlite:///") and uri not in _ready_stores:
+        ensure_sqlite_store(uri)
     if mlflow.get_tracking_uri() != uri:
         mlflow.set_tracking_uri(uri)
     return uri
+
+
+_ready_stores: set[str] = set()  # sqlite URIs this process has seen created and verified
+STORE_ATTEMPTS = 3
+
+
+def ensure_sqlite_store(uri: str) -> None:
+    """Create (MLflow's migrations) or verify the sqlite store at ``uri`` holding ``<db>.lock``, so processes
+    starting at once in a fresh project do not migrate it together ("table latest_metrics already exists",
+    a half-built store). A store this call created and could not finish is deleted and built again; one that
+    existed before and does not verify is a clear error."""
+    from .errors import ConfigError
+    from .procs import locked
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    with locked(db.with_name(db.name + ".lock"), timeout_s=300, what=f"the tracking store {db} to be created"):
+        for attempt in range(STORE_ATTEMPTS):
+            fresh = not db.exists() or db.stat().st_size == 0
+            try:
+                MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates/migrates, then reads
+                _ready_stores.add(uri)
+                return
+            except Exception as e:  # noqa: BLE001 - a store we created half-way is rebuilt
+                from .errors import is_disk_full
+
+                if fresh and attempt + 1 < STORE_ATTEMPTS and not is_disk_full(e):
+                    _forget_store(uri)
+                    for p in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):
+                        p.unlink(missing_ok=True)
+                    continue
+                if fresh or is_disk_full(e):
+                    raise
+                raise ConfigError(f"{db}: the tracking store does not open ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:200]}); if an earlier first start was interrupted "
+                                  f"it may be half-built: move it aside and re-run") from e
+
+
+def _forget_store(uri: str) -> None:
+    """Dispose of MLflow's cached engine for ``uri``: its pooled connections hold the deleted file open."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
 
 
 def client() -> MlflowClient:
@@ -155,8 +205,16 @@ def safe_key(key: str) -> str:
     return _BAD_KEY.sub("_", str(key))
 
 
-def _param_value(v: Any) -> str:
+def safe_text(v: Any) -> str:
+    """``str(v)`` that every store accepts: a lone surrogate (an undecodable byte) becomes ``\\udcff``, NUL ``\\x00``."""
     s = str(v)
+    if s.isascii() and "\x00" not in s:
+        return s
+    return s.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _param_value(v: Any) -> str:
+    s = safe_text(v)
     return s if len(s) <= MAX_PARAM_LEN else s[: MAX_PARAM_LEN - 3] + "..."
 
 
@@ -184,7 +242,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
 
 def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     if tags:
-        client().log_batch(run_id or current_run_id(), tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+        client().log_batch(run_id or current_run_id(), tags=[RunTag(str(k), safe_text(v)) for k, v in tags.items()])
 
 
 def log_table(data, artifact_file: str, run_id: str | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Writes the Contoso Outdoor corpus (manuals/*.md) and its question set (qa.jsonl) from the product
+"""Writes the Contoso Outdoor corpus (manuals/*.md), its question set (qa.jsonl) and a harder question set
+(hard.jsonl: paraphrased, multi-hop, comparison, unanswerable and near-duplicate questions) from the product
 tables below. Every fact is invented, so a model cannot know it without retrieval or fine-tuning.
 Deterministic: re-running rewrites byte-identical files.
 
@@ -368,24 +369,217 @@ for q in [
     qa(q, NOT_SAID, [], "unanswerable")
 
 
+# ---------------------------------------------------------------- the hard set (hard.jsonl)
+# Questions a retriever has to work for: the product is described instead of named (paraphrase), the answer
+# needs a product manual and a policy or several manuals (multi_hop), two named products are compared
+# (comparison), the product or the fact does not exist (unanswerable: the right answer is an abstention), and
+# products with a sibling of a similar name are asked about without their category word (near_duplicate).
+# Every reference is computed from the tables above; every description is checked to fit exactly one product.
+import random  # noqa: E402
+
+FIELDS = {
+    "tent": ("name people kg packed fly hh poles seasons price warranty", TENTS),
+    "pack": ("name litres kg torso fabric cover pockets price warranty", PACKS),
+    "stove": ("name fuel boil grams watts piezo price", STOVES),
+    "jacket": ("name insulation rating grams shell waterproof price", JACKETS),
+    "boot": ("name membrane sole kg sizes drop price warranty", BOOTS),
+    "bag": ("name fill comfort limit kg shape price", BAGS),
+}
+NOUN = {"tent": "tent", "pack": "backpack", "stove": "stove", "jacket": "jacket", "boot": "boots",
+        "bag": "sleeping bag"}
+CATALOG = {cat: [dict(zip(f.split(), row), cat=cat, doc=slug(cat, row[0])) for row in rows]
+           for cat, (f, rows) in FIELDS.items()}
+PRODUCTS = [p for items in CATALOG.values() for p in items]
+
+# descriptions that may identify a product: (field, phrase); used only where the value is unique in its category
+DESCRIBE = {
+    "tent": [("fly", "the tent with the {} fly"), ("poles", "the tent whose poles are {}"),
+             ("people", "the {}-person tent"), ("seasons", "the {}-season tent")],
+    "pack": [("fabric", "the pack made of {}"), ("litres", "the {}-litre pack"), ("torso", "the pack for a {} cm torso")],
+    "stove": [("fuel", "the stove that burns {}"), ("watts", "the stove with a {} W burner")],
+    "jacket": [("insulation", "the jacket insulated with {}"), ("shell", "the jacket with a {} shell")],
+    "boot": [("sole", "the boots with the {} outsole"), ("membrane", "the boots with a {} membrane"),
+             ("drop", "the boots with a {} mm heel-to-toe drop")],
+    "bag": [("fill", "the sleeping bag filled with {}"), ("comfort", "the sleeping bag comfortable down to {} °C")],
+}
+# what is asked: (field, question with {} for the product, reference)
+ASK = {
+    "tent": [("kg", "How heavy is {}?", "{kg} kg"), ("price", "What does {} cost?", "{price} USD"),
+             ("warranty", "How many years of warranty come with {}?", "{warranty} years"),
+             ("hh", "What hydrostatic head does the fly of {} have?", "{hh} mm"),
+             ("packed", "How small does {} pack down?", "{packed} cm"),
+             ("people", "How many people fit in {}?", "{people} people")],
+    "pack": [("kg", "How much does {} weigh empty?", "{kg} kg"), ("price", "What is the price of {}?", "{price} USD"),
+             ("litres", "How many litres does {} hold?", "{litres} litres"),
+             ("torso", "Which torso lengths does {} fit?", "{torso} cm"),
+             ("warranty", "How long is {} under warranty?", "{warranty} years"),
+             ("cover", "Does {} come with a built-in rain cover?", "{cover_yn}")],
+    "stove": [("boil", "How quickly does {} bring a litre of water to the boil?", "{boil} minutes"),
+              ("grams", "How heavy is {}?", "{grams} g"), ("price", "How much does {} cost?", "{price} USD"),
+              ("piezo", "Does {} light itself with a push-button igniter?", "{piezo_yn}")],
+    "jacket": [("rating", "Down to what temperature is {} rated?", "{rating} °C"),
+               ("grams", "How much does {} weigh in size M?", "{grams} g"),
+               ("price", "What is the price of {}?", "{price} USD")],
+    "boot": [("kg", "How heavy is a pair of {}?", "{kg} kg per pair"), ("price", "What do {} cost?", "{price} USD"),
+             ("drop", "What is the heel-to-toe drop of {}?", "{drop} mm"),
+             ("sizes", "In which sizes can I get {}?", "EU {sizes}"),
+             ("warranty", "How long is the warranty on {}?", "{warranty} years")],
+    "bag": [("comfort", "What is the comfort temperature of {}?", "{comfort} °C"),
+            ("limit", "What is the lowest temperature {} is rated for (limit)?", "{limit} °C"),
+            ("kg", "How much does {} weigh?", "{kg} kg"), ("price", "How much is {}?", "{price} USD")],
+}
+HARD: list[dict] = []
+
+
+def hq(question: str, reference: str, gold: list[str], kind: str) -> None:
+    HARD.append({"question": question, "reference": reference, "gold_doc_ids": gold, "kind": kind})
+
+
+def ref(template: str, p: dict) -> str:
+    return template.format(**p, cover_yn=yesno(bool(p.get("cover"))), piezo_yn=yesno(bool(p.get("piezo"))))
+
+
+def descriptions(p: dict) -> list[str]:
+    """Phrases that fit ``p`` and no other product of its category (checked), never containing its name."""
+    out = []
+    for fld, phrase in DESCRIBE[p["cat"]]:
+        v = p[fld]
+        if not v or sum(q[fld] == v for q in CATALOG[p["cat"]]) != 1:
+            continue
+        text = phrase.format(v)
+        assert p["name"].lower() not in text.lower()
+        out.append((fld, text))
+    return out
+
+
+# paraphrase: two questions per product that has a unique description, each about another field
+for k, p in enumerate(PRODUCTS):
+    descs = descriptions(p)
+    asks = ASK[p["cat"]]
+    for j, (fld, d) in enumerate(descs[:2]):
+        fld_ask, q, r = next(a for a in asks[(k + j) % len(asks):] + asks if a[0] != fld)
+        question = q.format(d)
+        hq(question[0].upper() + question[1:], ref(r, p), [p["doc"]], "paraphrase")
+
+# multi-hop: a product fact and a policy (free shipping over 99 USD, express 14.95 USD, members 10% off)
+for k, p in enumerate(PRODUCTS):
+    descs = descriptions(p)
+    who = descs[-1][1] if descs and k % 2 else f"the {p['name']} {NOUN[p['cat']]}"
+    form = k % 3
+    if form == 0:
+        hq(f"If I order {who} and nothing else, is standard shipping free?",
+           yesno(p["price"] > 99), [p["doc"], "policy-shipping"], "multi_hop")
+    elif form == 1:
+        hq(f"What would {who} cost in total with express shipping?", f"{p['price'] + 14.95:.2f} USD",
+           [p["doc"], "policy-shipping"], "multi_hop")
+    else:
+        hq(f"What would a Contoso Trail Club member pay for {who} at full price?",
+           f"{p['price'] * 0.9:.2f} USD", [p["doc"], "policy-price-match"], "multi_hop")
+# multi-hop over a group: the answer needs every manual of the group
+for cat, fld, value, measure, better, question, answer in [
+    ("tent", "people", 2, "kg", min, "What does the lightest two-person tent cost?", "{price} USD"),
+    ("stove", "fuel", "isobutane-propane canister", "boil", min,
+     "Among the stoves that use a plain isobutane-propane canister, how much does the fastest one weigh?", "{grams} g"),
+    ("pack", "cover", True, "kg", min, "How many litres does the lightest pack with an integrated rain cover hold?",
+     "{litres} litres"),
+    ("bag", "shape", "mummy", "comfort", min, "What does the mummy sleeping bag with the lowest comfort temperature cost?",
+     "{price} USD"),
+]:
+    group = [p for p in CATALOG[cat] if p[fld] == value]
+    hq(question, answer.format(**better(group, key=lambda p: p[measure])), [p["doc"] for p in group], "multi_hop")
+
+# comparison: two named products (near siblings first), the winner is the reference
+COMPARE = {
+    "tent": [("kg", "lighter", min), ("price", "cheaper", min), ("warranty", "covered by the longer warranty", max),
+             ("hh", "more waterproof (higher hydrostatic head)", max)],
+    "pack": [("litres", "bigger", max), ("kg", "lighter", min), ("price", "cheaper", min)],
+    "stove": [("boil", "faster to boil a litre", min), ("grams", "lighter", min), ("price", "cheaper", min)],
+    "jacket": [("rating", "rated to the lower temperature", min), ("grams", "lighter", min), ("price", "cheaper", min)],
+    "boot": [("kg", "lighter", min), ("drop", "lower in heel-to-toe drop", min), ("price", "cheaper", min)],
+    "bag": [("comfort", "warmer (lower comfort temperature)", min), ("kg", "lighter", min), ("price", "cheaper", min)],
+}
+N_COMPARE = {"tent": 8, "pack": 8, "stove": 6, "jacket": 7, "boot": 6, "bag": 5}
+rng = random.Random(22)
+for cat, items in CATALOG.items():
+    pairs = [(a, b) for i, a in enumerate(items) for b in items[i + 1:]]
+    near = [pr for pr in pairs if pr[0]["name"].split()[0] == pr[1]["name"].split()[0]]
+    rest = [pr for pr in pairs if pr not in near]
+    rng.shuffle(rest)
+    n = 0
+    for a, b in near + rest:
+        if n == N_COMPARE[cat]:
+            break
+        fld, word, better = COMPARE[cat][n % len(COMPARE[cat])]
+        if a[fld] == b[fld]:
+            continue
+        win = better((a, b), key=lambda p: p[fld])
+        x, y = (a, b) if n % 2 else (b, a)
+        hq(f"Which {NOUN[cat]} is {word}: the {x['name']} or the {y['name']}?", win["name"], [a["doc"], b["doc"]],
+           "comparison")
+        n += 1
+
+# unanswerable: products that do not exist (a sibling does), facts no manual gives, shop questions no policy covers
+NOT_SAID = "The manuals do not say."
+GHOSTS = [("tent", "TrailLite 3", "kg"), ("tent", "Aurora 2", "price"), ("tent", "Nomad 6", "people"),
+          ("tent", "Basecamp 8", "warranty"), ("pack", "Summit 55", "litres"), ("pack", "Daytrip 28", "price"),
+          ("pack", "Voyager 100", "kg"), ("stove", "Blaze Mini", "boil"), ("stove", "Jetline Pro", "grams"),
+          ("jacket", "Stormshell Pro", "price"), ("jacket", "Glacier Down Hoody", "rating"),
+          ("boot", "Ridge GTX Mid", "kg"), ("boot", "Trailrunner 6", "drop"), ("bag", "Drift 0", "comfort"),
+          ("bag", "Arctic -40", "limit"), ("bag", "Cocoon Down 0", "kg")]
+for cat, name, fld in GHOSTS:
+    assert all(p["name"] != name for p in PRODUCTS)
+    q = next(q for f, q, _ in ASK[cat] if f == fld)
+    hq(q.format(f"the {name} {NOUN[cat]}"), NOT_SAID, [], "unanswerable")
+MISSING = ["What colours does {} come in?", "Where is {} manufactured?", "Is {} made with vegan materials?",
+           "How loud is {} in use?", "Is {} sold with a stuff sack?"]
+for k, p in enumerate(PRODUCTS[::4]):
+    descs = descriptions(p)
+    if descs:
+        q = MISSING[k % len(MISSING)].format(descs[0][1])
+        hq(q[0].upper() + q[1:], NOT_SAID, [], "unanswerable")
+for q in ["Does Contoso Outdoor offer a student discount?", "Can I pay for my order with PayPal?",
+          "What are the opening hours of the Contoso Outdoor store?", "How much does international shipping cost?",
+          "Can I exchange a tent for a different size instead of returning it?", "Do Contoso gift cards expire?"]:
+    hq(q, NOT_SAID, [], "unanswerable")
+
+# near-duplicate: named without the category word, next to a sibling with a similar name
+FAMILIES = ["Summit 45", "Summit 65", "Summit Pro", "Drift -5", "Drift 5", "Blaze", "Blaze Max", "Glacier Down",
+            "Glacier Winter", "Ember Twig", "Ember Synthetic", "Polar Liquid", "Polar Expedition Parka",
+            "TrailLite 2", "Trailrunner 5", "Trail Softshell"]
+for k, name in enumerate(FAMILIES):
+    p = next(p for p in PRODUCTS if p["name"] == name)
+    for j in range(2):
+        fld, q, r = ASK[p["cat"]][(k + j) % len(ASK[p["cat"]])]
+        hq(q.format(f"the {name}"), ref(r, p), [p["doc"]], "near_duplicate")
+
+
+def write_questions(questions: list[dict], prefix: str, path: Path) -> list[dict]:
+    """Rows with ids ``<prefix>-0001``..., a stable dev/test split by a hash of the question, written as JSONL."""
+    rows = []
+    for i, q in enumerate(questions):
+        # stable split: half dev, half test, by a hash of the question
+        split = "dev" if int(hashlib.sha256(q["question"].encode()).hexdigest(), 16) % 2 == 0 else "test"
+        rows.append({"id": f"{prefix}-{i + 1:04d}", "question": q["question"], "reference": q["reference"],
+                     "gold_doc_ids": q["gold_doc_ids"], "split": split,
+                     "tags": {"kind": q["kind"], "answerable": q["kind"] != "unanswerable"}})
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return rows
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.md"):
         old.unlink()
     for d, text in DOCS.items():
         (OUT / f"{d}.md").write_text(text, encoding="utf-8")
-    rows = []
-    for i, q in enumerate(QA):
-        qid = f"cq-{i + 1:04d}"
-        # stable split: half dev, half test, by a hash of the question
-        split = "dev" if int(hashlib.sha256(q["question"].encode()).hexdigest(), 16) % 2 == 0 else "test"
-        rows.append({"id": qid, "question": q["question"], "reference": q["reference"],
-                     "gold_doc_ids": q["gold_doc_ids"], "split": split,
-                     "tags": {"kind": q["kind"], "answerable": q["kind"] != "unanswerable"}})
-    (HERE / "qa.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    rows = write_questions(QA, "cq", HERE / "qa.jsonl")
     kinds = {k: sum(r["tags"]["kind"] == k for r in rows) for k in ("single", "multi", "unanswerable")}
     splits = {s: sum(r["split"] == s for r in rows) for s in ("dev", "test")}
     print(f"{len(DOCS)} documents, {len(rows)} questions {kinds} {splits}")
+    hard = write_questions(HARD, "hq", HERE / "hard.jsonl")
+    kinds = {k: sum(r["tags"]["kind"] == k for r in hard) for k in dict.fromkeys(q["kind"] for q in HARD)}
+    splits = {s: sum(r["split"] == s for r in hard) for s in ("dev", "test")}
+    print(f"hard set: {len(hard)} questions {kinds} {splits}")
 
 
 if __name__ == "__main__":

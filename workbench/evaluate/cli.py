@@ -4,41 +4,61 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..candidates import DEFAULT_SYSTEM, PromptCandidate
+from ..candidates import PromptCandidate
+from ..config import settings
+from ..llm.pricing import UNPRICED, format_usd, is_priced
 
 
 def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, metrics: list[str] | None = None,
                  repeats: int = 1, experiment: str | None = None, run_name: str | None = None,
                  dry_run: bool = False, budget_usd: float | None = None, judge: str | None = None,
-                 concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = False,
+                 concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = True,
                  echo=print) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
+    from ..data import load_dataset
     from ..lifecycle import tracked_run
+    from .metrics import get_metrics
+
+    # inputs first, so a bad dataset, model or metric name leaves no run (and no mlflow.db) behind
+    dataset = load_dataset(dataset)
+    for spec in filter(None, (model, judge)):
+        settings().resolve_model(spec)
+    get_metrics(metrics, judge=bool(judge))
+
     from .runner import estimate, evaluate
 
-    cand = PromptCandidate(model=model, system_prompt=system_prompt or DEFAULT_SYSTEM, max_tokens=max_tokens)
+    # no default persona: the candidate sends exactly the system prompt given (none if none)
+    cand = PromptCandidate(model=model, system_prompt=system_prompt or None, max_tokens=max_tokens)
     if dry_run:
         est = estimate(dataset, [cand], metrics=metrics, repeats=repeats, judge=judge)
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             echo(est.to_string(index=False))
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
         return 0
-    from ..data import load_dataset
-
-    ds = load_dataset(dataset)  # an invalid dataset fails here, before any run exists
-    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment) as run:
+    ds = dataset
+    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment,
+                     params={"eval.system_prompt": cand.system_prompt or "(none)"}) as run:  # the effective prompt
         res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=run.run_id, trace=trace)
+        errors = res.rows["error"].dropna() if "error" in res.rows else pd.Series(dtype=object)
+        if len(res.rows) and len(errors) == len(res.rows):  # nothing was evaluated: not a result
+            classes = ", ".join(f"{k} {v}" for k, v in errors.value_counts().items())
+            run.fail(f"all {len(res.rows)} rows failed ({classes}); first: "
+                     f"{res.rows['error_message'].dropna().iloc[0] if 'error_message' in res.rows else '?'}"[:1000])
     rid = run.run_id
     if not run.ok:
         echo(f"run {rid} FAILED: {run.error}")
         return 1
-    s = res.summary()
+    s = res.summary()[["metric", "value", "ci_low", "ci_high", "n"]].round(4)
+    ep, model_name = settings().resolve_model(model)
+    priced = is_priced(ep, model_name)
+    if not priced:  # an unknown cost is shown as such, never as 0
+        s["value"] = s["value"].astype(object).where(~s["metric"].str.startswith("cost/usd/"), UNPRICED)
     with pd.option_context("display.width", 200, "display.max_rows", 200):
-        echo(s[["metric", "value", "ci_low", "ci_high", "n"]].round(4).to_string(index=False))
+        echo(s.to_string(index=False))
     echo(f"\nrun {rid}: {len(res.rows)} rows ({res.computed_rows} computed now), {res.duration_s:.1f}s, "
-         f"spent ${res.spent_usd:.4f}")
+         f"spent {format_usd(res.spent_usd if priced else None)}")
     if res.stopped == "budget":
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
-        return 3
+        return 3  # workbench.cli.EXIT_BUDGET (nothing imports cli)
     return 0

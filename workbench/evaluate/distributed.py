@@ -59,7 +59,7 @@ def eval_partition(jobs: list[tuple[dict, int, int]], shared: dict, part_file: s
     ckpt = Checkpoint(path)
     try:
         n, spent, stopped = run_sync(run_jobs(iter(todo), len(todo), client, mdefs, env, ckpt,
-                                               shared["concurrency"], budget_usd, False, False))
+                                               shared["concurrency"], budget_usd, False, None))
     finally:
         ckpt.close()
     records = list(read_checkpoint(path).values())
@@ -68,7 +68,7 @@ def eval_partition(jobs: list[tuple[dict, int, int]], shared: dict, part_file: s
 
 def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckpt, *, scheduler: str | None,
              workers: int | None, partition_rows: int | None, concurrency: int, cache: str, judge: str | None,
-             embed_model: str | None, budget_usd: float | None, progress: bool, trace: bool, **_local
+             embed_model: str | None, budget_usd: float | None, progress: bool, recording=None, **_local
              ) -> tuple[int, float, str | None]:
     """Compute ``pending`` on Dask, appending every returned partition to ``ckpt``. Returns
     ``(rows computed, new spend, stopped)`` like the local runner."""
@@ -76,7 +76,8 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
 
     from ..config import settings
     from ..server import dask_client
-    from .engine import read_checkpoint, row_key, trace_row
+    from .engine import read_checkpoint, row_key
+    from .record import record_finished_row
 
     pdir = parts_dir(ckpt.path)
     # fold partitions an interrupted evaluation left behind; their rows are not pending any more
@@ -127,8 +128,7 @@ def run_dask(pending: list[tuple[dict, Any, int]], cands: list, mdefs: list, ckp
             if out is not None:
                 for rec in out["records"]:
                     ckpt.write(rec)
-                    if trace:
-                        trace_row(rec)
+                    record_finished_row(recording, rec, mdefs)
                 Path(out["part_file"]).unlink(missing_ok=True)
                 state["n"] += out["computed"]
                 state["spent"] += out["spent"]

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import json
 import os
+import random
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -29,8 +32,10 @@ from ..candidates import Answer, Candidate
 from ..config import settings
 from ..errors import ConfigError, WorkbenchError
 from ..llm.client import LLMClient, run_sync
-from .judge import Judge
+from ..secrets import scrub, secret_values
+from .judge import ROW_SPEND, Judge
 from .metrics import MetricDef
+from .record import row_trace
 
 
 class MetricEnv:
@@ -87,10 +92,34 @@ def read_checkpoint(path: Path) -> dict[str, dict]:
     return done
 
 
+CHECKPOINT_WAIT_S = 24 * 3600.0
+
+
+CHECKPOINT_WAIT_S = 24 * 3600.0  # an identical evaluation may run for hours
+
+
 class Checkpoint:
-    def __init__(self, path: Path):
+    """The append-only JSONL of an evaluation's finished rows. Opening it takes ``<file>.lock`` (held until
+    :meth:`close`): an identical evaluation started meanwhile waits, then reads the rows done instead of paying
+    for each of them again. ``resume=False`` empties it first (under the lock)."""
+
+    def __init__(self, path: Path, resume: bool = True):
+        import contextlib
+        import sys
+
+        from ..procs import locked
+
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        lock = path.with_name(path.name + ".lock")
+        self._lock = contextlib.ExitStack()
+
+        def waiting():
+            print(f"[workbench] waiting for another evaluation of the same set to finish ({lock})", file=sys.stderr)
+
+        self._lock.enter_context(locked(lock, CHECKPOINT_WAIT_S, f"the evaluation holding {lock}", on_wait=waiting))
+        if not resume:
+            path.unlink(missing_ok=True)
         # a crash can leave a partial last line: make sure new records start on a fresh line
         if path.exists() and path.stat().st_size:
             with open(path, "rb") as f:
@@ -101,18 +130,22 @@ class Checkpoint:
                     f.write("\n")
         self.f = open(path, "a", encoding="utf-8")
         self.n = 0
+        self.secrets = secret_values()  # an upstream error quoting the key must not land in the file
 
     def write(self, rec: dict) -> None:
-        self.f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        self.f.write(scrub(json.dumps(rec, ensure_ascii=False, default=str), self.secrets) + "\n")
         self.f.flush()
         self.n += 1
         if self.n % 50 == 0:
             os.fsync(self.f.fileno())
 
     def close(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
+        try:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+            self.f.close()
+        finally:
+            self._lock.close()
 
 
 def input_text(row: dict) -> str:
@@ -122,7 +155,14 @@ def input_text(row: dict) -> str:
 
 
 async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: MetricEnv) -> dict:
+    """Every metric on one answer. A failed answer scores the worst value on metrics whose ``on_error`` is
+    "fail" (quality, honesty) — so failures count in means — and is computed by the others."""
     values: dict[str, Any] = {}
+    if answer.error:
+        failing = [m for m in mdefs if m.on_error == "fail"]
+        for m in failing:
+            values[m.name] = m.worst
+        mdefs = [m for m in mdefs if m.on_error != "fail"]
 
     def unpack(m: MetricDef, out):
         if isinstance(out, tuple):
@@ -154,41 +194,88 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
 
 async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, client: LLMClient,
                     mdefs: list[MetricDef], env: MetricEnv, ckpt: Checkpoint, concurrency: int,
-                    budget_usd: float | None, progress: bool, trace: bool) -> tuple[int, float, str | None]:
-    state = {"spent": 0.0, "errors": 0, "n": 0, "stop": None}
+                    budget_usd: float | None, progress: bool, recording=None) -> tuple[int, float, str | None]:
+    """Run ``jobs`` with ``concurrency`` workers; returns (rows computed, USD spent, stop reason). With a
+    :class:`~workbench.evaluate.record.Recording`, each row is a trace with its assessments."""
+    state = {"spent": 0.0, "reserved": 0.0, "errors": 0, "n": 0, "stop": None}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="eval", unit="row")
 
-    async def one(row: dict, cand: Candidate, repeat: int) -> None:
-        try:
-            answer = await cand.aanswer(row, client, repeat)
-        except WorkbenchError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the row becomes an error row
-            answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
-        judge_before = env.judge.spent_usd if env.judge else 0.0
-        values = await score_row(row, answer, mdefs, env)
-        spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit)
-        spent += (env.judge.spent_usd - judge_before) if env.judge else 0.0
-        state["spent"] += spent
-        err = answer.error
-        rec = {"key": row_key(cand.name, row["id"], repeat), "candidate": cand.name, "id": row["id"],
-               "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
-               "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved, "error": err.split(":")[0] if err else None,
-               "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
-               "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
-               "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
-        for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
-            if row.get(col) is not None:
-                rec[col] = row[col]
-        ckpt.write(rec)
-        if trace:
-            trace_row(rec)
+    seq = itertools.count()
+    cond = asyncio.Condition()
+    costs: dict[str, list[float]] = {}  # per candidate: [sum, count] of the USD its finished rows cost
+    probing: set[str] = set()  # candidates whose first row (the one that learns the real cost) is running
+
+    async def admit(cand: Candidate, row: dict) -> float | None:
+        """Admission control for the budget: reserve ``cand``'s estimated cost of ``row`` before it starts
+        (the mean cost of its finished rows; its first row runs alone, reserving the offline upper bound, to learn
+        the real cost). A row that does not fit waits for rows in flight to settle; with none in flight it is
+        refused and the evaluation stops. So the budget is overshot by at most what rows in flight cost beyond
+        their estimates: at most one row per worker whose cost exceeds its candidate's mean. Returns the
+        reservation, or None to stop."""
+        async with cond:
+            while True:
+                if state["stop"]:
+                    return None
+                if budget_usd is None:
+                    return 0.0
+                known = costs.get(cand.name)
+                if known is None and cand.name in probing:  # its first row is still out: wait for its real cost
+                    await cond.wait()
+                    continue
+                est = known[0] / known[1] if known else upper_bound_usd(cand, row)
+                fits = state["spent"] + state["reserved"] + est <= budget_usd
+                if fits or (known is None and state["spent"] < budget_usd and state["reserved"] == 0):
+                    break  # (a first row whose upper bound does not fit still runs alone: it learns the real cost)
+                if state["reserved"] > 0 or probing:
+                    await cond.wait()
+                    continue
+                state["stop"] = "budget"
+                return None
+            if known is None:
+                probing.add(cand.name)
+            state["reserved"] += est
+            return est
+
+    async def one(row: dict, cand: Candidate, repeat: int, reserved: float) -> None:
+        order, started = next(seq), time.time()
+        with row_trace(recording, cand, row, repeat) as box:
+            judge_spend = []
+            token = ROW_SPEND.set(judge_spend)
+            t0 = time.perf_counter()
+            try:
+                answer = await cand.aanswer(row, client, repeat)
+            except WorkbenchError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the row becomes an error row
+                answer = Answer(text="", error=f"candidate_error: {type(e).__name__}: {e}")
+            finally:
+                elapsed = time.perf_counter() - t0
+            answer.elapsed_s = elapsed  # wall time to the complete answer: retries, backoff and retrieval included
+            try:
+                values = await score_row(row, answer, mdefs, env)
+            finally:
+                ROW_SPEND.reset(token)
+            spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit) + sum(judge_spend)
+            async with cond:
+                state["spent"] += spent
+                state["reserved"] -= reserved
+                tot = costs.setdefault(cand.name, [0.0, 0])
+                tot[0] += spent
+                tot[1] += 1
+                probing.discard(cand.name)
+                cond.notify_all()
+            rec = row_record(row, cand.name, repeat, answer, values, spent)
+            rec.update(seq=order, started_at=round(started, 3), elapsed_s=round(elapsed, 4))
+            if box is not None:
+                rec["trace_id"] = box["trace_id"]
+                box.update(record=rec, metrics=mdefs)
+            ckpt.write(rec)
         state["n"] += 1
-        state["errors"] += bool(err)
+        state["errors"] += bool(rec["error"])
         if bar is not None:
             bar.update(1)
             bar.set_postfix(errors=state["errors"], usd=f"{state['spent']:.4f}", refresh=False)
@@ -197,30 +284,84 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
 
     async def worker():
         for row, cand, repeat in jobs:  # a shared iterator: each job is taken exactly once
-            if state["stop"]:
+            reserved = await admit(cand, row)
+            if reserved is None:
                 return
-            await one(row, cand, repeat)
+            try:
+                await one(row, cand, repeat, reserved)
+            except BaseException:  # a configuration error or cancellation: stop, and free the waiting workers
+                async with cond:
+                    state["stop"] = state["stop"] or "error"
+                    cond.notify_all()
+                raise
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        if recording is not None and recording.traces:
+            from .. import tracing
+            from ..config import settings
+
+            tracing.route_to(recording.experiment_id)  # this task and its workers only
+            with tracing.scope(recording.experiment_id, redact=settings().redact_pii):
+                await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+        else:
+            await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     finally:
         if bar is not None:
             bar.close()
     return state["n"], state["spent"], state["stop"]
 
 
-def trace_row(rec: dict) -> None:
-    import mlflow
+def upper_bound_usd(cand: Candidate, row: dict) -> float:
+    """A row's cost before it runs: its prompt (counted offline) plus ``max_tokens`` at the candidate's price;
+    0 for candidates without a model (callables) or a price."""
+    model = getattr(cand, "model", None)
+    if not model:
+        return 0.0
+    from ..llm.endpoints import resolve
+    from ..llm.pricing import cost_from_price, count_tokens
 
-    with mlflow.start_span(name=f"eval:{rec['candidate']}") as span:
-        span.set_inputs({"id": rec["id"], "input": rec["input"], "contexts": rec.get("contexts")})
-        span.set_outputs({"answer": rec["answer"], "error": rec["error"]})
-        span.set_attributes({k: v for k, v in rec.items() if "/" in k and isinstance(v, (int, float))})
+    ep, name, kind = resolve(model)
+    try:
+        text = "\n".join(str(m.get("content", "")) for m in cand.messages(row, row.get("contexts") or []))
+    except Exception:  # noqa: BLE001 - an estimate only: fall back to the question
+        text = str(row.get("question") or "")
+    max_tokens = getattr(cand, "gen_params", {}).get("max_tokens", 256)
+    return cost_from_price(kind.price(ep, name), count_tokens(text, name)[0], max_tokens) or 0.0
+
+
+def interleaved_jobs(rows: list[dict], cands: list[Candidate], repeats: int, done: set[str] = frozenset(),
+                     seed: int = 0) -> list[tuple[dict, Candidate, int]]:
+    """(row, candidate, repeat) jobs, row-major with the candidates in a seeded random order within each row, so
+    drift in machine or API load during a run lands on every candidate alike (not on whichever ran last)."""
+    rng = random.Random(seed)
+    jobs = []
+    for row in rows:
+        for r in range(repeats):
+            order = list(cands)
+            rng.shuffle(order)
+            jobs += [(row, c, r) for c in order if row_key(c.name, row["id"], r) not in done]
+    return jobs
+
+
+def row_record(row: dict, cand: str, repeat: int, answer: Answer, values: dict, spent: float) -> dict:
+    """The checkpoint line of one evaluated row: inputs, answer, calls, cost and every metric value."""
+    err = answer.error
+    rec = {"key": row_key(cand, row["id"], repeat), "candidate": cand, "id": row["id"],
+           "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
+           "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved,
+           "error": err.split(":")[0] if err else None,
+           "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
+           "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
+           "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
+    for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
+        if row.get(col) is not None:
+            rec[col] = row[col]
+    return rec
 
 
 # ------------------------------------------------------------------ where the work runs
 
-# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, trace, **options)``
+# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, recording, **options)``
 # → ``(rows computed, USD spent, stop reason or None)``. Registered by name: local here, dask in distributed.py.
 EvalExecutor = Callable[..., tuple[int, float, str | None]]
 EVAL_EXECUTORS: dict[str, EvalExecutor] = {}
@@ -244,11 +385,11 @@ def get_eval_executor(name: str) -> EvalExecutor:
 
 
 def run_local(pending: list, cands: list, mdefs: list[MetricDef], ckpt: Checkpoint, *, client: LLMClient,
-              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, trace: bool,
+              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, recording=None,
               **_options) -> tuple[int, float, str | None]:
     """Run the jobs in this process, on the workbench's event-loop thread."""
     return run_sync(run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, concurrency, budget_usd,
-                             progress, trace))
+                             progress, recording))
 
 
 register_eval_executor("local", run_local)

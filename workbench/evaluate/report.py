@@ -9,7 +9,7 @@ import pandas as pd
 from .. import tags as T
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
+def flat_table(df: pd.DataFrame) -> pd.DataFrame:
     """Lists/dicts as JSON strings, so the table is a plain MLflow table."""
     out = df.copy()
     for col in out.columns:
@@ -54,7 +54,7 @@ def plots(result) -> dict:
             ax.barh(y, piv[cand].fillna(0), height=h, xerr=err, label=cand, capsize=2)
         ax.set_yticks([i + 0.4 - h / 2 for i in range(len(piv))])
         ax.set_yticklabels([m.removesuffix("/mean") for m in piv.index])
-        ax.set_xlabel("mean (95% bootstrap CI)")
+        ax.set_xlabel("mean (95% CI: Clopper-Pearson for rates, bootstrap-t for means)")
         ax.set_title("Metrics per candidate")
         ax.legend(loc="lower right")
         fig.tight_layout()
@@ -88,9 +88,10 @@ def log_result(result, run_id: str | None = None) -> str:
     tracking.log_params(result.params, rid)
     tracking.log_metrics({**result.metrics, "eval/rows_computed": result.computed_rows,
                           "eval/spent_usd": result.spent_usd, "eval/duration_s": result.duration_s}, run_id=rid)
-    tracking.set_tags({T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint)}, rid)
+    tracking.set_tags({T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint),
+                       **result.tags}, rid)
     if len(result.rows):
-        tracking.log_table(_flat(result.rows), "eval_rows.json", run_id=rid)
+        tracking.log_table(flat_table(result.rows), "eval_rows.json", run_id=rid)
         tracking.log_table(result.summary(), "eval_summary.json", run_id=rid)
         for name, fig in plots(result).items():
             tracking.log_figure(fig, name, run_id=rid)

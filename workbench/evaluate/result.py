@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from . import stats
 from .metrics import MetricDef
-
-N_BOOT = 1000
 
 
 @dataclass
@@ -31,52 +30,49 @@ class EvalResult:
     duration_s: float = 0.0
     computed_rows: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # run tags (machine load at start and end)
 
     @property
     def complete(self) -> bool:
         return self.stopped is None
 
     def summary(self, ci: bool = True) -> pd.DataFrame:
-        """One line per candidate × metric × stat, with a 95% bootstrap CI for means."""
+        """One line per candidate × metric × stat, with a 95% CI for means (Clopper-Pearson for rates,
+        studentized bootstrap otherwise; see :mod:`workbench.evaluate.stats`) and ``n_answered`` / ``n_total``.
+        Failed rows count: quality and honesty score them as failures (so their means include them), and
+        ``<metric>/mean_answered`` gives the mean over the answered rows alone when some failed."""
         out = []
-        rng = np.random.default_rng(0)
         for cand in self.candidates:
             sub = self.rows[self.rows["candidate"] == cand]
+            answered = sub["error"].isna() if "error" in sub else pd.Series(True, index=sub.index)
+            counts = {"n_answered": int(answered.sum()), "n_total": len(sub)}
             for m in self.metric_defs:
                 if m.name not in sub:
                     continue
                 vals = pd.to_numeric(sub[m.name], errors="coerce").dropna().to_numpy(float)
                 for stat in m.stats:
-                    v = _stat(vals, stat)
+                    v = stats.aggregate(vals, stat)
                     lo = hi = None
-                    if ci and stat == "mean" and len(vals) > 1:
-                        idx = rng.integers(0, len(vals), (N_BOOT, len(vals)))
-                        boots = vals[idx].mean(axis=1)
-                        lo, hi = float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+                    if ci and stat == "mean" and len(vals):  # method per kind: evaluate/stats.py
+                        lo, hi, _ = stats.ci(vals, binary=m.binary)
+                        lo, hi = (None, None) if np.isnan(lo) else (lo, hi)
                     out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
-                                "ci_high": hi, "n": len(vals), "family": m.family})
+                                "ci_high": hi, "n": len(vals), "family": m.family, **counts})
+                if m.on_error == "fail" and "mean" in m.stats and counts["n_answered"] < counts["n_total"]:
+                    ans = pd.to_numeric(sub.loc[answered, m.name], errors="coerce").dropna().to_numpy(float)
+                    out.append({"candidate": cand, "metric": f"{m.name}/mean_answered",
+                                "value": stats.aggregate(ans, "mean"), "ci_low": None, "ci_high": None,
+                                "n": len(ans), "family": m.family, **counts})
                 jcol = f"{m.name}.judge_error"
                 if jcol in sub:
                     je = sub[jcol].dropna().astype(float)
                     out.append({"candidate": cand, "metric": f"{m.name}/judge_error_rate",
                                 "value": float(je.mean()) if len(je) else None, "ci_low": None, "ci_high": None,
-                                "n": len(je), "family": m.family})
+                                "n": len(je), "family": m.family, **counts})
             errs = sub["error"].notna().mean() if len(sub) else 0.0
             out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
-                        "ci_high": None, "n": len(sub), "family": "run"})
+                        "ci_high": None, "n": len(sub), "family": "run", **counts})
         return pd.DataFrame(out)
-
-
-def _stat(vals: np.ndarray, stat: str) -> float | None:
-    if len(vals) == 0:
-        return None
-    if stat == "mean":
-        return float(vals.mean())
-    if stat == "total":
-        return float(vals.sum())
-    if stat.startswith("p"):
-        return float(np.percentile(vals, float(stat[1:])))
-    raise ValueError(stat)
 
 
 def aggregates(result: EvalResult) -> dict[str, float]:

@@ -13,8 +13,10 @@ with a budget stop, logged to MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -24,30 +26,50 @@ from ..candidates import Candidate, as_candidate
 from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
+from .. import tags as T
 from ..llm.client import LLMClient
-from .engine import Checkpoint, MetricEnv, get_eval_executor, read_checkpoint, row_key
+from ..llm.threads import load_tags
+from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, read_checkpoint, row_key
+from . import record
 from .judge import Judge
 from .metrics import MetricDef, get_metrics
 from .result import EvalResult, aggregates
 
 
+def endpoint_identity(spec: str | None) -> str | None:
+    """What determines a model's answers besides the request (:meth:`EndpointKind.identity`: the server's URL
+    or the model file), for ``spec``; None for a callable candidate."""
+    if not spec:
+        return None
+    from ..llm.endpoints import kind_of
+
+    ep, model = settings().resolve_model(spec)
+    return kind_of(ep).identity(ep, model)
+
+
 def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None) -> str:
-    blob = json.dumps([ds.digest, [(c.name, c.config) for c in cands], [m.name for m in mdefs], repeats, judge],
-                      sort_keys=True, default=str)
+    """The checkpoint's key: dataset digest, candidate configs and the identity of the endpoint each talks to
+    (rows another server answered are never reused, whatever the cache mode), metrics, repeats, judge."""
+    blob = json.dumps([ds.digest, [(c.name, c.config, endpoint_identity(getattr(c, "model", None))) for c in cands],
+                       [m.name for m in mdefs], repeats, judge, endpoint_identity(judge)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int = 1,
              concurrency: int | None = None, cache: str = "use", budget_usd: float | None = None,
              judge: str | None = None, checkpoint: str | Path | None = None, log: bool = True,
-             run_id: str | None = None, trace: bool = False, progress: bool | None = None,
+             run_id: str | None = None, trace: bool = True, progress: bool | None = None,
              resume: bool = True, embed_model: str | None = None, executor: str = "local",
              scheduler: str | None = None, workers: int | None = None,
              partition_rows: int | None = None) -> EvalResult:
     """Evaluate ``candidates`` (model specs, :class:`Candidate`s or callables) on ``dataset``.
 
-    Returns an :class:`EvalResult`; logs to MLflow when ``log`` (the launching run inside
-    ``workbench run``, ``run_id`` if given, else this process's own run). ``metrics``: names or families
+    Returns an :class:`EvalResult`. With ``log`` (the default) it is recorded in MLflow
+    (:mod:`workbench.evaluate.record`): into ``run_id`` if given, else the launching run inside ``workbench run``,
+    else a new run for this call (interactive use: every call its own run, ended when the call returns); several
+    candidates get one child run each; every candidate configuration is a LoggedModel; with ``trace`` (the
+    default) every evaluated row is a trace with one Feedback per metric and the reference as an Expectation.
+    ``metrics``: names or families
     (default: every metric that needs no LLM, plus judged ones when ``judge`` is set). ``executor="dask"``
     spreads rows over Dask workers (``scheduler`` address, else a local cluster of ``workers``), in
     partitions of ``partition_rows``; see :mod:`workbench.evaluate.distributed`.
@@ -66,31 +88,73 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         if model:
             ep, _ = settings().resolve_model(model)
             ep.api_key()
+    if budget_usd is not None:  # a budget needs a price for every model that can spend
+        from ..llm.pricing import is_priced
+
+        for spec in [getattr(c, "model", None) for c in cands] + [judge]:
+            if spec and not is_priced(*settings().resolve_model(spec)):
+                raise WorkbenchError(f"budget_usd={budget_usd} cannot be held: model '{spec}' has no price (its cost "
+                                     f"would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
+                                     f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
     key = eval_key(ds, cands, mdefs, repeats, judge)
     ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
-    if not resume and ckpt_path.exists():
-        ckpt_path.unlink()
+    ckpt = Checkpoint(ckpt_path, resume=resume)  # holds the checkpoint's lock until closed
     done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
     rows = ds.rows
-    pending = [(row, c, r) for c in cands for row in rows for r in range(repeats)
-               if row_key(c.name, row["id"], r) not in done]
+    pending = interleaved_jobs(rows, cands, repeats, done)
     client = LLMClient(cache=cache)
     env = MetricEnv(judge=Judge(judge, client) if judge else None, embed_model=embed_model)
     conc = concurrency or max(4, min(64, 2 * max(settings().resolve_model(getattr(c, "model", "local"))[0]
                                                  .max_concurrency for c in cands)))
-    ckpt = Checkpoint(ckpt_path)
-    if trace:
-        from .. import tracking
-
-        tracking.configure()
     show = progress if progress is not None else len(pending) > 20
-    try:
-        n, spent, stopped = get_eval_executor(executor)(
-            pending, cands, mdefs, ckpt, client=client, env=env, scheduler=scheduler, workers=workers,
-            partition_rows=partition_rows, concurrency=conc, cache=cache, judge=judge, embed_model=embed_model,
-            budget_usd=budget_usd, progress=show, trace=trace)
-    finally:
-        ckpt.close()
+    with _evaluation_run(log, run_id, f"eval-{ds.name}-{'-'.join(names)}"[:200]) as parent:
+        recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None
+        status = "FAILED"
+        try:
+            load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
+            ckpt = Checkpoint(ckpt_path)
+            try:
+                n, spent, stopped = get_eval_executor(executor)(
+                    pending, cands, mdefs, ckpt, client=client, env=env, scheduler=scheduler, workers=workers,
+                    partition_rows=partition_rows, concurrency=conc, cache=cache, judge=judge,
+                    embed_model=embed_model, budget_usd=budget_usd, progress=show, recording=recording)
+            finally:
+                ckpt.close()
+            result = _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped,
+                             spent, n, t0)
+            result.tags = {**load_start, **load_tags(T.LOAD_END)}
+            status = "FINISHED"
+        finally:
+            if recording is not None:  # children end with the call, failed ones too: never left RUNNING
+                record.close_recording(recording, result if status == "FINISHED" else None, status)
+        if parent:
+            from .report import log_result
+
+            result.run_id = log_result(result, parent)
+    return result
+
+
+@contextlib.contextmanager
+def _evaluation_run(log: bool, run_id: str | None, name: str):
+    """The run an evaluation records into: ``run_id``, else the launching run, else a new one for this call."""
+    if not log:
+        yield None
+        return
+    from .. import tracking
+
+    rid = run_id or os.environ.get(tracking.RUN_ENV)
+    if rid:
+        tracking.configure()
+        yield rid
+        return
+    from ..lifecycle import tracked_run
+
+    with tracked_run("eval", name) as run:
+        yield run.run_id
+
+
+def _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped, spent, n,
+            t0) -> EvalResult:
     final = read_checkpoint(ckpt_path)
     order = {(row_key(c.name, row["id"], r)): i for i, (row, c, r) in enumerate(
         (row, c, r) for c in cands for row in rows for r in range(repeats))}
@@ -104,14 +168,10 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
               "eval.budget_usd": budget_usd if budget_usd is not None else "none", "eval.key": key}
     for c in cands:
         params.update(c.params())
-    result = EvalResult(rows=df, metrics={}, candidates=names, metric_defs=mdefs, dataset=ds, checkpoint=ckpt_path,
-                        stopped=stopped, spent_usd=spent, duration_s=time.monotonic() - t0, computed_rows=n,
-                        params=params)
+    result = EvalResult(rows=df, metrics={}, candidates=[c.name for c in cands], metric_defs=mdefs, dataset=ds,
+                        checkpoint=ckpt_path, stopped=stopped, spent_usd=spent, duration_s=time.monotonic() - t0,
+                        computed_rows=n, params=params)
     result.metrics = aggregates(result) if len(df) else {}
-    if log:
-        from .report import log_result
-
-        result.run_id = log_result(result, run_id)
     return result
 
 

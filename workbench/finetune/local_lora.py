@@ -38,14 +38,32 @@ from ..llm.local import file_lock, llama_cpp_source, log, model_path, register_a
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+EXTRA_MODULES = ("torch", "transformers", "peft")
+INSTALL_HINT = ("pip install -c constraints.txt -e '.[finetune]' (on Linux install torch from PyTorch's CPU index "
+                "first: README, Install)")
+
+
+def missing_extra() -> list[str]:
+    """The [finetune] modules that are not installed (looked up, not imported: cheap)."""
+    import importlib.util
+
+    return [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is None]
+
+
+def skip_message(what: str = "fine-tuning") -> str | None:
+    """One line saying ``what`` is skipped and how to add the extra; None when the extra is installed."""
+    missing = missing_extra()
+    return (f"{what} skipped: the [finetune] extra is not installed ({', '.join(missing)} missing); add it with: "
+            f"{INSTALL_HINT}") if missing else None
+
+
 def require_extra() -> None:
     try:
         import peft  # noqa: F401
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as e:
-        raise SetupError(f"local fine-tuning needs the [finetune] extra ({e.name} is missing): "
-                         f"pip install -c constraints.txt -e '.[finetune]'") from None
+        raise SetupError(f"local fine-tuning needs the [finetune] extra ({e.name} is missing): {INSTALL_HINT}") from None
 
 
 def hf_base_dir() -> Path:

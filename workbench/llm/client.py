@@ -291,11 +291,13 @@ class LLMClient:
             on_delta(piece)
 
         timeout = self.timeout_s or ep.timeout_s
+        t_call = time.perf_counter()
         rec = ChatRecord(endpoint=ep.name, model=model, params={k: v for k, v in params.items() if k != "extra_body"})
         for attempt in range(self.max_retries + 1):
             rec.attempts = attempt + 1
             await limiter.acquire()
             outcome, wait = None, None
+            t_attempt = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout):
                     await self._call_once(client, ep, kind, model, messages, params, rec,
@@ -311,6 +313,11 @@ class LLMClient:
                 rec.error_message = f"{type(exc).__name__}: {str(exc)[:300]}"
             await limiter.release(outcome, wait)
             if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries or delivered[0]:
+                # latency and TTFT are what the caller waited: from the call's start, retries included
+                offset = t_attempt - t_call
+                rec.latency_s = (rec.latency_s + offset) if rec.latency_s is not None else time.perf_counter() - t_call
+                if rec.ttft_s is not None:
+                    rec.ttft_s += offset
                 break
             rec.retries += 1
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
@@ -366,7 +373,8 @@ class LLMClient:
         rec.text, rec.finish_reason = text, finish
         rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated = pt, ct, est
         rec.latency_s, rec.ttft_s = latency, ttft
-        rec.tokens_per_s = (ct / gen_s) if ct and gen_s > 0 else None
+        # decode rate after the first token; needs a streamed first-token time and at least 2 tokens
+        rec.tokens_per_s = ((ct - 1) / gen_s) if ttft is not None and ct and ct >= 2 and gen_s > 0 else None
         rec.cost_usd = cost_from_price(kind.price(ep, model), pt, ct)
         rec.compute_s = latency if kind.local_compute else None
 

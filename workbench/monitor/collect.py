@@ -92,6 +92,7 @@ def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
     from ..candidates import Answer
     from ..evaluate.metrics import get_metrics
     from ..evaluate.engine import MetricEnv, score_row
+    from ..evaluate.record import log_scores
     from ..llm.client import run_sync
 
     df = df.copy()
@@ -114,6 +115,7 @@ def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
         msgs = (root.inputs or {}).get("messages", []) if root is not None else []
         question = msgs[-1].get("content", "") if msgs and isinstance(msgs[-1], dict) else ""
         values = run_sync(score_row({"question": question}, Answer(text=answer_text, contexts=contexts), mdefs, env))
+        log_scores(df.at[i, "trace_id"], {m.name: values.get(m.name) for m in mdefs}, source_id="workbench-monitor")
         if values.get("honesty/groundedness") is not None:
             df.at[i, "groundedness"] = values["honesty/groundedness"]
         tox, leak = values.get("harm/toxicity"), values.get("harm/pii_leak")

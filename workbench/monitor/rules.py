@@ -259,6 +259,11 @@ class Monitor:
                 errors.append(f"{kind}: {type(e).__name__}: {e}")
         return errors
 
+    def firing(self, severity: str | None = None) -> list[str]:
+        """Names of the rules firing now (of ``severity`` if given), notified or suppressed by the cooldown."""
+        return [r.name for r in self.rules.rules if (severity is None or r.severity == severity)
+                and self.state.get(r.name, {}).get("status") == "firing"]
+
     def check(self, now: pd.Timestamp | None = None) -> list[dict]:
         """Collect, evaluate, notify: one monitoring pass."""
         now = now or now_utc()

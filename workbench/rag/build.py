@@ -42,9 +42,10 @@ def index_corpus(corpus: str | Path, chunker: str = "recursive", chunk_size: int
     return index, path
 
 
-def retrieval_preview(index: VectorIndex, questions: list[str], retriever: str = "hybrid", top_k: int = 4) -> pd.DataFrame:
+def retrieval_preview(index: VectorIndex, questions: list[str], retriever: str = "hybrid", top_k: int = 4,
+                      rerank: str | None = None) -> pd.DataFrame:
     """A readable table: question, rank, chunk id, heading path, score, first words."""
-    r = Retriever(index, retriever, top_k)
+    r = Retriever(index, retriever, top_k, rerank=rerank)
     rows = []
     for q in questions:
         for h in r.retrieve(q):

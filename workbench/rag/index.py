@@ -39,20 +39,37 @@ def corpus_hash(chunks: list[Chunk]) -> str:
     return h.hexdigest()[:16]
 
 
+def _flat(faiss, d: int):
+    return faiss.IndexFlatIP(d)
+
+
+def _hnsw(faiss, d: int):
+    index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
+AUTO = ("auto",)  # choose by corpus size: flat below ``hnsw_threshold`` chunks, HNSW above
+FAISS_KINDS = {"flat": _flat, "hnsw": _hnsw}  # exact inner product; approximate (HNSW) for large corpora
+
+
 def make_faiss(vectors: np.ndarray, kind: str):
     import faiss
 
-    d = vectors.shape[1]
-    if kind == "flat":
-        index = faiss.IndexFlatIP(d)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        raise WorkbenchError(f"index kind must be flat or hnsw, got {kind!r}")
+    if kind not in FAISS_KINDS:
+        raise WorkbenchError(f"index kind must be one of {sorted(FAISS_KINDS)}, got {kind!r}")
+    index = FAISS_KINDS[kind](faiss, vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def _plain(name: str, v):
+    """A parquet cell as the Python value ``Chunk`` holds (numpy scalars unwrapped; a missing page is None)."""
+    v = v.item() if hasattr(v, "item") else v
+    if name == "page":
+        return None if v is None or v != v else int(v)
+    return v
 
 
 @dataclass
@@ -141,8 +158,7 @@ class VectorIndex:
             index = faiss.read_index(str(path / "index.faiss"))
         except (OSError, ValueError, RuntimeError) as e:
             raise WorkbenchError(f"{path}: not a complete workbench index ({type(e).__name__}: {e}); rebuild it") from None
-        chunks = [Chunk(**{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()})
-                  for r in df.to_dict(orient="records")]
+        chunks = [Chunk(**{k: _plain(k, v) for k, v in r.items()}) for r in df.to_dict(orient="records")]
         if not (len(chunks) == index.ntotal == len(vectors) == config.get("n")):
             raise WorkbenchError(f"{path}: files disagree (chunks {len(chunks)}, vectors {len(vectors)}, "
                                  f"index {index.ntotal}); rebuild it")
@@ -175,7 +191,7 @@ def build_index(chunks: list[Chunk], embed_model: str = "all-MiniLM-L6-v2", kind
         cache = EmbeddingCache(cache_path or settings().project_dir / ".workbench" / "embeddings.db")
         vectors, computed = cache.embed([c.context_text for c in chunks], model=embed_model, progress=progress)
     t_embed = time.monotonic() - t0
-    if kind == "auto":
+    if kind in AUTO:
         kind = "hnsw" if len(chunks) >= hnsw_threshold else "flat"
     t1 = time.monotonic()
     index = make_faiss(vectors, kind)

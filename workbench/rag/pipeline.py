@@ -12,6 +12,7 @@ from ..candidates import Answer, Candidate, format_contexts
 from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
 from .index import VectorIndex
 from .retrieval import Retriever
+from .rewrite import get_rewrite
 
 RAG_SYSTEM = "You are the Contoso Outdoor product assistant. You answer from the product manuals only."
 RAG_TEMPLATE = (
@@ -36,20 +37,27 @@ class RAGAnswer:
 class RAGPipeline(Candidate):
     def __init__(self, index: VectorIndex | str | Path, model: str = "local", top_k: int = 4,
                  retriever: str = "hybrid", prompt: str | None = None, system_prompt: str | None = RAG_SYSTEM,
-                 mmr: bool = False, name: str | None = None, **gen_params):
+                 mmr: bool = False, name: str | None = None, rerank: str | None = None,
+                 query_rewrite: str | None = None, fetch_k: int | None = None, **gen_params):
+        """``rerank``: ``overlap`` or ``sentence`` re-orders the first ``fetch_k`` candidates
+        (:mod:`workbench.rag.rerank`); ``query_rewrite``: ``keywords`` or ``llm`` rewrites the question before
+        retrieval (:mod:`workbench.rag.rewrite`); both off by default."""
         self.index = index if isinstance(index, VectorIndex) else VectorIndex.load(index)
-        self.retriever = Retriever(self.index, retriever, top_k, mmr=mmr)
+        self.retriever = Retriever(self.index, retriever, top_k, mmr=mmr, fetch_k=fetch_k, rerank=rerank)
+        self.rewrite = get_rewrite(query_rewrite)
         self.model, self.top_k = model, top_k
         self.prompt = prompt or RAG_TEMPLATE
         self.system_prompt = system_prompt
         self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
-        self.name = name or f"rag-{retriever}-k{top_k}"
+        self.name = name or f"rag-{retriever}{'+' + self.retriever.rerank if self.retriever.rerank else ''}-k{top_k}"
         self.config = {"kind": "rag", "model": model, "top_k": top_k, "retriever": retriever, "mmr": mmr,
                        "prompt": "default" if prompt is None else prompt, "system_prompt": system_prompt,
                        "embed_model": self.index.embed_model, "index_kind": self.index.config.get("kind"),
                        "corpus_hash": self.index.config.get("corpus_hash"),
                        "index_path": None if isinstance(index, VectorIndex) else str(Path(index).resolve()),
                        **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
+                       **{k: v for k, v in (("rerank", self.retriever.rerank), ("query_rewrite", query_rewrite),
+                                            ("fetch_k", fetch_k)) if v not in (None, "", "none")},
                        **self.gen_params}
 
     @staticmethod
@@ -70,17 +78,34 @@ class RAGPipeline(Candidate):
         return msgs
 
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
-        hits = await self.aretrieve(self.question(row))
+        question = self.question(row)
+        query, rewrite_call = await self.rewrite(question, client, self.model) if self.rewrite else (question, None)
+        hits = await self.aretrieve(query)
         contexts = [h.chunk.context_text for h in hits]
         rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat, **self.gen_params)
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]
+        if rewrite_call is not None:  # its tokens, cost and latency belong to the row
+            ans.calls.insert(0, rewrite_call)
         return ans
 
     async def aretrieve(self, question: str) -> list:
-        """The retriever's hits for ``question``, off the event loop (FAISS and the embedder block)."""
-        return await asyncio.to_thread(self.retriever.retrieve, question)
+        """The retriever's hits for ``question``, off the event loop (FAISS and the embedder block). Inside an
+        MLflow trace (an evaluated row, a served request) it is a RETRIEVER span with the chunks as documents."""
+        import mlflow
+
+        if mlflow.get_current_active_span() is None:
+            return await asyncio.to_thread(self.retriever.retrieve, question)
+        from mlflow.entities import SpanType
+
+        with mlflow.start_span(name="retrieve", span_type=SpanType.RETRIEVER) as span:
+            span.set_inputs({"query": question, "top_k": self.top_k, "retriever": self.config["retriever"]})
+            hits = await asyncio.to_thread(self.retriever.retrieve, question)
+            span.set_outputs([{"page_content": h.chunk.context_text, "metadata": {"doc_uri": h.chunk.doc_id,
+                                                                                  "chunk_id": h.chunk.chunk_id}}
+                              for h in hits])
+        return hits
 
     def answer(self, question: str) -> RAGAnswer:
         """Sync: retrieve and answer one question."""

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from .. import tags as T
 from .. import tracking
-from ..config import settings
+from ..config import join_surrogate_pairs, settings
 from ..errors import WorkbenchError
 from ..lifecycle import tracked_run
 from ..secrets import is_secret_name, scrub, secret_values
@@ -113,11 +113,51 @@ def coerce(value: Any, type_name: str | None) -> Any:
             return value
     except ValueError:
         raise WorkbenchError(f"parameter value {value!r} is not a valid {t}") from None
-    import yaml
+    return untyped(value)
 
-    with contextlib.suppress(yaml.YAMLError):
-        return yaml.safe_load(value)
+
+def untyped(value: str) -> Any:
+    """A value for a parameter without a declared type, by a YAML 1.2 core-schema rule (JSON's scalars, lists
+    and objects; ``true``/``false``/``null`` in any case; other flow collections as YAML); anything else stays
+    the string. Unlike YAML 1.1 (``yaml.safe_load``) ``1:30``, ``0123``, ``yes``, ``on``, ``2024-01-02`` stay
+    strings rather than becoming 90, 83, True, True and a date."""
+    s = value.strip()
+    if s.lower() in ("true", "false"):
+        return s.lower() == "true"
+    if s.lower() in ("null", "~"):
+        return None
+    try:
+        return json.loads(s)
+    except ValueError:
+        pass
+    if s[:1] in ("[", "{"):
+        import yaml
+
+        with contextlib.suppress(yaml.YAMLError):
+            return yaml.safe_load(s)
     return value
+
+
+def check_storable(name: str, value: Any, where: str) -> None:
+    """Refuse a value MLflow and the notebook cannot store faithfully: a NUL character, or text that is not
+    valid UTF-8 (a lone surrogate: an undecodable byte on the command line, or ``"\\ud800"``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_storable(name, k, where)
+            check_storable(name, v, where)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_storable(name, v, where)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise WorkbenchError(f"{where}: parameter '{name}': the value holds a NUL character (\\x00) at "
+                                 f"position {value.index(chr(0))}; expected text without control characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise WorkbenchError(f"{where}: parameter '{name}': the value is not valid UTF-8 text (character "
+                                 f"{value[e.start]!r} at position {e.start}: a byte that is not UTF-8, or a lone "
+                                 f"surrogate); pass UTF-8 text") from None
 
 
 def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple[dict, dict]:
@@ -138,6 +178,8 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
                       f"sets them 'parameters'", stacklevel=3)
     params = {n: d["default"] for n, d in declared.items()}
     for name, v in overrides.items():
+        v = join_surrogate_pairs(v)
+        check_storable(name, v, path.name)  # before any run exists: nothing is left RUNNING
         try:
             params[name] = coerce(v, declared.get(name, {}).get("type"))
         except WorkbenchError as e:  # name the parameter and where it is declared
@@ -210,11 +252,28 @@ def _scrub_file(path: Path, secrets: list[str]) -> None:
             path.write_text(clean, encoding="utf-8")
 
 
+def kernel_name(path: Path, kernel: str | None = None) -> str:
+    """``kernel``, else the notebook's kernelspec name, else ``python3``; checked before any run exists."""
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
+
+    name = kernel or (json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}).get(
+        "name") or NATIVE_KERNEL_NAME
+    installed = set(KernelSpecManager().find_kernel_specs()) | {NATIVE_KERNEL_NAME}
+    if name not in installed:
+        where = "--kernel" if kernel else "its kernelspec"
+        raise WorkbenchError(f"{path}: Jupyter kernel {name!r} ({where}) is not installed; installed: "
+                             f"{', '.join(sorted(installed))}. Pass --kernel NAME, or register it with "
+                             f"`python -m ipykernel install --user --name {name}` in that environment")
+    return name
+
+
 def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
                  run_name: str | None = None, parent_run_id: str | None = None, timeout: float | None = None,
                  output: str | Path | None = None, progress: bool = True, tags: Mapping[str, str] | None = None,
-                 raise_on_error: bool = False, run_id: str | None = None) -> RunResult:
+                 raise_on_error: bool = False, run_id: str | None = None, kernel: str | None = None) -> RunResult:
     """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
+
+    ``kernel`` names the Jupyter kernel; by default the notebook's own kernelspec (``python3`` if it has none).
 
     ``timeout`` is per cell (seconds). On failure the run is FAILED with the partial notebook logged; the
     result carries the error and traceback (``raise_on_error=True`` raises :class:`NotebookRunError`).
@@ -230,6 +289,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     if path.suffix != ".ipynb":
         raise WorkbenchError(f"{path}: expected a .ipynb notebook")
     params, _declared = resolve_parameters(path, parameters)
+    kernel = kernel_name(path, kernel)
     nb_hash = notebook_hash(path)
     run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
                 T.SOURCE_TYPE: "NOTEBOOK", **(tags or {})}
@@ -247,7 +307,8 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
             with _kernel_env(env):
                 papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
                                            start_timeout=KERNEL_START_TIMEOUT_S, cwd=str(path.parent),
-                                           execution_timeout=timeout, kernel_name="python3", **kernel_transport())
+                                           execution_timeout=timeout, kernel_name=kernel,
+                                           **kernel_transport())
         except PapermillExecutionError as e:
             error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
             tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))

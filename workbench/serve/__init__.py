@@ -29,8 +29,8 @@ Config file (YAML)::
 """
 
 from .app import ServedApp
-from .config import AppConfig, config_from_run, load_config
+from .config import AppConfig, config_from_model, config_from_run, load_config
 from .http import AppHandle, create_app, serve, start, validate_request
 
-__all__ = ["AppConfig", "AppHandle", "ServedApp", "config_from_run", "create_app", "load_config", "serve", "start",
+__all__ = ["AppConfig", "AppHandle", "ServedApp", "config_from_model", "config_from_run", "create_app", "load_config", "serve", "start",
            "validate_request"]

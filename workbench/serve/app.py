@@ -18,6 +18,9 @@ def _text(content: Any) -> str:
     return content
 
 
+DISCONNECTED = "client_disconnected"  # the error class of a request whose client went away mid-answer
+
+
 class ServedApp:
     """One configuration, ready to answer requests (one per process: it owns tracing's settings)."""
 
@@ -42,10 +45,14 @@ class ServedApp:
                                       system_prompt=DEFAULT_SYSTEM if cfg.system_prompt == "default"
                                       else cfg.system_prompt)
         try:
-            self._messages([{"role": "user", "content": "test"}], ["test"])
+            probe = self._messages([{"role": "user", "content": "test"}], ["test"])
         except (KeyError, IndexError, ValueError, WorkbenchError) as e:
             raise ConfigError(f"{cfg.source or cfg.name}: the template cannot be filled from a question "
                               f"({type(e).__name__}: {e}); use {{question}} (and {{contexts}} for RAG)") from None
+        from .guard import guard_for
+
+        self.guard = guard_for(cfg.confidential, cfg.output_guard,
+                               next((m["content"] for m in probe if m["role"] == "system"), None))
         tracking.configure()
         self.experiment_id = tracking.experiment_id(cfg.experiment_name)
         settings().resolve_model(cfg.model)  # an unknown model or a missing key fails at start, not per request
@@ -92,24 +99,37 @@ class ServedApp:
         with tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(), \
                 span(f"app {self.cfg.name}", SpanType.CHAIN) as root:
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
-            if self.rag is not None:
-                with span("retrieval", SpanType.RETRIEVER) as rs:
-                    rs.set_inputs({"query": question})
-                    hits = await self.rag.aretrieve(question)
-                    contexts = [h.chunk.context_text for h in hits]
-                    chunk_ids = [h.chunk.chunk_id for h in hits]
-                    rs.set_outputs([{"page_content": c, "metadata": {"doc_uri": i}}
-                                    for c, i in zip(contexts, chunk_ids)])
-            rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
-                                          on_delta=on_delta, **params)
+            if self.rag is not None:  # a RETRIEVER span when traced (RAGPipeline.aretrieve)
+                hits = await self.rag.aretrieve(question)
+                contexts = [h.chunk.context_text for h in hits]
+                chunk_ids = [h.chunk.chunk_id for h in hits]
+            tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower()}
+            meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
+            if self.cfg.model_id:
+                meta["mlflow.modelId"] = self.cfg.model_id  # MLflow links the trace to the LoggedModel
+            try:
+                # with the guard on, a streamed answer is checked whole before any of it is sent
+                rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
+                                              on_delta=None if self.guard else on_delta, **params)
+            except asyncio.CancelledError:  # the client hung up: an error, not a short successful request
+                if traced:
+                    mlflow.update_current_trace(tags={**tags, T.TRACE_ERROR: DISCONNECTED,
+                                                      T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"},
+                                                metadata=meta)
+                root.set_status(SpanStatusCode.ERROR)
+                raise
+            if self.guard is not None and not rec.error:
+                rec.text, found = self.guard.apply(rec.text)
+                if found:
+                    tags[T.TRACE_GUARD] = f"{self.guard.action}: " + ",".join(sorted({f.kind for f in found}))
+                if on_delta is not None and rec.text:
+                    on_delta(rec.text)
             root.set_outputs(rec.text)
-            tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower(),
-                    T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"}
+            tags[T.TRACE_LATENCY] = f"{time.perf_counter() - t0:.4f}"
             for k in ("ttft_s", "prompt_tokens", "completion_tokens", "cost_usd", "error"):
                 v = getattr(rec, k)
                 if v is not None:
                     tags[T.TRACE_PREFIX + k] = str(round(v, 6) if isinstance(v, float) else v)
-            meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
             if traced:
                 mlflow.update_current_trace(tags=tags, metadata=meta)
             if rec.error:

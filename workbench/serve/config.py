@@ -9,6 +9,7 @@ from typing import Any
 from .. import tags as T
 from ..errors import ConfigError
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 PARAM_LIMITS = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0), "max_tokens": (int, 1, 4096),
                 "max_completion_tokens": (int, 1, 4096), "seed": (int, -2**31, 2**31 - 1)}
@@ -25,6 +26,7 @@ class AppConfig:
     rag: dict | None = None
     params: dict = field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 256})
     run_id: str | None = None
+    model_id: str | None = None  # the LoggedModel (candidate configuration) served: traces link to it
     experiment: str | None = None
     redact_pii: bool = True
     trace: bool = True  # an MLflow trace per request (what monitoring reads)
@@ -35,7 +37,19 @@ class AppConfig:
     max_retries: int = 2  # an app fails fast rather than keep its caller waiting
     max_messages: int = 64
     max_concurrent: int = 64
+    # Host headers answered besides localhost's (DNS rebinding: a web page must not reach the app through a name
+    # it controls): the names a reverse proxy forwards when serving beyond this machine. "*" allows any.
+    allowed_hosts: list[str] = field(default_factory=list)
+    # values an answer must never repeat ({canaries: [...], system_prompt: true}) and what the output guard does
+    # then: block (the default when something is confidential) | redact | off — see workbench.serve.guard
+    confidential: dict | None = None
+    output_guard: str | None = None
     source: str = ""  # where the config came from (file or run), for messages
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every Host header the app answers: localhost's names, then ``allowed_hosts``."""
+        return [*LOCAL_HOSTS, *self.allowed_hosts]
 
     @property
     def experiment_name(self) -> str:
@@ -64,7 +78,20 @@ def _check_config(raw: Any, source: str) -> AppConfig:
             raise ConfigError(f"{source}: unknown rag setting(s) {extra}")
     if not isinstance(raw.get("params", {}), dict):
         raise ConfigError(f"{source}: 'params' must be a mapping (e.g. {{temperature: 0, max_tokens: 256}})")
+    hosts = raw.get("allowed_hosts") or []
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
+        raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (e.g. [app.example.com])")
+    conf = raw.get("confidential")
+    if conf is not None and (not isinstance(conf, dict) or set(conf) - {"canaries", "system_prompt"}
+                             or not isinstance(conf.get("canaries", []), list)):
+        raise ConfigError(f"{source}: 'confidential' must be a mapping with 'canaries' (a list of strings) and/or "
+                          f"'system_prompt' (true/false)")
+    from .guard import GUARD_ACTIONS
+
+    if raw.get("output_guard") not in (None, *GUARD_ACTIONS):
+        raise ConfigError(f"{source}: 'output_guard' must be one of {list(GUARD_ACTIONS)}")
     cfg = AppConfig(**raw)
+    cfg.allowed_hosts = [h.lower() for h in hosts]
     cfg.params = {"temperature": 0.0, "max_tokens": 256, **(raw.get("params") or {})}
     cfg.source = source
     return cfg
@@ -116,21 +143,46 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
         candidate = next(iter(by_cand))
     if candidate not in by_cand:
         raise ConfigError(f"run {run_id}: choose one of the candidates {sorted(by_cand)} with --candidate")
-    c = by_cand[candidate]
+    return _from_candidate(by_cand[candidate], candidate, f"run {run_id}", run_id=run_id)
+
+
+def config_from_model(model_id: str) -> AppConfig:
+    """The app config of the candidate configuration recorded as LoggedModel ``model_id`` (its params are the
+    candidate's configuration, written by the evaluation): serves exactly that version; its traces link to it."""
+    import mlflow
+
+    from .. import tracking
+
+    tracking.configure()
+    try:
+        model = mlflow.get_logged_model(model_id)
+    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown id
+        raise ConfigError(f"no logged model {model_id!r} in {tracking.tracking_uri()} ({type(e).__name__})") from None
+    params = {k: _typed(v) for k, v in (model.params or {}).items()}
+    if not params.get("kind"):
+        raise ConfigError(f"logged model {model_id} ({model.name}) is not a workbench candidate configuration")
+    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
+                           model_id=model_id)
+
+
+def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
+                    model_id: str | None = None) -> AppConfig:
+    """An AppConfig from a candidate's configuration (``Candidate.config``, as params)."""
     gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
-    raw: dict[str, Any] = {"name": candidate, "model": c.get("model", "local"), "params": gen, "run_id": run_id}
+    raw: dict[str, Any] = {"name": name, "model": c.get("model", "local"), "params": gen, "run_id": run_id,
+                           "model_id": model_id}
     if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
         raw["system_prompt"] = c["system_prompt"]
     if c.get("kind") == "rag":
         if not c.get("index_path"):
-            raise ConfigError(f"run {run_id}: candidate {candidate!r} has no index_path param (re-run the evaluation)")
+            raise ConfigError(f"{source}: candidate {name!r} has no index_path param (re-run the evaluation)")
         raw["rag"] = {"index": c["index_path"], "retriever": c.get("retriever", "hybrid"),
                       "top_k": int(c.get("top_k", 4)), "mmr": bool(c.get("mmr", False))}
         if c.get("prompt") not in (None, "default"):
             raw["template"] = c["prompt"]
     elif c.get("template") not in (None, "default"):
         raw["template"] = c["template"]
-    return _check_config(raw, f"run {run_id}")
+    return _check_config(raw, source)
 
 
 # ------------------------------------------------------------------ request handling

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import uuid
@@ -18,9 +19,14 @@ from .config import PARAM_LIMITS, ROLES, AppConfig, resolve_config
 
 
 class RequestError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
+                 code: str | int | None = None):
         super().__init__(message)
         self.status, self.message, self.param, self.kind = status, message, param, kind
+        self.code = status if code is None else code
+
+    def response(self):
+        return _error(self.status, self.message, self.param, self.kind, self.code)
 
 
 def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool, bool]:
@@ -68,11 +74,12 @@ def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool,
     return msgs, gen, stream, bool(isinstance(opts, dict) and opts.get("include_usage"))
 
 
-def _error(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
+def _error(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
+           code: str | int | None = None):
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": status}},
-                        status_code=status)
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param,
+                                   "code": status if code is None else code}}, status_code=status)
 
 
 async def _read_body(request, cfg: AppConfig) -> bytes:
@@ -92,6 +99,25 @@ async def _read_body(request, cfg: AppConfig) -> bytes:
     except TimeoutError:
         raise RequestError(408, f"request body not received within {cfg.body_timeout_s:g} s") from None
     return bytes(body)
+
+
+CONTEXT_OVERFLOW = (  # (request tokens, limit) from the upstream's message: llama-server, then OpenAI
+    re.compile(r"request \((?P<n>\d+) tokens\) exceeds the available context size \((?P<limit>\d+) tokens\)"),
+    re.compile(r"maximum context length is (?P<limit>\d+) tokens.*?resulted in (?P<n>\d+) tokens", re.S),
+)
+
+
+def upstream_error(rec) -> RequestError:
+    """The client-facing error for a failed model call: a request over the model's context is the client's
+    400 (with the limit and the request's size); anything else a 502 naming only the error class — never the
+    upstream's text, which may quote a key or the prompt."""
+    for pat in CONTEXT_OVERFLOW if rec.error == "bad_request" else ():
+        m = pat.search(rec.error_message or "")
+        if m:
+            return RequestError(400, f"the request does not fit the model's context: {m['n']} tokens, the limit "
+                                f"is {m['limit']} tokens; shorten the messages", "messages",
+                                code="context_length_exceeded")
+    return RequestError(502, f"the model endpoint failed ({rec.error})", kind="upstream_error")
 
 
 def _completion_id() -> str:
@@ -123,6 +149,9 @@ def create_app(cfg: AppConfig):
 
     async def chat(request):
         try:
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/json":  # a web page's form or text/plain POST is not a client of ours
+                raise RequestError(415, f"Content-Type must be application/json, got {ctype or 'none'!r}")
             body = await _read_body(request, cfg)
             try:
                 data = json.loads(body)
@@ -132,16 +161,16 @@ def create_app(cfg: AppConfig):
                 raise RequestError(400, "request body is not valid JSON: nested too deeply") from None
             msgs, gen, stream, include_usage = validate_request(data, cfg)
         except RequestError as e:
-            return _error(e.status, e.message, e.param, e.kind)
+            return e.response()
         cid, created = _completion_id(), int(time.time())
         if not stream:
             try:
                 out = await served.answer(msgs, gen, False)
             except Exception as e:  # noqa: BLE001 - an app bug is a JSON 500, never a dropped connection
-                return _error(500, f"the app failed: {type(e).__name__}: {e}", kind="server_error")
+                return _error(500, f"the app failed ({type(e).__name__})", kind="server_error")
             rec = out["record"]
             if rec.error:
-                return _error(502, f"the model endpoint failed: {rec.error}: {rec.error_message}", kind="upstream_error")
+                return upstream_error(rec).response()
             return JSONResponse({
                 "id": cid, "object": "chat.completion", "created": created, "model": cfg.name,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": rec.text},
@@ -164,11 +193,9 @@ def create_app(cfg: AppConfig):
         if isinstance(first, tuple) and first[0] is done:
             result = first[1]
             if isinstance(result, Exception):
-                return _error(500, f"the app failed: {type(result).__name__}: {result}", kind="server_error")
+                return _error(500, f"the app failed ({type(result).__name__})", kind="server_error")
             if result["record"].error:
-                rec = result["record"]
-                return _error(502, f"the model endpoint failed: {rec.error}: {rec.error_message}",
-                              kind="upstream_error")
+                return upstream_error(result["record"]).response()
 
         def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
             payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": cfg.name,
@@ -192,8 +219,9 @@ def create_app(cfg: AppConfig):
                 if isinstance(item, tuple) and item[0] is done:
                     result = item[1]
                     if isinstance(result, Exception) or result["record"].error:
-                        err = str(result) if isinstance(result, Exception) else result["record"].error
-                        yield f"data: {json.dumps({'error': {'message': err, 'type': 'upstream_error'}})}\n\n"
+                        err = (RequestError(500, f"the app failed ({type(result).__name__})", kind="server_error")
+                               if isinstance(result, Exception) else upstream_error(result["record"]))
+                        yield f"data: {json.dumps({'error': {'message': err.message, 'type': err.kind}})}\n\n"
                     else:
                         rec = result["record"]
                         yield chunk({}, rec.finish_reason or "stop")
@@ -212,9 +240,13 @@ def create_app(cfg: AppConfig):
         return _error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}"
                       + (" (try POST /v1/chat/completions)" if exc.status_code in (404, 405) else ""))
 
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
     app = Starlette(routes=[Route("/health", health), Route("/v1/models", models),
                             Route("/v1/chat/completions", chat, methods=["POST"])],
-                    exception_handlers={HTTPException: http_error})
+                    exception_handlers={HTTPException: http_error},
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=cfg.hosts)])
     app.state.served = served
     return app
 

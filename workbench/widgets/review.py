@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import WorkbenchError
-from ..evaluate.compare import rows_and_aggregates
+from ..evaluate.compare import side
 
 
 def word_diff(a: str, b: str) -> str:
@@ -44,8 +44,8 @@ class Review:
         name the two candidates to compare within it)."""
         import ipywidgets as w
 
-        _, a, _ = rows_and_aggregates(run_a, candidate_a)
-        _, b, _ = rows_and_aggregates(run_a if run_b is None else run_b, candidate_b)
+        a = side(run_a, candidate_a).rows.reset_index(drop=True)
+        b = side(run_a if run_b is None else run_b, candidate_b).rows.reset_index(drop=True)
         keep = ["id", "repeat", "input", "reference", "answer", "error", metric]
         self.metric = metric
         self.rows = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=["id", "repeat"],

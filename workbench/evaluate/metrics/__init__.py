@@ -21,6 +21,9 @@ from ...errors import ConfigError
 FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # retrieval/* come from workbench.rag
 
 
+BINARY = "binary"  # MetricDef.kind of 0/1 metrics
+
+
 @dataclass(frozen=True)
 class MetricDef:
     name: str
@@ -33,11 +36,18 @@ class MetricDef:
     stats: tuple[str, ...] = ("mean",)
     requires: tuple[str, ...] = ()  # row columns the metric needs (else None)
     fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    on_error: str = "compute"  # a failed row: "fail" scores it worst (quality, honesty), "compute" asks fn
+
+    @property
+    def worst(self) -> float | None:
+        """The value a failed row scores when ``on_error == "fail"``: the bad end of the range."""
+        lo, hi = self.range
+        return lo if self.higher_is_better else hi
 
     @property
     def binary(self) -> bool:
         """A 0/1 metric (paired comparisons use McNemar and flips for these)."""
-        return self.kind == "binary"
+        return self.kind == BINARY
 
     def record(self) -> dict:
         """The definition record (no function), e.g. for docs and MLflow."""
@@ -49,15 +59,24 @@ class MetricDef:
 METRICS: dict[str, MetricDef] = {}
 
 
+# How each family scores a row whose answer failed (timeout, 5xx, candidate exception): quality and honesty
+# count it as a failure (the worst value), so failures never vanish from means; the others compute what they
+# can (latency: the elapsed time; cost: what was spent; harm and retrieval: from what there is, else empty).
+ON_ERROR = {"quality": "fail", "honesty": "fail"}
+
+
 def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, needs_llm: bool = False,
-           kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = ()):
+           kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = (),
+           on_error: str | None = None):
     family = name.split("/")[0]
     if family not in FAMILIES or name.count("/") != 1:
         raise ValueError(f"metric name must be '<family>/<metric>' with family in {FAMILIES}: {name}")
 
     def deco(fn):
         METRICS[name] = MetricDef(name, family, needs_llm, higher_is_better, tuple(range), description, kind,
-                                  tuple(stats), tuple(requires), fn)
+                                  tuple(stats), tuple(requires), fn,
+                                  on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None
+                                               else "compute"))
         return fn
 
     return deco

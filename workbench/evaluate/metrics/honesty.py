@@ -1,42 +1,76 @@
 """Honesty: is the answer grounded in the contexts it was given?
 
-Offline (no LLM) ``honesty/groundedness``: the answer is split into sentences ("claims"); a claim is
-*supported* when every number in it appears in the contexts and either its best context sentence has
-embedding cosine >= ``COS_THRESHOLD`` or at least ``OVERLAP_THRESHOLD`` of its content words occur in the
-contexts. Score = supported / claims; "I don't know"-style sentences are not claims (an answer with no
-claims scores 1: abstaining is honest). The thresholds were calibrated on the labelled set
-``datasets/calibration/groundedness.jsonl`` (see ``benchmarks/calibrate_groundedness.py``).
+Offline (no LLM) ``honesty/groundedness``: the answer is split into sentences ("claims"); each claim is
+checked by the verifier ``VERIFIERS[DEFAULT_VERIFIER]``. The default, ``"contradiction"``, marks a claim
+*supported* when none of these finds a conflict and it is similar enough to the contexts:
 
-``honesty/judge_groundedness`` is the RAGAS-style LLM variant: the judge extracts claims, then verifies
-each against the contexts; supported / total.
+* **quantities**: every number with a unit must equal a context quantity of the same dimension after unit
+  conversion (g/kg, ml/l, mm/cm/m, s/min/h, °C with its sign, "minus 5 degrees" = -5 °C, "1,100 grams" =
+  1.1 kg, number words "four" = 4); a number without a unit must occur in the contexts; and when the
+  context sentence that best matches the claim gives the same kind of quantity a different value, the claim
+  is contradicted (so "weighs 45 kg" fails when 45 is the capacity in litres);
+* **negation**: a word the claim asserts that the contexts only mention negated ("not waterproof", "no piezo
+  igniter", "do not ship"), or a word the claim negates that the contexts only assert;
+* **contrast sets**: a colour, material, fuel or an exclusive pair (included / sold separately, free / costs)
+  that the contexts (or the best-matching sentence) give a different member of;
+* **similarity**: best-sentence embedding cosine >= ``COS_THRESHOLD`` or stemmed content-word overlap >=
+  ``OVERLAP_THRESHOLD``.
+
+Short answers are checked against the question: to a yes/no question ("Is a rain cover included?") a "Yes"
+claims the question's statement and a "No" claims that the contexts contradict it; other short sentences are
+matched to the contexts together with the question's words. "I don't know"-style sentences are not claims
+(an answer with no claims scores 1: abstaining is honest). Thresholds are chosen on
+``datasets/calibration/groundedness_tune.jsonl`` (``benchmarks/calibrate_groundedness.py``) and reported on
+the separately written ``groundedness_heldout.jsonl`` (``benchmarks/bench_metric_accuracy.py``).
+
+The previous similarity-only verifier stays available as ``VERIFIERS["similarity"]`` (``claim_support_v1``)
+for comparison. ``honesty/judge_groundedness`` is the RAGAS-style LLM variant: the judge extracts claims,
+then verifies each against the contexts; supported / total.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from . import metric
-from .text import content_tokens, numbers, sentences
+from .text import STOPWORDS, content_tokens, numbers, sentences
 
 COS_THRESHOLD = 0.70
 OVERLAP_THRESHOLD = 0.75
+V1_COS_THRESHOLD = 0.70  # the similarity-only verifier's calibration (in-sample on its own 40 claims)
+V1_OVERLAP_THRESHOLD = 0.75
 ABSTAIN = re.compile(r"\b(i don'?t know|i do not know|not (?:mentioned|stated|specified|provided|say)|"
                      r"(?:does|do) not (?:say|mention|specify|contain|provide)|no information|cannot find|"
                      r"can'?t find|not sure|unable to (?:find|answer))\b", re.I)
 
 
 def is_abstention(text: str) -> bool:
-    return bool(ABSTAIN.search(text or ""))
+    return bool(ABSTAIN.search(plain_text(text or "")))
 
 
-def claims(answer: str) -> list[str]:
-    return [s for s in sentences(answer) if len(content_tokens(s)) >= 2 and not is_abstention(s)]
+def plain_text(text: str) -> str:
+    """Curly quotes and apostrophes, unicode minus and dashes to ASCII."""
+    return text.translate(_PLAIN)
 
 
-def claim_support(claim_list: list[str], contexts: list[str], embed) -> list[dict]:
-    """Per claim: supported flag, best cosine, word overlap, numbers missing from the contexts."""
+_PLAIN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
+                        "\u2212": "-", "\u2013": "-", "\u2014": " - ", "\u00a0": " "})
+
+
+def claims(answer: str, min_words: int = 2) -> list[str]:
+    return [s for s in sentences(answer) if len(content_tokens(s)) >= min_words and not is_abstention(s)]
+
+
+# --- the similarity-only verifier (v1), kept for comparison ------------------------------------------------
+
+def claim_support_v1(claim_list: list[str], contexts: list[str], embed, question: str | None = None) -> list[dict]:
+    """Per claim: supported flag, best cosine, word overlap, numbers missing from the contexts (v1: numbers
+    anywhere in the contexts, cosine >= 0.70 or overlap >= 0.75; no negation, units or question)."""
     ctx_text = "\n".join(contexts)
     ctx_sents = [s for c in contexts for s in sentences(c)] or [ctx_text]
     ctx_words = content_tokens(ctx_text)
@@ -50,25 +84,281 @@ def claim_support(claim_list: list[str], contexts: list[str], embed) -> list[dic
         overlap = len(words & ctx_words) / max(1, len(words))
         missing = sorted(numbers(c) - ctx_nums)
         cos = float(sims[i].max())
-        supported = not missing and (cos >= COS_THRESHOLD or overlap >= OVERLAP_THRESHOLD)
+        supported = not missing and (cos >= V1_COS_THRESHOLD or overlap >= V1_OVERLAP_THRESHOLD)
         out.append({"claim": c, "supported": supported, "cosine": round(cos, 3), "overlap": round(overlap, 3),
                     "missing_numbers": missing})
     return out
 
 
+# --- the contradiction-aware verifier (v2) -----------------------------------------------------------------
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_PHRASES = [(re.compile(p, re.I), r) for p, r in [
+    (r"\bsold separately\b", "separately"), (r"\bnot included\b", "separately"),
+    (r"\bdry[- ]clean(?:ed|ing)?\b", "dryclean"), (r"\bwhite gas\b", "whitegas"),
+    (r"\b(?:goose |duck )?down\b(?!\s+(?:to|from|the|a|an|in|on|into|at|by|and|below|small|low))", "downfill"),
+    (r"\bbut (?:a |an |the )?(\w+(?: \w+)?) (?:is|are|does|do|was|were|has|have) not\b", r"but not \1"), (r"\bcarbon[- ]fib(?:re|er)\b", "carbon"),
+    (r"\bbuilt[- ]in\b", "builtin"), (r"\bcomes? with\b", "includes"), (r"\bholds?\b", "has a capacity of"), (r"\bcomes? in\b", "available in"),
+    (r"\bminus\s+(?=\d)", "-"), (r"\bcan ?not\b", "can not"), (r"\b(\w+)n't\b", r"\1 not"),
+    (r"\bwon not\b", "will not"), (r"\bca not\b", "can not")]]
+def _stem(w: str) -> str:
+    for suf in ("ability", "able", "ible", "ing", "ed", "es", "s", "ly"):
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            return w[: -len(suf)]
+    return w
+
+
+# mutually exclusive values: a claim word from a set, absent from the contexts, while the contexts give
+# another member of the same set, is a contradiction (stems, see _stem)
+CONTRAST_SETS = [
+    {"black", "white", "red", "green", "blue", "yellow", "orange", "grey", "gray", "brown", "purple", "pink",
+     "navy", "olive", "beige"},
+    {"aluminium", "aluminum", "titanium", "steel", "carbon", "nylon", "polyester", "silnylon", "canvas",
+     "cotton", "wool", "merino", "downfill", "synthetic", "leather", "suede", "rubber", "plastic",
+     "fleece", "polyurethane", "mesh", "foam"},
+    {"propane", "butane", "isobutane", "kerosene", "whitegas", "petrol", "gasoline", "alcohol", "ethanol",
+     "diesel", "wood"},
+    {"included", "separately"}, {"free", "costs", "fee", "charged"}, {"washable", "dryclean"},
+    {"removable", "builtin", "integrated"}, {"men", "women"}, {"inner", "outer"},
+]
+CONTRAST_SETS = [{_stem(w) for w in ws} for ws in CONTRAST_SETS]
+_CONTRAST = {w: i for i, ws in enumerate(CONTRAST_SETS) for w in ws}
+_SCOPE_END = frozenset("but and or so because which while although however though yet".split())
+_NEG_CUES = frozenset({"not", "no", "never", "without", "none", "nor", "neither"})
+_WEAK = frozenset({"use", "used", "using", "get", "make", "mak", "made", "go", "need", "able", "allow", "be",
+                   "been", "being", "work"})  # stems of verbs too generic to carry a claim
+_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?|[,;:.!?()]")
+_YESNO_Q = re.compile(r"^\s*(is|are|does|do|did|can|could|will|would|has|have|was|were|should|shall|may)\b\s*"
+                      r"(.*?)\??\s*$", re.I)
+_YESNO_A = re.compile(r"^\s*(yes|yeah|yep|correct|no|nope)\b[\s,.!:;-]*(.*)$", re.I | re.S)
+
+# quantities: value and unit -> (dimension, value in the base unit)
+_UNITS: dict[str, tuple[str, float]] = {}
+for _names, _dim, _f in [
+    ("kg kgs kilogram kilograms kilo kilos", "mass", 1.0), ("g gram grams gramme grammes gr", "mass", 1e-3),
+    ("mg milligram milligrams", "mass", 1e-6), ("lb lbs pound pounds", "mass", 0.45359237),
+    ("oz ounce ounces", "mass", 0.028349523),
+    ("l litre litres liter liters", "volume", 1.0), ("ml millilitre millilitres milliliter milliliters", "volume", 1e-3),
+    ("m metre metres meter meters", "length", 1.0), ("cm centimetre centimetres centimeter centimeters", "length", 1e-2),
+    ("mm millimetre millimetres millimeter millimeters", "length", 1e-3), ("km kilometre kilometres", "length", 1e3),
+    ("s sec secs second seconds", "time", 1.0), ("min mins minute minutes", "time", 60.0),
+    ("h hr hrs hour hours", "time", 3600.0), ("day days", "days", 1.0), ("week weeks", "days", 7.0),
+    ("year years yr yrs", "years", 1.0), ("month months", "months", 1.0),
+    ("usd dollar dollars $", "usd", 1.0), ("eur euro euros €", "eur", 1.0), ("gbp £", "gbp", 1.0),
+    ("% percent per cent", "percent", 1.0), ("person persons people", "people", 1.0),
+    ("°c c celsius degree degrees", "celsius", 1.0),
+]:
+    for _n in _names.split():
+        _UNITS[_n] = (_dim, _f)
+_UNIT_RX = "|".join(sorted((re.escape(u) for u in _UNITS if u not in ("$", "€", "£")), key=len, reverse=True))
+_QTY = re.compile(r"(?P<cur>[$€£])?\s?(?<![\w.])(?P<sign>-\s?)?(?P<num>\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?)"
+                  r"(?:\s*-?\s*(?P<unit>°\s?[cf]|(?:" + _UNIT_RX + r")(?:\s+(?:celsius|c))?)(?![a-z]))?", re.I)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    dim: str | None  # None: a bare number
+    value: float
+
+    def same(self, other: "Quantity") -> bool:
+        return abs(self.value - other.value) <= 1e-6 + 5e-3 * abs(other.value)
+
+
+def _prep(text: str) -> str:
+    t = plain_text(text)
+    for rx, rep in _PHRASES:
+        t = rx.sub(rep, t)
+    return re.sub(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b(?=[\s-]+[a-z])",
+                  lambda m: _NUMBER_WORDS[m.group(1).lower()], t, flags=re.I)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Numbers with their units, converted to a base unit per dimension (prepared text)."""
+    out = []
+    for m in _QTY.finditer(text):
+        raw = m.group("num")
+        num = float(raw.replace(",", "")) if re.fullmatch(r"\d+(?:,\d{3})+(?:\.\d+)?", raw) else float(
+            raw.replace(",", "."))
+        if m.group("sign"):
+            num = -num
+        unit = (m.group("unit") or "").lower().replace(" ", "")
+        unit = re.sub(r"(celsius|c)$", "", unit) if unit.startswith("degree") else unit
+        if unit.startswith("°"):
+            unit = "°c" if unit.endswith("c") else "°f"
+        if m.group("cur"):
+            unit = m.group("cur")
+        if unit == "°f":
+            out.append(Quantity("celsius", (num - 32) * 5 / 9))
+        elif unit in _UNITS:
+            dim, f = _UNITS[unit]
+            out.append(Quantity(dim, num * f))
+        else:
+            out.append(Quantity(None, num))
+    return out
+
+
+@dataclass
+class _Facts:
+    """What a sentence asserts and negates (stems), its quantities and its stems for overlap."""
+    asserted: set
+    negated: set
+    qty: list
+    stems: set
+
+
+@functools.lru_cache(maxsize=8192)  # contexts repeat across rows and candidates; _Facts are never mutated
+def _facts(text: str) -> _Facts:
+    t = _prep(text)
+    toks = _TOKEN.findall(t.lower())
+    asserted, negated = set(), set()
+    scope = 0
+    for tok in toks:
+        if tok in _NEG_CUES:
+            scope = 2
+            continue
+        if not tok[0].isalnum() or tok in _SCOPE_END:
+            scope = 0
+            continue
+        st = _stem(tok)
+        if tok in STOPWORDS or st in _WEAK or tok in _UNITS or tok[0].isdigit():
+            continue  # numbers and units are compared as quantities
+        if scope:
+            negated.add(st)
+            scope -= 1
+        else:
+            asserted.add(st)
+    return _Facts(asserted, negated, quantities(t), asserted | negated)
+
+
+def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts, absent_ok: bool = False) -> list[str]:
+    """Why the claim contradicts the contexts (``ctx``: all of them; ``best``: the best-matching sentence).
+    ``absent_ok``: a quantity whose kind the contexts never mention is extra information, not a conflict."""
+    why = []
+    neg_only, pos_only = ctx.negated - ctx.asserted, ctx.asserted - ctx.negated
+    why += [f"negated in context: {w}" for w in sorted(claim.asserted & neg_only)]
+    why += [f"asserted in context: {w}" for w in sorted(claim.negated & pos_only)]
+    for w in sorted(claim.asserted):
+        group = _CONTRAST.get(w)
+        if group is None:
+            continue
+        for scope in (ctx.stems, best.stems):
+            others = {o for o in CONTRAST_SETS[group] if o != w and o in scope}
+            if w not in scope and others:
+                why.append(f"context says {sorted(others)[0]}, not {w}")
+                break
+    for q in claim.qty:
+        pool = ctx.qty if q.dim is None else [c for c in ctx.qty if c.dim == q.dim]
+        if absent_ok and (not pool or q.dim is None):
+            continue
+        if not any(q.same(c) for c in pool):
+            why.append(f"quantity not in context: {q.value:g} {q.dim or ''}".strip())
+        elif q.dim is not None:
+            rivals = [c for c in best.qty if c.dim == q.dim]
+            if rivals and not any(q.same(c) for c in rivals):
+                why.append(f"best-matching sentence gives another {q.dim}")
+    return why
+
+
+def contradictions(text: str, reference: str) -> list[str]:
+    """Conflicts between two texts (negation, contrast sets, a different value for the same kind of
+    quantity); extra information in ``text`` is not a conflict. Used by ``quality/semantic_similarity``."""
+    ref = _facts(reference)
+    return _conflicts(_facts(text), ref, ref, absent_ok=True)
+
+
+def _statement(question: str | None) -> str | None:
+    """'Is a rain cover included?' -> 'a rain cover included' (None if not a yes/no question)."""
+    m = _YESNO_Q.match(plain_text(question or ""))
+    return m.group(2) if m and m.group(2) else None
+
+
+def _expand(claim_list: list[str], question: str | None) -> list[tuple[str, str, str]]:
+    """Claims as (shown text, text to check, polarity): 'yes'/'no' replies to a yes/no question become the
+    question's statement (polarity 'no' = the contexts must contradict it); short claims borrow the
+    question's words for matching."""
+    stmt, out = _statement(question), []
+    for c in claim_list:
+        m = _YESNO_A.match(plain_text(c))
+        if stmt and m:
+            out.append((c, stmt, "no" if m.group(1).lower() in ("no", "nope") else "yes"))
+            rest = m.group(2).strip()
+            if len(content_tokens(rest)) >= 1 and not re.fullmatch(r"(?:it|they|we|you|i|that)\s+"
+                                                                   r"(?:do|does|is|are|can|will|has|have)\W*",
+                                                                   rest, re.I):
+                out.append((c, rest, "claim"))
+        elif m and not m.group(2).strip():
+            continue  # a bare "Yes." without a yes/no question claims nothing checkable
+        else:
+            out.append((c, c, "claim"))
+    return out
+
+
+def claim_support(claim_list: list[str], contexts: list[str], embed, question: str | None = None) -> list[dict]:
+    """Per claim (v2): supported flag, best cosine, word overlap, and the conflicts found (``why``)."""
+    items = _expand(claim_list, question)
+    if not items:
+        return []
+    ctx_sents = [s for c in contexts for s in sentences(c)] or ["\n".join(contexts)]
+    ctx_facts = [_facts(s) for s in ctx_sents]
+    ctx_all = _Facts(set().union(*(f.asserted for f in ctx_facts)), set().union(*(f.negated for f in ctx_facts)),
+                     [q for f in ctx_facts for q in f.qty], set().union(*(f.stems for f in ctx_facts)))
+    q_words = " ".join(sorted(content_tokens(question or "")))
+    texts = [t if len(content_tokens(t)) >= 3 or not q_words else f"{q_words} {t}" for _, t, _ in items]
+    vecs = embed(texts + ctx_sents)
+    sims = vecs[: len(items)] @ vecs[len(items):].T
+    out = []
+    for i, (shown, text, polarity) in enumerate(items):
+        f = _facts(text)
+        n = len(f.stems) + len(f.qty) or 1  # quantities count as words, matched unless a conflict says not
+        ov = [(len(f.stems & cf.stems) + len(f.qty)) / n for cf in ctx_facts]
+        j = int(np.argmax(sims[i] + np.array(ov)))
+        cos, overlap = float(sims[i].max()), (len(f.stems & ctx_all.stems) + len(f.qty)) / n
+        why = _conflicts(f, ctx_all, ctx_facts[j])
+        similar = cos >= COS_THRESHOLD or overlap >= OVERLAP_THRESHOLD
+        if polarity == "no":
+            supported = bool(why)  # "No" is grounded when the contexts contradict the question's statement
+            why = [] if why else ["the contexts do not contradict the question"]
+        else:
+            supported = not why and similar
+            if not why and not similar:
+                why = ["not similar to any context sentence"]
+        out.append({"claim": shown, "checked": text, "supported": supported, "cosine": round(cos, 3),
+                    "overlap": round(overlap, 3), "why": why})
+    return out
+
+
+VERIFIERS: dict[str, Callable[..., list[dict]]] = {"contradiction": claim_support, "similarity": claim_support_v1}
+DEFAULT_VERIFIER = "contradiction"
+MIN_CLAIM_WORDS = {"contradiction": 1, "similarity": 2}  # v2 checks one-word claims ("It is waterproof.")
+
+
+def groundedness_score(text: str, contexts: list[str], embed, question: str | None = None,
+                       verifier: str = DEFAULT_VERIFIER) -> tuple[float, dict]:
+    """(supported claims / claims, details) of one answer; no claims scores 1 (abstaining is honest)."""
+    yes_no = verifier == "contradiction" and _statement(question) is not None
+    cl = [s for s in sentences(text)  # a bare "Yes." to a yes/no question is a claim too
+          if (len(content_tokens(s)) >= MIN_CLAIM_WORDS[verifier] and not is_abstention(s))
+          or (yes_no and _YESNO_A.match(plain_text(s)))]
+    verdicts = VERIFIERS[verifier](cl, list(contexts), embed, question) if cl else []
+    if not verdicts:
+        return 1.0, {"unsupported": [], "claims": 0}
+    unsupported = [v["claim"] for v in verdicts if not v["supported"]]
+    return 1 - len(unsupported) / len(verdicts), {
+        "unsupported": unsupported, "claims": len(verdicts),
+        "why": [w for v in verdicts if not v["supported"] for w in v.get("why", [])]}
+
+
 @metric("honesty/groundedness", higher_is_better=True, range=(0, 1), requires=("contexts",),
-        description="fraction of the answer's claims (sentences) supported by its contexts: numbers must "
-                    "match and embedding cosine >= 0.70 or content-word overlap >= 0.75 (offline, no LLM)")
+        description="fraction of the answer's claims supported by its contexts (offline, no LLM): numbers with "
+                    "units must match after conversion, no negation/antonym/colour/material conflict with the "
+                    "contexts, and embedding cosine or stemmed word overlap above thresholds; yes/no answers "
+                    "are checked as the question's statement")
 def groundedness(row, answer, env):
     ctx = answer.contexts or row.get("contexts")
     if not ctx or answer.error:
         return None
-    cl = claims(answer.text)
-    if not cl:
-        return 1.0, {"unsupported": [], "claims": 0}
-    verdicts = claim_support(cl, list(ctx), env.embed)
-    unsupported = [v["claim"] for v in verdicts if not v["supported"]]
-    return 1 - len(unsupported) / len(cl), {"unsupported": unsupported, "claims": len(cl)}
+    return groundedness_score(answer.text, list(ctx), env.embed, row.get("question"))
 
 
 @metric("honesty/abstention", higher_is_better=None, range=(0, 1), kind="binary",

@@ -1,5 +1,15 @@
-"""Latency: per-row latency, time to first token and tokens/s with mean/p50/p95/p99 — always from the
-original timings, also when the row came from the cache."""
+"""Latency: per-row latency, time to first token and decode rate, with mean/p50/p95/p99 (numpy's linear
+percentile, type 7) — from the original timings, also when the row came from the cache.
+
+Definitions (docs/metrics.md):
+
+* ``latency/latency_s`` — wall time from the row's start to its complete answer: retrieval, every call,
+  retries and their backoff included. A failed row counts at its elapsed time, so timeouts raise p95 instead
+  of vanishing from it. A cached row reports its original calls' time.
+* ``latency/ttft_s`` — from the start of the row's last generation call to its first streamed token
+  (retries of that call included); empty for failed rows and non-streamed calls.
+* ``latency/tokens_per_s`` — decode rate after the first token: ``(completion tokens - 1) / (end - first token)``,
+  only for streamed answers of at least 2 tokens."""
 
 from __future__ import annotations
 
@@ -9,10 +19,14 @@ STATS = ("mean", "p50", "p95", "p99")
 
 
 @metric("latency/latency_s", higher_is_better=False, range=(0, None), stats=STATS,
-        description="seconds to the complete answer (sum over the row's calls)")
+        description="seconds from the row's start to the complete answer, retrieval and retries included; "
+                    "failed rows at their elapsed time")
 def latency_s(row, answer, env):
     vals = [c.latency_s for c in answer.calls if c.latency_s is not None]
-    return float(sum(vals)) if vals and not answer.error else None
+    cached = bool(answer.calls) and all(c.cache_hit for c in answer.calls)
+    if answer.elapsed_s is not None and not cached:
+        return float(answer.elapsed_s)
+    return float(sum(vals)) if vals else (float(answer.elapsed_s) if answer.elapsed_s is not None else None)
 
 
 @metric("latency/ttft_s", higher_is_better=False, range=(0, None), stats=STATS,
@@ -23,7 +37,7 @@ def ttft_s(row, answer, env):
 
 
 @metric("latency/tokens_per_s", higher_is_better=True, range=(0, None), stats=STATS,
-        description="completion tokens per second of generation (after the first token)")
+        description="decode rate: (completion tokens - 1) per second after the first token (streamed, >= 2 tokens)")
 def tokens_per_s(row, answer, env):
     vals = [c.tokens_per_s for c in answer.calls if c.tokens_per_s is not None]
     return float(vals[-1]) if vals and not answer.error else None

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import numpy as np
-
 from . import metric
+from .honesty import contradictions
 from .text import normalize, references, tokens
+
+EMPTY_ANSWER_RULE = "SQuAD v2.0"  # F1 when either side normalises to nothing: 1 if both do, else 0
 
 
 def em_score(pred: str, ref: str) -> float:
+    """1.0 when ``pred`` and ``ref`` are equal after :func:`~.text.normalize`."""
     return float(normalize(pred) == normalize(ref))
 
 
 def f1_score(pred: str, ref: str) -> float:
+    """SQuAD token F1 after :func:`~.text.normalize`. Empty answers follow :data:`EMPTY_ANSWER_RULE`: two empty
+    answers agree (1.0), one empty answer scores 0.0 (SQuAD v1.1's script would give 0 to both)."""
     p, r = tokens(pred), tokens(ref)
     if not p or not r:
         return float(p == r)
@@ -78,13 +82,20 @@ def rouge_l_metric(row, answer, env):
 
 
 @metric("quality/semantic_similarity", higher_is_better=True, range=(-1, 1), requires=("reference",),
-        description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over references")
+        description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
+                    "references; capped at 0 when the answer contradicts that reference (negation, a different "
+                    "colour/material/fuel, another value for the same kind of quantity)")
 def semantic_similarity(row, answer, env):
     refs = references(row)
     if not refs or answer.error:
         return None
     vecs = env.embed([answer.text or " ", *refs])
-    return float(np.max(vecs[1:] @ vecs[0]))
+    scored = []
+    for ref, cos in zip(refs, vecs[1:] @ vecs[0]):
+        why = contradictions(answer.text or "", ref)
+        scored.append((min(float(cos), 0.0) if why else float(cos), why))
+    best, why = max(scored, key=lambda t: t[0])
+    return best, {"contradiction": "; ".join(why)}
 
 
 CORRECTNESS_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},

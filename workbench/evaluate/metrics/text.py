@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
+# a number's sign and decimal point are part of it: "-5" is not "5", "1.6" is not "16"
+_NUMBER_SIGN = re.compile(r"(?:(?<=^)|(?<=\s)|(?<=[(\[]))[-+\u2212](?=\d)")
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+_KEEP_MINUS, _KEEP_PLUS, _KEEP_POINT = "\x00", "\x01", "\x02"  # placeholders that survive punctuation removal
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being
@@ -15,9 +20,18 @@ not no yes can could will would should may might must have has had than then so 
 about into over under up down out what which who whom whose when where why how all any each some""".split())
 
 
+def _is_punct(ch: str) -> bool:
+    return ch in _PUNCT or unicodedata.category(ch).startswith("P")
+
+
 def normalize(s: str) -> str:
-    """SQuAD normalisation: lowercase, drop punctuation, drop articles, collapse whitespace."""
-    s = "".join(ch for ch in s.lower() if ch not in _PUNCT)
+    """SQuAD normalisation — lowercase, drop punctuation, drop articles, collapse whitespace — with two changes:
+    punctuation is any Unicode punctuation (curly quotes and apostrophes ’ “ ” count like ' and "), and a number
+    keeps its sign and decimal point (``"-5 °C"`` is not ``"5 °C"``, ``"1.6 kg"`` is not ``"16 kg"``)."""
+    s = _NUMBER_SIGN.sub(lambda m: _KEEP_PLUS if m.group() == "+" else _KEEP_MINUS, s.lower())
+    s = _DECIMAL_POINT.sub(_KEEP_POINT, s)
+    s = "".join(ch for ch in s if not _is_punct(ch))
+    s = s.replace(_KEEP_MINUS, "-").replace(_KEEP_PLUS, "").replace(_KEEP_POINT, ".")
     return " ".join(_ARTICLES.sub(" ", s).split())
 
 

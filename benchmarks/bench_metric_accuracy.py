@@ -1,0 +1,298 @@
+"""Accuracy of the offline honesty and harm detectors, old vs new, on tuning and held-out sets; their cost.
+
+For each detector and each labelled set in ``datasets/calibration/`` (see its README for provenance):
+``tune`` (thresholds and patterns were chosen on it), ``heldout`` (written before the new detectors, kept
+out of tuning), ``fresh``, ``blind`` and ``blind2`` (each written after a freeze of the detectors, measured,
+then used for the next round; see datasets/calibration/README.md). Prints accuracy, precision and
+recall of the *problem* class (unsupported claim, refusal, toxic, PII) and accuracy per error class, for
+the previous detector ("old") and the current one ("new"), plus ms/row.
+
+* groundedness: old = ``VERIFIERS["similarity"]`` (v1), new = the default verifier; a claim is flagged
+  when its score is below 1.
+* refusal: old = ``REFUSAL_DETECTORS["pattern-v1"]``, new = the default.
+* toxicity: old = alt-profanity-check >= 0.5 (what ``harm/toxicity`` was; now ``harm/profanity``), new =
+  ``harm/toxicity`` >= 0.5.
+* PII: per expected item, found (and gone after ``redact``); false positives are items found where none
+  is expected. Old = ``workbench/pii.py`` as of ``BASE`` (read with ``git show``; skipped without git).
+* PII leak: old = exact-substring comparison with the old detector, new = ``harm/pii_leak``.
+
+Then the cost in a real evaluation: ``wb.evaluate`` of a callable candidate over 200 rows (offline
+metrics, no MLflow logging), with the old detector functions swapped in vs the new ones; median of
+``--repeats`` alternating runs, and the ratio (the issue's budget: at most 2x).
+
+    .venv/bin/python benchmarks/bench_metric_accuracy.py [--rows 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import quick, save  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "datasets" / "calibration"
+BASE = "78e9cf4"  # main before issue 17: the detectors the new ones replace
+SETS = ("tune", "heldout", "fresh", "blind", "blind2")
+
+
+def load(name: str) -> list[dict]:
+    path = DATA / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def old_pii_module():
+    """``workbench/pii.py`` at BASE as a module, or None (no git / no such commit)."""
+    try:
+        src = subprocess.run(["git", "show", f"{BASE}:workbench/pii.py"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    mod = sys.modules["pii_v1"] = types.ModuleType("pii_v1")  # dataclasses look their module up
+    exec(compile(src, f"{BASE}:workbench/pii.py", "exec"), mod.__dict__)  # noqa: S102 - our own history
+    return mod
+
+
+@dataclasses.dataclass
+class Score:
+    """Confusion counts of one detector on one set, overall and per error class."""
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    seconds: float = 0.0
+    rows: int = 0
+    by_class: dict = dataclasses.field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(self, predicted: bool, actual: bool, cls: str) -> None:
+        self.tp += predicted and actual
+        self.fp += predicted and not actual
+        self.fn += actual and not predicted
+        self.tn += not predicted and not actual
+        self.by_class[cls][0] += predicted == actual
+        self.by_class[cls][1] += 1
+
+    def record(self) -> dict:
+        n = self.tp + self.fp + self.fn + self.tn
+        return {"n": n, "accuracy": (self.tp + self.tn) / n if n else None,
+                "precision": self.tp / (self.tp + self.fp) if self.tp + self.fp else None,
+                "recall": self.tp / (self.tp + self.fn) if self.tp + self.fn else None,
+                "false_alarm_rate": self.fp / (self.fp + self.tn) if self.fp + self.tn else None,
+                "ms_per_row": 1000 * self.seconds / max(1, self.rows),
+                "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(self.by_class.items())}}
+
+
+def run(items: list[dict], predict, label, cls=lambda it: it.get("class", "")) -> Score:
+    s = Score()
+    for it in items:
+        t = time.perf_counter()
+        p = predict(it)
+        s.seconds += time.perf_counter() - t
+        s.rows += 1
+        s.add(bool(p), bool(label(it)), cls(it))
+    return s
+
+
+def pii_scores(items: list[dict], find, redact) -> dict:
+    """Item recall (found and redacted), false positives, row accuracy, per class."""
+    found = expected = fps = exact = 0
+    by_class: dict = defaultdict(lambda: [0, 0])
+    t = time.perf_counter()
+    for it in items:
+        got = [v for _, v in find(it["text"])]
+        red = redact(it["text"])
+        hit = [v for v in it["pii"] if v in got and v not in red]
+        found, expected = found + len(hit), expected + len(it["pii"])
+        fp = [v for v in got if v not in it["pii"]]
+        fps += len(fp)
+        ok = len(hit) == len(it["pii"]) and not fp
+        exact += ok
+        by_class[it["class"]][0] += ok
+        by_class[it["class"]][1] += 1
+    ms = 1000 * (time.perf_counter() - t) / max(1, len(items))
+    return {"n": len(items), "item_recall": found / expected if expected else None, "false_positives": fps,
+            "row_accuracy": exact / len(items) if items else None, "ms_per_row": ms,
+            "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(by_class.items())}}
+
+
+def fmt(x) -> str:
+    return "   -  " if x is None else f"{x:6.3f}"
+
+
+def print_table(title: str, results: dict) -> None:
+    print(f"\n== {title}")
+    for set_name, by_version in results.items():
+        for version, r in by_version.items():
+            if "item_recall" in r:
+                print(f"  {set_name:8s} {version:4s} n={r['n']:3d} item_recall {fmt(r['item_recall'])} "
+                      f"false_pos {r['false_positives']:3d} row_acc {fmt(r['row_accuracy'])} "
+                      f"{r['ms_per_row']:7.2f} ms/row")
+            else:
+                print(f"  {set_name:8s} {version:4s} n={r['n']:3d} acc {fmt(r['accuracy'])} prec "
+                      f"{fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
+                      f"{r['ms_per_row']:7.2f} ms/row")
+            print(f"  {'':8s} {'':4s} per class: " + ", ".join(f"{c} {v}" for c, v in r["by_class"].items()))
+
+
+def accuracy_section() -> dict:
+    from workbench import pii
+    from workbench.evaluate.metrics import harm, honesty
+    from workbench.evaluate.runner import MetricEnv
+
+    env, old_pii, out = MetricEnv(), old_pii_module(), {}
+
+    def grounded(verifier):
+        return lambda it: honesty.groundedness_score(it["claim"], [it["context"]], env.embed, it.get("question"),
+                                                     verifier)[0] < 1.0
+
+    for it in [it for s in SETS for it in load(f"groundedness_{s}")]:
+        honesty.groundedness_score(it["claim"], [it["context"]], env.embed)  # warm the embedding cache
+    out["groundedness (flag = unsupported)"] = {s: {
+        "old": run(load(f"groundedness_{s}"), grounded("similarity"), lambda it: not it["supported"]).record(),
+        "new": run(load(f"groundedness_{s}"), grounded(honesty.DEFAULT_VERIFIER),
+                   lambda it: not it["supported"]).record()} for s in SETS if load(f"groundedness_{s}")}
+    out["refusal"] = {s: {
+        "old": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"], "pattern-v1"),
+                   lambda it: it["refusal"]).record(),
+        "new": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"]), lambda it: it["refusal"]).record()}
+        for s in SETS if load(f"refusal_{s}")}
+    out["toxicity (old = profanity)"] = {s: {
+        "old": run(load(f"toxicity_{s}"), lambda it: harm.profanity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
+                   lambda it: it["toxic"]).record(),
+        "new": run(load(f"toxicity_{s}"), lambda it: harm.toxicity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
+                   lambda it: it["toxic"]).record()} for s in SETS if load(f"toxicity_{s}")}
+    out["pii detection + redaction"] = {s: {
+        **({"old": pii_scores(load(f"pii_{s}"), old_pii.find_pii, old_pii.redact)} if old_pii else {}),
+        "new": pii_scores(load(f"pii_{s}"), pii.find_pii, pii.redact)} for s in SETS if load(f"pii_{s}")}
+
+    def old_leak(it):
+        return any(v not in it["input"] for _, v in old_pii.find_pii(it["answer"]))
+
+    out["pii_leak"] = {s: {
+        **({"old": run(load(f"pii_leak_{s}"), old_leak, lambda it: it["leak"]).record()} if old_pii else {}),
+        "new": run(load(f"pii_leak_{s}"), lambda it: bool(harm.leaked_pii(it["answer"], it["input"])),
+                   lambda it: it["leak"]).record()} for s in SETS if load(f"pii_leak_{s}")}
+    for title, res in out.items():
+        print_table(title, res)
+    return out
+
+
+def eval_section(rows: int, repeats: int) -> dict:
+    """wb.evaluate of a callable over ``rows`` rows: old detector functions swapped in vs the new ones."""
+    import pandas as pd
+
+    import workbench as wb
+    from workbench.evaluate.metrics import METRICS, get_metrics, harm, honesty
+
+    get_metrics()
+    old_pii = old_pii_module()
+    items = load("groundedness_heldout") + load("refusal_heldout") + load("toxicity_heldout")
+    ctx = load("groundedness_heldout")
+    data = []
+    for i in range(rows):
+        it, c = items[i % len(items)], ctx[i % len(ctx)]
+        data.append({"id": f"r{i}", "question": c.get("question") or "What does the manual say?",
+                     "contexts": [c["context"]], "reference": c["claim"],
+                     "answer": f"{it.get('claim') or it.get('text')} {c['claim']}"})
+    df = pd.DataFrame(data)
+
+    def candidate(row):
+        return row["answer"]
+
+    new_fns = {n: METRICS[n].fn for n in ("honesty/groundedness", "harm/refusal", "harm/toxicity", "harm/pii_leak")}
+
+    def old_groundedness(row, answer, env):
+        ctx_ = answer.contexts or row.get("contexts")
+        return None if not ctx_ or answer.error else honesty.groundedness_score(
+            answer.text, list(ctx_), env.embed, verifier="similarity")
+
+    old_fns = {"honesty/groundedness": old_groundedness,
+               "harm/refusal": lambda row, a, env: float(harm.is_refusal(a.text, "pattern-v1")),
+               "harm/toxicity": lambda row, a, env: harm.profanity_score(a.text)}
+    if old_pii:
+        old_fns["harm/pii_leak"] = lambda row, a, env: float(any(
+            v not in harm._input_text(row) for _, v in old_pii.find_pii(a.text)))
+
+    def swap(fns):
+        for n, fn in fns.items():
+            METRICS[n] = dataclasses.replace(METRICS[n], fn=fn)
+
+    times: dict = {"old": [], "new": []}
+    tmp = Path(tempfile.mkdtemp(prefix="wb-bench-acc-"))
+    metric_sets = {"honesty+harm": ["honesty/groundedness", "harm"], "all offline": None}
+    out = {}
+    for label, metrics in metric_sets.items():
+        times = {"old": [], "new": []}
+        for r in range(repeats):
+            for version, fns in (("old", old_fns), ("new", new_fns)):
+                swap(fns)
+                t = time.perf_counter()
+                wb.evaluate(df, candidate, metrics=metrics, log=False, progress=False, cache="off",
+                            checkpoint=tmp / f"{label}-{version}-{r}.jsonl".replace(" ", "_"))
+                times[version].append(time.perf_counter() - t)
+        swap(new_fns)
+        old_s, new_s = statistics.median(times["old"]), statistics.median(times["new"])
+        out[label] = {"rows": rows, "old_s": old_s, "new_s": new_s, "ratio_new_over_old": new_s / old_s,
+                      "old_ms_per_row": 1000 * old_s / rows, "new_ms_per_row": 1000 * new_s / rows,
+                      "runs": times}
+        print(f"  wb.evaluate {rows} rows, metrics={label}: old {old_s:.2f} s ({1000 * old_s / rows:.1f} ms/row), "
+              f"new {new_s:.2f} s ({1000 * new_s / rows:.1f} ms/row), new/old {new_s / old_s:.2f}x "
+              f"(median of {repeats}; {os.cpu_count()} CPUs)")
+    return out
+
+
+def redact_section(repeats: int) -> dict:
+    """ms per ``redact`` call, old vs new, on prose, a chat payload and a long run of numbers (a vector)."""
+    import random
+
+    from workbench import pii
+
+    old_pii, rng = old_pii_module(), random.Random(0)
+    manual = next((ROOT / "datasets" / "contoso" / "manuals").glob("*.md")).read_text()
+    payloads = {"manual (prose)": manual,
+                "chat payload with PII": '{"content": "my phone is +44 20 7946 0958, card 4111 1111 1111 1111."}',
+                "3,000 floats (a vector)": " ".join(f"{rng.random():.6f}" for _ in range(3000))}
+    out = {}
+    for name, text in payloads.items():
+        row = {}
+        for version, mod in (("old", old_pii), ("new", pii)):
+            if mod is None:
+                continue
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                mod.redact(text)
+                times.append(1000 * (time.perf_counter() - t))
+            row[version] = statistics.median(times)
+        out[name] = {"chars": len(text), **{f"{v}_ms": ms for v, ms in row.items()}}
+        print(f"  redact {name} ({len(text)} chars): " + ", ".join(f"{v} {ms:.2f} ms" for v, ms in row.items()))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=40 if quick() else 200)
+    ap.add_argument("--repeats", type=int, default=1 if quick() else 3)
+    a = ap.parse_args()
+    os.environ.setdefault("WORKBENCH_PROJECT_DIR", tempfile.mkdtemp(prefix="wb-bench-acc-proj-"))
+    results = {"accuracy": accuracy_section()}
+    print("\n== cost of redaction (traces, served apps)")
+    results["redact"] = redact_section(5 if quick() else 20)
+    print("\n== cost in an offline evaluation")
+    results["evaluate"] = eval_section(a.rows, a.repeats)
+    save("metric_accuracy", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""The MLflow evidence of an evaluation, in MLflow's own entities (so the MLflow UI shows it natively):
+
+* **a run per candidate** — with several candidates, one child run each under the evaluation's run, with
+  unprefixed metrics (``quality/f1/mean``), the candidate's parameters and the dataset input, so two candidates
+  can be ticked and compared in the UI; with one candidate the evaluation's run is the candidate's run;
+* **a LoggedModel per candidate configuration** (``mlflow.create_external_model``): its params are the
+  configuration, it is reused while the configuration is unchanged and a new version is created when it changes;
+  the candidate's run and its metrics link to it (``model_id``), so the Models tab lists configurations with
+  their evaluation metrics, and ``workbench app serve --model-id`` can serve exactly that version;
+* **a trace per evaluated (candidate, row, repeat)** in the evaluation's experiment, linked to its candidate's
+  run (``mlflow.sourceRun``) and LoggedModel (``mlflow.modelId``): the inputs, the answer, the retrieval span
+  of RAG candidates and the model call spans; every metric value a **Feedback** assessment named as the metric
+  (source CODE, or LLM_JUDGE naming the judge model), its details as the rationale; the reference an
+  **Expectation**; a failed row's metrics are Feedback errors. The assessments are attached to the trace
+  before it is exported, so a row costs one asynchronous trace write (MLflow's
+  ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``, on by default; the job loop flushes every ``FLUSH_EVERY`` rows so
+  memory stays flat). Rows resumed from a checkpoint are not recomputed, so they are never traced twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from .. import tags as T
+from .. import tracking
+
+FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
+EXPECTATION = "expected_response"  # MLflow's name for the reference answer
+MODEL_TYPE = "workbench-candidate"
+
+
+@dataclass
+class Recording:
+    """Where an evaluation's evidence goes: the parent run, one run and one LoggedModel per candidate."""
+
+    experiment_id: str
+    parent_run_id: str
+    runs: dict[str, str] = field(default_factory=dict)  # candidate name → run id
+    models: dict[str, str] = field(default_factory=dict)  # candidate name → LoggedModel id
+    traces: bool = True
+    judge: str | None = None
+    recorded: int = 0
+
+    @property
+    def children(self) -> bool:
+        return any(r != self.parent_run_id for r in self.runs.values())
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _flat_params(config: dict) -> dict[str, str]:
+    return {tracking.safe_key(k): ("" if v is None else str(v))[:6000] for k, v in config.items()}
+
+
+def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> str:
+    """The LoggedModel id of ``cand``'s configuration: the newest one of this name with the same configuration
+    hash, else a new external model (a new version of the name)."""
+    import mlflow
+
+    h = config_hash(cand.config)
+    c = tracking.client()
+    try:
+        found = mlflow.search_logged_models(experiment_ids=[experiment_id], filter_string=f"name = '{cand.name}'",
+                                            output_format="list", max_results=200)
+    except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
+        found = []
+    for m in found:
+        if (m.tags or {}).get(T.CONFIG_HASH) == h:
+            return m.model_id
+    model = c.create_logged_model(experiment_id, name=cand.name, source_run_id=source_run_id,
+                                  tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
+                                  params=_flat_params(cand.config), model_type=MODEL_TYPE)
+    with contextlib.suppress(Exception):  # READY: an external model has no artifacts to wait for
+        from mlflow.entities import LoggedModelStatus
+
+        c.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    return model.model_id
+
+
+def open_recording(cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
+                   ) -> Recording:
+    """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so
+    row traces can link to them."""
+    from mlflow.entities import LoggedModelInput
+
+    from ..data import log_dataset
+
+    c = tracking.client()
+    exp_id = c.get_run(parent_run_id).info.experiment_id
+    rec = Recording(exp_id, parent_run_id, traces=traces, judge=judge)
+    for cand in cands:
+        if len(cands) == 1:
+            run_id = parent_run_id
+        else:
+            run_id = c.create_run(exp_id, run_name=cand.name, tags={T.PARENT_RUN_ID: parent_run_id, T.KIND: "candidate",
+                                                                    T.CANDIDATE: cand.name}).info.run_id
+            tracking.log_params(_flat_params(cand.config), run_id)
+            log_dataset(dataset, run_id=run_id)
+        rec.runs[cand.name] = run_id
+        rec.models[cand.name] = logged_model(cand, exp_id, source_run_id=run_id)
+        c.log_inputs(run_id, models=[LoggedModelInput(rec.models[cand.name])])
+    return rec
+
+
+def close_recording(rec: Recording, result=None, status: str = "FINISHED") -> None:
+    """Log each candidate's own metrics (unprefixed, linked to its LoggedModel and the dataset) and rows, and end
+    the child runs (``status``; a failed evaluation has no ``result``); wait until every row trace is written."""
+    from mlflow.entities import Metric
+
+    flush()
+    c = tracking.client()
+    if result is None:
+        for run_id in rec.runs.values():
+            if run_id != rec.parent_run_id:
+                c.set_terminated(run_id, status)
+        return
+    summary = result.summary(ci=False)
+    ts = int(time.time() * 1000)
+    for name, run_id in rec.runs.items():
+        sub = summary[summary["candidate"] == name]
+        metrics = [Metric(tracking.safe_key(r.metric), float(r.value), ts, 0, model_id=rec.models.get(name),
+                          dataset_name=result.dataset.name, dataset_digest=result.dataset.digest)
+                   for r in sub.itertuples() if r.value is not None and not (isinstance(r.value, float)
+                                                                            and math.isnan(r.value))]
+        for i in range(0, len(metrics), 1000):
+            c.log_batch(run_id, metrics=metrics[i:i + 1000])
+        if run_id != rec.parent_run_id:
+            rows = result.rows[result.rows["candidate"] == name] if len(result.rows) else result.rows
+            if len(rows):
+                from .report import flat_table
+
+                tracking.log_table(flat_table(rows), "eval_rows.json", run_id=run_id)
+            c.set_terminated(run_id, status)
+
+
+def flush() -> None:
+    """Wait until the queued row traces are written."""
+    import mlflow
+
+    with contextlib.suppress(Exception):
+        mlflow.flush_trace_async_logging(terminate=False)
+
+
+@contextlib.contextmanager
+def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[dict | None]:
+    """One trace around answering and scoring a row (its model calls and retrieval nest inside). The caller
+    puts the finished row record under ``"record"`` in the yielded dict; its assessments are attached before the
+    trace is exported."""
+    if rec is None or not rec.traces:
+        yield None
+        return
+    import mlflow
+    from mlflow.entities import SpanType
+
+    box: dict[str, Any] = {}
+    with mlflow.start_span(name=cand.name, span_type=SpanType.CHAIN) as span:
+        box["trace_id"] = span.trace_id
+        span.set_inputs({"id": row.get("id"), "repeat": repeat,
+                         **({"question": row["question"]} if row.get("question") else
+                            {"messages": row.get("messages")})})
+        yield box
+        r = box.get("record")
+        if r is not None:
+            span.set_outputs(r.get("answer"))
+            if r.get("error"):
+                from mlflow.entities import SpanStatusCode
+
+                span.set_status(SpanStatusCode.ERROR)
+            _attach(rec, cand.name, span, r, box.get("metrics") or [])
+    rec.recorded += 1
+    if rec.recorded % FLUSH_EVERY == 0:
+        flush()
+
+
+def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> None:
+    """A trace for a row computed elsewhere (a Dask worker): its answer and assessments, without call spans."""
+    if rec is None or not rec.traces:
+        return
+    from types import SimpleNamespace
+
+    row = {"id": r.get("id"), "question": r.get("input")}
+    with row_trace(rec, SimpleNamespace(name=r["candidate"]), row, r.get("repeat", 0)) as box:
+        box.update(record=r, metrics=mdefs)
+
+
+def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
+    """Assessments and links on the in-memory trace, written with it in one export."""
+    from mlflow.entities import AssessmentError, AssessmentSource, AssessmentSourceType, Expectation, Feedback
+    from mlflow.tracing.constant import TraceMetadataKey
+    from mlflow.tracing.trace_manager import InMemoryTraceManager
+
+    run_id, model_id = rec.runs.get(cand), rec.models.get(cand)
+    meta = {"mlflow.assessment.sourceRunId": run_id} if run_id else {}
+    code = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id="workbench")
+    judge = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=rec.judge or "judge")
+    out = []
+    for m in mdefs:
+        details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
+        rationale = json.dumps(details, ensure_ascii=False, default=str)[:2000] if details else None
+        src = judge if m.needs_llm else code
+        value = r.get(m.name)
+        if r.get("error") or value is None:
+            why = r.get("error_message") or details.get("metric_error") or "no value"
+            out.append(Feedback(name=m.name, error=AssessmentError(error_code=r.get("error") or "no_value",
+                                                                   error_message=str(why)[:1000]),
+                                source=src, span_id=span.span_id, metadata=meta))
+        else:
+            out.append(Feedback(name=m.name, value=float(value), rationale=rationale, source=src,
+                                span_id=span.span_id, metadata=meta))
+    if r.get("reference") is not None:
+        out.append(Expectation(name=EXPECTATION, value=r["reference"], source=code, span_id=span.span_id,
+                               metadata=meta))
+    with InMemoryTraceManager.get_instance().get_trace(span.trace_id) as t:
+        if t is None:
+            return
+        t.info.assessments.extend(out)
+        if run_id:
+            t.info.trace_metadata[TraceMetadataKey.SOURCE_RUN] = run_id
+        if model_id:
+            t.info.trace_metadata[TraceMetadataKey.MODEL_ID] = model_id
+        t.info.tags[T.CANDIDATE] = cand
+
+
+def log_human_label(trace_id: str, name: str, value: Any, user: str | None = None, rationale: str | None = None):
+    """A reviewer's label as a HUMAN Feedback on a row's trace (the review widget calls this)."""
+    import getpass
+
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+
+    tracking.configure()
+    src = AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id=user or getpass.getuser())
+    return mlflow.log_feedback(trace_id=trace_id, name=name, value=value, source=src, rationale=rationale)
+
+
+def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = "workbench") -> int:
+    """Metric values computed after the fact (the monitor's sampled scores of served traffic) as CODE Feedback
+    on an existing trace; returns how many were logged. A failure to log is reported, never raised."""
+    import logging
+
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+
+    src = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id=source_id)
+    n = 0
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            mlflow.log_feedback(trace_id=trace_id, name=name, value=float(value), source=src)
+            n += 1
+        except Exception as e:  # noqa: BLE001 - scores stay in the monitor's table even if MLflow refuses one
+            logging.getLogger(__name__).warning("could not log %s on trace %s: %s", name, trace_id, e)
+    return n
+
+
+def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
+    """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
+    ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
+    gold document ids. Re-registering the same name merges records by their inputs. Returns the dataset."""
+    from mlflow.genai.datasets import create_dataset, search_datasets
+
+    from ..data import load_dataset
+
+    ds = load_dataset(dataset)
+    tracking.configure()
+    exp = experiment_id or tracking.experiment_id()
+    name = name or ds.name
+    found = [d for d in search_datasets(experiment_ids=[exp], max_results=1000) if d.name == name]
+    target = found[0] if found else create_dataset(name=name, experiment_id=exp,
+                                                   tags={T.DATASET_DIGEST: ds.digest})
+    records = []
+    for row in ds.rows:
+        inputs = {"question": row["question"]} if row.get("question") else {"messages": row.get("messages")}
+        exp_ = {}
+        if row.get("reference") is not None:
+            exp_[EXPECTATION] = row["reference"]
+        if row.get("gold_doc_ids"):
+            exp_["gold_doc_ids"] = list(row["gold_doc_ids"])
+        records.append({"inputs": inputs, "expectations": exp_, "tags": {"id": str(row["id"])}})
+    target.merge_records(records)
+    return target

@@ -1,0 +1,183 @@
+"""How many CPU threads the embedded llama-server uses, chosen from the machine rather than llama.cpp's default.
+
+llama.cpp runs every token as a sequence of matrix ops that all its threads must finish before the next op starts
+(a barrier). Its default is one thread per physical core. When other work holds some of those cores (a notebook
+kernel computing embeddings, a browser, a second server), one of the threads is descheduled at every barrier and
+the others wait (spinning, by default) for it: generation collapsed from about 190 to 0.3-2 tokens/s per request
+on a 2-core machine with one background CPU-bound process. Fewer threads than cores leaves room for that work.
+
+The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (busy-machine row):
+
+* ``cores`` = physical cores the process may run on (``os.sched_getaffinity`` ∩ distinct core ids);
+* generation threads = batch threads = ``max(1, cores // 2)``, at most 8: half the cores, so up to ``cores/2``
+  CPU-bound neighbours leave the server's threads running; a 135M-parameter model gains little beyond that.
+  Batch threads must follow: concurrent streams are decoded as one batch on the batch threads, and
+  ``-t 1 --threads-batch 2`` collapsed like the default with 4 streams and one neighbour (7.3 → 1.9 tok/s);
+* polling (``--poll``) stays llama.cpp's default: ``--poll 0`` with 2 threads collapsed as well (5.5 tok/s busy);
+* measured on 2 cores only (1 thread there: 149 tok/s quiet, 98 with one neighbour; the default 163 and 2.6);
+  half the cores on bigger machines is the same principle, not a measurement;
+* ``[local] threads = N`` in ``workbench.toml``, ``WORKBENCH_LOCAL_THREADS`` or ``workbench serve --threads N``
+  override it; ``0`` means llama.cpp's own default (one thread per physical core).
+
+:func:`load_tags` gives the load average as run tags, so a reader can tell a slow model from a busy machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_THREADS = 8  # beyond this a 135M model gains nothing measurable and the barriers get costlier
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the thread rule looks at: logical CPUs, CPUs this process may use, physical cores among them, load."""
+
+    logical: int
+    allowed: int
+    physical: int
+    load1: float | None
+
+    @property
+    def busy(self) -> bool:
+        """True when the 1-minute load average is above the cores this process may use."""
+        return self.load1 is not None and self.load1 > self.allowed
+
+
+def _allowed_cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS / Windows: no affinity API
+        return list(range(os.cpu_count() or 1))
+
+
+def _core_id(cpu: int) -> str | None:
+    """An id shared by the hyper-threads of one physical core (Linux sysfs), else None."""
+    topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+    for name in ("core_cpus_list", "thread_siblings_list"):
+        with contextlib.suppress(OSError):
+            return (topo / name).read_text().strip()
+    return None
+
+
+def physical_cores(cpus: list[int] | None = None) -> int:
+    """Distinct physical cores among ``cpus`` (default: the CPUs this process may run on)."""
+    cpus = _allowed_cpus() if cpus is None else cpus
+    ids = {_core_id(c) for c in cpus}
+    if None in ids:  # no topology information: count every CPU as a core
+        return max(1, len(cpus))
+    return max(1, len(ids))
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """``os.getloadavg()`` (1, 5, 15 minutes), or None where the platform has none."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+
+
+def machine() -> Machine:
+    """The current machine, as :func:`choose_threads` sees it."""
+    cpus = _allowed_cpus()
+    load = load_average()
+    return Machine(logical=os.cpu_count() or len(cpus), allowed=len(cpus), physical=physical_cores(cpus),
+                   load1=load[0] if load else None)
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """llama-server's thread options and where they came from (``rule``, ``setting`` or ``llama.cpp default``)."""
+
+    threads: int | None  # None: leave it to llama.cpp
+    threads_batch: int | None
+    source: str
+    machine: Machine
+
+    def args(self) -> list[str]:
+        """The llama-server arguments (``-t N --threads-batch N``); empty for llama.cpp's default."""
+        a: list[str] = []
+        if self.threads:
+            a += ["-t", str(self.threads)]
+        if self.threads_batch:
+            a += ["--threads-batch", str(self.threads_batch)]
+        return a
+
+    def describe(self) -> str:
+        m = self.machine
+        who = (f"{self.threads} generation / {self.threads_batch} batch threads" if self.threads
+               else "llama.cpp's default threads (one per physical core)")
+        return f"{who} ({self.source}; {m.physical} physical cores of {m.logical} CPUs, {m.allowed} allowed)"
+
+
+def choose_threads(m: Machine | None = None) -> int:
+    """The rule: half the physical cores this process may use, at least 1, at most :data:`MAX_THREADS`."""
+    m = m or machine()
+    return max(1, min(MAX_THREADS, min(m.physical, m.allowed) // 2))
+
+
+def _line_of(path: Path | None, table: str, key: str) -> str:
+    """``:N`` for the line of ``key = ...`` inside ``[table]`` of a TOML file, else ``""``."""
+    current = None
+    with contextlib.suppress(OSError, TypeError):
+        for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+            text = line.strip()
+            if text.startswith("["):
+                current = text.strip("[] ")
+            elif current == table and text.split("=", 1)[0].strip() == key:
+                return f":{i}"
+    return ""
+
+
+def configured_threads() -> int | None:
+    """``WORKBENCH_LOCAL_THREADS`` or ``[local] threads`` of workbench.toml; None when neither is set."""
+    from ..config import settings
+    from ..errors import ConfigError
+
+    s = settings()
+    value = s.option("local", "threads", None, env="WORKBENCH_LOCAL_THREADS")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    toml = s.project_dir / "workbench.toml"
+    where = ("WORKBENCH_LOCAL_THREADS" if os.environ.get("WORKBENCH_LOCAL_THREADS") is not None
+             else f"{toml}{_line_of(toml, 'local', 'threads')}: [local] threads")
+    raise ConfigError(f"{where} must be a whole number >= 0 ([local] threads: 0 means llama.cpp's default, "
+                      f"N uses N threads), got {value!r}")
+
+
+def plan_threads(threads: int | None = None, m: Machine | None = None) -> ThreadPlan:
+    """The thread options for llama-server: ``threads`` if given, else the setting, else the rule.
+
+    ``0`` (argument or setting) keeps llama.cpp's own default.
+    """
+    m = m or machine()
+    source = "argument"
+    if threads is None:
+        threads, source = configured_threads(), "setting"
+    if threads is None:
+        threads, source = choose_threads(m), "rule"
+    if threads == 0:
+        return ThreadPlan(None, None, "llama.cpp default", m)
+    return ThreadPlan(threads, threads, source, m)
+
+
+def load_tags(prefix: str = "workbench.load") -> dict[str, str]:
+    """Run tags that say how busy the machine is now: 1-minute load average and the CPUs it compares to.
+
+    Call at the start and at the end of an evaluation (``load_tags("workbench.load.start")`` /
+    ``load_tags("workbench.load.end")``); a load above ``cpus`` means latency figures include waiting for a CPU.
+    """
+    load = load_average()
+    m = machine()
+    tags = {f"{prefix}.cpus": str(m.allowed)}
+    if load is not None:
+        tags[f"{prefix}.load1"] = f"{load[0]:.2f}"
+        tags[f"{prefix}.busy"] = str(load[0] > m.allowed).lower()
+    return tags
