@@ -65,7 +65,8 @@ test-py:
 .venv-py%/.installed: pyproject.toml constraints.txt
 	$(call install,.venv-py$*,$(PY),$(PY_EXTRAS))
 
-# Headless Chromium for the UI test (Debian package, installed only when root with apt-get; else that test skips).
+# Headless Chromium for the browser tests (MLflow UI, JupyterLab via Playwright): the Debian package, installed only
+# when root with apt-get; else those tests skip. Playwright (pip, [dev]) drives it by path: never `playwright install`.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || \
@@ -91,7 +92,7 @@ bench-quick: setup
 	@for b in $(BENCHES); do echo "== $$b (quick)"; BENCH_QUICK=1 $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 lab: setup-demo
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --KernelManager.transport=ipc notebooks/
 
 ui: setup-demo
 	$(BIN)/workbench ui

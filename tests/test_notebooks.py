@@ -79,43 +79,6 @@ def test_05_evaluate_with_gate(local_server, tracking_store):
     assert second.data.metrics["gate/passed"] == 1.0
 
 
-def test_playground_widget_buttons(local_server, tracking_store):
-    from workbench.widgets.playground import Playground
-
-    pg = Playground(template="Say {word}.", variables={"word": "hello"}, models=["local:smollm2"], max_tokens=8)
-    pg.run_button.click()
-    assert pg.results is not None and len(pg.results) == 1 and pg.results["output"][0]
-    pg.log_button.click()
-    rid = wb.tracking.current_run_id()
-    assert "playground.json" in {a.path for a in MlflowClient(tracking_store).list_artifacts(rid)}
-    pg.prompt_name.value = "pg-test"
-    pg.save_button.click()
-    assert "version 1" in pg.status.value
-    from workbench import prompts
-
-    assert prompts.load("pg-test") == "Say {word}."
-
-
-def test_review_widget_labels_and_saves(tmp_path):
-    import pandas as pd
-
-    from workbench.widgets.review import Review
-
-    a = pd.DataFrame({"id": ["1", "2", "3"], "repeat": 0, "input": ["q1", "q2", "q3"], "reference": ["r"] * 3,
-                      "answer": ["x", "y", "z"], "error": [None, None, None], "quality/f1": [1.0, 0.0, 1.0]})
-    b = a.assign(answer=["x", "r", "w"], **{"quality/f1": [1.0, 1.0, 0.0]})
-    rv = Review(a, b)
-    rv.filter.value = "flipped"
-    assert len(rv.visible()) == 2 and rv.current()["id"] == "2"
-    rv.note.value = "better"
-    rv.good.click()
-    rv.bad.click()
-    assert rv.labels == {"2": {"label": "good", "note": "better"}, "3": {"label": "bad", "note": ""}}
-    out = rv.save_labels(tmp_path / "labels.jsonl", log=False)
-    ds = wb.load_dataset(out)
-    assert len(ds) == 2 and set(ds.df["label"]) == {"good", "bad"}
-
-
 def test_06_monitor(local_server, tracking_store):
     run, arts = run_nb("06_monitor", tracking_store, demo_requests=4, sample=2, max_tokens=16)
     assert "plots/monitor_dashboard.png" in arts and "monitor_windows.json" in arts

@@ -92,15 +92,40 @@ def _params(a) -> dict:
     return params
 
 
+HEADLINE_FAMILIES = ("quality", "honesty", "harm", "latency", "cost")  # what a user looks at first, in order
+HEADLINE_STATS = ("mean", "rate", "p50", "p95", "total")
+
+
+def headline_metrics(metrics: dict[str, float], limit: int = 20) -> list[tuple[str, float]]:
+    """The ``limit`` metrics to print first: quality, honesty, harm, latency, cost (a family may sit behind a
+    candidate prefix, e.g. ``base/quality/f1/mean``), their summary statistics before the rest; then the others."""
+    def rank(key: str):
+        parts = key.split("/")
+        family = next((i for i, f in enumerate(HEADLINE_FAMILIES) if f in parts), len(HEADLINE_FAMILIES))
+        return family, parts[-1] not in HEADLINE_STATS, key
+
+    shown = {k: v for k, v in metrics.items() if not k.startswith("workbench/")}
+    return [(k, shown[k]) for k in sorted(shown, key=rank)[:limit]]
+
+
+def ui_link(experiment_id: str, run_id: str, port: int = 5000) -> str:
+    """The run's page in the MLflow UI that ``workbench ui`` serves."""
+    return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def _run(a) -> int:
     from .runs.notebook import run_notebook
 
     r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
                      timeout=a.timeout, output=a.output, progress=not a.quiet, kernel=a.kernel)
     print(f"run {r.run_id}: {r.status} in {r.duration_s:.1f}s -> {r.output_notebook}")
-    metrics = {k: v for k, v in r.metrics.items() if not k.startswith("workbench/")}
-    for k, v in sorted(metrics.items())[:20]:
+    top = headline_metrics(r.metrics)
+    for k, v in top:
         print(f"  {k} = {v:.6g}")
+    more = sum(not k.startswith("workbench/") for k in r.metrics) - len(top)
+    if more > 0:
+        print(f"  ({more} more metrics in the UI)")
+    print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench ui`)")
     if not r.ok:
         print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:

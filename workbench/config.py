@@ -78,15 +78,23 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
                           f"{getattr(e, 'problem', None) or e}") from None
 
 
+PROJECT_MARKERS = ("workbench.toml", "pyproject.toml", ".git")  # strongest first
+
+
 def find_project_dir(start: Path | None = None) -> Path:
-    """The nearest directory (from ``start`` upwards) holding ``workbench.toml``, else ``start``."""
+    """The project root, so that a kernel in ``notebooks/``, the CLI at the root, ``make lab`` and
+    ``workbench ui`` all use one store: ``WORKBENCH_PROJECT_DIR`` if set, else the nearest directory from
+    ``start`` (default: the working directory) upwards holding ``workbench.toml``, else the nearest holding
+    ``pyproject.toml`` or ``.git``, else ``start`` itself."""
     env = os.environ.get("WORKBENCH_PROJECT_DIR")
     if env:
         return Path(env).resolve()
     start = (start or Path.cwd()).resolve()
-    for d in (start, *start.parents):
-        if (d / "workbench.toml").is_file():
-            return d
+    dirs = (start, *start.parents)
+    for markers in (PROJECT_MARKERS[:1], PROJECT_MARKERS[1:]):
+        for d in dirs:
+            if any((d / m).exists() for m in markers):
+                return d
     return start
 
 

@@ -33,9 +33,38 @@ def tracking_uri() -> str:
     return settings().tracking_uri
 
 
+# Warnings every user saw under every answer that say nothing about their work (message regex, category).
+KNOWN_NOISE = [
+    # mlflow.data: a local path also parses as an HTTP/other source; MLflow picks the right one anyway
+    (r"The specified dataset source can be interpreted in multiple ways", UserWarning),
+    # mlflow.data: a dataset input's inferred schema has ints (we log lineage, not a model signature)
+    (r"Hint: Inferred schema contains integer column", UserWarning),
+    # matplotlib: ax.legend() on a plot whose series have no labels (one-candidate plots)
+    (r"No artists with labels found to put in legend", UserWarning),
+]
+QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")  # "Creating initial MLflow database tables"
+_quieted = False
+
+
+def quiet_known_noise() -> None:
+    """Filter the known-harmless warnings (:data:`KNOWN_NOISE`, by exact message) and lower the loggers that
+    print INFO lines in red under a notebook cell while a fresh store is migrated. Other warnings stay."""
+    import logging
+    import warnings
+
+    global _quieted
+    for message, category in KNOWN_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=category)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    _quieted = True
+
+
 def configure() -> str:
-    """Point MLflow at the workspace store (telemetry off); a sqlite store is created (migrated) once, under a
-    file lock (:func:`ensure_sqlite_store`). Idempotent; returns the URI."""
+    """Point MLflow at the workspace store (telemetry off, known noise quiet); a sqlite store is created
+    (migrated) once, under a file lock (:func:`ensure_sqlite_store`). Idempotent; returns the URI."""
+    if not _quieted:
+        quiet_known_noise()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # tables are small: no bar noise
     uri = tracking_uri()
@@ -117,29 +146,55 @@ def experiment_id(name: str | None = None) -> str:
         return exp.experiment_id
 
 
-def current_run_id() -> str:
-    """The run to log into: the launcher's (from the environment), else this process's own run."""
+def interactive_run_name() -> str:
+    """A readable name for a kernel's own run: the notebook JupyterLab opened (``JPY_SESSION_NAME``) or the
+    script, and the local start time — ``01_explore 11:32:05`` instead of MLflow's random ``bold-cat-123``."""
+    import sys
+    import time
+
+    where = os.environ.get("JPY_SESSION_NAME") or (sys.argv[0] if sys.argv and sys.argv[0] else "")
+    stem = Path(where).stem
+    if not stem or stem in ("ipykernel_launcher", "-c", "__main__"):
+        stem = "interactive"
+    return f"{stem} {time.strftime('%H:%M:%S')}"
+
+
+def _start_own_run(uri: str) -> str:
+    """Start this process's own run (readable name, launcher tags so a killed kernel's run is marked KILLED
+    by the next launch) and end it at interpreter exit."""
+    import atexit
+    import platform
+
+    from . import tags as T
+
     global _own_run
+    mlflow.set_experiment(experiment_id=experiment_id())
+    run = mlflow.start_run(run_name=interactive_run_name(),
+                           tags={T.KIND: "interactive", T.LAUNCHER_PID: str(os.getpid()),
+                                 T.LAUNCHER_HOST: platform.node()})
+    if _own_run is None:
+        atexit.register(end_own_run)
+    _own_run = (uri, run.info.run_id)
+    return run.info.run_id
+
+
+def current_run_id() -> str:
+    """The run to log into: the launcher's (from the environment), else this process's own run, started on
+    first use with a readable name and ended (FINISHED) when the kernel stops or the next own run starts."""
     rid = os.environ.get(RUN_ENV)
     if rid:
         return rid
     with _lock:
         uri = configure()
-        if _own_run is None or _own_run[0] != uri:
-            active = mlflow.active_run()
-            if active is not None and _own_run is not None and _own_run[0] != uri:
-                # the store changed: end our old run in *its* store, then start afresh in the new one
-                mlflow.set_tracking_uri(_own_run[0])
-                try:
-                    mlflow.end_run()
-                finally:
-                    mlflow.set_tracking_uri(uri)
-                active = None
-            if active is None:
-                mlflow.set_experiment(experiment_id=experiment_id())
-                active = mlflow.start_run()
-            _own_run = (uri, active.info.run_id)
-        return _own_run[1]
+        if _own_run is not None and _own_run[0] == uri:
+            return _own_run[1]
+        if _own_run is not None:  # the store changed: end our run in *its* store first
+            _end_own_run_locked("FINISHED")
+            mlflow.set_tracking_uri(uri)
+        active = mlflow.active_run()
+        if active is not None:  # a run the user started with mlflow.start_run(): log into it
+            return active.info.run_id
+        return _start_own_run(uri)
 
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
@@ -245,10 +300,33 @@ def log_dataset(df, name: str, source: str | None = None, context: str = "eval",
                         datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])])
 
 
-def end_own_run(status: str = "FINISHED") -> None:
-    """End the run this process created for itself (interactive use); launcher runs are ended by the launcher."""
+def _end_own_run_locked(status: str) -> None:
     global _own_run
-    with _lock:
-        if _own_run is not None and not os.environ.get(RUN_ENV):
+    if _own_run is None:
+        return
+    uri, rid = _own_run
+    _own_run = None
+    try:
+        c = MlflowClient(tracking_uri=uri)
+        if c.get_run(rid).info.status == "RUNNING":
+            c.set_terminated(rid, status)
+    except Exception:  # noqa: BLE001 - at interpreter exit the store may already be gone
+        pass
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == rid:
+        prev = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(uri)
+        try:
             mlflow.end_run(status=status)
-            _own_run = None
+        finally:
+            mlflow.set_tracking_uri(prev)
+
+
+def end_own_run(status: str = "FINISHED") -> None:
+    """End the run this process created for itself (interactive use); launcher runs are ended by the launcher.
+    Registered with :mod:`atexit`, so a kernel that stops (restart, shutdown, end of a script) ends its run; a
+    later :func:`current_run_id` starts a new one."""
+    if os.environ.get(RUN_ENV):
+        return
+    with _lock:
+        _end_own_run_locked(status)

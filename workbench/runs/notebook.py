@@ -187,6 +187,16 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
     return params, declared
 
 
+def kernel_transport() -> dict:
+    """papermill kwargs that start the kernel over IPC (Unix sockets) where there are Unix sockets: no "Kernel
+    is running over TCP without encryption" warning on every start, and no open TCP ports."""
+    if os.name != "posix":
+        return {}
+    from traitlets.config import Config
+
+    return {"config": Config({"KernelManager": {"transport": "ipc"}})}
+
+
 @contextlib.contextmanager
 def _kernel_env(values: dict[str, str]):
     """Set environment variables for the kernel papermill starts (kernels inherit os.environ)."""
@@ -297,7 +307,8 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
             with _kernel_env(env):
                 papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
                                            start_timeout=KERNEL_START_TIMEOUT_S, cwd=str(path.parent),
-                                           execution_timeout=timeout, kernel_name=kernel)
+                                           execution_timeout=timeout, kernel_name=kernel,
+                                           **kernel_transport())
         except PapermillExecutionError as e:
             error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
             tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))

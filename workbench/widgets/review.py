@@ -1,26 +1,59 @@
-"""Review two evaluation runs side by side, row by row: filter to flipped or failed rows, label each row
-(good / bad / note), and save the labels as a new dataset version (JSONL + MLflow dataset input)."""
+"""Review two evaluations side by side, row by row: filter to flipped or failed rows, see a word diff of the two
+answers, label each row (good / bad / note). Every label is written at once to a JSONL file (nothing is lost when
+the kernel dies); **Save to MLflow** logs the labels as a table (``review_labels.json``) and a dataset input of
+the current run, so the labelled rows become a new dataset version."""
 
 from __future__ import annotations
 
+import difflib
+import html
+import json
+import time
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import WorkbenchError
 from ..evaluate.compare import side
 
 
+def word_diff(a: str, b: str) -> str:
+    """HTML of ``b`` against ``a`` word by word: removed words struck through in red, added ones in green."""
+    wa, wb = str(a or "").split(), str(b or "").split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=wa, b=wb, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            out.append(f'<del style="color:#b00020">{html.escape(" ".join(wa[i1:i2]))}</del>')
+        if op in ("insert", "replace"):
+            out.append(f'<ins style="color:#1b5e20">{html.escape(" ".join(wb[j1:j2]))}</ins>')
+        if op == "equal":
+            out.append(html.escape(" ".join(wa[i1:i2])))
+    return " ".join(out)
+
+
+def default_labels_path() -> Path:
+    from ..config import settings
+
+    return Path(settings().project_dir) / ".workbench" / "review" / f"labels-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+
+
 class Review:
-    def __init__(self, run_a, run_b, metric: str = "quality/f1", candidate_a: str | None = None,
-                 candidate_b: str | None = None):
+    def __init__(self, run_a, run_b=None, metric: str = "quality/f1", candidate_a: str | None = None,
+                 candidate_b: str | None = None, labels_path: str | Path | None = None):
+        """``run_a``/``run_b``: EvalResults, row DataFrames or run ids; ``run_b`` defaults to ``run_a`` (then
+        name the two candidates to compare within it)."""
         import ipywidgets as w
 
         a = side(run_a, candidate_a).rows.reset_index(drop=True)
-        b = side(run_b, candidate_b).rows.reset_index(drop=True)
+        b = side(run_a if run_b is None else run_b, candidate_b).rows.reset_index(drop=True)
         keep = ["id", "repeat", "input", "reference", "answer", "error", metric]
         self.metric = metric
         self.rows = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=["id", "repeat"],
                                                          suffixes=("_a", "_b"))
+        if self.rows.empty:
+            raise WorkbenchError("the two evaluations share no rows (matched on id and repeat): review runs made "
+                                 "on the same dataset")
+        self.labels_path = Path(labels_path) if labels_path else default_labels_path()
         self.labels: dict[str, dict] = {}
         self.filter = w.ToggleButtons(options=["all", "flipped", "failed"], description="show")
         self.index = 0
@@ -30,18 +63,29 @@ class Review:
         self.bad = w.Button(description="bad", button_style="danger")
         self.prev = w.Button(description="◀")
         self.next = w.Button(description="▶")
-        self.good.on_click(lambda _: self.label("good"))
-        self.bad.on_click(lambda _: self.label("bad"))
+        self.save_button = w.Button(description="Save to MLflow")
+        self.status = w.HTML()
+        self.good.on_click(lambda _: self._guard(lambda: self.label("good")))
+        self.bad.on_click(lambda _: self._guard(lambda: self.label("bad")))
         self.prev.on_click(lambda _: self.move(-1))
         self.next.on_click(lambda _: self.move(1))
+        self.save_button.on_click(lambda _: self._guard(self.save_labels))
         self.filter.observe(lambda _: self.move(0, reset=True), names="value")
-        self.widget = w.VBox([self.filter, self.view, self.note, w.HBox([self.prev, self.good, self.bad, self.next])])
+        self.widget = w.VBox([self.filter, self.view, self.note,
+                              w.HBox([self.prev, self.good, self.bad, self.next, self.save_button]), self.status])
+        self.widget.add_class("wb-review")
         self.move(0, reset=True)
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
+
+    def _guard(self, action) -> None:
+        try:
+            action()
+        except Exception as e:  # noqa: BLE001 - a message in the widget, never a traceback in the log console
+            self.status.value = f'<span class="wb-error" style="color:#b00020">{html.escape(str(e), quote=False)}</span>'
 
     def visible(self) -> pd.DataFrame:
         r = self.rows
@@ -64,35 +108,60 @@ class Review:
         if row is None:
             self.view.value = "<i>no rows</i>"
             return
-        import html
 
         def cell(x):
             return html.escape(str(x))
 
-        self.view.value = (f"<b>{cell(row['id'])}</b> ({self.index + 1}/{n}) — {cell(row.get('input_a'))}<br>"
-                           f"<i>reference:</i> {cell(row.get('reference_a'))}<table><tr><th>A</th><th>B</th></tr>"
-                           f"<tr><td>{cell(row.get('answer_a'))}</td><td>{cell(row.get('answer_b'))}</td></tr>"
-                           f"<tr><td>{self.metric} {cell(row.get(self.metric + '_a'))}</td>"
-                           f"<td>{cell(row.get(self.metric + '_b'))}</td></tr></table>")
+        label = self.labels.get(str(row["id"]))
+        labelled = f" <i>labelled:</i> <b>{cell(label['label'])}</b>" if label else ""
+        self.view.value = (
+            f"<b>{cell(row['id'])}</b> ({self.index + 1}/{n}) — {cell(row.get('input_a'))}<br>"
+            f"<i>reference:</i> {cell(row.get('reference_a'))}"
+            f"{labelled}"
+            f"<table class='wb-review-row'><tr><th>A</th><th>B</th><th>diff A → B</th></tr>"
+            f"<tr><td>{cell(row.get('answer_a'))}</td><td>{cell(row.get('answer_b'))}</td>"
+            f"<td>{word_diff(row.get('answer_a'), row.get('answer_b'))}</td></tr>"
+            f"<tr><td>{self.metric} {cell(row.get(self.metric + '_a'))}</td>"
+            f"<td>{cell(row.get(self.metric + '_b'))}</td><td></td></tr></table>")
 
     def label(self, verdict: str) -> None:
+        """Label the current row, write all labels to :attr:`labels_path`, and step to the next row."""
         row = self.current()
-        if row is not None:
-            self.labels[str(row["id"])] = {"label": verdict, "note": self.note.value}
-            self.note.value = ""
-            self.move(1)
+        if row is None:
+            return
+        self.labels[str(row["id"])] = {"label": verdict, "note": self.note.value}
+        self.note.value = ""
+        self.write_labels(self.labels_path)
+        self.status.value = f"{len(self.labels)} label(s) saved to {html.escape(str(self.labels_path))}"
+        self.move(1)
 
-    def save_labels(self, path: str | Path, log: bool = True) -> Path:
-        """Write the labelled rows as a new dataset version (JSONL) and log it as an MLflow dataset input."""
-        from ..data import load_dataset, log_dataset
-        from ..finetune.prepare import write_jsonl
-
+    def records(self) -> list[dict]:
         recs = []
         for rid, lab in self.labels.items():
             row = self.rows[self.rows["id"].astype(str) == rid].iloc[0]
             recs.append({"id": rid, "question": row.get("input_a"), "reference": row.get("reference_a"),
                          "answer_a": row.get("answer_a"), "answer_b": row.get("answer_b"), **lab})
-        path = write_jsonl(recs, path)
+        return recs
+
+    def write_labels(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in self.records()), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    def save_labels(self, path: str | Path | None = None, log: bool = True) -> Path:
+        """Write the labelled rows as a new dataset version (JSONL) and, with ``log``, log them to the current
+        MLflow run as a table (``review_labels.json``) and a dataset input."""
+        from .. import tracking
+        from ..data import load_dataset, log_dataset
+
+        recs = self.records()
+        path = self.write_labels(path or self.labels_path)
         if log and recs:
+            rid = tracking.current_run_id()
+            tracking.log_table(pd.DataFrame(recs), "review_labels.json", run_id=rid)
             log_dataset(load_dataset(path), context="review")
+            self.status.value = f"{len(recs)} label(s) logged to run {rid} (review_labels.json) and {html.escape(str(path))}"
         return path
