@@ -113,3 +113,25 @@ def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_p
     assert len(df) == 4
     assert sorted(e["expected_response"] for e in df["expectations"]) == sorted(
         wb.load_dataset(ds).df["reference"])
+
+
+def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from workbench.candidates import CallableCandidate
+    from workbench.widgets.review import Review
+
+    ds = write_dataset(tmp_path / "qa.jsonl", 3)
+    c = MlflowClient(tracking_store)
+    exp = c.create_experiment("t-review")
+    rid = c.create_run(exp).info.run_id
+    res = wb.evaluate(ds, [CallableCandidate(lambda r: r["reference"], name="good"),
+                           CallableCandidate(lambda r: "no idea", name="bad")], metrics=["quality/f1"], run_id=rid,
+                      progress=False)
+    review = Review(res, candidate_a="good", candidate_b="bad", labels_path=tmp_path / "labels.jsonl")
+    review.label("bad")
+    review.label("good")
+    review.save_labels(log=True)
+    labelled = res.rows[(res.rows.candidate == "bad")].set_index("id").loc[list(review.labels), "trace_id"]
+    for trace_id, verdict in zip(labelled, [lab["label"] for lab in review.labels.values()]):
+        human = [a for a in mlflow.get_trace(trace_id).info.assessments if a.source.source_type == "HUMAN"]
+        assert [(a.name, a.value) for a in human] == [("review/label", verdict)]

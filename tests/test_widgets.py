@@ -212,7 +212,6 @@ print(first.run_id, second.run_id, third.run_id)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="needs issue 18's per-call runs")
 def test_evaluate_twice_in_one_real_kernel(local_server, tracking_store, tmp_path):
     """The ordinary interactive workflow, in a real Jupyter kernel: evaluate a candidate, then another, then the
     first again — never raises."""
@@ -223,4 +222,5 @@ def test_evaluate_twice_in_one_real_kernel(local_server, tracking_store, tmp_pat
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EVALUATE_TWICE.replace("QA", repr(str(qa))))])
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     out = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("name") == "stdout")
-    assert len(out.split()) == 3, nb.cells[0].outputs
+    ids = out.split()
+    assert len(ids) == 3 and len(set(ids)) == 3, nb.cells[0].outputs  # three calls, three runs of their own

@@ -46,7 +46,7 @@ class Review:
 
         a = side(run_a, candidate_a).rows.reset_index(drop=True)
         b = side(run_a if run_b is None else run_b, candidate_b).rows.reset_index(drop=True)
-        keep = ["id", "repeat", "input", "reference", "answer", "error", metric]
+        keep = ["id", "repeat", "input", "reference", "answer", "error", "trace_id", metric]
         self.metric = metric
         self.rows = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=["id", "repeat"],
                                                          suffixes=("_a", "_b"))
@@ -139,8 +139,11 @@ class Review:
         recs = []
         for rid, lab in self.labels.items():
             row = self.rows[self.rows["id"].astype(str) == rid].iloc[0]
-            recs.append({"id": rid, "question": row.get("input_a"), "reference": row.get("reference_a"),
-                         "answer_a": row.get("answer_a"), "answer_b": row.get("answer_b"), **lab})
+            rec = {"id": rid, "question": row.get("input_a"), "reference": row.get("reference_a"),
+                   "answer_a": row.get("answer_a"), "answer_b": row.get("answer_b"), **lab}
+            if isinstance(row.get("trace_id_b"), str):  # the row's trace, where the label goes as HUMAN feedback
+                rec["trace_id_b"] = row["trace_id_b"]
+            recs.append(rec)
         return recs
 
     def write_labels(self, path: str | Path) -> Path:
@@ -153,7 +156,8 @@ class Review:
 
     def save_labels(self, path: str | Path | None = None, log: bool = True) -> Path:
         """Write the labelled rows as a new dataset version (JSONL) and, with ``log``, log them to the current
-        MLflow run as a table (``review_labels.json``) and a dataset input."""
+        MLflow run as a table (``review_labels.json``) and a dataset input, and each label as a HUMAN Feedback
+        (``review/label``, the note as its rationale) on candidate B's trace of the row, when it has one."""
         from .. import tracking
         from ..data import load_dataset, log_dataset
 
@@ -163,5 +167,10 @@ class Review:
             rid = tracking.current_run_id()
             tracking.log_table(pd.DataFrame(recs), "review_labels.json", run_id=rid)
             log_dataset(load_dataset(path), context="review")
+            from ..evaluate.record import log_human_label
+
+            for r in recs:
+                if isinstance(r.get("trace_id_b"), str) and r["trace_id_b"]:
+                    log_human_label(r["trace_id_b"], "review/label", r["label"], rationale=r.get("note") or None)
             self.status.value = f"{len(recs)} label(s) logged to run {rid} (review_labels.json) and {html.escape(str(path))}"
         return path
