@@ -99,7 +99,7 @@ def test_tracing_off_records_no_row_traces(local_server, tracking_store, tmp_pat
     assert _traces(exp) == []
 
 
-def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_path):
+def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_path, project_dir):
     from mlflow.genai.datasets import search_datasets
 
     from workbench.evaluate.record import register_dataset
@@ -115,7 +115,7 @@ def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_p
         wb.load_dataset(ds).df["reference"])
 
 
-def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, tmp_path):
+def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, tmp_path, project_dir):
     pytest.importorskip("ipywidgets")
     from workbench.candidates import CallableCandidate
     from workbench.widgets.review import Review

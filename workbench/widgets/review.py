@@ -5,6 +5,8 @@ the current run, so the labelled rows become a new dataset version."""
 
 from __future__ import annotations
 
+import warnings
+
 import difflib
 import html
 import json
@@ -171,6 +173,10 @@ class Review:
 
             for r in recs:
                 if isinstance(r.get("trace_id_b"), str) and r["trace_id_b"]:
-                    log_human_label(r["trace_id_b"], "review/label", r["label"], rationale=r.get("note") or None)
+                    try:
+                        log_human_label(r["trace_id_b"], "review/label", r["label"], rationale=r.get("note") or None)
+                    except Exception as e:  # noqa: BLE001 - a row resumed from another store has no trace here
+                        warnings.warn(f"label of row {r['id']} not attached to trace {r['trace_id_b']}: {e}",
+                                      stacklevel=2)
             self.status.value = f"{len(recs)} label(s) logged to run {rid} (review_labels.json) and {html.escape(str(path))}"
         return path
