@@ -514,10 +514,24 @@ def subcommands(parser: argparse.ArgumentParser, prefix: str = ""):
                 yield from subcommands(sp, f"{prefix}{name} ")
 
 
-def _without_traceback(record) -> bool:
-    """Logging filter: keep the record, drop its traceback."""
-    record.exc_info, record.exc_text = None, None
-    return True
+class _FirstLineOnce:
+    """Logging filter for MLflow's store and trace-export loggers: each message cut to its first line (no SQL, no
+    traceback) and said once — a disk-full run used to print ~340 lines of them."""
+
+    def __init__(self):
+        self.seen: set[str] = set()
+
+    def filter(self, record) -> bool:
+        first = (record.getMessage().splitlines() or [""])[0][:300]
+        record.msg, record.args, record.exc_info, record.exc_text = first, None, None, None
+        if first in self.seen:
+            return False
+        self.seen.add(first)
+        return True
+
+
+NOISY_LOGGERS = ("mlflow.store.db.utils", "mlflow.tracing.export.mlflow_v3", "mlflow.tracing.export.async_export_queue",
+                 "mlflow.tracking._tracking_service.client")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,9 +544,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .secrets import scrub
 
-    # MLflow logs every failed store write with its whole traceback (a disk-full run printed ~390 lines);
-    # the error that ends the command is printed once below
-    logging.getLogger("mlflow.store.db.utils").addFilter(_without_traceback)
+    # MLflow logs every failed store write and trace export with its SQL and traceback (a disk-full run printed
+    # ~340 lines); each is said once, in one line, and the error that ends the command is printed below
+    once = _FirstLineOnce()
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).addFilter(once)
     try:
         return int(args.fn(args) or EXIT_OK)
     except UsageError as e:
