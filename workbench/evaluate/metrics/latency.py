@@ -3,9 +3,11 @@ percentile, type 7) — from the original timings, also when the row came from t
 
 Definitions (docs/metrics.md):
 
-* ``latency/latency_s`` — wall time from the row's start to its complete answer: retrieval, every call,
-  retries and their backoff included. A failed row counts at its elapsed time, so timeouts raise p95 instead
-  of vanishing from it. A cached row reports its original calls' time.
+* ``latency/latency_s`` — seconds to the complete answer: the sum of the row's model calls, each measured from
+  its start to its last token with its retries and backoff included (a cached row reports the original calls'
+  times, so a re-run from the cache gives the same figures). A failed row, or a callable candidate without
+  calls, counts at its elapsed wall time, so timeouts raise p95 instead of vanishing from it. RAG retrieval time
+  is in the row trace's RETRIEVER span.
 * ``latency/ttft_s`` — from the start of the row's last generation call to its first streamed token
   (retries of that call included); empty for failed rows and non-streamed calls.
 * ``latency/tokens_per_s`` — decode rate after the first token: ``(completion tokens - 1) / (end - first token)``,
@@ -19,14 +21,13 @@ STATS = ("mean", "p50", "p95", "p99")
 
 
 @metric("latency/latency_s", higher_is_better=False, range=(0, None), stats=STATS,
-        description="seconds from the row's start to the complete answer, retrieval and retries included; "
-                    "failed rows at their elapsed time")
+        description="seconds to the complete answer: the row's calls with their retries (failed rows and "
+                    "callables: elapsed wall time)")
 def latency_s(row, answer, env):
     vals = [c.latency_s for c in answer.calls if c.latency_s is not None]
-    cached = bool(answer.calls) and all(c.cache_hit for c in answer.calls)
-    if answer.elapsed_s is not None and not cached:
-        return float(answer.elapsed_s)
-    return float(sum(vals)) if vals else (float(answer.elapsed_s) if answer.elapsed_s is not None else None)
+    if vals and not answer.error:  # each call's time covers its retries and backoff; the same from the cache
+        return float(sum(vals))
+    return float(answer.elapsed_s) if answer.elapsed_s is not None else (float(sum(vals)) if vals else None)
 
 
 @metric("latency/ttft_s", higher_is_better=False, range=(0, None), stats=STATS,
