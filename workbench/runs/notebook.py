@@ -192,9 +192,15 @@ def kernel_transport() -> dict:
     is running over TCP without encryption" warning on every start, and no open TCP ports."""
     if os.name != "posix":
         return {}
+    import tempfile
+    import uuid
+
     from traitlets.config import Config
 
-    return {"config": Config({"KernelManager": {"transport": "ipc"}})}
+    # a socket path of its own per kernel: jupyter_client's default ("kernel-ipc" in the working directory) makes
+    # kernels started at once in one directory (a sweep, parallel runs) connect to each other's sockets
+    ip = os.path.join(tempfile.gettempdir(), f"wbk-{uuid.uuid4().hex[:16]}")
+    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": ip}})}
 
 
 @contextlib.contextmanager
