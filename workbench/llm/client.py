@@ -318,6 +318,8 @@ class LLMClient:
                 rec.latency_s = (rec.latency_s + offset) if rec.latency_s is not None else time.perf_counter() - t_call
                 if rec.ttft_s is not None:
                     rec.ttft_s += offset
+                if kind.local_compute and rec.ok:
+                    rec.compute_s = rec.latency_s
                 break
             rec.retries += 1
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
