@@ -135,3 +135,16 @@ def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, t
     for trace_id, verdict in zip(labelled, [lab["label"] for lab in review.labels.values()]):
         human = [a for a in mlflow.get_trace(trace_id).info.assessments if a.source.source_type == "HUMAN"]
         assert [(a.name, a.value) for a in human] == [("review/label", verdict)]
+
+
+def test_a_checkpoint_belongs_to_its_tracking_store(tmp_path):
+    """The same evaluation recorded into another store is computed (from the cache) and traced there, not
+    resumed from a checkpoint whose traces live in the first store."""
+    from workbench.data import load_dataset
+    from workbench.evaluate.metrics import get_metrics
+    from workbench.evaluate.runner import eval_key
+
+    ds = load_dataset(write_dataset(tmp_path / "qa.jsonl", 2))
+    args = (ds, [PromptCandidate("local", name="x", system_prompt=None)], get_metrics(["quality/f1"]), 1, None)
+    keys = {eval_key(*args, store=s) for s in ("sqlite:///a.db", "sqlite:///b.db", None)}
+    assert len(keys) == 3 and eval_key(*args, store="sqlite:///a.db") == eval_key(*args, store="sqlite:///a.db")

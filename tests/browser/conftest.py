@@ -66,8 +66,10 @@ def lab(local_server, tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium, per module: Playwright's sync API runs an asyncio loop in the main thread while it is
+    open, so a session-wide browser made every later ``asyncio.run`` in the test session fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -27,6 +27,7 @@ from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
 from .. import tags as T
+from .. import tracking
 from ..llm.client import LLMClient
 from ..llm.threads import load_tags
 from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, read_checkpoint, row_key
@@ -47,11 +48,15 @@ def endpoint_identity(spec: str | None) -> str | None:
     return kind_of(ep).identity(ep, model)
 
 
-def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None) -> str:
+def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None,
+             store: str | None = None) -> str:
     """The checkpoint's key: dataset digest, candidate configs and the identity of the endpoint each talks to
-    (rows another server answered are never reused, whatever the cache mode), metrics, repeats, judge."""
+    (rows another server answered are never reused, whatever the cache mode), metrics, repeats, judge, and the
+    tracking store the rows are recorded in (a row resumed into another store would arrive there without its
+    trace; the response cache still makes the re-run cheap)."""
     blob = json.dumps([ds.digest, [(c.name, c.config, endpoint_identity(getattr(c, "model", None))) for c in cands],
-                       [m.name for m in mdefs], repeats, judge, endpoint_identity(judge)], sort_keys=True, default=str)
+                       [m.name for m in mdefs], repeats, judge, endpoint_identity(judge)]
+                      + ([store] if store else []), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -96,7 +101,7 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
                 raise WorkbenchError(f"budget_usd={budget_usd} cannot be held: model '{spec}' has no price (its cost "
                                      f"would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
                                      f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
-    key = eval_key(ds, cands, mdefs, repeats, judge)
+    key = eval_key(ds, cands, mdefs, repeats, judge, store=tracking.tracking_uri() if log else None)
     ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
     ckpt = Checkpoint(ckpt_path, resume=resume)  # holds the checkpoint's lock until closed
     try:
@@ -149,7 +154,6 @@ def _evaluation_run(log: bool, run_id: str | None, name: str):
     if not log:
         yield None
         return
-    from .. import tracking
 
     rid = run_id or os.environ.get(tracking.RUN_ENV)
     if rid:
