@@ -1,5 +1,10 @@
-"""Evaluation throughput and cached re-runs, on the embedded model.
+"""Evaluation throughput, the harness's own cost, and cached re-runs, on the embedded model.
 
+0. Harness overhead (promptfoo-style): the same rows and prompt against one shared server, in interleaved
+   rounds of fresh processes: a raw ``openai.AsyncOpenAI`` loop, ``wb.evaluate(metrics=["quality"])`` with its
+   defaults (an MLflow run, a trace per row), and the same with ``trace=False``. Reports the wall time of the
+   work as a ratio of raw, and client CPU seconds per row (the whole process, imports included, and the
+   marginal per-row part with start-up taken out), medians of the rounds.
 1. Throughput: N rows through `wb.evaluate` (all offline metrics, cache off, no MLflow logging) vs a raw
    async loop over the same chat calls (openai.AsyncOpenAI + a semaphore) at the same concurrency.
    Also `wb.evaluate` with only the cost metrics, to separate client overhead from metric cost.
@@ -7,7 +12,7 @@
    is resumed): LLM calls made on the second run (must be 0), its wall time, and whether its cost and
    latency aggregates equal the first run's.
 
-    .venv/bin/python benchmarks/bench_eval.py [--rows 200] [--cached-rows 1000] [--concurrency 8]
+    .venv/bin/python benchmarks/bench_eval.py [--rows 200] [--rounds 3] [--cached-rows 1000] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -23,6 +28,99 @@ from pathlib import Path
 
 import openai
 
+OVERHEAD_MODES = ("raw", "eval", "eval-notrace")  # what each fresh process of the overhead rounds runs
+
+
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: int) -> None:
+    """One fresh process of the overhead rounds: run ``mode`` on ``dataset``, print a JSON line of its figures."""
+    t_start, c_start = time.perf_counter(), _cpu_s()
+    os.environ["WORKBENCH_PROJECT_DIR"] = project
+    from workbench.candidates import PromptCandidate
+    from workbench.data import load_dataset
+
+    cand = PromptCandidate("local", name="c", max_tokens=max_tokens)
+    ds = load_dataset(dataset)
+    if mode == "raw":
+        from workbench.llm.client import no_keepalive_http_client
+        from workbench.llm.local import ensure_server
+
+        base = ensure_server().base_url
+        c_ready, t0 = _cpu_s(), time.perf_counter()
+        asyncio.run(_raw(base, cand, ds.rows, concurrency, no_keepalive_http_client()))
+    else:
+        import workbench as wb
+
+        c_ready, t0 = _cpu_s(), time.perf_counter()
+        wb.evaluate(ds, cand, metrics=["quality"], cache="off", progress=False, resume=False,
+                    concurrency=concurrency, trace=(mode == "eval"))
+    t1 = time.perf_counter()
+    print(json.dumps({"mode": mode, "work_s": t1 - t0, "process_s": t1 - t_start, "cpu_s": _cpu_s() - c_start,
+                      "work_cpu_s": _cpu_s() - c_ready}))
+
+
+async def _raw(base_url: str, cand, rows, concurrency: int, http_client):
+    """The baseline: the same chat requests through a bare ``openai.AsyncOpenAI`` loop and a semaphore."""
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, http_client=http_client)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(row):
+        async with sem:
+            s = await client.chat.completions.create(model="smollm2", messages=cand.messages(row), stream=True,
+                                                     stream_options={"include_usage": True}, **cand.gen_params)
+            return "".join([ch.choices[0].delta.content or "" async for ch in s if ch.choices])
+
+    return await asyncio.gather(*(one(r) for r in rows))
+
+
+def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max_tokens: int, tmp: Path) -> dict:
+    """Interleaved rounds of fresh processes (raw, eval, eval-notrace); medians, ratios to raw, CPU per row."""
+    import subprocess
+
+    project = tmp / "overhead-project"  # one project, its store created by the warm-up: a user's second run
+    project.mkdir(exist_ok=True)
+    runs: dict[str, list[dict]] = {m: [] for m in OVERHEAD_MODES}
+
+    def run(mode: str) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--child", mode, "--child-dataset", str(dataset),
+                              "--child-project", str(project), "--concurrency", str(concurrency),
+                              "--max-tokens", str(max_tokens)], capture_output=True, text=True, timeout=1800)
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+        if out.returncode or not lines:
+            raise RuntimeError(f"overhead child {mode} failed ({out.returncode}): {out.stderr[-2000:]}")
+        return json.loads(lines[-1])
+
+    run("eval")  # warm-up: creates the project's store, loads the OS file cache
+    for r in range(rounds):
+        order = OVERHEAD_MODES if r % 2 == 0 else tuple(reversed(OVERHEAD_MODES))
+        for mode in order:
+            runs[mode].append(run(mode))
+            print(f"  round {r + 1} {mode:13s} work {runs[mode][-1]['work_s']:6.1f}s  "
+                  f"cpu {runs[mode][-1]['cpu_s']:5.2f}s", flush=True)
+    med = {m: {k: stats([x[k] for x in v])["median"] for k in ("work_s", "process_s", "cpu_s", "work_cpu_s")}
+           for m, v in runs.items()}
+    raw = med["raw"]
+    out = {"rows": rows, "rounds": rounds, "concurrency": concurrency, "max_tokens": max_tokens, "runs": runs,
+           "median": med}
+    for m in OVERHEAD_MODES:
+        out[m] = {"work_ratio": med[m]["work_s"] / raw["work_s"],
+                  "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
+                  "work_cpu_ms_per_row": 1000 * med[m]["work_cpu_s"] / rows,
+                  "startup_cpu_s": med[m]["cpu_s"] - med[m]["work_cpu_s"]}
+    print(f"harness overhead, {rows} rows, metrics=['quality'], {rounds} interleaved rounds (medians):")
+    for m in OVERHEAD_MODES:
+        o = out[m]
+        print(f"  {m:13s} work {med[m]['work_s']:6.1f}s  ratio {o['work_ratio']:.3f}   CPU {med[m]['cpu_s']:5.2f}s "
+              f"= {o['cpu_ms_per_row']:5.1f} ms/row (start-up {o['startup_cpu_s']:.2f}s, "
+              f"per row {o['work_cpu_ms_per_row']:.1f} ms)")
+    return out
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quick, save, stats  # noqa: E402
@@ -34,7 +132,13 @@ def main() -> None:
     ap.add_argument("--cached-rows", type=int, default=60 if quick() else 1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=24)
+    ap.add_argument("--rounds", type=int, default=1 if quick() else 3, help="interleaved rounds of the overhead part")
+    ap.add_argument("--child", choices=OVERHEAD_MODES, help=argparse.SUPPRESS)
+    ap.add_argument("--child-dataset", help=argparse.SUPPRESS)
+    ap.add_argument("--child-project", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:
+        return child(a.child, a.child_dataset, a.child_project, a.concurrency, a.max_tokens)
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-eval-"))
     os.environ["WORKBENCH_PROJECT_DIR"] = str(tmp)
     import workbench as wb
@@ -48,20 +152,10 @@ def main() -> None:
     ds = wb.load_dataset(write_dataset(tmp / "qa.jsonl", a.rows))
 
     async def raw(rows, concurrency):
-        client = openai.AsyncOpenAI(base_url=h.base_url, api_key="none", max_retries=0,
-                                    http_client=no_keepalive_http_client())
-        sem = asyncio.Semaphore(concurrency)
-
-        async def one(row):
-            async with sem:
-                s = await client.chat.completions.create(model="smollm2", messages=cand.messages(row), stream=True,
-                                                         stream_options={"include_usage": True},
-                                                         **cand.gen_params)
-                return "".join([ch.choices[0].delta.content or "" async for ch in s if ch.choices])
-
-        return await asyncio.gather(*(one(r) for r in rows))
+        return await _raw(h.base_url, cand, rows, concurrency, no_keepalive_http_client())
 
     asyncio.run(raw(ds.rows[:8], 8))  # warm-up
+    overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp)
     # throughput at concurrency 1, 4, 8 (interleaved raw / ours) to show where the server saturates
     sweep = {}
     for conc in ((4,) if quick() else (1, 4, 8)):
@@ -103,7 +197,7 @@ def main() -> None:
     print(f"{a.cached_rows}-row eval: first run {t_first:.1f}s; cached re-run {t_second:.1f}s "
           f"(x{t_first / t_second:.1f} faster), LLM calls made {calls}, cost+latency aggregates equal: {same} "
           f"({len(keys)} compared)")
-    save("eval", {"rows": a.rows, "raw_s": t_raw, "eval_cost_only_s": t_cost, "eval_all_s": t_all,
+    save("eval", {"overhead": overhead, "rows": a.rows, "raw_s": t_raw, "eval_cost_only_s": t_cost, "eval_all_s": t_all,
                   "ratio_all": t_all / t_raw, "by_concurrency": sweep, "cached_rows": a.cached_rows,
                   "cached_first_s": t_first, "cached_second_s": t_second, "cached_llm_calls": calls,
                   "aggregates_equal": same})

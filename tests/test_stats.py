@@ -121,3 +121,28 @@ def test_aggregate_stats_and_percentile_method():
     assert st.aggregate([], "mean") is None
     with pytest.raises(ValueError, match="unknown statistic"):
         st.aggregate(v, "median")
+
+
+def test_rate_ci_equals_scipy_binomtest_intervals():
+    """The closed forms (scipy.special) give scipy.stats.binomtest's exact and Wilson intervals."""
+    from scipy import stats as ss
+
+    from workbench.evaluate.stats import rate_ci
+
+    for n in (1, 2, 5, 17, 60, 200, 1000):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            for conf in (0.9, 0.95, 0.99):
+                for ours, theirs in (("clopper-pearson", "exact"), ("wilson", "wilson")):
+                    ref = ss.binomtest(k, n).proportion_ci(conf, method=theirs)
+                    assert rate_ci(k, n, ours, conf) == pytest.approx((ref.low, ref.high), abs=1e-9), (k, n, ours)
+
+
+def test_large_n_t_interval_equals_scipy_t():
+    from scipy import stats as ss
+
+    from workbench.evaluate.stats import LARGE_N, mean_ci
+
+    x = np.random.default_rng(3).normal(size=LARGE_N + 5)
+    m, se = x.mean(), x.std(ddof=1) / np.sqrt(len(x))
+    q = ss.t.ppf(0.975, len(x) - 1)
+    assert mean_ci(x) == pytest.approx((m - q * se, m + q * se))

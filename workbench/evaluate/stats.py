@@ -60,16 +60,29 @@ def aggregate(vals: np.ndarray, stat: str) -> float | None:
 
 def rate_ci(successes: int, n: int, method: str = "clopper-pearson",
             confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Interval for a proportion ``successes / n``: ``"clopper-pearson"`` (exact, default) or ``"wilson"``."""
-    from scipy import stats
+    """Interval for a proportion ``successes / n``: ``"clopper-pearson"`` (exact, default) or ``"wilson"``.
 
-    names = {"clopper-pearson": "exact", "wilson": "wilson"}
-    if method not in names:
-        raise ValueError(f"rate interval method {method!r}: expected one of {sorted(names)}")
+    The same intervals as ``scipy.stats.binomtest(k, n).proportion_ci(method="exact" | "wilson")`` (a test checks
+    it), from their closed forms in ``scipy.special``: importing ``scipy.stats`` costs ~0.65 s of CPU per process."""
+    from scipy import special
+
+    if method not in RATE_CI_METHODS:
+        raise ValueError(f"rate interval method {method!r}: expected one of {sorted(RATE_CI_METHODS)}")
     if n <= 0:
         return float("nan"), float("nan")
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method=names[method])
-    return float(ci.low), float(ci.high)
+    k, n = int(successes), int(n)
+    a = (1 - confidence) / 2
+    if method == "clopper-pearson":  # beta quantiles (Clopper & Pearson 1934)
+        lo = 0.0 if k == 0 else special.betaincinv(k, n - k + 1, a)
+        hi = 1.0 if k == n else special.betaincinv(k + 1, n - k, 1 - a)
+        return float(lo), float(hi)
+    z = special.ndtri(1 - a)  # Wilson score interval, no continuity correction
+    p, d = k / n, 1 + z * z / n
+    centre, half = (p + z * z / (2 * n)) / d, z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+RATE_CI_METHODS = ("clopper-pearson", "wilson")
 
 
 # ------------------------------------------------------------------ intervals for means
@@ -78,13 +91,13 @@ def rate_ci(successes: int, n: int, method: str = "clopper-pearson",
 def _studentized(x: np.ndarray, confidence: float, rng: np.random.Generator, n_resamples: int):
     """Bootstrap-t: quantiles of (mean* - mean) / se* turned around the sample mean; Student's t beyond LARGE_N
     rows, where the two agree and resampling would cost memory."""
-    from scipy import stats
+    from scipy import special
 
     n = len(x)
     m, se = x.mean(), x.std(ddof=1) / np.sqrt(n)
     a = (1 - confidence) / 2
     if n >= LARGE_N:
-        q = stats.t.ppf(1 - a, n - 1)
+        q = special.stdtrit(n - 1, 1 - a)  # Student's t quantile
         return float(m - q * se), float(m + q * se)
     idx = rng.integers(0, n, (n_resamples, n))
     xb = x[idx]
