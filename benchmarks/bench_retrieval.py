@@ -25,7 +25,7 @@ import numpy as np
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save, stats  # noqa: E402
+from common import quick, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def main() -> None:
     texts = [f"{base[i % len(base)].context_text} (edition {i // len(base)})" for i in range(a.chunks)]
     emb = MiniLMEmbedder()
     t0 = time.perf_counter()
-    vecs = emb.embed(texts[: a.embed_texts])
+    emb.embed(texts[: a.embed_texts])
     t_ours = time.perf_counter() - t0
     # onnxruntime directly on the same batches (same tokenizer output), pooling in numpy
     sess = ort.InferenceSession(str(emb.session._model_path), providers=["CPUExecutionProvider"])

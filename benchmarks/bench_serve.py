@@ -56,7 +56,7 @@ def main() -> None:
     common = {"system_prompt": None, "params": {"max_tokens": a.tokens}}
     apps = {"app": serve.start({"name": "bench", **common}),
             "app_untraced": serve.start({"name": "bench-untraced", "trace": False, **common})}
-    app = apps["app"]
+    apps["app"]
     results: dict = {}
     try:
         for stream in (False, True):

@@ -42,7 +42,9 @@ KNOWN_NOISE = [
     # matplotlib: ax.legend() on a plot whose series have no labels (one-candidate plots)
     (r"No artists with labels found to put in legend", UserWarning),
 ]
-QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")  # "Creating initial MLflow database tables"
+# INFO lines: "Creating initial MLflow database tables", and "Flushing the async trace logging queue before program
+# exit" at every exit of a process that traced (evaluations have flushed by then); their warnings still show
+QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration", "mlflow.tracing.export.async_export_queue")
 _quieted = False
 
 
