@@ -153,5 +153,8 @@ def test_demo_ends_with_one_line_of_step_timings(monkeypatch, tmp_path):
     lines = []
     out = demo.run_demo(echo=lines.append)
     summary = [ln for ln in lines if ln.startswith("\nsteps: ")]
-    assert len(summary) == 1 and set(out["steps_s"]) == {name for name, _ in demo.STEPS}
+    from workbench.finetune.local_lora import skip_message
+
+    skipped = {"03_finetune"} if skip_message("03_finetune") else set()  # no local training stack (Python 3.13)
+    assert len(summary) == 1 and set(out["steps_s"]) == {name for name, _ in demo.STEPS} - skipped
     assert re.fullmatch(r"\nsteps: (\w+ \d+s, )+\w+ \d+s; total \d+s; load [\d.]+ -> [\d.]+ on \d+ CPUs", summary[0])
