@@ -155,8 +155,12 @@ def test_serve_foreground_answers_openai_client(local_server):
             model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True) if c.choices)
         assert text
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # `kill <pid>`: the llama-server it started stops with it
         assert proc.wait(timeout=20) is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and health(f"http://127.0.0.1:{port}"):
+        time.sleep(0.2)
+    assert not health(f"http://127.0.0.1:{port}"), "llama-server left running after `workbench serve` was killed"
 
 
 @pytest.mark.slow

@@ -492,6 +492,10 @@ def serve_foreground(port: int = 8080, options: ServerOptions | None = None) -> 
     cmd = [str(binary), *options.args(model_path(), port)]
     log(f"serving {options.alias} at http://127.0.0.1:{port}/v1 (Ctrl-C to stop)")
     proc = subprocess.Popen(cmd)
+    # `kill <pid>` (SIGTERM) or a closed terminal (SIGHUP) of this process stops the server too, never
+    # leaving it orphaned on the port
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: proc.send_signal(signal.SIGTERM))
     try:
         return proc.wait()
     except KeyboardInterrupt:
