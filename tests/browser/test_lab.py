@@ -159,7 +159,9 @@ def test_01_explore_playground_runs_two_models(browser, lab, shots):
     pg.wait_for(state="visible")
     pg.locator("select").select_option(["local:smollm2", "mirror:smollm2"])
     pg.get_by_role("button", name="Run", exact=True).click()
-    pg.locator(".wb-status:has-text('done')").wait_for(timeout=RUN_TIMEOUT_S * 1000)
+    # done, or the widget's own error line (a failed call) — say which instead of waiting out the timeout
+    pg.locator(".wb-status:has-text('done'), .wb-error").first.wait_for(timeout=RUN_TIMEOUT_S * 1000)
+    assert pg.locator(".wb-error").count() == 0, pg.locator(".wb-error").first.inner_text()
     rows = pg.locator("table.wb-playground-results tbody tr")
     assert rows.count() == 2, pg.inner_text()
     assert {rows.nth(i).locator("td").first.inner_text() for i in range(2)} == {"local:smollm2", "mirror:smollm2"}
