@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -108,6 +109,48 @@ def _without_package_inits(edges):
     for mod, deps in edges.items():
         out[mod] = {d for d in deps if not (mod.startswith(d + ".") or d.startswith(mod + "."))}
     return out
+
+
+def _layers() -> dict[str, int]:
+    """Top-level module or package of ``workbench`` -> its layer, from the ```layers block of docs/architecture.md."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = re.search(r"```layers\n(.*?)```", text, re.S)
+    assert block, "docs/architecture.md has no ```layers block"
+    out = {}
+    for line in block.group(1).strip().splitlines():
+        level, _name, *modules = line.split()
+        out.update({m: int(level) for m in modules})
+    return out
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _upward_imports(edges: dict[str, set[str]], layers: dict[str, int]) -> list[str]:
+    """Every import from a module to one in a higher layer, and every module the layer table does not place."""
+    bad = sorted({f"{_top(m)} is in no layer of docs/architecture.md" for m in edges if _top(m) not in layers})
+    for mod, deps in edges.items():
+        for dep in deps:
+            a, b = _top(mod), _top(dep)
+            if a in layers and b in layers and layers[b] > layers[a]:
+                bad.append(f"{mod} (layer {layers[a]}) imports {dep} (layer {layers[b]})")
+    return sorted(bad)
+
+
+def test_imports_run_down_the_layers_of_the_architecture_page():
+    assert _upward_imports(_without_package_inits(_graph()[0]), _layers()) == []
+
+
+def test_the_layer_check_catches_a_planted_upward_import():
+    edges = _without_package_inits(_graph()[0])
+    edges["workbench.procs"] = edges["workbench.procs"] | {"workbench.tracking"}
+    edges["workbench.server"] = edges["workbench.server"] | {"workbench.evaluate.runner"}
+    assert _upward_imports(edges, _layers()) == [
+        "workbench.procs (layer 0) imports workbench.tracking (layer 2)",
+        "workbench.server (layer 2) imports workbench.evaluate.runner (layer 4)"]
+    assert _upward_imports({"workbench.newthing": set()}, _layers()) == ["newthing is in no layer of docs/architecture.md"]
 
 
 def test_no_import_circle_between_modules():
