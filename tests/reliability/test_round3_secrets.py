@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from evalkit import write_dataset
 from fake_upstream import KEY, Upstream
 

@@ -17,8 +17,8 @@ import asyncio
 import hmac
 import json
 import os
-import sys
 import re
+import sys
 import threading
 import time
 import uuid
