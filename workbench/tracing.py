@@ -74,7 +74,8 @@ def _redact_span(span) -> None:
         span.set_inputs("[SCRUBBING FAILED]")
         span.set_outputs("[SCRUBBING FAILED]")
         for k in list(span._span.attributes or {}):
-            span._span.set_attribute(k, "[SCRUBBING FAILED]")
+            if not k.startswith("mlflow."):  # MLflow's own keys (ids, span type) are needed to export the trace
+                span._span.set_attribute(k, "[SCRUBBING FAILED]")
     want = _ctx_redact.get()
     if not (_state["redact"] if want is None else want):
         return
