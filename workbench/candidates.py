@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
+from .secrets import mask_secret_fields
 
 # No system prompt unless the user gives one: an evaluation measures the prompt the user wrote (the demo and the
 # notebooks pass their own persona explicitly).
@@ -59,7 +60,7 @@ class Candidate:
 
     def params(self) -> dict[str, Any]:
         """Flat params to log (``candidate.<name>.<key>``)."""
-        return {f"candidate.{self.name}.{k}": v for k, v in self.config.items()}
+        return {f"candidate.{self.name}.{k}": v for k, v in mask_secret_fields(self.config).items()}
 
 
 def format_contexts(contexts: list[str]) -> str:

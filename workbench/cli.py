@@ -468,14 +468,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = asub.add_parser("serve", help="serve --config CONFIG.yaml or --from-run RUN_ID in the foreground",
                         description="Serve an app config (YAML: name, model, system_prompt, template, rag, params, "
                         "run_id) or a candidate of an evaluation run. Example client: openai.OpenAI(base_url="
-                        "'http://127.0.0.1:8000/v1', api_key='unused').")
+                        "'http://127.0.0.1:8000/v1', api_key='unused'). Authentication: set WORKBENCH_APP_KEY in "
+                        "the environment and every route but /health requires 'Authorization: Bearer <key>' "
+                        "(the client's api_key); without it the app is open to anyone who reaches the port, and "
+                        "binding beyond 127.0.0.1 prints a warning.")
     s.add_argument("--config", metavar="CONFIG.yaml", help="app config file")
     s.add_argument("--from-run", metavar="RUN_ID", help="serve a candidate evaluated in this MLflow run")
     s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
     s.add_argument("--model-id", metavar="MODEL_ID", help="serve exactly this candidate configuration (an MLflow "
                    "LoggedModel id from the Models tab; every evaluation records one per candidate)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only; "
+                   "beyond it, set WORKBENCH_APP_KEY)")
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
 

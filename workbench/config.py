@@ -61,13 +61,70 @@ def join_surrogate_pairs(obj: Any) -> Any:
     return obj
 
 
+MAX_NESTING = 64  # levels of lists/mappings a dataset row, a JSON cell or a YAML file may nest
+
+
+class NestingError(ValueError):
+    """A document nests lists/mappings deeper than :data:`MAX_NESTING` (instead of a ``RecursionError``)."""
+
+
+def nesting_depth(obj: Any, limit: int = MAX_NESTING) -> int:
+    """How deep lists and dicts nest in ``obj`` (iterative, so any depth is safe; stops past ``limit``)."""
+    deepest, stack = 0, [(obj, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            d += 1
+            deepest = max(deepest, d)
+            if d > limit:
+                return d
+            stack.extend((x, d) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def loads_json(text: str | bytes, limit: int = MAX_NESTING) -> Any:
+    """``json.loads``, but nesting deeper than ``limit`` raises :class:`NestingError` (never ``RecursionError``,
+    and nothing deeper than ``limit`` reaches code that walks the value recursively)."""
+    import json
+
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise NestingError(f"nested too deeply (more than {limit} levels of lists/objects)") from None
+    if nesting_depth(obj, limit) > limit:
+        raise NestingError(f"nested too deeply (more than {limit} levels of lists/objects)")
+    return obj
+
+
+def _yaml_depth_line(text: str, limit: int) -> int | None:
+    """The 1-based line where a YAML document first nests deeper than ``limit`` (None if it never does). The
+    event parser is iterative, unlike the composer, so any depth is safe to check."""
+    import yaml
+
+    depth = 0
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > limit:
+                return ev.start_mark.line + 1
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return None
+
+
 def read_yaml(path: str | Path, what: str = "file") -> Any:
-    """A YAML file's content; errors name the file, the line of a syntax error and what the file is."""
+    """A YAML file's content; errors name the file, the line of a syntax error and what the file is. A file
+    nested deeper than :data:`MAX_NESTING` levels is refused with the line where it gets too deep."""
     import yaml
 
     path = Path(path)
     try:
-        return join_surrogate_pairs(yaml.safe_load(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
+        line = _yaml_depth_line(text, MAX_NESTING)
+        if line is not None:
+            raise ConfigError(f"{path}:{line}: {what} nests deeper than {MAX_NESTING} levels of lists/mappings; "
+                              f"expected a shallow settings file")
+        return join_surrogate_pairs(yaml.safe_load(text))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
     except UnicodeDecodeError as e:
@@ -203,6 +260,74 @@ class Settings:
         return ep, model
 
 
+# The type every workbench.toml setting must have: (check, what to say). A value of another type is refused
+# with the file, line and key; TOML's own types are used, so ``redact_pii = "false"`` (a string) is an error,
+# never read as true.
+_BOOL = (lambda v: isinstance(v, bool), "true or false (a TOML boolean, unquoted)")
+_STR = (lambda v: isinstance(v, str), "a string")
+_POS_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer (unquoted)")
+_POS_NUM = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+            "a positive number (unquoted)")
+_STR_LIST = (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings")
+_PRICES = (lambda v: isinstance(v, dict) and all(isinstance(p, dict) and all(
+    isinstance(x, (int, float)) and not isinstance(x, bool) for x in p.values()) for p in v.values()),
+           'a table of models, each {input = USD, output = USD} with numbers')
+SETTING_TYPES: dict[str, dict[str, tuple]] = {
+    "endpoints.*": {"base_url": _STR, "api_key_env": _STR, "models": _STR_LIST, "default_model": _STR,
+                    "max_concurrency": _POS_INT, "prices": _PRICES, "kind": _STR, "api_version": _STR,
+                    "timeout_s": _POS_NUM},
+    "privacy": {"redact_pii": _BOOL},
+    "tracing": {"enabled": _BOOL, "experiment": _STR},
+    "secrets": {"names": _STR_LIST},  # [local] threads is checked where it is read (llm/threads.py)
+}
+
+
+def key_line(text: str, table: str, key: str) -> int | None:
+    """The 1-based line of ``key = ...`` under ``[table]`` in TOML ``text`` (None if not found)."""
+    import re
+
+    current, want = "", [p.strip().strip('"') for p in table.split(".")] if table else []
+    for n, line in enumerate(text.splitlines(), 1):
+        head = re.match(r"\s*\[([^\[\]]+)\]\s*(?:#.*)?$", line)
+        if head:
+            current = [p.strip().strip('"') for p in head.group(1).split(".")]
+            continue
+        if current == want and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            return n
+    return None
+
+
+def check_types(data: dict, path: Path, text: str) -> None:
+    """Refuse a setting of the wrong type with ``file:line: [table] key must be ...``."""
+    def check(table: str, raw: Any, types: dict) -> None:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: [{table}] must be a table")
+        for key, (ok, what) in types.items():
+            if key in raw and not ok(raw[key]):
+                line = key_line(text, table, key)
+                raise ConfigError(f"{path}{f':{line}' if line else ''}: [{table}] {key} must be {what}, "
+                                  f"got {raw[key]!r}")
+
+    for name, raw in (data.get("endpoints") or {}).items():
+        check(f"endpoints.{name}", raw, SETTING_TYPES["endpoints.*"])
+    for table, types in SETTING_TYPES.items():
+        if "*" not in table and table in data:
+            check(table, data[table], types)
+    if "prices" in data and not _PRICES[0](data["prices"]):
+        raise ConfigError(f"{path}: [prices] must be {_PRICES[1]}")
+
+
+def toml_error(path: Path, e: Exception) -> ConfigError:
+    """``file:line: invalid TOML: what`` from a ``tomllib`` error (its message ends "(at line N, column M)")."""
+    import re
+
+    msg = str(e)
+    m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
+    if m:
+        return ConfigError(f"{path}:{m.group(1)}: invalid TOML (column {m.group(2)}): {msg[:m.start()]}")
+    return ConfigError(f"{path}: invalid TOML: {msg}")
+
+
 def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [endpoints.{name}] must be a table")
@@ -266,9 +391,13 @@ def load_settings(project_dir: Path | None = None) -> Settings:
     path = project / "workbench.toml"
     if path.is_file():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: invalid TOML: {e}") from None
+            raise toml_error(path, e) from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        check_types(data, path, text)
         for name, raw in (data.get("endpoints") or {}).items():
             endpoints[name] = _toml_endpoint(name, raw, path)
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})

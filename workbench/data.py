@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .config import NestingError, loads_json
 from .errors import DatasetError
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB per JSONL line / CSV record
@@ -164,10 +165,12 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            obj = loads_json(text)
         except json.JSONDecodeError as e:
             raise DatasetError(f"invalid JSON at column {e.colno}: {e.msg}; expected one JSON object per line",
                                str(path), lineno) from None
+        except NestingError as e:
+            raise DatasetError(f"{e}; expected one flat JSON object per line", str(path), lineno) from None
         if not isinstance(obj, dict):
             raise DatasetError(f"expected a JSON object, found {_type_name(obj)}", str(path), lineno)
         if "\\u" in text and _LONE_ESCAPE.search(text):
@@ -182,7 +185,7 @@ def _cell(v: str) -> Any:
         return None
     if s[0] in "[{":
         try:
-            return json.loads(s)
+            return loads_json(s)
         except json.JSONDecodeError:
             return v
     return v
@@ -200,7 +203,11 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
             if None in rec:
                 raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames)} header "
                                    f"columns", str(path), line)
-            row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
+            try:
+                row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
+            except NestingError as e:
+                raise DatasetError(f"a JSON cell is {e}; expected a list or object at most a few levels deep",
+                                   str(path), line) from None
             if "id" in row and isinstance(row["id"], str) and row["id"].strip().lstrip("-").isdigit():
                 row["id"] = row["id"].strip()
             out.append((line, row))

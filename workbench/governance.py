@@ -11,6 +11,7 @@ HTML rendering: markdown-it-py (CommonMark, with tables).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import getpass
 import os
@@ -251,6 +252,7 @@ class ScanResult:
     hits: list[str] = field(default_factory=list)  # "value of $OPENAI_API_KEY in artifact notebook/x.ipynb (line 3)"
     scanned_files: int = 0
     scanned_bytes: int = 0
+    scanned_traces: int = 0
     removed: list[str] = field(default_factory=list)  # artifacts/files deleted because they held a secret
 
     @property
@@ -301,12 +303,93 @@ def _remove_artifact(run_id: str, artifact_uri: str, rel: str) -> bool:
         return False
 
 
+TRACE_PAGE = 200  # traces fetched per page by the scan
+
+
+def _json_bytes(value) -> bytes:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str).encode()
+
+
+def _family(c, run) -> list:
+    """The run and its child runs (an evaluation's candidate runs)."""
+    kids = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+                         max_results=1000)
+    return [run, *kids]
+
+
+def _scan_traces(c, run, secrets: dict[str, bytes], res: ScanResult, remove: bool) -> None:
+    """Every span (inputs, outputs, attributes, events) and assessment (values, rationales, error texts) of the
+    traces linked to ``run``; ``remove``: delete a trace holding a secret."""
+    leaked, token = [], None
+    for _ in range(100_000 // TRACE_PAGE):  # bounded: 100k traces per run
+        page = c.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id, max_results=TRACE_PAGE,
+                               page_token=token, include_spans=True)
+        for tr in page:
+            tid, before = tr.info.trace_id, len(res.hits)
+            _scan_bytes(_json_bytes({"tags": tr.info.tags, "metadata": tr.info.trace_metadata,
+                                     "preview": [tr.info.request_preview, tr.info.response_preview]}),
+                        secrets, f"trace {tid} (info)", res.hits)
+            for span in (tr.data.spans if tr.data else []):
+                _scan_bytes(_json_bytes(span.to_dict()), secrets, f"trace {tid} span '{span.name}'", res.hits)
+            for a in tr.info.assessments or []:
+                _scan_bytes(_json_bytes(a.to_dictionary()), secrets, f"trace {tid} assessment '{a.name}'", res.hits)
+            res.scanned_traces += 1
+            if len(res.hits) > before:
+                leaked.append(tid)
+        token = page.token
+        if not token:
+            break
+    if remove and leaked:
+        for i in range(0, len(leaked), 100):
+            with contextlib.suppress(Exception):  # a store that cannot delete: the hits still fail the run
+                c.delete_traces(run.info.experiment_id, trace_ids=leaked[i:i + 100])
+                res.removed += [f"trace {t}" for t in leaked[i:i + 100]]
+
+
+def _scan_logged_models(c, run, secrets: dict[str, bytes], res: ScanResult) -> None:
+    """Params and tags of the LoggedModels the run created or used."""
+    ids = {m.model_id for m in (run.inputs.model_inputs if run.inputs else []) or []}
+    ids |= {m.model_id for m in (run.outputs.model_outputs if run.outputs else []) or []}
+    with contextlib.suppress(Exception):  # a store without LoggedModels
+        ids |= {m.model_id for m in c.search_logged_models(
+            [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'", max_results=1000)}
+    for mid in sorted(ids):
+        m = c.get_logged_model(mid)
+        for kind, items in (("param", m.params or {}), ("tag", m.tags or {})):
+            for k, v in items.items():
+                _scan_bytes(str(v).encode(), secrets, f"LoggedModel {m.name} ({mid}) {kind} '{k}'", res.hits)
+
+
+def _scan_cache(secrets: dict[str, bytes], res: ScanResult, remove: bool) -> None:
+    """The response cache (and its write-ahead log); ``remove``: delete the cached records holding a secret."""
+    import sqlite3
+
+    db = Path(settings().cache_db)
+    hits = ScanResult()
+    for f in (db, Path(f"{db}-wal")):
+        if f.is_file():
+            _scan_file(f, secrets, f"response cache {f.name}", hits)
+    res.scanned_files += hits.scanned_files
+    res.scanned_bytes += hits.scanned_bytes
+    res.hits += hits.hits
+    if remove and hits.hits:
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
+            n = sum(con.execute("DELETE FROM responses WHERE instr(record, ?) > 0 OR instr(key, ?) > 0",
+                                (v.decode(), v.decode())).rowcount for v in secrets.values())
+            con.commit()
+            con.execute("VACUUM")  # the deleted pages must not keep the text
+            res.removed.append(f"{n} response cache record(s)")
+
+
 def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = False) -> ScanResult:
-    """Look for the values of the configured API-key variables (and the userinfo of URLs in the environment) in
-    the run's params, tags, artifacts, its evaluation checkpoint (tag ``workbench.eval.checkpoint``) and
-    ``extra_files`` (the executed notebook). Every file is read whole, in chunks. Local artifact stores are read
-    in place; others are downloaded. ``remove``: delete each artifact or file holding a secret (listed in
-    ``removed``)."""
+    """Look for the values of the configured API-key variables (and the userinfo of URLs in the environment)
+    everywhere the run wrote: the params and tags of the run and its child runs, their artifacts, the spans and
+    assessments of their traces, their LoggedModels' params and tags, the response cache, the evaluation
+    checkpoint (tag ``workbench.eval.checkpoint``) and ``extra_files`` (the executed notebook). Every file is
+    read whole, in chunks. Local artifact stores are read in place; others are downloaded. ``remove``: delete
+    each artifact, file or trace holding a secret, and the cache records holding one (listed in ``removed``)."""
     from . import tracking
 
     secrets = {k: v.encode() for k, v in secret_env_values().items()}
@@ -315,9 +398,20 @@ def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = Fal
         return res
     c = tracking.client()
     run = c.get_run(run_id)
-    for kind, items in (("param", run.data.params), ("tag", run.data.tags)):
-        for k, v in items.items():
-            _scan_bytes(str(v).encode(), secrets, f"{kind} '{k}'", res.hits)
+    with contextlib.suppress(Exception):  # queued row traces must be in the store before it is read
+        import mlflow
+
+        mlflow.flush_trace_async_logging(terminate=False)
+    for r in _family(c, run):
+        who = "" if r.info.run_id == run_id else f" of child run {r.info.run_name or r.info.run_id}"
+        for kind, items in (("param", r.data.params), ("tag", r.data.tags)):
+            for k, v in items.items():
+                _scan_bytes(str(v).encode(), secrets, f"{kind} '{k}'{who}", res.hits)
+        _scan_traces(c, r, secrets, res, remove)
+        _scan_logged_models(c, r, secrets, res)
+        if r.info.run_id != run_id:
+            _scan_artifacts(c, r, secrets, res, remove)
+    _scan_cache(secrets, res, remove)
     files = [Path(p) for p in extra_files]
     if run.data.tags.get(T.EVAL_CHECKPOINT):
         files.append(Path(run.data.tags[T.EVAL_CHECKPOINT]))
@@ -325,7 +419,12 @@ def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = Fal
         if p.is_file() and _scan_file(p, secrets, f"file {p}", res) and remove:
             p.unlink(missing_ok=True)
             res.removed.append(f"file {p}")
-    uri = run.info.artifact_uri
+    _scan_artifacts(c, run, secrets, res, remove)
+    return res
+
+
+def _scan_artifacts(c, run, secrets: dict[str, bytes], res: ScanResult, remove: bool) -> None:
+    run_id, uri = run.info.run_id, run.info.artifact_uri
     with tempfile.TemporaryDirectory() as tmp:
         if uri.startswith("file:") or uri.startswith("/"):
             from urllib.parse import unquote, urlparse
@@ -339,7 +438,6 @@ def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = Fal
                 if f.is_file() and _scan_file(f, secrets, f"artifact {rel}", res) and remove:
                     if _remove_artifact(run_id, uri, rel):
                         res.removed.append(f"artifact {rel}")
-    return res
 
 
 @dataclass
@@ -371,5 +469,6 @@ def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | No
         error += gone
         tracking.set_tags({T.SECRET_SCAN: f"FAILED: {len(scan.hits)} hit(s){gone}"[:5000]}, run_id)
     else:
-        tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files)"}, run_id)
+        tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files, {scan.scanned_traces} traces)"},
+                          run_id)
     return Governance(card, scan, error)

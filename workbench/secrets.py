@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import settings
 
 SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
-                          "credentials", "passphrase", "bearer", "pat", "passkey"})
+                          "credentials", "passphrase", "bearer", "pat", "passkey", "authorization", "cookie"})
 SECRET_INFIXES = ("password", "passwd", "secret", "passphrase", "credential", "apikey")  # DBPASSWORD, MYSECRET
 SECRET_SUFFIXES = ("key", "token")  # openaikey, secretkey, accesstoken
 NOT_SECRET_WORDS = frozenset({"monkey", "donkey", "turkey", "hockey", "jockey", "whiskey", "hotkey", "turnkey",
@@ -29,9 +30,21 @@ URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>
                           r"(?P<host>[^/\s\"'<>?#]*)")
 
 
+def _settings():
+    """The settings, or None when ``workbench.toml`` is broken: scrubbing must work while that error is being
+    reported (the environment's credentials are still found by name)."""
+    from .errors import ConfigError
+
+    try:
+        return settings()
+    except ConfigError:
+        return None
+
+
 def extra_secret_names() -> frozenset[str]:
     """Names listed under ``[secrets] names`` in ``workbench.toml``."""
-    names = settings().option("secrets", "names", []) or []
+    s = _settings()
+    names = (s.option("secrets", "names", []) if s is not None else []) or []
     return frozenset(str(n) for n in names) if isinstance(names, (list, tuple)) else frozenset()
 
 
@@ -69,9 +82,54 @@ def url_userinfo(value: str) -> list[str]:
     return out
 
 
+QUERY_SECRET_NAMES = frozenset({"sig", "signature", "code", "auth"})  # besides credential names (token=, key=)
+_QUERY_PARAM = re.compile(r"(?P<pre>[?&;](?P<name>[A-Za-z0-9_.\-]+)=)(?P<value>[^&#;\s\"'<>]+)")
+
+
+def _mask_query(m: re.Match) -> str:
+    name = m.group("name")
+    secret = name.lower() in QUERY_SECRET_NAMES or is_secret_name(name, frozenset())
+    return f"{m.group('pre')}***" if secret else m.group(0)
+
+
 def mask_url(text: str) -> str:
-    """``http://user:pw@host/v1`` → ``http://***@host/v1`` (every URL in ``text``)."""
-    return URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@{m.group('host')}", text)
+    """``http://user:pw@host/v1?token=abc`` → ``http://***@host/v1?token=***`` (every URL in ``text``): the
+    userinfo and the values of credential-named query parameters (``token``, ``api_key``, ``sig``...)."""
+    text = URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@{m.group('host')}", text)
+    return _QUERY_PARAM.sub(_mask_query, text) if "=" in text and "://" in text else text
+
+
+ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: Any, where: str = "settings") -> tuple[Any, list[str]]:
+    """``(value with every ${NAME} in its strings replaced by that environment variable, the values used)``,
+    walking dicts and lists: secrets stay out of YAML files and are scrubbed wherever they could be shown.
+    A variable that is not set is a :class:`~workbench.errors.ConfigError` naming it and ``where``."""
+    from .errors import ConfigError
+
+    used: list[str] = []
+
+    def one(s: str, at: str) -> str:
+        def repl(m: re.Match) -> str:
+            name = m.group("name")
+            if name not in os.environ:
+                raise ConfigError(f"{at}: ${{{name}}} is not set in the environment")
+            used.append(os.environ[name])
+            return os.environ[name]
+
+        return ENV_REF.sub(repl, s)
+
+    def walk(v: Any, at: str) -> Any:
+        if isinstance(v, str):
+            return one(v, at)
+        if isinstance(v, dict):
+            return {k: walk(x, f"{at}.{k}") for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x, f"{at}[{i}]") for i, x in enumerate(v)]
+        return v
+
+    return walk(value, where), [u for u in used if u]
 
 
 def secret_env_values() -> dict[str, str]:
@@ -79,7 +137,9 @@ def secret_env_values() -> dict[str, str]:
     environment variable whose name looks like a credential (values of at least 8 characters) or is listed in
     ``[secrets] names``, and of the userinfo of URLs in any variable (``DATABASE_URL (URL userinfo)``)."""
     extra = extra_secret_names()
-    names = {ep.api_key_env for ep in settings().endpoints.values() if getattr(ep, "api_key_env", None)}
+    s = _settings()
+    names = {ep.api_key_env for ep in (s.endpoints.values() if s is not None else ()) if getattr(ep, "api_key_env",
+                                                                                                   None)}
     names |= {k for k in os.environ if is_secret_name(k, extra)}
     out = {n: os.environ[n] for n in sorted(names) if len(os.environ.get(n, "")) >= MIN_SECRET_LEN}
     for k, v in sorted(os.environ.items()):
@@ -95,7 +155,39 @@ def secret_values() -> list[str]:
 
 
 def scrub(text: str, secrets: list[str] | None = None) -> str:
-    """``text`` with every secret value replaced by ``***`` and the userinfo of every URL masked."""
+    """``text`` with every secret value replaced by ``***``, and the userinfo and credential-named query
+    parameters of every URL masked."""
     for s in secrets if secrets is not None else secret_values():
         text = text.replace(s, "***")
-    return mask_url(text) if "@" in text else text
+    return mask_url(text) if "://" in text else text
+
+
+def scrub_value(value: Any, secrets: list[str] | None = None) -> Any:
+    """``value`` with :func:`scrub` applied to every string inside it (dicts, lists and tuples are walked; dict
+    keys too). Other values pass unchanged."""
+    secrets = secret_values() if secrets is None else secrets
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub_value(k, secrets): scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(scrub_value(v, secrets) for v in value)
+    return value
+
+
+def mask_secret_fields(value: Any, extra: frozenset[str] | None = None) -> Any:
+    """``value`` with the value under every credential-named key replaced by ``***``, at any depth: a literal
+    key in a candidate's ``extra_headers={"X-Api-Key": ...}`` or ``{"Authorization": "Bearer ..."}`` never
+    reaches a LoggedModel param, a span or the response cache, whether or not it is in the environment."""
+    extra = extra_secret_names() if extra is None else extra
+    if isinstance(value, dict):
+        return {k: ("***" if isinstance(k, str) and v not in (None, "") and is_secret_name(k, extra)
+                    else mask_secret_fields(v, extra)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(mask_secret_fields(v, extra) for v in value)
+    return value
+
+
+def clean(value: Any) -> Any:
+    """Both :func:`mask_secret_fields` and :func:`scrub_value`: what may be recorded of ``value``."""
+    return scrub_value(mask_secret_fields(value))

@@ -5,6 +5,10 @@ makes every :class:`~workbench.llm.client.LLMClient` call a ``CHAT_MODEL`` span:
 token usage (``mlflow.chat.tokenUsage``, which MLflow sums into the trace), latency, TTFT, cost, cache hit and
 error class. Inside an open span (a served request, ``mlflow.trace``-decorated code) the call nests under it.
 
+Secrets: the same span processor always (redaction on or off) removes the values of the environment's
+credentials from a span's inputs, outputs, attributes and events, and request params under credential-named
+keys (``extra_headers={"X-Api-Key": ...}``) are masked before they become span inputs.
+
 Redaction is an MLflow span processor (``mlflow.tracing.configure(span_processors=...)``): inputs and
 outputs of every span pass through :func:`workbench.pii.redact` before export, so the trace store never
 sees the raw text. It follows the workspace switch ``[privacy] redact_pii`` unless ``enable(redact=...)``
@@ -21,6 +25,7 @@ from typing import Any, Iterator
 
 from . import tags as T
 from .pii import redact_value
+from .secrets import mask_secret_fields
 from .config import settings
 
 _state: dict[str, Any] = {"enabled": None, "redact": False}
@@ -32,7 +37,45 @@ _ctx_trace: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_tra
 _ctx_redact: contextvars.ContextVar[bool | None] = contextvars.ContextVar("workbench_redact", default=None)
 
 
+def _scrub_span(span, secrets: list[str]) -> None:
+    """Remove the values of the environment's credentials (and URL userinfo) from everything a span holds:
+    inputs, outputs, every attribute (an error text quoting a key), the events (a recorded exception) and the
+    status text."""
+    from .secrets import scrub, scrub_value
+
+    if span.inputs is not None:
+        span.set_inputs(scrub_value(span.inputs, secrets))
+    if span.outputs is not None:
+        span.set_outputs(scrub_value(span.outputs, secrets))
+    otel = span._span  # still open: the processor runs before the span ends
+    for k, v in dict(otel.attributes or {}).items():
+        if isinstance(v, str) and (clean := scrub(v, secrets)) != v:
+            otel.set_attribute(k, clean)
+    events = getattr(otel, "_events", None)
+    if events:
+        from opentelemetry.sdk.trace import Event
+
+        for i, ev in enumerate(list(events)):
+            attrs = {k: scrub(v, secrets) if isinstance(v, str) else v for k, v in (ev.attributes or {}).items()}
+            events._dq[i] = Event(scrub(ev.name, secrets), attrs, ev.timestamp)
+    status = span.status
+    if status.description and (clean := scrub(status.description, secrets)) != status.description:
+        from mlflow.entities import SpanStatus
+
+        span.set_status(SpanStatus(status.status_code, clean))
+
+
 def _redact_span(span) -> None:
+    from .secrets import secret_values
+
+    try:
+        _scrub_span(span, secret_values())
+    except Exception:  # noqa: BLE001 - fail closed: never export what could not be scrubbed
+        span.set_inputs("[SCRUBBING FAILED]")
+        span.set_outputs("[SCRUBBING FAILED]")
+        for k in list(span._span.attributes or {}):
+            if not k.startswith("mlflow."):  # MLflow's own keys (ids, span type) are needed to export the trace
+                span._span.set_attribute(k, "[SCRUBBING FAILED]")
     want = _ctx_redact.get()
     if not (_state["redact"] if want is None else want):
         return
@@ -55,6 +98,12 @@ def _install() -> None:
     current = list(get_config().span_processors or [])
     if _redact_span not in current:
         mlflow.tracing.configure(span_processors=[*current, _redact_span])
+
+
+def install() -> None:
+    """Install the scrubbing/redaction span processor (idempotent); code that opens its own spans (the row
+    traces of an evaluation) calls this first."""
+    _install()
 
 
 def set_redaction(on: bool) -> None:
@@ -176,7 +225,7 @@ def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict |
     _install()
     box: dict[str, Any] = {}
     with mlflow.start_span(name=f"chat {model}", span_type=SpanType.CHAT_MODEL) as span:
-        span.set_inputs({"messages": messages, "model": model, **params})
+        span.set_inputs({"messages": messages, "model": model, **mask_secret_fields(params)})
         yield box
         if box.get("record") is not None:
             record_chat(span, box["record"])

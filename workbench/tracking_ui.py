@@ -13,10 +13,13 @@ from .tracking import configure
 def lean_server_command(store: str, host: str = "127.0.0.1", port: int = 5000,
                         extra: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """``mlflow server`` started lean (one worker, no job execution, no telemetry): ≈ 5 s instead of 17–32 s.
-    Shared by ``workbench ui`` and ``workbench server start``."""
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store, "--host", host,
-           "--port", str(port), "--workers", "1", *(extra or [])]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    Shared by ``workbench ui`` and ``workbench server start``. The store URI travels in the environment
+    (``MLFLOW_BACKEND_STORE_URI``, which ``mlflow server`` reads), never on the command line: a database
+    password there would be readable by every local user through ``ps``; a process's environment is not."""
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1",
+           *(extra or [])]
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": store, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
     return cmd, env
 
 

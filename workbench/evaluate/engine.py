@@ -182,7 +182,7 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
                 unpack(m, m.fn(row, answer, env))
             except Exception as e:  # noqa: BLE001 - a metric bug must not kill the run
                 values[m.name] = None
-                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
+                values[f"{m.name}.metric_error"] = scrub(f"{type(e).__name__}: {e}")  # a 401 may quote the key
 
     await asyncio.to_thread(sync_part)
     for m in mdefs:
@@ -191,7 +191,7 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
                 unpack(m, await m.fn(row, answer, env))
             except Exception as e:  # noqa: BLE001
                 values[m.name] = None
-                values[f"{m.name}.metric_error"] = f"{type(e).__name__}: {e}"
+                values[f"{m.name}.metric_error"] = scrub(f"{type(e).__name__}: {e}")  # a 401 may quote the key
     return values
 
 

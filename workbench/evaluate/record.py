@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 from .. import tags as T
 from .. import tracking
+from ..secrets import clean, scrub, secret_values
 
 FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
 EXPECTATION = "expected_response"  # MLflow's name for the reference answer
@@ -57,7 +58,8 @@ def config_hash(config: dict) -> str:
 
 
 def _flat_params(config: dict) -> dict[str, str]:
-    return {tracking.safe_key(k): ("" if v is None else str(v))[:6000] for k, v in config.items()}
+    """LoggedModel params: credential-named fields masked and the environment's secrets scrubbed."""
+    return {tracking.safe_key(k): ("" if v is None else str(v))[:6000] for k, v in clean(config).items()}
 
 
 def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> str:
@@ -160,6 +162,9 @@ def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[d
     import mlflow
     from mlflow.entities import SpanType
 
+    from ..tracing import install
+
+    install()  # the span processor that scrubs secrets (and redacts PII when asked) before export
     box: dict[str, Any] = {}
     with mlflow.start_span(name=cand.name, span_type=SpanType.CHAIN) as span:
         box["trace_id"] = span.trace_id
@@ -201,16 +206,16 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
     meta = {"mlflow.assessment.sourceRunId": run_id} if run_id else {}
     code = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id="workbench")
     judge = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=rec.judge or "judge")
-    out = []
+    out, secrets = [], secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
     for m in mdefs:
         details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
-        rationale = json.dumps(details, ensure_ascii=False, default=str)[:2000] if details else None
+        rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None
         src = judge if m.needs_llm else code
         value = r.get(m.name)
         if r.get("error") or value is None:
             why = r.get("error_message") or details.get("metric_error") or "no value"
             out.append(Feedback(name=m.name, error=AssessmentError(error_code=r.get("error") or "no_value",
-                                                                   error_message=str(why)[:1000]),
+                                                                   error_message=scrub(str(why), secrets)[:1000]),
                                 source=src, span_id=span.span_id, metadata=meta))
         else:
             out.append(Feedback(name=m.name, value=float(value), rationale=rationale, source=src,

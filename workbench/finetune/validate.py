@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import NestingError, loads_json
+
 ALLOWED_KEYS = {"messages", "tools", "functions", "parallel_tool_calls"}
 ROLES = {"system", "user", "assistant", "tool", "function"}
 MESSAGE_KEYS = {"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id", "refusal"}
@@ -183,9 +185,12 @@ def validate_file(path: str | Path, test_set=None, model: str = "gpt-4o-mini", e
             rep.errors.append(Finding(str(path), _l, rule, msg))
 
         try:
-            obj = json.loads(bline.decode("utf-8"))
+            obj = loads_json(bline.decode("utf-8"))
         except UnicodeDecodeError as e:
             add("invalid_json", f"not UTF-8 at byte {e.start}")
+            continue
+        except NestingError as e:
+            add("invalid_json", str(e))
             continue
         except json.JSONDecodeError as e:
             add("invalid_json", f"column {e.colno}: {e.msg}")

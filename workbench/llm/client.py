@@ -28,6 +28,7 @@ import openai
 
 from ..config import Endpoint, settings
 from ..errors import ConfigError, WorkbenchError
+from ..secrets import mask_secret_fields, scrub
 from .cache import CACHE_MODES, cache_key, get_cache
 from .endpoints import EndpointKind, resolve
 from .pricing import cost_from_price
@@ -292,7 +293,8 @@ class LLMClient:
 
         timeout = self.timeout_s or ep.timeout_s
         t_call = time.perf_counter()
-        rec = ChatRecord(endpoint=ep.name, model=model, params={k: v for k, v in params.items() if k != "extra_body"})
+        rec = ChatRecord(endpoint=ep.name, model=model,  # a key in extra_headers must not reach the cache or a span
+                         params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}))
         for attempt in range(self.max_retries + 1):
             rec.attempts = attempt + 1
             await limiter.acquire()
@@ -310,7 +312,7 @@ class LLMClient:
                 outcome = classify_error(exc)
                 wait = retry_after_s(exc)
                 rec.error = outcome
-                rec.error_message = f"{type(exc).__name__}: {str(exc)[:300]}"
+                rec.error_message = scrub(f"{type(exc).__name__}: {str(exc)[:300]}")  # 401s quote the key
             await limiter.release(outcome, wait)
             if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries or delivered[0]:
                 # latency and TTFT are what the caller waited: from the call's start, retries included
@@ -396,8 +398,9 @@ class LLMClient:
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a row never escapes as an exception
-                out[i] = ChatRecord(endpoint=model.split(":")[0], model=model, params=dict(params), repeat=r,
-                                    error=classify_error(exc), error_message=f"{type(exc).__name__}: {exc}")
+                out[i] = ChatRecord(endpoint=model.split(":")[0], model=model, params=mask_secret_fields(dict(params)),
+                                    repeat=r, error=classify_error(exc),
+                                    error_message=scrub(f"{type(exc).__name__}: {exc}"))
             finally:
                 if bar is not None:
                     bar.update(1)

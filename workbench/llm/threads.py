@@ -121,14 +121,11 @@ def choose_threads(m: Machine | None = None) -> int:
 
 def _line_of(path: Path | None, table: str, key: str) -> str:
     """``:N`` for the line of ``key = ...`` inside ``[table]`` of a TOML file, else ``""``."""
-    current = None
+    from ..config import key_line
+
     with contextlib.suppress(OSError, TypeError):
-        for i, line in enumerate(Path(path).read_text().splitlines(), 1):
-            text = line.strip()
-            if text.startswith("["):
-                current = text.strip("[] ")
-            elif current == table and text.split("=", 1)[0].strip() == key:
-                return f":{i}"
+        line = key_line(Path(path).read_text(), table, key)
+        return f":{line}" if line else ""
     return ""
 
 

@@ -184,8 +184,10 @@ class Monitor:
 
     def _history(self, event: dict) -> None:
         self.history_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.history_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(event, default=str) + "\n")
+        from ..secrets import scrub_value
+
+        with self.history_path.open("a", encoding="utf-8") as f:  # a notifier's error text is scrubbed again
+            f.write(json.dumps(scrub_value(event), default=str) + "\n")
 
     def history(self) -> pd.DataFrame:
         """Every fired, suppressed and resolved event so far."""
@@ -255,8 +257,11 @@ class Monitor:
             try:
                 send(alert)
             except Exception as e:  # noqa: BLE001 - a failing notifier must not stop the others
-                log.warning("notifier %s failed: %s", kind, e)
-                errors.append(f"{kind}: {type(e).__name__}: {e}")
+                from ..secrets import scrub
+
+                text = scrub(f"{type(e).__name__}: {e}")
+                log.warning("notifier %s failed: %s", kind, text)
+                errors.append(f"{kind}: {text}")
         return errors
 
     def firing(self, severity: str | None = None) -> list[str]:

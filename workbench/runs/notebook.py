@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from .. import tags as T
 from .. import tracking
-from ..config import join_surrogate_pairs, settings
+from ..config import join_surrogate_pairs, loads_json, settings
 from ..errors import WorkbenchError
 from ..lifecycle import tracked_run
 from ..secrets import is_secret_name, scrub, secret_values
@@ -127,13 +127,13 @@ def untyped(value: str) -> Any:
     if s.lower() in ("null", "~"):
         return None
     try:
-        return json.loads(s)
-    except ValueError:
+        return loads_json(s)
+    except ValueError:  # not JSON, or nested too deeply (NestingError): kept as the string
         pass
     if s[:1] in ("[", "{"):
         import yaml
 
-        with contextlib.suppress(yaml.YAMLError):
+        with contextlib.suppress(yaml.YAMLError, RecursionError):  # nested thousands deep: stays the string
             return yaml.safe_load(s)
     return value
 

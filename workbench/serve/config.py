@@ -36,7 +36,8 @@ class AppConfig:
     request_timeout_s: float = 120.0
     max_retries: int = 2  # an app fails fast rather than keep its caller waiting
     max_messages: int = 64
-    max_concurrent: int = 64
+    max_concurrent: int = 64  # requests in progress (idle connections do not count); /health is never refused
+    header_timeout_s: float = 10.0  # a connection that has not sent a whole request head by then is closed
     # Host headers answered besides localhost's (DNS rebinding: a web page must not reach the app through a name
     # it controls): the names a reverse proxy forwards when serving beyond this machine. "*" allows any.
     allowed_hosts: list[str] = field(default_factory=list)

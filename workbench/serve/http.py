@@ -1,11 +1,24 @@
 """HTTP for a served app: OpenAI-compatible ``/v1/chat/completions`` (plain and streaming), ``/health``,
-``/v1/models`` on Starlette + uvicorn, request validation, and running it in a thread or the foreground."""
+``/v1/models`` on Starlette + uvicorn, request validation, and running it in a thread or the foreground.
+
+Connections: a connection must send a whole request head within ``header_timeout_s`` (10 s) of opening or of
+its previous response, else it is closed (idle and slow-header clients cannot pile up); an idle keep-alive
+connection is closed after 5 s. ``max_concurrent`` limits *requests in progress*, not connections, and
+``/health`` is never refused, so idle sockets cannot make the app answer 503.
+
+Access: with ``WORKBENCH_APP_KEY`` set in the server's environment every route but ``/health`` needs
+``Authorization: Bearer <key>`` (OpenAI clients send it as their ``api_key``); without it the app is open to
+whoever reaches the port, so binding beyond loopback without a key prints a warning.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -118,6 +131,63 @@ def upstream_error(rec) -> RequestError:
                                 f"is {m['limit']} tokens; shorten the messages", "messages",
                                 code="context_length_exceeded")
     return RequestError(502, f"the model endpoint failed ({rec.error})", kind="upstream_error")
+
+
+APP_KEY_ENV = "WORKBENCH_APP_KEY"  # the bearer key clients must send; unset: no authentication
+OPEN_PATHS = ("/health",)  # answered without a key and never refused for load
+
+
+class _Guard:
+    """ASGI middleware: the bearer key (when ``WORKBENCH_APP_KEY`` is set) and the limit on requests in
+    progress; ``/health`` passes both."""
+
+    def __init__(self, app, limit: int, key: str | None):
+        self.app, self.limit, self.key, self.active = app, limit, key, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        if self.key:
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            if not hmac.compare_digest(given.encode(), self.key.encode()):
+                resp = _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                              kind="authentication_error", code="invalid_api_key")
+                resp.headers["WWW-Authenticate"] = "Bearer"
+                return await resp(scope, receive, send)
+        if self.active >= self.limit:
+            return await _error(503, f"the app is answering {self.active} requests (its limit); retry shortly",
+                                kind="server_error", code="overloaded")(scope, receive, send)
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
+def app_key() -> str | None:
+    """The app's bearer key from ``WORKBENCH_APP_KEY`` (None when unset or empty)."""
+    return os.environ.get(APP_KEY_ENV) or None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the app on this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_warning(host: str) -> str | None:
+    """The warning for serving beyond loopback with no key, else None."""
+    if is_loopback(host) or app_key():
+        return None
+    return (f"warning: serving on {host} without authentication: anyone who can reach this port can use the "
+            f"app. Set {APP_KEY_ENV} to require 'Authorization: Bearer <key>', or bind 127.0.0.1 behind a proxy.")
 
 
 def _completion_id() -> str:
@@ -246,7 +316,8 @@ def create_app(cfg: AppConfig):
     app = Starlette(routes=[Route("/health", health), Route("/v1/models", models),
                             Route("/v1/chat/completions", chat, methods=["POST"])],
                     exception_handlers={HTTPException: http_error},
-                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=cfg.hosts)])
+                    middleware=[Middleware(_Guard, limit=cfg.max_concurrent, key=app_key()),
+                                Middleware(TrustedHostMiddleware, allowed_hosts=cfg.hosts)])
     app.state.served = served
     return app
 
@@ -280,12 +351,58 @@ class AppHandle:
         self.stop()
 
 
+def _protocol(header_timeout_s: float):
+    """uvicorn's h11 protocol with a request-head timeout: armed when the connection opens and after each
+    response, disarmed when a whole request head has arrived (uvicorn itself waits forever for the first byte)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimeoutProtocol(H11Protocol):
+        _head_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(header_timeout_s, self._head_timeout)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timeout(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            before = self.cycle
+            super().data_received(data)
+            if self.cycle is not before:  # a whole request head arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeadTimeoutProtocol
+
+
 def _uvicorn_server(cfg: AppConfig, host: str, port: int):
     import uvicorn
 
     config = uvicorn.Config(create_app(cfg), host=host, port=port, log_level="warning", access_log=False,
-                            limit_concurrency=cfg.max_concurrent, timeout_keep_alive=5,
+                            http=_protocol(cfg.header_timeout_s), timeout_keep_alive=5,
                             timeout_graceful_shutdown=5, lifespan="off")
+    if (warning := open_warning(host)) is not None:
+        print(warning, file=sys.stderr, flush=True)
     return uvicorn.Server(config)
 
 
