@@ -70,6 +70,15 @@ class TrackedRun:
         return self.status == "FINISHED"
 
 
+def ambient_run_id() -> str | None:
+    """The run this process already works in, if any (a launcher's, or one the user started with
+    ``mlflow.start_run``), without starting one: a step of the lifecycle loop nests under it."""
+    import mlflow
+
+    active = mlflow.active_run()
+    return os.environ.get(tracking.RUN_ENV) or (active.info.run_id if active is not None else None)
+
+
 @contextlib.contextmanager
 def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None, run_id: str | None = None,

@@ -164,21 +164,51 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
 def config_from_model(model_id: str) -> AppConfig:
     """The app config of the candidate configuration recorded as LoggedModel ``model_id`` (its params are the
     candidate's configuration, written by the evaluation): serves exactly that version; its traces link to it."""
-    import mlflow
+    from ..evaluate.record import logged_candidate
 
+    model, params = logged_candidate(model_id)
+    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
+                           model_id=model_id)
+
+
+DEFAULT_ALIAS = "production"
+MODEL_ID_TAG = "workbench.model_id"  # on a registered model version: the LoggedModel it is
+
+
+def version_model_id(version) -> str | None:
+    """The LoggedModel id of a registered model version (its tag, else its ``models:/<id>`` source)."""
+    tagged = (version.tags or {}).get(MODEL_ID_TAG)
+    source = version.source or ""
+    return tagged or (source[len("models:/"):] if source.startswith("models:/m-") else None)
+
+
+def aliased_model_id(registered_model: str, alias: str = DEFAULT_ALIAS, missing_ok: bool = False) -> str | None:
+    """The LoggedModel id that ``registered_model@alias`` names (None when unset and ``missing_ok``)."""
     from .. import tracking
-    from ..candidates import config_from_params
 
     tracking.configure()
     try:
-        model = mlflow.get_logged_model(model_id)
-    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown id
-        raise ConfigError(f"no logged model {model_id!r} in {tracking.tracking_uri()} ({type(e).__name__})") from None
-    params = config_from_params(model.params or {})
-    if not params.get("kind"):
-        raise ConfigError(f"logged model {model_id} ({model.name}) is not a workbench candidate configuration")
-    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
-                           model_id=model_id)
+        version = tracking.client().get_model_version_by_alias(registered_model, alias)
+    except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for an unknown name or alias
+        if missing_ok:
+            return None
+        raise ConfigError(f"no model version {registered_model}@{alias} in {tracking.tracking_uri()}: promote one "
+                          f"with `workbench promote MODEL_ID --name {registered_model} --alias {alias}` "
+                          f"({type(e).__name__})") from None
+    mid = version_model_id(version)
+    if mid is None:
+        raise ConfigError(f"{registered_model}@{alias} (version {version.version}) is not a workbench candidate "
+                          f"configuration (source {version.source})")
+    return mid
+
+
+def config_from_alias(registered_model: str, alias: str = DEFAULT_ALIAS) -> AppConfig:
+    """The app config of the LoggedModel that ``registered_model@alias`` names (``workbench promote`` sets it).
+    The app is named after the registered model, so its traces stay in ``app-<registered_model>`` across
+    promotions while each trace links to the LoggedModel that answered it."""
+    cfg = config_from_model(aliased_model_id(registered_model, alias))
+    cfg.name, cfg.source = registered_model, f"{registered_model}@{alias} ({cfg.source})"
+    return cfg
 
 
 def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
