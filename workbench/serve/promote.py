@@ -38,12 +38,13 @@ class Promotion:
                               "run_id": self.run_id}])
 
 
-def promote(model_id: str, registered_model: str, alias: str = DEFAULT_ALIAS, evidence_run: str | None = None,
+def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidence_run: str | None = None,
             experiment: str | None = None) -> Promotion:
     """Point ``registered_model@alias`` at LoggedModel ``model_id`` (registering it as a new version), in a
     tracked ``promote`` run (a child of the current run, if any) tagged with the lineage: the model promoted, the
     model the alias named before, and ``evidence_run`` (the comparison that justified it). The configuration is
-    rebuilt first, so a model that cannot be served (a missing index) is refused before the alias moves."""
+    rebuilt first, so a model that cannot be served (a missing index) is refused before the alias moves.
+    ``model_id`` may be a Candidate: its LoggedModel (made now if new, from the current run) is promoted."""
     import mlflow
 
     from .. import rag  # noqa: F401 - registers the rag candidate kind
@@ -51,6 +52,10 @@ def promote(model_id: str, registered_model: str, alias: str = DEFAULT_ALIAS, ev
     from ..candidates import from_config
     from ..lifecycle import ambient_run_id, tracked_run
 
+    if not isinstance(model_id, str):  # a Candidate: the LoggedModel of its configuration
+        from ..evaluate.record import logged_model
+
+        model_id = logged_model(model_id, tracking.experiment_id(experiment), source_run_id=ambient_run_id())
     cfg = config_from_model(model_id)  # inputs first: no run for an unknown model
     from_config(cfg.candidate_config(), cfg.name)
     previous = aliased_model_id(registered_model, alias, missing_ok=True)
