@@ -26,7 +26,7 @@ def index_dir(tmp_path_factory):
 
 
 def _flat(config: dict) -> dict:
-    from workbench.evaluate.record import _flat_params  # noqa: PLC2701 - the exact strings a LoggedModel keeps
+    from workbench.evaluate.record import _flat_params
 
     return _flat_params(config)
 
@@ -44,7 +44,7 @@ def test_every_candidate_setting_survives_the_round_trip_through_logged_params(i
     for c in cands:
         back = from_config(config_from_params(_flat(c.config)), c.name)
         assert type(back) is type(c) and back.config == c.config
-    from workbench.serve.config import _from_candidate  # noqa: PLC2701 - what --from-run and --model-id share
+    from workbench.serve.config import _from_candidate
 
     app_cfg = _from_candidate(config_from_params(_flat(cands[1].config)), "r", "test")
     assert from_config(app_cfg.candidate_config(), "r").config == cands[1].config

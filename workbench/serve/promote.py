@@ -19,7 +19,6 @@ from ..errors import ConfigError
 from .config import DEFAULT_ALIAS, MODEL_ID_TAG, aliased_model_id, config_from_model
 
 
-
 @dataclass
 class Promotion:
     """What :func:`promote` did."""
