@@ -72,8 +72,21 @@ def test_a_rebuilt_index_is_refused(index_dir):
         from_config({"kind": "callable"})
 
 
+@pytest.fixture
+def solo_model(local_server, workbench_toml):
+    """A private llama-server with one slot and no prompt cache, as endpoint ``solo``: llama.cpp's greedy output
+    depends on what else shares the batch (other tests use the shared server), so a bit-for-bit comparison needs
+    a server that computes every request alone."""
+    from workbench.llm.local import ServerOptions, start_server
+
+    h = start_server(ServerOptions(parallel=1, ctx=4096, extra_args=["--no-cache-prompt"]))
+    workbench_toml(f'[endpoints.solo]\nbase_url = "{h.base_url}"\nmodels = ["smollm2"]\n')
+    yield "solo:smollm2"
+    h.stop()
+
+
 @pytest.mark.slow
-def test_served_rag_candidate_answers_as_it_was_evaluated(local_server, tracking_store, index_dir, tmp_path):
+def test_served_rag_candidate_answers_as_it_was_evaluated(solo_model, tracking_store, index_dir, tmp_path):
     """Evaluate a RAG candidate with rerank, an LLM query rewrite and fetch_k; serve it from its LoggedModel and
     from ``--from-run``: the same retrieved documents and the same answers at temperature 0, cache off."""
     import mlflow
@@ -83,13 +96,14 @@ def test_served_rag_candidate_answers_as_it_was_evaluated(local_server, tracking
     rows = [json.loads(x) for x in (ROOT / "datasets/contoso/qa.jsonl").read_text().splitlines()[:3]]
     ds = tmp_path / "qa.jsonl"
     ds.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cand = RAGPipeline(index_dir, top_k=3, rerank="overlap", query_rewrite="llm", fetch_k=8, max_tokens=24,
-                       name="rag-served")
+    cand = RAGPipeline(index_dir, model=solo_model, top_k=3, rerank="overlap", query_rewrite="llm", fetch_k=8,
+                       max_tokens=24, name="rag-served")
     rid = wb.tracking.client().create_run(wb.tracking.experiment_id("evals")).info.run_id
     res = wb.evaluate(ds, [cand], metrics=["quality/f1"], run_id=rid, cache="off", concurrency=1, progress=False)
     evaluated = {r["id"]: (r["answer"], list(r["retrieved"])) for r in res.rows.to_dict(orient="records")}
     assert not res.rows["error"].notna().any()
-    [model] = mlflow.search_logged_models(filter_string="name = 'rag-served'", output_format="list")
+    [model] = mlflow.search_logged_models(experiment_ids=[wb.tracking.experiment_id("evals")],
+                                          filter_string="name = 'rag-served'", output_format="list")
     for cfg in (serve.config_from_model(model.model_id), serve.config_from_run(rid)):
         assert cfg.candidate["rerank"] == "overlap" and cfg.candidate["query_rewrite"] == "llm"
         with serve.start(cfg) as h:
