@@ -332,4 +332,7 @@ def log_dataset(ds: Dataset, context: str = "eval", run_id: str | None = None) -
         if df[col].map(lambda v: isinstance(v, (list, dict)) or hasattr(v, "tolist")).any():
             df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=_jsonable)
                                   if v is not None else None)
-    tracking.log_dataset(df, name=ds.name, source=ds.source, context=context, digest=ds.digest, run_id=run_id)
+    # a SCHEME:NAME source (mlflow:NAME) is no URI MLflow's dataset sources resolve: the input then names the
+    # dataset and its digest, and the source is tagged on the run (workbench.lineage.dataset) by its caller
+    source = None if ds.source.partition(":")[0] in SOURCES else ds.source
+    tracking.log_dataset(df, name=ds.name, source=source, context=context, digest=ds.digest, run_id=run_id)
