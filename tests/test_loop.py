@@ -175,3 +175,17 @@ def test_the_loop_end_to_end(local_server, tracking_store, tmp_path):
     with serve.start(cfg) as h:
         health = httpx.get(h.base_url.removesuffix("/v1") + "/health", timeout=30).json()
     assert health["model_id"] == ch.model_id
+
+
+def test_loop_steps_nest_under_the_current_run(tracking_store):
+    """Inside a run (a notebook's, or the user's mlflow.start_run), a step's run is its child, in its experiment,
+    so the MLflow UI shows the loop in one run tree."""
+    import mlflow
+
+    model = _prompt_model("brief", "Answer briefly: {question}")
+    mlflow.set_tracking_uri(tracking_store)
+    with mlflow.start_run(experiment_id=wb.tracking.experiment_id("my-notebooks")) as outer:
+        p = serve.promote(model, "contoso")
+    run = wb.tracking.client().get_run(p.run_id)
+    assert run.data.tags[T.PARENT_RUN_ID] == outer.info.run_id
+    assert run.info.experiment_id == outer.info.experiment_id

@@ -148,9 +148,10 @@ def harvest(experiment: str, dataset: str, monitor=None, since: float | None = N
     tracked ``harvest`` run (a child of the current run, if any) tagged with its lineage: the app experiment,
     the dataset and the traces it took. ``monitor``: the :class:`Monitor` whose fired alerts count."""
     from .. import tracking
-    from ..lifecycle import ambient_run_id, tracked_run
+    from ..lifecycle import nest_under_ambient, tracked_run
 
-    with tracked_run("harvest", f"harvest-{dataset}", run_experiment, parent_run_id=ambient_run_id(),
+    run_experiment, parent = nest_under_ambient(run_experiment)
+    with tracked_run("harvest", f"harvest-{dataset}", run_experiment, parent_run_id=parent,
                      params={"harvest.experiment": experiment, "harvest.dataset": dataset, "harvest.label": label,
                              "harvest.max_traces": max_traces}) as run:
         history = monitor.history() if monitor is not None else None

@@ -49,16 +49,17 @@ def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidenc
     from .. import rag  # noqa: F401 - registers the rag candidate kind
     from .. import tracking
     from ..candidates import from_config
-    from ..lifecycle import ambient_run_id, tracked_run
+    from ..lifecycle import nest_under_ambient, tracked_run
 
+    experiment, parent = nest_under_ambient(experiment)
     if not isinstance(model_id, str):  # a Candidate: the LoggedModel of its configuration
         from ..evaluate.record import logged_model
 
-        model_id = logged_model(model_id, tracking.experiment_id(experiment), source_run_id=ambient_run_id())
+        model_id = logged_model(model_id, tracking.experiment_id(experiment), source_run_id=parent)
     cfg = config_from_model(model_id)  # inputs first: no run for an unknown model
     from_config(cfg.candidate_config(), cfg.name)
     previous = aliased_model_id(registered_model, alias, missing_ok=True)
-    with tracked_run("promote", f"promote-{registered_model}@{alias}", experiment, parent_run_id=ambient_run_id(),
+    with tracked_run("promote", f"promote-{registered_model}@{alias}", experiment, parent_run_id=parent,
                      params={"promote.model_id": model_id, "promote.registered_model": registered_model,
                              "promote.alias": alias}) as run:
         version = mlflow.register_model(f"models:/{model_id}", registered_model,
@@ -102,7 +103,7 @@ def challenge(dataset, candidate, registered_model: str, alias: str = DEFAULT_AL
     from ..evaluate.compare import compare
     from ..evaluate.record import logged_model
     from ..evaluate.runner import evaluate
-    from ..lifecycle import ambient_run_id, tracked_run
+    from ..lifecycle import nest_under_ambient, tracked_run
 
     served_id = aliased_model_id(registered_model, alias)
     cfg = config_from_model(served_id)
@@ -110,7 +111,8 @@ def challenge(dataset, candidate, registered_model: str, alias: str = DEFAULT_AL
     if served.name == candidate.name:
         raise ConfigError(f"the challenger is named {candidate.name!r} like the served model: give it another name")
     ds = load_dataset(dataset)
-    with tracked_run("challenge", f"challenge-{registered_model}@{alias}", experiment, parent_run_id=ambient_run_id(),
+    experiment, parent = nest_under_ambient(experiment)
+    with tracked_run("challenge", f"challenge-{registered_model}@{alias}", experiment, parent_run_id=parent,
                      tags={T.LINEAGE_DATASET: dataset if isinstance(dataset, str) else ds.name,
                            T.LINEAGE_SERVED_MODEL_ID: served_id}) as run:
         res = evaluate(ds, [served, candidate], metrics=metrics, run_id=run.run_id, **eval_kwargs)
