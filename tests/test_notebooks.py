@@ -83,5 +83,19 @@ def test_06_monitor(local_server, tracking_store):
     run, arts = run_nb("06_monitor", tracking_store, demo_requests=4, sample=2, max_tokens=16)
     assert "plots/monitor_dashboard.png" in arts and "monitor_windows.json" in arts
     assert run.data.metrics["monitor/requests"] >= 4 and "monitor/alerts_fired" in run.data.metrics
+    c = MlflowClient(tracking_store)
+    children = {r.data.tags.get("workbench.kind"): r for r in c.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")}
+    # the loop: bad answers → mlflow:contoso-rag-failures (harvest) → challenger vs served (challenge) → promote
+    assert children["harvest"].data.tags["workbench.lineage.dataset"] == "mlflow:contoso-rag-failures"
+    assert children["harvest"].data.metrics["harvest/rows"] >= 1
+    ch = children["challenge"]
+    assert ch.data.tags["workbench.lineage.served_model_id"] and ch.data.tags["workbench.challenge.passed"]
     traces = wb.monitor.collect_traces("app-contoso-rag")
-    assert set(traces["config_run_id"]) == {run.info.run_id}  # lineage: the traces point at this run
+    # lineage: the first traffic points at this run (it promoted the first model), any after a promotion at the
+    # challenger's run inside the challenge run
+    assert run.info.run_id in set(traces["config_run_id"])
+    for rid in set(traces["config_run_id"]) - {run.info.run_id}:
+        assert c.get_run(rid).data.tags["mlflow.parentRunId"] == ch.info.run_id
+    if ch.data.tags["workbench.challenge.passed"] == "true":
+        assert wb.serve.aliased_model_id("contoso-rag") == ch.data.tags["workbench.lineage.model_id"]

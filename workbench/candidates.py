@@ -1,8 +1,13 @@
 """Candidates: a named configuration that turns one dataset row into an :class:`Answer`.
 
 Built-ins: :class:`PromptCandidate` (system prompt + user template + model + generation params); any
-Python callable wraps as a :class:`CallableCandidate`. RAG and fine-tuned candidates (later issues) are
+Python callable wraps as a :class:`CallableCandidate`. RAG and fine-tuned candidates are
 subclasses that fill ``Answer.contexts`` and ``Answer.calls`` the same way, so evaluation treats them alike.
+
+A candidate's ``config`` is its whole configuration (logged as the params of its MLflow LoggedModel):
+:func:`from_config` rebuilds the same candidate from it, through the registry of candidate kinds
+(:func:`register_candidate_kind`; ``prompt`` here, ``rag`` by :mod:`workbench.rag`, others by the entry-point
+group ``workbench.candidate_kinds``), so what was evaluated is what is served.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
@@ -49,7 +54,10 @@ class Candidate:
     name: str = "candidate"
     config: dict[str, Any] = {}
 
-    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
+    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:
+        """Answer one row. ``call`` reaches the answering model call: generation overrides (``temperature``...)
+        and ``on_delta`` (streamed pieces), which a served app passes per request. A row may carry ``history``
+        (earlier chat turns), which go between the system prompt and the question."""
         raise NotImplementedError
 
     def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
@@ -65,6 +73,15 @@ class Candidate:
 
 def format_contexts(contexts: list[str]) -> str:
     return "\n\n".join(f"[{i + 1}] {c}" for i, c in enumerate(contexts))
+
+
+def with_history(msgs: list[dict], row: dict) -> list[dict]:
+    """``msgs`` with the row's earlier turns (``history``) between the system prompt and the rest."""
+    history = row.get("history") or []
+    if not history:
+        return msgs
+    system = [m for m in msgs if m["role"] == "system"]
+    return system + [dict(m) for m in history] + [m for m in msgs if m["role"] != "system"]
 
 
 class PromptCandidate(Candidate):
@@ -102,10 +119,10 @@ class PromptCandidate(Candidate):
         msgs = [{"role": "user", "content": user}]
         if self.system_prompt:
             msgs.insert(0, {"role": "system", "content": self.system_prompt})
-        return msgs
+        return with_history(msgs, row)
 
-    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
-        rec = await client.achat(self.messages(row), self.model, repeat=repeat, **self.gen_params)
+    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:
+        rec = await client.achat(self.messages(row), self.model, repeat=repeat, **{**self.gen_params, **call})
         return Answer.from_record(rec, row.get("contexts") or None)
 
 
@@ -117,7 +134,7 @@ class CallableCandidate(Candidate):
         self.name = name or getattr(fn, "__name__", "callable")
         self.config = {"kind": "callable", "function": getattr(fn, "__qualname__", repr(fn)), **(config or {})}
 
-    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
+    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:
         try:
             out = self.fn(row)
             if inspect.isawaitable(out):
@@ -149,3 +166,73 @@ def as_candidate(x: Any) -> Candidate:
             return CallableCandidate(run_in_thread)
         return CallableCandidate(x)
     raise WorkbenchError(f"cannot make a candidate from {type(x).__name__}: pass a model name, a Candidate or a callable")
+
+
+# ------------------------------------------------------------------ rebuilding a candidate from its configuration
+
+CandidateBuilder = Callable[[dict, "str | None"], Candidate]
+CANDIDATE_KINDS: dict[str, CandidateBuilder] = {}
+
+
+def register_candidate_kind(kind: str, builder: CandidateBuilder) -> CandidateBuilder:
+    """Register ``builder(config, name) -> Candidate`` for configurations whose ``kind`` is ``kind``."""
+    CANDIDATE_KINDS[kind] = builder
+    return builder
+
+
+def _load_plugins() -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="workbench.candidate_kinds"):
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the built-in kinds
+            import warnings
+
+            warnings.warn(f"candidate kind plugin {ep.name!r} failed to load: {type(e).__name__}: {e}", stacklevel=2)
+
+
+def from_config(config: Mapping[str, Any], name: str | None = None) -> Candidate:
+    """The candidate whose ``config`` is ``config`` (a ``Candidate.config``, or a LoggedModel's params read back
+    with :func:`config_from_params`): ``from_config(c.config, c.name).config == c.config``."""
+    kind = config.get("kind")
+    if kind not in CANDIDATE_KINDS:
+        _load_plugins()
+    if kind not in CANDIDATE_KINDS:
+        raise WorkbenchError(f"cannot rebuild a candidate of kind {kind!r} from its configuration: known kinds are "
+                             f"{sorted(CANDIDATE_KINDS)} (a 'callable' candidate is Python code, not configuration; "
+                             f"'rag' is registered by importing workbench.rag)")
+    return CANDIDATE_KINDS[kind](dict(config), name)
+
+
+def parse_param(value: Any) -> Any:
+    """A param string back to its value (MLflow stores params as strings; ``""`` was ``None``)."""
+    if not isinstance(value, str):
+        return value
+    special = {"None": None, "True": True, "False": False, "": None}
+    if value in special:
+        return special[value]
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def config_from_params(params: Mapping[str, str]) -> dict[str, Any]:
+    """A candidate configuration from its logged params (strings)."""
+    return {k: parse_param(v) for k, v in params.items()}
+
+
+def _default(value: Any) -> Any:
+    return None if value in (None, "default") else value
+
+
+def _prompt_from_config(config: dict, name: str | None) -> PromptCandidate:
+    c = {k: v for k, v in config.items() if k != "kind"}
+    return PromptCandidate(model=c.pop("model", "local"), system_prompt=c.pop("system_prompt", DEFAULT_SYSTEM),
+                           template=_default(c.pop("template", None)), name=name, **c)
+
+
+register_candidate_kind("prompt", _prompt_from_config)

@@ -154,8 +154,12 @@ def _sweep(a) -> int:
 def _eval(a) -> int:
     from .evaluate.cli import run_eval_cli
 
-    return run_eval_cli(dataset=a.dataset, model=a.model, system_prompt=a.system_prompt, metrics=a.metrics,
-                        repeats=a.repeats, experiment=a.experiment, run_name=a.run_name, dry_run=a.dry_run,
+    if bool(a.model) == bool(a.model_id):
+        raise UsageError("give exactly one of --model NAME or --model-id MODEL_ID")
+    if a.model_id:
+        from . import rag  # noqa: F401 - registers the rag candidate kind, so a RAG LoggedModel can be rebuilt
+    return run_eval_cli(dataset=a.dataset, model=a.model, model_id=a.model_id, system_prompt=a.system_prompt,
+                        metrics=a.metrics, repeats=a.repeats, experiment=a.experiment, run_name=a.run_name, dry_run=a.dry_run,
                         budget_usd=a.budget_usd, judge=a.judge, concurrency=a.concurrency, cache=a.cache,
                         max_tokens=a.max_tokens, trace=a.trace)
 
@@ -268,16 +272,29 @@ def _server_stop(a) -> int:
 
 
 def _app_serve(a) -> int:
-    from .serve import config_from_model, config_from_run, load_config, serve
+    from .serve import config_from_alias, config_from_model, config_from_run, load_config, serve
 
-    if sum(map(bool, (a.config, a.from_run, a.model_id))) != 1:
-        raise UsageError("give exactly one of --config CONFIG.yaml, --from-run RUN_ID or --model-id MODEL_ID")
+    if sum(map(bool, (a.config, a.from_run, a.model_id, a.alias))) != 1:
+        raise UsageError("give exactly one of --config CONFIG.yaml, --from-run RUN_ID, --model-id MODEL_ID or "
+                         "--alias ALIAS (with --name)")
+    if bool(a.alias) != bool(a.name):
+        raise UsageError("--alias and --name go together: --alias production --name REGISTERED_MODEL")
     cfg = (load_config(a.config) if a.config else config_from_model(a.model_id) if a.model_id
-           else config_from_run(a.from_run, a.candidate))
+           else config_from_alias(a.name, a.alias) if a.alias else config_from_run(a.from_run, a.candidate))
     if a.no_redact:
         cfg.redact_pii = False
     serve(cfg, port=a.port, host=a.host)
     return 0
+
+
+def _promote(a) -> int:
+    from .serve import promote
+
+    p = promote(a.model_id, a.name, alias=a.alias, evidence_run=a.evidence, experiment=a.experiment)
+    print(f"{p.registered_model}@{p.alias} -> version {p.version} = logged model {p.model_id}"
+          f" (was {p.previous_model_id or 'unset'}); run {p.run_id}")
+    print(f"serve it: workbench app serve --alias {p.alias} --name {p.registered_model}")
+    return EXIT_OK
 
 
 def _monitor(a) -> int:
@@ -371,8 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all "
                        "five families (plus judged ones with --judge); creates its own MLflow run and prints the "
                        "summary. Re-running the same command resumes an interrupted evaluation.")
-    s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file")
-    s.add_argument("--model", required=True, help="endpoint:model, alias, or endpoint name (e.g. local)")
+    s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file, or mlflow:NAME (an MLflow "
+                   "evaluation dataset, e.g. the rows `workbench.monitor.harvest` made from served traces)")
+    s.add_argument("--model", help="endpoint:model, alias, or endpoint name (e.g. local)")
+    s.add_argument("--model-id", metavar="MODEL_ID", help="instead of --model: the candidate configuration recorded "
+                   "as this MLflow LoggedModel (prompt or RAG, with all its settings)")
     s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate (default: none)")
     s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
     s.add_argument("--repeats", type=int, default=1, help="samples per row (default 1)")
@@ -477,11 +497,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
     s.add_argument("--model-id", metavar="MODEL_ID", help="serve exactly this candidate configuration (an MLflow "
                    "LoggedModel id from the Models tab; every evaluation records one per candidate)")
+    s.add_argument("--alias", metavar="ALIAS", help="serve the LoggedModel that registered model --name's ALIAS "
+                   "names (set by `workbench promote`); the app is named after the registered model")
+    s.add_argument("--name", metavar="REGISTERED_MODEL", help="with --alias: the registered model (the app name)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only; "
                    "beyond it, set WORKBENCH_APP_KEY)")
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
+
+    s = sub.add_parser("promote", help="point a registered model's alias (production) at a candidate configuration",
+                       description="Register LoggedModel MODEL_ID as a new version of registered model --name and "
+                       "move --alias (default production) to it, in a tracked run with lineage tags; "
+                       "`workbench app serve --alias production --name NAME` then serves it.")
+    s.add_argument("model_id", metavar="MODEL_ID", help="the LoggedModel (candidate configuration) to promote")
+    s.add_argument("--name", required=True, metavar="REGISTERED_MODEL", help="registered model (the app name)")
+    s.add_argument("--alias", default="production", help="alias to move (default production)")
+    s.add_argument("--evidence", metavar="RUN_ID", help="the comparison run that justifies it (lineage tag)")
+    s.add_argument("--experiment", help="MLflow experiment of the promote run (default: workbench)")
+    s.set_defaults(fn=_promote)
 
     s = sub.add_parser("monitor", help="evaluate alert rules on served traffic (once, or every N seconds)",
                        description="Collect the app's traces from MLflow, compute windowed metrics (request and "

@@ -6,6 +6,10 @@ optionally, ``reference`` (string or list of strings), ``contexts`` (list of str
 (list of strings), ``id`` (unique; ``row-<n>`` when absent) and free ``tags``. Other columns are kept.
 ``schema={"question": "prompt", "reference": "answer"}`` maps our names to yours.
 
+Besides files, a source ``SCHEME:NAME`` is read by the loader registered for ``SCHEME``
+(:func:`register_dataset_source`): ``mlflow:NAME`` is the MLflow GenAI evaluation dataset ``NAME`` (for
+example the rows harvested from served traces by :mod:`workbench.monitor.harvest`).
+
 Nothing is written for an invalid dataset: loading is read-only and all errors are raised before any use.
 """
 
@@ -239,6 +243,43 @@ def _read_parquet(path: Path) -> list[tuple[int, dict]]:
 READERS = {".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}
 
 
+def _read_mlflow(name: str) -> list[tuple[int, dict]]:
+    """The records of the MLflow GenAI evaluation dataset ``name`` as rows: ``question``/``messages`` from the
+    inputs, ``reference`` and ``gold_doc_ids`` from the expectations, ``served_answer`` from the outputs, the
+    record's tags as columns (``id``, ``source_trace_id``, ``label``...), and ``record_id``."""
+    from mlflow.genai.datasets import get_dataset
+
+    from . import tracking
+
+    tracking.configure()
+    try:
+        df = get_dataset(name=name).to_df()
+    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown name
+        raise DatasetError(f"no MLflow evaluation dataset named {name!r} in {tracking.tracking_uri()} "
+                           f"({type(e).__name__}: {str(e)[:200]})", f"mlflow:{name}") from None
+    rows = []
+    for i, rec in enumerate(df.to_dict(orient="records")):
+        exp, out = rec.get("expectations") or {}, rec.get("outputs")
+        row = {**(rec.get("tags") or {}), **(rec.get("inputs") or {}), "record_id": rec.get("dataset_record_id")}
+        if exp.get("expected_response") is not None:
+            row["reference"] = exp["expected_response"]
+        if exp.get("gold_doc_ids"):
+            row["gold_doc_ids"] = list(exp["gold_doc_ids"])
+        if out is not None:
+            row["served_answer"] = out.get("served_answer", out) if isinstance(out, dict) else out
+        rows.append((i + 1, row))
+    return rows
+
+
+# SCHEME → loader(name) -> [(record number, row)]: sources that are not files
+SOURCES: dict[str, Any] = {"mlflow": _read_mlflow}
+
+
+def register_dataset_source(scheme: str, loader) -> None:
+    """Read ``SCHEME:NAME`` dataset sources with ``loader(name) -> [(record number, row dict)]``."""
+    SOURCES[scheme] = loader
+
+
 def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | None = None,
                  name: str | None = None) -> Dataset:
     """Load and validate a dataset. Raises :class:`DatasetError` (file, line, column, expected, found)."""
@@ -248,6 +289,11 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
         file = "<dataframe>"
         records = [(i + 1, _missing_to_none(r)) for i, r in enumerate(source.to_dict(orient="records"))]
         label = "row"
+    elif isinstance(source, str) and source.partition(":")[0] in SOURCES and source.partition(":")[2]:
+        scheme, _, ref = source.partition(":")
+        file, label = source, "record"
+        records = SOURCES[scheme](ref)
+        name = name or ref
     else:
         path = Path(source)
         file = str(path)
@@ -293,4 +339,7 @@ def log_dataset(ds: Dataset, context: str = "eval", run_id: str | None = None) -
         if df[col].map(lambda v: isinstance(v, (list, dict)) or hasattr(v, "tolist")).any():
             df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=_jsonable)
                                   if v is not None else None)
-    tracking.log_dataset(df, name=ds.name, source=ds.source, context=context, digest=ds.digest, run_id=run_id)
+    # a SCHEME:NAME source (mlflow:NAME) is no URI MLflow's dataset sources resolve: the input then names the
+    # dataset and its digest, and the source is tagged on the run (workbench.lineage.dataset) by its caller
+    source = None if ds.source.partition(":")[0] in SOURCES else ds.source
+    tracking.log_dataset(df, name=ds.name, source=source, context=context, digest=ds.digest, run_id=run_id)

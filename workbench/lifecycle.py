@@ -70,6 +70,25 @@ class TrackedRun:
         return self.status == "FINISHED"
 
 
+def ambient_run_id() -> str | None:
+    """The run this process already works in, if any (a launcher's, or one the user started with
+    ``mlflow.start_run``), without starting one: a step of the lifecycle loop nests under it."""
+    import mlflow
+
+    active = mlflow.active_run()
+    return os.environ.get(tracking.RUN_ENV) or (active.info.run_id if active is not None else None)
+
+
+def nest_under_ambient(experiment: str | None) -> tuple[str | None, str | None]:
+    """``(experiment, parent_run_id)`` for a step's run: a child of the ambient run (:func:`ambient_run_id`), in
+    its experiment unless ``experiment`` names another, so the MLflow UI shows it nested; else ``experiment``."""
+    parent = ambient_run_id()
+    if parent is None or experiment:
+        return experiment, parent
+    c = tracking.client()
+    return c.get_experiment(c.get_run(parent).info.experiment_id).name, parent
+
+
 @contextlib.contextmanager
 def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None, run_id: str | None = None,

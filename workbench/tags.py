@@ -57,6 +57,16 @@ TRACE_COMPLETION_TOKENS = "workbench.completion_tokens"
 TRACE_COST = "workbench.cost_usd"
 TRACE_ERROR = "workbench.error"
 TRACE_GUARD = "workbench.guard"  # the output guard blocked or redacted this answer: "block: canary,system_prompt"
+# the lifecycle loop (served traces → dataset → evaluation → promotion): lineage on each step's run
+LINEAGE_APP = "workbench.lineage.app"  # the served app's trace experiment the rows came from
+LINEAGE_DATASET = "workbench.lineage.dataset"  # mlflow:NAME, the evaluation dataset made or used
+LINEAGE_DATASET_ID = "workbench.lineage.dataset_id"
+LINEAGE_TRACES = "workbench.lineage.source_traces"  # the served traces turned into rows (comma-separated)
+LINEAGE_MODEL_ID = "workbench.lineage.model_id"  # the LoggedModel evaluated or promoted
+LINEAGE_SERVED_MODEL_ID = "workbench.lineage.served_model_id"  # the LoggedModel the alias pointed at before
+LINEAGE_EVIDENCE = "workbench.lineage.evidence_run"  # the run whose comparison justified a promotion
+CHALLENGE_PASSED = "workbench.challenge.passed"  # on a challenge run: did the challenger pass every gate
+PROMOTED = "workbench.promoted"  # on a LoggedModel: "<registered model>@<alias> v<version>"
 # MLflow's own
 PARENT_RUN_ID = "mlflow.parentRunId"
 DESCRIPTION = "mlflow.note.content"  # the run page's Description (the governance card's summary)

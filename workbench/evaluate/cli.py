@@ -4,31 +4,42 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import tags as T
 from ..candidates import PromptCandidate
 from ..config import settings
 from ..llm.pricing import UNPRICED, format_usd, is_priced
 
 
-def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, metrics: list[str] | None = None,
+def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | None = None,
+                 metrics: list[str] | None = None,
                  repeats: int = 1, experiment: str | None = None, run_name: str | None = None,
                  dry_run: bool = False, budget_usd: float | None = None, judge: str | None = None,
                  concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = True,
-                 echo=print) -> int:
-    """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code."""
+                 echo=print, model_id: str | None = None) -> int:
+    """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code.
+
+    ``model_id`` instead of ``model``: the candidate recorded as that LoggedModel, rebuilt with all its settings
+    (``candidates.from_config``; a RAG one needs :mod:`workbench.rag` imported). A dataset ``mlflow:NAME`` and
+    the model id are tagged on the run as its lineage."""
     from ..data import load_dataset
     from ..lifecycle import tracked_run
     from .metrics import get_metrics
 
     # inputs first, so a bad dataset, model or metric name leaves no run (and no mlflow.db) behind
+    lineage = {T.LINEAGE_DATASET: dataset} if str(dataset).startswith("mlflow:") else {}
     dataset = load_dataset(dataset)
+    if model_id:
+        cand = candidate_from_model(model_id)
+        model = cand.config.get("model", "local")
+        lineage[T.LINEAGE_MODEL_ID] = model_id
+    else:  # no default persona: the candidate sends exactly the system prompt given (none if none)
+        cand = PromptCandidate(model=model, system_prompt=system_prompt or None, max_tokens=max_tokens)
     for spec in filter(None, (model, judge)):
         settings().resolve_model(spec)
     get_metrics(metrics, judge=bool(judge))
 
     from .runner import estimate, evaluate
 
-    # no default persona: the candidate sends exactly the system prompt given (none if none)
-    cand = PromptCandidate(model=model, system_prompt=system_prompt or None, max_tokens=max_tokens)
     if dry_run:
         est = estimate(dataset, [cand], metrics=metrics, repeats=repeats, judge=judge)
         with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -36,8 +47,8 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
         return 0
     ds = dataset
-    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment,
-                     params={"eval.system_prompt": cand.system_prompt or "(none)"}) as run:  # the effective prompt
+    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment, tags=lineage,
+                     params={"eval.system_prompt": getattr(cand, "system_prompt", None) or "(none)"}) as run:
         res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
                        budget_usd=budget_usd, judge=judge, run_id=run.run_id, trace=trace)
         errors = res.rows["error"].dropna() if "error" in res.rows else pd.Series(dtype=object)
@@ -62,3 +73,13 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
         return 3  # workbench.cli.EXIT_BUDGET (nothing imports cli)
     return 0
+
+
+
+def candidate_from_model(model_id: str):
+    """The candidate recorded as LoggedModel ``model_id`` (its params are its configuration), rebuilt."""
+    from ..candidates import from_config
+    from .record import logged_candidate
+
+    model, config = logged_candidate(model_id)
+    return from_config(config, model.name)

@@ -87,6 +87,24 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
     return model.model_id
 
 
+def logged_candidate(model_id: str):
+    """LoggedModel ``model_id`` and the candidate configuration its params record: ``(model, config)``."""
+    import mlflow
+
+    from ..candidates import config_from_params
+    from ..errors import ConfigError
+
+    tracking.configure()
+    try:
+        model = mlflow.get_logged_model(model_id)
+    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown id
+        raise ConfigError(f"no logged model {model_id!r} in {tracking.tracking_uri()} ({type(e).__name__})") from None
+    config = config_from_params(model.params or {})
+    if not config.get("kind"):
+        raise ConfigError(f"logged model {model_id} ({model.name}) is not a workbench candidate configuration")
+    return model, config
+
+
 def open_recording(cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
                    ) -> Recording:
     """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so

@@ -8,7 +8,8 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..candidates import Answer, Candidate, format_contexts
+from ..candidates import Answer, Candidate, format_contexts, register_candidate_kind, with_history
+from ..errors import ConfigError
 from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
 from .index import VectorIndex
 from .retrieval import Retriever
@@ -75,14 +76,15 @@ class RAGPipeline(Candidate):
         msgs = [{"role": "user", "content": self.prompt.format(contexts=ctx, question=question)}]
         if self.system_prompt:
             msgs.insert(0, {"role": "system", "content": self.system_prompt})
-        return msgs
+        return with_history(msgs, row)
 
-    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0) -> Answer:
+    async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:
         question = self.question(row)
         query, rewrite_call = await self.rewrite(question, client, self.model) if self.rewrite else (question, None)
         hits = await self.aretrieve(query)
         contexts = [h.chunk.context_text for h in hits]
-        rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat, **self.gen_params)
+        rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat,
+                                 **{**self.gen_params, **call})
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]
@@ -111,3 +113,31 @@ class RAGPipeline(Candidate):
         """Sync: retrieve and answer one question."""
         ans = run_sync(self.aanswer({"question": question}, default_client()))
         return RAGAnswer(ans.text, ans.chunk_ids or [], ans.contexts or [], ans.calls)
+
+
+# what the index itself determines: recorded to check that the index found at index_path is the one evaluated
+_FROM_INDEX = ("embed_model", "index_kind", "corpus_hash")
+
+
+def from_config(config: dict, name: str | None = None) -> RAGPipeline:
+    """The RAG candidate of a ``RAGPipeline.config`` (registered as the ``rag`` candidate kind): the same index,
+    retriever, top_k, mmr, fetch_k, rerank, query rewrite, prompt, system prompt, model and generation params.
+    Fails when the index is missing or was rebuilt from another corpus or embedder since it was evaluated."""
+    c = {k: v for k, v in config.items() if k != "kind" and not k.startswith("chunker.")}
+    index = c.pop("index_path", None)
+    if not index:
+        raise ConfigError(f"RAG candidate {name!r} has no index_path: it was evaluated on an in-memory index; "
+                          f"save it (rag.index_corpus(..., out_dir=DIR)) and evaluate again")
+    if not Path(index).exists():
+        raise ConfigError(f"RAG candidate {name!r}: its index {index} is gone; rebuild it there or evaluate again")
+    recorded = {k: c.pop(k) for k in _FROM_INDEX if k in c}
+    prompt = c.pop("prompt", None)
+    cand = RAGPipeline(index, name=name, prompt=None if prompt in (None, "default") else prompt, **c)
+    changed = {k: (v, cand.config.get(k)) for k, v in recorded.items() if v is not None and cand.config.get(k) != v}
+    if changed:
+        raise ConfigError(f"RAG candidate {name!r}: the index at {index} is not the one evaluated "
+                          + ", ".join(f"({k}: evaluated {a}, found {b})" for k, (a, b) in changed.items()))
+    return cand
+
+
+register_candidate_kind("rag", from_config)

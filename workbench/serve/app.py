@@ -22,33 +22,28 @@ DISCONNECTED = "client_disconnected"  # the error class of a request whose clien
 
 
 class ServedApp:
-    """One configuration, ready to answer requests (one per process: it owns tracing's settings)."""
+    """One configuration, ready to answer requests (one per process: it owns tracing's settings).
+
+    It answers through the served candidate's own ``aanswer`` (rebuilt from its configuration by
+    ``candidates.from_config``: the evaluated prompt, retrieval, rerank, query rewrite, model and generation
+    params) and adds only what serving needs: the request's history and generation overrides, streaming, the
+    output guard, PII redaction and the trace."""
 
     def __init__(self, cfg: AppConfig):
+        from .. import rag  # noqa: F401 - registers the rag candidate kind
         from .. import tracking
-        from ..candidates import DEFAULT_SYSTEM, PromptCandidate
+        from ..candidates import from_config
         from ..config import settings
 
         self.cfg = cfg
-        self.rag = None
-        if cfg.rag:
-            from ..rag.pipeline import RAGPipeline
-
-            r = dict(cfg.rag)
-            self.rag = RAGPipeline(r.pop("index"), model=cfg.model, **r, **cfg.params)
-            if cfg.system_prompt != "default":
-                self.rag.system_prompt = cfg.system_prompt
-            if cfg.template:
-                self.rag.prompt = cfg.template
-        # the same prompt building as the evaluated candidate (str.format over the row)
-        self.prompt = PromptCandidate(cfg.model, template=cfg.template or "{question}",
-                                      system_prompt=DEFAULT_SYSTEM if cfg.system_prompt == "default"
-                                      else cfg.system_prompt)
         try:
-            probe = self._messages([{"role": "user", "content": "test"}], ["test"])
-        except (KeyError, IndexError, ValueError, WorkbenchError) as e:
+            self.candidate = from_config(cfg.candidate_config(), name=cfg.name)
+            probe = self.candidate.messages({"question": "test"}, ["test"])
+        except (KeyError, IndexError, ValueError) as e:
             raise ConfigError(f"{cfg.source or cfg.name}: the template cannot be filled from a question "
                               f"({type(e).__name__}: {e}); use {{question}} (and {{contexts}} for RAG)") from None
+        except WorkbenchError as e:
+            raise ConfigError(f"{cfg.source or cfg.name}: {e}") from None
         from .guard import guard_for
 
         self.guard = guard_for(cfg.confidential, cfg.output_guard,
@@ -70,26 +65,20 @@ class ServedApp:
                                      max_retries=self.cfg.max_retries, backoff_base_s=0.2)
         return self._client
 
-    def _messages(self, request_msgs: list[dict], contexts: list[str] | None) -> list[dict]:
-        question = _text(request_msgs[-1]["content"])
-        if self.rag is not None:
-            last = self.rag.messages({"question": question}, contexts or [])
-        else:
-            last = self.prompt.messages({"question": question})
-        history = [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]]
-        system = [m for m in last if m["role"] == "system"]
-        return system + history + [m for m in last if m["role"] != "system"]
+    @staticmethod
+    def row(request_msgs: list[dict]) -> dict:
+        """The dataset row a chat request is: its last message is the question, earlier turns the history."""
+        return {"question": _text(request_msgs[-1]["content"]),
+                "history": [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]]}
 
     async def answer(self, request_msgs: list[dict], gen: dict, stream: bool, on_delta=None) -> dict:
-        """Run one request inside its trace; returns ``{record, contexts, chunk_ids, trace_id}``."""
+        """Run one request inside its trace; returns ``{record, contexts, chunk_ids, trace_id}`` (``record``: the
+        answering call, its text the answer as sent)."""
         import mlflow
         from mlflow.entities import SpanStatusCode, SpanType
 
         from .. import tracing
 
-        question = _text(request_msgs[-1]["content"])
-        contexts, chunk_ids = None, None
-        params = {**self.cfg.params, **gen}
         t0 = time.perf_counter()
         traced = self.cfg.trace
 
@@ -99,18 +88,14 @@ class ServedApp:
         with tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(), \
                 span(f"app {self.cfg.name}", SpanType.CHAIN) as root:
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
-            if self.rag is not None:  # a RETRIEVER span when traced (RAGPipeline.aretrieve)
-                hits = await self.rag.aretrieve(question)
-                contexts = [h.chunk.context_text for h in hits]
-                chunk_ids = [h.chunk.chunk_id for h in hits]
             tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower()}
             meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
             if self.cfg.model_id:
                 meta["mlflow.modelId"] = self.cfg.model_id  # MLflow links the trace to the LoggedModel
             try:
                 # with the guard on, a streamed answer is checked whole before any of it is sent
-                rec = await self.client.achat(self._messages(request_msgs, contexts), self.cfg.model,
-                                              on_delta=None if self.guard else on_delta, **params)
+                ans = await self.candidate.aanswer(self.row(request_msgs), self.client,
+                                                   on_delta=None if self.guard else on_delta, **gen)
             except asyncio.CancelledError:  # the client hung up: an error, not a short successful request
                 if traced:
                     mlflow.update_current_trace(tags={**tags, T.TRACE_ERROR: DISCONNECTED,
@@ -118,6 +103,7 @@ class ServedApp:
                                                 metadata=meta)
                 root.set_status(SpanStatusCode.ERROR)
                 raise
+            rec = _record(ans, self.cfg.model)
             if self.guard is not None and not rec.error:
                 rec.text, found = self.guard.apply(rec.text)
                 if found:
@@ -126,17 +112,38 @@ class ServedApp:
                     on_delta(rec.text)
             root.set_outputs(rec.text)
             tags[T.TRACE_LATENCY] = f"{time.perf_counter() - t0:.4f}"
-            for k in ("ttft_s", "prompt_tokens", "completion_tokens", "cost_usd", "error"):
-                v = getattr(rec, k)
-                if v is not None:
-                    tags[T.TRACE_PREFIX + k] = str(round(v, 6) if isinstance(v, float) else v)
+            tags.update(_call_tags(ans, rec))
             if traced:
                 mlflow.update_current_trace(tags=tags, metadata=meta)
             if rec.error:
                 root.set_status(SpanStatusCode.ERROR)
             trace_id = root.trace_id
         self.requests += 1
-        return {"record": rec, "contexts": contexts, "chunk_ids": chunk_ids, "trace_id": trace_id}
+        return {"record": rec, "contexts": ans.contexts, "chunk_ids": ans.chunk_ids, "trace_id": trace_id}
+
+
+def _record(ans, model: str):
+    """The answering call's record (the last call; a query rewrite comes first), its text the answer's."""
+    from ..llm.client import ChatRecord
+
+    rec = ans.calls[-1] if ans.calls else ChatRecord(endpoint="", model=model)
+    rec.text, rec.error = ans.text, ans.error or rec.error
+    return rec
+
+
+def _call_tags(ans, rec) -> dict[str, str]:
+    """Trace tags of the request: tokens and cost summed over all its calls (query rewrite included); TTFT
+    and the error class of the answering call."""
+    tags = {}
+    for k in ("prompt_tokens", "completion_tokens", "cost_usd"):
+        vals = [getattr(c, k) for c in ans.calls if getattr(c, k) is not None]
+        if vals:
+            tags[T.TRACE_PREFIX + k] = str(round(sum(vals), 6) if isinstance(sum(vals), float) else sum(vals))
+    for k in ("ttft_s", "error"):
+        v = getattr(rec, k)
+        if v is not None:
+            tags[T.TRACE_PREFIX + k] = str(round(v, 6) if isinstance(v, float) else v)
+    return tags
 
 
 class _NoSpan:

@@ -11,6 +11,7 @@ from ..errors import ConfigError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ROLES = {"system", "user", "assistant", "tool", "developer"}
+RAG_SETTINGS = ("retriever", "top_k", "mmr", "fetch_k", "rerank", "query_rewrite")  # as RAGPipeline takes them
 PARAM_LIMITS = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0), "max_tokens": (int, 1, 4096),
                 "max_completion_tokens": (int, 1, 4096), "seed": (int, -2**31, 2**31 - 1)}
 
@@ -24,6 +25,9 @@ class AppConfig:
     system_prompt: str | None = "default"  # "default": the candidate's own; null: no system prompt
     template: str | None = None
     rag: dict | None = None
+    # the whole candidate configuration (a LoggedModel's params): when set, the app serves exactly this candidate
+    # (workbench.candidates.from_config) and model/system_prompt/template/rag only describe it
+    candidate: dict | None = None
     params: dict = field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 256})
     run_id: str | None = None
     model_id: str | None = None  # the LoggedModel (candidate configuration) served: traces link to it
@@ -56,6 +60,26 @@ class AppConfig:
     def experiment_name(self) -> str:
         return self.experiment or f"app-{self.name}"
 
+    def candidate_config(self) -> dict:
+        """The configuration of the candidate this app serves (``candidates.from_config`` rebuilds it): the
+        recorded ``candidate`` if any, else one made from model, system_prompt, template and rag; ``params`` on
+        top (generation defaults)."""
+        if self.candidate:
+            return {**self.candidate, **self.params}
+        c: dict[str, Any] = {"kind": "rag" if self.rag else "prompt", "model": self.model}
+        if self.rag:
+            r = dict(self.rag)
+            c["index_path"] = r.pop("index")
+            template = self.template or r.pop("prompt", None)
+            c.update(r)
+            if template:
+                c["prompt"] = template
+        elif self.template:
+            c["template"] = self.template
+        if self.system_prompt != "default":  # "default": the candidate kind's own
+            c["system_prompt"] = self.system_prompt
+        return {**c, **self.params}
+
 
 def _check_config(raw: Any, source: str) -> AppConfig:
     if not isinstance(raw, dict):
@@ -74,9 +98,12 @@ def _check_config(raw: Any, source: str) -> AppConfig:
     if rag is not None and (not isinstance(rag, dict) or not rag.get("index")):
         raise ConfigError(f"{source}: 'rag' must be a mapping with at least 'index: PATH'")
     if rag is not None:
-        extra = sorted(set(rag) - {"index", "retriever", "top_k", "mmr", "prompt", "system_prompt"})
+        extra = sorted(set(rag) - {"index", *RAG_SETTINGS, "prompt", "system_prompt"})
         if extra:
             raise ConfigError(f"{source}: unknown rag setting(s) {extra}")
+    cand = raw.get("candidate")
+    if cand is not None and (not isinstance(cand, dict) or not cand.get("kind")):
+        raise ConfigError(f"{source}: 'candidate' must be a candidate configuration (a mapping with 'kind')")
     if not isinstance(raw.get("params", {}), dict):
         raise ConfigError(f"{source}: 'params' must be a mapping (e.g. {{temperature: 0, max_tokens: 256}})")
     hosts = raw.get("allowed_hosts") or []
@@ -110,19 +137,6 @@ def load_config(path: str | Path) -> AppConfig:
     return cfg
 
 
-def _typed(value: str) -> Any:
-    """A param string back to its value (MLflow stores params as strings)."""
-    special = {"None": None, "True": True, "False": False}
-    if value in special:
-        return special[value]
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
-
-
 def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
     """The app config of a candidate evaluated in run ``run_id`` (from its ``candidate.<name>.*`` params).
 
@@ -130,13 +144,14 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
     (``workbench.recommended``) decides, else the error lists the names.
     """
     from .. import tracking
+    from ..candidates import parse_param
 
     run = tracking.client().get_run(run_id)
     by_cand: dict[str, dict] = {}
     for k, v in run.data.params.items():
         if k.startswith("candidate."):
             name, _, key = k[len("candidate."):].partition(".")
-            by_cand.setdefault(name, {})[key] = _typed(v)
+            by_cand.setdefault(name, {})[key] = parse_param(v)
     if not by_cand:
         raise ConfigError(f"run {run_id} has no candidate.* params: pass an evaluation run, or use --config")
     candidate = candidate or run.data.tags.get(T.RECOMMENDED)
@@ -150,20 +165,51 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
 def config_from_model(model_id: str) -> AppConfig:
     """The app config of the candidate configuration recorded as LoggedModel ``model_id`` (its params are the
     candidate's configuration, written by the evaluation): serves exactly that version; its traces link to it."""
-    import mlflow
+    from ..evaluate.record import logged_candidate
 
+    model, params = logged_candidate(model_id)
+    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
+                           model_id=model_id)
+
+
+DEFAULT_ALIAS = "production"
+MODEL_ID_TAG = "workbench.model_id"  # on a registered model version: the LoggedModel it is
+
+
+def version_model_id(version) -> str | None:
+    """The LoggedModel id of a registered model version (its tag, else its ``models:/<id>`` source)."""
+    tagged = (version.tags or {}).get(MODEL_ID_TAG)
+    source = version.source or ""
+    return tagged or (source[len("models:/"):] if source.startswith("models:/m-") else None)
+
+
+def aliased_model_id(registered_model: str, alias: str = DEFAULT_ALIAS, missing_ok: bool = False) -> str | None:
+    """The LoggedModel id that ``registered_model@alias`` names (None when unset and ``missing_ok``)."""
     from .. import tracking
 
     tracking.configure()
     try:
-        model = mlflow.get_logged_model(model_id)
-    except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown id
-        raise ConfigError(f"no logged model {model_id!r} in {tracking.tracking_uri()} ({type(e).__name__})") from None
-    params = {k: _typed(v) for k, v in (model.params or {}).items()}
-    if not params.get("kind"):
-        raise ConfigError(f"logged model {model_id} ({model.name}) is not a workbench candidate configuration")
-    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
-                           model_id=model_id)
+        version = tracking.client().get_model_version_by_alias(registered_model, alias)
+    except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for an unknown name or alias
+        if missing_ok:
+            return None
+        raise ConfigError(f"no model version {registered_model}@{alias} in {tracking.tracking_uri()}: promote one "
+                          f"with `workbench promote MODEL_ID --name {registered_model} --alias {alias}` "
+                          f"({type(e).__name__})") from None
+    mid = version_model_id(version)
+    if mid is None:
+        raise ConfigError(f"{registered_model}@{alias} (version {version.version}) is not a workbench candidate "
+                          f"configuration (source {version.source})")
+    return mid
+
+
+def config_from_alias(registered_model: str, alias: str = DEFAULT_ALIAS) -> AppConfig:
+    """The app config of the LoggedModel that ``registered_model@alias`` names (``workbench promote`` sets it).
+    The app is named after the registered model, so its traces stay in ``app-<registered_model>`` across
+    promotions while each trace links to the LoggedModel that answered it."""
+    cfg = config_from_model(aliased_model_id(registered_model, alias))
+    cfg.name, cfg.source = registered_model, f"{registered_model}@{alias} ({cfg.source})"
+    return cfg
 
 
 def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
@@ -171,14 +217,13 @@ def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
     """An AppConfig from a candidate's configuration (``Candidate.config``, as params)."""
     gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
     raw: dict[str, Any] = {"name": name, "model": c.get("model", "local"), "params": gen, "run_id": run_id,
-                           "model_id": model_id}
+                           "model_id": model_id, "candidate": dict(c)}
     if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
         raw["system_prompt"] = c["system_prompt"]
     if c.get("kind") == "rag":
         if not c.get("index_path"):
             raise ConfigError(f"{source}: candidate {name!r} has no index_path param (re-run the evaluation)")
-        raw["rag"] = {"index": c["index_path"], "retriever": c.get("retriever", "hybrid"),
-                      "top_k": int(c.get("top_k", 4)), "mmr": bool(c.get("mmr", False))}
+        raw["rag"] = {"index": c["index_path"], **{k: c[k] for k in RAG_SETTINGS if c.get(k) is not None}}
         if c.get("prompt") not in (None, "default"):
             raw["template"] = c["prompt"]
     elif c.get("template") not in (None, "default"):

@@ -210,7 +210,7 @@ def create_app(cfg: AppConfig):
 
     async def health(request):
         return JSONResponse({"status": "ok", "app": cfg.name, "model": cfg.model, "rag": bool(cfg.rag),
-                             "config_run_id": cfg.run_id, "requests": served.requests,
+                             "config_run_id": cfg.run_id, "model_id": cfg.model_id, "requests": served.requests,
                              "uptime_s": round(time.time() - served.started, 1)})
 
     async def models(request):
