@@ -69,6 +69,8 @@ def configure() -> str:
         quiet_known_noise()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # tables are small: no bar noise
+    # MLflow prices spans of providers it does not know from a catalog it downloads from github.com: offline, never
+    os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")
     uri = tracking_uri()
     if uri.startswith("sqlite:///") and uri not in _ready_stores:
         ensure_sqlite_store(uri)
