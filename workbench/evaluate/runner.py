@@ -114,7 +114,8 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
 def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency, embed_model,
          executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0) -> EvalResult:
     """The jobs not yet in the checkpoint, run and recorded; the result."""
-    done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
+    prior = {k: r for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
+    done = set(prior)
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, repeats, done)
     client = LLMClient(cache=cache)
@@ -126,6 +127,10 @@ def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, b
         recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None
         status = "FAILED"
         try:
+            wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(repeats)}
+            for rec in record.trace_resumed_rows(recording, [v for k, v in prior.items() if k in wanted],
+                                                 mdefs).values():
+                ckpt.write(rec)  # its new trace id (later lines win)
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
             try:
                 n, spent, stopped = get_eval_executor(executor)(

@@ -1,0 +1,98 @@
+"""Held-out probes of state after kills and re-runs (issue 33): row traces after ``kill -9``, the same evaluation
+into a second experiment, a killed sweep launcher, re-registered datasets, LoggedModels left PENDING. Real
+processes killed with SIGKILL, a real MLflow sqlite store, a fake OpenAI-compatible upstream on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from evalkit import write_dataset
+from fake_upstream import Upstream
+
+import workbench as wb
+
+
+@pytest.fixture
+def fake(workbench_toml):
+    up = Upstream("1.6 kg", delay_s=0.15)
+    workbench_toml(up.toml(key_env=None) + "max_concurrency = 4\n")
+    yield up
+    up.stop()
+
+
+def _cand():
+    return wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20)
+
+
+def _traced_rows(run_id: str, experiment_id: str) -> set[str]:
+    import mlflow
+
+    traces = mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list",
+                                  include_spans=False, max_results=10000)
+    return {t.info.trace_id for t in traces}
+
+
+def _wait_lines(path: Path, n: int, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and sum(1 for _ in open(path)) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {n} rows")
+
+
+def test_rows_checkpointed_before_a_kill_are_traced_on_resume(fake, tracking_store, tmp_path, project_dir):
+    """Regression: rows checkpointed but still queued for asynchronous trace export when the process was killed
+    (-9) were skipped on resume: 5-6 of 40 rows had no trace, and the finished run linked only the rows it
+    computed itself. Now the resuming run traces what the checkpoint holds and the store lacks, and links the
+    rest: the finished run has one trace per row."""
+    ds = write_dataset(tmp_path / "qa.jsonl", 40)
+    ck = tmp_path / "ck.jsonl"
+    script = textwrap.dedent(f"""
+        import workbench as wb
+        wb.evaluate({str(ds)!r}, wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20),
+                    metrics=["quality/f1"], concurrency=4, cache="off", progress=False, checkpoint={str(ck)!r})
+        """)
+    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(project_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        _wait_lines(ck, 14)
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(30)
+    r = wb.evaluate(ds, _cand(), metrics=["quality/f1"], concurrency=4, cache="off", progress=False, checkpoint=ck)
+    assert r.complete and r.computed_rows < 40
+    import mlflow
+
+    exp = mlflow.get_run(r.run_id).info.experiment_id
+    linked = _traced_rows(r.run_id, exp)
+    assert len(linked) == 40, f"the finished run links {len(linked)} of 40 row traces"
+
+
+def test_the_same_evaluation_into_a_second_experiment_records_its_evidence_there(fake, tracking_store, tmp_path,
+                                                                                project_dir):
+    """Regression: evaluating the same set into a second experiment finished with "0 computed now" and a run
+    with no traces (the evidence stayed in the first experiment)."""
+    from workbench import tracking
+
+    ds = write_dataset(tmp_path / "qa.jsonl", 8)
+    c = tracking.client()
+    runs = []
+    for name in ("first", "second"):
+        exp = c.create_experiment(name)
+        runs.append((exp, c.create_run(exp).info.run_id))
+    for exp, run in runs:
+        r = wb.evaluate(ds, _cand(), metrics=["quality/f1"], cache="off", progress=False, run_id=run)
+        assert r.complete
+    assert r.computed_rows == 0  # the checkpoint is reused: nothing is paid for twice
+    exp2, run2 = runs[1]
+    assert len(_traced_rows(run2, exp2)) == 8
