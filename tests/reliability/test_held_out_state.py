@@ -96,3 +96,72 @@ def test_the_same_evaluation_into_a_second_experiment_records_its_evidence_there
     assert r.computed_rows == 0  # the checkpoint is reused: nothing is paid for twice
     exp2, run2 = runs[1]
     assert len(_traced_rows(run2, exp2)) == 8
+
+
+BIN = Path(sys.executable).parent / "workbench"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if open(f"/proc/{entry}/stat").read().rsplit(")", 1)[-1].split()[1] == str(pid):
+                    out.append(int(entry))
+            except (OSError, IndexError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_killing_only_the_sweep_launcher_leaves_no_workers_and_no_duplicate_cells(tracking_store):
+    """Regression: killing only the sweep launcher (as an out-of-memory kill does) left its pool workers running
+    cells; `--resume` ran them again: 3 of 4 cells ended with two FINISHED children, 3 orphaned workers never
+    exited. Now workers die with their launcher, and the resumed sweep has one FINISHED child per cell."""
+    from mlflow import MlflowClient
+
+    args = ["sweep", str(NOTEBOOKS / "params.ipynb"), "--grid", "n=1,2,3,4", "--grid", "alpha=0.5", "-p", "sleep_s",
+            "6", "--workers", "2", "--experiment", "t-orphans"]
+    c = MlflowClient(tracking_store)
+    proc = subprocess.Popen([str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            exp = c.get_experiment_by_name("t-orphans")
+            runs = c.search_runs([exp.experiment_id]) if exp else []
+            if sum(r.info.status == "RUNNING" and "mlflow.parentRunId" in r.data.tags for r in runs) >= 2:
+                break
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "the cells never started"
+            time.sleep(0.2)
+        workers = [p for p in _children(proc.pid) if "multiprocessing" in open(f"/proc/{p}/cmdline").read()
+                   and "resource_tracker" not in open(f"/proc/{p}/cmdline").read()]
+        assert workers
+        os.kill(proc.pid, signal.SIGKILL)  # the launcher only, not its process group
+        proc.wait()
+        end = time.monotonic() + 20
+        while any(_alive(p) for p in workers) and time.monotonic() < end:
+            time.sleep(0.2)
+        orphans = [p for p in workers if _alive(p)]
+        assert not orphans, f"{len(orphans)} orphaned worker(s) still running 20 s after the launcher died"
+        again = subprocess.run([str(BIN), *args, "--resume"], capture_output=True, text=True, timeout=400)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        time.sleep(8)  # an orphan that survived would finish its cell meanwhile
+        runs = c.search_runs([c.get_experiment_by_name("t-orphans").experiment_id])
+        done = [r.data.params.get("n") for r in runs if "mlflow.parentRunId" in r.data.tags
+                and r.info.status == "FINISHED"]
+        assert sorted(done) == ["1", "2", "3", "4"], f"FINISHED children per cell: {sorted(done)}"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever survived (the old code's orphans)
+        except ProcessLookupError:
+            pass
