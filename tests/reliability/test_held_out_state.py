@@ -165,3 +165,93 @@ def test_killing_only_the_sweep_launcher_leaves_no_workers_and_no_duplicate_cell
             os.killpg(proc.pid, signal.SIGKILL)  # whatever survived (the old code's orphans)
         except ProcessLookupError:
             pass
+
+
+def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"id": i, "question": q, "reference": a}) + "\n" for i, q, a in rows))
+    return path
+
+
+def test_re_registering_an_edited_dataset_makes_the_records_equal_to_the_file(tracking_store, tmp_path):
+    """Regression: `register_dataset` after an edit kept the removed rows and left the old digest tag; another
+    file with the same stem was merged into the same dataset."""
+    from workbench import tags as T
+    from workbench import tracking
+    from workbench.data import load_dataset
+    from workbench.evaluate.record import register_dataset
+
+    exp = tracking.client().create_experiment("t-datasets")
+    path = _write(tmp_path / "qa.jsonl", [("a", "What is A?", "1"), ("b", "What is B?", "2"), ("c", "What is C?", "3")])
+    register_dataset(path, experiment_id=exp)
+    _write(path, [("a", "What is A?", "1"), ("c", "What is C?", "three")])  # b removed, c's reference edited
+    d = register_dataset(path, experiment_id=exp)
+    df = d.to_df()
+    assert sorted(i["question"] for i in df["inputs"]) == ["What is A?", "What is C?"]
+    assert sorted(e["expected_response"] for e in df["expectations"]) == ["1", "three"]
+    from mlflow.genai.datasets import get_dataset
+
+    assert get_dataset(dataset_id=d.dataset_id).tags[T.DATASET_DIGEST] == load_dataset(path).digest
+    other = _write(tmp_path / "elsewhere" / "qa.jsonl", [("z", "What is Z?", "26")])
+    with pytest.raises(wb.WorkbenchError, match="pass name="):
+        register_dataset(other, experiment_id=exp)
+    assert len(get_dataset(dataset_id=d.dataset_id).to_df()) == 2
+    assert len(register_dataset(other, experiment_id=exp, name="qa-elsewhere").to_df()) == 1
+
+
+def test_a_logged_model_killed_while_being_finalized_does_not_stay_pending(tracking_store, tmp_path, project_dir):
+    """Regression: a LoggedModel whose creator was killed (-9) while finalizing it stayed PENDING for good. Now the
+    next start (stale-run recovery) ends it, and reusing its configuration finalizes it READY."""
+    from mlflow import MlflowClient
+
+    from workbench import recovery
+
+    ready = tmp_path / "pending"
+    script = textwrap.dedent(f"""
+        import pathlib, time
+        from mlflow import MlflowClient
+        import workbench as wb
+        from workbench.lifecycle import tracked_run
+        from workbench.evaluate import record
+
+        def stuck(self, model_id, status):  # killed here: created, not yet finalized
+            pathlib.Path({str(ready)!r}).write_text(model_id)
+            time.sleep(300)
+
+        MlflowClient.finalize_logged_model = stuck
+        with tracked_run("eval", "killed-while-finalizing") as run:
+            exp = MlflowClient().get_run(run.run_id).info.experiment_id
+            record.logged_model(wb.PromptCandidate("fake:m", name="c", system_prompt=None), exp,
+                                source_run_id=run.run_id)
+        """)
+    env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(project_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        end = time.monotonic() + 120
+        while not ready.exists():
+            assert p.poll() is None and time.monotonic() < end, "never reached finalize_logged_model"
+            time.sleep(0.1)
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(30)
+    c = MlflowClient(tracking_store)
+    model_id = ready.read_text()
+    assert str(c.get_logged_model(model_id).status) == "PENDING"
+    recovery.mark_stale_runs(c)  # what the next launch does first
+    assert str(c.get_logged_model(model_id).status) == "READY"
+
+
+def test_reusing_a_pending_configuration_finalizes_it(tracking_store):
+    """A PENDING LoggedModel of the same configuration (its creator died) is finalized READY when reused."""
+    from workbench import tags as T
+    from workbench import tracking
+    from workbench.evaluate import record
+
+    c = tracking.client()
+    exp = c.create_experiment("t-pending")
+    cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None)
+    m = c.create_logged_model(exp, name="c", tags={T.CONFIG_HASH: record.config_hash(cand.config)},
+                              model_type=record.MODEL_TYPE)
+    assert str(m.status) == "PENDING"
+    assert record.logged_model(cand, exp) == m.model_id
+    assert str(c.get_logged_model(m.model_id).status) == "READY"

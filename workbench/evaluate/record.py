@@ -76,6 +76,11 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
         found = []
     for m in found:
         if (m.tags or {}).get(T.CONFIG_HASH) == h:
+            if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
+                with contextlib.suppress(Exception):
+                    from mlflow.entities import LoggedModelStatus
+
+                    c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
             return m.model_id
     model = c.create_logged_model(experiment_id, name=cand.name, source_run_id=source_run_id,
                                   tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
@@ -320,18 +325,29 @@ def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = 
 def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
     """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
     ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
-    gold document ids. Re-registering the same name merges records by their inputs. Returns the dataset."""
-    from mlflow.genai.datasets import create_dataset, search_datasets
+    gold document ids. Re-registering the same file after an edit makes the registered records equal to the file
+    (rows it no longer has are deleted, changed ones updated) and updates the digest tag; another file whose name
+    is already registered (the same stem elsewhere) is refused: pass ``name``. Returns the dataset."""
+    from mlflow.genai.datasets import create_dataset, search_datasets, set_dataset_tags
 
     from ..data import load_dataset
+    from ..errors import WorkbenchError
 
     ds = load_dataset(dataset)
     tracking.configure()
     exp = experiment_id or tracking.experiment_id()
     name = name or ds.name
+    source = str(ds.source)
     found = [d for d in search_datasets(experiment_ids=[exp], max_results=1000) if d.name == name]
-    target = found[0] if found else create_dataset(name=name, experiment_id=exp,
-                                                   tags={T.DATASET_DIGEST: ds.digest})
+    tags = {T.DATASET_DIGEST: ds.digest, T.DATASET_SOURCE: source}
+    if found:
+        target = found[0]
+        held = (target.tags or {}).get(T.DATASET_SOURCE)
+        if held and held != source:
+            raise WorkbenchError(f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
+                                 f"file: pass name=... to register it under its own name")
+    else:
+        target = create_dataset(name=name, experiment_id=exp, tags=tags)
     records = []
     for row in ds.rows:
         inputs = {"question": row["question"]} if row.get("question") else {"messages": row.get("messages")}
@@ -341,5 +357,16 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
         if row.get("gold_doc_ids"):
             exp_["gold_doc_ids"] = list(row["gold_doc_ids"])
         records.append({"inputs": inputs, "expectations": exp_, "tags": {"id": str(row["id"])}})
+    if found and (target.tags or {}).get(T.DATASET_DIGEST) != ds.digest:  # edited: drop the rows it no longer has
+        def ident(inputs) -> str:
+            return json.dumps(inputs, sort_keys=True, default=str)
+
+        keep = {ident(r["inputs"]) for r in records}
+        old = target.to_df()
+        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"]) if ident(inputs) not in keep]
+        if stale:
+            target.delete_records(stale)
     target.merge_records(records)
+    if found:
+        set_dataset_tags(target.dataset_id, tags)
     return target
