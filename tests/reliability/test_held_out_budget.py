@@ -103,6 +103,8 @@ def test_long_rows_do_not_overshoot_the_budget(priced, tmp_path, project_dir):
     r = wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=5.0, concurrency=16, cache="off", log=False,
                     progress=False)
     billed = priced.billed_usd(PRICE, PRICE)
+    print(f"\nRELIABILITY budget $5, concurrency 16, 1 row in 5 long: {len(r.rows)} rows, billed ${billed:.3f}, "
+          f"reported ${r.spent_usd:.3f}")
     assert r.stopped == "budget" and 0 < len(r.rows) < 100
     assert billed <= 5.0 + 1e-9, f"the upstream billed ${billed:.3f} against a $5 budget"
     assert r.spent_usd == pytest.approx(billed, abs=1e-9)
@@ -125,6 +127,8 @@ def test_abandoned_attempts_are_counted(priced, tmp_path, project_dir):
     r = wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=0.5, concurrency=4, cache="off", log=False,
                     progress=False)
     billed = priced.billed_usd(PRICE, PRICE)
+    print(f"\nRELIABILITY budget $0.50, every other stream cut after its usage: {len(r.rows)} rows, "
+          f"{int(r.rows['attempts'].sum())} attempts, billed ${billed:.3f}, reported ${r.spent_usd:.3f}")
     assert len(r.rows) and (r.rows["attempts"] > 1).any(), (r.stopped, r.spent_usd, priced.billed, priced.calls)
     assert r.spent_usd == pytest.approx(billed, abs=1e-9), (r.spent_usd, billed)
     assert billed <= 0.5 + 1e-9

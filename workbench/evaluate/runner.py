@@ -5,9 +5,12 @@ with a budget stop, logged to MLflow.
   row is appended to a JSONL checkpoint (``.workbench/evals/<dataset>-<key>.jsonl``). The key hashes the
   dataset digest, candidate configs, metric names, repeats and judge, so re-running the same call resumes:
   only missing (or failed) rows are computed, and the final table has one row per (candidate, id, repeat).
-* ``budget_usd``: new spending (answer + judge calls that were not cache hits) is summed; when it reaches the
-  budget no new row starts, in-flight rows finish and are checkpointed, and the result says
-  ``stopped="budget"`` — re-run (with a larger budget) to continue.
+* ``budget_usd``: a hard cap, held in integer nano-dollars (:mod:`workbench.llm.budget`). A row starts only when
+  its own upper bound (prompt tokens counted offline with chat framing, plus ``max_tokens``) fits beside what is
+  spent and what calls in flight hold; every attempt (retries and judge calls too) reserves its own bound before
+  it is sent and is charged its reported usage afterwards, so abandoned attempts count. When a row does not fit
+  and nothing is in flight, no new row starts and the result says ``stopped="budget"`` — re-run (with a larger
+  budget) to continue. See docs/reliability.md for what an attempt without usage may cost.
 * Row errors (after the client's retries) are rows with an ``error`` class, never exceptions.
 """
 
