@@ -20,6 +20,11 @@ class Upstream:
         outer = self
         self.mode, self.text, self.calls, self.delay_s = "ok", text, 0, delay_s
         self.bodies: list[dict] = []  # every request body received
+        # usage(req) -> (prompt_tokens, completion_tokens): reported in streams (a final usage chunk) and bodies
+        self.usage = None
+        self.cut_streams = 0  # the next N streamed answers stop after their usage chunk (no finish, no [DONE])
+        self._lock = threading.Lock()
+        self.billed = [0, 0]  # prompt and completion tokens of every answer sent with usage, cut ones included
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -53,19 +58,32 @@ class Upstream:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
+                    cut = outer.cut_streams > 0
+                    outer.cut_streams -= cut
                     for piece in ({"content": text}, {}):
                         if not piece and outer.mode == "slow_stream":  # the rest of the answer comes late
                             time.sleep(3.0)
+                        if not piece and cut:
+                            break
                         ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
                               "choices": [{"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}]}
                         self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
-                    self.wfile.write(b"data: [DONE]\n\n")
+                    if outer.usage is not None:
+                        u = outer._usage(req)
+                        ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                              "choices": [], "usage": u}
+                        self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
+                    if not cut:
+                        self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                    self.close_connection = True
                     return
                 else:
                     code, body = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
                                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                                     "finish_reason": "stop"}],
-                                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+                                       "usage": outer._usage(req) if outer.usage is not None else
+                                       {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
                 self._send(code, body)
 
             def _send(self, code, body):
@@ -79,6 +97,17 @@ class Upstream:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def _usage(self, req: dict) -> dict:
+        pt, ct = self.usage(req)
+        with self._lock:
+            self.billed[0] += pt
+            self.billed[1] += ct
+        return {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+
+    def billed_usd(self, input_per_m: float, output_per_m: float) -> float:
+        """What this upstream would bill for every answer it sent usage for, at the given prices."""
+        return (self.billed[0] * input_per_m + self.billed[1] * output_per_m) / 1e6
 
     def toml(self, key_env: str | None = "FAKE_UPSTREAM_KEY") -> str:
         """A ``workbench.toml`` declaring this server as endpoint ``fake`` (model ``m``)."""

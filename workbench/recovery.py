@@ -92,7 +92,33 @@ SCHEDULED children (a killed sweep's cells); returns their ids."""
                 stale.append(child.info.run_id)
     if stale:
         log.warning("marked %d stale run(s) KILLED (their launcher died): %s", len(stale), ", ".join(stale))
+        finalize_pending_models(c, stale)
     return stale
+
+
+def finalize_pending_models(c, run_ids: list[str]) -> list[str]:
+    """End the LoggedModels that runs ``run_ids`` (killed) left PENDING: a workbench candidate configuration
+    (tagged with its config hash: everything it holds was written when it was created) becomes READY, any other
+    FAILED (its artifacts may be missing). Returns their ids."""
+    from mlflow.entities import LoggedModelStatus
+
+    ended = []
+    for run_id in run_ids:
+        try:
+            exp_id = c.get_run(run_id).info.experiment_id
+            models = c.search_logged_models([exp_id], filter_string=f"source_run_id = '{run_id}'")
+        except Exception as e:  # noqa: BLE001 - an old store without LoggedModels
+            log.warning("could not look up the models of run %s: %s", run_id, e)
+            continue
+        for m in models:
+            if str(m.status) != "PENDING":
+                continue
+            ready = T.CONFIG_HASH in (m.tags or {})
+            c.finalize_logged_model(m.model_id, LoggedModelStatus.READY if ready else LoggedModelStatus.FAILED)
+            ended.append(m.model_id)
+    if ended:
+        log.warning("ended %d LoggedModel(s) left PENDING by killed runs: %s", len(ended), ", ".join(ended))
+    return ended
 
 
 def launch_tags(client=None) -> dict[str, str]:

@@ -33,6 +33,7 @@ EVAL_CHECKPOINT = "workbench.eval.checkpoint"
 LOAD_START = "workbench.load.start"  # + .load1 / .cpus / .busy: the machine's load when the evaluation started
 LOAD_END = "workbench.load.end"
 DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation dataset
+DATASET_SOURCE = "workbench.dataset_source"  # on a registered evaluation dataset: the file it holds
 CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)

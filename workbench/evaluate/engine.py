@@ -31,9 +31,10 @@ import numpy as np
 from ..candidates import Answer, Candidate
 from ..config import settings
 from ..errors import ConfigError, WorkbenchError
+from ..llm.budget import CURRENT_TAB, Budget, Tab, to_nano
 from ..llm.client import LLMClient, run_sync
 from ..secrets import scrub, secret_values
-from .judge import ROW_SPEND, Judge
+from .judge import Judge
 from .metrics import MetricDef
 from .record import row_trace
 
@@ -200,7 +201,8 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
                     budget_usd: float | None, progress: bool, recording=None) -> tuple[int, float, str | None]:
     """Run ``jobs`` with ``concurrency`` workers; returns (rows computed, USD spent, stop reason). With a
     :class:`~workbench.evaluate.record.Recording`, each row is a trace with its assessments."""
-    state = {"spent": 0.0, "reserved": 0.0, "errors": 0, "n": 0, "stop": None}
+    budget = Budget(budget_usd)  # integer nano-dollars: spent, and held by attempts in flight
+    state = {"errors": 0, "n": 0, "stop": None}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -208,46 +210,10 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
         bar = tqdm(total=total, desc="eval", unit="row")
 
     seq = itertools.count()
-    cond = asyncio.Condition()
-    costs: dict[str, list[float]] = {}  # per candidate: [sum, count] of the USD its finished rows cost
-    probing: set[str] = set()  # candidates whose first row (the one that learns the real cost) is running
 
-    async def admit(cand: Candidate, row: dict) -> float | None:
-        """Admission control for the budget: reserve ``cand``'s estimated cost of ``row`` before it starts
-        (the mean cost of its finished rows; its first row runs alone, reserving the offline upper bound, to learn
-        the real cost). A row that does not fit waits for rows in flight to settle; with none in flight it is
-        refused and the evaluation stops. So the budget is overshot by at most what rows in flight cost beyond
-        their estimates: at most one row per worker whose cost exceeds its candidate's mean. Returns the
-        reservation, or None to stop."""
-        async with cond:
-            while True:
-                if state["stop"]:
-                    return None
-                if budget_usd is None:
-                    return 0.0
-                known = costs.get(cand.name)
-                if known is None and cand.name in probing:  # its first row is still out: wait for its real cost
-                    await cond.wait()
-                    continue
-                est = known[0] / known[1] if known else upper_bound_usd(cand, row)
-                fits = state["spent"] + state["reserved"] + est <= budget_usd
-                if fits or (known is None and state["spent"] < budget_usd and state["reserved"] == 0):
-                    break  # (a first row whose upper bound does not fit still runs alone: it learns the real cost)
-                if state["reserved"] > 0 or probing:
-                    await cond.wait()
-                    continue
-                state["stop"] = "budget"
-                return None
-            if known is None:
-                probing.add(cand.name)
-            state["reserved"] += est
-            return est
-
-    async def one(row: dict, cand: Candidate, repeat: int, reserved: float) -> None:
+    async def one(row: dict, cand: Candidate, repeat: int, tab: Tab) -> None:
         order, started = next(seq), time.time()
         with row_trace(recording, cand, row, repeat) as box:
-            judge_spend = []
-            token = ROW_SPEND.set(judge_spend)
             t0 = time.perf_counter()
             try:
                 answer = await cand.aanswer(row, client, repeat)
@@ -258,45 +224,47 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
             finally:
                 elapsed = time.perf_counter() - t0
             answer.elapsed_s = elapsed  # wall time to the complete answer: retries, backoff and retrieval included
-            try:
-                values = await score_row(row, answer, mdefs, env)
-            finally:
-                ROW_SPEND.reset(token)
-            spent = sum(c.cost_usd or 0.0 for c in answer.calls if not c.cache_hit) + sum(judge_spend)
-            async with cond:
-                state["spent"] += spent
-                state["reserved"] -= reserved
-                tot = costs.setdefault(cand.name, [0.0, 0])
-                tot[0] += spent
-                tot[1] += 1
-                probing.discard(cand.name)
-                cond.notify_all()
+            values = await score_row(row, answer, mdefs, env)
+            await tab.close()
+            spent = tab.spent_usd  # every attempt of every call of the row that was sent (cache hits cost 0)
             rec = row_record(row, cand.name, repeat, answer, values, spent)
             rec.update(seq=order, started_at=round(started, 3), elapsed_s=round(elapsed, 4))
+            if tab.refused and not rec["error"]:  # e.g. a judge call not sent: incomplete, computed again on resume
+                rec.update(error="budget", error_message=f"{tab.refused} call attempt(s) of this row not sent: the "
+                                                         f"budget could not cover their upper bound")
             if box is not None:
                 rec["trace_id"] = box["trace_id"]
                 box.update(record=rec, metrics=mdefs)
             ckpt.write(rec)
         state["n"] += 1
         state["errors"] += bool(rec["error"])
+        if tab.refused:
+            state["stop"] = "budget"  # an attempt of this row did not fit
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(errors=state["errors"], usd=f"{state['spent']:.4f}", refresh=False)
-        if budget_usd is not None and state["spent"] >= budget_usd and state["stop"] is None:
-            state["stop"] = "budget"
+            bar.set_postfix(errors=state["errors"], usd=f"{budget.spent_usd:.4f}", refresh=False)
 
     async def worker():
         for row, cand, repeat in jobs:  # a shared iterator: each job is taken exactly once
-            reserved = await admit(cand, row)
-            if reserved is None:
+            # admission: the row's own upper bound (prompt counted offline + max_tokens) must fit beside what is
+            # spent and held; it waits only while attempts in flight hold money, so it never waits on nothing
+            need = to_nano(upper_bound_usd(cand, row), up=True) if budget.limit is not None else 0
+            if state["stop"] or not await budget.admit(need):
+                if budget.exhausted:
+                    state["stop"] = state["stop"] or "budget"
                 return
+            tab = Tab(budget, credit=need)
+            token = CURRENT_TAB.set(tab)
             try:
-                await one(row, cand, repeat, reserved)
+                await one(row, cand, repeat, tab)
             except BaseException:  # a configuration error or cancellation: stop, and free the waiting workers
-                async with cond:
-                    state["stop"] = state["stop"] or "error"
-                    cond.notify_all()
+                state["stop"] = state["stop"] or "error"
+                await asyncio.shield(budget.stop())
                 raise
+            finally:
+                CURRENT_TAB.reset(token)
+                if tab.credit:
+                    await asyncio.shield(tab.close())
 
     try:
         if recording is not None and recording.traces:
@@ -311,25 +279,26 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
     finally:
         if bar is not None:
             bar.close()
-    return state["n"], state["spent"], state["stop"]
+    return state["n"], budget.spent_usd, state["stop"]
 
 
 def upper_bound_usd(cand: Candidate, row: dict) -> float:
-    """A row's cost before it runs: its prompt (counted offline) plus ``max_tokens`` at the candidate's price;
-    0 for candidates without a model (callables) or a price."""
+    """The most the first attempt of ``row``'s answer can cost: its prompt (counted offline, with chat framing; see
+    :func:`~workbench.llm.pricing.prompt_tokens_bound`) plus ``max_tokens`` at the candidate's price; 0 for
+    candidates without a model (callables) or a price."""
     model = getattr(cand, "model", None)
     if not model:
         return 0.0
     from ..llm.endpoints import resolve
-    from ..llm.pricing import cost_from_price, count_tokens
+    from ..llm.pricing import DEFAULT_MAX_TOKENS_BOUND, attempt_bound_usd
 
     ep, name, kind = resolve(model)
     try:
-        text = "\n".join(str(m.get("content", "")) for m in cand.messages(row, row.get("contexts") or []))
+        messages = cand.messages(row, row.get("contexts") or [])
     except Exception:  # noqa: BLE001 - an estimate only: fall back to the question
-        text = str(row.get("question") or "")
-    max_tokens = getattr(cand, "gen_params", {}).get("max_tokens", 256)
-    return cost_from_price(kind.price(ep, name), count_tokens(text, name)[0], max_tokens) or 0.0
+        messages = [{"role": "user", "content": str(row.get("question") or "")}]
+    max_tokens = getattr(cand, "gen_params", {}).get("max_tokens") or DEFAULT_MAX_TOKENS_BOUND
+    return attempt_bound_usd(kind.price(ep, name), messages, name, max_tokens)
 
 
 def interleaved_jobs(rows: list[dict], cands: list[Candidate], repeats: int, done: set[str] = frozenset(),

@@ -4,7 +4,6 @@ tolerant parsing otherwise. Parse failures and judge errors are counted (per met
 
 from __future__ import annotations
 
-import contextvars
 
 import json
 import re
@@ -44,10 +43,6 @@ def parse_json(text: str) -> dict | None:
     return {"score": int(m.group(1))} if m else None
 
 
-ROW_SPEND: contextvars.ContextVar[list | None] = contextvars.ContextVar("workbench_row_judge_spend",
-                                                                  default=None)
-
-
 class Judge:
     """Calls a judge model through the workbench client (so judge calls are cached, retried, costed)."""
 
@@ -72,10 +67,7 @@ class Judge:
             rec = await self.client.achat(prompt, self.model, system=JUDGE_SYSTEM, **params)
         self.calls += 1
         if not rec.cache_hit:
-            self.spent_usd += rec.cost_usd or 0.0
-            row = ROW_SPEND.get()
-            if row is not None:  # this row's own judge spend (a running total read across awaits over-counts)
-                row.append(rec.cost_usd or 0.0)
+            self.spent_usd += rec.cost_usd or 0.0  # a row's own spend is counted by its tab (llm.budget)
         if rec.error:
             self.errors[rec.error] += 1
             return None, rec.error

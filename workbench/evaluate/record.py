@@ -14,7 +14,9 @@
   **Expectation**; a failed row's metrics are Feedback errors. The assessments are attached to the trace
   before it is exported, so a row costs one asynchronous trace write (MLflow's
   ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``, on by default; the job loop flushes every ``FLUSH_EVERY`` rows so
-  memory stays flat). Rows resumed from a checkpoint are not recomputed, so they are never traced twice.
+  memory stays flat). Rows resumed from a checkpoint are not recomputed: their traces are linked to the resuming
+  run, and a row whose trace never reached the store (a ``kill -9`` while it was queued for export) or is in
+  another experiment is traced again from the checkpoint (:func:`trace_resumed_rows`).
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
         found = []
     for m in found:
         if (m.tags or {}).get(T.CONFIG_HASH) == h:
+            if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
+                with contextlib.suppress(Exception):
+                    from mlflow.entities import LoggedModelStatus
+
+                    c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
             return m.model_id
     model = c.create_logged_model(experiment_id, name=cand.name, source_run_id=source_run_id,
                                   tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
@@ -203,15 +210,68 @@ def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[d
         flush()
 
 
-def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> None:
-    """A trace for a row computed elsewhere (a Dask worker): its answer and assessments, without call spans."""
+def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> str | None:
+    """A trace for a row computed elsewhere (a Dask worker, or an earlier run whose trace never reached this
+    store or experiment): its answer and assessments, without call spans. Returns the trace id."""
     if rec is None or not rec.traces:
-        return
+        return None
     from types import SimpleNamespace
 
     row = {"id": r.get("id"), "question": r.get("input")}
     with row_trace(rec, SimpleNamespace(name=r["candidate"]), row, r.get("repeat", 0)) as box:
         box.update(record=r, metrics=mdefs)
+    return box.get("trace_id")
+
+
+def trace_resumed_rows(rec: Recording | None, rows: list[dict], mdefs: list) -> dict[str, dict]:
+    """Make every row resumed from a checkpoint part of this evaluation's evidence: a row whose trace is in this
+    experiment is linked to its candidate's run (``link_traces_to_run``); a row whose trace is missing (a kill
+    while it waited in the asynchronous export queue) or lives in another experiment is traced again from the
+    checkpoint (answer and assessments, without call spans). Returns the rows re-traced, by key, with their new
+    ``trace_id`` (the caller appends them to the checkpoint)."""
+    if rec is None or not rec.traces or not rows:
+        return {}
+    from mlflow.tracing.client import TracingClient
+    from mlflow.tracing.constant import TraceMetadataKey
+
+    tc = TracingClient(tracking.tracking_uri())
+    link: dict[str, list[str]] = {}
+    retraced: dict[str, dict] = {}
+    missing = []
+    for r in rows:
+        info = None
+        if r.get("trace_id"):
+            with contextlib.suppress(Exception):  # not found: traced again below
+                info = tc.get_trace_info(r["trace_id"])
+        run_id = rec.runs.get(r["candidate"])
+        if info is not None and str(info.experiment_id) == str(rec.experiment_id):
+            if run_id and (info.trace_metadata or {}).get(TraceMetadataKey.SOURCE_RUN) != run_id:
+                link.setdefault(run_id, []).append(r["trace_id"])
+        else:
+            missing.append(r)
+
+    def retrace():  # in a thread of its own: its traces go to this experiment, the process's destination stays
+        from .. import tracing
+        from ..config import settings
+
+        tracing.route_to(rec.experiment_id)
+        with tracing.scope(rec.experiment_id, redact=settings().redact_pii):
+            for r in missing:
+                tid = record_finished_row(rec, r, mdefs)
+                if tid:
+                    retraced[r["key"]] = {**r, "trace_id": tid}
+
+    if missing:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="workbench-retrace") as pool:
+            pool.submit(retrace).result()  # its error is raised here
+    c = tracking.client()
+    for run_id, ids in link.items():
+        for i in range(0, len(ids), 100):  # MLflow links at most 100 traces per call
+            c.link_traces_to_run(ids[i:i + 100], run_id)
+    flush()
+    return retraced
 
 
 def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
@@ -288,18 +348,29 @@ def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = 
 def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
     """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
     ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
-    gold document ids. Re-registering the same name merges records by their inputs. Returns the dataset."""
-    from mlflow.genai.datasets import create_dataset, search_datasets
+    gold document ids. Re-registering the same file after an edit makes the registered records equal to the file
+    (rows it no longer has are deleted, changed ones updated) and updates the digest tag; another file whose name
+    is already registered (the same stem elsewhere) is refused: pass ``name``. Returns the dataset."""
+    from mlflow.genai.datasets import create_dataset, search_datasets, set_dataset_tags
 
     from ..data import load_dataset
+    from ..errors import WorkbenchError
 
     ds = load_dataset(dataset)
     tracking.configure()
     exp = experiment_id or tracking.experiment_id()
     name = name or ds.name
+    source = str(ds.source)
     found = [d for d in search_datasets(experiment_ids=[exp], max_results=1000) if d.name == name]
-    target = found[0] if found else create_dataset(name=name, experiment_id=exp,
-                                                   tags={T.DATASET_DIGEST: ds.digest})
+    tags = {T.DATASET_DIGEST: ds.digest, T.DATASET_SOURCE: source}
+    if found:
+        target = found[0]
+        held = (target.tags or {}).get(T.DATASET_SOURCE)
+        if held and held != source:
+            raise WorkbenchError(f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
+                                 f"file: pass name=... to register it under its own name")
+    else:
+        target = create_dataset(name=name, experiment_id=exp, tags=tags)
     records = []
     for row in ds.rows:
         inputs = {"question": row["question"]} if row.get("question") else {"messages": row.get("messages")}
@@ -309,5 +380,16 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
         if row.get("gold_doc_ids"):
             exp_["gold_doc_ids"] = list(row["gold_doc_ids"])
         records.append({"inputs": inputs, "expectations": exp_, "tags": {"id": str(row["id"])}})
+    if found and (target.tags or {}).get(T.DATASET_DIGEST) != ds.digest:  # edited: drop the rows it no longer has
+        def ident(inputs) -> str:
+            return json.dumps(inputs, sort_keys=True, default=str)
+
+        keep = {ident(r["inputs"]) for r in records}
+        old = target.to_df()
+        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"]) if ident(inputs) not in keep]
+        if stale:
+            target.delete_records(stale)
     target.merge_records(records)
+    if found:
+        set_dataset_tags(target.dataset_id, tags)
     return target

@@ -5,9 +5,12 @@ with a budget stop, logged to MLflow.
   row is appended to a JSONL checkpoint (``.workbench/evals/<dataset>-<key>.jsonl``). The key hashes the
   dataset digest, candidate configs, metric names, repeats and judge, so re-running the same call resumes:
   only missing (or failed) rows are computed, and the final table has one row per (candidate, id, repeat).
-* ``budget_usd``: new spending (answer + judge calls that were not cache hits) is summed; when it reaches the
-  budget no new row starts, in-flight rows finish and are checkpointed, and the result says
-  ``stopped="budget"`` — re-run (with a larger budget) to continue.
+* ``budget_usd``: a hard cap, held in integer nano-dollars (:mod:`workbench.llm.budget`). A row starts only when
+  its own upper bound (prompt tokens counted offline with chat framing, plus ``max_tokens``) fits beside what is
+  spent and what calls in flight hold; every attempt (retries and judge calls too) reserves its own bound before
+  it is sent and is charged its reported usage afterwards, so abandoned attempts count. When a row does not fit
+  and nothing is in flight, no new row starts and the result says ``stopped="budget"`` — re-run (with a larger
+  budget) to continue. See docs/reliability.md for what an attempt without usage may cost.
 * Row errors (after the client's retries) are rows with an ``error`` class, never exceptions.
 """
 
@@ -114,7 +117,8 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
 def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency, embed_model,
          executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0) -> EvalResult:
     """The jobs not yet in the checkpoint, run and recorded; the result."""
-    done = {k for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
+    prior = {k: r for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
+    done = set(prior)
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, repeats, done)
     client = LLMClient(cache=cache)
@@ -126,6 +130,10 @@ def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, b
         recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None
         status = "FAILED"
         try:
+            wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(repeats)}
+            for rec in record.trace_resumed_rows(recording, [v for k, v in prior.items() if k in wanted],
+                                                 mdefs).values():
+                ckpt.write(rec)  # its new trace id (later lines win)
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
             try:
                 n, spent, stopped = get_eval_executor(executor)(

@@ -31,7 +31,8 @@ from ..errors import ConfigError, WorkbenchError
 from ..secrets import mask_secret_fields, scrub
 from .cache import CACHE_MODES, cache_key, get_cache
 from .endpoints import EndpointKind, resolve
-from .pricing import cost_from_price
+from .budget import CURRENT_TAB, Tab, to_nano
+from .pricing import DEFAULT_MAX_TOKENS_BOUND, attempt_bound_usd, cost_from_price
 
 T = TypeVar("T")
 Messages = list[dict[str, Any]]
@@ -53,7 +54,8 @@ class ChatRecord:
     latency_s: float | None = None
     ttft_s: float | None = None
     tokens_per_s: float | None = None
-    cost_usd: float | None = None
+    cost_usd: float | None = None  # every attempt that reported usage (or that answered, counted offline)
+    failed_attempts_cost_usd: float = 0.0  # of cost_usd: attempts that failed (abandoned mid-stream, retried)
     compute_s: float | None = None  # local endpoints: seconds of local compute instead of dollars
     cache_hit: bool = False
     attempts: int = 0
@@ -295,24 +297,33 @@ class LLMClient:
         t_call = time.perf_counter()
         rec = ChatRecord(endpoint=ep.name, model=model,  # a key in extra_headers must not reach the cache or a span
                          params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}))
+        tab = CURRENT_TAB.get()
         for attempt in range(self.max_retries + 1):
+            held = self._hold(tab, ep, kind, model, messages, params)
+            if held is None:  # the budget cannot cover this attempt: it is not sent
+                rec.error = rec.error or "budget"
+                rec.error_message = (f"{rec.error_message}; " if rec.error_message else "") + \
+                    "attempt not sent: the budget cannot cover its upper bound"
+                break
             rec.attempts = attempt + 1
             await limiter.acquire()
-            outcome, wait = None, None
+            outcome, wait, seen = None, None, {}
             t_attempt = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout):
                     await self._call_once(client, ep, kind, model, messages, params, rec,
-                                          tap if on_delta else None)
+                                          tap if on_delta else None, seen)
                 rec.error = rec.error_message = None
             except asyncio.CancelledError:
                 await limiter.release("cancelled")
+                await self._charge(tab, held, ep, kind, model, messages, rec, seen, failed=True)
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error class on the record
                 outcome = classify_error(exc)
                 wait = retry_after_s(exc)
                 rec.error = outcome
                 rec.error_message = scrub(f"{type(exc).__name__}: {str(exc)[:300]}")  # 401s quote the key
+            await self._charge(tab, held, ep, kind, model, messages, rec, seen, failed=outcome is not None)
             await limiter.release(outcome, wait)
             if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries or delivered[0]:
                 # latency and TTFT are what the caller waited: from the call's start, retries included
@@ -327,12 +338,56 @@ class LLMClient:
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
         return rec
 
+    @staticmethod
+    def _hold(tab: Tab | None, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
+              params: dict) -> int | None:
+        """Reserve one attempt's upper bound on the current row's tab (0 without a tab, a limit or a price);
+        None when its budget cannot cover it."""
+        if tab is None or tab.budget.limit is None:
+            return 0
+        price = kind.price(ep, model)
+        if price is None:
+            return 0
+        need = attempt_bound_usd(price, messages, model, params.get("max_tokens") or DEFAULT_MAX_TOKENS_BOUND)
+        return tab.hold(to_nano(need, up=True))
+
+    @staticmethod
+    async def _charge(tab: Tab | None, held: int, ep: Endpoint, kind: EndpointKind, model: str,
+                      messages: Messages, rec: ChatRecord, seen: dict, failed: bool) -> None:
+        """Count one attempt: a successful one costs what ``_call_once`` priced; a failed one its reported usage,
+        else (the answer had begun, usage never came) its prompt and the text received, counted offline; one that
+        got no answer costs nothing. Added to ``rec.cost_usd`` and charged to the row's tab."""
+        cost = rec.cost_usd
+        if failed:
+            price = kind.price(ep, model)
+            usage = seen.get("usage")
+            if usage is not None:
+                cost = cost_from_price(price, usage.prompt_tokens, usage.completion_tokens)
+            elif seen.get("opened"):
+                prompt = kind.count_tokens(ep, model, "\n".join(str(m.get("content", "")) for m in messages))[0]
+                text = "".join(seen.get("parts") or [])
+                cost = cost_from_price(price, prompt, kind.count_tokens(ep, model, text)[0] if text else 0)
+                rec.usage_estimated = True
+            else:
+                cost = 0.0 if price is not None else None
+            if cost:
+                rec.failed_attempts_cost_usd += cost
+        elif rec.failed_attempts_cost_usd and rec.cost_usd is not None:
+            rec.cost_usd += rec.failed_attempts_cost_usd  # the answer's own cost plus the attempts before it
+        if failed and cost is not None:
+            rec.cost_usd = rec.failed_attempts_cost_usd
+        if tab is not None:
+            await tab.charge(held, cost)
+
     async def _call_once(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
-                         params: dict, rec: ChatRecord, on_delta: Callable[[str], Any] | None = None) -> None:
+                         params: dict, rec: ChatRecord, on_delta: Callable[[str], Any] | None = None,
+                         seen: dict | None = None) -> None:
         t0 = time.perf_counter()
         ttft = None
         usage = None
         parts: list[str] = []
+        seen = {} if seen is None else seen  # what a failed attempt had received (usage, text) when it failed
+        seen["parts"] = parts
         finish = None
         stream = params.get("stream", self.stream)
         params = {k: v for k, v in params.items() if k != "stream"}
@@ -340,6 +395,7 @@ class LLMClient:
             kwargs = {"stream_options": {"include_usage": True}}
             resp = await client.chat.completions.create(model=model, messages=messages, stream=True,
                                                         **kwargs, **params)
+            seen["opened"] = True
             async for chunk in resp:
                 if chunk.choices:
                     ch = chunk.choices[0]
@@ -352,11 +408,12 @@ class LLMClient:
                             on_delta(delta)
                     finish = ch.finish_reason or finish
                 if getattr(chunk, "usage", None):
-                    usage = chunk.usage
+                    usage = seen["usage"] = chunk.usage
             if finish is None:  # the stream ended early (no [DONE]): a cut answer must not pass as a short one
                 raise ValueError("stream ended before any finish_reason (truncated answer)")
         else:
             resp = await client.chat.completions.create(model=model, messages=messages, **params)
+            seen["opened"], seen["usage"] = True, resp.usage
             if not resp.choices:
                 raise ValueError("response has no choices")
             parts.append(resp.choices[0].message.content or "")

@@ -110,6 +110,28 @@ def cost_usd(endpoint: Endpoint, model: str, prompt_tokens: int | None, completi
     return cost_from_price(price_for(endpoint, model), prompt_tokens, completion_tokens)
 
 
+def prompt_tokens_bound(messages: list[dict], model: str) -> int:
+    """At least as many tokens as ``messages`` take as a prompt: the offline count plus OpenAI's chat framing
+    (3 per request, 4 per message); a tiktoken count for another model's tokenizer gets 25% on top, and a
+    rough count (no tokenizer known) is replaced by the UTF-8 byte count (no byte-level tokenizer makes more)."""
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    n, accuracy = count_tokens(text, model)
+    if accuracy == "approx":
+        n = math.ceil(n * 1.25)
+    elif accuracy != "exact":
+        n = len(text.encode("utf-8", "surrogatepass"))
+    return n + 3 + 4 * len(messages)
+
+
+def attempt_bound_usd(p: dict[str, float] | None, messages: list[dict], model: str, max_tokens: int) -> float:
+    """The most one call attempt can cost at price ``p``: :func:`prompt_tokens_bound` plus ``max_tokens``; 0
+    without a price."""
+    return cost_from_price(p, prompt_tokens_bound(messages, model), max_tokens) or 0.0
+
+
+DEFAULT_MAX_TOKENS_BOUND = 4096  # a request without max_tokens: what a budget reserves for its answer
+
+
 def training_price(model: str) -> float | None:
     """USD per 1M training tokens for OpenAI fine-tuning of ``model`` (alias or snapshot), or None."""
     for snapshot, row in price_table().get("finetuned", {}).items():

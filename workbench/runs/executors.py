@@ -26,9 +26,43 @@ def get_executor(name: str, workers: int = 1, scheduler: str | None = None) -> E
     return EXECUTORS[name](max(1, int(workers)), scheduler)
 
 
+ORPHAN_POLL_S = 0.5
+
+
+def die_with_launcher(launcher_pid: int) -> None:
+    """Pool-worker initializer: end this worker (and the processes it started) as soon as ``launcher_pid`` is no
+    longer its parent. A launcher killed alone (an out-of-memory kill) otherwise leaves its workers running cells
+    that a resumed sweep runs again, and the orphans never exit. A daemon thread polls the parent pid."""
+    import os
+    import signal
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == launcher_pid:
+            time.sleep(ORPHAN_POLL_S)
+        me = str(os.getpid())
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:  # our children (kernels) first
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                        ppid = f.read().rsplit(")", 1)[-1].split()[1]
+                    if ppid == me:
+                        os.kill(int(entry), signal.SIGKILL)
+                except (OSError, IndexError, ValueError):
+                    continue
+        os._exit(137)
+
+    threading.Thread(target=watch, name="workbench-launcher-watch", daemon=True).start()
+
+
 def _local(workers: int, scheduler: str | None) -> Executor:
-    # "spawn": a clean interpreter per worker, no inherited MLflow state or event-loop threads
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    import os
+
+    # "spawn": a clean interpreter per worker, no inherited MLflow state or event-loop threads; each worker ends
+    # when this process does
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_launcher, initargs=(os.getpid(),))
 
 
 def _dask(workers: int, scheduler: str | None) -> Executor:

@@ -30,6 +30,7 @@ def completion_tokens(row, answer, env):
 
 
 @metric("cost/usd", higher_is_better=False, range=(0, None), stats=STATS,
-        description="USD over the row's calls from the price table (local endpoint: 0; unknown price: empty)")
+        description="USD over the row's calls from the price table, every attempt that reported usage (retried "
+                     "ones too; local endpoint: 0; unknown price: empty)")
 def usd(row, answer, env):
     return _sum(answer, "cost_usd")
