@@ -47,6 +47,26 @@ def test_run_prints_the_notebooks_gate_lines_and_exits_1_unless_they_pass(tracki
         assert f"gate verdict: {outcome.upper()}" in out.stderr
 
 
+@pytest.mark.slow
+def test_05_evaluate_with_a_failing_gate_exits_1_and_prints_the_gate(local_server, tracking_store, tmp_path):
+    """The issue's case: `workbench run notebooks/05_evaluate.ipynb` gated against a baseline it cannot meet."""
+    from evalkit import write_dataset
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "05_evaluate.ipynb"
+    common = ["-p", "dataset", write_dataset(tmp_path / "qa.jsonl", 3), "-p", "max_rows", "3", "-p", "max_tokens", "8",
+              "-q"]
+    base = run("run", nb, *common)
+    assert base.returncode == 0, base.stdout + base.stderr
+    assert "gate " not in base.stdout  # no baseline: no gate, no verdict
+    baseline = only_run(tracking_store).info.run_id
+    out = run("run", nb, *common, "-p", "baseline_run_id", baseline, "-p", "gates", "quality/f1/mean >= baseline + 2")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "gate FAIL: quality/f1/mean >= baseline + 2" in out.stdout and "gate verdict: FAIL" in out.stderr
+    c = MlflowClient(tracking_store)
+    gated = c.search_runs([c.get_run(baseline).info.experiment_id], "tags.`workbench.gate` = 'fail'")
+    assert len(gated) == 1 and gated[0].info.status == "FINISHED"
+
+
 def test_gate_verdict_is_the_worst_outcome():
     from workbench.evaluate.verdict import verdict
 
