@@ -67,6 +67,15 @@ def test_05_evaluate_with_a_failing_gate_exits_1_and_prints_the_gate(local_serve
     assert len(gated) == 1 and gated[0].info.status == "FINISHED"
 
 
+@pytest.mark.slow
+def test_sweep_exits_1_when_a_cells_gate_did_not_pass(tracking_store):
+    out = run("sweep", GATE_NB, "--grid", "outcome=pass,fail", "--workers", "2")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "2/2 finished" in out.stdout and "gates passed in 1/2 cells" in out.stdout
+    ok = run("sweep", GATE_NB, "--grid", "outcome=pass")
+    assert ok.returncode == 0 and "gates passed in 1/1 cells" in ok.stdout, ok.stdout + ok.stderr
+
+
 def test_gate_verdict_is_the_worst_outcome():
     from workbench.evaluate.verdict import verdict
 
