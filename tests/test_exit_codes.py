@@ -83,6 +83,7 @@ def test_gate_verdict_is_the_worst_outcome():
     assert verdict([{"passed": True}, {"outcome": "inconclusive"}]) == "inconclusive"
     assert verdict([{"passed": True}, {"outcome": "inconclusive"}, {"passed": False}]) == "fail"
     assert verdict([{"passed": True, "outcome": "pass"}]) == "pass"
+    assert verdict([{"passed": False, "outcome": "INCONCLUSIVE"}]) == "inconclusive"  # the outcome wins the flag
 
 
 @pytest.mark.slow

@@ -26,9 +26,13 @@ GATES_ARTIFACT = "gates.json"
 OUTCOMES = ("pass", "inconclusive", "fail")  # in order of severity: the verdict is the worst one
 
 
+ALIASES = {"passed": "pass", "failed": "fail", "undecided": "inconclusive"}  # other spellings of an outcome
+
+
 def outcome(gate: dict) -> str:
     """``pass``, ``fail`` or ``inconclusive`` for one gate dict (its ``outcome``, else its ``passed`` flag)."""
-    given = str(gate.get("outcome") or "").lower()
+    given = str(gate.get("outcome") or "").strip().lower()
+    given = ALIASES.get(given, given)
     if given in OUTCOMES:
         return given
     return "pass" if gate.get("passed") else "fail"
