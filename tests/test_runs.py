@@ -91,9 +91,13 @@ def test_no_secret_in_any_artifact_param_or_tag(tracking_store, fixture_notebook
     assert secret not in r.output_notebook.read_text()
 
 
-def test_unknown_parameter_warns(tracking_store, fixture_notebook):
+def test_unknown_parameter_is_refused_unless_allowed(tracking_store, fixture_notebook):
+    from workbench.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"unknown parameter\(s\) \['nope'\]"):
+        wb.run_notebook(fixture_notebook, parameters={"nope": 1}, progress=False)
     with pytest.warns(UserWarning, match="unknown parameter"):
-        r = wb.run_notebook(fixture_notebook, parameters={"nope": 1}, progress=False)
+        r = wb.run_notebook(fixture_notebook, parameters={"nope": 1}, progress=False, allow_unknown_params=True)
     assert r.ok
 
 

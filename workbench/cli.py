@@ -5,31 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import WorkbenchError
+from .errors import (EXIT_BUDGET, EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
+                     UsageError, WorkbenchError)
 
-# Exit codes (documented in `workbench --help`), so scripts and cron can act on the outcome.
-EXIT_OK = 0        # done
-EXIT_FAILED = 1    # the work ran and its verdict is negative: failed notebook run or sweep cell, failed gate,
-                   # failed doctor check or data validation, a critical monitor rule firing
-EXIT_USAGE = 2     # bad command line (argparse's own code)
-EXIT_BUDGET = 3    # stopped cleanly at --budget-usd; re-run with a larger budget to resume
-EXIT_ERROR = 4     # a workbench error: bad dataset, config or model name, endpoint down, missing set-up
-EXIT_INTERRUPTED = 130  # Ctrl-C
-
+# Exit codes: defined with the errors that carry them (workbench/errors.py), documented in `workbench --help`.
 EPILOG = """exit codes:
   0  ok
-  1  failed: a notebook run or sweep cell failed, a `compare --gate` failed, a doctor check or a
+  1  failed: a notebook run or sweep cell failed, a gate did not pass (`compare --gate`, or a gate a
+     notebook recorded: `run` prints its PASS/FAIL/INCONCLUSIVE lines), a doctor check or
      `finetune validate` failed, `monitor` found a critical rule firing
-  2  usage error (bad or missing arguments)
+  2  usage error (bad or missing arguments; an unknown `-p NAME` unless --allow-unknown-params)
   3  stopped at the budget (`eval --budget-usd`); re-run with a larger budget to resume
   4  workbench error (invalid dataset or config, unknown model, endpoint unreachable, missing set-up);
      the message on stderr names the file/line and the fix
   130 interrupted (Ctrl-C)
 Each command has --help."""
-
-
-class UsageError(WorkbenchError):
-    """A combination of arguments argparse cannot check (exit code 2)."""
 
 
 def _serve(a) -> int:
@@ -117,7 +107,8 @@ def _run(a) -> int:
     from .runs.notebook import run_notebook
 
     r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
-                     timeout=a.timeout, output=a.output, progress=not a.quiet, kernel=a.kernel)
+                     timeout=a.timeout, output=a.output, progress=not a.quiet, kernel=a.kernel,
+                     allow_unknown_params=a.allow_unknown_params)
     print(f"run {r.run_id}: {r.status} in {r.duration_s:.1f}s -> {r.output_notebook}")
     top = headline_metrics(r.metrics)
     for k, v in top:
@@ -125,11 +116,19 @@ def _run(a) -> int:
     more = sum(not k.startswith("workbench/") for k in r.metrics) - len(top)
     if more > 0:
         print(f"  ({more} more metrics in the UI)")
+    from .evaluate.verdict import gate_line
+
+    for g in r.gates:  # the gates the notebook recorded (wb.evaluate.log_gates)
+        print(gate_line(g))
     print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench ui`)")
     if not r.ok:
         print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
             print(r.traceback, file=sys.stderr)
+        return EXIT_FAILED
+    if not r.passed:
+        print(f"\ngate verdict: {r.verdict.upper()} (the run FINISHED; tag workbench.gate={r.verdict})",
+              file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -144,11 +143,14 @@ def _sweep(a) -> int:
         grid.update({k: list(v) if isinstance(v, list) else [v] for k, v in (loaded.get("grid") or {}).items()})
     grid.update(parse_grid(a.grid or []))
     r = sweep(a.notebook, grid, parameters=_params(a), experiment=a.experiment, workers=a.workers,
-              executor=a.executor, scheduler=a.scheduler, max_runs=a.max_runs, resume=a.resume, timeout=a.timeout)
+              executor=a.executor, scheduler=a.scheduler, max_runs=a.max_runs, resume=a.resume, timeout=a.timeout,
+              allow_unknown_params=a.allow_unknown_params)
     failed = sum(c["status"] != "FINISHED" for c in r.children)
+    gated = sum(c.get("verdict") is not None for c in r.children)
     print(f"sweep {r.parent_run_id}: {len(r.children) - failed}/{len(r.children)} finished "
-          f"({r.skipped} resumed) in {r.duration_s:.1f}s")
-    return EXIT_OK if failed == 0 else EXIT_FAILED
+          f"({r.skipped} resumed) in {r.duration_s:.1f}s"
+          + (f"; gates passed in {gated - r.gates_not_passed}/{gated} cells" if gated else ""))
+    return EXIT_OK if failed == 0 and r.gates_not_passed == 0 else EXIT_FAILED
 
 
 def _eval(a) -> int:
@@ -179,11 +181,11 @@ def _compare(a) -> int:
         if len(c.flipped):
             print(f"\nflipped rows: {len(c.flipped)} (first 10)")
             print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
+    from .evaluate.verdict import gate_line, verdict
+
     for g in c.gates:
-        print(f"gate {'PASS' if g['passed'] else 'FAIL'}: {g['gate']}  (value {g['value']:.4g}, "
-              f"threshold {g['threshold']:.4g}, on {g.get('n', '?')} shared rows)"
-              + (f" — {g['reason']}" if g.get("reason") else ""))
-    return EXIT_OK if c.passed else EXIT_FAILED
+        print(gate_line(g))
+    return EXIT_OK if verdict(c.gates) in (None, "pass") else EXIT_FAILED  # inconclusive does not pass
 
 
 def _ft_validate(a) -> int:
@@ -353,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",
                        description="Execute NOTEBOOK with papermill as one MLflow run: typed parameters, "
-                       "provenance tags, the executed notebook as .ipynb and .html, duration, status.")
+                       "provenance tags, the executed notebook as .ipynb and .html, duration, status. The run "
+                       "goes to --experiment, else MLflow's active one (MLFLOW_EXPERIMENT_NAME), else workbench. "
+                       "Prints the gates the notebook recorded and exits 1 unless all passed.")
     s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to execute (its parameters cell is tagged "
                    "'parameters')")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -361,11 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kernel", metavar="NAME", help="Jupyter kernel to run it with (default: the notebook's own "
                    "kernelspec; see `jupyter kernelspec list`)")
     s.add_argument("-f", "--params-file", metavar="YAML", help="parameters from a YAML mapping")
-    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else workbench)")
     s.add_argument("--run-name", help="MLflow run name (default: the notebook's name)")
     s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
     s.add_argument("--output", help="where to write the executed notebook")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar (CI)")
+    s.add_argument("--allow-unknown-params", action="store_true", help="inject -p names the notebook does not "
+                   "declare (default: a usage error, exit 2)")
     s.set_defaults(fn=_run)
 
     s = sub.add_parser("sweep", help="run a notebook over a parameter grid: a parent run + one child per cell",
@@ -380,8 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", help="Dask scheduler address (with --executor dask)")
     s.add_argument("--max-runs", type=int, help="refuse grids larger than this")
     s.add_argument("--resume", action="store_true", help="skip cells that already FINISHED in the last same sweep")
-    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else workbench)")
     s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
+    s.add_argument("--allow-unknown-params", action="store_true", help="inject -p/--grid names the notebook does "
+                   "not declare (default: a usage error, exit 2)")
     s.set_defaults(fn=_sweep)
 
     s = sub.add_parser("eval", help="evaluate a model on a dataset (five metric families), logged to MLflow",
@@ -451,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--alpha", type=int, default=32, help="LoRA alpha, the adapter's scale is alpha/r (default 32)")
     s.add_argument("--batch-size", type=int, default=8, help="examples per step (default 8)")
     s.add_argument("--seed", type=int, default=0, help="seed for the order and the init (default 0)")
-    s.add_argument("--experiment", help="MLflow experiment (default: workbench)")
+    s.add_argument("--experiment", help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else workbench)")
     s.add_argument("--run-name", help="MLflow run name (default: finetune-local)")
     s.set_defaults(fn=_ft_train)
     s = fsub.add_parser("serve", help="register the adapter logged by a past run as local:ft-<run>")
@@ -589,12 +597,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).addFilter(once)
     try:
         return int(args.fn(args) or EXIT_OK)
-    except UsageError as e:
-        print(f"usage error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except WorkbenchError as e:
-        print(f"error: {scrub(str(e))}", file=sys.stderr)
-        return EXIT_ERROR
+    except WorkbenchError as e:  # each error class carries its exit code (workbench/errors.py)
+        print(f"{e.label}: {scrub(str(e))}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the text printed to the terminal is scrubbed of secrets

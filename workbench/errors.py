@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 
+# Exit codes of the `workbench` command (README's table and `workbench --help` say the same), so scripts and cron
+# can act on the outcome. Each error class carries its own (``exit_code``); the CLI maps nothing by hand.
+EXIT_OK = 0        # done
+EXIT_FAILED = 1    # the work ran and its verdict is negative: failed notebook run, sweep cell or gate, failed
+                   # doctor check or data validation, a critical monitor rule firing
+EXIT_USAGE = 2     # bad command line (argparse's own code), an unknown notebook parameter
+EXIT_BUDGET = 3    # stopped cleanly at --budget-usd; re-run with a larger budget to resume
+EXIT_ERROR = 4     # a workbench error: bad dataset, config or model name, endpoint down, missing set-up
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
 class WorkbenchError(Exception):
-    """Base class for every error the workbench raises on purpose."""
+    """Base class for every error the workbench raises on purpose; the CLI exits with its ``exit_code``."""
+
+    exit_code = EXIT_ERROR
+    label = "error"  # how the CLI introduces the message on stderr
+
+
+class UsageError(WorkbenchError):
+    """The command line (or the call) asks for something that does not exist or does not fit together: arguments
+    argparse cannot check, an unknown notebook parameter. Exit code 2."""
+
+    exit_code = EXIT_USAGE
+    label = "usage error"
+
+
+class EndpointUnreachable(WorkbenchError):
+    """A model endpoint could not be reached at all (every call failed to connect). Exit code 4."""
 
 
 class ConfigError(WorkbenchError):

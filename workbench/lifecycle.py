@@ -97,12 +97,17 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
 
     ``run_id`` adopts an existing run (a sweep's pre-created child) instead of creating one; ``source`` is the
     file whose git state is recorded (default: the project directory). An exception inside the block fails the
-    run (Ctrl-C kills it) and propagates; ``handle.fail(msg)`` fails it without an exception.
+    run (Ctrl-C kills it) and propagates; ``handle.fail(msg)`` fails it without an exception. A new run follows
+    MLflow's conventions (:func:`nest`): it is a child of ``parent_run_id``, else of the active run, in
+    ``experiment``, else its parent's experiment, else the active experiment.
     """
     tracking.configure()
     keep_reserve()
     c = tracking.client()
-    exp_id = tracking.experiment_id(experiment)
+    if run_id is not None:  # adopted: it is where it was created
+        exp_id = c.get_run(run_id).info.experiment_id
+    else:
+        parent_run_id, exp_id = nest(c, parent_run_id, experiment)
     where = Path(source) if source else settings().project_dir
     run_tags = {T.KIND: kind, **governance.git_info(where), **versions(), **governance.audit_tags(),
                 **recovery.launch_tags(c), **{k: tracking.safe_text(v) for k, v in (tags or {}).items()}}
@@ -132,6 +137,23 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
         raise
     else:
         finish(handle, secrets)
+
+
+def nest(c, parent_run_id: str | None, experiment: str | None) -> tuple[str | None, str]:
+    """(parent, experiment id) of a new run, by MLflow's conventions: the parent given, else the active run
+    (:func:`workbench.tracking.active_run_id`: the launcher's run, ``mlflow.start_run()``, the kernel's own run);
+    the experiment named, else the parent's, else the active experiment (``mlflow.set_experiment``,
+    ``MLFLOW_EXPERIMENT_NAME``/``_ID``), else ``workbench``. An active run this store does not hold (a run of
+    another store) is no parent."""
+    parent_exp = None
+    candidate = parent_run_id or tracking.active_run_id()
+    if candidate:
+        try:
+            parent_exp = c.get_run(candidate).info.experiment_id
+            parent_run_id = candidate
+        except Exception:  # noqa: BLE001 - MLflow raises several types for a run it does not hold
+            pass
+    return parent_run_id, (tracking.experiment_id(experiment) if experiment or not parent_exp else parent_exp)
 
 
 def finish(handle: TrackedRun, secrets: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation datase
 DATASET_SOURCE = "workbench.dataset_source"  # on a registered evaluation dataset: the file it holds
 CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
+GATE = "workbench.gate"  # a run's gate verdict: pass | fail | inconclusive (evaluate/verdict.py); gates.json has each
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
 PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
 # fine-tuning

@@ -141,8 +141,10 @@ def enable(experiment: str | None = None, redact: bool | None = None) -> None:
     from . import tracking
 
     tracking.configure()
-    if experiment:
-        mlflow.set_experiment(experiment_id=tracking.experiment_id(experiment))
+    if experiment:  # a destination for traces only: the active experiment (where runs go) stays the user's
+        from mlflow.entities.trace_location import MlflowExperimentLocation
+
+        mlflow.tracing.set_destination(MlflowExperimentLocation(experiment_id=tracking.experiment_id(experiment)))
     set_redaction(settings().redact_pii if redact is None else redact)
     mlflow.tracing.enable()
     set_call_hook(chat_span)

@@ -130,10 +130,41 @@ def client() -> MlflowClient:
     return MlflowClient(tracking_uri=configure())
 
 
+def active_experiment_id() -> str | None:
+    """The experiment MLflow's own conventions make active, by MLflow's order: ``mlflow.set_experiment(...)``,
+    else ``MLFLOW_EXPERIMENT_NAME`` (created on first use), else ``MLFLOW_EXPERIMENT_ID``; None when none is.
+    An id that names no live experiment in this store is a :class:`~workbench.errors.ConfigError`."""
+    from mlflow.tracking import fluent
+
+    from .errors import ConfigError
+
+    exp_id = getattr(fluent, "_active_experiment_id", None)  # what mlflow.set_experiment() set in this process
+    if not exp_id and os.environ.get("MLFLOW_EXPERIMENT_NAME"):
+        return experiment_id(os.environ["MLFLOW_EXPERIMENT_NAME"])
+    exp_id = exp_id or os.environ.get("MLFLOW_EXPERIMENT_ID")
+    if not exp_id:
+        return None
+    try:
+        exp = client().get_experiment(exp_id)
+    except mlflow.exceptions.MlflowException:
+        exp = None
+    if exp is None or exp.lifecycle_stage != "active":
+        raise ConfigError(f"the active MLflow experiment (id {exp_id}, from mlflow.set_experiment or "
+                          f"MLFLOW_EXPERIMENT_ID) is not a live experiment of the store {tracking_uri()}; call "
+                          f"mlflow.set_experiment(NAME) again after changing the store, or unset MLFLOW_EXPERIMENT_ID")
+    return exp.experiment_id
+
+
 def experiment_id(name: str | None = None) -> str:
-    """Id of experiment ``name`` (default ``workbench``), created on first use. With a local sqlite store
-    artifacts go to ``<project>/mlartifacts/<experiment id>`` (absolute path)."""
-    name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+    """Id of experiment ``name``, created on first use; without a name, MLflow's active experiment
+    (:func:`active_experiment_id`: ``mlflow.set_experiment``, ``MLFLOW_EXPERIMENT_NAME``, ``MLFLOW_EXPERIMENT_ID``),
+    else ``workbench``. With a local sqlite store artifacts go to ``<project>/mlartifacts/<experiment name>``
+    (absolute path)."""
+    if not name:
+        active = active_experiment_id()
+        if active is not None:
+            return active
+    name = name or DEFAULT_EXPERIMENT
     c = client()
     exp = c.get_experiment_by_name(name)
     if exp is not None:
@@ -172,14 +203,40 @@ def _start_own_run(uri: str) -> str:
     from . import tags as T
 
     global _own_run
-    mlflow.set_experiment(experiment_id=experiment_id())
-    run = mlflow.start_run(run_name=interactive_run_name(),
+    # into the active experiment without making one active: mlflow.set_experiment here would turn the default
+    # into "the user's choice" (and export it to every subprocess as MLFLOW_EXPERIMENT_ID)
+    run = mlflow.start_run(experiment_id=experiment_id(), run_name=interactive_run_name(),
                            tags={T.KIND: "interactive", T.LAUNCHER_PID: str(os.getpid()),
                                  T.LAUNCHER_HOST: platform.node()})
     if _own_run is None:
         atexit.register(end_own_run)
     _own_run = (uri, run.info.run_id)
     return run.info.run_id
+
+
+def active_run_id() -> str | None:
+    """The run MLflow's conventions make active in this process, which new runs nest under: the launcher's run
+    (``WORKBENCH_RUN_ID``, inside ``workbench run``), else MLflow's fluent active run (``mlflow.start_run()``, or
+    this kernel's own run), else ``MLFLOW_RUN_ID``; None when there is none. Starts nothing."""
+    rid = os.environ.get(RUN_ENV)
+    if rid:
+        return rid
+    active = mlflow.active_run()
+    if active is not None:
+        return active.info.run_id
+    return os.environ.get("MLFLOW_RUN_ID") or None
+
+
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (JupyterLab, papermill, VS Code): there, the notebook has a run
+    of its own (:func:`current_run_id`) that the runs it makes nest under."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def current_run_id() -> str:

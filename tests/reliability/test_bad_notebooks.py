@@ -1,6 +1,7 @@
 """Scenario 4 — bad notebooks: no `parameters` cell, a parameter of the wrong type, an unreadable notebook, a
 kernel that dies (`os._exit`). Clear messages; a run that started ends FAILED with its partial artifacts.
-(An unknown parameter warns as papermill does: tests/test_runs.py::test_unknown_parameter_warns.)"""
+(An unknown parameter is refused unless allowed:
+tests/test_runs.py::test_unknown_parameter_is_refused_unless_allowed.)"""
 
 import time
 from pathlib import Path
@@ -42,7 +43,8 @@ def test_unreadable_notebook_is_a_clear_error(tracking_store, tmp_path):
 @pytest.mark.slow
 def test_missing_parameters_cell_warns_that_overrides_may_be_overwritten(tracking_store):
     with pytest.warns(UserWarning, match="no cell tagged 'parameters'") as w:
-        r = wb.run_notebook(NOTEBOOKS / "no_parameters.ipynb", parameters={"n": 5}, progress=False)
+        r = wb.run_notebook(NOTEBOOKS / "no_parameters.ipynb", parameters={"n": 5}, progress=False,
+                            allow_unknown_params=True)  # without it: a UsageError before any run
     msg = str(w[0].message)
     assert "tag" in msg and "'parameters'" in msg and "n" in msg
     assert r.ok  # papermill injects the override at the top ...

@@ -8,6 +8,7 @@ from .metrics import METRICS, MetricDef, definitions, get_metrics, metric
 from .result import EvalResult
 from .runner import estimate, evaluate
 from .scorers import as_mlflow_scorers
+from .verdict import gate_line, log_gates, read_gates, verdict
 
 
 
@@ -23,4 +24,5 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["Comparison", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "check_gate", "compare",
-           "definitions", "estimate", "evaluate", "get_metrics", "metric"]
+           "definitions", "estimate", "evaluate", "gate_line", "get_metrics", "log_gates", "metric", "read_gates",
+           "verdict"]

@@ -57,6 +57,10 @@ def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | No
             run.fail(f"all {len(res.rows)} rows failed ({classes}); first: "
                      f"{res.rows['error_message'].dropna().iloc[0] if 'error_message' in res.rows else '?'}"[:1000])
     rid = run.run_id
+    if not run.ok and len(errors) == len(res.rows) and set(errors) == {"connection"}:
+        from ..errors import EndpointUnreachable  # exit 4, as README's table says for an endpoint that is down
+
+        raise EndpointUnreachable(f"run {rid} FAILED: model '{model}' is unreachable: {run.error}")
     if not run.ok:
         echo(f"run {rid} FAILED: {run.error}")
         return 1

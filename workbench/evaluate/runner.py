@@ -74,7 +74,9 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
 
     Returns an :class:`EvalResult`. With ``log`` (the default) it is recorded in MLflow
     (:mod:`workbench.evaluate.record`): into ``run_id`` if given, else the launching run inside ``workbench run``,
-    else a new run for this call (interactive use: every call its own run, ended when the call returns); several
+    else a new run for this call, ended when the call returns, in MLflow's active experiment
+    (``mlflow.set_experiment``, ``MLFLOW_EXPERIMENT_NAME``; default ``workbench``) and a child of the active run
+    (``mlflow.start_run()``; in a notebook kernel, the notebook's own run); several
     candidates get one child run each; every candidate configuration is a LoggedModel; with ``trace`` (the
     default) every evaluated row is a trace with one Feedback per metric and the reference as an Expectation.
     ``metrics``: names or families
@@ -170,7 +172,10 @@ def _evaluation_run(log: bool, run_id: str | None, name: str):
         return
     from ..lifecycle import tracked_run
 
-    with tracked_run("eval", name) as run:
+    # a notebook's evaluation is a child of the notebook's own run, so its artifacts and this evaluation sit in
+    # one run tree; elsewhere a child of the active run (mlflow.start_run()), if any
+    parent = tracking.current_run_id() if tracking.in_kernel() else None
+    with tracked_run("eval", name, parent_run_id=parent) as run:
         yield run.run_id
 
 

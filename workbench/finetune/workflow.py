@@ -60,12 +60,27 @@ def fine_tune(data: PreparedData, backend: str = "local", **kwargs) -> str:
 
 
 def newest_model(prefix: str = "local:") -> str:
-    """The model the newest fine-tuning run (any experiment of the store) produced, whose name starts with
-    ``prefix``; "" when there is none."""
+    """The newest fine-tuned model whose name starts with ``prefix``; "" when there is none, with a warning that
+    says where it looked. It looks in the runs of every experiment of the current tracking store (the model a
+    fine-tuning run produced, tag ``workbench.ft_model``), then, for ``local:`` models, in this machine's adapter
+    registry (adapters trained against any store, with their GGUF file still on disk; the newest file wins)."""
+    import warnings
+
     from .. import tags as T
     from .. import tracking
+    from ..config import cache_dir
+    from ..llm.local import adapters
 
     c = tracking.client()
-    found = c.search_runs([e.experiment_id for e in c.search_experiments()],
-                          f"tags.`{T.FT_MODEL}` LIKE '{prefix}%'", max_results=1, order_by=["attributes.start_time DESC"])
-    return found[0].data.tags[T.FT_MODEL] if found else ""
+    exps = [e.experiment_id for e in c.search_experiments()]
+    found = c.search_runs(exps, f"tags.`{T.FT_MODEL}` LIKE '{prefix}%'", max_results=1,
+                          order_by=["attributes.start_time DESC"]) if exps else []
+    if found:
+        return found[0].data.tags[T.FT_MODEL]
+    local = {f"local:{name}": Path(path) for name, path in adapters().items() if f"local:{name}".startswith(prefix)}
+    if local:
+        return max(local, key=lambda m: local[m].stat().st_mtime)
+    warnings.warn(f"no fine-tuned model named {prefix}*: looked in the runs of {len(exps)} experiment(s) of the "
+                  f"tracking store {tracking.tracking_uri()} (tag {T.FT_MODEL}) and in the adapter registry "
+                  f"{cache_dir() / 'adapters'} ({len(adapters())} adapter(s) with a file on disk)", stacklevel=2)
+    return ""

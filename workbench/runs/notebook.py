@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from .. import tags as T
 from .. import tracking
 from ..config import join_surrogate_pairs, loads_json, settings
-from ..errors import WorkbenchError
+from ..errors import UsageError, WorkbenchError
 from ..lifecycle import tracked_run
 from ..secrets import is_secret_name, scrub, secret_values
 
@@ -54,15 +54,24 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    verdict: str | None = None  # the notebook's gate verdict (pass | fail | inconclusive), None without gates
+    gates: list[dict] = field(default_factory=list)  # the gates it recorded (wb.evaluate.log_gates)
 
     @property
     def ok(self) -> bool:
+        """The notebook ran to the end (its gates may still have failed: see :attr:`passed`)."""
         return self.status == "FINISHED"
+
+    @property
+    def passed(self) -> bool:
+        """The notebook ran to the end and every gate it recorded passed (``workbench run`` exits 0)."""
+        return self.ok and self.verdict in (None, "pass")
 
     def summary(self):
         import pandas as pd
 
-        return pd.DataFrame([{"run_id": self.run_id, "status": self.status, "duration_s": round(self.duration_s, 2),
+        return pd.DataFrame([{"run_id": self.run_id, "status": self.status, "gate": self.verdict,
+                              "duration_s": round(self.duration_s, 2),
                               **{f"param.{k}": v for k, v in self.parameters.items()}, **self.metrics}])
 
 
@@ -160,8 +169,11 @@ def check_storable(name: str, value: Any, where: str) -> None:
                                  f"surrogate); pass UTF-8 text") from None
 
 
-def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple[dict, dict]:
-    """(all parameters = defaults + typed overrides, declared parameter info). Refuses secret-like names."""
+def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None, allow_unknown: bool = False
+                       ) -> tuple[dict, dict]:
+    """(all parameters = defaults + typed overrides, declared parameter info). Refuses secret-like names, and
+    names the notebook does not declare (a misspelt ``-p`` would silently run the default) unless
+    ``allow_unknown``, which only warns (papermill still injects them)."""
     declared = inspect_parameters(path)
     overrides = dict(overrides or {})
     for name in overrides:
@@ -170,12 +182,14 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None) -> tuple
                                  f"(they would be stored in the notebook and in MLflow). Put it in an environment "
                                  f"variable and read it with os.environ in the notebook.")
     unknown = sorted(set(overrides) - set(declared))
-    if unknown and declared:
-        warnings.warn(f"{path.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}", stacklevel=3)
-    if not declared and overrides:
-        warnings.warn(f"{path.name} has no cell tagged 'parameters': overrides {sorted(overrides)} are injected at "
-                      f"the top, where a later assignment in the notebook silently replaces them; tag the cell that "
-                      f"sets them 'parameters'", stacklevel=3)
+    if unknown:
+        why = (f"unknown parameter(s) {unknown}; declared: {sorted(declared)}" if declared else
+               f"no cell tagged 'parameters': overrides {sorted(overrides)} are injected at the top, where a later "
+               f"assignment in the notebook silently replaces them; tag the cell that sets them 'parameters'")
+        if not allow_unknown:  # before any run exists: nothing is left behind
+            raise UsageError(f"{path}: {why} (pass --allow-unknown-params, or allow_unknown_params=True, to inject "
+                             f"them anyway)")
+        warnings.warn(f"{path.name}: {why}", stacklevel=3)
     params = {n: d["default"] for n, d in declared.items()}
     for name, v in overrides.items():
         v = join_surrogate_pairs(v)
@@ -276,10 +290,16 @@ def kernel_name(path: Path, kernel: str | None = None) -> str:
 def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
                  run_name: str | None = None, parent_run_id: str | None = None, timeout: float | None = None,
                  output: str | Path | None = None, progress: bool = True, tags: Mapping[str, str] | None = None,
-                 raise_on_error: bool = False, run_id: str | None = None, kernel: str | None = None) -> RunResult:
+                 raise_on_error: bool = False, run_id: str | None = None, kernel: str | None = None,
+                 allow_unknown_params: bool = False) -> RunResult:
     """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
 
     ``kernel`` names the Jupyter kernel; by default the notebook's own kernelspec (``python3`` if it has none).
+    A parameter the notebook does not declare is a :class:`~workbench.errors.UsageError` unless
+    ``allow_unknown_params``. The run is a child of ``parent_run_id``, else of the active run, in ``experiment``,
+    else MLflow's active experiment (:func:`workbench.lifecycle.tracked_run`); the kernel gets that run and
+    experiment as MLflow's own ``MLFLOW_RUN_ID`` / ``MLFLOW_EXPERIMENT_ID``. Gates the notebook records
+    (``wb.evaluate.log_gates``) come back as :attr:`RunResult.verdict` and :attr:`RunResult.gates`.
 
     ``timeout`` is per cell (seconds). On failure the run is FAILED with the partial notebook logged; the
     result carries the error and traceback (``raise_on_error=True`` raises :class:`NotebookRunError`).
@@ -294,7 +314,7 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         raise WorkbenchError(f"{path}: notebook not found")
     if path.suffix != ".ipynb":
         raise WorkbenchError(f"{path}: expected a .ipynb notebook")
-    params, _declared = resolve_parameters(path, parameters)
+    params, _declared = resolve_parameters(path, parameters, allow_unknown=allow_unknown_params)
     kernel = kernel_name(path, kernel)
     nb_hash = notebook_hash(path)
     run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
@@ -306,7 +326,11 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         out_dir = Path(output).resolve().parent if output else settings().project_dir / ".workbench" / "runs" / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         out_nb = Path(output).resolve() if output else out_dir / path.name
+        # the kernel's active run and experiment are the launcher's (MLflow's own variables), so mlflow.start_run()
+        # and everything the notebook logs or traces land in this run and its experiment
         env = {tracking.RUN_ENV: run_id, "MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
+               "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+               "MLFLOW_EXPERIMENT_NAME": tracking.client().get_experiment(run.experiment_id).name,
                "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_PROJECT_DIR": str(settings().project_dir)}
         t0 = time.monotonic()
         try:
@@ -343,10 +367,16 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
             run.fail(f"artifact logging failed: {type(e).__name__}: {e}")
         tracking.log_metrics({"workbench/duration_s": duration}, run_id=run_id)
         run.scan_files += [f for f in (out_nb, html) if f]  # the card and secret scan run on exit
-    metrics = dict(tracking.client().get_run(run_id).data.metrics)
+    data = tracking.client().get_run(run_id).data
+    verdict = data.tags.get(T.GATE)  # the gates the notebook recorded (evaluate/verdict.py)
+    gates = []
+    if verdict:
+        from ..evaluate.verdict import read_gates
+
+        gates = read_gates(run_id)
     result = RunResult(run_id=run_id, experiment_id=run.experiment_id, status=run.status, duration_s=duration,
-                       output_notebook=out_nb, output_html=html, parameters=params, metrics=metrics,
-                       error=run.error, traceback=scrub(tb) if tb else None)
+                       output_notebook=out_nb, output_html=html, parameters=params, metrics=dict(data.metrics),
+                       error=run.error, traceback=scrub(tb) if tb else None, verdict=verdict, gates=gates)
     if raise_on_error and run.status != "FINISHED":
         raise NotebookRunError(f"run {run_id} FAILED: {run.error}", result)
     return result

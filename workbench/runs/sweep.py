@@ -36,18 +36,25 @@ class SweepResult:
 
     @property
     def ok(self) -> bool:
+        """Every cell ran to the end (gates aside: see :attr:`gates_not_passed`)."""
         return all(c["status"] == "FINISHED" for c in self.children)
+
+    @property
+    def gates_not_passed(self) -> int:
+        """Cells whose notebook recorded a gate verdict other than pass (fail or inconclusive)."""
+        return sum(c.get("verdict") not in (None, "pass") for c in self.children)
 
     def summary(self, max_metrics: int | None = None) -> pd.DataFrame:
         """params × status × metrics per child; ``max_metrics`` keeps the most telling ones (for printing)."""
         rows = []
         for c in self.children:
             rows.append({**{f"param.{k}": v for k, v in c["grid_params"].items()}, "status": c["status"],
+                         **({"gate": c["verdict"]} if any(x.get("verdict") for x in self.children) else {}),
                          "run_id": c["run_id"], "resumed": c.get("resumed", False),
                          **{k: round(v, 6) for k, v in c.get("metrics", {}).items()}})
         df = pd.DataFrame(rows)
         if max_metrics is not None:
-            fixed = [c for c in df.columns if c.startswith("param.") or c in ("status", "run_id")]
+            fixed = [c for c in df.columns if c.startswith("param.") or c in ("status", "gate", "run_id")]
             order = ("retrieval/recall_at_k/mean", "quality/f1/mean", "honesty/groundedness/mean",
                      "harm/redteam_pass/mean", "latency/latency_s/p95", "cost/usd/total", "score")
             keep = [c for c in order if c in df.columns]
@@ -106,9 +113,11 @@ def _run_cell(path: str, params: dict, experiment: str | None, parent: str, time
         # this worker becomes the run's launcher before it is RUNNING, so stale-run recovery leaves it alone
         tracking.set_tags({T.ATTEMPT: attempt, **recovery.launch_tags(c)}, run_id)
         c.update_run(run_id, status="RUNNING")
+    # the client checked the parameter names before any run existed (sweep(allow_unknown_params=...))
     r = run_notebook(path, parameters=params, experiment=experiment, run_name=run_name, parent_run_id=parent,
-                     timeout=timeout, progress=False, tags={T.SWEEP_CELL: cell_key}, run_id=run_id)
-    return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error}
+                     timeout=timeout, progress=False, tags={T.SWEEP_CELL: cell_key}, run_id=run_id,
+                     allow_unknown_params=True)
+    return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error, "verdict": r.verdict}
 
 
 def _fail(run_id: str, error: str) -> None:
@@ -126,15 +135,18 @@ def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
     for r in runs:
         key = r.data.tags.get(T.SWEEP_CELL)
         if key and r.info.status == "FINISHED":
-            done[key] = {"run_id": r.info.run_id, "status": "FINISHED", "metrics": dict(r.data.metrics)}
+            done[key] = {"run_id": r.info.run_id, "status": "FINISHED", "metrics": dict(r.data.metrics),
+                         "verdict": r.data.tags.get(T.GATE)}
     return done
 
 
 def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, Any] | None = None,
           experiment: str | None = None, workers: int = 1, executor: str = "local", scheduler: str | None = None,
           max_runs: int | None = None, resume: bool = False, timeout: float | None = None,
-          run_name: str | None = None, echo=print) -> SweepResult:
-    """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run."""
+          run_name: str | None = None, echo=print, allow_unknown_params: bool = False) -> SweepResult:
+    """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run (a child of the active
+    run, in MLflow's active experiment unless ``experiment`` is given). A swept or fixed parameter the notebook
+    does not declare is a :class:`~workbench.errors.UsageError` unless ``allow_unknown_params``."""
     path = Path(path).resolve()
     if not grid:
         raise WorkbenchError("a sweep needs at least one --grid NAME=V1,V2")
@@ -146,7 +158,7 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     if max_runs is not None and len(cells) > max_runs:
         raise WorkbenchError(f"the grid has {len(cells)} cells, more than --max-runs {max_runs}")
     # type each cell's values now (fails fast on bad values and secret-like names)
-    typed = [resolve_parameters(path, {**fixed, **cell})[0] for cell in cells]
+    typed = [resolve_parameters(path, {**fixed, **cell}, allow_unknown=allow_unknown_params)[0] for cell in cells]
     nb_hash = notebook_hash(path)
     sweep_key = hashlib.sha256(json.dumps([nb_hash, {k: list(map(str, v)) for k, v in grid.items()},
                                            {k: str(v) for k, v in fixed.items()}], sort_keys=True).encode()
@@ -168,7 +180,10 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
                      run_id=parent_id, source=path) as parent:
         parent_id = parent.run_id
         result = SweepResult(parent_run_id=parent_id)
-        _run_cells(result, path, cells, typed, done, experiment, exp_id, timeout, workers, executor, scheduler, echo)
+        # cells go where the parent went (an active run or experiment of this process is not the workers')
+        exp_name = c.get_experiment(parent.experiment_id).name
+        _run_cells(result, path, cells, typed, done, exp_name, parent.experiment_id, timeout, workers, executor,
+                   scheduler, echo)
         table = result.summary()
         tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
         n_ok = sum(e["status"] == "FINISHED" for e in result.children)

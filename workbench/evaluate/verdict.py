@@ -1,0 +1,99 @@
+"""Gate outcomes on a run, for whoever launched it: how a notebook tells ``workbench run`` its verdict.
+
+A notebook that checks regression gates records them with :func:`log_gates` (``wb.evaluate.log_gates(cmp)``):
+
+* the tag ``workbench.gate`` holds the run's verdict — ``pass`` when every gate passed, else ``fail`` when any
+  failed, else ``inconclusive`` (a gate whose outcome could not be decided, e.g. too few shared rows);
+* the artifact ``gates.json`` holds one entry per gate (gate, outcome, value, threshold, n, reason), and the
+  metric ``gate/passed`` is 1 or 0.
+
+``workbench run`` (and ``wb.run_notebook``: ``RunResult.gates``) reads them back when the notebook ends, prints one
+line per gate and exits 1 unless the verdict is ``pass``. The run itself stays FINISHED: its execution succeeded;
+the verdict is the tag (filter on ``tags.`workbench.gate` = 'fail'`` in the MLflow UI). Runs without gates have
+no verdict. ``workbench compare --gate`` prints the same lines and uses the same exit rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+from .. import tags as T
+from .. import tracking
+
+GATES_ARTIFACT = "gates.json"
+OUTCOMES = ("pass", "inconclusive", "fail")  # in order of severity: the verdict is the worst one
+
+
+ALIASES = {"passed": "pass", "failed": "fail", "undecided": "inconclusive"}  # other spellings of an outcome
+
+
+def outcome(gate: dict) -> str:
+    """``pass``, ``fail`` or ``inconclusive`` for one gate dict (its ``outcome``, else its ``passed`` flag)."""
+    given = str(gate.get("outcome") or "").strip().lower()
+    given = ALIASES.get(given, given)
+    if given in OUTCOMES:
+        return given
+    return "pass" if gate.get("passed") else "fail"
+
+
+def verdict(gates: Iterable[dict]) -> str | None:
+    """The worst outcome of ``gates`` (None for no gates)."""
+    seen = [outcome(g) for g in gates]
+    return max(seen, key=OUTCOMES.index) if seen else None
+
+
+def _num(x: Any) -> str:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "?"
+    return "n/a" if math.isnan(x) else f"{x:.4g}"
+
+
+def gate_line(gate: dict) -> str:
+    """One printed line: ``gate FAIL: quality/f1/mean >= baseline - 0.02  (value 0.41, threshold 0.5, on 30
+    shared rows) — reason``."""
+    n = gate.get("n")
+    return (f"gate {outcome(gate).upper()}: {gate.get('gate')}  (value {_num(gate.get('value'))}, threshold "
+            f"{_num(gate.get('threshold'))}, on {n if n is not None else '?'} shared rows)"
+            + (f" — {gate['reason']}" if gate.get("reason") else ""))
+
+
+def _plain(gate: dict) -> dict:
+    keep = ("gate", "metric", "value", "threshold", "n", "reason", "passed")
+    out = {k: gate[k] for k in keep if k in gate}
+    for k in ("value", "threshold"):
+        if isinstance(out.get(k), float) and math.isnan(out[k]):
+            out[k] = None  # JSON has no NaN
+    out["outcome"] = outcome(gate)
+    return json.loads(json.dumps(out, default=str))
+
+
+def read_gates(run_id: str) -> list[dict]:
+    """The gates recorded on ``run_id`` (empty when none were)."""
+    import tempfile
+    from pathlib import Path
+
+    c = tracking.client()
+    if not any(a.path == GATES_ARTIFACT for a in c.list_artifacts(run_id)):
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        return json.loads(Path(c.download_artifacts(run_id, GATES_ARTIFACT, d)).read_text(encoding="utf-8"))
+
+
+def log_gates(gates, run_id: str | None = None) -> str | None:
+    """Record ``gates`` (a :class:`~workbench.evaluate.Comparison` or its list of gate dicts) on ``run_id`` (default:
+    the current run: the launcher's inside ``workbench run``); gates logged earlier on the run are kept. Returns the
+    run's verdict. Prints nothing: print :func:`gate_line` of each gate where the notebook shows them."""
+    gates = list(getattr(gates, "gates", gates) or [])
+    rid = run_id or tracking.current_run_id()
+    recorded = read_gates(rid) + [_plain(g) for g in gates]
+    result = verdict(recorded)
+    if result is None:
+        return None
+    tracking.log_text(json.dumps(recorded, indent=1, ensure_ascii=False), GATES_ARTIFACT, run_id=rid)
+    tracking.set_tags({T.GATE: result}, rid)
+    tracking.log_metrics({"gate/passed": float(result == "pass")}, run_id=rid)
+    return result
