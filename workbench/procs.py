@@ -63,7 +63,9 @@ def free_port() -> int:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie child of ours is reaped and counts as gone)."""
+    """Whether process ``pid`` exists (a zombie child of ours is reaped and counts as gone; pid <= 0 never)."""
+    if not pid or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -160,6 +162,8 @@ def group_alive(pgid: int) -> bool:
 
 def stop_process(pid: int, grace_s: float = 10.0, group: bool = True) -> None:
     """SIGTERM process ``pid`` (its whole process group with ``group``), wait up to ``grace_s``, then SIGKILL."""
+    if not pid or pid <= 0:  # never kill(-1) or killpg(0): that would signal every process we may signal
+        return
     kill, alive = (os.killpg, group_alive) if group else (os.kill, pid_alive)
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -253,10 +257,11 @@ def take_lease(lease_dir: "os.PathLike | str") -> Path:
 
 
 def release_leases() -> None:
-    """Drop every lease this process took (runs at interpreter exit)."""
+    """Drop every lease this process took (runs at interpreter exit; a forked child keeps its parent's)."""
     for path in list(_LEASES):
-        path.unlink(missing_ok=True)
-        _LEASES.discard(path)
+        if path.name == str(os.getpid()):
+            path.unlink(missing_ok=True)
+            _LEASES.discard(path)
 
 
 atexit.register(release_leases)
@@ -329,7 +334,7 @@ def supervise(spec: ServiceSpec) -> int:
                     break
             _write_state(spec, status="starting", pid=None, restarts=len(restarts))
             try:
-                proc = _start_on_port(spec)
+                proc = _start_on_port(spec, stop)
             except ServiceError as e:
                 _write_state(spec, status="failed", pid=None, error=str(e)[-2000:], restarts=len(restarts))
                 return 1
@@ -349,16 +354,16 @@ def supervise(spec: ServiceSpec) -> int:
     return rc
 
 
-def _start_on_port(spec: ServiceSpec) -> subprocess.Popen:
+def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
     """Start the server as the supervisor's child (dies with it); a port still held by the dead server's
-    sockets is retried for up to 10 s."""
+    sockets is retried for up to 10 s. A signal in ``stop`` ends the wait."""
     deadline = time.monotonic() + 10.0
     while not port_free(spec.port) and time.monotonic() < deadline:
         time.sleep(0.2)
     with open(spec.log, "ab") as out:
         proc = subprocess.Popen(spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=_die_with_parent)
-    if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None, interval_s=0.2):
+    if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None and not stop, interval_s=0.2):
         return proc
     stop_process(proc.pid, group=False)
     raise ServiceError(f"server on port {spec.port} did not become healthy (exit {proc.returncode}; "

@@ -84,7 +84,7 @@ def _leftover_pids(run_dir: Path) -> list[int]:
     from workbench.procs import pid_alive
 
     pids = []
-    for f in run_dir.glob("local-server-*.json"):
+    for f in run_dir.glob("local-service-*.json"):
         with_state = json.loads(f.read_text())
         pids += [p for p in (with_state.get("pid"), with_state.get("supervisor")) if p and pid_alive(p)]
     return pids
@@ -127,11 +127,11 @@ def test_client_whose_server_was_killed_reresolves_and_retries(tmp_path):
                          stderr=subprocess.STDOUT, text=True)
     try:
         _wait_rows(b, ckpt, 2)
-        state = json.loads(next((tmp_path / "run").glob("local-server-*.json")).read_text())
+        state = json.loads(next((tmp_path / "run").glob("local-service-*.json")).read_text())
         os.kill(state["pid"], signal.SIGKILL)
         res = _result(b)
         assert res["rows"] == n and res["failed"] == 0, res
-        after = json.loads(next((tmp_path / "run").glob("local-server-*.json")).read_text())
+        after = json.loads(next((tmp_path / "run").glob("local-service-*.json")).read_text())
         assert after["pid"] != state["pid"] and after["port"] == state["port"]  # same URL, new process
     finally:
         b.kill()

@@ -300,14 +300,25 @@ def idle_s() -> float:
 
 
 _SERVERS: dict[str, ServerHandle] = {}
+_CLAIMED: set[str] = set()  # URLs of WORKBENCH_LOCAL_BASE_URL already checked for a shared server to lease
 
 
 def _state_path(key: str) -> Path:
-    return run_dir() / f"local-server-{key}.json"
+    return run_dir() / f"local-service-{key}.json"
 
 
 def _lease_dir(key: str) -> Path:
     return run_dir() / "leases" / key
+
+
+@contextlib.contextmanager
+def _service_lock(key: str):
+    """One process at a time looks at and (re)starts the shared server of options ``key``."""
+    try:
+        with locked(run_dir() / "locks" / f"local-service-{key}.lock", 300.0, "the shared llama-server"):
+            yield
+    except LockTimeout as e:
+        raise SetupError(str(e)) from None
 
 
 def _handle(state: dict) -> ServerHandle:
@@ -361,7 +372,7 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
     h = _SERVERS.get(key)
     if h is not None and pid_alive(h.pid):
         return h
-    with file_lock(f"local-server-{key}", timeout_s=300):
+    with _service_lock(key):
         take_lease(_lease_dir(key))
         h = _SERVERS[key] = _bring_up(_state_path(key), lambda port: _spec(options, port))
         return h
@@ -373,14 +384,14 @@ def revive_url(url: str) -> bool:
     m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
     if not m:
         return False
-    for state_file in sorted(run_dir().glob("local-server-*.json")):
+    for state_file in sorted(run_dir().glob("local-service-*.json")):
         state = read_state(state_file) or {}
         if state.get("port") == int(m.group(2)) and state.get("spec"):
-            key = state_file.stem.removeprefix("local-server-")
+            key = state_file.stem.removeprefix("local-service-")
             h = _SERVERS.get(key)
             if h is not None and h.port == state["port"] and h.healthy(1.0):
                 return True
-            with file_lock(f"local-server-{key}", timeout_s=300):
+            with _service_lock(key):
                 take_lease(_lease_dir(key))
                 _SERVERS[key] = _bring_up(state_file, lambda port, s=state: ServiceSpec(**{**s["spec"], "port": port}))
             return True
@@ -415,11 +426,11 @@ class ServiceStatus:
 def server_status() -> list[ServiceStatus]:
     """Every shared llama-server recorded in :func:`run_dir`, running or not."""
     out = []
-    for state_file in sorted(run_dir().glob("local-server-*.json")):
+    for state_file in sorted(run_dir().glob("local-service-*.json")):
         state = read_state(state_file)
         if not state or "port" not in state:
             continue
-        key = state_file.stem.removeprefix("local-server-")
+        key = state_file.stem.removeprefix("local-service-")
         status = state.get("status", "ready")
         if status in ("ready", "starting") and not pid_alive(state.get("supervisor") or -1):
             status = "dead"
@@ -530,6 +541,9 @@ class LocalKind(EndpointKind):
     def target(self, ep, model: str | None = None) -> CallTarget:
         url = external_url()
         if url:  # not ours: send no adapter scales (another server may reject them or apply another adapter 0)
+            if url not in _CLAIMED:  # the shared server named by URL: hold a lease on it (started if stopped)
+                revive_url(url)
+                _CLAIMED.add(url)
             if model not in (None, "", LOCAL_MODEL):
                 raise ConfigError(f"local:{model} is a LoRA adapter, served only by the embedded server the "
                                   f"workbench starts; unset WORKBENCH_LOCAL_BASE_URL ({url}) to use it")
