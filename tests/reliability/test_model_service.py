@@ -96,10 +96,10 @@ def test_server_outlives_the_process_that_started_it(tmp_path):
     port (6 of 6 in-flight calls lost in the issue's reproduction). Now B loses no row."""
     env, n = _env(tmp_path), 16
     a = subprocess.Popen([sys.executable, "-c", STARTER_A], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+                         stderr=subprocess.DEVNULL, text=True)
     try:
         ready = a.stdout.readline()
-        assert ready.startswith("READY"), ready + a.stdout.read()
+        assert ready.startswith("READY"), f"A did not start the server: {ready!r}, exit {a.poll()}"
         ckpt = tmp_path / "b.jsonl"
         b = subprocess.Popen([sys.executable, "-c", EVAL_B, str(n), str(ckpt)], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)

@@ -393,7 +393,8 @@ def revive_url(url: str) -> bool:
                 return True
             with _service_lock(key):
                 take_lease(_lease_dir(key))
-                _SERVERS[key] = _bring_up(state_file, lambda port, s=state: ServiceSpec(**{**s["spec"], "port": port}))
+                _SERVERS[key] = _bring_up(state_file, lambda port, s=state["spec"]: ServiceSpec(
+                    **{**s, "port": port, "cmd": _with_port(s["cmd"], port)}))
             return True
     return False
 
