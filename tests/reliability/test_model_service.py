@@ -118,9 +118,11 @@ def test_server_outlives_the_process_that_started_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_client_whose_server_was_killed_reresolves_and_retries(tmp_path):
-    """The server process is killed (SIGKILL) while B evaluates: the supervisor brings it back on the same port
-    and B's calls that failed on the dead port re-resolve the server and retry; no row fails."""
+@pytest.mark.parametrize("victim", ["pid", "supervisor"])
+def test_client_whose_server_was_killed_reresolves_and_retries(tmp_path, victim):
+    """The server process (or its supervisor, which takes the server with it) is killed with SIGKILL while B
+    evaluates: the supervisor brings the server back on the same port, or B starts a new supervisor there; B's
+    calls that failed on the dead port re-resolve the server and retry, and no row fails."""
     env, n = _env(tmp_path), 12
     ckpt = tmp_path / "b.jsonl"
     b = subprocess.Popen([sys.executable, "-c", EVAL_B, str(n), str(ckpt)], env=env, stdout=subprocess.PIPE,
@@ -128,7 +130,7 @@ def test_client_whose_server_was_killed_reresolves_and_retries(tmp_path):
     try:
         _wait_rows(b, ckpt, 2)
         state = json.loads(next((tmp_path / "run").glob("local-service-*.json")).read_text())
-        os.kill(state["pid"], signal.SIGKILL)
+        os.kill(state[victim], signal.SIGKILL)
         res = _result(b)
         assert res["rows"] == n and res["failed"] == 0, res
         after = json.loads(next((tmp_path / "run").glob("local-service-*.json")).read_text())
