@@ -45,6 +45,24 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_health(url: str, timeout_s: float = 60) -> bool:
+    from workbench.procs import health
+
+    deadline = time.monotonic() + timeout_s
+    while not health(url):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_second_ui_on_a_busy_port_is_an_error(tmp_path):
     """Regression: the second `workbench ui` printed the URL (of the first one's port) and exited 0."""
     with socket.socket() as busy:
@@ -71,8 +89,10 @@ def test_sigterm_to_ui_stops_mlflow_server_and_its_workers(tmp_path):
         while "MLflow UI:" not in line:
             assert time.monotonic() < deadline and proc.poll() is None, line + (proc.stdout.read() or "")
             line = proc.stdout.readline()
+        assert _wait_health(f"http://127.0.0.1:{port}")
         kids = _descendants(proc.pid)
-        assert kids, "workbench ui started no child process"
+        names = " ".join(_cmdline(k) for k in kids)
+        assert "mlflow" in names and "uvicorn" in names, names  # the server and its worker
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         deadline = time.monotonic() + 30
