@@ -487,15 +487,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id", metavar="RUN_ID", help="MLflow run that logged an adapter (`finetune train`, 03_finetune)")
     s.set_defaults(fn=_ft_serve)
 
+    start_text = ("Start `mlflow server` in the background (one worker, job execution off, its own process group) "
+                  "on the given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI "
+                  "clients should set. A busy port is an error (exit 4). Stop it with `workbench server stop`.")
+    server_text = ("Start or stop MLflow's tracking server for a team: PostgreSQL (or any SQLAlchemy) backend store, "
+                   "artifacts proxied by the server, lean start, health wait. Clients only set "
+                   "MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
     srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
-                         description="Start or stop MLflow's tracking server for a team: PostgreSQL (or any "
-                         "SQLAlchemy) backend store, artifacts proxied by the server, lean start, health wait. "
-                         "Clients only set MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
+                         description=server_text)
     ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
     s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy",
-                        description="Start `mlflow server` in the background (one worker, job execution off) on "
-                        "the given store and artifact destination, wait for /health, and print the "
-                        "MLFLOW_TRACKING_URI clients should set. Stop it with `workbench server stop`.")
+                        description=start_text)
     s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
                    "(default: the workspace's sqlite store)")
     s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
@@ -543,11 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
     s.set_defaults(fn=_monitor)
 
-    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1",
-                       description="Run the MLflow UI (`mlflow server`, one worker) on the workspace store at "
-                       "http://127.0.0.1:PORT in the foreground; the URL is printed once it answers. Ctrl-C or "
-                       "SIGTERM stops it with all its workers (exit 0). A busy port is an error before anything "
-                       "starts (exit 4), as is a server that exits before it answers.")
+    ui_text = ("Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in "
+               "the foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its "
+               "workers (exit 0). A busy port is an error before anything starts (exit 4), as is a server that "
+               "exits before it answers.")
+    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1", description=ui_text)
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     s.set_defaults(fn=_ui)
     for _, parser in subcommands(p):  # `workbench X --help` opens with a sentence, as the list shows it

@@ -62,8 +62,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie child of ours is reaped and counts as gone; pid <= 0 never)."""
+def pid_alive(pid: int, start: str | None = None) -> bool:
+    """Whether process ``pid`` exists (a zombie child of ours is reaped and counts as gone; pid <= 0 never) and,
+    given its recorded ``start`` (:func:`process_start`), is the same process, not a reuse of its pid."""
     if not pid or pid <= 0:
         return False
     try:
@@ -71,12 +72,13 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # exists, owned by someone else
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    now = process_start(pid) if start else None
+    return now is None or now == start
 
 
 def health(root_url: str, timeout: float = 2.0, path: str = "/health") -> bool:
@@ -235,12 +237,14 @@ def run_foreground(cmd: list[str], env: dict | None = None, url: str | None = No
 # ---------------------------------------------------------------- leases and the supervisor
 
 
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks (Linux), so a reused pid is not taken for the old process."""
+def process_start(pid: int) -> str | None:
+    """The process start time (clock ticks since boot, from ``/proc``), or None where there is no ``/proc``."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); fields[0] is field 3
 
 
 _LEASES: set[Path] = set()
@@ -251,7 +255,7 @@ def take_lease(lease_dir: "os.PathLike | str") -> Path:
     path = Path(lease_dir) / str(os.getpid())
     if path not in _LEASES or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_start_time(os.getpid()))
+        path.write_text(process_start(os.getpid()) or "")
         _LEASES.add(path)
     return path
 
@@ -273,7 +277,7 @@ def live_leases(lease_dir: "os.PathLike | str") -> list[int]:
     for f in Path(lease_dir).glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError):
             pid = int(f.name)
-            if pid_alive(pid) and f.read_text() == _start_time(pid):
+            if pid_alive(pid, f.read_text() or None):
                 pids.append(pid)
             else:
                 f.unlink(missing_ok=True)
