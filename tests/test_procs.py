@@ -87,6 +87,19 @@ def test_stop_process_ends_the_whole_group(tmp_path):
     assert not pid_alive(proc.pid) and _wait(lambda: not pid_alive(grandchild), 10)
 
 
+def test_leases_are_per_process_and_released_but_the_kept_one(tmp_path):
+    from workbench.procs import release_leases
+
+    a, b = take_lease(tmp_path / "a"), take_lease(tmp_path / "b")
+    assert live_leases(tmp_path / "a") == [os.getpid()]
+    (tmp_path / "a" / "999999999").write_text("1")  # a dead client's lease: pruned
+    assert live_leases(tmp_path / "a") == [os.getpid()] and not (tmp_path / "a" / "999999999").exists()
+    release_leases(keep=tmp_path / "b")
+    assert not a.exists() and b.exists()
+    release_leases()
+    assert not b.exists()
+
+
 def test_stop_process_never_signals_pid_zero_or_below():
     for pid in (0, -1):
         stop_process(pid)  # would be kill(-1)/killpg(0): every process we may signal

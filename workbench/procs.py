@@ -260,10 +260,11 @@ def take_lease(lease_dir: "os.PathLike | str") -> Path:
     return path
 
 
-def release_leases() -> None:
-    """Drop every lease this process took (runs at interpreter exit; a forked child keeps its parent's)."""
+def release_leases(keep: "os.PathLike | str | None" = None) -> None:
+    """Drop every lease this process took but the one in folder ``keep`` (all of them at interpreter exit; a
+    forked child keeps its parent's)."""
     for path in list(_LEASES):
-        if path.name == str(os.getpid()):
+        if path.name == str(os.getpid()) and (keep is None or path.parent != Path(keep)):
             path.unlink(missing_ok=True)
             _LEASES.discard(path)
 
