@@ -29,6 +29,29 @@ def _serve(a) -> int:
                                                     threads=a.threads))
 
 
+def _model_status(a) -> int:
+    from .llm.local import run_dir, server_status
+
+    servers = server_status()
+    for st in servers:
+        print(st.line())
+    if not any(st.status in ("ready", "starting") for st in servers):
+        print(f"the shared local model server is not running (it starts on demand; state in {run_dir()})")
+    return EXIT_OK
+
+
+def _model_stop(a) -> int:
+    from .llm.local import stop_servers
+
+    stopped = stop_servers()
+    for st in stopped:
+        print(f"stopped the shared llama-server at {st.url} (pid {st.pid}, supervisor {st.supervisor}; "
+              f"{len(st.clients)} client(s) will start it again on their next call)")
+    if not stopped:
+        print("no shared local model server was running")
+    return EXIT_OK
+
+
 def _setup(a) -> int:
     from .doctor import obtain_all
 
@@ -316,6 +339,17 @@ def _monitor(a) -> int:
     return EXIT_FAILED if critical else EXIT_OK
 
 
+def _serve_args(s: argparse.ArgumentParser) -> None:
+    """The options of `workbench serve` and `workbench model serve`."""
+    s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    s.add_argument("--parallel", type=int, default=4, help="concurrent slots, continuous batching (default 4)")
+    s.add_argument("--ctx", type=int, default=8192, help="total context tokens shared by the slots (default 8192)")
+    s.add_argument("--lora", action="append", metavar="PATH", help="GGUF LoRA adapter (repeatable)")
+    s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
+                   "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
+    s.set_defaults(fn=_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="LLMOps Workbench: explore, augment, evaluate and "
                                 "operationalize LLM applications — offline by default.", epilog=EPILOG,
@@ -325,16 +359,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"llmops-workbench {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    s = sub.add_parser("serve", help="run the embedded model server (llama-server) in the foreground",
-                       description="Serve SmolLM2-135M-Instruct with llama.cpp on 127.0.0.1 as an "
-                       "OpenAI-compatible endpoint (/v1/chat/completions, streaming, /health).")
-    s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
-    s.add_argument("--parallel", type=int, default=4, help="concurrent slots, continuous batching (default 4)")
-    s.add_argument("--ctx", type=int, default=8192, help="total context tokens shared by the slots (default 8192)")
-    s.add_argument("--lora", action="append", metavar="PATH", help="GGUF LoRA adapter (repeatable)")
-    s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
-                   "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
-    s.set_defaults(fn=_serve)
+    serve_help = "run the embedded model server (llama-server) in the foreground"
+    serve_text = ("Serve SmolLM2-135M-Instruct with llama.cpp on 127.0.0.1 as an OpenAI-compatible endpoint "
+                  "(/v1/chat/completions, streaming, /health) until Ctrl-C or SIGTERM, which stop the server too. "
+                  "A busy --port is an error (exit 4). This private server is not the shared one that calls to "
+                  "`local` start on demand: see `workbench model status`.")
+    s = sub.add_parser("serve", help=serve_help, description=serve_text)
+    _serve_args(s)
+
+    mdl = sub.add_parser("model", help="the shared local model server: serve, status, stop",
+                         description="The shared embedded llama-server that calls to `local` start on demand. A "
+                         "detached supervisor keeps it running on a fixed 127.0.0.1 port while any process uses it "
+                         "(each holds a lease), restarts it if it dies, and stops it WORKBENCH_LOCAL_IDLE_S (default "
+                         "60) seconds after its last client exits. See docs/deployment.md.")
+    msub = mdl.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    _serve_args(msub.add_parser("serve", help=serve_help, description=serve_text))
+    s = msub.add_parser("status", help="show the shared server: status, URL, pids, client pids, restarts, log",
+                        description="One line per shared llama-server recorded in the run folder "
+                        "(WORKBENCH_RUN_DIR, default ~/.cache/llmops-workbench/run): ready, starting, stopped, "
+                        "failed or dead; its URL, server and supervisor pids, the processes holding a lease, "
+                        "restarts and log file.")
+    s.set_defaults(fn=_model_status)
+    s = msub.add_parser("stop", help="stop the shared server and its supervisor (a client's next call restarts it)",
+                        description="Stop every shared llama-server and its supervisor. Processes still using it "
+                        "start it again, on the same port, at their next call.")
+    s.set_defaults(fn=_model_stop)
 
     s = sub.add_parser("setup", help="obtain the model, build llama-server and fetch the embedding model (once)")
     s.set_defaults(fn=_setup)
@@ -466,15 +515,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id", metavar="RUN_ID", help="MLflow run that logged an adapter (`finetune train`, 03_finetune)")
     s.set_defaults(fn=_ft_serve)
 
+    start_text = ("Start `mlflow server` in the background (one worker, job execution off, its own process group) "
+                  "on the given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI "
+                  "clients should set. A busy port is an error (exit 4). Stop it with `workbench server stop`.")
+    server_text = ("Start or stop MLflow's tracking server for a team: PostgreSQL (or any SQLAlchemy) backend store, "
+                   "artifacts proxied by the server, lean start, health wait. Clients only set "
+                   "MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
     srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
-                         description="Start or stop MLflow's tracking server for a team: PostgreSQL (or any "
-                         "SQLAlchemy) backend store, artifacts proxied by the server, lean start, health wait. "
-                         "Clients only set MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
+                         description=server_text)
     ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
     s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy",
-                        description="Start `mlflow server` in the background (one worker, job execution off) on "
-                        "the given store and artifact destination, wait for /health, and print the "
-                        "MLFLOW_TRACKING_URI clients should set. Stop it with `workbench server stop`.")
+                        description=start_text)
     s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
                    "(default: the workspace's sqlite store)")
     s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
@@ -485,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mlflow-arg", action="append", metavar="ARG",
                    help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
     s.set_defaults(fn=_server_start)
-    s = ssub.add_parser("stop", help="stop the server started by `workbench server start`")
+    s = ssub.add_parser("stop", help="stop the server started by `workbench server start` (its whole process group)")
     s.set_defaults(fn=_server_stop)
 
     app = sub.add_parser("app", help="serve a chosen configuration as an OpenAI-compatible app endpoint",
@@ -540,7 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
     s.set_defaults(fn=_monitor)
 
-    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1")
+    ui_text = ("Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in "
+               "the foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its "
+               "workers (exit 0). A busy port is an error before anything starts (exit 4), as is a server that "
+               "exits before it answers.")
+    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1", description=ui_text)
     s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     s.set_defaults(fn=_ui)
     for _, parser in subcommands(p):  # `workbench X --help` opens with a sentence, as the list shows it

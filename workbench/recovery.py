@@ -15,37 +15,11 @@ import platform
 import time
 
 from . import tags as T
+from .procs import pid_alive, process_start
 
 PID_TAG, HOST_TAG, START_TAG, REASON_TAG = T.LAUNCHER_PID, T.LAUNCHER_HOST, T.LAUNCHER_START, T.KILLED_REASON
 
 log = logging.getLogger(__name__)
-
-
-def process_start(pid: int) -> str | None:
-    """The process start time (clock ticks since boot, from ``/proc``), or None where there is no ``/proc``."""
-    try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None  # field 22 of proc(5); fields[0] is field 3
-
-
-def launcher_alive(pid: int, start: str | None = None) -> bool:
-    """Whether process ``pid`` still runs and is the same process (same start time) as recorded."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    if start:
-        now = process_start(pid)
-        if now is not None and now != start:
-            return False  # the pid was reused by another process
-    return True
 
 
 def _kill(c, run_id: str, why: str) -> None:
@@ -76,7 +50,7 @@ SCHEDULED children (a killed sweep's cells); returns their ids."""
                 pid = int(tags.get(PID_TAG, ""))
             except ValueError:
                 continue
-            if launcher_alive(pid, tags.get(START_TAG)):
+            if pid_alive(pid, tags.get(START_TAG)):
                 continue
             _kill(c, run.info.run_id, f"launcher pid {pid} on {host} ended without ending the run (killed?)")
             stale.append(run.info.run_id)
@@ -86,7 +60,7 @@ SCHEDULED children (a killed sweep's cells); returns their ids."""
                 ct = child.data.tags
                 if child.info.run_id in stale or child.info.status not in ("RUNNING", "SCHEDULED") or (
                         ct.get(HOST_TAG) == host and ct.get(PID_TAG, "").isdigit()
-                        and launcher_alive(int(ct[PID_TAG]), ct.get(START_TAG))):
+                        and pid_alive(int(ct[PID_TAG]), ct.get(START_TAG))):
                     continue
                 _kill(c, child.info.run_id, f"its parent run {run.info.run_id} was killed")
                 stale.append(child.info.run_id)

@@ -11,19 +11,15 @@ sweeps (``runs/executors.py``) and evaluations (``evaluate/distributed.py``) to 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .config import settings
 from .errors import ConfigError, WorkbenchError
-from .procs import pid_alive, wait_healthy as _wait
+from .procs import pid_alive, require_free_port, start_service, stop_process
 
 
 @dataclass
@@ -78,16 +74,6 @@ def backend_uri(db: str) -> str:
                       "pip install 'llmops-workbench[team]' (psycopg2-binary)")
 
 
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0, log: Path | None = None):
-    """Poll ``url/health`` until it answers 200; fail early (with the log's tail) if the process exits."""
-    if _wait(url, timeout, alive=lambda: proc is None or proc.poll() is None, interval_s=0.3):
-        return
-    if proc is not None and proc.poll() is not None:
-        tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-        raise WorkbenchError(f"mlflow server exited with status {proc.returncode} before it was healthy:\n{tail}")
-    raise WorkbenchError(f"mlflow server at {url} not healthy after {timeout:.0f}s (log: {log})")
-
-
 def start_server(db: str | None = None, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000,
                  timeout: float = 120.0, extra_args: list[str] | None = None) -> ServerInfo:
     """Start ``mlflow server`` detached and wait until healthy. ``db``: backend store URI (default: the
@@ -114,16 +100,10 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     run_dir = state_path().parent
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "server.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)  # own process group: stop ends the workers too
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{url_host}:{port}"
-    try:
-        wait_healthy(url, proc, timeout, log)
-    except BaseException:
-        _kill_group(proc.pid)
-        raise
+    require_free_port(port, url_host, "workbench server start")
+    proc = start_service(cmd, url, log, env=env, timeout_s=timeout, what="mlflow server")
     info = ServerInfo(pid=proc.pid, url=url, host=host, port=port, db=mask_password(db), artifacts=artifacts,
                       log=str(log))
     tmp = state_path().with_suffix(".tmp")
@@ -132,23 +112,12 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     return info
 
 
-def _kill_group(pid: int, grace: float = 20.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.1)
-
-
 def stop_server() -> ServerInfo | None:
     """Stop the server recorded in the state file (its whole process group); None if none was running."""
     info = status()
     state_path().unlink(missing_ok=True)
     if info is not None:
-        _kill_group(info.pid)
+        stop_process(info.pid, grace_s=20.0)
     return info
 
 

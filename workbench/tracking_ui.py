@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
+import signal
 import sys
 
 from .config import settings
+from .procs import require_free_port, run_foreground
 from .tracking import configure
 
 
@@ -30,13 +31,14 @@ def ui_command(port: int = 5000) -> tuple[list[str], dict[str, str]]:
     return lean_server_command(uri, "127.0.0.1", port, extra)
 
 
-def serve_ui(port: int = 5000) -> int:
+def serve_ui(port: int = 5000, timeout_s: float = 120.0) -> int:
+    """Run the MLflow UI in the foreground until Ctrl-C or SIGTERM, which stop ``mlflow server`` and its uvicorn
+    workers with it (one process group). A busy port is a :class:`~workbench.procs.ServiceError` (exit 4), raised
+    before anything starts; the URL is printed only once the UI answers. Returns 0 when stopped by Ctrl-C or
+    SIGTERM, else the server's own exit code."""
+    require_free_port(port, what="workbench ui")
     cmd, env = ui_command(port)
-    print(f"MLflow UI: http://127.0.0.1:{port}  (store {configure()}; Ctrl-C to stop)", flush=True)
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=20)
-        return 0
+    url = f"http://127.0.0.1:{port}"
+    rc = run_foreground(cmd, env=env, url=url, timeout_s=timeout_s, what="mlflow server (workbench ui)",
+                        on_ready=lambda: print(f"MLflow UI: {url}  (store {configure()}; Ctrl-C to stop)", flush=True))
+    return 0 if rc - 128 in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) else rc

@@ -277,15 +277,21 @@ class LLMClient:
         client = self._openai(ep, kind, target.base_url)  # config errors (missing key...) raise here
         if target.extra_body:
             params = {**params, "extra_body": {**params.get("extra_body", {}), **target.extra_body}}
-        rec = await self._call_with_retries(client, ep, kind, model_name, messages, params, on_delta)
+
+        async def reconnect():
+            """A lost connection: the endpoint kind may bring its server back (or find where it went)."""
+            new = await asyncio.to_thread(kind.recover, ep, model_name, target)
+            return None if new is None else self._openai(ep, kind, new.base_url)
+
+        rec = await self._call_with_retries(client, ep, kind, model_name, messages, params, on_delta, reconnect)
         rec.repeat = repeat
         if store is not None and rec.ok:
             store.put(key, rec.to_dict())
         return rec
 
     async def _call_with_retries(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
-                                 params: dict,
-                                 on_delta: Callable[[str], Any] | None = None) -> ChatRecord:
+                                 params: dict, on_delta: Callable[[str], Any] | None = None,
+                                 reconnect: Callable[[], Any] | None = None) -> ChatRecord:
         limiter = self.limiter(ep)
         delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
 
@@ -335,6 +341,11 @@ class LLMClient:
                     rec.compute_s = rec.latency_s
                 break
             rec.retries += 1
+            if outcome == "connection" and reconnect is not None:
+                try:  # the server went away: re-resolve it (restarted, or started again) instead of retrying a dead port
+                    client = await reconnect() or client
+                except WorkbenchError as exc:
+                    rec.error_message = f"{rec.error_message}; reconnecting: {str(exc)[:300]}"
             await asyncio.sleep(wait if wait is not None else backoff_s(attempt, self.backoff_base_s))
         return rec
 

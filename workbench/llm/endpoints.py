@@ -114,6 +114,23 @@ class EndpointKind:
     def auth_headers(self, ep: Endpoint) -> dict[str, str]:
         return {"Authorization": f"Bearer {ep.api_key()}"}
 
+    def recover(self, ep: Endpoint, model: str | None, target: CallTarget) -> CallTarget | None:
+        """After a lost connection, before the retry: where the call goes now, or None when nothing changed. By
+        default a URL that names a server this machine manages (the embedded llama-server, by its port) brings
+        that server back; the ``local`` kind also re-resolves its own server."""
+        _load()  # the revivers register with their kinds
+        return target if any(revive(target.base_url) for revive in URL_REVIVERS) else None
+
+
+#: functions ``f(base_url) -> bool`` that bring back a managed server named by that URL (``llm/local`` adds one)
+URL_REVIVERS: list = []
+
+
+def register_url_reviver(fn) -> None:
+    """Add ``fn(base_url) -> bool``: True when ``base_url`` names a server it manages and it runs again."""
+    if fn not in URL_REVIVERS:
+        URL_REVIVERS.append(fn)
+
 
 class OpenAIKind(EndpointKind):
     """api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""

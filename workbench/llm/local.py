@@ -5,13 +5,14 @@
   ``llama-server`` target from the ``vendor/llama.cpp`` inside the pinned ``llama-cpp-python`` sdist,
   cached in ``~/.cache/llmops-workbench/llama.cpp/<version>-<arch>-<cpu flags hash>/`` (a native build is
   only valid on a CPU with the same flags, so the key includes them).
-* :func:`ensure_server` starts one shared server on demand: a state file (pid + port) lets concurrent
-  processes reuse it; the process that started it stops it at interpreter exit.
+* :func:`ensure_server` starts one shared server on demand under a small detached supervisor
+  (:func:`workbench.procs.supervise`): a state file (pids, port, status) lets concurrent processes reuse it, each
+  holds a lease while it runs, the server outlives the process that started it, is restarted on its port if it
+  dies, and stops ``WORKBENCH_LOCAL_IDLE_S`` after its last client exits (``workbench model status|stop``).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import json
@@ -19,7 +20,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -29,9 +29,11 @@ from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import ConfigError, SetupError
-from ..procs import LockTimeout, free_port, health, locked, pid_alive, stop_pid, wait_healthy
+from ..procs import (LockTimeout, ServiceError, ServiceSpec, free_port, health, live_leases, locked, log_tail,
+                     pid_alive, port_free, read_state, release_leases, require_free_port, run_foreground,
+                     start_service, start_supervised, stop_process, take_lease, wait_ready)
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
-from .endpoints import CallTarget, EndpointKind, register_endpoint_kind
+from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
 from .threads import plan_threads
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
@@ -225,11 +227,15 @@ class ServerOptions:
 
 @dataclass
 class ServerHandle:
+    """A running llama-server: its pid and port; ``supervisor`` is the pid of the detached supervisor that keeps
+    a shared server running (0 for one started by :func:`start_server`, which this process owns)."""
+
     pid: int
     port: int
     log_path: str
     options_key: str
-    owned: bool = False  # started by this process
+    owned: bool = False  # started by this process, stopped by it
+    supervisor: int = 0
 
     @property
     def base_url(self) -> str:
@@ -243,96 +249,211 @@ class ServerHandle:
         return pid_alive(self.pid) and health(self.root_url, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
-        stop_pid(self.pid, timeout)
-
-
-def _log_tail(path: Path, n: int = 20) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    return "(no log)"
+        """Stop the server (and its supervisor: a shared server stops for every client until one restarts it)."""
+        stop_process(self.supervisor or self.pid, timeout)
 
 
 def start_server(options: ServerOptions | None = None, port: int | None = None,
                  startup_timeout_s: float = 120.0) -> ServerHandle:
-    """Start llama-server in the background on 127.0.0.1 and wait for ``/health``.
+    """Start a private llama-server (owned by this process, not shared) on 127.0.0.1 and wait for ``/health``.
 
-    On failure raises SetupError with the tail of the server log.
+    On failure raises SetupError with the tail of the server log. Shared use goes through :func:`ensure_server`.
     """
     options = options or ServerOptions()
-    binary = find_server_binary()
-    model = model_path()
-    logs = cache_dir() / "run"
-    logs.mkdir(parents=True, exist_ok=True)
+    cmd = [str(find_server_binary()), *options.args(model_path(), 0)]
     for attempt in range(3):  # a freshly picked port can be taken in between: retry with another
         p = port or free_port()
-        log_path = logs / f"llama-server-{p}.log"
-        with open(log_path, "w") as lf:
-            proc = subprocess.Popen([str(binary), *options.args(model, p)], stdout=lf, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        handle = ServerHandle(pid=proc.pid, port=p, log_path=str(log_path), options_key=options.key(), owned=True)
-        if wait_healthy(handle.root_url, startup_timeout_s, alive=lambda: proc.poll() is None):
-            return handle
-        if proc.poll() is None:
-            stop_pid(proc.pid)
-            raise SetupError(f"llama-server did not become healthy within {startup_timeout_s:.0f}s "
-                             f"(log {log_path}):\n{_log_tail(log_path)}")
-        tail = _log_tail(log_path)
-        if port is None and "bind" in tail.lower() and attempt < 2:
-            continue
-        raise SetupError(f"llama-server exited with code {proc.returncode} at start (log {log_path}):\n{tail}")
+        log_path = run_dir() / f"llama-server-{p}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+        try:
+            proc = start_service(_with_port(cmd, p), f"http://127.0.0.1:{p}", log_path,
+                                 timeout_s=startup_timeout_s, what="llama-server")
+        except ServiceError as e:
+            if port is None and "bind" in log_tail(log_path).lower() and attempt < 2:
+                continue
+            raise SetupError(str(e)) from None
+        return ServerHandle(pid=proc.pid, port=p, log_path=str(log_path), options_key=options.key(), owned=True)
     raise SetupError("llama-server could not bind a port on 127.0.0.1")
 
 
+def _with_port(cmd: list[str], port: int) -> list[str]:
+    i = cmd.index("--port")
+    return [*cmd[:i + 1], str(port), *cmd[i + 2:]]
+
+
+# ---------------------------------------------------------------- the shared server (a managed service)
+
+
+def run_dir() -> Path:
+    """State files, leases and logs of the shared server: ``$WORKBENCH_RUN_DIR``, else ``<cache>/run``."""
+    override = os.environ.get("WORKBENCH_RUN_DIR")
+    return Path(override).expanduser().resolve() if override else cache_dir() / "run"
+
+
+def idle_s() -> float:
+    """How long the shared server outlives its last client: ``$WORKBENCH_LOCAL_IDLE_S`` (default 60 s)."""
+    try:
+        return float(os.environ.get("WORKBENCH_LOCAL_IDLE_S", "60"))
+    except ValueError:
+        raise ConfigError("WORKBENCH_LOCAL_IDLE_S must be a number of seconds") from None
+
+
 _SERVERS: dict[str, ServerHandle] = {}
+_CLAIMED: set[str] = set()  # URLs of WORKBENCH_LOCAL_BASE_URL already checked for a shared server to lease
 
 
-def _state_path(options: ServerOptions) -> Path:
-    return cache_dir() / "run" / f"local-server-{options.key()}.json"
+def _state_path(key: str) -> Path:
+    return run_dir() / f"local-service-{key}.json"
 
 
-def _stop_owned() -> None:
-    for key, h in list(_SERVERS.items()):
-        if h.owned:
-            h.stop()
-            with contextlib.suppress(OSError):
-                state = json.loads(Path(cache_dir() / "run" / f"local-server-{key}.json").read_text())
-                if state.get("pid") == h.pid:
-                    Path(cache_dir() / "run" / f"local-server-{key}.json").unlink()
-        _SERVERS.pop(key, None)
+def _lease_dir(key: str) -> Path:
+    return run_dir() / "leases" / key
 
 
-atexit.register(_stop_owned)
+@contextlib.contextmanager
+def _service_lock(key: str):
+    """One process at a time looks at and (re)starts the shared server of options ``key``."""
+    try:
+        with locked(run_dir() / "locks" / f"local-service-{key}.lock", 300.0, "the shared llama-server"):
+            yield
+    except LockTimeout as e:
+        raise SetupError(str(e)) from None
+
+
+def _handle(state: dict) -> ServerHandle:
+    return ServerHandle(pid=state.get("pid") or -1, port=state["port"], log_path=state.get("log_path", ""),
+                        options_key=state.get("options_key", ""), supervisor=state.get("supervisor") or 0)
+
+
+def _spec(options: ServerOptions, port: int) -> ServiceSpec:
+    cmd = [str(find_server_binary()), *options.args(model_path(), port)]
+    return ServiceSpec(cmd=cmd, port=port, log=str(run_dir() / f"llama-server-{port}.log"),
+                       state=str(_state_path(options.key())), leases=str(_lease_dir(options.key())),
+                       idle_s=idle_s(), info={"options_key": options.key(), "options": asdict(options)})
+
+
+def _bring_up(state_file: Path, new_spec) -> ServerHandle:
+    """Under the service's lock: the running server of ``state_file``; a supervisor that is (re)starting it is
+    waited for; a stopped or dead one is started again on its old port when that is free (so every URL that
+    names it keeps working), else ``new_spec(port)`` on a free port."""
+    state = read_state(state_file) or {}
+    sup = state.get("supervisor")
+    if sup and pid_alive(sup) and state.get("status") in ("ready", "starting"):
+        try:
+            return _handle(wait_ready(state_file, 180.0))
+        except ServiceError:
+            stop_process(sup)  # a supervisor that cannot bring its server up is replaced
+    old_port = (state.get("spec") or {}).get("port")
+    spec = new_spec(old_port if old_port and port_free(old_port) else free_port())
+    log(f"starting the shared llama-server on 127.0.0.1:{spec.port} (supervised; log {spec.log})")
+    try:
+        return _handle(start_supervised(spec))
+    except ServiceError as e:
+        raise SetupError(str(e)) from None
 
 
 def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
     """The shared embedded server for ``options``; started on demand and reused across processes.
 
-    ``WORKBENCH_LOCAL_BASE_URL`` (e.g. set by a parent process or pointing at a server you run yourself)
-    short-circuits all of this.
+    A detached supervisor keeps it running on a fixed port while any process holds a lease (this call takes one
+    for the calling process, dropped at its exit), restarts it there if it dies, and stops it
+    ``WORKBENCH_LOCAL_IDLE_S`` after the last client is gone. ``WORKBENCH_LOCAL_BASE_URL`` (a server you run
+    yourself, or this shared one named by URL) short-circuits the start; a URL that names a stopped shared
+    server starts it again.
     """
     options = options or options_for_model(None)
     url = os.environ.get("WORKBENCH_LOCAL_BASE_URL")
     if url:
+        revive_url(url)
         m = re.match(r"https?://[^:/]+:(\d+)", url)
         return ServerHandle(pid=-1, port=int(m.group(1)) if m else 80, log_path="", options_key="external")
     key = options.key()
     h = _SERVERS.get(key)
     if h is not None and pid_alive(h.pid):
         return h
-    state = _state_path(options)
-    with file_lock(f"local-server-{key}", timeout_s=300):
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            h = ServerHandle(**{**json.loads(state.read_text()), "owned": False})
-            if h.healthy():
-                _SERVERS[key] = h
-                return h
-        h = start_server(options)
-        state.parent.mkdir(parents=True, exist_ok=True)
-        tmp = state.with_suffix(".tmp")
-        tmp.write_text(json.dumps({k: v for k, v in asdict(h).items() if k != "owned"}))
-        os.replace(tmp, state)
-        _SERVERS[key] = h
+    with _service_lock(key):
+        take_lease(_lease_dir(key))
+        # a server for other options (before an adapter was registered) is no longer ours: its supervisor stops
+        # it once no one else holds it, rather than two servers starving each other on a small machine
+        release_leases(keep=_lease_dir(key))
+        h = _SERVERS[key] = _bring_up(_state_path(key), lambda port: _spec(options, port))
         return h
+
+
+def revive_url(url: str) -> bool:
+    """If ``url`` names a shared server this machine ran (by its 127.0.0.1 port), make sure it runs again (lease
+    taken); False for any other URL. Lets every endpoint that points at the embedded server by URL restart it."""
+    m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
+    if not m:
+        return False
+    for state_file in sorted(run_dir().glob("local-service-*.json")):
+        state = read_state(state_file) or {}
+        if state.get("port") == int(m.group(2)) and state.get("spec"):
+            key = state_file.stem.removeprefix("local-service-")
+            h = _SERVERS.get(key)
+            if h is not None and h.port == state["port"] and h.healthy(1.0):
+                return True
+            with _service_lock(key):
+                take_lease(_lease_dir(key))
+                _SERVERS[key] = _bring_up(state_file, lambda port, s=state["spec"]: ServiceSpec(
+                    **{**s, "port": port, "cmd": _with_port(s["cmd"], port)}))
+            return True
+    return False
+
+
+def forget(key: str | None = None) -> None:
+    """Drop this process's cached handle(s), so the next call re-reads the state (after a lost connection)."""
+    for k in [key] if key else list(_SERVERS):
+        _SERVERS.pop(k, None)
+
+
+@dataclass
+class ServiceStatus:
+    """One shared llama-server as ``workbench model status`` shows it."""
+
+    key: str
+    status: str  # ready, starting, stopped, failed, or dead (its supervisor is gone)
+    url: str
+    pid: int | None
+    supervisor: int | None
+    clients: list[int]
+    restarts: int
+    log: str
+
+    def line(self) -> str:
+        who = f"pid {self.pid}, supervisor {self.supervisor}" if self.status in ("ready", "starting") else ""
+        return (f"{self.status:<8} {self.url}  {who}  clients {len(self.clients)} {self.clients}  "
+                f"restarts {self.restarts}  options {self.key}  log {self.log}")
+
+
+def server_status() -> list[ServiceStatus]:
+    """Every shared llama-server recorded in :func:`run_dir`, running or not."""
+    out = []
+    for state_file in sorted(run_dir().glob("local-service-*.json")):
+        state = read_state(state_file)
+        if not state or "port" not in state:
+            continue
+        key = state_file.stem.removeprefix("local-service-")
+        status = state.get("status", "ready")
+        if status in ("ready", "starting") and not pid_alive(state.get("supervisor") or -1):
+            status = "dead"
+        out.append(ServiceStatus(key, status, f"http://127.0.0.1:{state['port']}/v1", state.get("pid"),
+                                 state.get("supervisor"), live_leases(_lease_dir(key)), state.get("restarts", 0),
+                                 state.get("log_path", "")))
+    return out
+
+
+def stop_servers(timeout: float = 15.0) -> list[ServiceStatus]:
+    """Stop every running shared llama-server with its supervisor (``workbench model stop``); returns them.
+    A client that calls the model later starts it again on the same port."""
+    stopped = []
+    for st in server_status():
+        if st.status in ("ready", "starting") and st.supervisor:
+            stop_process(st.supervisor, timeout)
+            stopped.append(st)
+        forget(st.key)
+    return stopped
 
 
 # ---------------------------------------------------------------- LoRA adapters as local models
@@ -424,6 +545,9 @@ class LocalKind(EndpointKind):
     def target(self, ep, model: str | None = None) -> CallTarget:
         url = external_url()
         if url:  # not ours: send no adapter scales (another server may reject them or apply another adapter 0)
+            if url not in _CLAIMED:  # the shared server named by URL: hold a lease on it (started if stopped)
+                revive_url(url)
+                _CLAIMED.add(url)
             if model not in (None, "", LOCAL_MODEL):
                 raise ConfigError(f"local:{model} is a LoRA adapter, served only by the embedded server the "
                                   f"workbench starts; unset WORKBENCH_LOCAL_BASE_URL ({url}) to use it")
@@ -475,33 +599,30 @@ class LocalKind(EndpointKind):
             from ..secrets import mask_url
 
             return "ok" if health(url.rstrip("/").removesuffix("/v1"), timeout) else f"unreachable: {mask_url(url)}"
-        try:
-            h = ServerHandle(**json.loads(_state_path(options_for_model(None)).read_text()))
-            return f"ok (pid {h.pid}, port {h.port})" if h.healthy() else "not running (starts on demand)"
-        except (OSError, ValueError, TypeError):
-            return "not running (starts on demand)"
+        st = next((x for x in server_status() if x.key == options_for_model(None).key()), None)
+        if st is not None and st.status == "ready" and health(st.url.removesuffix("/v1"), timeout):
+            return f"ok (pid {st.pid}, {st.url.removesuffix('/v1')}, {len(st.clients)} client(s))"
+        return "not running (starts on demand)"
+
+    def recover(self, ep, model: str | None, target: CallTarget) -> CallTarget | None:
+        """After a lost connection: forget the cached server, bring it back (restarted by its supervisor, or
+        started again) and return where the call goes now."""
+        if external_url():
+            return target if revive_url(external_url()) else None
+        forget()
+        return self.target(ep, model)
 
 
 register_endpoint_kind("local", LocalKind())
+register_url_reviver(revive_url)
 
 
 def serve_foreground(port: int = 8080, options: ServerOptions | None = None) -> int:
-    """Run llama-server in the foreground on 127.0.0.1 (``workbench serve``); returns its exit code."""
+    """Run llama-server in the foreground on 127.0.0.1 (``workbench serve``); returns its exit code (128 + the
+    signal when Ctrl-C, SIGTERM or SIGHUP stopped it: the server is stopped with it, never left orphaned)."""
     options = options or ServerOptions()
-    binary = find_server_binary()
-    cmd = [str(binary), *options.args(model_path(), port)]
-    log(f"serving {options.alias} at http://127.0.0.1:{port}/v1 (Ctrl-C to stop)")
-    proc = subprocess.Popen(cmd)
-    # `kill <pid>` (SIGTERM) or a closed terminal (SIGHUP) of this process stops the server too, never
-    # leaving it orphaned on the port
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, frame: proc.send_signal(signal.SIGTERM))
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return 130
+    require_free_port(port, what="workbench serve")
+    cmd = [str(find_server_binary()), *options.args(model_path(), port)]
+    url = f"http://127.0.0.1:{port}"
+    return run_foreground(cmd, url=url, what="llama-server",
+                          on_ready=lambda: log(f"serving {options.alias} at {url}/v1 (Ctrl-C to stop)"))

@@ -417,33 +417,30 @@ def _run(server) -> None:
 def start(config: AppConfig | str | Path | dict, port: int | None = None, host: str = "127.0.0.1",
           wait_s: float = 60.0) -> AppHandle:
     """Serve ``config`` from a background thread of this process (notebooks, tests); returns when healthy."""
-    import httpx
-
-    from ..procs import free_port
+    from ..procs import free_port, require_free_port, wait_healthy
 
     cfg = resolve_config(config)
+    if port:
+        require_free_port(port, host, f"app '{cfg.name}'")
     port = port or free_port()
     server = _uvicorn_server(cfg, host, port)
     thread = threading.Thread(target=_run, args=(server,), name=f"app-{cfg.name}", daemon=True)
     thread.start()
     url = f"http://{host}:{port}"
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise WorkbenchError(f"app '{cfg.name}' failed to start on {url} (port in use?)")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return AppHandle(url, cfg, server, thread)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    if wait_healthy(url, wait_s, alive=thread.is_alive):
+        return AppHandle(url, cfg, server, thread)
     server.should_exit = True
+    if not thread.is_alive():
+        raise WorkbenchError(f"app '{cfg.name}' failed to start on {url} (port in use?)")
     raise WorkbenchError(f"app '{cfg.name}' did not answer {url}/health within {wait_s:g} s")
 
 
 def serve(config: AppConfig | str | Path | dict, port: int = 8000, host: str = "127.0.0.1") -> None:
     """Serve ``config`` in the foreground until Ctrl-C."""
+    from ..procs import require_free_port
+
     cfg = resolve_config(config)
+    require_free_port(port, host, f"workbench app serve ({cfg.name})")
     server = _uvicorn_server(cfg, host, port)
     print(f"serving app '{cfg.name}' ({cfg.model}{', RAG' if cfg.rag else ''}) on http://{host}:{port}/v1 — "
           f"traces go to MLflow experiment '{cfg.experiment_name}'. Ctrl-C stops.", flush=True)

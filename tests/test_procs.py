@@ -1,0 +1,118 @@
+"""`workbench.procs`, the one managed-process module: the supervisor keeps a server on its port while a lease is
+held, restarts it there when it dies, stops it when idle or on SIGTERM; `stop_process` ends the whole group;
+`start_service` reports an early exit with the log. The served process is a tiny real HTTP server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workbench.procs import (ServiceError, ServiceSpec, free_port, health, live_leases, pid_alive, read_state,
+                             start_service, start_supervised, stop_process, take_lease)
+
+HTTP = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def _wait(cond, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _spec(tmp_path, idle_s: float = 1.0) -> ServiceSpec:
+    port = free_port()
+    return ServiceSpec(cmd=[sys.executable, "-c", HTTP, str(port)], port=port, log=str(tmp_path / "srv.log"),
+                       state=str(tmp_path / "state.json"), leases=str(tmp_path / "leases"), idle_s=idle_s,
+                       start_timeout_s=30)
+
+
+def test_supervisor_restarts_on_the_same_port_and_stops_when_idle(tmp_path):
+    spec = _spec(tmp_path)
+    lease = take_lease(spec.leases)
+    state = start_supervised(spec)
+    try:
+        assert state["status"] == "ready" and health(spec.url) and live_leases(spec.leases) == [os.getpid()]
+        os.kill(state["pid"], signal.SIGKILL)  # the server dies: back on the same port, a new process
+        assert _wait(lambda: (read_state(spec.state) or {}).get("pid") not in (None, state["pid"])
+                     and health(spec.url))
+        assert read_state(spec.state)["restarts"] == 1
+        lease.unlink()  # the last client is gone: stopped after idle_s
+        assert _wait(lambda: not pid_alive(state["supervisor"]))
+        after = read_state(spec.state)
+        assert after["status"] == "stopped" and not health(spec.url) and not pid_alive(after.get("pid") or 0)
+    finally:
+        stop_process(state["supervisor"])
+
+
+def test_sigterm_to_the_supervisor_stops_its_server(tmp_path):
+    spec = _spec(tmp_path, idle_s=600)
+    take_lease(spec.leases)
+    state = start_supervised(spec)
+    stop_process(state["supervisor"])
+    assert not pid_alive(state["pid"]) and not pid_alive(state["supervisor"])
+    assert read_state(spec.state)["status"] == "stopped"
+
+
+def test_start_service_reports_an_early_exit_with_the_log(tmp_path):
+    log = tmp_path / "x.log"
+    with pytest.raises(ServiceError, match="(?s)exited with status 3.*boom"):
+        start_service([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], f"http://127.0.0.1:{free_port()}",
+                      log, timeout_s=30)
+
+
+def test_stop_process_ends_the_whole_group(tmp_path):
+    port = free_port()
+    # a parent that starts a grandchild server and then waits: stopping the parent's group stops both
+    code = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {HTTP!r}, '{port}']); "
+            f"print(p.pid, flush=True); p.wait()")
+    proc = start_service([sys.executable, "-c", code], f"http://127.0.0.1:{port}", tmp_path / "g.log", timeout_s=30)
+    grandchild = int((tmp_path / "g.log").read_text().split()[0])
+    stop_process(proc.pid)
+    assert not pid_alive(proc.pid) and _wait(lambda: not pid_alive(grandchild), 10)
+
+
+def test_leases_are_per_process_and_released_but_the_kept_one(tmp_path):
+    from workbench.procs import release_leases
+
+    a, b = take_lease(tmp_path / "a"), take_lease(tmp_path / "b")
+    assert live_leases(tmp_path / "a") == [os.getpid()]
+    (tmp_path / "a" / "999999999").write_text("1")  # a dead client's lease: pruned
+    assert live_leases(tmp_path / "a") == [os.getpid()] and not (tmp_path / "a" / "999999999").exists()
+    release_leases(keep=tmp_path / "b")
+    assert not a.exists() and b.exists()
+    release_leases()
+    assert not b.exists()
+
+
+def test_stop_process_never_signals_pid_zero_or_below():
+    for pid in (0, -1):
+        stop_process(pid)  # would be kill(-1)/killpg(0): every process we may signal
+    assert pid_alive(os.getpid())
+
+
+def test_workbench_serve_on_a_busy_port_is_an_error():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "workbench", "serve", "--port", str(port)], capture_output=True,
+                           text=True, timeout=120)
+    assert r.returncode == 4 and "already in use" in r.stderr and "serving" not in r.stderr
