@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import WorkbenchError
+from .errors import UsageError, WorkbenchError
 
 # Exit codes (documented in `workbench --help`), so scripts and cron can act on the outcome.
 EXIT_OK = 0        # done
@@ -26,10 +26,6 @@ EPILOG = """exit codes:
      the message on stderr names the file/line and the fix
   130 interrupted (Ctrl-C)
 Each command has --help."""
-
-
-class UsageError(WorkbenchError):
-    """A combination of arguments argparse cannot check (exit code 2)."""
 
 
 def _serve(a) -> int:
