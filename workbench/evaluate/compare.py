@@ -232,7 +232,7 @@ def _metric_line(name: str, x: np.ndarray, y: np.ndarray, primary) -> dict:
     line = {"metric": name, "role": role, "n": len(d), "mean_a": x.mean(), "mean_b": y.mean(), "diff": d.mean(),
             "ci_low": lo, "ci_high": hi, "ci_method": "test inversion (same test as p_value)",
             "test": st.BINARY_TEST if binary else st.PAIRED_TEST,
-            "p_value": 1.0 if constant else pdiff.p_value(0.0), "mde": st.mde(pdiff.sd, pdiff.n),
+            "p_value": 1.0 if constant else pdiff.p_value(0.0), "mde": st.mde(pdiff.sd, pdiff.n), "sd_diff": pdiff.sd,
             "effect_size_dz": st.effect_size_dz(d), "higher_is_better": md.higher_is_better if md else None}
     if binary:
         line["discordant"] = int((x != y).sum())

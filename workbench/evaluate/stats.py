@@ -244,18 +244,29 @@ def bh_adjust(p_values) -> np.ndarray:
 # ------------------------------------------------------------------ one paired method: interval, test and gate agree
 
 
-def _sign_matrix(n: int, n_flips: int, rng: np.random.Generator) -> np.ndarray:
-    """Sign vectors for the flip test: all ``2**n`` when that is at most ``n_flips`` (exact), else random ones
-    with the identity, each together with its negation (so one-sided p-values are half the two-sided)."""
+def _flip_moments(d: np.ndarray, n_flips: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For each sign vector s of the flip test: ``mean(s * d)`` and ``mean(s)``. All ``2**n`` vectors when that is
+    at most ``n_flips`` (exact), else random ones with the identity, each together with its negation (so a
+    one-sided p-value is half the two-sided one); generated in blocks, so memory stays small at any n."""
+    n = len(d)
     if 2 ** n <= n_flips:
-        return 1.0 - 2.0 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
-    half = rng.choice([1.0, -1.0], size=(max(1, n_flips // 2), n))
-    half[0] = 1.0
-    return np.vstack([half, -half])
+        s = 1.0 - 2.0 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+        return s @ d / n, s.mean(axis=1)
+    a, c = [], []
+    half, block = max(1, n_flips // 2), max(1, 2_000_000 // n)
+    for start in range(0, half, block):
+        s = 1.0 - 2.0 * rng.integers(0, 2, size=(min(block, half - start), n), dtype=np.int8)
+        if start == 0:
+            s[0] = 1.0
+        a.append(s @ d / n)
+        c.append(s.mean(axis=1))
+    a_, c_ = np.concatenate(a), np.concatenate(c)
+    return np.concatenate([a_, -a_]), np.concatenate([c_, -c_])
 
 
 class PairedDifference:
     """The mean of paired differences ``d = B - A`` with one method for its interval, its test and any margin.
+    ``value_range``: the range ``d`` can take (:func:`diff_range` of the metric's); the interval stays inside it.
 
     ``p_greater(delta)`` is the one-sided p-value of "mean <= delta" (small when B - A is surely above delta),
     ``p_less`` the other side, ``p_value(delta)`` the two-sided one; ``interval()`` is the set of deltas whose
@@ -264,24 +275,22 @@ class PairedDifference:
     non-zero differences) — so the interval is the union of their intervals and covers at least as often as
     each; the test at 0 rejects no more often than the sign-flip test alone."""
 
-    def __init__(self, d, value_range: tuple[float | None, float | None] = (None, None),
+    def __init__(self, d, value_range: tuple[float | None, float | None] | None = (None, None),
                  n_flips: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES, seed: int = 0):
         d = np.asarray(d, float)
         self.d = d[~np.isnan(d)]
         self.n = n = len(self.d)
         self.mean = float(self.d.mean()) if n else float("nan")
         self.sd = float(self.d.std(ddof=1)) if n > 1 else float("nan")
-        lo, hi = value_range
-        spread = float(np.ptp(self.d)) if n else 0.0
-        self.bounds = (lo - hi if lo is not None and hi is not None else (self.d.min() - 2 * spread - 1e-9 if n else -np.inf),
-                       hi - lo if lo is not None and hi is not None else (self.d.max() + 2 * spread + 1e-9 if n else np.inf))
-        self.bounds = (float(self.bounds[0]), float(self.bounds[1]))
+        lo, hi = value_range if value_range else (None, None)
+        spread = float(np.ptp(self.d)) + 1e-9 if n else 0.0
+        self.bounds = (float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
+                       float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf))
         rng = np.random.default_rng(seed)
         self._a = self._c = self._t = None
-        if n >= 2:
-            s = _sign_matrix(n, n_flips + 1, rng)
-            self._a, self._c = s @ self.d / n, s.mean(axis=1)
-            self.se = self.sd / np.sqrt(n)
+        self.se = self.sd / np.sqrt(n) if n >= 2 else float("nan")
+        if 2 <= n < LARGE_N:  # from LARGE_N rows on, Student's t alone (the resampling tests converge to it)
+            self._a, self._c = _flip_moments(self.d, n_flips + 1, rng)
             if self.se > 1e-12 * max(1.0, float(np.abs(self.d).max())):
                 xb = self.d[rng.integers(0, n, (n_resamples, n))]
                 seb = xb.std(axis=1, ddof=1) / np.sqrt(n)
@@ -290,11 +299,13 @@ class PairedDifference:
                     self._t = np.sort((xb.mean(axis=1)[ok] - self.mean) / seb[ok])
 
     def _one_sided(self, delta: float, sign: float) -> float:
-        if self._a is None:
+        if self.n < 2:
             return 1.0
         eps = 1e-12 * max(1.0, abs(self.mean), abs(delta))
-        stat = sign * (self._a - delta * self._c)
-        p = float(np.mean(stat >= sign * (self.mean - delta) - eps))
+        p = 0.0
+        if self._a is not None:
+            stat = sign * (self._a - delta * self._c)
+            p = float(np.mean(stat >= sign * (self.mean - delta) - eps))
         if self._t is not None:
             t_obs = (self.mean - delta) / self.se
             k = (len(self._t) - np.searchsorted(self._t, t_obs - eps, "left")) if sign > 0 \
@@ -304,6 +315,8 @@ class PairedDifference:
             from scipy import special
 
             p = max(p, float(special.stdtr(self.n - 1, -sign * (self.mean - delta) / self.se)))
+        elif self._a is None:  # many rows, all differences equal: the data decide outright
+            p = 1.0 if sign * (self.mean - delta) <= eps else 0.0
         return min(1.0, p)
 
     def p_greater(self, delta: float = 0.0) -> float:
@@ -333,7 +346,8 @@ class PairedDifference:
                 inside, outside = (mid, outside) if p(mid) > a else (inside, mid)
                 if abs(inside - outside) <= 1e-9 * max(1.0, abs(self.mean)):
                     break
-            return inside
+            snapped = round(inside, 8)  # p is a step function: a step at a round value (0, with ties) is exact
+            return snapped if p(snapped) > a else inside
 
         return float(edge(self.p_greater, self.bounds[0])), float(edge(self.p_less, self.bounds[1]))
 
