@@ -104,14 +104,46 @@ def test_verdicts_say_not_shown():
     assert "not distinguishable" in verdict(line(p_value=0.3, p_adjusted=0.3, ci_low=-0.01))
 
 
-def test_recommend_uses_the_corrected_test():
-    class Cmp:
-        table = pd.DataFrame([line(p_value=0.03, p_adjusted=0.09)])
+def cmp_of(table: pd.DataFrame, n: int = 40):
+    from workbench.evaluate.compare import Comparison
 
+    return Comparison("A", "B", table, pd.DataFrame(), {}, {}, n_shared=n, answered_a=n, answered_b=n)
+
+
+def test_recommend_uses_the_corrected_test():
     table = pd.DataFrame({"candidate": ["base", "rag"], "quality_f1": [0.4, 0.45]})
-    text = recommend(table, {"rag": Cmp()})
+    text = recommend(table, {"rag": cmp_of(pd.DataFrame([line(p_value=0.03, p_adjusted=0.09)]))})
     assert "rag vs base (quality/f1)" in text and "only the uncorrected test rejects" in text
     assert "data support" not in text
+
+
+def test_the_recommendation_follows_the_verdict():
+    """With no supported difference the text opened with "Highest mean token F1: rag" and the tag named rag."""
+    from workbench.demo import choose
+
+    table = pd.DataFrame({"candidate": ["base", "rag"], "quality_f1": [0.4, 0.45]})
+    unsupported = {"rag": cmp_of(pd.DataFrame([line(p_value=0.3, p_adjusted=0.3, ci_low=-0.02, mde=0.08)]))}
+    text = recommend(table, unsupported)
+    assert choose(table, unsupported) is None
+    assert "Keep the baseline (base)" in text and "Highest mean" not in text
+    assert "A answered 40/40, B answered 40/40" in text and "±0.080" in text  # power beside "not distinguishable"
+    supported = {"rag": cmp_of(pd.DataFrame([line()]))}
+    assert choose(table, supported) == "rag" and "Recommended: **rag**" in recommend(table, supported)
+    worse = {"rag": cmp_of(pd.DataFrame([line(diff=-0.05, ci_low=-0.09, ci_high=-0.01)]))}
+    assert choose(table, worse) is None  # a supported loss is no reason to switch
+
+
+def test_serving_an_unsupported_recommendation_is_refused():
+    from workbench.errors import ConfigError
+    from workbench.serve.config import recommended_candidate
+
+    assert recommended_candidate({"workbench.recommended": "rag", "workbench.recommendation_supported": "true"},
+                                 "r1") == "rag"
+    with pytest.raises(ConfigError, match="supports no candidate.*--candidate"):
+        recommended_candidate({"workbench.recommendation_supported": "false"}, "r1")
+    with pytest.raises(ConfigError, match="named 'rag' without a supported difference"):
+        recommended_candidate({"workbench.recommended": "rag"}, "r1")  # a run tagged before the check
+    assert recommended_candidate({}, "r1") is None
 
 
 def test_aggregate_stats_and_percentile_method():

@@ -36,6 +36,7 @@ DATASET_DIGEST = "workbench.dataset_digest"  # on a registered evaluation datase
 CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row traces
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
+RECOMMENDATION_SUPPORTED = "workbench.recommendation_supported"  # "true" when a supported difference backs it
 PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
 # fine-tuning
 FT_MODEL = "workbench.ft.model"  # the model a fine-tuning run produced (local:ft-... or ft:...)
