@@ -49,6 +49,7 @@ def run_eval_cli(dataset: str, model: str, system_prompt: str | None = None, met
     if not run.ok:
         echo(f"run {rid} FAILED: {run.error}")
         return 1
+    echo(res.headline())
     s = res.summary()[["metric", "value", "ci_low", "ci_high", "n"]].round(4)
     ep, model_name = settings().resolve_model(model)
     priced = is_priced(ep, model_name)
