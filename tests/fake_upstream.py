@@ -20,16 +20,24 @@ class Upstream:
         outer = self
         self.mode, self.text, self.calls, self.delay_s = "ok", text, 0, delay_s
         self.bodies: list[dict] = []  # every request body received
+        self.in_flight = self.max_in_flight = 0  # chat requests being answered now / at most at once
+        lock = threading.Lock()
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def do_POST(self):
+                with lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
                     self._post()
                 except (BrokenPipeError, ConnectionResetError):  # the caller hung up (tests do so on purpose)
                     pass
+                finally:
+                    with lock:
+                        outer.in_flight -= 1
 
             def _post(self):
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
