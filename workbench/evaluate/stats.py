@@ -426,7 +426,13 @@ def gate_test(diff: PairedDifference, op: str, margin: float, test: str = PAIRED
     p_good, p_bad = (up, down) if side >= 0 else (down, up)
     lo, hi = diff.interval()
     p = min(1.0, 2 * min(up, down)) if side == 0 else p_good
-    return GateTest(decide(op, margin, p_good, p_bad), p, lo, hi, margin, mde(diff.sd, diff.n), test)
+    outcome = decide(op, margin, p_good, p_bad)
+    if diff.n >= MIN_N and diff.sd == 0:  # every row differs by the same amount (often 0: identical): no noise
+        import operator
+
+        ops = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+        outcome = PASS if ops[op](diff.mean, margin) else FAIL
+    return GateTest(outcome, p, lo, hi, margin, mde(diff.sd, diff.n), test)
 
 
 def stat_gate_test(x, y, stat: str, k: float, op: str, margin: float, n_resamples: int = N_RESAMPLES,
