@@ -39,7 +39,8 @@ class Plan:
 
     @property
     def rows_needed(self) -> int | None:
-        return st.rows_needed(self.sd, self.effect, self.power, self.alpha) if self.effect else None
+        """Paired rows needed to detect ``effect`` (None without an effect, or when the differences never vary)."""
+        return st.rows_needed(self.sd, self.effect, self.power, self.alpha) if self.effect and self.sd > 0 else None
 
     def mde(self, n: int) -> float:
         """The smallest true mean difference detected with probability ``power`` on ``n`` paired rows."""
@@ -51,6 +52,8 @@ class Plan:
                               "power": self.power, "sd_diff": self.sd, "source": self.source} for n in ns])
 
     def __str__(self) -> str:
+        if self.sd == 0:
+            return f"{self.metric}: no row differs ({self.source}): no spread to plan from"
         head = f"{self.metric}: sd of paired differences {self.sd:.3g} ({self.source})"
         if self.effect:
             head += f"; {self.rows_needed} rows detect {self.effect:+.3g} with {self.power:.0%} power"
@@ -96,6 +99,6 @@ def plan(metric: str, baseline, effect: float | None = None, power: float = st.P
         sd, source = _sd_from_rows(baseline.rows if isinstance(baseline, EvalResult) else baseline, metric)
     else:
         raise WorkbenchError(f"plan takes a variance, a Comparison, an EvalResult or rows, got {type(baseline).__name__}")
-    if not np.isfinite(sd) or sd == 0:
-        raise WorkbenchError(f"plan: the paired differences of {metric!r} do not vary; no power to compute")
+    if not np.isfinite(sd):
+        raise WorkbenchError(f"plan: too few values of {metric!r} to estimate their spread")
     return Plan(metric, sd, effect, power, alpha, source)
