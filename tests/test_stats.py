@@ -292,3 +292,9 @@ def test_plan_gives_rows_needed_and_the_detectable_effect():
     assert p.mde(40) == pytest.approx((1.959964 + 0.841621) * sd / np.sqrt(40), rel=1e-4)
     assert wb.plan("quality/f1", 0.04, effect=0.05).sd == pytest.approx(0.2)  # a variance
     assert "rows" in p.summary().columns
+    # A/A: two repeats of one configuration give the run-to-run noise
+    noise = rng.normal(0, 0.05, (2, 40))
+    rows = pd.DataFrame({"id": ids * 2, "repeat": [0] * 40 + [1] * 40, "candidate": "c",
+                         "quality/f1": np.concatenate([a + noise[0], a + noise[1]])})
+    aa = wb.plan("quality/f1/mean", rows, effect=0.05)
+    assert aa.source.startswith("A/A") and aa.sd == pytest.approx(np.std(noise[1] - noise[0], ddof=1))

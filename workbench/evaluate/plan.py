@@ -71,10 +71,14 @@ def _sd_from_rows(rows: pd.DataFrame, metric: str) -> tuple[float, str]:
         d = (wide[r1] - wide[r0]).dropna().to_numpy(float)
         if len(d) >= 2:
             return float(np.std(d, ddof=1)), f"A/A: repeats {r0} and {r1} of {len(d)} rows"
-    v = vals.dropna().to_numpy(float)
-    if len(v) < 2:
+    groups = [g.dropna().to_numpy(float) for _, g in vals.groupby(rows["candidate"])] if "candidate" in rows \
+        else [vals.dropna().to_numpy(float)]
+    groups = [g for g in groups if len(g) >= 2]
+    if not groups:
         raise WorkbenchError(f"plan: fewer than 2 values of {metric!r}")
-    return float(np.sqrt(2) * np.std(v, ddof=1)), f"sqrt(2) x spread across {len(v)} rows (no repeats: conservative)"
+    var = float(np.mean([np.var(g, ddof=1) for g in groups]))  # within each candidate, averaged
+    n = sum(len(g) for g in groups)
+    return float(np.sqrt(2 * var)), f"sqrt(2) x spread across {n} rows (no repeats: conservative)"
 
 
 def plan(metric: str, baseline, effect: float | None = None, power: float = st.POWER,
