@@ -27,10 +27,10 @@ REPS = 100 if quick() else 400
 FAST = {"n_flips": 1999, "n_resamples": 999}
 
 
-def f1_pair(rng, n, delta):
+def f1_pair(rng, n, delta, noise=0.2):
     """Paired F1-like scores: shared row difficulty, independent noise, B shifted by ``delta``."""
     u = rng.beta(2, 2, n) * 0.8 + 0.1
-    return np.clip(u + rng.normal(0, 0.1, n), 0, 1), np.clip(u + delta + rng.normal(0, 0.1, n), 0, 1)
+    return np.clip(u + rng.normal(0, noise, n), 0, 1), np.clip(u + delta + rng.normal(0, noise, n), 0, 1)
 
 
 def f1_tied(rng, n, shift):
@@ -129,7 +129,15 @@ def families():
 
 
 def main():
-    res = {"gates": gates(), "coverage": coverage(), "null_disagreement": disagreement(), "bh_family": families()}
+    parts = {"gates": gates, "coverage": coverage, "null_disagreement": disagreement, "bh_family": families}
+    only = sys.argv[1:] or list(parts)  # e.g. `calibrate_verdicts.py gates`
+    import json
+
+    from common import RESULTS
+
+    old = RESULTS / f"verdicts{'-quick' if quick() else ''}.json"
+    res = json.loads(old.read_text())["results"] if old.exists() and len(only) < len(parts) else {}
+    res.update({k: parts[k]() for k in only})
     save("verdicts", res)
 
 

@@ -183,11 +183,11 @@ def test_large_n_t_interval_equals_scipy_t():
 # ------------------------------------------------------------------ issue 27: verdicts that mean what they say
 
 
-def f1_pair(rng, n, delta):
+def f1_pair(rng, n, delta, noise=0.2):
     """Paired F1-like scores: a shared row difficulty, independent noise, B shifted by ``delta``."""
     u = rng.beta(2, 2, n) * 0.8 + 0.1
-    a = np.clip(u + rng.normal(0, 0.1, n), 0, 1)
-    b = np.clip(u + delta + rng.normal(0, 0.1, n), 0, 1)
+    a = np.clip(u + rng.normal(0, noise, n), 0, 1)
+    b = np.clip(u + delta + rng.normal(0, noise, n), 0, 1)
     return a, b
 
 

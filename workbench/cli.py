@@ -179,7 +179,8 @@ def _compare(a) -> int:
     for g in c.gates:
         ci = f", 95% CI {g['ci_low']:+.4g} to {g['ci_high']:+.4g} vs margin {g['margin']:+.4g}, " \
              f"p={g['p_value']:.3g}" if "ci_low" in g else ""
-        mde = f", detectable at this n: {g['mde']:.3g}" if g.get("outcome") == "inconclusive" and g.get("mde") else ""
+        mde = f", detectable at this n: {g['mde']:.3g}" \
+            if g.get("outcome") == "inconclusive" and pd.notna(g.get("mde", float("nan"))) else ""
         print(f"gate {g['outcome'].upper()}: {g['gate']}  (value {g['value']:.4g}, threshold {g['threshold']:.4g}, "
               f"on {g.get('n', '?')} shared rows{ci}{mde})" + (f" — {g['reason']}" if g.get("reason") else ""))
     return EXIT_OK if c.passed else EXIT_FAILED
