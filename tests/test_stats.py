@@ -298,3 +298,12 @@ def test_plan_gives_rows_needed_and_the_detectable_effect():
                          "quality/f1": np.concatenate([a + noise[0], a + noise[1]])})
     aa = wb.plan("quality/f1/mean", rows, effect=0.05)
     assert aa.source.startswith("A/A") and aa.sd == pytest.approx(np.std(noise[1] - noise[0], ddof=1))
+
+
+def test_a_gate_the_metric_range_decides_needs_no_rows():
+    """`>= baseline - 1` on F1 holds whatever the rows (05_evaluate's smoke gate at 4 rows); `>= baseline + 1` is
+    refuted by one row that did not gain 1."""
+    d = st.PairedDifference([0.0, 0.1, -0.2, 0.05], st.diff_range((0, 1)))
+    assert st.gate_test(d, ">=", -1).outcome == "pass" and st.gate_test(d, ">=", 1).outcome == "fail"
+    assert st.gate_test(d, "<=", 1).outcome == "pass" and st.gate_test(d, ">=", -0.02).outcome == "inconclusive"
+    assert st.gate_test(st.PairedDifference([0.0, 0.1, -0.2, 0.05]), ">=", -1).outcome == "inconclusive"  # unbounded

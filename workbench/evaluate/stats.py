@@ -283,6 +283,7 @@ class PairedDifference:
         self.mean = float(self.d.mean()) if n else float("nan")
         self.sd = float(self.d.std(ddof=1)) if n > 1 else float("nan")
         lo, hi = value_range if value_range else (None, None)
+        self.value_range = (lo, hi)
         spread = float(np.ptp(self.d)) + 1e-9 if n else 0.0
         self.bounds = (float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
                        float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf))
@@ -426,13 +427,31 @@ def gate_test(diff: PairedDifference, op: str, margin: float, test: str = PAIRED
     p_good, p_bad = (up, down) if side >= 0 else (down, up)
     lo, hi = diff.interval()
     p = min(1.0, 2 * min(up, down)) if side == 0 else p_good
-    outcome = decide(op, margin, p_good, p_bad)
+    outcome = _by_range(diff, op, margin) or decide(op, margin, p_good, p_bad)
     if diff.n >= MIN_N and diff.sd == 0:  # every row differs by the same amount (often 0: identical): no noise
         import operator
 
         ops = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
         outcome = PASS if ops[op](diff.mean, margin) else FAIL
     return GateTest(outcome, p, lo, hi, margin, mde(diff.sd, diff.n), test)
+
+
+def _by_range(diff: PairedDifference, op: str, margin: float) -> str | None:
+    """A gate the metric's range decides whatever the data: ``>= baseline - 1`` on F1 always holds; ``>= baseline +
+    1`` holds only if every row gains 1, so one row that does not refutes it. None when the range does not decide."""
+    side = _SIDE[op]
+    if side == 0:
+        return None
+    lo, hi = diff.value_range if side > 0 else (
+        -diff.value_range[1] if diff.value_range[1] is not None else None,
+        -diff.value_range[0] if diff.value_range[0] is not None else None)
+    m, d = side * margin, side * diff.d
+    strict = op in (">", "<")
+    if lo is not None and (m < lo or (m == lo and not strict)):
+        return PASS
+    if hi is not None and (m > hi or (m == hi and (strict or np.any(d < hi)))):
+        return FAIL
+    return None
 
 
 def stat_gate_test(x, y, stat: str, k: float, op: str, margin: float, n_resamples: int = N_RESAMPLES,
