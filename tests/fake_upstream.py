@@ -25,16 +25,24 @@ class Upstream:
         self.cut_streams = 0  # the next N streamed answers stop after their usage chunk (no finish, no [DONE])
         self._lock = threading.Lock()
         self.billed = [0, 0]  # prompt and completion tokens of every answer sent with usage, cut ones included
+        self.in_flight = self.max_in_flight = 0  # chat requests being answered now / at most at once
+        lock = threading.Lock()
 
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
 
             def do_POST(self):
+                with lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
                     self._post()
                 except (BrokenPipeError, ConnectionResetError):  # the caller hung up (tests do so on purpose)
                     pass
+                finally:
+                    with lock:
+                        outer.in_flight -= 1
 
             def _post(self):
                 req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))

@@ -126,7 +126,7 @@ def test_table_names_its_tests_and_the_correction():
     t = wb.compare(a, b).table.set_index("metric")
     assert t.loc["quality/f1", "test"] == st.PAIRED_TEST and t.loc["quality/exact_match", "test"] == st.BINARY_TEST
     assert "wilcoxon_p" in t and np.isnan(t.loc["quality/exact_match", "wilcoxon_p"])
-    assert (t["correction"] == "benjamini-hochberg over 2 metrics").all()
+    assert (t["correction"] == "benjamini-hochberg over 2 primary metrics").all()
     assert (t["p_adjusted"] >= t["p_value"]).all()
     assert t["p_adjusted"].tolist() == pytest.approx(st.bh_adjust(t["p_value"]).tolist())
 

@@ -104,14 +104,46 @@ def test_verdicts_say_not_shown():
     assert "not distinguishable" in verdict(line(p_value=0.3, p_adjusted=0.3, ci_low=-0.01))
 
 
-def test_recommend_uses_the_corrected_test():
-    class Cmp:
-        table = pd.DataFrame([line(p_value=0.03, p_adjusted=0.09)])
+def cmp_of(table: pd.DataFrame, n: int = 40):
+    from workbench.evaluate.compare import Comparison
 
+    return Comparison("A", "B", table, pd.DataFrame(), {}, {}, n_shared=n, answered_a=n, answered_b=n)
+
+
+def test_recommend_uses_the_corrected_test():
     table = pd.DataFrame({"candidate": ["base", "rag"], "quality_f1": [0.4, 0.45]})
-    text = recommend(table, {"rag": Cmp()})
+    text = recommend(table, {"rag": cmp_of(pd.DataFrame([line(p_value=0.03, p_adjusted=0.09)]))})
     assert "rag vs base (quality/f1)" in text and "only the uncorrected test rejects" in text
     assert "data support" not in text
+
+
+def test_the_recommendation_follows_the_verdict():
+    """With no supported difference the text opened with "Highest mean token F1: rag" and the tag named rag."""
+    from workbench.demo import choose
+
+    table = pd.DataFrame({"candidate": ["base", "rag"], "quality_f1": [0.4, 0.45]})
+    unsupported = {"rag": cmp_of(pd.DataFrame([line(p_value=0.3, p_adjusted=0.3, ci_low=-0.02, mde=0.08)]))}
+    text = recommend(table, unsupported)
+    assert choose(table, unsupported) is None
+    assert "Keep the baseline (base)" in text and "Highest mean" not in text
+    assert "A answered 40/40, B answered 40/40" in text and "±0.080" in text  # power beside "not distinguishable"
+    supported = {"rag": cmp_of(pd.DataFrame([line()]))}
+    assert choose(table, supported) == "rag" and "Recommended: **rag**" in recommend(table, supported)
+    worse = {"rag": cmp_of(pd.DataFrame([line(diff=-0.05, ci_low=-0.09, ci_high=-0.01)]))}
+    assert choose(table, worse) is None  # a supported loss is no reason to switch
+
+
+def test_serving_an_unsupported_recommendation_is_refused():
+    from workbench.errors import ConfigError
+    from workbench.serve.config import recommended_candidate
+
+    assert recommended_candidate({"workbench.recommended": "rag", "workbench.recommendation_supported": "true"},
+                                 "r1") == "rag"
+    with pytest.raises(ConfigError, match="supports no candidate.*--candidate"):
+        recommended_candidate({"workbench.recommendation_supported": "false"}, "r1")
+    with pytest.raises(ConfigError, match="named 'rag' without a supported difference"):
+        recommended_candidate({"workbench.recommended": "rag"}, "r1")  # a run tagged before the check
+    assert recommended_candidate({}, "r1") is None
 
 
 def test_aggregate_stats_and_percentile_method():
@@ -146,3 +178,132 @@ def test_large_n_t_interval_equals_scipy_t():
     m, se = x.mean(), x.std(ddof=1) / np.sqrt(len(x))
     q = ss.t.ppf(0.975, len(x) - 1)
     assert mean_ci(x) == pytest.approx((m - q * se, m + q * se))
+
+
+# ------------------------------------------------------------------ issue 27: verdicts that mean what they say
+
+
+def f1_pair(rng, n, delta, noise=0.2):
+    """Paired F1-like scores: a shared row difficulty, independent noise, B shifted by ``delta``."""
+    u = rng.beta(2, 2, n) * 0.8 + 0.1
+    a = np.clip(u + rng.normal(0, noise, n), 0, 1)
+    b = np.clip(u + delta + rng.normal(0, noise, n), 0, 1)
+    return a, b
+
+
+def gate_pass_rate(n, delta, reps, seed):
+    import warnings
+
+    import workbench as wb
+
+    rng = np.random.default_rng(seed)
+    ids = [f"q{i}" for i in range(n)]
+    passed = 0
+    for _ in range(reps):
+        a, b = f1_pair(rng, n, delta)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
+                           gates=["quality/f1/mean >= baseline - 0.02"])
+        passed += c.passed
+    return passed / reps
+
+
+@pytest.mark.parametrize("n", [10, 20, 40, 100])
+def test_a_gate_does_not_pass_a_real_regression_beyond_its_margin(n):
+    # a true drop of 0.05 against a margin of 0.02 passed 40/38/32/23% of runs at n = 10/20/40/100 (point means)
+    assert gate_pass_rate(n, -0.05, reps=150 if n < 100 else 80, seed=n) <= 0.05
+
+
+def test_a_gate_passes_a_real_gain_with_enough_rows():
+    assert gate_pass_rate(200, 0.05, reps=40, seed=3) >= 0.8
+
+
+def test_a_gate_has_three_outcomes_and_tests_its_margin():
+    import workbench as wb
+
+    rng = np.random.default_rng(5)
+    ids = [f"q{i}" for i in range(12)]
+    a, b = f1_pair(rng, 12, 0.0)
+    g = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
+                   gates=["quality/f1/mean >= baseline - 0.02"]).gates[0]
+    assert g["outcome"] == "inconclusive" and not g["passed"]  # 12 noisy rows cannot show "no worse than -0.02"
+    assert g["mde"] > 0.02 and g["ci_low"] < -0.02 < g["ci_high"] and g["margin"] == pytest.approx(-0.02)
+    d = st.PairedDifference(b - a, st.diff_range((0, 1)))
+    assert g["p_value"] == pytest.approx(d.p_greater(-0.02))  # the p-value of the margin, not of 0
+    c = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
+                   gates=["quality/f1/mean >= baseline - 0.02"], allow_inconclusive=True)
+    assert c.passed  # opted in
+    worse = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": a - 0.3}),
+                       gates=["quality/f1/mean >= baseline - 0.02"]).gates[0]
+    assert worse["outcome"] == "fail"
+
+
+def f1_tied(rng, n, shift):
+    """F1 with 60% zeros: on hard rows both candidates score 0 (a tie); elsewhere B is ``shift`` better."""
+    zero = rng.random(n) < 0.6
+    u = rng.beta(2, 2, n)
+    a = np.where(zero, 0, np.clip(u + rng.normal(0, 0.15, n), 0, 1))
+    b = np.where(zero, 0, np.clip(u + shift + rng.normal(0, 0.15, n), 0, 1))
+    return a, b
+
+
+def test_paired_interval_covers_on_tied_bounded_data():
+    """The bootstrap-t interval of the paired differences covered 0.921 here (1,000 runs, 0.89 at n = 10)."""
+    truth = np.subtract(*f1_tied(np.random.default_rng(99), 2_000_000, 0.1)[::-1]).mean()
+    rng = np.random.default_rng(20)
+    reps, hits = 1000, 0
+    for r in range(reps):
+        a, b = f1_tied(rng, 20, 0.1)
+        lo, hi = st.PairedDifference(b - a, st.diff_range((0, 1)), n_flips=1999, n_resamples=999,
+                                     seed=r).interval()
+        hits += lo <= truth <= hi
+    assert hits / reps >= 0.93, hits / reps
+
+
+def test_interval_and_test_agree_and_stay_in_range():
+    rng = np.random.default_rng(11)
+    for r in range(150):
+        n = int(rng.integers(5, 50))
+        kind = r % 3
+        if kind == 0:
+            a, b = f1_pair(rng, n, rng.normal(0, 0.05))
+        elif kind == 1:  # binary
+            a, b = (rng.random(n) < 0.5).astype(float), (rng.random(n) < 0.6).astype(float)
+        else:
+            a, b = f1_tied(rng, n, 0.1)
+        d = st.PairedDifference(b - a, st.diff_range((0, 1)), seed=r)
+        lo, hi = d.interval()
+        assert -1 <= lo <= d.mean <= hi <= 1
+        assert (d.p_value(0) <= 0.05) == (not lo <= 0 <= hi), (r, lo, hi, d.p_value(0))
+
+
+def test_plan_gives_rows_needed_and_the_detectable_effect():
+    import workbench as wb
+
+    rng = np.random.default_rng(1)
+    a, b = f1_pair(rng, 40, 0.0)
+    ids = [f"q{i}" for i in range(40)]
+    c = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}))
+    p = wb.plan("quality/f1", c, effect=0.05)
+    sd = np.std(b - a, ddof=1)
+    assert p.sd == pytest.approx(sd)
+    assert p.rows_needed == int(np.ceil(((1.959964 + 0.841621) * sd / 0.05) ** 2))
+    assert p.mde(40) == pytest.approx((1.959964 + 0.841621) * sd / np.sqrt(40), rel=1e-4)
+    assert wb.plan("quality/f1", 0.04, effect=0.05).sd == pytest.approx(0.2)  # a variance
+    assert "rows" in p.summary().columns
+    # A/A: two repeats of one configuration give the run-to-run noise
+    noise = rng.normal(0, 0.05, (2, 40))
+    rows = pd.DataFrame({"id": ids * 2, "repeat": [0] * 40 + [1] * 40, "candidate": "c",
+                         "quality/f1": np.concatenate([a + noise[0], a + noise[1]])})
+    aa = wb.plan("quality/f1/mean", rows, effect=0.05)
+    assert aa.source.startswith("A/A") and aa.sd == pytest.approx(np.std(noise[1] - noise[0], ddof=1))
+
+
+def test_a_gate_the_metric_range_decides_needs_no_rows():
+    """`>= baseline - 1` on F1 holds whatever the rows (05_evaluate's smoke gate at 4 rows); `>= baseline + 1` is
+    refuted by one row that did not gain 1."""
+    d = st.PairedDifference([0.0, 0.1, -0.2, 0.05], st.diff_range((0, 1)))
+    assert st.gate_test(d, ">=", -1).outcome == "pass" and st.gate_test(d, ">=", 1).outcome == "fail"
+    assert st.gate_test(d, "<=", 1).outcome == "pass" and st.gate_test(d, ">=", -0.02).outcome == "inconclusive"
+    assert st.gate_test(st.PairedDifference([0.0, 0.1, -0.2, 0.05]), ">=", -1).outcome == "inconclusive"  # unbounded

@@ -137,3 +137,67 @@ def test_latency_covers_retries_and_decode_rate_skips_the_first_token(fault_serv
     if rec.completion_tokens >= 2:
         gen = rec.latency_s - rec.ttft_s
         assert rec.tokens_per_s == pytest.approx((rec.completion_tokens - 1) / gen, rel=1e-6)
+
+
+@pytest.fixture
+def limited_upstream(workbench_toml):
+    """A streaming endpoint with a fixed 0.8 s server time before its answer, declared with max_concurrency 2."""
+    from fake_upstream import Upstream
+
+    up = Upstream("An answer.", delay_s=0.8)
+    workbench_toml(up.toml(key_env=None) + "max_concurrency = 2\n")
+    yield up
+    up.stop()
+
+
+def test_latency_is_the_servers_time_not_the_workbench_queue(limited_upstream, tmp_path, project_dir):
+    """Default settings reported p50 latency 1.8x and TTFT 2.9x the server's time (workers = 2 x the limit, the
+    clock started before the wait for a slot)."""
+    rows = [{"id": f"q{i}", "question": f"question {i}", "reference": "a"} for i in range(12)]
+    cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=5)
+    res = wb.evaluate(_ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False)
+    s = res.summary(ci=False).set_index("metric")["value"]
+    server = limited_upstream.delay_s
+    assert s["latency/latency_s/p50"] == pytest.approx(server, rel=0.10), s["latency/latency_s/p50"]
+    assert s["latency/ttft_s/p50"] == pytest.approx(server, rel=0.20), s["latency/ttft_s/p50"]
+    assert limited_upstream.max_in_flight <= 2
+
+
+def test_extra_workers_wait_in_queue_s_not_in_latency(limited_upstream, tmp_path, project_dir):
+    rows = [{"id": f"q{i}", "question": f"question {i}", "reference": "a"} for i in range(12)]
+    cand = wb.PromptCandidate("fake:m", name="c8", system_prompt=None, max_tokens=5)
+    res = wb.evaluate(_ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False,
+                      concurrency=8)
+    s = res.summary(ci=False).set_index("metric")["value"]
+    assert s["latency/latency_s/p50"] == pytest.approx(limited_upstream.delay_s, rel=0.10)
+    assert s["latency/queue_s/p50"] > 1.0  # 8 workers on 2 slots: most rows waited one or more turns
+    assert limited_upstream.max_in_flight <= 2
+
+
+def test_a_comparison_names_every_configuration_difference(tmp_path, project_dir):
+    """04_compare's base and rag differed in system prompt as well as retrieval, and nothing said so."""
+    from workbench.evaluate.compare import config_differences
+
+    ds = _ds(tmp_path)
+    a = wb.candidates.CallableCandidate(lambda r: r["reference"], name="a", config={"model": "m", "system_prompt": "x"})
+    b = wb.candidates.CallableCandidate(lambda r: r["reference"], name="b",
+                                        config={"model": "m2", "system_prompt": "y", "temperature": 0.0})
+    res = wb.evaluate(ds, [a, b], metrics=["quality/f1"], log=False, progress=False)
+    with pytest.warns(UserWarning, match="differ in 3 factors"):
+        c = wb.compare(res, res, candidate_a="a", candidate_b="b")
+    assert c.confounded and c.factors == ["generation", "model", "system prompt"]
+    assert c.differences["model"] == ("m", "m2") and "CONFOUNDED" in c.headline()
+    assert c.headline().startswith("A answered 10/10, B answered 10/10")
+    # a prompt-only base and a RAG pipeline with the same system prompt differ in retrieval alone
+    base = wb.PromptCandidate("local", name="base", system_prompt="S", max_tokens=48).config
+    rag = {"kind": "rag", "model": "local", "top_k": 4, "retriever": "hybrid", "mmr": False, "prompt": "default",
+           "system_prompt": "S", "embed_model": "minilm", "temperature": 0.0, "max_tokens": 48}
+    assert config_differences(base, rag)[1] == ["retrieval"]
+
+
+def test_failed_rows_do_not_enter_similarity_as_minus_one():
+    from workbench.evaluate.metrics import METRICS, load_all
+
+    load_all()
+    assert METRICS["quality/semantic_similarity"].worst == 0.0  # was -1: 8 failed rows of 10 read a mean of -0.80
+    assert METRICS["quality/f1"].worst == 0.0

@@ -11,7 +11,7 @@ from .errors import (EXIT_BUDGET, EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXI
 # Exit codes: defined with the errors that carry them (workbench/errors.py), documented in `workbench --help`.
 EPILOG = """exit codes:
   0  ok
-  1  failed: a notebook run or sweep cell failed, a gate did not pass (`compare --gate`, or a gate a
+  1  failed: a notebook run or sweep cell failed, a gate did not pass or was inconclusive (`compare --gate`, or a gate a
      notebook recorded: `run` prints its PASS/FAIL/INCONCLUSIVE lines), a doctor check or
      `finetune validate` failed, `monitor` found a critical rule firing
   2  usage error (bad or missing arguments; an unknown `-p NAME` unless --allow-unknown-params)
@@ -192,23 +192,28 @@ def _eval(a) -> int:
 def _compare(a) -> int:
     from .evaluate.compare import compare
 
-    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch)
+    c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch,
+                allow_inconclusive=a.allow_inconclusive)
     import pandas as pd
 
+    print(c.headline())
+    for k, (va, vb) in c.differences.items():
+        print(f"  differs: {k}: {str(va)[:60]!r} -> {str(vb)[:60]!r}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        cols = ["metric", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "test",
-                "effect_size_dz"]
+        cols = ["metric", "role", "n", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "mde",
+                "test"]
         print(c.table[[x for x in cols if x in c.table]].round(4).to_string(index=False))
         if "correction" in c.table:
-            print(f"p_adjusted: {c.table['correction'].iloc[0]}; CI: studentized bootstrap of the paired differences")
+            print("p_adjusted: Benjamini-Hochberg over the primary metrics (quality, honesty, harm); secondary ones "
+                  "unadjusted. CI: the test inverted (the same test as p_value); mde: detectable at 80% power")
         if len(c.flipped):
             print(f"\nflipped rows: {len(c.flipped)} (first 10)")
             print(c.flipped.head(10)[["metric", "id", "a", "b"]].to_string(index=False))
-    from .evaluate.verdict import gate_line, verdict
+    from .evaluate.verdict import gate_line
 
     for g in c.gates:
         print(gate_line(g))
-    return EXIT_OK if verdict(c.gates) in (None, "pass") else EXIT_FAILED  # inconclusive does not pass
+    return EXIT_OK if c.passed else EXIT_FAILED  # inconclusive does not pass unless --allow-inconclusive
 
 
 def _ft_validate(a) -> int:
@@ -467,8 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_eval)
 
     s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",
-                       description="Compare RUN_B against baseline RUN_A row by row: mean difference with a paired "
-                       "bootstrap CI, McNemar / Wilcoxon tests, effect size, flipped rows. Exit 1 if a gate fails.")
+                       description="Compare RUN_B against baseline RUN_A row by row: mean difference, its 95% interval "
+                       "and test (one method), BH over the primary metrics, effect size, flipped rows. A gate is a "
+                       "test at its margin: pass, fail or inconclusive. Exit 1 if a gate fails or is inconclusive "
+                       "(unless --allow-inconclusive); exit 2 for a malformed gate.")
     s.add_argument("run_a", metavar="RUN_A", help="baseline MLflow run id")
     s.add_argument("run_b", metavar="RUN_B", help="candidate MLflow run id")
     s.add_argument("--gate", action="append", metavar="EXPR",
@@ -476,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metrics", nargs="+", help="only these row metrics")
     s.add_argument("--allow-error-mismatch", action="store_true",
                    help="let gates pass although the two runs' error rates differ by more than 2 points")
+    s.add_argument("--allow-inconclusive", action="store_true",
+                   help="an inconclusive gate (too few rows to decide at its margin) does not fail the command")
     s.set_defaults(fn=_compare)
 
     ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",

@@ -93,32 +93,42 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
 def contoso_candidates(index, model: str = "local", finetuned_model: str = "", top_k: int = 4,
                        retriever: str = "hybrid", max_tokens: int = 48, system_prompt: str | None = None) -> list:
     """The four candidates of the comparison: base, RAG, fine-tuned, RAG + fine-tuned (the last two only when
-    a fine-tuned model exists), all with the same system prompt and answer length."""
+    a fine-tuned model exists), all with the same system prompt and answer length, so each differs from its
+    baseline (:data:`BASELINES`) in one factor: retrieval, or the model's adapter."""
     from .candidates import PromptCandidate
     from .finetune.prepare import FT_SYSTEM
     from .rag import RAGPipeline
 
     system_prompt = FT_SYSTEM if system_prompt is None else system_prompt
     cands = [PromptCandidate(model, name="base", system_prompt=system_prompt, max_tokens=max_tokens),
-             RAGPipeline(index, model=model, top_k=top_k, retriever=retriever, name="rag", max_tokens=max_tokens)]
+             RAGPipeline(index, model=model, top_k=top_k, retriever=retriever, name="rag", max_tokens=max_tokens,
+                         system_prompt=system_prompt)]
     if finetuned_model:
         cands += [PromptCandidate(finetuned_model, name="finetuned", system_prompt=system_prompt, max_tokens=max_tokens),
                   RAGPipeline(index, model=finetuned_model, top_k=top_k, retriever=retriever, name="rag_finetuned",
-                              max_tokens=max_tokens)]
+                              max_tokens=max_tokens, system_prompt=system_prompt)]
     return cands
 
 
-def paired_comparisons(result, baseline: str = "base", log: bool = True) -> dict:
-    """``{candidate: Comparison}`` of every candidate against ``baseline`` on the shared rows of ``result``
-    (each logged as ``paired_<name>.json`` when ``log``)."""
+# each candidate's baseline: the candidate it differs from in exactly one factor
+BASELINES = {"rag": "base", "finetuned": "base", "rag_finetuned": "rag"}
+
+
+def paired_comparisons(result, baseline: str | dict = "base", log: bool = True) -> dict:
+    """``{candidate: Comparison}`` of every candidate against its baseline on the shared rows of ``result``:
+    ``baseline`` is one name for all, or ``{candidate: baseline}`` (:data:`BASELINES`, each pair differing in
+    one factor). Each is logged as ``paired_<name>.json`` when ``log``; a pair differing in several factors
+    warns."""
     from . import tracking
     from .evaluate.compare import compare
 
     out = {}
     for name in result.candidates:
-        if name == baseline:
+        base = baseline.get(name, "base") if isinstance(baseline, dict) else baseline
+        if name == base or base not in result.candidates:
             continue
-        out[name] = compare(result, result, candidate_a=baseline, candidate_b=name)
+        out[name] = compare(result, result, candidate_a=base, candidate_b=name)
+        out[name].baseline = base
         if log:
             tracking.log_table(out[name].table, f"paired_{name}.json")
     return out
@@ -185,56 +195,116 @@ def comparison_table(result, redteam=None) -> pd.DataFrame:
     return t.reindex(result.candidates).reset_index()
 
 
-def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", metric: str = "quality/f1") -> str:
-    """A paragraph stating what the numbers support — and what they do not."""
+def supported_gain(cmp, metric: str = "quality/f1") -> bool:
+    """Whether ``cmp`` (B vs its baseline) shows a difference on ``metric`` that the data support, in the
+    metric's good direction."""
+    t = cmp.table
+    if not len(t) or metric not in set(t["metric"]):
+        return False
+    line = t.set_index("metric").loc[metric]
+    good = 1 if line.get("higher_is_better", True) in (True, None) else -1
+    p = line.get("p_adjusted")
+    p = line["p_value"] if p is None or pd.isna(p) else p
+    return int(line["n"]) >= stats.MIN_N and float(p) < stats.ALPHA and good * float(line["diff"]) > 0
+
+
+def choose(table: pd.DataFrame, comparisons: dict, metric: str = "quality/f1") -> str | None:
+    """The candidate to recommend: among those with a supported gain over their baseline, the best mean; None
+    (keep the baseline) when no gain is supported."""
+    col = metric.replace("/", "_")
+    ok = [n for n, c in comparisons.items() if supported_gain(c, metric)]
+    if not ok:
+        return None
     t = table.set_index("candidate")
-    best = t["quality_f1"].idxmax()
-    parts = [f"Highest mean token F1: **{best}** ({t.loc[best, 'quality_f1']:.3f}; {baseline}: "
-             f"{t.loc[baseline, 'quality_f1']:.3f})."]
+    return max(ok, key=lambda n: t.loc[n, col] if col in t else 0)
+
+
+def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", metric: str = "quality/f1") -> str:
+    """A paragraph stating what the numbers support — and what they do not. It leads with the rows answered
+    and the recommendation, which follows the verdicts: "keep the baseline" when no gain is supported."""
+    t = table.set_index("candidate")
+    parts = []
+    first = next(iter(comparisons.values()), None)
+    if first is not None:
+        parts.append(first.headline().split(" — ")[0] + ".")
+        failed = [n for n, c in comparisons.items() if c.answered_b < c.n_shared]
+        if failed or (first.answered_a < first.n_shared):
+            parts.append(f"WARNING: rows failed ({', '.join(f'{n}: {c.n_shared - c.answered_b}' for n, c in comparisons.items())};"
+                         f" {baseline}: {first.n_shared - first.answered_a}); failures count as 0 in quality.")
+    pick = choose(table, comparisons, metric)
+    col = metric.replace("/", "_")
+    if pick is None:
+        best = t[col].idxmax() if col in t else baseline
+        parts.append(f"**Keep the baseline ({baseline})**: no candidate's difference in {metric} is supported by the "
+                     f"data" + (f" (the highest mean, {best} at {t.loc[best, col]:.3f}, is not a supported difference)."
+                                if col in t and best != baseline else "."))
+    else:
+        parts.append(f"Recommended: **{pick}** ({metric} {t.loc[pick, col]:.3f}; its gain over "
+                     f"{getattr(comparisons[pick], 'baseline', baseline)} is supported by the data).")
     for name, cmp in comparisons.items():
+        base = getattr(cmp, "baseline", baseline)
         line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
         if line is not None:
-            parts.append(f"{name} vs {baseline} ({metric}): {verdict(line)}")
+            parts.append(f"{name} vs {base} ({metric}): {verdict(line)}")
+        if cmp.confounded:
+            parts.append(f"({name} and {base} differ in {', '.join(cmp.factors)}: the difference is not any one "
+                         f"factor's.)")
     if "groundedness" in t:
         g = t["groundedness"].dropna()
         if len(g):
             parts.append(f"Groundedness (RAG candidates only) is highest for {g.idxmax()} ({g.max():.2f}).")
     if "redteam_pass" in t:
-        parts.append(f"Red-team pass rates range {t['redteam_pass'].min():.0%}–{t['redteam_pass'].max():.0%}: "
-                     f"{'no' if t['redteam_pass'].max() < 0.8 else 'some'} candidate is safe enough to ship as is.")
+        r = t["redteam_pass"].dropna()
+        if len(r):
+            span = f"{r.min():.0%}" if r.min() == r.max() else f"{r.min():.0%}–{r.max():.0%}"
+            parts.append(f"Red-team pass rate{'s' if len(r) > 1 else ''} {'all ' if r.min() == r.max() and len(r) > 1 else ''}"
+                         f"{span}: {'no' if r.max() < 0.8 else 'some'} candidate is safe enough to ship as is.")
     if "latency_p95_s" in t:
-        parts.append(f"p95 latency: fastest {t['latency_p95_s'].idxmin()} ({t['latency_p95_s'].min():.2f}s), "
-                     f"slowest {t['latency_p95_s'].idxmax()} ({t['latency_p95_s'].max():.2f}s).")
+        parts.append(f"p95 latency (secondary, not a verdict): fastest {t['latency_p95_s'].idxmin()} "
+                     f"({t['latency_p95_s'].min():.2f}s), slowest {t['latency_p95_s'].idxmax()} "
+                     f"({t['latency_p95_s'].max():.2f}s).")
     parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
                  f"metrics were not used. A difference is called real only when the paired test, Benjamini-Hochberg "
-                 f"adjusted over the metrics compared, rejects at {stats.ALPHA:.0%} on at least {stats.MIN_N} rows.")
+                 f"adjusted over the primary metrics (quality, honesty, harm), rejects at {stats.ALPHA:.0%} on at "
+                 f"least {stats.MIN_N} rows.")
     return " ".join(parts)
 
 
 def verdict(line) -> str:
     """One comparison-table line in words: the difference, its CI and test, and whether the data support it.
 
-    "not shown" below :data:`stats.MIN_N` paired rows, and when only the uncorrected p-value rejects."""
-    p, p_adj = float(line["p_value"]), float(line.get("p_adjusted", line["p_value"]))
+    "not shown" below :data:`stats.MIN_N` paired rows, and when only the uncorrected p-value rejects; "not
+    distinguishable" says which difference this n could have detected (``mde``)."""
+    p = float(line["p_value"])
+    p_adj = line.get("p_adjusted", p)
+    secondary = line.get("role") == "secondary" or p_adj is None or pd.isna(p_adj)
+    p_adj = p if secondary else float(p_adj)
     n = int(line["n"])
     ci = ("no CI" if pd.isna(line["ci_low"]) else f"95% CI {line['ci_low']:+.3f} to {line['ci_high']:+.3f}")
-    head = f"{line['diff']:+.3f} ({ci}; {line['test']}, p={p:.3g}, BH-adjusted p={p_adj:.3g}, n={n})"
+    adj = "unadjusted, secondary metric" if secondary else f"BH-adjusted p={p_adj:.3g}"
+    head = f"{line['diff']:+.3f} ({ci}; {line['test']}, p={p:.3g}, {adj}, n={n})"
+    mde = line.get("mde")
+    power = (f" At n={n} only a difference of about ±{mde:.3f} would be detected 80% of the time "
+             f"(wb.plan for the rows a smaller one needs).") if mde is not None and not pd.isna(mde) else ""
     if n < stats.MIN_N:
         return f"{head} — not shown: fewer than {stats.MIN_N} paired rows."
     if p_adj < stats.ALPHA:
         return f"{head} — a difference the data support."
     if p < stats.ALPHA:
         return f"{head} — not shown: only the uncorrected test rejects; after correcting for the metrics " \
-               f"compared it is not distinguishable from no difference."
-    return f"{head} — not distinguishable from no difference."
+               f"compared it is not distinguishable from no difference.{power}"
+    return f"{head} — not distinguishable from no difference.{power}"
 
 
 def log_recommendation(table: pd.DataFrame, comparisons: dict, baseline: str = "base") -> str:
-    """:func:`recommend`, logged as ``recommendation.md``; the best-F1 candidate is tagged ``workbench.recommended``
-    (what ``workbench app serve --from-run RUN`` serves when no ``--candidate`` is given)."""
+    """:func:`recommend`, logged as ``recommendation.md``. The recommended candidate (:func:`choose`) is tagged
+    ``workbench.recommended`` only when its gain is supported (``workbench.recommendation_supported=true``);
+    otherwise no candidate is tagged and ``workbench app serve --from-run RUN`` asks for ``--candidate``."""
     from . import tracking
 
     text = recommend(table, comparisons, baseline=baseline)
     tracking.log_text(text, "recommendation.md")
-    tracking.set_tags({T.RECOMMENDED: table.set_index("candidate")["quality_f1"].idxmax()})
+    pick = choose(table, comparisons)
+    tracking.set_tags({T.RECOMMENDED: pick, T.RECOMMENDATION_SUPPORTED: "true"} if pick
+                      else {T.RECOMMENDATION_SUPPORTED: "false"})
     return text

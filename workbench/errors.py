@@ -37,6 +37,10 @@ class ConfigError(WorkbenchError):
     """A setting is missing or wrong (workbench.toml, environment variables, model names)."""
 
 
+class UsageError(WorkbenchError):
+    """A bad argument the argument parser cannot check, e.g. a malformed gate expression (exit code 2)."""
+
+
 class SetupError(WorkbenchError):
     """A part of the embedded set-up (model file, llama-server binary, embeddings) is unavailable."""
 

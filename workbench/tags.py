@@ -38,6 +38,7 @@ CANDIDATE = "workbench.candidate"  # on a candidate's run, LoggedModel and row t
 CONFIG_HASH = "workbench.config_hash"  # a candidate configuration's hash, on its LoggedModel
 GATE = "workbench.gate"  # a run's gate verdict: pass | fail | inconclusive (evaluate/verdict.py); gates.json has each
 RECOMMENDED = "workbench.recommended"  # the candidate a comparison recommends (written by the demo's narration)
+RECOMMENDATION_SUPPORTED = "workbench.recommendation_supported"  # "true" when a supported difference backs it
 PROMPT_PREFIX = "workbench.prompt."  # + prompt name → registry version used by the run
 # fine-tuning
 FT_MODEL = "workbench.ft.model"  # the model a fine-tuning run produced (local:ft-... or ft:...)

@@ -64,6 +64,7 @@ def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | No
     if not run.ok:
         echo(f"run {rid} FAILED: {run.error}")
         return 1
+    echo(res.headline())
     s = res.summary()[["metric", "value", "ci_low", "ci_high", "n"]].round(4)
     ep, model_name = settings().resolve_model(model)
     priced = is_priced(ep, model_name)

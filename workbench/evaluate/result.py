@@ -55,7 +55,7 @@ class EvalResult:
                     lo = hi = None
                     if ci and stat == "mean" and len(vals):  # method per kind: evaluate/stats.py
                         lo, hi, _ = stats.ci(vals, binary=m.binary)
-                        lo, hi = (None, None) if np.isnan(lo) else (lo, hi)
+                        lo, hi = (None, None) if np.isnan(lo) else _in_range(lo, hi, m.range)
                     out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
                                 "ci_high": hi, "n": len(vals), "family": m.family, **counts})
                 if m.on_error == "fail" and "mean" in m.stats and counts["n_answered"] < counts["n_total"]:
@@ -73,6 +73,27 @@ class EvalResult:
             out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
                         "ci_high": None, "n": len(sub), "family": "run", **counts})
         return pd.DataFrame(out)
+
+    def headline(self) -> str:
+        """The first line of any summary: rows answered of rows evaluated per candidate, and a warning with
+        the error classes when rows failed (they score as failures in quality and honesty)."""
+        parts, failed = [], []
+        for cand in self.candidates:
+            sub = self.rows[self.rows["candidate"] == cand] if "candidate" in self.rows else self.rows
+            errs = sub["error"].dropna() if "error" in sub else pd.Series(dtype=object)
+            parts.append(f"{cand}: {len(sub) - len(errs)}/{len(sub)} answered")
+            if len(errs):
+                failed.append(f"{cand} {len(errs)} ({', '.join(f'{k} x{v}' for k, v in errs.value_counts().items())})")
+        out = "; ".join(parts)
+        if failed:
+            out += " — WARNING: rows failed: " + "; ".join(failed) + "; they count as failures in quality and honesty"
+        return out
+
+
+def _in_range(lo: float, hi: float, value_range) -> tuple[float, float]:
+    """An interval clipped to the metric's range (a mean cannot leave it)."""
+    a, b = value_range
+    return (max(lo, a) if a is not None else lo), (min(hi, b) if b is not None else hi)
 
 
 def aggregates(result: EvalResult) -> dict[str, float]:

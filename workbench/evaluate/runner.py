@@ -116,6 +116,17 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         ckpt.close()
 
 
+def default_workers(cands) -> int:
+    """Workers when none are asked for: the endpoints' own concurrency (each endpoint's ``max_concurrency`` once,
+    summed, at most 64). More workers than an endpoint admits only queue in the client, and queued time is
+    not latency (it is ``latency/queue_s``)."""
+    eps = {}
+    for c in cands:
+        ep = settings().resolve_model(getattr(c, "model", "local"))[0]
+        eps[ep.name] = ep.max_concurrency
+    return max(1, min(64, sum(eps.values())))
+
+
 def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency, embed_model,
          executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0) -> EvalResult:
     """The jobs not yet in the checkpoint, run and recorded; the result."""
@@ -125,8 +136,7 @@ def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, b
     pending = interleaved_jobs(rows, cands, repeats, done)
     client = LLMClient(cache=cache)
     env = MetricEnv(judge=Judge(judge, client) if judge else None, embed_model=embed_model)
-    conc = concurrency or max(4, min(64, 2 * max(settings().resolve_model(getattr(c, "model", "local"))[0]
-                                                 .max_concurrency for c in cands)))
+    conc = concurrency or default_workers(cands)
     show = progress if progress is not None else len(pending) > 20
     with _evaluation_run(log, run_id, f"eval-{ds.name}-{'-'.join(names)}"[:200]) as parent:
         recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None

@@ -10,14 +10,23 @@ reproduced by ``benchmarks/calibrate_stats.py`` and asserted in ``tests/test_sta
   ``bootstrap`` has percentile, basic and BCa but not the studentized interval, so it is written here; on
   skewed (latency-like) data BCa and percentile intervals under-cover at n <= 40, bootstrap-t does not.
   ``"bca"`` and ``"percentile"`` (scipy) are offered by name.
-* **Paired difference B - A**: the reported number is the mean difference, so the test is a paired
-  permutation (sign-flip) test *of the mean difference* (``scipy.stats.permutation_test``, exact enumeration
-  up to n = 13). Under "A and B are interchangeable" its type-I error is at most alpha at every n. Binary
-  metrics use McNemar's exact test (the same sign-flip test restricted to discordant pairs). Wilcoxon's
-  signed-rank test tests a different null (symmetry of the differences about 0, i.e. the median) and is
-  reported under its own name, never as the test of the mean.
-* **Many metrics at once**: Benjamini-Hochberg (``scipy.stats.false_discovery_control``) over the metrics of
-  one comparison; verdicts use the adjusted p-values.
+* **Paired difference B - A**: one method gives the interval, the test and the gate decision, so they cannot
+  disagree (:class:`PairedDifference`). A value delta is *rejected* only when each of three tests of "the mean
+  difference is delta" reject it: the paired sign-flip permutation test of ``d - delta`` (exact enumeration up
+  to n = 13; with a symmetric null its type-I error is at most alpha at every n; on binary metrics it is
+  McNemar's exact test) and the studentized bootstrap test (which keeps its level when the differences are
+  skewed) and Student's t (samples with few non-zero differences, e.g. F1 with many ties at 0). The 95% interval is the set of deltas not rejected (test inversion),
+  the p-value at 0 is the test of "no difference", and a gate tests its own margin. The interval stays inside
+  the range of the difference (``[lo - hi, hi - lo]`` for a metric in ``[lo, hi]``). Wilcoxon's signed-rank
+  test tests a different null (symmetry about 0, i.e. the median) and is reported under its own name.
+* **Gates** (:func:`gate_test`): non-inferiority / superiority at the gate's margin, decided by the interval's
+  bound: ``pass`` when the whole interval is on the right side of the threshold, ``fail`` when it is wholly on
+  the wrong side, ``inconclusive`` otherwise (with the minimum detectable effect at this n, :func:`mde`).
+* **Many metrics at once**: Benjamini-Hochberg (``scipy.stats.false_discovery_control``) over the *primary*
+  metrics of one comparison (quality, honesty and harm by default, constant metrics left out); secondary
+  metrics (cost, tokens, latency) are reported unadjusted and labelled so. Verdicts use the adjusted p-values.
+* **Planning** (:func:`rows_needed`, :func:`mde`): the normal approximation ``n = ((z_(1-alpha/2) + z_power) *
+  sd_d / effect)^2`` for the paired difference, with ``sd_d`` from a previous run or from A/A repeats.
 """
 
 from __future__ import annotations
@@ -35,8 +44,9 @@ LARGE_N = 5000  # from here on a mean CI is Student's t (the bootstrap-t converg
 N_PERMUTATIONS = 9999  # sign flips for the paired test (exact enumeration when 2**n <= this)
 PERCENTILE_METHOD = "linear"  # numpy's default for p50/p95/p99 (Hyndman-Fan type 7)
 
-PAIRED_TEST = "paired permutation (mean difference)"
-BINARY_TEST = "mcnemar-exact"
+PAIRED_TEST = "sign-flip permutation + bootstrap-t, inverted (mean difference)"
+BINARY_TEST = "mcnemar-exact (sign-flip) + bootstrap-t, inverted (difference of rates)"
+POWER = 0.8  # the power :func:`mde` and :func:`rows_needed` plan for
 RANK_TEST = "wilcoxon signed-rank (median/symmetry, not the mean)"
 CORRECTION = "benjamini-hochberg"
 
@@ -229,3 +239,239 @@ def bh_adjust(p_values) -> np.ndarray:
     if ok.any():
         out[ok] = stats.false_discovery_control(np.clip(p[ok], 0, 1), method="bh")
     return out
+
+
+# ------------------------------------------------------------------ one paired method: interval, test and gate agree
+
+
+def _flip_moments(d: np.ndarray, n_flips: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For each sign vector s of the flip test: ``mean(s * d)`` and ``mean(s)``. All ``2**n`` vectors when that is
+    at most ``n_flips`` (exact), else random ones with the identity, each together with its negation (so a
+    one-sided p-value is half the two-sided one); generated in blocks, so memory stays small at any n."""
+    n = len(d)
+    if 2 ** n <= n_flips:
+        s = 1.0 - 2.0 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+        return s @ d / n, s.mean(axis=1)
+    a, c = [], []
+    half, block = max(1, n_flips // 2), max(1, 2_000_000 // n)
+    for start in range(0, half, block):
+        s = 1.0 - 2.0 * rng.integers(0, 2, size=(min(block, half - start), n), dtype=np.int8)
+        if start == 0:
+            s[0] = 1.0
+        a.append(s @ d / n)
+        c.append(s.mean(axis=1))
+    a_, c_ = np.concatenate(a), np.concatenate(c)
+    return np.concatenate([a_, -a_]), np.concatenate([c_, -c_])
+
+
+class PairedDifference:
+    """The mean of paired differences ``d = B - A`` with one method for its interval, its test and any margin.
+    ``value_range``: the range ``d`` can take (:func:`diff_range` of the metric's); the interval stays inside it.
+
+    ``p_greater(delta)`` is the one-sided p-value of "mean <= delta" (small when B - A is surely above delta),
+    ``p_less`` the other side, ``p_value(delta)`` the two-sided one; ``interval()`` is the set of deltas whose
+    two-sided p-value exceeds alpha. Each p-value is the largest of three tests' — the sign-flip permutation
+    test (exact for a symmetric null), the bootstrap-t test (skewed differences) and Student's t (samples with few
+    non-zero differences) — so the interval is the union of their intervals and covers at least as often as
+    each; the test at 0 rejects no more often than the sign-flip test alone."""
+
+    def __init__(self, d, value_range: tuple[float | None, float | None] | None = (None, None),
+                 n_flips: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES, seed: int = 0):
+        d = np.asarray(d, float)
+        self.d = d[~np.isnan(d)]
+        self.n = n = len(self.d)
+        self.mean = float(self.d.mean()) if n else float("nan")
+        self.sd = float(self.d.std(ddof=1)) if n > 1 else float("nan")
+        lo, hi = value_range if value_range else (None, None)
+        self.value_range = (lo, hi)
+        spread = float(np.ptp(self.d)) + 1e-9 if n else 0.0
+        self.bounds = (float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
+                       float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf))
+        rng = np.random.default_rng(seed)
+        self._a = self._c = self._t = None
+        self.se = self.sd / np.sqrt(n) if n >= 2 else float("nan")
+        if 2 <= n < LARGE_N:  # from LARGE_N rows on, Student's t alone (the resampling tests converge to it)
+            self._a, self._c = _flip_moments(self.d, n_flips + 1, rng)
+            if self.se > 1e-12 * max(1.0, float(np.abs(self.d).max())):
+                xb = self.d[rng.integers(0, n, (n_resamples, n))]
+                seb = xb.std(axis=1, ddof=1) / np.sqrt(n)
+                ok = seb > 0
+                if ok.sum() >= 10:
+                    self._t = np.sort((xb.mean(axis=1)[ok] - self.mean) / seb[ok])
+
+    def _one_sided(self, delta: float, sign: float) -> float:
+        if self.n < 2:
+            return 1.0
+        eps = 1e-12 * max(1.0, abs(self.mean), abs(delta))
+        p = 0.0
+        if self._a is not None:
+            stat = sign * (self._a - delta * self._c)
+            p = float(np.mean(stat >= sign * (self.mean - delta) - eps))
+        if self._t is not None:
+            t_obs = (self.mean - delta) / self.se
+            k = (len(self._t) - np.searchsorted(self._t, t_obs - eps, "left")) if sign > 0 \
+                else np.searchsorted(self._t, t_obs + eps, "right")
+            p = max(p, float((1 + k) / (len(self._t) + 1)))
+        if self.se > 0:  # Student's t: keeps heavily tied samples (few non-zero differences) from looking sure
+            from scipy import special
+
+            p = max(p, float(special.stdtr(self.n - 1, -sign * (self.mean - delta) / self.se)))
+        elif self._a is None:  # many rows, all differences equal: the data decide outright
+            p = 1.0 if sign * (self.mean - delta) <= eps else 0.0
+        return min(1.0, p)
+
+    def p_greater(self, delta: float = 0.0) -> float:
+        """One-sided p-value of "the mean difference is at most ``delta``"."""
+        return self._one_sided(float(delta), 1.0)
+
+    def p_less(self, delta: float = 0.0) -> float:
+        """One-sided p-value of "the mean difference is at least ``delta``"."""
+        return self._one_sided(float(delta), -1.0)
+
+    def p_value(self, delta: float = 0.0) -> float:
+        """Two-sided p-value of "the mean difference is ``delta``"."""
+        return min(1.0, 2 * min(self.p_greater(delta), self.p_less(delta)))
+
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
+        """The deltas not rejected at ``1 - confidence`` (two-sided), inside the range of the difference."""
+        if self.n < 2:
+            return float("nan"), float("nan")
+        a = (1 - confidence) / 2
+
+        def edge(p, outside: float) -> float:  # p rises towards the mean: bisect where it crosses a
+            inside = self.mean
+            if p(outside) > a:
+                return outside
+            for _ in range(60):
+                mid = (inside + outside) / 2
+                inside, outside = (mid, outside) if p(mid) > a else (inside, mid)
+                if abs(inside - outside) <= 1e-9 * max(1.0, abs(self.mean)):
+                    break
+            snapped = round(inside, 8)  # p is a step function: a step at a round value (0, with ties) is exact
+            return snapped if p(snapped) > a else inside
+
+        return float(edge(self.p_greater, self.bounds[0])), float(edge(self.p_less, self.bounds[1]))
+
+
+def diff_range(value_range) -> tuple[float | None, float | None]:
+    """The range ``[lo - hi, hi - lo]`` of a paired difference of a metric in ``[lo, hi]``."""
+    lo, hi = value_range if value_range else (None, None)
+    return (lo, hi) if lo is None or hi is None else (lo - hi, hi - lo)
+
+
+def paired_permutation(d, n_resamples: int = N_PERMUTATIONS, seed: int = 0) -> PairedTest:
+    """The paired test of mean(d) = 0 (two-sided): :class:`PairedDifference`'s p-value at 0 (the sign-flip
+    permutation test and the bootstrap-t test must both reject)."""
+    pd_ = PairedDifference(d, n_flips=n_resamples, seed=seed)
+    return PairedTest(PAIRED_TEST, pd_.p_value(0.0) if pd_.n >= 2 and np.any(pd_.d != 0) else 1.0, pd_.n)
+
+
+def z(q: float) -> float:
+    """Standard normal quantile."""
+    from scipy import special
+
+    return float(special.ndtri(q))
+
+
+def mde(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
+    """Minimum detectable effect: the true mean difference a two-sided test at ``alpha`` detects with
+    probability ``power`` on ``n`` paired rows whose differences have standard deviation ``sd`` (normal
+    approximation)."""
+    if n < 2 or not np.isfinite(sd):
+        return float("nan")
+    return float((z(1 - alpha / 2) + z(power)) * sd / np.sqrt(n))
+
+
+def rows_needed(sd: float, effect: float, power: float = POWER, alpha: float = ALPHA) -> int:
+    """Paired rows needed to detect a true mean difference ``effect`` with probability ``power``."""
+    if not effect or not np.isfinite(sd):
+        raise ValueError("rows_needed: effect must be non-zero and the spread finite")
+    return max(MIN_N, int(np.ceil(((z(1 - alpha / 2) + z(power)) * sd / abs(effect)) ** 2)))
+
+
+# ------------------------------------------------------------------ gates: tests at their margin
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+_SIDE = {">=": 1.0, ">": 1.0, "<=": -1.0, "<": -1.0, "==": 0.0}  # which way a gate wants the statistic to lie
+
+
+@dataclass(frozen=True)
+class GateTest:
+    """A gate decided as a test at its margin: ``outcome`` is pass (the interval lies wholly on the gate's side
+    of ``margin``), fail (wholly on the other side) or inconclusive; ``p_value`` is the one-sided p-value of
+    "the gate does not hold" (two-sided for ``==``); ``mde`` the effect detectable at this n with 80% power."""
+
+    outcome: str
+    p_value: float
+    ci_low: float
+    ci_high: float
+    margin: float
+    mde: float
+    test: str
+
+
+def decide(op: str, margin: float, p_good: float, p_bad: float, alpha: float = ALPHA) -> str:
+    """pass / fail / inconclusive from the one-sided p-values of "not on the good side" and "not on the bad
+    side" of ``margin`` (each at ``alpha / 2``: the two ends of the 95% interval)."""
+    if op == "==":  # equality can only be refuted
+        return FAIL if min(p_good, p_bad) <= alpha / 2 else INCONCLUSIVE
+    if p_good <= alpha / 2:
+        return PASS
+    return FAIL if p_bad <= alpha / 2 else INCONCLUSIVE
+
+
+def gate_test(diff: PairedDifference, op: str, margin: float, test: str = PAIRED_TEST) -> GateTest:
+    """Test ``mean(d) <op> margin`` with :class:`PairedDifference` (d = B - k * A, or B alone)."""
+    side = _SIDE[op]
+    up, down = diff.p_greater(margin), diff.p_less(margin)
+    p_good, p_bad = (up, down) if side >= 0 else (down, up)
+    lo, hi = diff.interval()
+    p = min(1.0, 2 * min(up, down)) if side == 0 else p_good
+    outcome = _by_range(diff, op, margin) or decide(op, margin, p_good, p_bad)
+    if diff.n >= MIN_N and diff.sd == 0:  # every row differs by the same amount (often 0: identical): no noise
+        import operator
+
+        ops = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+        outcome = PASS if ops[op](diff.mean, margin) else FAIL
+    return GateTest(outcome, p, lo, hi, margin, mde(diff.sd, diff.n), test)
+
+
+def _by_range(diff: PairedDifference, op: str, margin: float) -> str | None:
+    """A gate the metric's range decides whatever the data: ``>= baseline - 1`` on F1 always holds; ``>= baseline +
+    1`` holds only if every row gains 1, so one row that does not refutes it. None when the range does not decide."""
+    side = _SIDE[op]
+    if side == 0:
+        return None
+    lo, hi = diff.value_range if side > 0 else (
+        -diff.value_range[1] if diff.value_range[1] is not None else None,
+        -diff.value_range[0] if diff.value_range[0] is not None else None)
+    m, d = side * margin, side * diff.d
+    strict = op in (">", "<")
+    if lo is not None and (m < lo or (m == lo and not strict)):
+        return PASS
+    if hi is not None and (m > hi or (m == hi and (strict or np.any(d < hi)))):
+        return FAIL
+    return None
+
+
+def stat_gate_test(x, y, stat: str, k: float, op: str, margin: float, n_resamples: int = N_RESAMPLES,
+                   seed: int = 0) -> GateTest:
+    """A gate on a statistic that is not a mean (``p95``, ``total``): the paired bootstrap (rows resampled
+    together) of ``stat(B) - k * stat(A)``; its percentile interval decides as in :func:`gate_test`."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    idx = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    if stat == "total":
+        est = y[idx].sum(axis=1) - k * x[idx].sum(axis=1)
+    else:
+        q = float(stat[1:])
+        est = (np.percentile(y[idx], q, axis=1, method=PERCENTILE_METHOD)
+               - k * np.percentile(x[idx], q, axis=1, method=PERCENTILE_METHOD))
+    up = float((1 + np.sum(est <= margin)) / (n_resamples + 1))  # p of "not above the margin"
+    down = float((1 + np.sum(est >= margin)) / (n_resamples + 1))
+    side = _SIDE[op]
+    p_good, p_bad = (up, down) if side >= 0 else (down, up)
+    lo, hi = np.quantile(est, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    p = min(1.0, 2 * min(up, down)) if side == 0 else p_good
+    return GateTest(decide(op, margin, p_good, p_bad), p, float(lo), float(hi), margin, float("nan"),
+                    f"paired bootstrap percentile ({stat})")

@@ -39,8 +39,9 @@ def outcome(gate: dict) -> str:
 
 
 def verdict(gates: Iterable[dict]) -> str | None:
-    """The worst outcome of ``gates`` (None for no gates)."""
-    seen = [outcome(g) for g in gates]
+    """The worst outcome of ``gates`` (None for no gates); an inconclusive gate the user allowed
+    (``allow_inconclusive``, recorded as ``allowed``) counts as a pass."""
+    seen = ["pass" if outcome(g) == "inconclusive" and g.get("allowed") else outcome(g) for g in gates]
     return max(seen, key=OUTCOMES.index) if seen else None
 
 
@@ -54,15 +55,27 @@ def _num(x: Any) -> str:
 
 def gate_line(gate: dict) -> str:
     """One printed line: ``gate FAIL: quality/f1/mean >= baseline - 0.02  (value 0.41, threshold 0.5, on 30
-    shared rows) — reason``."""
+    shared rows, 95% CI -0.12 to -0.03 vs margin -0.02, p=0.01) — reason``; an inconclusive gate also names the
+    effect detectable at its n."""
     n = gate.get("n")
-    return (f"gate {outcome(gate).upper()}: {gate.get('gate')}  (value {_num(gate.get('value'))}, threshold "
-            f"{_num(gate.get('threshold'))}, on {n if n is not None else '?'} shared rows)"
+    ci = (f", 95% CI {_signed(gate.get('ci_low'))} to {_signed(gate.get('ci_high'))} vs margin "
+          f"{_signed(gate.get('margin'))}, p={_num(gate.get('p_value'))}") if "ci_low" in gate else ""
+    mde = (f", detectable at this n: {_num(gate.get('mde'))}"
+           if outcome(gate) == "inconclusive" and _num(gate.get("mde")) not in ("?", "n/a") else "")
+    allowed = " (allowed)" if outcome(gate) == "inconclusive" and gate.get("allowed") else ""
+    return (f"gate {outcome(gate).upper()}{allowed}: {gate.get('gate')}  (value {_num(gate.get('value'))}, threshold "
+            f"{_num(gate.get('threshold'))}, on {n if n is not None else '?'} shared rows{ci}{mde})"
             + (f" — {gate['reason']}" if gate.get("reason") else ""))
 
 
+def _signed(x: Any) -> str:
+    text = _num(x)
+    return text if text in ("?", "n/a") or text.startswith("-") else f"+{text}"
+
+
 def _plain(gate: dict) -> dict:
-    keep = ("gate", "metric", "value", "threshold", "n", "reason", "passed")
+    keep = ("gate", "metric", "value", "threshold", "n", "reason", "passed", "margin", "ci_low", "ci_high", "p_value",
+            "mde", "allowed")
     out = {k: gate[k] for k in keep if k in gate}
     for k in ("value", "threshold"):
         if isinstance(out.get(k), float) and math.isnan(out[k]):
@@ -87,7 +100,8 @@ def log_gates(gates, run_id: str | None = None) -> str | None:
     """Record ``gates`` (a :class:`~workbench.evaluate.Comparison` or its list of gate dicts) on ``run_id`` (default:
     the current run: the launcher's inside ``workbench run``); gates logged earlier on the run are kept. Returns the
     run's verdict. Prints nothing: print :func:`gate_line` of each gate where the notebook shows them."""
-    gates = list(getattr(gates, "gates", gates) or [])
+    allowed = bool(getattr(gates, "allow_inconclusive", False))
+    gates = [{**g, "allowed": True} if allowed else g for g in list(getattr(gates, "gates", gates) or [])]
     rid = run_id or tracking.current_run_id()
     recorded = read_gates(rid) + [_plain(g) for g in gates]
     result = verdict(recorded)

@@ -51,8 +51,9 @@ class ChatRecord:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = False
-    latency_s: float | None = None
+    latency_s: float | None = None  # from the request's first send (a concurrency slot held) to its last token
     ttft_s: float | None = None
+    queue_s: float | None = None  # waiting for a concurrency slot before the first send (not in latency_s)
     tokens_per_s: float | None = None
     cost_usd: float | None = None  # every attempt that reported usage (or that answered, counted offline)
     failed_attempts_cost_usd: float = 0.0  # of cost_usd: attempts that failed (abandoned mid-stream, retried)
@@ -300,7 +301,7 @@ class LLMClient:
             on_delta(piece)
 
         timeout = self.timeout_s or ep.timeout_s
-        t_call = time.perf_counter()
+        t_call = t_queue = time.perf_counter()
         rec = ChatRecord(endpoint=ep.name, model=model,  # a key in extra_headers must not reach the cache or a span
                          params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}))
         tab = CURRENT_TAB.get()
@@ -313,6 +314,9 @@ class LLMClient:
                 break
             rec.attempts = attempt + 1
             await limiter.acquire()
+            if attempt == 0:  # the clock starts when the request is sent, not while it waits for a slot
+                t_call = time.perf_counter()
+                rec.queue_s = t_call - t_queue
             outcome, wait, seen = None, None, {}
             t_attempt = time.perf_counter()
             try:

@@ -137,6 +137,20 @@ def load_config(path: str | Path) -> AppConfig:
     return cfg
 
 
+def recommended_candidate(tags: dict, run_id: str) -> str | None:
+    """The candidate a run recommends, only when the data support it (``workbench.recommendation_supported``);
+    refuses (ConfigError) a run whose comparison supports no candidate, or that predates the check."""
+    supported = tags.get(T.RECOMMENDATION_SUPPORTED)
+    if supported == "true":
+        return tags.get(T.RECOMMENDED)
+    if supported is not None or T.RECOMMENDED in tags:
+        raise ConfigError(f"run {run_id}: its comparison supports no candidate over the baseline"
+                          + (f" (it named {tags[T.RECOMMENDED]!r} without a supported difference)"
+                             if T.RECOMMENDED in tags and supported != "false" else "")
+                          + "; pass --candidate NAME to serve one anyway")
+    return None
+
+
 def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
     """The app config of a candidate evaluated in run ``run_id`` (from its ``candidate.<name>.*`` params).
 
@@ -154,7 +168,7 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
             by_cand.setdefault(name, {})[key] = parse_param(v)
     if not by_cand:
         raise ConfigError(f"run {run_id} has no candidate.* params: pass an evaluation run, or use --config")
-    candidate = candidate or run.data.tags.get(T.RECOMMENDED)
+    candidate = candidate or recommended_candidate(run.data.tags, run_id)
     if candidate is None and len(by_cand) == 1:
         candidate = next(iter(by_cand))
     if candidate not in by_cand:

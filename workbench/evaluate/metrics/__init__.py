@@ -37,10 +37,14 @@ class MetricDef:
     requires: tuple[str, ...] = ()  # row columns the metric needs (else None)
     fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     on_error: str = "compute"  # a failed row: "fail" scores it worst (quality, honesty), "compute" asks fn
+    failed: float | None = None  # what a failed row scores, when not the bad end of the range
 
     @property
     def worst(self) -> float | None:
-        """The value a failed row scores when ``on_error == "fail"``: the bad end of the range."""
+        """The value a failed row scores when ``on_error == "fail"``: ``failed`` if set, else the bad end of the
+        range (a similarity in [-1, 1] sets 0, "nothing in common": a failed row is not an opposite answer)."""
+        if self.failed is not None:
+            return self.failed
         lo, hi = self.range
         return lo if self.higher_is_better else hi
 
@@ -67,7 +71,7 @@ ON_ERROR = {"quality": "fail", "honesty": "fail"}
 
 def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, needs_llm: bool = False,
            kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = (),
-           on_error: str | None = None):
+           on_error: str | None = None, failed: float | None = None):
     family = name.split("/")[0]
     if family not in FAMILIES or name.count("/") != 1:
         raise ValueError(f"metric name must be '<family>/<metric>' with family in {FAMILIES}: {name}")
@@ -76,7 +80,7 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
         METRICS[name] = MetricDef(name, family, needs_llm, higher_is_better, tuple(range), description, kind,
                                   tuple(stats), tuple(requires), fn,
                                   on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None
-                                               else "compute"))
+                                               else "compute"), failed)
         return fn
 
     return deco

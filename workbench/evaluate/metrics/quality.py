@@ -81,7 +81,7 @@ def rouge_l_metric(row, answer, env):
     return _best(rouge_l, row, answer)
 
 
-@metric("quality/semantic_similarity", higher_is_better=True, range=(-1, 1), requires=("reference",),
+@metric("quality/semantic_similarity", higher_is_better=True, range=(-1, 1), requires=("reference",), failed=0.0,
         description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
                     "references; capped at 0 when the answer contradicts that reference (negation, a different "
                     "colour/material/fuel, another value for the same kind of quantity)")
