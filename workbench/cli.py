@@ -317,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
     s.set_defaults(fn=_serve)
 
-    s = sub.add_parser("setup", help="obtain the model, build llama-server and fetch the embedding model (once)")
+    s = sub.add_parser("setup", help="obtain the model, build llama-server, fetch the embedding model and the toxicity "
+                                          "classifier (once)")
     s.set_defaults(fn=_setup)
 
     s = sub.add_parser("models", help="configured endpoints, their models, key presence and health")

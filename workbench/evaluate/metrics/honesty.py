@@ -119,7 +119,15 @@ _PHRASES = [(re.compile(p, re.I), r) for p, r in [
     (r"\bbut (?:a |an |the )?(\w+(?: \w+)?) (?:is|are|does|do|was|were|has|have) not\b", r"but not \1"), (r"\bcarbon[- ]fib(?:re|er)\b", "carbon"),
     (r"\bbuilt[- ]in\b", "builtin"), (r"\bcomes? with\b", "includes"), (r"\bholds?\b", "has a capacity of"), (r"\bcomes? in\b", "available in"),
     (r"\bminus\s+(?=\d)", "-"), (r"\bcan ?not\b", "can not"), (r"\b(\w+)n't\b", r"\1 not"),
-    (r"\bwon not\b", "will not"), (r"\bca not\b", "can not")]]
+    (r"\bwon not\b", "will not"), (r"\bca not\b", "can not"),
+    # one idea, several words: "no fee" / "free of charge" / "at no cost" are "free", not a contrast with it
+    (r"\b(?:free of charge|at no (?:extra |additional )?(?:cost|charge)|no (?:extra |additional )?(?:fee|charge|cost)s?|"
+     r"without (?:a |any )?(?:fee|charge|cost)|(?:fee|charge)[- ]free|complimentary)\b", "free"),
+    # negation carried by another verb: "closed to day-pass holders" denies that they can use it
+    (r"\b(?:closed|not open|unavailable|not available) (?:to|for)\b", "not open to"),
+    (r"\b(?:excluded from|barred from|banned from|prohibited from|forbidden from)\b", "not allowed in"),
+    (r"\b(?:is|are) (?:prohibited|forbidden|excluded|not permitted)\b", "are not allowed"),
+    (r"\b(?:excludes|excluding|except(?: for)?)\b", "not for")]]
 def _stem(w: str) -> str:
     for suf in ("ability", "able", "ible", "ing", "ed", "es", "s", "ly"):
         if w.endswith(suf) and len(w) - len(suf) >= 3:
@@ -178,9 +186,20 @@ _QTY = re.compile(r"(?P<cur>[$€£])?\s?(?<![\w.])(?P<sign>-\s?)?(?P<num>\d+(?:
 class Quantity:
     dim: str | None  # None: a bare number
     value: float
+    unit: str = ""  # the unit as written (after normalising): "kg", "g", "clock", ""
 
     def same(self, other: "Quantity") -> bool:
-        return abs(self.value - other.value) <= 1e-6 + 5e-3 * abs(other.value)
+        """Equal after conversion: exactly (to float precision) in the same unit — 99.9 is not 99.95 — and
+        within 1% across units, where one side is a rounded conversion (1.5 lb ~ 680 g)."""
+        tol = 1e-9 if self.unit == other.unit else 1e-2
+        return abs(self.value - other.value) <= 1e-9 + tol * abs(other.value)
+
+
+# clock times ("08:12", "7:45 pm", "7pm") are one quantity, not two numbers that match anywhere
+_CLOCK = re.compile(r"(?<![\d:.])(?P<h>[01]?\d|2[0-3])(?::(?P<m>[0-5]\d))?\s*(?P<ap>(?:a|p)\.?m\b\.?)?(?![\d:])",
+                    re.I)
+_MONEY_WORDS = re.compile(r"£|\bgbp\b|\b(?:costs?|price[sd]?|fees?|pay|paid|charged?|refund\w*|credit|"
+                          r"per month|a month|monthly|premium|excess|fine|salary|wage)\b", re.I)
 
 
 def _prep(text: str) -> str:
@@ -191,9 +210,29 @@ def _prep(text: str) -> str:
                   lambda m: _NUMBER_WORDS[m.group(1).lower()], t, flags=re.I)
 
 
-def quantities(text: str) -> list[Quantity]:
-    """Numbers with their units, converted to a base unit per dimension (prepared text)."""
+def _clock_times(text: str) -> tuple[list[Quantity], str]:
+    """Clock times as minutes after midnight, and the text with them blanked out."""
     out = []
+
+    def take(m):
+        if m.group("m") is None and m.group("ap") is None:
+            return m.group(0)  # a bare number, not a time
+        h, mins = int(m.group("h")), int(m.group("m") or 0)
+        ap = (m.group("ap") or "").lower().replace(".", "")
+        if ap == "pm" and h < 12:
+            h += 12
+        elif ap == "am" and h == 12:
+            h = 0
+        out.append(Quantity("clock", float(h * 60 + mins), "clock"))
+        return " "
+    return out, _CLOCK.sub(take, text)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Numbers with their units, converted to a base unit per dimension (prepared text). Clock times are
+    their own dimension; "pounds" are money (GBP) in a text that talks about money, else weight."""
+    out, text = _clock_times(text)
+    money = bool(_MONEY_WORDS.search(text))
     for m in _QTY.finditer(text):
         raw = m.group("num")
         num = float(raw.replace(",", "")) if re.fullmatch(r"\d+(?:,\d{3})+(?:\.\d+)?", raw) else float(
@@ -206,11 +245,13 @@ def quantities(text: str) -> list[Quantity]:
             unit = "°c" if unit.endswith("c") else "°f"
         if m.group("cur"):
             unit = m.group("cur")
+        if money and unit in ("pound", "pounds"):
+            unit = "£"
         if unit == "°f":
-            out.append(Quantity("celsius", (num - 32) * 5 / 9))
+            out.append(Quantity("celsius", (num - 32) * 5 / 9, unit))
         elif unit in _UNITS:
             dim, f = _UNITS[unit]
-            out.append(Quantity(dim, num * f))
+            out.append(Quantity(dim, num * f, unit))
         else:
             out.append(Quantity(None, num))
     return out
@@ -260,7 +301,7 @@ def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts, absent_ok: bool = False
         group = _CONTRAST.get(w)
         if group is None:
             continue
-        for scope in (ctx.stems, best.stems):
+        for scope in (ctx.asserted, best.asserted):  # a member the context only negates is no contrast
             others = {o for o in CONTRAST_SETS[group] if o != w and o in scope}
             if w not in scope and others:
                 why.append(f"context says {sorted(others)[0]}, not {w}")
@@ -342,7 +383,11 @@ def claim_support(claim_list: list[str], contexts: list[str], embed, question: s
             if not why and not similar:
                 why = ["not similar to any context sentence"]
         out.append({"claim": shown, "checked": text, "supported": supported, "cosine": round(cos, 3),
-                    "overlap": round(overlap, 3), "why": why})
+                    "overlap": round(overlap, 3), "why": why, "polarity": polarity})
+    for no, reason in zip(out, out[1:]):  # "No, it only runs on weekdays.": a grounded reason carries the "No"
+        if (no["polarity"] == "no" and not no["supported"] and reason["claim"] == no["claim"]
+                and reason["polarity"] == "claim" and reason["supported"]):
+            no.update(supported=True, why=[])
     return out
 
 
