@@ -290,3 +290,37 @@ def test_calibrate_reads_human_feedback_from_mlflow_and_logs_to_the_run(tmp_path
     run = mlflow.get_run(res.run_id)
     assert run.data.metrics["calibration/harm/refusal/kappa"] == 1.0
     assert "calibration.json" in [f.path for f in mlflow.MlflowClient().list_artifacts(res.run_id)]
+
+
+@pytest.mark.slow
+def test_calibrate_in_05_evaluate_with_review_widget_labels_in_a_real_kernel(local_server, tracking_store, tmp_path):
+    """The review widget labels an evaluation; 05_evaluate (papermill, a real kernel) calibrates on that file and
+    logs kappa, which matches a hand computation on the run's own rows."""
+    from mlflow import MlflowClient
+
+    from workbench.widgets.review import Review
+
+    ds = tmp_path / "qa.jsonl"
+    rows = [json.loads(line) for line in (ROOT / "datasets/contoso/qa.jsonl").read_text().splitlines()[:6]]
+    ds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # a person reviews an answer sheet of the same ids: rows 0, 2, 3 bad, the others good
+    sheet = pd.DataFrame({"id": [r["id"] for r in rows], "repeat": 0, "input": [r["question"] for r in rows],
+                          "reference": [r["reference"] for r in rows], "answer": "x", "error": None,
+                          "quality/f1": 0.0})
+    rv = Review(sheet, sheet, labels_path=tmp_path / "labels.jsonl")
+    for i in range(len(rows)):
+        (rv.bad if i in (0, 2, 3) else rv.good).click()
+    r = wb.run_notebook(ROOT / "notebooks" / "05_evaluate.ipynb", experiment="nb-tests", progress=False,
+                        parameters={"dataset": str(ds), "max_rows": 6, "max_tokens": 16,
+                                    "metrics": "quality/exact_match,quality/f1", "labels": str(rv.labels_path)})
+    assert r.ok, f"{r.error}\n{r.traceback}"
+    client = MlflowClient(tracking_store)
+    m = client.get_run(r.run_id).data.metrics
+    assert m["calibration/quality/f1/n"] == 6
+    table = wb.tracking.load_table(r.run_id, "eval_rows.json")
+    f1 = dict(zip(table["id"], table["quality/f1"]))
+    from workbench.evaluate.calibrate import cohen_kappa
+
+    k = cohen_kappa([i in (0, 2, 3) for i in range(6)], [f1[row["id"]] < 0.5 for row in rows])
+    assert (k is None and "calibration/quality/f1/kappa" not in m) or abs(m["calibration/quality/f1/kappa"] - k) < 1e-9
+    assert "calibration.json" in {a.path for a in client.list_artifacts(r.run_id)}
