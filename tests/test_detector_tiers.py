@@ -84,19 +84,28 @@ class ScriptedClient:
                           cost_usd=0.001, top_logprobs=self.alternatives.pop(0))
 
 
-def _judged(metric, row, answer, alternatives):
+def _judged(metric, row, answer, alternatives, spend=None):
+    from workbench.evaluate.judge import ROW_SPEND
+
     client = ScriptedClient(alternatives)
     env = MetricEnv(judge=Judge("fake", client))
-    return asyncio.run(METRICS[metric].fn(row, answer, env)), client, env
+
+    async def go():
+        ROW_SPEND.set(spend)  # what run_jobs does for each row: the budget counts it
+        return await METRICS[metric].fn(row, answer, env)
+
+    return asyncio.run(go()), client, env
 
 
 def test_judge_groundedness_asks_one_question_per_claim_with_the_context_first():
     ctx = "The lounge is closed to day-pass holders. Members may bring one guest."
     row = {"question": "Who can use the lounge?"}
     yes, no = [["Yes", -0.1], ["No", -2.5]], [["No", -0.1], ["Yes", -2.5]]
+    spend = []
     (score, details), client, env = _judged("honesty/judge_groundedness", row,
                                             Answer(text="Members may bring a guest. Day-pass holders can use "
-                                                        "the lounge.", contexts=[ctx]), [yes, no])
+                                                        "the lounge.", contexts=[ctx]), [yes, no], spend)
+    assert spend == [0.001, 0.001]  # the row's judge spend, which the budget adds to the row's cost
     assert score == 0.5 and details["judge_error"] is False
     assert [c["supported"] for c in details["claims"]] == [True, False] and details["claims"][0]["p_yes"] > 0.9
     assert all(p.startswith(f"Text:\n{ctx}") for p in client.prompts)  # a shared prefix: the prompt cache
@@ -324,3 +333,31 @@ def test_calibrate_in_05_evaluate_with_review_widget_labels_in_a_real_kernel(loc
     k = cohen_kappa([i in (0, 2, 3) for i in range(6)], [f1[row["id"]] < 0.5 for row in rows])
     assert (k is None and "calibration/quality/f1/kappa" not in m) or abs(m["calibration/quality/f1/kappa"] - k) < 1e-9
     assert "calibration.json" in {a.path for a in client.list_artifacts(r.run_id)}
+
+
+@pytest.mark.slow
+def test_judge_tier_on_the_embedded_server_scores_from_logprobs(local_server, tmp_path):
+    """llama-server returns first-token log-probabilities: every row gets a verdict (no parse step to fail), the
+    per-claim P(yes) lands in the row, and the judge's calls are counted."""
+    rows = [json.loads(line) for line in (SAMPLE / "groundedness.jsonl").read_text().splitlines()[:3]]
+    ds = pd.DataFrame([{"id": r["id"], "question": r["question"], "contexts": [r["context"]]} for r in rows])
+    answers = {r["id"]: r["answer"] for r in rows}
+    res = wb.evaluate(ds, lambda row: answers[row["id"]], metrics=["honesty/groundedness@judge",
+                                                                  "harm/refusal@judge"],
+                      judge="local", log=False, progress=False, checkpoint=tmp_path / "ck.jsonl")
+    assert res.rows["honesty/judge_groundedness"].notna().all() and res.rows["harm/judge_refusal"].notna().all()
+    claims = res.rows["honesty/judge_groundedness.claims"].iloc[0]
+    assert claims and 0.0 <= claims[0]["p_yes"] <= 1.0
+    s = res.summary().set_index("metric")["value"]
+    assert s["honesty/judge_groundedness/judge_error_rate"] == 0.0
+
+
+def test_estimate_counts_one_judge_call_per_claim_with_the_contexts(tmp_path, project_dir):
+    from workbench.candidates import PromptCandidate
+
+    ds = pd.DataFrame([{"id": f"r{i}", "question": "How heavy is it?", "reference": "It weighs 1.3 kg. It is grey.",
+                        "contexts": ["The laptop weighs 1.3 kg and has 16 GB of memory. " * 5]} for i in range(4)])
+    est = wb.evaluate.estimate(ds, [PromptCandidate("local", name="c")], metrics=["honesty/groundedness@judge"],
+                               judge="local")
+    assert est.loc[0, "judge_calls"] == 4 * 3  # at least three claims a row
+    assert est.loc[0, "judge_prompt_tokens"] >= 12 * 100  # each call carries the row's contexts
