@@ -384,10 +384,10 @@ def spread(items: list[dict], limit: int | None) -> list[dict]:
 
 def score_tier(family: str, items: list[dict], mdef, env) -> dict:
     """Confusion counts, accuracy with its 95% CI, precision, recall, judge errors, ms/row, per domain."""
-    import asyncio
     import inspect
 
     from workbench.evaluate.stats import ci
+    from workbench.llm.client import run_sync  # one event loop for every call (the judge's client lives on it)
 
     positive = FAMILIES[family][1]
     tp = fp = fn = tn = errors = 0
@@ -397,7 +397,7 @@ def score_tier(family: str, items: list[dict], mdef, env) -> dict:
         t = time.perf_counter()
         out = mdef.fn(row, answer, env)
         if inspect.isawaitable(out):
-            out = asyncio.run(out)
+            out = run_sync(out)
         seconds += time.perf_counter() - t
         value = out[0] if isinstance(out, tuple) else out
         actual = it["label"] == positive
