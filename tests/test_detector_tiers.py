@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,7 +16,14 @@ import workbench as wb
 from workbench.candidates import Answer
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.evaluate.judge import Judge, yes_no_probability
-from workbench.evaluate.metrics import METRICS, get_metrics, harm, honesty, tier_of, tiers
+from workbench.evaluate.metrics import (
+    METRICS,
+    get_metrics,
+    harm,
+    honesty,
+    tier_of,
+    tiers,
+)
 from workbench.evaluate.runner import MetricEnv
 from workbench.llm.client import ChatRecord
 

@@ -158,7 +158,7 @@ def _labels_by_key(rows: pd.DataFrame, labels, label_name: str) -> tuple[pd.Seri
     if isinstance(labels, str) and labels == "mlflow":
         return _mlflow_labels(rows, label_name), f"MLflow HUMAN feedback '{label_name}'"
     source = "labels"
-    if hasattr(labels, "labels") and isinstance(getattr(labels, "labels"), dict):  # the review widget
+    if isinstance(getattr(labels, "labels", None), dict):  # the review widget
         labels, source = {k: v["label"] for k, v in labels.labels.items()}, "review widget"
     elif isinstance(labels, (str, Path)):
         path = Path(labels)

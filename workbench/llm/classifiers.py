@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import io
 import pickle
-import threading
+from collections import OrderedDict, defaultdict
+from typing import ClassVar
 
 import numpy as np
 
@@ -38,11 +39,11 @@ class _TokenizerState:
 class _RestrictedUnpickler(pickle.Unpickler):
     """Builds only what a Keras ``Tokenizer`` pickle holds; any other global raises ``UnpicklingError``."""
 
-    ALLOWED = {("keras.src.legacy.preprocessing.text", "Tokenizer"): _TokenizerState,
-               ("keras.preprocessing.text", "Tokenizer"): _TokenizerState,
-               ("collections", "OrderedDict"): __import__("collections").OrderedDict,
-               ("collections", "defaultdict"): __import__("collections").defaultdict,
-               ("builtins", "int"): int}
+    ALLOWED: ClassVar[dict] = {("keras.src.legacy.preprocessing.text", "Tokenizer"): _TokenizerState,
+                               ("keras.preprocessing.text", "Tokenizer"): _TokenizerState,
+                               ("collections", "OrderedDict"): OrderedDict,
+                               ("collections", "defaultdict"): defaultdict,
+                               ("builtins", "int"): int}
 
     def find_class(self, module, name):
         try:
@@ -66,7 +67,8 @@ class ToxicityClassifier:
     def __init__(self, weights_path, tokenizer_path):
         import h5py
 
-        tok = restricted_load(open(tokenizer_path, "rb").read())
+        with open(tokenizer_path, "rb") as f:
+            tok = restricted_load(f.read())
         self.word_index: dict = dict(tok.word_index)
         self.num_words = getattr(tok, "num_words", None)
         self.lower = getattr(tok, "lower", True)
@@ -81,7 +83,6 @@ class ToxicityClassifier:
             self.bw = [g[f"bidirectional/backward_layer/cell/vars/{i}"][()] for i in range(3)]
             self.d1 = (g["dense/vars/0"][()], g["dense/vars/1"][()])
             self.d2 = (g["dense_1/vars/0"][()], g["dense_1/vars/1"][()])
-        self._lock = threading.Lock()
 
     def sequence(self, text: str) -> list[int]:
         """Keras ``texts_to_sequences`` for one text (lower-case, filter punctuation, split, look up)."""
