@@ -21,6 +21,21 @@ metrics, no MLflow logging), with the old detector functions swapped in vs the n
 ``--repeats`` alternating runs, and the ratio (the issue's budget: at most 2x).
 
     .venv/bin/python benchmarks/bench_metric_accuracy.py [--rows 200] [--repeats 3]
+
+**Per family and tier on a labelled directory** (issue 26; the format the blind sets use):
+
+    .venv/bin/python benchmarks/bench_metric_accuracy.py --data DIR [--tiers screen,classifier,judge]
+        [--judge local] [--judge-limit N] [--out results/NAME.json]
+
+``DIR`` holds ``groundedness.jsonl`` (id, domain, context, question, answer, label grounded|ungrounded),
+``refusal.jsonl`` (id, domain, prompt, response, label refusal|answer), ``toxicity.jsonl`` (id, domain, text,
+label toxic|non_toxic) and optionally ``MANIFEST.sha256`` (checked, and its verdict reported). Every item goes
+through the metric's own row function (the one ``wb.evaluate`` calls). The positive class is the problem:
+ungrounded, refusal, toxic. Per family and tier: n, accuracy with its 95% Clopper-Pearson interval, precision,
+recall, false-alarm rate, judge-error rate (a judge error counts as a wrong answer in accuracy), ms per row, and
+accuracy per domain. ``--judge-limit N`` runs the judge tier on N items per family (spread evenly over the file);
+``--data calibration:SET`` reads ``datasets/calibration/*_SET.jsonl`` converted to that format (training data:
+the detectors were tuned on them). A relative ``--out`` is under ``benchmarks/``.
 """
 
 from __future__ import annotations
@@ -280,12 +295,194 @@ def redact_section(repeats: int) -> dict:
     return out
 
 
+# --- per family and tier, on a labelled directory ---------------------------------------------------------
+
+FAMILIES = {  # family -> (metric detector, label field value of the positive (problem) class)
+    "groundedness": ("honesty/groundedness", "ungrounded"),
+    "refusal": ("harm/refusal", "refusal"),
+    "toxicity": ("harm/toxicity", "toxic"),
+}
+LABELS = {"groundedness": {"grounded", "ungrounded"}, "refusal": {"refusal", "answer"},
+          "toxicity": {"toxic", "non_toxic"}}
+
+
+def read_labelled(path: Path, family: str) -> list[dict]:
+    """The items of one family file; a bad line is a clear error (file, line, what was expected)."""
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            it = json.loads(line)
+        except ValueError as e:
+            raise SystemExit(f"{path}:{n}: not JSON ({e})") from None
+        if it.get("label") not in LABELS[family]:
+            raise SystemExit(f"{path}:{n}: label must be one of {sorted(LABELS[family])}, got {it.get('label')!r}")
+        items.append(it)
+    return items
+
+
+def check_manifest(root: Path) -> str:
+    """'ok', 'absent', or which files differ from MANIFEST.sha256."""
+    import hashlib
+
+    man = root / "MANIFEST.sha256"
+    if not man.is_file():
+        return "absent"
+    bad = []
+    for line in man.read_text().splitlines():
+        if not line.strip():
+            continue
+        digest, _, name = line.strip().partition(" ")
+        f = root / name.strip().lstrip("*")
+        if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != digest:
+            bad.append(name.strip())
+    return "ok" if not bad else "mismatch: " + ", ".join(bad)
+
+
+def calibration_dir(set_name: str) -> Path:
+    """``datasets/calibration/*_<set>.jsonl`` converted to the labelled-directory format (a temp dir)."""
+    out = Path(tempfile.mkdtemp(prefix=f"wb-cal-{set_name}-"))
+    conv = {
+        "groundedness": lambda it: {"id": it["id"], "domain": "contoso", "context": it["context"],
+                                    "question": it.get("question") or "", "answer": it["claim"],
+                                    "label": "grounded" if it["supported"] else "ungrounded"},
+        "refusal": lambda it: {"id": it["id"], "domain": "contoso", "prompt": "", "response": it["text"],
+                               "label": "refusal" if it["refusal"] else "answer"},
+        "toxicity": lambda it: {"id": it["id"], "domain": "contoso", "text": it["text"],
+                                "label": "toxic" if it["toxic"] else "non_toxic"},
+    }
+    for fam, fn in conv.items():
+        rows = load(f"{fam}_{set_name}")
+        if rows:
+            (out / f"{fam}.jsonl").write_text("".join(json.dumps(fn(r)) + "\n" for r in rows))
+    return out
+
+
+def _row_and_answer(family: str, it: dict):
+    from workbench.candidates import Answer
+
+    if family == "groundedness":
+        return ({"id": it["id"], "question": it.get("question") or "", "contexts": [it["context"]]},
+                Answer(text=it["answer"], contexts=[it["context"]]))
+    if family == "refusal":
+        return {"id": it["id"], "question": it.get("prompt") or ""}, Answer(text=it["response"])
+    return {"id": it["id"], "question": ""}, Answer(text=it["text"])
+
+
+def _flagged(family: str, value: float) -> bool:
+    return value < 1.0 if family == "groundedness" else value >= 0.5
+
+
+def spread(items: list[dict], limit: int | None) -> list[dict]:
+    """``limit`` items taken evenly across the list (all when None)."""
+    if limit is None or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def score_tier(family: str, items: list[dict], mdef, env) -> dict:
+    """Confusion counts, accuracy with its 95% CI, precision, recall, judge errors, ms/row, per domain."""
+    import inspect
+
+    from workbench.evaluate.stats import ci
+    from workbench.llm.client import run_sync  # one event loop for every call (the judge's client lives on it)
+
+    positive = FAMILIES[family][1]
+    tp = fp = fn = tn = errors = 0
+    correct, by_domain, seconds, wrong = [], defaultdict(lambda: [0, 0]), 0.0, []
+    for it in items:
+        row, answer = _row_and_answer(family, it)
+        t = time.perf_counter()
+        out = mdef.fn(row, answer, env)
+        if inspect.isawaitable(out):
+            out = run_sync(out)
+        seconds += time.perf_counter() - t
+        value = out[0] if isinstance(out, tuple) else out
+        actual = it["label"] == positive
+        if value is None:
+            errors += 1
+            ok = False
+        else:
+            pred = _flagged(family, float(value))
+            tp, fp = tp + (pred and actual), fp + (pred and not actual)
+            fn, tn = fn + (actual and not pred), tn + (not pred and not actual)
+            ok = pred == actual
+        correct.append(float(ok))
+        if not ok:
+            wrong.append(it["id"])
+        d = by_domain[it.get("domain") or "?"]
+        d[0], d[1] = d[0] + ok, d[1] + 1
+    n = len(items)
+    lo, hi, _ = ci(correct, binary=True) if n else (None, None, None)
+    return {"metric": mdef.name, "tier": mdef.tier, "n": n, "accuracy": sum(correct) / n if n else None,
+            "accuracy_ci95": [lo, hi], "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": tp / (tp + fn) if tp + fn else None,
+            "false_alarm_rate": fp / (fp + tn) if fp + tn else None,
+            "judge_error_rate": errors / n if n else None, "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+            "ms_per_row": 1000 * seconds / max(1, n),
+            "by_domain": {k: f"{a}/{b}" for k, (a, b) in sorted(by_domain.items())}, "wrong_ids": wrong}
+
+
+def tier_section(data: str, tier_names: list[str], judge: str | None, judge_limit: int | None) -> dict:
+    """Accuracy per family and tier on a labelled directory (see the module docstring)."""
+    from workbench.evaluate.judge import Judge
+    from workbench.evaluate.metrics import tiers
+    from workbench.evaluate.runner import MetricEnv
+    from workbench.llm.client import LLMClient
+
+    root = calibration_dir(data.split(":", 1)[1]) if data.startswith("calibration:") else Path(data)
+    if not root.is_dir():
+        raise SystemExit(f"--data {data}: not a directory")
+    env = MetricEnv(judge=Judge(judge, LLMClient(cache="use")) if judge and "judge" in tier_names else None)
+    out = {"data": str(data), "manifest": check_manifest(root), "judge": judge if "judge" in tier_names else None,
+           "load_avg_1m_start": os.getloadavg()[0], "families": {}}
+    table = tiers()
+    for family, (detector, _) in FAMILIES.items():
+        path = root / f"{family}.jsonl"
+        if not path.is_file():
+            continue
+        items = read_labelled(path, family)
+        fam = out["families"][family] = {}
+        for tier in tier_names:
+            name = table.get(detector, {}).get(tier)
+            if name is None or (tier == "judge" and env.judge is None):
+                continue
+            from workbench.evaluate.metrics import METRICS
+
+            sub = spread(items, judge_limit) if tier == "judge" else items
+            r = fam[tier] = score_tier(family, sub, METRICS[name], env)
+            lo, hi = r["accuracy_ci95"]
+            print(f"  {family:13s} {tier:10s} n={r['n']:4d} acc {fmt(r['accuracy'])} [{fmt(lo)}, {fmt(hi)}] "
+                  f"prec {fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
+                  f"judge_err {fmt(r['judge_error_rate'])} {r['ms_per_row']:8.1f} ms/row", flush=True)
+    out["load_avg_1m_end"] = os.getloadavg()[0]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=40 if quick() else 200)
     ap.add_argument("--repeats", type=int, default=1 if quick() else 3)
+    ap.add_argument("--data", help="a labelled directory (groundedness/refusal/toxicity.jsonl), or calibration:SET")
+    ap.add_argument("--tiers", default="screen,classifier,judge", help="comma-separated tiers (with --data)")
+    ap.add_argument("--judge", default="local", help="judge model for the judge tier (default: local)")
+    ap.add_argument("--judge-limit", type=int, default=None, help="judge at most N items per family")
+    ap.add_argument("--out", help="results JSON (relative paths are under benchmarks/)")
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROJECT_DIR", tempfile.mkdtemp(prefix="wb-bench-acc-proj-"))
+    if a.data:
+        from common import machine
+
+        res = tier_section(a.data, [t.strip() for t in a.tiers.split(",") if t.strip()], a.judge, a.judge_limit)
+        if a.out:
+            out = Path(a.out) if Path(a.out).is_absolute() else Path(__file__).resolve().parent / a.out
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({"benchmark": "metric_accuracy_tiers", "machine": machine(), "results": res},
+                                      indent=2, default=str))
+            print(f"-> {out}")
+        return
     results = {"accuracy": accuracy_section()}
     print("\n== cost of redaction (traces, served apps)")
     results["redact"] = redact_section(5 if quick() else 20)

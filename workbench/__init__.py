@@ -9,7 +9,8 @@ from .errors import ConfigError, DatasetError, SetupError, WorkbenchError
 
 __all__ = [
     "ChatRecord", "ConfigError", "DatasetError", "LLMClient", "SetupError", "WorkbenchError",
-    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "compare", "evaluate", "load_dataset", "chat", "plan",
+    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "calibrate", "compare", "evaluate", "load_dataset",
+    "chat", "plan",
     "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "governance",
     "finetune", "demo", "rag", "load_settings", "settings", "__version__",
 ]
@@ -21,6 +22,7 @@ _LAZY = {"load_settings": ("workbench.config", "load_settings"), "settings": ("w
          "embed": ("workbench.llm.embeddings", "embed"),
          "evaluate": ("workbench.evaluate", None), "compare": ("workbench.evaluate", "compare"),
          "plan": ("workbench.evaluate.plan", "plan"),
+         "calibrate": ("workbench.evaluate.calibrate", "calibrate"),
          "load_dataset": ("workbench.data", "load_dataset"), "candidates": ("workbench.candidates", None),
          "PromptCandidate": ("workbench.candidates", "PromptCandidate"), "EvalResult": ("workbench.evaluate", "EvalResult"),
          "tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),

@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "start it again, on the same port, at their next call.")
     s.set_defaults(fn=_model_stop)
 
-    s = sub.add_parser("setup", help="obtain the model, build llama-server and fetch the embedding model (once)")
+    s = sub.add_parser("setup", help="obtain the model, build llama-server, fetch the embedding model and the toxicity "
+                                          "classifier (once)")
     s.set_defaults(fn=_setup)
 
     s = sub.add_parser("models", help="configured endpoints, their models, key presence and health")

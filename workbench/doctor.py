@@ -1,4 +1,5 @@
-"""Obtain the embedded parts once (model file, llama-server, embedding model) and check the set-up.
+"""Obtain the embedded parts once (model file, llama-server, embedding model, toxicity classifier) and check the
+set-up.
 
 ``workbench setup`` (run by ``make``) and ``workbench doctor`` are thin layers over this module.
 """
@@ -18,12 +19,13 @@ from .errors import WorkbenchError
 
 def obtain_all() -> dict[str, float]:
     """Fetch/build everything the offline defaults need; returns seconds per step. Idempotent."""
-    from .llm.assets import MINILM_ONNX, MINILM_TOKENIZER, asset_path
+    from .llm.assets import MINILM_ONNX, MINILM_TOKENIZER, TOXIC_TOKENIZER, TOXIC_WEIGHTS, asset_path
     from .llm.local import find_server_binary, model_path
 
     times = {}
     for name, fn in [("model", model_path), ("llama-server", find_server_binary),
-                     ("embeddings", lambda: (asset_path(MINILM_ONNX), asset_path(MINILM_TOKENIZER)))]:
+                     ("embeddings", lambda: (asset_path(MINILM_ONNX), asset_path(MINILM_TOKENIZER))),
+                     ("toxicity classifier", lambda: (asset_path(TOXIC_WEIGHTS), asset_path(TOXIC_TOKENIZER)))]:
         t0 = time.monotonic()
         fn()
         times[name] = time.monotonic() - t0

@@ -3,6 +3,7 @@
 import sys
 import types
 
+from .calibrate import CalibrationResult, calibrate
 from .compare import Comparison, check_gate, compare
 from .metrics import METRICS, MetricDef, definitions, get_metrics, metric
 from .result import EvalResult
@@ -23,6 +24,6 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["Comparison", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "check_gate", "compare",
-           "definitions", "estimate", "evaluate", "gate_line", "get_metrics", "log_gates", "metric", "read_gates",
-           "verdict"]
+__all__ = ["CalibrationResult", "Comparison", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "calibrate",
+           "check_gate", "compare", "definitions", "estimate", "evaluate", "gate_line", "get_metrics", "log_gates", "metric",
+           "read_gates", "verdict"]

@@ -37,6 +37,7 @@ from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, 
 from . import record
 from .judge import Judge
 from .metrics import MetricDef, get_metrics
+from .metrics.text import sentences
 from .result import EvalResult, aggregates
 
 
@@ -220,8 +221,10 @@ def estimate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     ds = load_dataset(dataset)
     cands = [as_candidate(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates])]
     mdefs = get_metrics(metrics, judge=bool(judge))
-    judge_calls_per_row = sum(2 if m.name == "honesty/judge_groundedness" else 1 for m in mdefs if m.needs_llm
-                              and m.name != "harm/moderation_flagged")
+    # the claim-level judge asks one question per claim: counted as the reference's sentences (at least 3)
+    claims_per_row = max([3] + [len(sentences(str(r.get("reference") or ""))) for r in ds.rows])
+    judge_calls_per_row = sum(claims_per_row if m.name == "honesty/judge_groundedness" else 1 for m in mdefs
+                              if m.needs_llm and m.name != "harm/moderation_flagged")
     out = []
     for c in cands:
         model = getattr(c, "model", None)
@@ -241,12 +244,17 @@ def estimate(dataset, candidates, metrics: list[str] | None = None, repeats: int
         ct = len(ds) * repeats * max_tokens
         usd = cost_usd(ep, model_name, pt, ct)
         jusd = None
+        jtokens = 0
         if judge:
             jep, jm = settings().resolve_model(judge)
             jcalls = len(ds) * repeats * judge_calls_per_row
-            jusd = cost_usd(jep, jm, jcalls * (400 + max_tokens), jcalls * 512)
+            # a judge prompt holds the contexts (or the prompt) and the answer (max_tokens) plus its rubric
+            ctx_tokens = sum(count_tokens("\n".join(map(str, r.get("contexts") or [r.get("question") or ""])),
+                                          jm)[0] for r in ds.rows) / max(1, len(ds))
+            jtokens = int(jcalls * (120 + ctx_tokens + max_tokens))
+            jusd = cost_usd(jep, jm, jtokens, jcalls * 512)
         out.append({"candidate": c.name, "model": model, "calls": len(ds) * repeats, "prompt_tokens": pt,
                     "completion_tokens_max": ct, "usd_max": usd,
                     "judge_calls": len(ds) * repeats * judge_calls_per_row if judge else 0,
-                    "judge_usd_max": jusd, "token_count": acc})
+                    "judge_prompt_tokens": jtokens, "judge_usd_max": jusd, "token_count": acc})
     return pd.DataFrame(out)

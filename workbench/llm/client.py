@@ -64,6 +64,9 @@ class ChatRecord:
     error: str | None = None
     error_message: str | None = None
     repeat: int = 0
+    # with ``logprobs=True, top_logprobs=N`` (OpenAI; llama-server maps it to ``n_probs``), non-streamed: the
+    # first generated token's alternatives as [token, logprob] pairs (logprob-scored judges read these)
+    top_logprobs: list | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,6 +77,16 @@ class ChatRecord:
 
 
 # ------------------------------------------------------------------ rate limiting
+
+
+def first_token_logprobs(choice) -> list | None:
+    """``[[token, logprob], ...]`` of the first generated token from an OpenAI-style choice, else None."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    first = content[0]
+    alts = [[a.token, float(a.logprob)] for a in (getattr(first, "top_logprobs", None) or [])]
+    return alts or [[first.token, float(first.logprob)]]
 
 
 class AIMDLimiter:
@@ -436,6 +449,7 @@ class LLMClient:
                 on_delta(parts[0])
             finish = resp.choices[0].finish_reason
             usage = resp.usage
+            rec.top_logprobs = first_token_logprobs(resp.choices[0])
         latency = time.perf_counter() - t0
         text = "".join(parts)
         if usage is not None and usage.completion_tokens is not None:

@@ -9,6 +9,13 @@ Register with the decorator::
 
     @metric("quality/my_metric", higher_is_better=True, range=(0, 1), description="...")
     def my_metric(row, answer, env): ...
+
+**Tiers.** A detector (Honesty and Harm) says how it decides, in its ``tier``: ``screen`` (patterns and word
+lists, instant), ``classifier`` (a model bundled in a package, in-process) or ``judge`` (an LLM through any
+configured endpoint). One detector can have several tiers, each its own metric: the default tier keeps the plain
+name (``harm/toxicity``), another is named ``<family>/<tier>_<metric>`` (``honesty/judge_groundedness``). A run
+picks a tier with ``"<family>/<metric>@<tier>"`` (``metrics=["honesty/groundedness@judge"]``); see
+:data:`DEFAULT_TIERS` and docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # ret
 
 
 BINARY = "binary"  # MetricDef.kind of 0/1 metrics
+TIERS = ("screen", "classifier", "judge")  # how a detector decides: patterns, a packaged model, an LLM
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class MetricDef:
     fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     on_error: str = "compute"  # a failed row: "fail" scores it worst (quality, honesty), "compute" asks fn
     failed: float | None = None  # what a failed row scores, when not the bad end of the range
+    tier: str = ""  # detectors: "screen", "classifier" or "judge" (TIERS); "" for measurements
+    base: str = ""  # the detector this tier implements ("honesty/groundedness"); "" = its own name
 
     @property
     def worst(self) -> float | None:
@@ -57,7 +67,13 @@ class MetricDef:
         """The definition record (no function), e.g. for docs and MLflow."""
         return {"name": self.name, "family": self.family, "needs_llm": self.needs_llm,
                 "higher_is_better": self.higher_is_better, "range": list(self.range), "kind": self.kind,
-                "stats": list(self.stats), "requires": list(self.requires), "description": self.description}
+                "stats": list(self.stats), "requires": list(self.requires), "description": self.description,
+                "tier": self.tier, "detector": self.base or self.name}
+
+    @property
+    def scorer_description(self) -> str:
+        """The description with the tier named first (MLflow scorers, docs)."""
+        return f"[{self.tier} tier] {self.description}" if self.tier else self.description
 
 
 METRICS: dict[str, MetricDef] = {}
@@ -71,16 +87,19 @@ ON_ERROR = {"quality": "fail", "honesty": "fail"}
 
 def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, needs_llm: bool = False,
            kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = (),
-           on_error: str | None = None, failed: float | None = None):
+           on_error: str | None = None, failed: float | None = None, tier: str = "", base: str = ""):
+    """Register a row-level metric function under ``name`` (``tier``/``base``: see the module docstring)."""
     family = name.split("/")[0]
     if family not in FAMILIES or name.count("/") != 1:
         raise ValueError(f"metric name must be '<family>/<metric>' with family in {FAMILIES}: {name}")
+    if tier and tier not in TIERS:
+        raise ValueError(f"tier must be one of {TIERS}: {tier}")
 
     def deco(fn):
         METRICS[name] = MetricDef(name, family, needs_llm, higher_is_better, tuple(range), description, kind,
                                   tuple(stats), tuple(requires), fn,
                                   on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None
-                                               else "compute"), failed)
+                                               else "compute"), failed, tier, base if base != name else "")
         return fn
 
     return deco
@@ -94,7 +113,9 @@ def get_metrics(names: list[str] | None = None, judge: bool = False) -> list[Met
         return [m for m in METRICS.values() if judge or not m.needs_llm]
     out: list[MetricDef] = []
     for n in names:
-        if n in METRICS:
+        if "@" in n:
+            out.append(tier_of(n))
+        elif n in METRICS:
             out.append(METRICS[n])
         elif n in FAMILIES:
             out += [m for m in METRICS.values() if m.family == n and (judge or not m.needs_llm)]
@@ -104,6 +125,27 @@ def get_metrics(names: list[str] | None = None, judge: bool = False) -> list[Met
     if needs and not judge:
         raise ConfigError(f"metrics {needs} need an LLM judge: pass judge='endpoint:model' (--judge)")
     return list(dict.fromkeys(out))
+
+
+def tier_of(spec: str) -> MetricDef:
+    """``"honesty/groundedness@judge"`` -> the metric that implements that detector at that tier."""
+    load_all()
+    base, _, tier = spec.partition("@")
+    found = {m.tier: m for m in METRICS.values() if (m.base or m.name) == base and m.tier}
+    if tier not in found:
+        raise ConfigError(f"no tier '{tier}' for '{base}': available are "
+                          f"{sorted(found) or 'none (not a detector)'}; tiers are {TIERS}")
+    return found[tier]
+
+
+def tiers() -> dict[str, dict[str, str]]:
+    """Per detector, its tiers and the metric name of each (the default tier has the detector's own name)."""
+    load_all()
+    out: dict[str, dict[str, str]] = {}
+    for m in METRICS.values():
+        if m.tier:
+            out.setdefault(m.base or m.name, {})[m.tier] = m.name
+    return out
 
 
 def definitions():
