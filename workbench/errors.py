@@ -23,7 +23,7 @@ class WorkbenchError(Exception):
 
 class UsageError(WorkbenchError):
     """The command line (or the call) asks for something that does not exist or does not fit together: arguments
-    argparse cannot check, an unknown notebook parameter. Exit code 2."""
+    argparse cannot check (a malformed gate expression), an unknown notebook parameter. Exit code 2."""
 
     exit_code = EXIT_USAGE
     label = "usage error"
@@ -35,10 +35,6 @@ class EndpointUnreachable(WorkbenchError):
 
 class ConfigError(WorkbenchError):
     """A setting is missing or wrong (workbench.toml, environment variables, model names)."""
-
-
-class UsageError(WorkbenchError):
-    """A bad argument the argument parser cannot check, e.g. a malformed gate expression (exit code 2)."""
 
 
 class SetupError(WorkbenchError):

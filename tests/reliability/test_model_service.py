@@ -176,3 +176,22 @@ def test_model_status_and_stop(tmp_path):
     st = subprocess.run([sys.executable, "-m", "workbench", "model", "status"], env=env, capture_output=True,
                         text=True, timeout=120)
     assert "not running" in st.stdout
+
+
+def test_a_new_adapter_does_not_drop_the_lease_on_the_server_in_use(tmp_path, monkeypatch):
+    """Regression (CI, after an adapter was registered mid-session): the process moved to the server for the new
+    options and dropped its lease on the old one, whose supervisor then stopped it while the session's handle (and
+    a fault proxy in front of it) still pointed at its port: every later call through that port failed."""
+    from workbench.llm import local
+
+    monkeypatch.setenv("WORKBENCH_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(local, "_SERVERS", {})
+    monkeypatch.setattr(local, "_bring_up", lambda state, spec: local.ServerHandle(
+        pid=os.getpid(), port=1, log_path="", options_key=state.stem))
+    before, after = local.ServerOptions(parallel=4), local.ServerOptions(parallel=4, lora=["/adapters/ft.gguf"])
+    local.ensure_server(before)
+    local.ensure_server(after)
+    from workbench.procs import live_leases
+
+    assert os.getpid() in live_leases(local._lease_dir(before.key()))
+    assert os.getpid() in live_leases(local._lease_dir(after.key()))

@@ -183,19 +183,6 @@ class PairedTest:
     n: int
 
 
-def paired_permutation(d, n_resamples: int = N_PERMUTATIONS, seed: int = 0) -> PairedTest:
-    """Sign-flip permutation test of mean(d) = 0 for paired differences ``d`` (two-sided)."""
-    from scipy import stats
-
-    d = np.asarray(d, float)
-    d = d[~np.isnan(d)]
-    if len(d) < 2 or not np.any(d != 0):
-        return PairedTest(PAIRED_TEST, 1.0, len(d))
-    r = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
-                               vectorized=True, alternative="two-sided", rng=np.random.default_rng(seed))
-    return PairedTest(PAIRED_TEST, float(min(1.0, r.pvalue)), len(d))
-
-
 def mcnemar_exact(x, y) -> PairedTest:
     """McNemar's exact test for paired binary outcomes (binomial test on the discordant pairs)."""
     from scipy import stats

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import ConfigError, SetupError
 from ..procs import (LockTimeout, ServiceError, ServiceSpec, free_port, health, live_leases, locked, log_tail,
-                     pid_alive, port_free, read_state, release_leases, require_free_port, run_foreground,
+                     pid_alive, port_free, read_state, require_free_port, run_foreground,
                      start_service, start_supervised, stop_process, take_lease, wait_ready)
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
@@ -373,10 +373,9 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
     if h is not None and pid_alive(h.pid):
         return h
     with _service_lock(key):
+        # the lease on a server for other options (before an adapter was registered) is kept until this process
+        # exits: something here may still hold its URL (a handle, an endpoint, a proxy in front of it)
         take_lease(_lease_dir(key))
-        # a server for other options (before an adapter was registered) is no longer ours: its supervisor stops
-        # it once no one else holds it, rather than two servers starving each other on a small machine
-        release_leases(keep=_lease_dir(key))
         h = _SERVERS[key] = _bring_up(_state_path(key), lambda port: _spec(options, port))
         return h
 
