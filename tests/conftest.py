@@ -22,6 +22,32 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _no_mlflow_state_leaks_between_tests():
+    """MLflow's fluent state is process-global and the workbench honours it (an active run is a parent, an active
+    experiment is where runs go): a test that leaves either behind would decide where the next test's runs go."""
+    env = {k: os.environ.get(k) for k in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+        from mlflow.tracking import fluent
+
+        for _ in range(10):  # bounded: nested runs end one at a time
+            if mlflow.active_run() is None:
+                break
+            try:
+                mlflow.end_run()
+            except Exception:  # noqa: BLE001 - the run's store may be gone with the test's tmp dir
+                fluent._active_run_stack.set([])
+                break
+        fluent._active_experiment_id = None
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def project_dir(tmp_path_factory) -> Path:
     """A throwaway project directory (its own response cache and tracking store) for the whole run."""

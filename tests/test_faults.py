@@ -98,6 +98,9 @@ def test_batch_of_100_with_random_faults_loses_no_row(faulty):
     retried = sum(r.retries for r in recs)
     injected = sum(1 for _, f in proxy.log if f != "ok")
     assert retried > 0 and injected > 0
-    assert sum(r.attempts for r in recs) == len(proxy.log)  # every request accounted for
+    # every request accounted for: no attempt the client did not count (seen <= made); an attempt whose 1 s timeout
+    # fires before the proxy has read its body is made but never seen (seen 3 times in 6 runs, on 3d018a6 too)
+    made, seen = sum(r.attempts for r in recs), len(proxy.log)
+    assert seen <= made <= seen + 2, (made, seen)
     print(f"\n100-row batch: {sum(r.ok for r in recs)} ok, {sum(not r.ok for r in recs)} error records, "
           f"{injected} injected faults, {retried} retries")

@@ -86,7 +86,8 @@ def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, 
     workbench_toml('[endpoints.unp]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m1"]\n')
     summary = pd.DataFrame([{"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},
                             {"metric": "quality/f1/mean", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3}])
-    fake = SimpleNamespace(summary=lambda: summary, rows=pd.DataFrame({"id": [1, 2, 3]}), computed_rows=3,
+    fake = SimpleNamespace(summary=lambda: summary, headline=lambda: "3 of 3 rows answered",
+                           rows=pd.DataFrame({"id": [1, 2, 3]}), computed_rows=3,
                            duration_s=1.0, spent_usd=0.0, stopped=None)  # what a run with no price reported
     monkeypatch.setattr(runner, "evaluate", lambda *a, **kw: fake)
     monkeypatch.setattr(card, "govern_run", lambda rid, **kw: SimpleNamespace(error=None))
