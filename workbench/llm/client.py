@@ -224,6 +224,15 @@ def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
     return msgs
 
 
+def _tokens_or_bound(kind: EndpointKind, ep: Endpoint, model: str, text: str) -> int:
+    """Tokens of ``text`` as the endpoint counts them; when that count cannot be had (the local server that
+    counts them died with the attempt being charged), its UTF-8 bytes: an upper bound, never an exception."""
+    try:
+        return kind.count_tokens(ep, model, text)[0]
+    except Exception:  # noqa: BLE001 - charging a failed attempt must not fail the row
+        return len(text.encode("utf-8"))
+
+
 class LLMClient:
     """Async client over the configured endpoints. Create one per event loop (the facade does)."""
 
@@ -392,9 +401,9 @@ class LLMClient:
             if usage is not None:
                 cost = cost_from_price(price, usage.prompt_tokens, usage.completion_tokens)
             elif seen.get("opened"):
-                prompt = kind.count_tokens(ep, model, "\n".join(str(m.get("content", "")) for m in messages))[0]
+                prompt = _tokens_or_bound(kind, ep, model, "\n".join(str(m.get("content", "")) for m in messages))
                 text = "".join(seen.get("parts") or [])
-                cost = cost_from_price(price, prompt, kind.count_tokens(ep, model, text)[0] if text else 0)
+                cost = cost_from_price(price, prompt, _tokens_or_bound(kind, ep, model, text) if text else 0)
                 rec.usage_estimated = True
             else:
                 cost = 0.0 if price is not None else None
