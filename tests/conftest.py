@@ -84,15 +84,39 @@ def workbench_toml(project_dir):
         path.write_text(old)
 
 
+@pytest.fixture(scope="session")
+def solo_server(local_server):
+    """A private llama-server with one slot and no prompt cache, started once per test run: llama.cpp's greedy
+    output depends on what else shares the batch (other tests use the shared server), so a test that compares
+    answers computed at different times bit for bit needs a server that computes every request alone."""
+    from workbench.llm.local import ServerOptions, start_server
+
+    h = start_server(ServerOptions(parallel=1, ctx=4096, extra_args=["--no-cache-prompt"]))
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def solo_model(solo_server, workbench_toml, monkeypatch):
+    """The one-slot server as endpoint ``solo`` in the test project's ``workbench.toml`` (seen by subprocesses
+    and dask workers through ``WORKBENCH_PROJECT_DIR``); yields the model spec ``solo:smollm2``."""
+    monkeypatch.setenv("MLFLOW_MODEL_CATALOG_URI", "")  # MLflow would fetch a price catalog for "solo" from github
+    workbench_toml(f'[endpoints.solo]\nbase_url = "{solo_server.base_url}"\nmodels = ["smollm2"]\n')
+    return "solo:smollm2"
+
+
 @pytest.fixture
 def fault_server(local_server):
-    """Factory for fault-injecting proxies in front of the real server; all stopped at the end."""
+    """Factory for fault-injecting proxies in front of the real server; all stopped at the end. The upstream is
+    resolved when the proxy starts (``ensure_server`` also renews this process's lease): a server the supervisor
+    stopped or moved since the session began is found or started again."""
     from faultserver import FaultServer
+    from workbench.llm.local import ensure_server
 
     servers = []
 
     def make(**kw) -> FaultServer:
-        s = FaultServer(local_server.base_url.removesuffix("/v1"), **kw).start()
+        s = FaultServer(ensure_server().base_url.removesuffix("/v1"), **kw).start()
         servers.append(s)
         return s
 

@@ -87,8 +87,11 @@ def test_stop_process_ends_the_whole_group(tmp_path):
     assert not pid_alive(proc.pid) and _wait(lambda: not pid_alive(grandchild), 10)
 
 
-def test_leases_are_per_process_and_released_but_the_kept_one(tmp_path):
+def test_leases_are_per_process_and_released_but_the_kept_one(tmp_path, monkeypatch):
+    from workbench import procs
     from workbench.procs import release_leases
+
+    monkeypatch.setattr(procs, "_LEASES", set())  # the test session's own lease on the shared server stays held
 
     a, b = take_lease(tmp_path / "a"), take_lease(tmp_path / "b")
     assert live_leases(tmp_path / "a") == [os.getpid()]

@@ -72,20 +72,6 @@ def test_a_rebuilt_index_is_refused(index_dir):
         from_config({"kind": "callable"})
 
 
-@pytest.fixture
-def solo_model(local_server, workbench_toml, monkeypatch):
-    """A private llama-server with one slot and no prompt cache, as endpoint ``solo``: llama.cpp's greedy output
-    depends on what else shares the batch (other tests use the shared server), so a bit-for-bit comparison needs
-    a server that computes every request alone."""
-    from workbench.llm.local import ServerOptions, start_server
-
-    monkeypatch.setenv("MLFLOW_MODEL_CATALOG_URI", "")  # MLflow would fetch a price catalog for "solo" from github
-    h = start_server(ServerOptions(parallel=1, ctx=4096, extra_args=["--no-cache-prompt"]))
-    workbench_toml(f'[endpoints.solo]\nbase_url = "{h.base_url}"\nmodels = ["smollm2"]\n')
-    yield "solo:smollm2"
-    h.stop()
-
-
 @pytest.mark.slow
 def test_served_rag_candidate_answers_as_it_was_evaluated(solo_model, tracking_store, index_dir, tmp_path):
     """Evaluate a RAG candidate with rerank, an LLM query rewrite and fetch_k; serve it from its LoggedModel and

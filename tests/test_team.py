@@ -170,12 +170,13 @@ def test_dask_evaluation_of_2000_rows_and_partition_resume(local_server, dask_sc
     assert again.rows[cols].equals(res.rows[cols])
 
 
-def test_dask_evaluation_on_a_local_cluster_logs_like_local(local_server, tracking_store, tmp_path):
-    """Without a scheduler: a LocalCluster; the result and the MLflow run look like a local evaluation's."""
+def test_dask_evaluation_on_a_local_cluster_logs_like_local(solo_model, tracking_store, tmp_path):
+    """Without a scheduler: a LocalCluster; the result and the MLflow run look like a local evaluation's. On the
+    one-slot server, so that the same request gets the same greedy answer whatever else is in flight."""
     from workbench.candidates import PromptCandidate
 
     ds = _dataset(tmp_path / "small.jsonl", 60, 20)
-    cand = PromptCandidate("local", name="terse", system_prompt="Answer in a few words.", max_tokens=8)
+    cand = PromptCandidate(solo_model, name="terse", system_prompt="Answer in a few words.", max_tokens=8)
     local = wb.evaluate(ds, [cand], metrics=METRICS, log=False, progress=False)
     dist = wb.evaluate(ds, [cand], metrics=METRICS, executor="dask", workers=2, partition_rows=20,
                        checkpoint=tmp_path / "dist.jsonl", progress=False)
