@@ -106,6 +106,29 @@ def solo_model(solo_server, workbench_toml, monkeypatch):
 
 
 @pytest.fixture
+def fake_endpoint(workbench_toml, monkeypatch):
+    """Factory: a fake OpenAI-compatible upstream (``tests/fake_upstream.py``) declared as endpoint ``fake``
+    (model ``m``) in the test project's ``workbench.toml``; ``keyed`` sets its key in the environment, as a real
+    key would be; ``max_concurrency`` is declared for the endpoint. All stopped at the end."""
+    from fake_upstream import KEY, Upstream
+
+    made = []
+
+    def make(text: str = "ok", delay_s: float = 0.0, keyed: bool = False, max_concurrency: int | None = None):
+        up = Upstream(text, delay_s=delay_s)
+        made.append(up)
+        if keyed:
+            monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
+        limit = f"max_concurrency = {max_concurrency}\n" if max_concurrency else ""
+        workbench_toml(up.toml(key_env="FAKE_UPSTREAM_KEY" if keyed else None) + limit)
+        return up
+
+    yield make
+    for up in made:
+        up.stop()
+
+
+@pytest.fixture
 def fault_server(local_server):
     """Factory for fault-injecting proxies in front of the real server; all stopped at the end. The upstream is
     resolved when the proxy starts (``ensure_server`` also renews this process's lease): a server the supervisor

@@ -11,6 +11,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KEY = "sk-test-" + "Up7" * 12
+GOOD_CHAT = {"messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 4}  # a request any app accepts
+
+
+def post_chat(app, body: dict | None = None, timeout: float = 30, **kw):
+    """POST ``body`` (default :data:`GOOD_CHAT`) to a served app's ``/chat/completions``; returns the httpx response."""
+    import httpx
+
+    return httpx.post(f"{app.base_url}/chat/completions", json=body or GOOD_CHAT, timeout=timeout, **kw)
 
 
 class Upstream:

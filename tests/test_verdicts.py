@@ -140,14 +140,9 @@ def test_latency_covers_retries_and_decode_rate_skips_the_first_token(fault_serv
 
 
 @pytest.fixture
-def limited_upstream(workbench_toml):
+def limited_upstream(fake_endpoint):
     """A streaming endpoint with a fixed 0.8 s server time before its answer, declared with max_concurrency 2."""
-    from fake_upstream import Upstream
-
-    up = Upstream("An answer.", delay_s=0.8)
-    workbench_toml(up.toml(key_env=None) + "max_concurrency = 2\n")
-    yield up
-    up.stop()
+    return fake_endpoint("An answer.", delay_s=0.8, max_concurrency=2)
 
 
 def test_latency_is_the_servers_time_not_the_workbench_queue(limited_upstream, tmp_path, project_dir):

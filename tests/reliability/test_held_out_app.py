@@ -9,19 +9,11 @@ import json
 import httpx
 import pytest
 
-from fake_upstream import KEY, Upstream
+from fake_upstream import GOOD_CHAT, KEY, post_chat
 from workbench import serve
 
-GOOD = {"messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 4}
+GOOD = GOOD_CHAT
 
-
-@pytest.fixture
-def upstream(workbench_toml, monkeypatch):
-    up = Upstream()
-    monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
-    workbench_toml(up.toml())
-    yield up
-    up.stop()
 
 
 @pytest.fixture
@@ -31,8 +23,8 @@ def app(upstream, tracking_store):
     h.stop()
 
 
-def _post(app, body=GOOD, timeout=30, **kw):
-    return httpx.post(f"{app.base_url}/chat/completions", json=body, timeout=timeout, **kw)
+def _post(app, body=None, timeout=30, **kw):
+    return post_chat(app, body, timeout, **kw)
 
 
 def test_upstream_error_text_never_reaches_the_client(app, upstream):

@@ -114,14 +114,19 @@ def test_the_budget_never_waits_on_nothing(priced, tmp_path, project_dir):
     print("\nRELIABILITY budget runs (i, stopped, rows, spent, seconds):\n" + p.stdout)
 
 
+def _spend(priced, ds, budget_usd: float, concurrency: int):
+    """Evaluate ``ds`` on the priced fake with a budget (cache off): the result and what the upstream billed."""
+    cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20)
+    r = _bounded(lambda: wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=budget_usd, concurrency=concurrency,
+                                     cache="off", log=False, progress=False))
+    return r, priced.billed_usd(PRICE, PRICE)
+
+
 def test_long_rows_do_not_overshoot_the_budget(priced, tmp_path, project_dir):
     """Regression: admission reserved a candidate's *mean* row cost, so with one row in five carrying a long
     document a $5 budget spent $19.96 at concurrency 16. Now each row reserves its own upper bound."""
     ds = _rows(tmp_path / "qa.jsonl", 100)
-    cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20)
-    r = _bounded(lambda: wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=5.0, concurrency=16, cache="off",
-                                     log=False, progress=False))
-    billed = priced.billed_usd(PRICE, PRICE)
+    r, billed = _spend(priced, ds, budget_usd=5.0, concurrency=16)
     print(f"\nRELIABILITY budget $5, concurrency 16, 1 row in 5 long: {len(r.rows)} rows, billed ${billed:.3f}, "
           f"reported ${r.spent_usd:.3f}")
     assert r.stopped == "budget" and 0 < len(r.rows) < 100
@@ -143,10 +148,7 @@ def test_abandoned_attempts_are_counted(priced, tmp_path, project_dir):
 
     priced.usage = usage
     priced.cut_streams = 1
-    cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20)
-    r = _bounded(lambda: wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=0.5, concurrency=4, cache="off",
-                                     log=False, progress=False))
-    billed = priced.billed_usd(PRICE, PRICE)
+    r, billed = _spend(priced, ds, budget_usd=0.5, concurrency=4)
     print(f"\nRELIABILITY budget $0.50, every other stream cut after its usage: {len(r.rows)} rows, "
           f"{int(r.rows['attempts'].sum())} attempts, billed ${billed:.3f}, reported ${r.spent_usd:.3f}")
     assert len(r.rows) and (r.rows["attempts"] > 1).any(), (r.stopped, r.spent_usd, priced.billed, priced.calls)

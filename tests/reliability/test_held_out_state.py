@@ -16,17 +16,13 @@ from pathlib import Path
 import pytest
 
 from evalkit import write_dataset
-from fake_upstream import Upstream
 
 import workbench as wb
 
 
 @pytest.fixture
-def fake(workbench_toml):
-    up = Upstream("1.6 kg", delay_s=0.15)
-    workbench_toml(up.toml(key_env=None) + "max_concurrency = 4\n")
-    yield up
-    up.stop()
+def fake(fake_endpoint):
+    return fake_endpoint("1.6 kg", delay_s=0.15, max_concurrency=4)
 
 
 def _cand():

@@ -9,25 +9,17 @@ import time
 
 import httpx
 import pytest
-from fake_upstream import KEY, Upstream
+from fake_upstream import GOOD_CHAT, KEY, post_chat
 
 from workbench import serve
 
-GOOD = {"messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 4}
+GOOD = GOOD_CHAT
 APP_KEY = "app-" + "K3y" * 10
 
 
-@pytest.fixture
-def upstream(workbench_toml, monkeypatch):
-    up = Upstream()
-    monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
-    workbench_toml(up.toml())
-    yield up
-    up.stop()
 
-
-def _post(h, body=GOOD, timeout=10, **kw):
-    return httpx.post(f"{h.base_url}/chat/completions", json=body, timeout=timeout, **kw)
+def _post(app, body=None, timeout=10, **kw):
+    return post_chat(app, body, timeout, **kw)
 
 
 def test_idle_connections_do_not_starve_the_app(upstream, tracking_store):

@@ -26,14 +26,10 @@ def _store_bytes(uri: str) -> bytes:
 
 
 @pytest.fixture
-def auth_upstream(workbench_toml, monkeypatch, tmp_path):
-    up = Upstream()
-    up.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
-    monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
+def auth_upstream(upstream, monkeypatch, tmp_path):
+    upstream.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
     monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
-    workbench_toml(up.toml())
-    yield up
-    up.stop()
+    return upstream
 
 
 def test_an_upstream_error_quoting_the_key_never_reaches_the_store(auth_upstream, tracking_store, tmp_path):
