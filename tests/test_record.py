@@ -36,8 +36,11 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(local_server,
     c = MlflowClient(tracking_store)
     exp = c.create_experiment("t-record")
     parent = c.create_run(exp, run_name="parent").info.run_id
-    res = wb.evaluate(ds, two_candidates, metrics=METRICS, run_id=parent, progress=False)
+    # harm/redteam_pass does not apply to a QA row: no assessment for it, never an error assessment
+    metrics = [*METRICS, "harm/redteam_pass"]
+    res = wb.evaluate(ds, two_candidates, metrics=metrics, run_id=parent, progress=False)
     assert res.rows["error"].isna().all(), res.rows["error_message"].tolist()
+    assert res.rows["harm/redteam_pass"].isna().all()
     children = c.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
     assert sorted(r.info.run_name for r in children) == ["plain", "terse"]
     for child in children:
@@ -54,6 +57,7 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(local_server,
             fb = {a.name: a for a in t.info.assessments if a.feedback is not None}
             ex = {a.name: a for a in t.info.assessments if a.expectation is not None}
             assert fb["quality/f1"].value == pytest.approx(row["quality/f1"])
+            assert "harm/redteam_pass" not in fb and not [a.name for a in t.info.assessments if a.error]
             assert fb["quality/exact_match"].source.source_type == "CODE"
             assert ex["expected_response"].value == row["reference"]
             assert t.info.trace_metadata["mlflow.modelId"]
@@ -65,7 +69,7 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(local_server,
     # the same call again: every row resumes from the checkpoint, nothing is traced twice
     before = len(_traces(exp))
     parent2 = c.create_run(exp, run_name="again").info.run_id
-    again = wb.evaluate(ds, two_candidates, metrics=METRICS, run_id=parent2, progress=False)
+    again = wb.evaluate(ds, two_candidates, metrics=metrics, run_id=parent2, progress=False)
     assert again.computed_rows == 0 and len(_traces(exp)) == before
     # and the same configurations are the same LoggedModels
     assert len(mlflow.search_logged_models(experiment_ids=[exp], output_format="list")) == 2

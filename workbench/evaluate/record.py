@@ -290,11 +290,13 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
         rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None
         src = judge if m.needs_llm else code
         value = r.get(m.name)
-        if r.get("error") or value is None:
-            why = r.get("error_message") or details.get("metric_error") or "no value"
-            out.append(Feedback(name=m.name, error=AssessmentError(error_code=r.get("error") or "no_value",
+        if r.get("error") or details.get("metric_error"):  # the row failed, or the metric raised on it
+            why = r.get("error_message") or details.get("metric_error") or r.get("error")
+            out.append(Feedback(name=m.name, error=AssessmentError(error_code=r.get("error") or "metric_error",
                                                                    error_message=scrub(str(why), secrets)[:1000]),
                                 source=src, span_id=span.span_id, metadata=meta))
+        elif value is None:  # the metric does not apply to this row (a red-team check on a QA row): no assessment
+            continue
         else:
             out.append(Feedback(name=m.name, value=float(value), rationale=rationale, source=src,
                                 span_id=span.span_id, metadata=meta))
