@@ -62,6 +62,7 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(local_server,
             assert ex["expected_response"].value == row["reference"]
             assert t.info.trace_metadata["mlflow.modelId"]
             assert any(s.span_type == "CHAT_MODEL" for s in t.data.spans)  # the model call nests inside the row
+            assert t.info.request_preview == row["input"]  # the trace list shows the question itself
     models = mlflow.search_logged_models(experiment_ids=[exp], output_format="list")
     assert sorted(m.name for m in models) == ["plain", "terse"]
     terse = next(m for m in models if m.name == "terse")

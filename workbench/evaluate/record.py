@@ -193,9 +193,10 @@ def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[d
     box: dict[str, Any] = {}
     with mlflow.start_span(name=cand.name, span_type=SpanType.CHAIN) as span:
         box["trace_id"] = span.trace_id
-        span.set_inputs({"id": row.get("id"), "repeat": repeat,
-                         **({"question": row["question"]} if row.get("question") else
-                            {"messages": row.get("messages")})})
+        # the request as chat messages: MLflow's trace list previews the last user message (the question itself,
+        # not a JSON object cut after the row id)
+        msgs = [{"role": "user", "content": row["question"]}] if row.get("question") else row.get("messages")
+        span.set_inputs({"messages": msgs, "id": row.get("id"), "repeat": repeat})
         yield box
         r = box.get("record")
         if r is not None:
