@@ -35,6 +35,7 @@ from .. import tracking
 from ..executors import executor_def
 from ..llm.threads import load_tags
 from .distributed import run_on_pool
+from .engine import MetricEnv  # noqa: F401 - importable from here, as before (tests, benchmarks)
 from .engine import Checkpoint, EvalPlan, RunProgress, interleaved_jobs, read_checkpoint, row_key
 from . import record
 from .metrics import MetricDef, get_metrics
