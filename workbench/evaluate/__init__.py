@@ -5,6 +5,7 @@ import types
 
 from .calibrate import CalibrationResult, calibrate
 from .compare import Comparison, check_gate, compare
+from .engine import EvalPlan
 from .metrics import METRICS, MetricDef, definitions, get_metrics, metric
 from .result import EvalResult
 from .runner import estimate, evaluate
@@ -24,6 +25,6 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["CalibrationResult", "Comparison", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "calibrate",
+__all__ = ["CalibrationResult", "Comparison", "EvalPlan", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "calibrate",
            "check_gate", "compare", "definitions", "estimate", "evaluate", "gate_line", "get_metrics", "log_gates", "metric",
            "read_gates", "verdict"]

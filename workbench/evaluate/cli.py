@@ -8,19 +8,29 @@ from .. import tags as T
 from ..candidates import PromptCandidate
 from ..config import settings
 from ..llm.pricing import UNPRICED, format_usd, is_priced
+from .engine import EvalPlan
 
 
-def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | None = None,
-                 metrics: list[str] | None = None,
-                 repeats: int = 1, experiment: str | None = None, run_name: str | None = None,
-                 dry_run: bool = False, budget_usd: float | None = None, judge: str | None = None,
-                 concurrency: int | None = None, cache: str = "use", max_tokens: int = 256, trace: bool = True,
-                 echo=print, model_id: str | None = None) -> int:
+CLI_OPTIONS = ("model_id", "system_prompt", "max_tokens", "experiment", "run_name", "dry_run")
+
+
+def run_eval_cli(dataset: str, model: str | None = None, *, metrics: list[str] | None = None, echo=print,
+                 **options) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code.
 
-    ``model_id`` instead of ``model``: the candidate recorded as that LoggedModel, rebuilt with all its settings
-    (``candidates.from_config``; a RAG one needs :mod:`workbench.rag` imported). A dataset ``mlflow:NAME`` and
-    the model id are tagged on the run as its lineage."""
+    Options of the command: ``model_id`` instead of ``model``: the candidate recorded as that LoggedModel,
+    rebuilt with all its settings (``candidates.from_config``; a RAG one needs :mod:`workbench.rag` imported);
+    ``system_prompt`` (default none) and ``max_tokens`` (default 256) of the candidate built from ``model``;
+    ``experiment`` and ``run_name`` of the run; ``dry_run``: the estimate only. Every other option is passed to
+    :func:`~workbench.evaluate.evaluate` (``repeats``, ``budget_usd``, ``judge``, ``concurrency``, ``cache``,
+    ``trace``, ...: the fields of :class:`~workbench.evaluate.engine.EvalPlan`); an unknown name is a
+    :class:`~workbench.errors.UsageError` (exit code 2). A dataset ``mlflow:NAME`` and the model id are tagged on
+    the run as its lineage."""
+    EvalPlan.check_options(options, "workbench eval", extra=CLI_OPTIONS)
+    model_id, system_prompt = options.pop("model_id", None), options.pop("system_prompt", None)
+    max_tokens, experiment = options.pop("max_tokens", 256), options.pop("experiment", None)
+    run_name, dry_run = options.pop("run_name", None), options.pop("dry_run", False)
+    judge, budget_usd = options.get("judge"), options.get("budget_usd")
     from ..data import load_dataset
     from ..lifecycle import tracked_run
     from .metrics import get_metrics
@@ -41,7 +51,7 @@ def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | No
     from .runner import estimate, evaluate
 
     if dry_run:
-        est = estimate(dataset, [cand], metrics=metrics, repeats=repeats, judge=judge)
+        est = estimate(dataset, [cand], metrics=metrics, repeats=options.get("repeats", 1), judge=judge)
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             echo(est.to_string(index=False))
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
@@ -49,8 +59,7 @@ def run_eval_cli(dataset: str, model: str | None = None, system_prompt: str | No
     ds = dataset
     with tracked_run("eval", run_name or f"eval-{cand.name}", experiment, tags=lineage,
                      params={"eval.system_prompt": getattr(cand, "system_prompt", None) or "(none)"}) as run:
-        res = evaluate(ds, [cand], metrics=metrics, repeats=repeats, concurrency=concurrency, cache=cache,
-                       budget_usd=budget_usd, judge=judge, run_id=run.run_id, trace=trace)
+        res = evaluate(ds, [cand], metrics=metrics, run_id=run.run_id, **options)
         errors = res.rows["error"].dropna() if "error" in res.rows else pd.Series(dtype=object)
         if len(res.rows) and len(errors) == len(res.rows):  # nothing was evaluated: not a result
             classes = ", ".join(f"{k} {v}" for k, v in errors.value_counts().items())

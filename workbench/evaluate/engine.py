@@ -6,8 +6,10 @@
   an evaluation resumable (a truncated last line is ignored);
 * :func:`run_jobs` — the async job loop: a fixed pool of workers pulls (row, candidate, repeat) jobs lazily
   (memory stays flat for 100k rows), checkpoints each finished row and stops at the budget;
-* the executor registry — *where* the jobs run: ``local`` (this process) and ``dask`` (partitions on a
-  cluster, :mod:`workbench.evaluate.distributed`) register here by name.
+* :class:`EvalPlan` — one evaluation, decided once by the front door and handed to every executor;
+* :func:`run_local` — the ``local`` executor's way to run an evaluation (this process). *Where* work runs is
+  the one registry of :mod:`workbench.executors` (shared with sweeps); any other executor runs the rows in
+  partitions on its pool (:mod:`workbench.evaluate.distributed`).
 
 The front door :func:`workbench.evaluate.evaluate` (``runner.py``) builds the jobs and calls an executor; the
 monitor (sampled scoring of served traffic) and the distributed executor use the same parts.
@@ -23,6 +25,7 @@ import os
 import random
 import threading
 import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,13 +33,87 @@ import numpy as np
 
 from ..candidates import Answer, Candidate
 from ..config import settings
-from ..errors import ConfigError, WorkbenchError
+from ..data import Dataset
+from ..errors import UsageError, WorkbenchError
+from ..executors import register_executor
 from ..llm.budget import CURRENT_TAB, Budget, Tab, to_nano
 from ..llm.client import LLMClient, run_sync
 from ..secrets import scrub, secret_values
 from .judge import Judge
 from .metrics import MetricDef
 from .record import row_trace
+
+
+def check_names(options: dict, valid: tuple[str, ...], where: str) -> None:
+    """A :class:`UsageError` (exit code 2) when ``options`` holds a name not in ``valid``: it names the unknown
+    ones and the valid ones."""
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise UsageError(f"{where}: unknown option(s) {', '.join(unknown)}; valid options are {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """One evaluation, decided once by the front door (:func:`workbench.evaluate.evaluate`) and handed to the
+    engine and every executor: what is evaluated (dataset, candidates, metrics, repeats, judge), under which limits
+    (budget, concurrency, cache), where it runs (executor, scheduler, workers, partition rows), where its rows are
+    kept (checkpoint, resume) and how it is recorded (log, run id, trace, progress).
+
+    The fields after ``metrics`` are the options of ``wb.evaluate`` (:meth:`options`); ``key`` and the resolved
+    ``checkpoint`` path are filled in by the front door. (Not :mod:`workbench.evaluate.plan`, which is *power*
+    planning: how many rows a comparison needs.)"""
+
+    dataset: Dataset
+    candidates: tuple[Candidate, ...]
+    metrics: tuple[MetricDef, ...]
+    repeats: int = 1
+    judge: str | None = None  # "endpoint:model" of the LLM judge (judged metrics need one)
+    budget_usd: float | None = None  # a hard cap on what the evaluation spends (needs a price for every model)
+    concurrency: int | None = None  # rows in flight; None: the endpoints' own ``max_concurrency``
+    cache: str = "use"  # the response cache mode: "use", "refresh" or "off"
+    embed_model: str | None = None  # the embedding model of similarity metrics (default: the offline one)
+    checkpoint: Path | None = None  # the rows' JSONL; None: .workbench/evals/<dataset>-<key>.jsonl
+    resume: bool = True  # reuse the checkpoint's finished rows (False: start it again)
+    log: bool = True  # record the evaluation in MLflow
+    run_id: str | None = None  # the MLflow run to record into (default: the launching/active run, else a new one)
+    trace: bool = True  # a trace per evaluated row, with its assessments
+    progress: bool | None = None  # a progress bar (None: when over 20 rows are pending)
+    executor: str = "local"  # where the rows run: a name in workbench.executors.EXECUTORS ("local", "dask", ...)
+    scheduler: str | None = None  # the Dask scheduler's address (executor="dask"; None: a local cluster)
+    workers: int | None = None  # workers of the executor's pool (None: 2)
+    partition_rows: int | None = None  # rows per task on a pool (None: chosen from the rows and the workers)
+    key: str = ""  # the checkpoint key (dataset, candidates, endpoints, metrics, repeats, judge, store)
+
+    @classmethod
+    def options(cls) -> tuple[str, ...]:
+        """The fields a caller sets by keyword (``wb.evaluate(..., NAME=value)``), in declaration order."""
+        return tuple(f.name for f in fields(cls) if f.name not in ("dataset", "candidates", "metrics", "key"))
+
+    @classmethod
+    def check_options(cls, options: dict, where: str = "wb.evaluate", extra: tuple[str, ...] = ()) -> None:
+        """A :class:`UsageError` (exit code 2) naming every unknown option and the valid ones (the plan's
+        :meth:`options` and ``extra``, a caller's own)."""
+        check_names(options, (*extra, *cls.options()), where)
+
+    def metric_env(self, client: LLMClient) -> "MetricEnv":
+        """What this plan's metrics may use: its judge (through ``client``) and its embedding model."""
+        return MetricEnv(judge=Judge(self.judge, client) if self.judge else None, embed_model=self.embed_model)
+
+
+@dataclass
+class RunProgress:
+    """An executor's mutable progress: rows computed, error rows, USD spent, why it stopped (None: it did not),
+    failed tasks."""
+
+    n: int = 0
+    errors: int = 0
+    spent: float = 0.0
+    stopped: str | None = None
+    failed: list[str] = field(default_factory=list)
+
+    def outcome(self) -> tuple[int, float, str | None]:
+        """``(rows computed, USD spent, stop reason)``: what every executor returns."""
+        return self.n, self.spent, self.stopped
 
 
 class MetricEnv:
@@ -91,9 +168,6 @@ def read_checkpoint(path: Path) -> dict[str, dict]:
                 continue
             done[rec["key"]] = rec
     return done
-
-
-CHECKPOINT_WAIT_S = 24 * 3600.0
 
 
 CHECKPOINT_WAIT_S = 24 * 3600.0  # an identical evaluation may run for hours
@@ -196,15 +270,16 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
     return values
 
 
-async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, client: LLMClient,
-                    mdefs: list[MetricDef], env: MetricEnv, ckpt: Checkpoint, concurrency: int,
-                    budget_usd: float | None, progress: bool, recording=None) -> tuple[int, float, str | None]:
-    """Run ``jobs`` with ``concurrency`` workers; returns (rows computed, USD spent, stop reason). With a
-    :class:`~workbench.evaluate.record.Recording`, each row is a trace with its assessments."""
-    budget = Budget(budget_usd)  # integer nano-dollars: spent, and held by attempts in flight
-    state = {"errors": 0, "n": 0, "stop": None}
+async def run_jobs(plan: EvalPlan, jobs: Iterator[tuple[dict, Candidate, int]], total: int, ckpt: Checkpoint,
+                   client: LLMClient, recording=None) -> tuple[int, float, str | None]:
+    """Run ``jobs`` with ``plan.concurrency`` workers under ``plan.budget_usd``, scoring ``plan.metrics``; returns
+    (rows computed, USD spent, stop reason). With a :class:`~workbench.evaluate.record.Recording`, each row is a
+    trace with its assessments."""
+    mdefs, env = list(plan.metrics), plan.metric_env(client)
+    budget = Budget(plan.budget_usd)  # integer nano-dollars: spent, and held by attempts in flight
+    state = RunProgress()
     bar = None
-    if progress:
+    if plan.progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="eval", unit="row")
@@ -236,29 +311,29 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
                 rec["trace_id"] = box["trace_id"]
                 box.update(record=rec, metrics=mdefs)
             ckpt.write(rec)
-        state["n"] += 1
-        state["errors"] += bool(rec["error"])
+        state.n += 1
+        state.errors += bool(rec["error"])
         if tab.refused:
-            state["stop"] = "budget"  # an attempt of this row did not fit
+            state.stopped = "budget"  # an attempt of this row did not fit
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(errors=state["errors"], usd=f"{budget.spent_usd:.4f}", refresh=False)
+            bar.set_postfix(errors=state.errors, usd=f"{budget.spent_usd:.4f}", refresh=False)
 
     async def worker():
         for row, cand, repeat in jobs:  # a shared iterator: each job is taken exactly once
             # admission: the row's own upper bound (prompt counted offline + max_tokens) must fit beside what is
             # spent and held; it waits only while attempts in flight hold money, so it never waits on nothing
             need = to_nano(upper_bound_usd(cand, row), up=True) if budget.limit is not None else 0
-            if state["stop"] or not await budget.admit(need):
+            if state.stopped or not await budget.admit(need):
                 if budget.exhausted:
-                    state["stop"] = state["stop"] or "budget"
+                    state.stopped = state.stopped or "budget"
                 return
             tab = Tab(budget, credit=need)
             token = CURRENT_TAB.set(tab)
             try:
                 await one(row, cand, repeat, tab)
             except BaseException:  # a configuration error or cancellation: stop, and free the waiting workers
-                state["stop"] = state["stop"] or "error"
+                state.stopped = state.stopped or "error"
                 await asyncio.shield(budget.stop())
                 raise
             finally:
@@ -273,13 +348,14 @@ async def run_jobs(jobs: Iterator[tuple[dict, Candidate, int]], total: int, clie
 
             tracing.route_to(recording.experiment_id)  # this task and its workers only
             with tracing.scope(recording.experiment_id, redact=settings().redact_pii):
-                await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+                await asyncio.gather(*(worker() for _ in range(max(1, plan.concurrency or 1))))
         else:
-            await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+            await asyncio.gather(*(worker() for _ in range(max(1, plan.concurrency or 1))))
     finally:
         if bar is not None:
             bar.close()
-    return state["n"], budget.spent_usd, state["stop"]
+    state.spent = budget.spent_usd
+    return state.outcome()
 
 
 def upper_bound_usd(cand: Candidate, row: dict) -> float:
@@ -333,35 +409,15 @@ def row_record(row: dict, cand: str, repeat: int, answer: Answer, values: dict, 
 
 # ------------------------------------------------------------------ where the work runs
 
-# ``executor(pending, cands, mdefs, ckpt, *, client, env, concurrency, budget_usd, progress, recording, **options)``
-# → ``(rows computed, USD spent, stop reason or None)``. Registered by name: local here, dask in distributed.py.
-EvalExecutor = Callable[..., tuple[int, float, str | None]]
-EVAL_EXECUTORS: dict[str, EvalExecutor] = {}
-_BUILTIN_EXECUTOR_MODULES = {"dask": "workbench.evaluate.distributed"}
+# An evaluation's runner on an executor: ``fn(plan, pending, ckpt, recording)`` → ``(rows computed, USD spent, stop
+# reason or None)``. ``local`` registers :func:`run_local` in the one registry of :mod:`workbench.executors`;
+# executors without one run partitions on their pool (:func:`workbench.evaluate.distributed.run_on_pool`).
+EvalExecutor = Callable[[EvalPlan, list, Checkpoint, Any], tuple[int, float, str | None]]
 
 
-def register_eval_executor(name: str, fn: EvalExecutor) -> EvalExecutor:
-    EVAL_EXECUTORS[name] = fn
-    return fn
-
-
-def get_eval_executor(name: str) -> EvalExecutor:
-    """The executor registered as ``name`` (built-in ones in their own modules load on first use)."""
-    if name not in EVAL_EXECUTORS and name in _BUILTIN_EXECUTOR_MODULES:
-        import importlib
-
-        importlib.import_module(_BUILTIN_EXECUTOR_MODULES[name])
-    if name not in EVAL_EXECUTORS:
-        raise ConfigError(f"unknown executor '{name}': one of {sorted({*EVAL_EXECUTORS, *_BUILTIN_EXECUTOR_MODULES})}")
-    return EVAL_EXECUTORS[name]
-
-
-def run_local(pending: list, cands: list, mdefs: list[MetricDef], ckpt: Checkpoint, *, client: LLMClient,
-              env: MetricEnv, concurrency: int, budget_usd: float | None, progress: bool, recording=None,
-              **_options) -> tuple[int, float, str | None]:
+def run_local(plan: EvalPlan, pending: list, ckpt: Checkpoint, recording=None) -> tuple[int, float, str | None]:
     """Run the jobs in this process, on the workbench's event-loop thread."""
-    return run_sync(run_jobs(iter(pending), len(pending), client, mdefs, env, ckpt, concurrency, budget_usd,
-                             progress, recording))
+    return run_sync(run_jobs(plan, iter(pending), len(pending), ckpt, LLMClient(cache=plan.cache), recording))
 
 
-register_eval_executor("local", run_local)
+register_executor("local", evaluate=run_local)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,11 +32,12 @@ from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
 from .. import tags as T
 from .. import tracking
-from ..llm.client import LLMClient
+from ..executors import executor_def
 from ..llm.threads import load_tags
-from .engine import Checkpoint, MetricEnv, get_eval_executor, interleaved_jobs, read_checkpoint, row_key
+from .distributed import run_on_pool
+from .engine import MetricEnv  # noqa: F401 - importable from here, as before (tests, benchmarks)
+from .engine import Checkpoint, EvalPlan, RunProgress, interleaved_jobs, read_checkpoint, row_key
 from . import record
-from .judge import Judge
 from .metrics import MetricDef, get_metrics
 from .metrics.text import sentences
 from .result import EvalResult, aggregates
@@ -66,11 +68,7 @@ def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeat
 
 def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int = 1,
              concurrency: int | None = None, cache: str = "use", budget_usd: float | None = None,
-             judge: str | None = None, checkpoint: str | Path | None = None, log: bool = True,
-             run_id: str | None = None, trace: bool = True, progress: bool | None = None,
-             resume: bool = True, embed_model: str | None = None, executor: str = "local",
-             scheduler: str | None = None, workers: int | None = None,
-             partition_rows: int | None = None) -> EvalResult:
+             judge: str | None = None, **options) -> EvalResult:
     """Evaluate ``candidates`` (model specs, :class:`Candidate`s or callables) on ``dataset``.
 
     Returns an :class:`EvalResult`. With ``log`` (the default) it is recorded in MLflow
@@ -80,41 +78,68 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     (``mlflow.start_run()``; in a notebook kernel, the notebook's own run); several
     candidates get one child run each; every candidate configuration is a LoggedModel; with ``trace`` (the
     default) every evaluated row is a trace with one Feedback per metric and the reference as an Expectation.
-    ``metrics``: names or families
-    (default: every metric that needs no LLM, plus judged ones when ``judge`` is set). ``executor="dask"``
-    spreads rows over Dask workers (``scheduler`` address, else a local cluster of ``workers``), in
-    partitions of ``partition_rows``; see :mod:`workbench.evaluate.distributed`.
+
+    ``metrics``: names or families (default: every metric that needs no LLM, plus judged ones when ``judge`` is
+    set). ``repeats``: answers per (candidate, row). ``concurrency``: rows in flight (default: the endpoints' own
+    ``max_concurrency``). ``cache``: the response cache mode. ``budget_usd``: a hard cap on spend. ``judge``:
+    ``"endpoint:model"`` of the LLM judge.
+
+    Keyword options (the fields of :class:`~workbench.evaluate.engine.EvalPlan`; any other name is a
+    :class:`~workbench.errors.UsageError` naming the valid ones):
+
+    * ``checkpoint`` — the rows' JSONL (default ``.workbench/evals/<dataset>-<key>.jsonl``); ``resume`` (default
+      True) reuses its finished rows, False starts it again;
+    * ``log`` (default True), ``run_id``, ``trace`` (default True) — recording in MLflow, as above;
+    * ``progress`` — a progress bar (default: when over 20 rows are pending);
+    * ``embed_model`` — the embedding model of similarity metrics (default: the offline one);
+    * ``executor`` — where the rows run, a name in :mod:`workbench.executors` (default ``"local"``: this
+      process). ``executor="dask"`` spreads rows over Dask workers (``scheduler`` address, else a local cluster of
+      ``workers``), in partitions of ``partition_rows``; any other registered executor runs partitions on its
+      pool the same way. See :mod:`workbench.evaluate.distributed`.
     """
     t0 = time.monotonic()
+    plan = make_plan(dataset, candidates, metrics, repeats=repeats, concurrency=concurrency, cache=cache,
+                     budget_usd=budget_usd, judge=judge, **options)
+    ckpt = Checkpoint(plan.checkpoint, resume=plan.resume)  # holds the checkpoint's lock until closed
+    try:
+        return _run(plan, ckpt, t0)
+    finally:
+        ckpt.close()
+
+
+def make_plan(dataset, candidates, metrics: list[str] | None = None, **options) -> EvalPlan:
+    """The :class:`EvalPlan` of ``evaluate(dataset, candidates, metrics, **options)``: the dataset loaded, the
+    candidates and metrics resolved, every option checked (unknown names, duplicate candidate names, repeats,
+    model specs and their keys, prices under a budget, the executor), the checkpoint key and path and the
+    concurrency filled in. Nothing runs."""
+    EvalPlan.check_options(options)
     ds = load_dataset(dataset)
-    cands = [as_candidate(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates])]
+    cands = tuple(as_candidate(c) for c in (candidates if isinstance(candidates, (list, tuple)) else [candidates]))
     names = [c.name for c in cands]
     if len(set(names)) != len(names):
         raise WorkbenchError(f"candidate names must be unique, got {names}: pass name=... to tell them apart")
-    mdefs = get_metrics(metrics, judge=bool(judge))
-    if repeats < 1:
+    plan = EvalPlan(ds, cands, tuple(get_metrics(metrics, judge=bool(options.get("judge")))), **options)
+    if plan.repeats < 1:
         raise WorkbenchError("repeats must be >= 1")
+    executor_def(plan.executor)  # an unknown executor fails before any row runs
     for c in cands:  # fail fast on bad model specs / missing keys, before any row runs
         model = getattr(c, "model", None)
         if model:
             ep, _ = settings().resolve_model(model)
             ep.api_key()
-    if budget_usd is not None:  # a budget needs a price for every model that can spend
+    if plan.budget_usd is not None:  # a budget needs a price for every model that can spend
         from ..llm.pricing import is_priced
 
-        for spec in [getattr(c, "model", None) for c in cands] + [judge]:
+        for spec in [getattr(c, "model", None) for c in cands] + [plan.judge]:
             if spec and not is_priced(*settings().resolve_model(spec)):
-                raise WorkbenchError(f"budget_usd={budget_usd} cannot be held: model '{spec}' has no price (its cost "
-                                     f"would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
+                raise WorkbenchError(f"budget_usd={plan.budget_usd} cannot be held: model '{spec}' has no price (its "
+                                     f"cost would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
                                      f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
-    key = eval_key(ds, cands, mdefs, repeats, judge, store=tracking.tracking_uri() if log else None)
-    ckpt_path = Path(checkpoint) if checkpoint else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
-    ckpt = Checkpoint(ckpt_path, resume=resume)  # holds the checkpoint's lock until closed
-    try:
-        return _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency,
-                    embed_model, executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0)
-    finally:
-        ckpt.close()
+    key = eval_key(ds, list(cands), list(plan.metrics), plan.repeats, plan.judge,
+                   store=tracking.tracking_uri() if plan.log else None)
+    ckpt_path = (Path(plan.checkpoint) if plan.checkpoint
+                 else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl")
+    return replace(plan, key=key, checkpoint=ckpt_path, concurrency=plan.concurrency or default_workers(cands))
 
 
 def default_workers(cands) -> int:
@@ -128,35 +153,37 @@ def default_workers(cands) -> int:
     return max(1, min(64, sum(eps.values())))
 
 
-def _run(ds, cands, names, mdefs, repeats, ckpt, ckpt_path, key, cache, judge, budget_usd, concurrency, embed_model,
-         executor, scheduler, workers, partition_rows, progress, log, run_id, trace, t0) -> EvalResult:
+def run_plan(plan: EvalPlan, pending: list, ckpt: Checkpoint, recording=None) -> tuple[int, float, str | None]:
+    """``pending`` jobs run where ``plan.executor`` says: its own evaluation runner (``local``: this process), else
+    partitions on its pool (:func:`~workbench.evaluate.distributed.run_on_pool`)."""
+    runner = executor_def(plan.executor).evaluate or run_on_pool
+    return runner(plan, pending, ckpt, recording)
+
+
+def _run(plan: EvalPlan, ckpt: Checkpoint, t0: float) -> EvalResult:
     """The jobs not yet in the checkpoint, run and recorded; the result."""
-    prior = {k: r for k, r in read_checkpoint(ckpt_path).items() if not r.get("error")}
-    done = set(prior)
+    ds, cands = plan.dataset, list(plan.candidates)
+    prior = {k: r for k, r in read_checkpoint(plan.checkpoint).items() if not r.get("error")}
     rows = ds.rows
-    pending = interleaved_jobs(rows, cands, repeats, done)
-    client = LLMClient(cache=cache)
-    env = MetricEnv(judge=Judge(judge, client) if judge else None, embed_model=embed_model)
-    conc = concurrency or default_workers(cands)
-    show = progress if progress is not None else len(pending) > 20
-    with _evaluation_run(log, run_id, f"eval-{ds.name}-{'-'.join(names)}"[:200]) as parent:
-        recording = record.open_recording(cands, parent, ds, traces=trace, judge=judge) if parent else None
+    pending = interleaved_jobs(rows, cands, plan.repeats, set(prior))
+    plan = replace(plan, progress=plan.progress if plan.progress is not None else len(pending) > 20)
+    name = f"eval-{ds.name}-{'-'.join(c.name for c in cands)}"[:200]
+    with _evaluation_run(plan.log, plan.run_id, name) as parent:
+        recording = (record.open_recording(cands, parent, ds, traces=plan.trace, judge=plan.judge)
+                     if parent else None)
         status = "FAILED"
         try:
-            wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(repeats)}
+            wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(plan.repeats)}
             for rec in record.trace_resumed_rows(recording, [v for k, v in prior.items() if k in wanted],
-                                                 mdefs).values():
+                                                 list(plan.metrics)).values():
                 ckpt.write(rec)  # its new trace id (later lines win)
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
             try:
-                n, spent, stopped = get_eval_executor(executor)(
-                    pending, cands, mdefs, ckpt, client=client, env=env, scheduler=scheduler, workers=workers,
-                    partition_rows=partition_rows, concurrency=conc, cache=cache, judge=judge,
-                    embed_model=embed_model, budget_usd=budget_usd, progress=show, recording=recording)
+                n, spent, stopped = run_plan(plan, pending, ckpt, recording)
+                outcome = RunProgress(n=n, spent=spent, stopped=stopped)
             finally:
                 ckpt.close()  # the rows are on disk before the result is read back
-            result = _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped,
-                             spent, n, t0)
+            result = _result(plan, rows, outcome, t0)
             result.tags = {**load_start, **load_tags(T.LOAD_END)}
             status = "FINISHED"
         finally:
@@ -190,24 +217,28 @@ def _evaluation_run(log: bool, run_id: str | None, name: str):
         yield run.run_id
 
 
-def _result(ds, cands, mdefs, repeats, rows, ckpt_path, key, cache, judge, budget_usd, stopped, spent, n,
-            t0) -> EvalResult:
-    final = read_checkpoint(ckpt_path)
+def _result(plan: EvalPlan, rows: list[dict], outcome: RunProgress, t0: float) -> EvalResult:
+    """The evaluation's table (one row per candidate, id and repeat, in order) read back from the checkpoint,
+    its parameters and aggregates."""
+    cands, mdefs, repeats, stopped = list(plan.candidates), list(plan.metrics), plan.repeats, outcome.stopped
+    final = read_checkpoint(plan.checkpoint)
     order = {(row_key(c.name, row["id"], r)): i for i, (row, c, r) in enumerate(
         (row, c, r) for c in cands for row in rows for r in range(repeats))}
     recs = sorted((v for k, v in final.items() if k in order), key=lambda v: order[v["key"]])
     df = pd.DataFrame(recs)
     if stopped is None and len(df) < len(order):
         stopped = "incomplete"
+    ds = plan.dataset
     # namespaced, so they never clash with a notebook's own parameters (MLflow params are write-once)
     params = {"dataset.name": ds.name, "dataset.digest": ds.digest, "dataset.rows": len(ds), "eval.repeats": repeats,
-              "eval.metrics": ",".join(m.name for m in mdefs), "eval.judge": judge or "none", "eval.cache": cache,
-              "eval.budget_usd": budget_usd if budget_usd is not None else "none", "eval.key": key}
+              "eval.metrics": ",".join(m.name for m in mdefs), "eval.judge": plan.judge or "none",
+              "eval.cache": plan.cache,
+              "eval.budget_usd": plan.budget_usd if plan.budget_usd is not None else "none", "eval.key": plan.key}
     for c in cands:
         params.update(c.params())
     result = EvalResult(rows=df, metrics={}, candidates=[c.name for c in cands], metric_defs=mdefs, dataset=ds,
-                        checkpoint=ckpt_path, stopped=stopped, spent_usd=spent, duration_s=time.monotonic() - t0,
-                        computed_rows=n, params=params)
+                        checkpoint=plan.checkpoint, stopped=stopped, spent_usd=outcome.spent,
+                        duration_s=time.monotonic() - t0, computed_rows=outcome.n, params=params)
     result.metrics = aggregates(result) if len(df) else {}
     return result
 

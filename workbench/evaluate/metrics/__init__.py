@@ -85,10 +85,22 @@ METRICS: dict[str, MetricDef] = {}
 ON_ERROR = {"quality": "fail", "honesty": "fail"}
 
 
-def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, needs_llm: bool = False,
-           kind: str = "numeric", stats: tuple[str, ...] = ("mean",), requires: tuple[str, ...] = (),
-           on_error: str | None = None, failed: float | None = None, tier: str = "", base: str = ""):
-    """Register a row-level metric function under ``name`` (``tier``/``base``: see the module docstring)."""
+METRIC_OPTIONS = ("needs_llm", "kind", "stats", "requires", "on_error", "failed", "tier", "base")
+
+
+def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, **options):
+    """Register a row-level metric function under ``name`` (``"<family>/<metric>"``) with what every metric
+    states: its direction (``higher_is_better``; None: neither), ``range`` and ``description``.
+
+    Options (the other fields of :class:`MetricDef`; any other name is a ``ValueError`` naming the valid ones):
+    ``needs_llm`` (default False), ``kind`` (``"numeric"`` or ``"binary"``), ``stats`` (default ``("mean",)``),
+    ``requires`` (row columns it needs), ``on_error`` (default: the family's, see :data:`ON_ERROR`), ``failed``
+    (what a failed row scores), ``tier`` and ``base`` (see the module docstring)."""
+    unknown = sorted(set(options) - set(METRIC_OPTIONS))
+    if unknown:
+        raise ValueError(f"metric {name}: unknown option(s) {', '.join(unknown)}; valid options are "
+                         f"{', '.join(METRIC_OPTIONS)}")
+    tier, base, on_error = options.get("tier", ""), options.get("base", ""), options.get("on_error")
     family = name.split("/")[0]
     if family not in FAMILIES or name.count("/") != 1:
         raise ValueError(f"metric name must be '<family>/<metric>' with family in {FAMILIES}: {name}")
@@ -96,10 +108,11 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
         raise ValueError(f"tier must be one of {TIERS}: {tier}")
 
     def deco(fn):
-        METRICS[name] = MetricDef(name, family, needs_llm, higher_is_better, tuple(range), description, kind,
-                                  tuple(stats), tuple(requires), fn,
-                                  on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None
-                                               else "compute"), failed, tier, base if base != name else "")
+        METRICS[name] = MetricDef(
+            name, family, options.get("needs_llm", False), higher_is_better, tuple(range), description,
+            options.get("kind", "numeric"), tuple(options.get("stats", ("mean",))), tuple(options.get("requires", ())),
+            fn, on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None else "compute"),
+            options.get("failed"), tier, base if base != name else "")
         return fn
 
     return deco
