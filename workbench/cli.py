@@ -127,6 +127,10 @@ def ui_link(experiment_id: str, run_id: str, port: int = 5000) -> str:
 
 
 def _run(a) -> int:
+    """Execute NOTEBOOK with papermill as one MLflow run: typed parameters, provenance tags, the executed
+    notebook as .ipynb and .html, duration, status. The run goes to --experiment, else MLflow's active one
+    (MLFLOW_EXPERIMENT_NAME), else workbench. Prints the gates the notebook recorded and exits 1 unless all
+    passed."""
     from .runs.notebook import run_notebook
 
     r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
@@ -157,6 +161,8 @@ def _run(a) -> int:
 
 
 def _sweep(a) -> int:
+    """Cartesian grid of notebook runs, each in its own process, under one parent MLflow run that logs a summary
+    table."""
     from .config import read_yaml
     from .runs.sweep import parse_grid, sweep
 
@@ -177,6 +183,9 @@ def _sweep(a) -> int:
 
 
 def _eval(a) -> int:
+    """Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all five families (plus judged
+    ones with --judge); creates its own MLflow run and prints the summary. Re-running the same command resumes
+    an interrupted evaluation."""
     from .evaluate.cli import run_eval_cli
 
     if bool(a.model) == bool(a.model_id):
@@ -190,6 +199,10 @@ def _eval(a) -> int:
 
 
 def _compare(a) -> int:
+    """Compare RUN_B against baseline RUN_A row by row: mean difference, its 95% interval and test (one method),
+    BH over the primary metrics, effect size, flipped rows. A gate is a test at its margin: pass, fail or
+    inconclusive. Exit 1 if a gate fails or is inconclusive (unless --allow-inconclusive); exit 2 for a
+    malformed gate."""
     from .evaluate.compare import compare
 
     c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch,
@@ -318,6 +331,9 @@ def _app_serve(a) -> int:
 
 
 def _promote(a) -> int:
+    """Register LoggedModel MODEL_ID as a new version of registered model --name and move --alias (default
+    production) to it, in a tracked run with lineage tags; `workbench app serve --alias production --name NAME`
+    then serves it."""
     from .serve import promote
 
     p = promote(a.model_id, a.name, alias=a.alias, evidence_run=a.evidence, experiment=a.experiment)
@@ -328,6 +344,10 @@ def _promote(a) -> int:
 
 
 def _monitor(a) -> int:
+    """Collect the app's traces from MLflow, compute windowed metrics (request and error rate, latency p50/p95,
+    TTFT p95, tokens and cost per hour, groundedness and harm on a sample), evaluate the YAML rules and notify
+    (log, JSONL file, webhook) with de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor
+    --rules r.yaml`."""
     from .monitor import Monitor, load_rules, parse_duration
 
     m = Monitor(load_rules(a.rules), experiment=a.experiment)
@@ -342,6 +362,13 @@ def _monitor(a) -> int:
     if critical:
         print(f"critical rule(s) firing: {', '.join(critical)}", file=sys.stderr)
     return EXIT_FAILED if critical else EXIT_OK
+
+
+def _command(sub, name: str, fn, help: str) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` that ``fn`` runs; its ``--help`` description is ``fn``'s docstring."""
+    s = sub.add_parser(name, help=help, description=fn.__doc__)
+    s.set_defaults(fn=fn)
+    return s
 
 
 def _serve_args(s: argparse.ArgumentParser) -> None:
@@ -408,11 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test of the whole lifecycle)")
     s.set_defaults(fn=_demo)
 
-    s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",
-                       description="Execute NOTEBOOK with papermill as one MLflow run: typed parameters, "
-                       "provenance tags, the executed notebook as .ipynb and .html, duration, status. The run "
-                       "goes to --experiment, else MLflow's active one (MLFLOW_EXPERIMENT_NAME), else workbench. "
-                       "Prints the gates the notebook recorded and exits 1 unless all passed.")
+    s = _command(sub, "run", _run, help="run a notebook as one tracked MLflow run (papermill)")
     s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to execute (its parameters cell is tagged "
                    "'parameters')")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -427,11 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar (CI)")
     s.add_argument("--allow-unknown-params", action="store_true", help="inject -p names the notebook does not "
                    "declare (default: a usage error, exit 2)")
-    s.set_defaults(fn=_run)
 
-    s = sub.add_parser("sweep", help="run a notebook over a parameter grid: a parent run + one child per cell",
-                       description="Cartesian grid of notebook runs, each in its own process, under one parent "
-                       "MLflow run that logs a summary table.")
+    s = _command(sub, "sweep", _sweep, help="run a notebook over a parameter grid: a parent run + one child per cell")
     s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to run once per grid cell")
     s.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
     s.add_argument("-f", "--params-file", metavar="YAML", help="YAML with `grid:` and/or `parameters:` mappings")
@@ -445,12 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
     s.add_argument("--allow-unknown-params", action="store_true", help="inject -p/--grid names the notebook does "
                    "not declare (default: a usage error, exit 2)")
-    s.set_defaults(fn=_sweep)
 
-    s = sub.add_parser("eval", help="evaluate a model on a dataset (five metric families), logged to MLflow",
-                       description="Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all "
-                       "five families (plus judged ones with --judge); creates its own MLflow run and prints the "
-                       "summary. Re-running the same command resumes an interrupted evaluation.")
+    s = _command(sub, "eval", _eval, help="evaluate a model on a dataset (five metric families), logged to MLflow")
     s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file, or mlflow:NAME (an MLflow "
                    "evaluation dataset, e.g. the rows `workbench.monitor.harvest` made from served traces)")
     s.add_argument("--model", help="endpoint:model, alias, or endpoint name (e.g. local)")
@@ -470,13 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trace", action="store_true", default=True,
                    help="one MLflow trace per row with its metric assessments (the default)")
     s.add_argument("--no-trace", dest="trace", action="store_false", help="record no row traces")
-    s.set_defaults(fn=_eval)
 
-    s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",
-                       description="Compare RUN_B against baseline RUN_A row by row: mean difference, its 95% interval "
-                       "and test (one method), BH over the primary metrics, effect size, flipped rows. A gate is a "
-                       "test at its margin: pass, fail or inconclusive. Exit 1 if a gate fails or is inconclusive "
-                       "(unless --allow-inconclusive); exit 2 for a malformed gate.")
+    s = _command(sub, "compare", _compare, help="paired comparison of two evaluation runs, with regression gates")
     s.add_argument("run_a", metavar="RUN_A", help="baseline MLflow run id")
     s.add_argument("run_b", metavar="RUN_B", help="candidate MLflow run id")
     s.add_argument("--gate", action="append", metavar="EXPR",
@@ -486,7 +497,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let gates pass although the two runs' error rates differ by more than 2 points")
     s.add_argument("--allow-inconclusive", action="store_true",
                    help="an inconclusive gate (too few rows to decide at its margin) does not fail the command")
-    s.set_defaults(fn=_compare)
 
     ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",
                         description="Fine-tuning: chat-format data, OpenAI-format validation with contamination "
@@ -575,22 +585,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
 
-    s = sub.add_parser("promote", help="point a registered model's alias (production) at a candidate configuration",
-                       description="Register LoggedModel MODEL_ID as a new version of registered model --name and "
-                       "move --alias (default production) to it, in a tracked run with lineage tags; "
-                       "`workbench app serve --alias production --name NAME` then serves it.")
+    s = _command(sub, "promote", _promote, help="point a registered model's alias (production) at a candidate configuration")
     s.add_argument("model_id", metavar="MODEL_ID", help="the LoggedModel (candidate configuration) to promote")
     s.add_argument("--name", required=True, metavar="REGISTERED_MODEL", help="registered model (the app name)")
     s.add_argument("--alias", default="production", help="alias to move (default production)")
     s.add_argument("--evidence", metavar="RUN_ID", help="the comparison run that justifies it (lineage tag)")
     s.add_argument("--experiment", help="MLflow experiment of the promote run (default: workbench)")
-    s.set_defaults(fn=_promote)
 
-    s = sub.add_parser("monitor", help="evaluate alert rules on served traffic (once, or every N seconds)",
-                       description="Collect the app's traces from MLflow, compute windowed metrics (request and "
-                       "error rate, latency p50/p95, TTFT p95, tokens and cost per hour, groundedness and harm on "
-                       "a sample), evaluate the YAML rules and notify (log, JSONL file, webhook) with "
-                       "de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor --rules r.yaml`.")
+    s = _command(sub, "monitor", _monitor, help="evaluate alert rules on served traffic (once, or every N seconds)")
     s.add_argument("--rules", required=True, metavar="RULES.yaml", help="alert rules (see notebooks/monitor_rules.yaml)")
     s.add_argument("--experiment", help="traces' experiment (default: the rules file's 'experiment:')")
     mode = s.add_mutually_exclusive_group()
@@ -599,7 +601,6 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--every", metavar="DURATION", help="check repeatedly, e.g. 60s, until Ctrl-C")
     s.add_argument("--duration", metavar="DURATION", help="with --every: stop after this long")
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
-    s.set_defaults(fn=_monitor)
 
     ui_text = ("Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in "
                "the foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its "
