@@ -122,7 +122,7 @@ def headline_metrics(metrics: dict[str, float], limit: int = 20) -> list[tuple[s
 
 
 def ui_link(experiment_id: str, run_id: str, port: int = 5000) -> str:
-    """The run's page in the MLflow UI that ``workbench ui`` serves."""
+    """The run's page in the MLflow UI that ``workbench tracking ui`` serves."""
     return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
@@ -147,7 +147,7 @@ def _run(a) -> int:
 
     for g in r.gates:  # the gates the notebook recorded (wb.evaluate.log_gates)
         print(gate_line(g))
-    print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench ui`)")
+    print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench tracking ui`)")
     if not r.ok:
         print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
@@ -289,13 +289,19 @@ def _ft_serve(a) -> int:
     return 0
 
 
-def _ui(a) -> int:
+def _tracking_ui(a) -> int:
+    """Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in the
+    foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its workers (exit 0). A
+    busy port is an error before anything starts (exit 4), as is a server that exits before it answers."""
     from .tracking_ui import serve_ui
 
     return serve_ui(port=a.port)
 
 
-def _server_start(a) -> int:
+def _tracking_start(a) -> int:
+    """Start `mlflow server` in the background (one worker, job execution off, its own process group) on the
+    given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI clients should
+    set. A busy port is an error (exit 4). Stop it with `workbench tracking stop`."""
     from .server import start_server
 
     info = start_server(db=a.db, artifacts=a.artifacts, host=a.host, port=a.port, timeout=a.timeout,
@@ -306,7 +312,8 @@ def _server_start(a) -> int:
     return 0
 
 
-def _server_stop(a) -> int:
+def _tracking_stop(a) -> int:
+    """Stop the tracking server started by `workbench tracking start` (its whole process group)."""
     from .server import stop_server
 
     info = stop_server()
@@ -380,6 +387,60 @@ def _serve_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
                    "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
     s.set_defaults(fn=_serve)
+
+
+def _tracking_start_args(s: argparse.ArgumentParser) -> None:
+    """The options of `workbench tracking start` (and its old spelling `workbench server start`)."""
+    s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
+                   "(default: the workspace's sqlite store)")
+    s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
+                   "or s3://bucket/prefix (default: <project>/mlartifacts)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /health (default 120)")
+    s.add_argument("--mlflow-arg", action="append", metavar="ARG",
+                   help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
+
+
+def _tracking_ui_args(s: argparse.ArgumentParser) -> None:
+    """The options of `workbench tracking ui` (and its old spelling `workbench ui`)."""
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+
+
+# `workbench tracking ACTION`: (action, its old spelling, handler, one-line help, options). The old spellings are
+# kept for a release: each runs the same handler after a one-line notice on stderr.
+TRACKING_ACTIONS = (
+    ("start", "server start", _tracking_start, "start a shared tracking server in the background and wait until "
+     "it is healthy", _tracking_start_args),
+    ("stop", "server stop", _tracking_stop, "stop the server started by `workbench tracking start` (its whole "
+     "process group)", None),
+    ("ui", "ui", _tracking_ui, "the MLflow UI on the workspace store, in the foreground, bound to 127.0.0.1",
+     _tracking_ui_args),
+)
+
+
+def _tracking_commands(sub) -> None:
+    """`workbench tracking start|stop|ui`, and the old spellings `workbench server start|stop` and `workbench ui`
+    (left out of the command list; see :data:`TRACKING_ACTIONS`)."""
+    trk = sub.add_parser("tracking", help="the MLflow tracking server and UI: start, stop, ui",
+                         description="MLflow tracking for this workspace: `ui` serves the MLflow UI on the "
+                         "workspace store in the foreground; `start` and `stop` run a shared tracking server for a "
+                         "team in the background: PostgreSQL (or any SQLAlchemy) backend store, artifacts proxied "
+                         "by the server, lean start, health wait; clients only set MLFLOW_TRACKING_URI=http://HOST:"
+                         "PORT. See docs/deployment.md.")
+    tsub = trk.add_subparsers(dest="tracking_command", metavar="ACTION", required=True)
+    old_server = sub.add_parser("server", description="Old spelling of `workbench tracking start|stop` (kept for a "
+                                "release; it prints a notice on stderr).")
+    old_sub = old_server.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    for action, old, fn, help_, add_args in TRACKING_ACTIONS:
+        new = _command(tsub, action, fn, help=help_)
+        legacy = (old_sub if old.startswith("server ") else sub).add_parser(
+            old.split()[-1], description=f"Old spelling of `workbench tracking {action}` (kept for a release; it "
+            f"prints a notice on stderr). {fn.__doc__}")
+        legacy.set_defaults(fn=fn, renamed=(old, f"tracking {action}"))
+        for parser in (new, legacy):
+            if add_args:
+                add_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -535,29 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id", metavar="RUN_ID", help="MLflow run that logged an adapter (`finetune train`, 03_finetune)")
     s.set_defaults(fn=_ft_serve)
 
-    start_text = ("Start `mlflow server` in the background (one worker, job execution off, its own process group) "
-                  "on the given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI "
-                  "clients should set. A busy port is an error (exit 4). Stop it with `workbench server stop`.")
-    server_text = ("Start or stop MLflow's tracking server for a team: PostgreSQL (or any SQLAlchemy) backend store, "
-                   "artifacts proxied by the server, lean start, health wait. Clients only set "
-                   "MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
-    srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
-                         description=server_text)
-    ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
-    s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy",
-                        description=start_text)
-    s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
-                   "(default: the workspace's sqlite store)")
-    s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
-                   "or s3://bucket/prefix (default: <project>/mlartifacts)")
-    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /health (default 120)")
-    s.add_argument("--mlflow-arg", action="append", metavar="ARG",
-                   help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
-    s.set_defaults(fn=_server_start)
-    s = ssub.add_parser("stop", help="stop the server started by `workbench server start` (its whole process group)")
-    s.set_defaults(fn=_server_stop)
+    _tracking_commands(sub)
 
     app = sub.add_parser("app", help="serve a chosen configuration as an OpenAI-compatible app endpoint",
                          description="Serve a candidate (prompt template + optional RAG index + model) on "
@@ -602,13 +641,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", metavar="DURATION", help="with --every: stop after this long")
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
 
-    ui_text = ("Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in "
-               "the foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its "
-               "workers (exit 0). A busy port is an error before anything starts (exit 4), as is a server that "
-               "exits before it answers.")
-    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1", description=ui_text)
-    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    s.set_defaults(fn=_ui)
     for _, parser in subcommands(p):  # `workbench X --help` opens with a sentence, as the list shows it
         parser.description = parser.description or parser.help[:1].upper() + parser.help[1:] + "."
     return p
@@ -661,6 +693,10 @@ def main(argv: list[str] | None = None) -> int:
     once = _FirstLineOnce()
     for name in NOISY_LOGGERS:
         logging.getLogger(name).addFilter(once)
+    renamed = getattr(args, "renamed", None)
+    if renamed:  # an old spelling: it still works, for a release
+        print(f"note: `workbench {renamed[0]}` is now `workbench {renamed[1]}`; the old spelling will be removed",
+              file=sys.stderr)
     try:
         return int(args.fn(args) or EXIT_OK)
     except WorkbenchError as e:  # each error class carries its exit code (workbench/errors.py)

@@ -221,7 +221,7 @@ def _run_cells(result: SweepResult, path: Path, cells: list[dict], typed: list[d
 
         if scheduler and not tracking.tracking_uri().startswith(("http://", "https://")):
             echo(f"note: {executor} workers log to {tracking.tracking_uri()}; workers on other machines need a "
-                 f"shared server (`workbench server start`, then MLFLOW_TRACKING_URI=http://...)")
+                 f"shared server (`workbench tracking start`, then MLFLOW_TRACKING_URI=http://...)")
         for e in todo:  # children exist before any worker starts: queued cells show as SCHEDULED
             e["run_name"] = "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200]
             e["run_id"] = c.create_run(exp_id, run_name=e["run_name"], tags={
