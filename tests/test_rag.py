@@ -251,6 +251,29 @@ def test_retriever_and_pipeline_take_rerank_and_rewrite_with_defaults_unchanged(
         asyncio.run(get_rewrite("llm")("q", None, None))
 
 
+def test_pipeline_keeps_its_keyword_spellings_and_rejects_unknown_options(project_dir):
+    """Issue 32: the retrieval stages are a RetrievalOptions; their keyword spellings and the generation params
+    still work, and a typo is an error (it used to be sent to the model as a generation param)."""
+    from workbench.errors import UnknownOption
+
+    idx = _toy_index([("A", "alpha text"), ("B", "beta text")])
+    kw = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", mmr=True, fetch_k=6, rerank="overlap",
+                         query_rewrite="keywords", max_tokens=48, temperature=0.2, seed=3, name="p")
+    grouped = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", name="p", max_tokens=48, temperature=0.2,
+                              seed=3, retrieval=rag.RetrievalOptions(mmr=True, fetch_k=6, rerank="overlap",
+                                                                     query_rewrite="keywords"))
+    assert kw.config == grouped.config
+    assert {k: kw.config[k] for k in ("mmr", "fetch_k", "rerank", "query_rewrite", "max_tokens", "temperature",
+                                      "seed")} == {"mmr": True, "fetch_k": 6, "rerank": "overlap",
+                                                   "query_rewrite": "keywords", "max_tokens": 48,
+                                                   "temperature": 0.2, "seed": 3}
+    assert kw.gen_params == {"temperature": 0.2, "max_tokens": 48, "seed": 3}
+    assert rag.RAGPipeline(idx, retrieval=rag.RetrievalOptions(rerank="overlap"), rerank="none").config.get(
+        "rerank") is None  # a keyword overrides the options object
+    with pytest.raises(UnknownOption, match="RAGPipeline.*'rerenk'.*mmr, fetch_k, rerank, query_rewrite"):
+        rag.RAGPipeline(idx, rerenk="overlap")
+
+
 def test_mean_ci_and_paired_comparison_hand_checked():
     import pandas as pd
 

@@ -624,7 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
 
-    s = _command(sub, "promote", _promote, help="point a registered model's alias (production) at a candidate configuration")
+    s = _command(sub, "promote", _promote,
+                 help="point a registered model's alias (production) at a candidate configuration")
     s.add_argument("model_id", metavar="MODEL_ID", help="the LoggedModel (candidate configuration) to promote")
     s.add_argument("--name", required=True, metavar="REGISTERED_MODEL", help="registered model (the app name)")
     s.add_argument("--alias", default="production", help="alias to move (default production)")
