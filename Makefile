@@ -95,7 +95,7 @@ lab: setup-demo
 	$(BIN)/jupyter lab --KernelManager.transport=ipc notebooks/
 
 ui: setup-demo
-	$(BIN)/workbench ui
+	$(BIN)/workbench tracking ui
 
 clean:
 	rm -rf $(VENV) .venv-py3.* .workbench mlflow.db mlartifacts .pytest_cache

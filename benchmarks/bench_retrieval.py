@@ -93,7 +93,7 @@ def answers(best: str, worst: str, chunking: str, rows: int, max_tokens: int) ->
     import workbench as wb
     from workbench import rag
     from workbench.llm.local import ensure_server
-    from workbench.rag.evaluation import mean_ci
+    from workbench.evaluate.stats import PairedDifference
 
     ensure_server()
     chunker, size = chunking.rsplit("-", 1)
@@ -119,7 +119,8 @@ def answers(best: str, worst: str, chunking: str, rows: int, max_tokens: int) ->
     diffs = {}
     for m in ("quality/f1", "honesty/groundedness"):
         t = r.pivot_table(index="id", columns="candidate", values=m)
-        d = diffs[m] = mean_ci((t[best] - t[worst]).dropna())
+        pd_ = PairedDifference((t[best] - t[worst]).dropna(), value_range=(-1.0, 1.0))  # both metrics in [0, 1]
+        d = diffs[m] = (pd_.mean, *pd_.interval())
         print(f"paired {m} {best} - {worst}: {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] (n={len(t.dropna())})")
     return {"rows": len(ds), "chunking": chunking, "summary": s.to_dict(orient="records"), "abstention": abst,
             "paired": diffs, "seconds": dt}

@@ -4,7 +4,7 @@ The binaries come from the OS packages (Debian: ``apt-get install postgresql``, 
 set-up). PostgreSQL refuses to run as root, so under root the cluster belongs to the ``postgres`` OS user
 and its commands run through ``runuser -u postgres --``. Fixtures: ``postgres`` (one cluster per test run)
 ``pg_database`` (a fresh database per test, dropped afterwards; returns its URL) and ``team_server``
-(`workbench server start` on a fresh database: the MLflow server URL, for the whole run).
+(`workbench tracking start` on a fresh database: the MLflow server URL, for the whole run).
 """
 
 from __future__ import annotations
@@ -148,13 +148,13 @@ BIN = Path(sys.executable).parent
 
 
 def server_cli(project: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "workbench"), "server", *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([str(BIN / "workbench"), "tracking", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "WORKBENCH_PROJECT_DIR": str(project)})
 
 
 @pytest.fixture(scope="session")
 def team_server(postgres, tmp_path_factory):
-    """`workbench server start --db postgresql://...` on a fresh database; its URL. Stopped, database dropped."""
+    """`workbench tracking start --db postgresql://...` on a fresh database; its URL. Stopped, database dropped."""
     project = tmp_path_factory.mktemp("team-project")
     db = postgres.create_database()
     port = free_port()

@@ -82,13 +82,34 @@ def test_every_argument_and_subcommand_has_help():
     from workbench.cli import build_parser, subcommands
 
     parsers = dict(subcommands(build_parser()))
-    assert {"run", "sweep", "finetune validate", "finetune train", "app serve", "server start"} <= set(parsers)
+    assert {"run", "sweep", "finetune validate", "finetune train", "app serve", "tracking start", "tracking ui",
+            "server start", "ui"} <= set(parsers)
     missing = [f"{name} {a.dest}" for name, sp in parsers.items() for a in sp._actions
                if not a.help and not isinstance(a, argparse._SubParsersAction)]
     assert missing == []
     assert all(sp.description for sp in parsers.values()), [n for n, sp in parsers.items() if not sp.description]
     out = run("run", "--help").stdout
     assert "NOTEBOOK" in out and "--kernel" in out and "kernelspec" in out
+
+
+def test_tracking_commands_and_their_old_spellings(project_dir, capsys):
+    """`workbench tracking start|stop|ui` (issue 32); `workbench server start|stop` and `workbench ui` still work,
+    with the same options and handler, after a one-line notice on stderr that names the new spelling."""
+    from workbench.cli import build_parser
+
+    p = build_parser()
+    for new, old in ((["tracking", "start"], ["server", "start"]), (["tracking", "ui"], ["ui"])):
+        a, b = p.parse_args([*new, "--port", "5123"]), p.parse_args([*old, "--port", "5123"])
+        assert a.fn is b.fn and a.port == b.port == 5123 and not getattr(a, "renamed", None)
+    assert main(["tracking", "stop"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "no tracking server running\n" and out.err == ""
+    assert main(["server", "stop"]) == 0
+    old = capsys.readouterr()
+    assert old.out == out.out
+    assert old.err.splitlines() == ["note: `workbench server stop` is now `workbench tracking stop`; the old "
+                                    "spelling will be removed"]
+    assert "tracking" in run("--help").stdout
 
 
 def test_usage_errors_exit_2_workbench_errors_exit_4(tmp_path):
@@ -170,7 +191,7 @@ def test_demo_quick_runs_the_lifecycle(quick_demo):
     for step in ("01_explore", "02_rag", "03_finetune", "04_compare", "06_monitor"):
         assert f"== {step}" in out.stdout
     assert "comparison on the test split" in out.stdout and "rag_finetuned" in out.stdout
-    assert "workbench ui" in out.stdout
+    assert "workbench tracking ui" in out.stdout
 
 
 def _notebook(path: Path, kernel: str | None, source: str = "print('hi')") -> Path:

@@ -149,6 +149,23 @@ def test_openai_job_budget_checked_before_upload(fake_ft, tmp_path):
     assert fake.files == [] and fake.requests == []
 
 
+def test_openai_job_settings_reach_the_job_and_unknown_options_are_refused(fake_ft, tmp_path):
+    """Issue 32: the hyperparameters are a JobSettings and the waiting a Polling; keyword spellings still work and
+    a typo is refused before anything is uploaded."""
+    from workbench.errors import UnknownOption
+    from workbench.finetune.openai_job import JobSettings, run_job
+
+    fake = fake_ft("succeed", polls=1)
+    with pytest.raises(UnknownOption, match="run_job.*'pol_s'.*poll_s"):
+        run_job(_train_file(tmp_path), endpoint="fakeai", pol_s=0.01, log_mlflow=False)
+    assert fake.requests == []
+    res = run_job(_train_file(tmp_path), endpoint="fakeai", job_settings=JobSettings(epochs=2, suffix="contoso"),
+                  seed=7, poll_s=0.01, log_mlflow=False, echo=lambda *_: None)
+    req = fake.jobs[res.job_id]["req"]
+    assert res.status == "succeeded" and req["suffix"] == "contoso" and req["seed"] == 7
+    assert req["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
+
+
 HAS_EXTRA = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft"))
 needs_extra = pytest.mark.skipif(not HAS_EXTRA, reason="the [finetune] extra (torch, transformers, peft) is not "
                                                       "installed; `make test` installs it")

@@ -251,19 +251,48 @@ def test_retriever_and_pipeline_take_rerank_and_rewrite_with_defaults_unchanged(
         asyncio.run(get_rewrite("llm")("q", None, None))
 
 
+def test_pipeline_keeps_its_keyword_spellings_and_rejects_unknown_options(project_dir):
+    """Issue 32: the retrieval stages are a RetrievalOptions; their keyword spellings and the generation params
+    still work, and a typo is an error (it used to be sent to the model as a generation param)."""
+    from workbench.errors import UnknownOption
+
+    idx = _toy_index([("A", "alpha text"), ("B", "beta text")])
+    kw = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", mmr=True, fetch_k=6, rerank="overlap",
+                         query_rewrite="keywords", max_tokens=48, temperature=0.2, seed=3, name="p")
+    grouped = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", name="p", max_tokens=48, temperature=0.2,
+                              seed=3, retrieval=rag.RetrievalOptions(mmr=True, fetch_k=6, rerank="overlap",
+                                                                     query_rewrite="keywords"))
+    assert kw.config == grouped.config
+    assert {k: kw.config[k] for k in ("mmr", "fetch_k", "rerank", "query_rewrite", "max_tokens", "temperature",
+                                      "seed")} == {"mmr": True, "fetch_k": 6, "rerank": "overlap",
+                                                   "query_rewrite": "keywords", "max_tokens": 48,
+                                                   "temperature": 0.2, "seed": 3}
+    assert kw.gen_params == {"temperature": 0.2, "max_tokens": 48, "seed": 3}
+    assert rag.RAGPipeline(idx, retrieval=rag.RetrievalOptions(rerank="overlap"), rerank="none").config.get(
+        "rerank") is None  # a keyword overrides the options object
+    with pytest.raises(UnknownOption, match="RAGPipeline.*'rerenk'.*mmr, fetch_k, rerank, query_rewrite"):
+        rag.RAGPipeline(idx, rerenk="overlap")
+
+
 def test_mean_ci_and_paired_comparison_hand_checked():
     import pandas as pd
 
-    from workbench.rag.evaluation import RetrievalEval, mean_ci
+    from workbench.evaluate import stats
+    from workbench.rag.evaluation import RetrievalEval, mean_interval
 
-    assert mean_ci([1.0, 1.0, 1.0]) == (1.0, 1.0, 1.0) and mean_ci([0.5])[1:] == (None, None)
-    m, lo, hi = mean_ci([0.0, 1.0] * 50)
-    assert m == 0.5 and 0.38 < lo < 0.45 and 0.55 < hi < 0.62
+    m, lo, hi, method = mean_interval([1.0, 1.0, 1.0])  # a rate: Clopper-Pearson, never a zero-width [1, 1]
+    assert (m, method) == (1.0, "clopper-pearson") and 0.29 < lo < 0.3 and hi == 1.0
+    assert mean_interval([0.5])[1:] == (None, None, None)  # one value: no interval claimed
+    assert mean_interval([0.0, 1.0] * 50)[:3] == (0.5, *stats.rate_ci(50, 100))
+    skewed = [0.05, 0.1, 0.1, 0.2, 1.0, 0.33, 0.5, 0.1, 0.25, 0.05]
+    assert mean_interval(skewed)[1:] == (*stats.mean_ci(skewed), "studentized-bootstrap")
     rows = pd.DataFrame([{"config": c, "id": i, "kind": "x" if i % 2 else "y", "recall_at_k": v, "mrr": v,
                           "ndcg_at_k": v} for i in range(40) for c, v in (("a", 0.0), ("b", float(i % 4 != 0)))])
     ev = RetrievalEval(rows, 4, ["a", "b"])
     d = ev.compare("a", "b", "mrr")
     assert d["diff"] == 0.75 and d["supported"] and d["n"] == 40
+    paired = stats.PairedDifference([float(i % 4 != 0) for i in range(40)], value_range=(-1.0, 1.0))
+    assert (d["ci_low"], d["ci_high"]) == paired.interval() and d["p_value"] == paired.p_value()
     assert ev.compare("a", "a", "mrr")["supported"] is False
     s = ev.summary()
     assert set(s.kind) == {"all", "x", "y"} and len(s) == 2 * 3 * 3
@@ -272,6 +301,22 @@ def test_mean_ci_and_paired_comparison_hand_checked():
     assert one["retrieval_eval/mrr.y/mean"] == 0.5 and "retrieval_eval/mrr/ci_low" in one
     with pytest.raises(WorkbenchError):
         ev.metrics()
+
+
+def test_retrieval_intervals_use_the_evaluation_statistics():
+    """Regression (issue 32): retrieval means had a percentile bootstrap, which gives a perfect score a zero-width
+    [1, 1] interval and under-covers at small n; they now use evaluate/stats.py (Clopper-Pearson for rates)."""
+    import pandas as pd
+
+    from workbench.evaluate import stats
+    from workbench.rag.evaluation import RetrievalEval
+
+    rows = pd.DataFrame([{"config": "a", "id": i, "kind": "x", "recall_at_k": 1.0, "mrr": 1.0 / (1 + i % 3),
+                          "ndcg_at_k": 1.0} for i in range(8)])
+    s = RetrievalEval(rows, 4, ["a"]).summary(by_kind=False).set_index("metric")
+    assert (s.loc["recall_at_k", "ci_low"], s.loc["recall_at_k", "ci_high"]) == stats.rate_ci(8, 8)
+    assert s.loc["recall_at_k", "ci_low"] < 0.7  # 8 of 8 found: not proof of a perfect retriever
+    assert (s.loc["mrr", "ci_low"], s.loc["mrr", "ci_high"]) == stats.mean_ci(rows["mrr"])
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The MLflow UI (`workbench ui`) in headless Chromium: the experiment page and the compare page of two
+"""The MLflow UI (`workbench tracking ui`) in headless Chromium: the experiment page and the compare page of two
 evaluation runs load without an error page and show the run names and metric names. Saves screenshots."""
 
 import json
@@ -32,7 +32,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
 @pytest.fixture
 def ui(tracking_store, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "workbench"), "ui", "--port", str(port)],
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "workbench"), "tracking", "ui", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 90

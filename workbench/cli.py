@@ -122,11 +122,15 @@ def headline_metrics(metrics: dict[str, float], limit: int = 20) -> list[tuple[s
 
 
 def ui_link(experiment_id: str, run_id: str, port: int = 5000) -> str:
-    """The run's page in the MLflow UI that ``workbench ui`` serves."""
+    """The run's page in the MLflow UI that ``workbench tracking ui`` serves."""
     return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def _run(a) -> int:
+    """Execute NOTEBOOK with papermill as one MLflow run: typed parameters, provenance tags, the executed
+    notebook as .ipynb and .html, duration, status. The run goes to --experiment, else MLflow's active one
+    (MLFLOW_EXPERIMENT_NAME), else workbench. Prints the gates the notebook recorded and exits 1 unless all
+    passed."""
     from .runs.notebook import run_notebook
 
     r = run_notebook(a.notebook, parameters=_params(a), experiment=a.experiment, run_name=a.run_name,
@@ -143,7 +147,7 @@ def _run(a) -> int:
 
     for g in r.gates:  # the gates the notebook recorded (wb.evaluate.log_gates)
         print(gate_line(g))
-    print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench ui`)")
+    print(f"open it: {ui_link(r.experiment_id, r.run_id)}  (start the UI with `workbench tracking ui`)")
     if not r.ok:
         print(f"\nFAILED: {r.error}", file=sys.stderr)  # scrubbed by the lifecycle
         if r.traceback:
@@ -157,6 +161,8 @@ def _run(a) -> int:
 
 
 def _sweep(a) -> int:
+    """Cartesian grid of notebook runs, each in its own process, under one parent MLflow run that logs a summary
+    table."""
     from .config import read_yaml
     from .runs.sweep import parse_grid, sweep
 
@@ -177,6 +183,9 @@ def _sweep(a) -> int:
 
 
 def _eval(a) -> int:
+    """Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all five families (plus judged
+    ones with --judge); creates its own MLflow run and prints the summary. Re-running the same command resumes
+    an interrupted evaluation."""
     from .evaluate.cli import run_eval_cli
 
     if bool(a.model) == bool(a.model_id):
@@ -190,6 +199,10 @@ def _eval(a) -> int:
 
 
 def _compare(a) -> int:
+    """Compare RUN_B against baseline RUN_A row by row: mean difference, its 95% interval and test (one method),
+    BH over the primary metrics, effect size, flipped rows. A gate is a test at its margin: pass, fail or
+    inconclusive. Exit 1 if a gate fails or is inconclusive (unless --allow-inconclusive); exit 2 for a
+    malformed gate."""
     from .evaluate.compare import compare
 
     c = compare(a.run_a, a.run_b, metrics=a.metrics, gates=a.gate or [], allow_error_mismatch=a.allow_error_mismatch,
@@ -276,13 +289,19 @@ def _ft_serve(a) -> int:
     return 0
 
 
-def _ui(a) -> int:
+def _tracking_ui(a) -> int:
+    """Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in the
+    foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its workers (exit 0). A
+    busy port is an error before anything starts (exit 4), as is a server that exits before it answers."""
     from .tracking_ui import serve_ui
 
     return serve_ui(port=a.port)
 
 
-def _server_start(a) -> int:
+def _tracking_start(a) -> int:
+    """Start `mlflow server` in the background (one worker, job execution off, its own process group) on the
+    given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI clients should
+    set. A busy port is an error (exit 4). Stop it with `workbench tracking stop`."""
     from .server import start_server
 
     info = start_server(db=a.db, artifacts=a.artifacts, host=a.host, port=a.port, timeout=a.timeout,
@@ -293,7 +312,8 @@ def _server_start(a) -> int:
     return 0
 
 
-def _server_stop(a) -> int:
+def _tracking_stop(a) -> int:
+    """Stop the tracking server started by `workbench tracking start` (its whole process group)."""
     from .server import stop_server
 
     info = stop_server()
@@ -318,6 +338,9 @@ def _app_serve(a) -> int:
 
 
 def _promote(a) -> int:
+    """Register LoggedModel MODEL_ID as a new version of registered model --name and move --alias (default
+    production) to it, in a tracked run with lineage tags; `workbench app serve --alias production --name NAME`
+    then serves it."""
     from .serve import promote
 
     p = promote(a.model_id, a.name, alias=a.alias, evidence_run=a.evidence, experiment=a.experiment)
@@ -328,6 +351,10 @@ def _promote(a) -> int:
 
 
 def _monitor(a) -> int:
+    """Collect the app's traces from MLflow, compute windowed metrics (request and error rate, latency p50/p95,
+    TTFT p95, tokens and cost per hour, groundedness and harm on a sample), evaluate the YAML rules and notify
+    (log, JSONL file, webhook) with de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor
+    --rules r.yaml`."""
     from .monitor import Monitor, load_rules, parse_duration
 
     m = Monitor(load_rules(a.rules), experiment=a.experiment)
@@ -344,6 +371,13 @@ def _monitor(a) -> int:
     return EXIT_FAILED if critical else EXIT_OK
 
 
+def _command(sub, name: str, fn, help: str) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` that ``fn`` runs; its ``--help`` description is ``fn``'s docstring."""
+    s = sub.add_parser(name, help=help, description=fn.__doc__)
+    s.set_defaults(fn=fn)
+    return s
+
+
 def _serve_args(s: argparse.ArgumentParser) -> None:
     """The options of `workbench serve` and `workbench model serve`."""
     s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
@@ -353,6 +387,60 @@ def _serve_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--threads", type=int, metavar="N", help="CPU threads (generation and batch); default: "
                    "[local] threads of workbench.toml, else half the physical cores; 0: llama.cpp's default")
     s.set_defaults(fn=_serve)
+
+
+def _tracking_start_args(s: argparse.ArgumentParser) -> None:
+    """The options of `workbench tracking start` (and its old spelling `workbench server start`)."""
+    s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
+                   "(default: the workspace's sqlite store)")
+    s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
+                   "or s3://bucket/prefix (default: <project>/mlartifacts)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /health (default 120)")
+    s.add_argument("--mlflow-arg", action="append", metavar="ARG",
+                   help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
+
+
+def _tracking_ui_args(s: argparse.ArgumentParser) -> None:
+    """The options of `workbench tracking ui` (and its old spelling `workbench ui`)."""
+    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+
+
+# `workbench tracking ACTION`: (action, its old spelling, handler, one-line help, options). The old spellings are
+# kept for a release: each runs the same handler after a one-line notice on stderr.
+TRACKING_ACTIONS = (
+    ("start", "server start", _tracking_start, "start a shared tracking server in the background and wait until "
+     "it is healthy", _tracking_start_args),
+    ("stop", "server stop", _tracking_stop, "stop the server started by `workbench tracking start` (its whole "
+     "process group)", None),
+    ("ui", "ui", _tracking_ui, "the MLflow UI on the workspace store, in the foreground, bound to 127.0.0.1",
+     _tracking_ui_args),
+)
+
+
+def _tracking_commands(sub) -> None:
+    """`workbench tracking start|stop|ui`, and the old spellings `workbench server start|stop` and `workbench ui`
+    (left out of the command list; see :data:`TRACKING_ACTIONS`)."""
+    trk = sub.add_parser("tracking", help="the MLflow tracking server and UI: start, stop, ui",
+                         description="MLflow tracking for this workspace: `ui` serves the MLflow UI on the "
+                         "workspace store in the foreground; `start` and `stop` run a shared tracking server for a "
+                         "team in the background: PostgreSQL (or any SQLAlchemy) backend store, artifacts proxied "
+                         "by the server, lean start, health wait; clients only set MLFLOW_TRACKING_URI=http://HOST:"
+                         "PORT. See docs/deployment.md.")
+    tsub = trk.add_subparsers(dest="tracking_command", metavar="ACTION", required=True)
+    old_server = sub.add_parser("server", description="Old spelling of `workbench tracking start|stop` (kept for a "
+                                "release; it prints a notice on stderr).")
+    old_sub = old_server.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    for action, old, fn, help_, add_args in TRACKING_ACTIONS:
+        new = _command(tsub, action, fn, help=help_)
+        legacy = (old_sub if old.startswith("server ") else sub).add_parser(
+            old.split()[-1], description=f"Old spelling of `workbench tracking {action}` (kept for a release; it "
+            f"prints a notice on stderr). {fn.__doc__}")
+        legacy.set_defaults(fn=fn, renamed=(old, f"tracking {action}"))
+        for parser in (new, legacy):
+            if add_args:
+                add_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -408,11 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test of the whole lifecycle)")
     s.set_defaults(fn=_demo)
 
-    s = sub.add_parser("run", help="run a notebook as one tracked MLflow run (papermill)",
-                       description="Execute NOTEBOOK with papermill as one MLflow run: typed parameters, "
-                       "provenance tags, the executed notebook as .ipynb and .html, duration, status. The run "
-                       "goes to --experiment, else MLflow's active one (MLFLOW_EXPERIMENT_NAME), else workbench. "
-                       "Prints the gates the notebook recorded and exits 1 unless all passed.")
+    s = _command(sub, "run", _run, help="run a notebook as one tracked MLflow run (papermill)")
     s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to execute (its parameters cell is tagged "
                    "'parameters')")
     s.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -427,11 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar (CI)")
     s.add_argument("--allow-unknown-params", action="store_true", help="inject -p names the notebook does not "
                    "declare (default: a usage error, exit 2)")
-    s.set_defaults(fn=_run)
 
-    s = sub.add_parser("sweep", help="run a notebook over a parameter grid: a parent run + one child per cell",
-                       description="Cartesian grid of notebook runs, each in its own process, under one parent "
-                       "MLflow run that logs a summary table.")
+    s = _command(sub, "sweep", _sweep, help="run a notebook over a parameter grid: a parent run + one child per cell")
     s.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to run once per grid cell")
     s.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="a swept parameter (repeatable)")
     s.add_argument("-f", "--params-file", metavar="YAML", help="YAML with `grid:` and/or `parameters:` mappings")
@@ -445,12 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, help="per-cell timeout in seconds")
     s.add_argument("--allow-unknown-params", action="store_true", help="inject -p/--grid names the notebook does "
                    "not declare (default: a usage error, exit 2)")
-    s.set_defaults(fn=_sweep)
 
-    s = sub.add_parser("eval", help="evaluate a model on a dataset (five metric families), logged to MLflow",
-                       description="Evaluate MODEL on DATASET (JSONL/CSV/Parquet) with the offline metrics of all "
-                       "five families (plus judged ones with --judge); creates its own MLflow run and prints the "
-                       "summary. Re-running the same command resumes an interrupted evaluation.")
+    s = _command(sub, "eval", _eval, help="evaluate a model on a dataset (five metric families), logged to MLflow")
     s.add_argument("--dataset", required=True, help="JSONL, CSV or Parquet file, or mlflow:NAME (an MLflow "
                    "evaluation dataset, e.g. the rows `workbench.monitor.harvest` made from served traces)")
     s.add_argument("--model", help="endpoint:model, alias, or endpoint name (e.g. local)")
@@ -470,13 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trace", action="store_true", default=True,
                    help="one MLflow trace per row with its metric assessments (the default)")
     s.add_argument("--no-trace", dest="trace", action="store_false", help="record no row traces")
-    s.set_defaults(fn=_eval)
 
-    s = sub.add_parser("compare", help="paired comparison of two evaluation runs, with regression gates",
-                       description="Compare RUN_B against baseline RUN_A row by row: mean difference, its 95% interval "
-                       "and test (one method), BH over the primary metrics, effect size, flipped rows. A gate is a "
-                       "test at its margin: pass, fail or inconclusive. Exit 1 if a gate fails or is inconclusive "
-                       "(unless --allow-inconclusive); exit 2 for a malformed gate.")
+    s = _command(sub, "compare", _compare, help="paired comparison of two evaluation runs, with regression gates")
     s.add_argument("run_a", metavar="RUN_A", help="baseline MLflow run id")
     s.add_argument("run_b", metavar="RUN_B", help="candidate MLflow run id")
     s.add_argument("--gate", action="append", metavar="EXPR",
@@ -486,7 +558,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let gates pass although the two runs' error rates differ by more than 2 points")
     s.add_argument("--allow-inconclusive", action="store_true",
                    help="an inconclusive gate (too few rows to decide at its margin) does not fail the command")
-    s.set_defaults(fn=_compare)
 
     ft = sub.add_parser("finetune", help="prepare, validate, train (LoRA on CPU) and serve fine-tuned models",
                         description="Fine-tuning: chat-format data, OpenAI-format validation with contamination "
@@ -525,29 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id", metavar="RUN_ID", help="MLflow run that logged an adapter (`finetune train`, 03_finetune)")
     s.set_defaults(fn=_ft_serve)
 
-    start_text = ("Start `mlflow server` in the background (one worker, job execution off, its own process group) "
-                  "on the given store and artifact destination, wait for /health, and print the MLFLOW_TRACKING_URI "
-                  "clients should set. A busy port is an error (exit 4). Stop it with `workbench server stop`.")
-    server_text = ("Start or stop MLflow's tracking server for a team: PostgreSQL (or any SQLAlchemy) backend store, "
-                   "artifacts proxied by the server, lean start, health wait. Clients only set "
-                   "MLFLOW_TRACKING_URI=http://HOST:PORT. See docs/deployment.md.")
-    srv = sub.add_parser("server", help="a shared MLflow tracking server (PostgreSQL store, proxied artifacts)",
-                         description=server_text)
-    ssub = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
-    s = ssub.add_parser("start", help="start the server in the background and wait until it is healthy",
-                        description=start_text)
-    s.add_argument("--db", help="backend store URI, e.g. postgresql://user:pw@host:5432/mlflow "
-                   "(default: the workspace's sqlite store)")
-    s.add_argument("--artifacts", metavar="PATH_OR_URI", help="artifact destination the server proxies: a folder "
-                   "or s3://bucket/prefix (default: <project>/mlartifacts)")
-    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for /health (default 120)")
-    s.add_argument("--mlflow-arg", action="append", metavar="ARG",
-                   help="extra `mlflow server` argument, e.g. --mlflow-arg=--app-name=basic-auth (repeatable)")
-    s.set_defaults(fn=_server_start)
-    s = ssub.add_parser("stop", help="stop the server started by `workbench server start` (its whole process group)")
-    s.set_defaults(fn=_server_stop)
+    _tracking_commands(sub)
 
     app = sub.add_parser("app", help="serve a chosen configuration as an OpenAI-compatible app endpoint",
                          description="Serve a candidate (prompt template + optional RAG index + model) on "
@@ -575,22 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-redact", action="store_true", help="store traces without PII redaction")
     s.set_defaults(fn=_app_serve)
 
-    s = sub.add_parser("promote", help="point a registered model's alias (production) at a candidate configuration",
-                       description="Register LoggedModel MODEL_ID as a new version of registered model --name and "
-                       "move --alias (default production) to it, in a tracked run with lineage tags; "
-                       "`workbench app serve --alias production --name NAME` then serves it.")
+    s = _command(sub, "promote", _promote,
+                 help="point a registered model's alias (production) at a candidate configuration")
     s.add_argument("model_id", metavar="MODEL_ID", help="the LoggedModel (candidate configuration) to promote")
     s.add_argument("--name", required=True, metavar="REGISTERED_MODEL", help="registered model (the app name)")
     s.add_argument("--alias", default="production", help="alias to move (default production)")
     s.add_argument("--evidence", metavar="RUN_ID", help="the comparison run that justifies it (lineage tag)")
     s.add_argument("--experiment", help="MLflow experiment of the promote run (default: workbench)")
-    s.set_defaults(fn=_promote)
 
-    s = sub.add_parser("monitor", help="evaluate alert rules on served traffic (once, or every N seconds)",
-                       description="Collect the app's traces from MLflow, compute windowed metrics (request and "
-                       "error rate, latency p50/p95, TTFT p95, tokens and cost per hour, groundedness and harm on "
-                       "a sample), evaluate the YAML rules and notify (log, JSONL file, webhook) with "
-                       "de-duplication and cooldown. From cron: `*/5 * * * * workbench monitor --rules r.yaml`.")
+    s = _command(sub, "monitor", _monitor, help="evaluate alert rules on served traffic (once, or every N seconds)")
     s.add_argument("--rules", required=True, metavar="RULES.yaml", help="alert rules (see notebooks/monitor_rules.yaml)")
     s.add_argument("--experiment", help="traces' experiment (default: the rules file's 'experiment:')")
     mode = s.add_mutually_exclusive_group()
@@ -599,15 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--every", metavar="DURATION", help="check repeatedly, e.g. 60s, until Ctrl-C")
     s.add_argument("--duration", metavar="DURATION", help="with --every: stop after this long")
     s.add_argument("--max-checks", type=int, help="with --every: stop after this many checks")
-    s.set_defaults(fn=_monitor)
 
-    ui_text = ("Run the MLflow UI (`mlflow server`, one worker) on the workspace store at http://127.0.0.1:PORT in "
-               "the foreground; the URL is printed once it answers. Ctrl-C or SIGTERM stops it with all its "
-               "workers (exit 0). A busy port is an error before anything starts (exit 4), as is a server that "
-               "exits before it answers.")
-    s = sub.add_parser("ui", help="the MLflow UI on the configured store, bound to 127.0.0.1", description=ui_text)
-    s.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    s.set_defaults(fn=_ui)
     for _, parser in subcommands(p):  # `workbench X --help` opens with a sentence, as the list shows it
         parser.description = parser.description or parser.help[:1].upper() + parser.help[1:] + "."
     return p
@@ -660,6 +694,10 @@ def main(argv: list[str] | None = None) -> int:
     once = _FirstLineOnce()
     for name in NOISY_LOGGERS:
         logging.getLogger(name).addFilter(once)
+    renamed = getattr(args, "renamed", None)
+    if renamed:  # an old spelling: it still works, for a release
+        print(f"note: `workbench {renamed[0]}` is now `workbench {renamed[1]}`; the old spelling will be removed",
+              file=sys.stderr)
     try:
         return int(args.fn(args) or EXIT_OK)
     except WorkbenchError as e:  # each error class carries its exit code (workbench/errors.py)

@@ -140,7 +140,7 @@ PROJECT_MARKERS = ("workbench.toml", "pyproject.toml", ".git")  # strongest firs
 
 def find_project_dir(start: Path | None = None) -> Path:
     """The project root, so that a kernel in ``notebooks/``, the CLI at the root, ``make lab`` and
-    ``workbench ui`` all use one store: ``WORKBENCH_PROJECT_DIR`` if set, else the nearest directory from
+    ``workbench tracking ui`` all use one store: ``WORKBENCH_PROJECT_DIR`` if set, else the nearest directory from
     ``start`` (default: the working directory) upwards holding ``workbench.toml``, else the nearest holding
     ``pyproject.toml`` or ``.git``, else ``start`` itself."""
     env = os.environ.get("WORKBENCH_PROJECT_DIR")

@@ -83,7 +83,7 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
     echo("\nsteps: " + ", ".join(f"{n} {v:.0f}s" for n, v in step_s.items()) + f"; total {wall:.0f}s"
          + (f"; load {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs" if load0 and load1 else ""))
     echo(f"demo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
-    echo("open the MLflow UI:  workbench ui   (then http://127.0.0.1:5000)")
+    echo("open the MLflow UI:  workbench tracking ui   (then http://127.0.0.1:5000)")
     return {"runs": runs, "wall_s": wall, "steps_s": step_s, "table": table}
 
 

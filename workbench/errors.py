@@ -29,6 +29,11 @@ class UsageError(WorkbenchError):
     label = "usage error"
 
 
+class UnknownOption(UsageError, TypeError):
+    """A keyword option that the function does not take (a typo, or a setting of another step). A
+    :class:`TypeError` too, as Python raises for an unexpected keyword argument. Exit code 2."""
+
+
 class EndpointUnreachable(WorkbenchError):
     """A model endpoint could not be reached at all (every call failed to connect). Exit code 4."""
 

@@ -1,5 +1,5 @@
-"""Every child process the workbench starts (llama-server, the MLflow server of `workbench ui` and `workbench
-server`, served apps) goes through here: free ports on 127.0.0.1 and busy-port errors, pid liveness, starting a
+"""Every child process the workbench starts (llama-server, the MLflow server of `workbench tracking ui` and
+`workbench tracking start`, served apps) goes through here: free ports on 127.0.0.1 and busy-port errors, pid liveness, starting a
 server in its own process group and waiting for its health, stopping the whole group, running one in the foreground
 with SIGTERM/SIGHUP/SIGINT forwarded to its group, leases (which processes use a shared server) and a small detached
 supervisor that keeps a shared server running on a fixed port while any lease is held (``python -m
@@ -124,7 +124,7 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 def require_free_port(port: int, host: str = "127.0.0.1", what: str = "server") -> None:
     """:class:`ServiceError` naming ``what`` when something already listens on ``host:port``."""
     if not port_free(port, host):
-        raise ServiceError(f"{what}: port {port} on {host} is already in use (another `workbench ui` or server?); "
+        raise ServiceError(f"{what}: port {port} on {host} is already in use (another `workbench tracking ui` or server?); "
                            f"stop that process or choose another port with --port")
 
 

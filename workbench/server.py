@@ -1,10 +1,10 @@
-"""Team scale: ``workbench server start|stop`` (a shared MLflow tracking server) and Dask clients.
+"""Team scale: ``workbench tracking start|stop`` (a shared MLflow tracking server) and Dask clients.
 
 The server is MLflow's own (``mlflow server``), started lean (one worker, no job execution) with a
 PostgreSQL (or any SQLAlchemy) backend store and proxied artifact storage (``--serve-artifacts
 --artifacts-destination``), so clients need nothing but ``MLFLOW_TRACKING_URI=http://HOST:PORT``: no
 database driver, no artifact-store credentials. It runs detached in its own process group; pid, port and
-log path go to ``<project>/.workbench/server.json`` so ``workbench server stop`` can end the whole group.
+log path go to ``<project>/.workbench/server.json`` so ``workbench tracking stop`` can end the whole group.
 A real deployment (TLS, basic auth, S3) is described in ``docs/deployment.md``. :func:`dask_client` connects
 sweeps (``runs/executors.py``) and evaluations (``evaluate/distributed.py``) to a Dask scheduler.
 """
@@ -83,7 +83,7 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     running = status()
     if running:
         raise WorkbenchError(f"a tracking server is already running at {running.url} (pid {running.pid}): "
-                             f"`workbench server stop` first")
+                             f"`workbench tracking stop` first")
     s = settings()
     if db is None:
         db = s.tracking_uri
@@ -102,7 +102,7 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     log = run_dir / "server.log"
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{url_host}:{port}"
-    require_free_port(port, url_host, "workbench server start")
+    require_free_port(port, url_host, "workbench tracking start")
     proc = start_service(cmd, url, log, env=env, timeout_s=timeout, what="mlflow server")
     info = ServerInfo(pid=proc.pid, url=url, host=host, port=port, db=mask_password(db), artifacts=artifacts,
                       log=str(log))

@@ -1,4 +1,4 @@
-"""``workbench ui``: the MLflow UI on the workspace store, on 127.0.0.1, started lean."""
+"""``workbench tracking ui``: the MLflow UI on the workspace store, on 127.0.0.1, started lean."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .tracking import configure
 def lean_server_command(store: str, host: str = "127.0.0.1", port: int = 5000,
                         extra: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """``mlflow server`` started lean (one worker, no job execution, no telemetry): ≈ 5 s instead of 17–32 s.
-    Shared by ``workbench ui`` and ``workbench server start``. The store URI travels in the environment
+    Shared by ``workbench tracking ui`` and ``workbench tracking start``. The store URI travels in the environment
     (``MLFLOW_BACKEND_STORE_URI``, which ``mlflow server`` reads), never on the command line: a database
     password there would be readable by every local user through ``ps``; a process's environment is not."""
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1",
@@ -36,9 +36,9 @@ def serve_ui(port: int = 5000, timeout_s: float = 120.0) -> int:
     workers with it (one process group). A busy port is a :class:`~workbench.procs.ServiceError` (exit 4), raised
     before anything starts; the URL is printed only once the UI answers. Returns 0 when stopped by Ctrl-C or
     SIGTERM, else the server's own exit code."""
-    require_free_port(port, what="workbench ui")
+    require_free_port(port, what="workbench tracking ui")
     cmd, env = ui_command(port)
     url = f"http://127.0.0.1:{port}"
-    rc = run_foreground(cmd, env=env, url=url, timeout_s=timeout_s, what="mlflow server (workbench ui)",
+    rc = run_foreground(cmd, env=env, url=url, timeout_s=timeout_s, what="mlflow server (workbench tracking ui)",
                         on_ready=lambda: print(f"MLflow UI: {url}  (store {configure()}; Ctrl-C to stop)", flush=True))
     return 0 if rc - 128 in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) else rc

@@ -1,4 +1,4 @@
-"""`workbench ui` tells the truth about its port and takes its children with it (issue 28 item 4): a second UI on a
+"""`workbench tracking ui` (formerly `workbench ui`) tells the truth about its port and takes its children with it (issue 28 item 4): a second UI on a
 busy port is an error (exit 4) that never prints the URL, and SIGTERM to `workbench ui` stops `mlflow server` and
 its uvicorn workers (no process left with parent 1). Real `mlflow server`, real processes."""
 
@@ -63,24 +63,28 @@ def _wait_health(url: str, timeout_s: float = 60) -> bool:
     return True
 
 
-def test_second_ui_on_a_busy_port_is_an_error(tmp_path):
-    """Regression: the second `workbench ui` printed the URL (of the first one's port) and exited 0."""
+@pytest.mark.parametrize("spelling", [["tracking", "ui"], ["ui"]], ids=["tracking-ui", "old-ui"])
+def test_second_ui_on_a_busy_port_is_an_error(tmp_path, spelling):
+    """Regression: the second `workbench ui` printed the URL (of the first one's port) and exited 0. The same under
+    the new spelling `workbench tracking ui` (issue 32); the old one also says the new name."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "workbench", "ui", "--port", str(port)], env=_env(tmp_path),
+        r = subprocess.run([sys.executable, "-m", "workbench", *spelling, "--port", str(port)], env=_env(tmp_path),
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 4, (r.returncode, r.stdout, r.stderr)
     assert f"port {port}" in r.stderr and "already in use" in r.stderr
     assert "http://127.0.0.1" not in r.stdout
+    assert ("is now `workbench tracking ui`" in r.stderr) == (spelling == ["ui"])
 
 
 @pytest.mark.slow
 def test_sigterm_to_ui_stops_mlflow_server_and_its_workers(tmp_path):
-    """Regression: SIGTERM ended `workbench ui` alone; `mlflow server` and uvicorn kept running with parent 1."""
+    """Regression: SIGTERM ended `workbench ui` alone; `mlflow server` and uvicorn kept running with parent 1.
+    Run under the new spelling, `workbench tracking ui` (the old one calls the same handler)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "ui", "--port", str(port)], env=_env(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tracking", "ui", "--port", str(port)], env=_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     kids: set[int] = set()
     try:

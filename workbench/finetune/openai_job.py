@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..config import register_model, settings
 from ..errors import WorkbenchError
+from ..options import split_options
 from .validate import validate_file
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -46,13 +47,42 @@ def _client(endpoint: str):
     return kind_of(ep).sync_client(ep)
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    """The job OpenAI runs: its hyperparameters (``"auto"``: OpenAI chooses), seed and fine-tuned model suffix."""
+
+    epochs: int | str = "auto"
+    learning_rate_multiplier: float | str = "auto"
+    batch_size: int | str = "auto"
+    seed: int | None = 0
+    suffix: str | None = None  # part of the fine-tuned model's name
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How :func:`run_job` waits for the job: the first delay (it grows ×1.5 up to ``max_poll_s``), the deadline
+    (the job keeps running on the server after it), and whether Ctrl-C cancels the job."""
+
+    poll_s: float = 5.0
+    max_poll_s: float = 60.0
+    timeout_s: float = 6 * 3600
+    cancel_on_interrupt: bool = True
+
+
 def run_job(train_file: str | Path, validation_file: str | Path | None = None, model: str = "gpt-4o-mini-2024-07-18",
-            suffix: str | None = None, epochs: int | str = "auto", learning_rate_multiplier: float | str = "auto",
-            batch_size: int | str = "auto", seed: int | None = 0, budget_usd: float | None = None,
-            endpoint: str = "openai", poll_s: float = 5.0, max_poll_s: float = 60.0, timeout_s: float = 6 * 3600,
-            cancel_on_interrupt: bool = True, log_mlflow: bool = True, run_id: str | None = None,
-            echo=print) -> JobResult:
-    """Run one supervised fine-tuning job to completion (or failure/cancel) and return its result."""
+            job_settings: JobSettings | None = None, *, endpoint: str = "openai", budget_usd: float | None = None,
+            log_mlflow: bool = True, run_id: str | None = None, echo=print, **options) -> JobResult:
+    """Run one supervised fine-tuning job to completion (or failure/cancel) and return its result.
+
+    ``job_settings`` (:class:`JobSettings`), or its fields as keywords in ``options`` (``epochs``,
+    ``learning_rate_multiplier``, ``batch_size``, ``seed``, ``suffix``; they override it), and the fields of
+    :class:`Polling` (``poll_s``, ``max_poll_s``, ``timeout_s``, ``cancel_on_interrupt``); any other name is an
+    :class:`~workbench.errors.UnknownOption` error. ``budget_usd``: refuse (before any upload) when the estimated
+    cost exceeds it. Job events and training metrics go to the MLflow run ``run_id`` (default: the current one)
+    when ``log_mlflow``; ``echo`` prints progress."""
+    job_cfg, polling = split_options("run_job", options, job_settings or JobSettings(), Polling)
+    epochs, learning_rate_multiplier, batch_size = job_cfg.epochs, job_cfg.learning_rate_multiplier, job_cfg.batch_size
+    seed = job_cfg.seed
     rep = validate_file(train_file, model=model.split("-20")[0], epochs=epochs if isinstance(epochs, int) else 3)
     if not rep.ok:
         raise WorkbenchError(f"{train_file} failed validation:\n{rep.render()}")
@@ -77,7 +107,7 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
             vf = client.files.create(file=f, purpose="fine-tune")
     hp = {"n_epochs": epochs, "learning_rate_multiplier": learning_rate_multiplier, "batch_size": batch_size}
     job = client.fine_tuning.jobs.create(training_file=tf.id, validation_file=vf.id if vf else None, model=model,
-                                         suffix=suffix, seed=seed,
+                                         suffix=job_cfg.suffix, seed=seed,
                                          method={"type": "supervised", "supervised": {"hyperparameters": hp}})
     echo(f"fine-tuning job {job.id} created ({model}, estimated ${est:.2f})" if est is not None else
          f"fine-tuning job {job.id} created ({model})")
@@ -85,16 +115,16 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
         tracking.set_tags({T.FT_JOB_ID: job.id}, run_id)
     events: list[dict] = []
     seen: set[str] = set()
-    delay = poll_s
-    deadline = time.monotonic() + timeout_s
+    delay = polling.poll_s
+    deadline = time.monotonic() + polling.timeout_s
     status = job.status
     try:
         while status not in TERMINAL:
             if time.monotonic() > deadline:
-                raise WorkbenchError(f"job {job.id} still {status} after {timeout_s:.0f}s; it keeps running on the "
-                                     f"server — check it later or cancel it")
+                raise WorkbenchError(f"job {job.id} still {status} after {polling.timeout_s:.0f}s; it keeps running "
+                                     f"on the server — check it later or cancel it")
             time.sleep(delay)
-            delay = min(max_poll_s, delay * 1.5)
+            delay = min(polling.max_poll_s, delay * 1.5)
             job = client.fine_tuning.jobs.retrieve(job.id)
             status = job.status
             new = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data if e.id not in seen]
@@ -110,7 +140,7 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
                                           if k != "step" and isinstance(v, (int, float))},
                                          step=int(data["step"]), run_id=run_id)
     except KeyboardInterrupt:
-        if cancel_on_interrupt:
+        if polling.cancel_on_interrupt:
             client.fine_tuning.jobs.cancel(job.id)
             echo(f"cancelled job {job.id}")
             status = "cancelled"

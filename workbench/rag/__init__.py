@@ -10,11 +10,11 @@ from .chunking import CHUNKERS, Chunk, chunk_documents
 from .evaluation import RetrievalEval, evaluate_retrieval
 from .index import VectorIndex, build_index
 from .loaders import Document, load_documents
-from .pipeline import RAGAnswer, RAGPipeline
+from .pipeline import RAGAnswer, RAGPipeline, RetrievalOptions
 from .rerank import RERANKERS
 from .retrieval import Retriever
 from .rewrite import QUERY_REWRITES
 
 __all__ = ["CHUNKERS", "Chunk", "Document", "QUERY_REWRITES", "RAGAnswer", "RAGPipeline", "RERANKERS", "RetrievalEval",
-           "Retriever", "VectorIndex", "build_index", "chunk_documents", "evaluate_retrieval", "index_corpus",
-           "load_documents", "retrieval_preview"]
+           "RetrievalOptions", "Retriever", "VectorIndex", "build_index", "chunk_documents", "evaluate_retrieval",
+           "index_corpus", "load_documents", "retrieval_preview"]

@@ -1,10 +1,13 @@
 """Retrieval evaluated on its own, without generating answers: every question of a set through one or more
 retriever configurations, document-level recall@k, MRR and nDCG@k per question (the functions of
-:mod:`workbench.rag.metrics`), then means with 95% bootstrap CIs overall and per question kind, and paired
-differences between configurations.
+:mod:`workbench.rag.metrics`), then means with 95% intervals overall and per question kind, and paired
+differences between configurations. The statistics are :mod:`workbench.evaluate.stats`' (the ones evaluation
+verdicts use): a mean's interval is Clopper-Pearson when the values are 0/1 (recall@k with one gold document)
+and the studentized bootstrap otherwise; a paired difference is :class:`~workbench.evaluate.stats.PairedDifference`
+(interval and test from one method, kept inside [-1, 1]).
 
     ev = evaluate_retrieval(index, rows, {"bm25": {"kind": "bm25"}, "hybrid+rerank": {"rerank": "overlap"}}, k=5)
-    ev.summary()                      # config × kind × metric → mean, ci_low, ci_high, n
+    ev.summary()                      # config × kind × metric → mean, ci_low, ci_high, ci_method, n
     ev.compare("bm25", "hybrid+rerank", "mrr")
 
 Questions without gold documents (unanswerable) have no retrieval metrics and are left out.
@@ -19,28 +22,29 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WorkbenchError
+from ..evaluate import stats
 from .index import VectorIndex
 from .metrics import mrr, ndcg_at_k, recall_at_k
 from .retrieval import Retriever
 
 METRICS = {"recall_at_k": recall_at_k, "mrr": mrr, "ndcg_at_k": ndcg_at_k}
-N_BOOT = 2000
+METRIC_RANGE = (0.0, 1.0)  # every retrieval metric is a fraction
 
 ALL = "all"  # the row of every question kind together
 
 
-def mean_ci(values, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float | None, float | None]:
-    """Mean and 95% percentile-bootstrap CI (``scipy.stats.bootstrap``); no CI for fewer than 2 values."""
-    from scipy.stats import bootstrap
-
+def mean_interval(values) -> tuple[float, float | None, float | None, str | None]:
+    """Mean, 95% interval and its method (:func:`workbench.evaluate.stats.ci`: Clopper-Pearson for 0/1 values,
+    else the studentized bootstrap); no interval (None) when it cannot be estimated: fewer than 3 numeric values,
+    or all equal and not 0/1."""
     v = np.asarray(list(values), dtype=float)
+    v = v[~np.isnan(v)]
     if len(v) == 0:
-        return float("nan"), None, None
-    if len(v) < 2 or np.all(v == v[0]):
-        return float(v.mean()), (float(v[0]) if len(v) > 1 else None), (float(v[0]) if len(v) > 1 else None)
-    r = bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=0.95, method="percentile",
-                  rng=np.random.default_rng(seed))
-    return float(v.mean()), float(r.confidence_interval.low), float(r.confidence_interval.high)
+        return float("nan"), None, None, None
+    lo, hi, method = stats.ci(v, binary=True)
+    if np.isnan(lo) or np.isnan(hi):
+        return float(v.mean()), None, None, None
+    return float(v.mean()), lo, hi, method
 
 
 @dataclass
@@ -52,36 +56,41 @@ class RetrievalEval:
     configs: list[str]
 
     def summary(self, by_kind: bool = True) -> pd.DataFrame:
-        """One line per config × kind (``all`` plus each kind) × metric: mean, 95% CI, n."""
+        """One line per config × kind (``all`` plus each kind) × metric: mean, 95% interval (:func:`mean_interval`;
+        ``ci_low``/``ci_high`` None where there is none), its method, n."""
         out = []
         for cfg in self.configs:
             sub = self.rows[self.rows["config"] == cfg]
             groups = [(ALL, sub)] + (sorted(sub.groupby("kind"), key=lambda g: g[0]) if by_kind else [])
             for kind, g in groups:
                 for m in METRICS:
-                    mean, lo, hi = mean_ci(g[m])
+                    mean, lo, hi, method = mean_interval(g[m])
                     out.append({"config": cfg, "kind": kind, "metric": m, "mean": mean, "ci_low": lo, "ci_high": hi,
-                                "n": len(g)})
+                                "ci_method": method, "n": len(g)})
         return pd.DataFrame(out)
 
     def table(self, metric: str = "recall_at_k") -> pd.DataFrame:
         """config × kind, cells ``mean [low, high]`` (what the README shows)."""
         s = self.summary()
         s = s[s.metric == metric]
-        cell = s.apply(lambda r: f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if r.ci_low is not None
+        cell = s.apply(lambda r: f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if pd.notna(r.ci_low)
                        else f"{r['mean']:.2f}", axis=1)
         t = s.assign(cell=cell).pivot(index="config", columns="kind", values="cell")
         return t.reindex(index=self.configs, columns=[ALL] + [c for c in t.columns if c != ALL])
 
     def compare(self, a: str, b: str, metric: str = "mrr", kind: str | None = None) -> dict:
-        """Paired difference ``b − a`` over the same questions: mean, 95% bootstrap CI, n."""
+        """Paired difference ``b − a`` over the same questions: mean, 95% interval and the p-value of "no
+        difference" from one method (:class:`~workbench.evaluate.stats.PairedDifference`), n; ``supported`` when
+        the interval excludes 0."""
         rows = self.rows if kind is None else self.rows[self.rows["kind"] == kind]
         pa = rows[rows.config == a].set_index("id")[metric]
         pb = rows[rows.config == b].set_index("id")[metric]
         both = pa.index.intersection(pb.index)
-        mean, lo, hi = mean_ci((pb[both] - pa[both]).to_numpy())
-        return {"a": a, "b": b, "metric": metric, "kind": kind or ALL, "diff": mean, "ci_low": lo, "ci_high": hi,
-                "n": len(both), "supported": lo is not None and (lo > 0 or hi < 0)}
+        d = stats.PairedDifference((pb[both] - pa[both]).to_numpy(), stats.diff_range(METRIC_RANGE))
+        lo, hi = d.interval() if d.n >= 2 else (None, None)
+        return {"a": a, "b": b, "metric": metric, "kind": kind or ALL, "diff": d.mean, "ci_low": lo, "ci_high": hi,
+                "p_value": d.p_value() if d.n >= 2 else None, "n": d.n,
+                "supported": lo is not None and (lo > 0 or hi < 0), "method": stats.PAIRED_TEST}
 
     def metrics(self, prefix: str = "retrieval_eval") -> dict[str, float]:
         """Flat MLflow metrics for a single configuration: ``<prefix>/<metric>/mean`` (with ``ci_low``/``ci_high``)
@@ -92,7 +101,7 @@ class RetrievalEval:
         for r in self.summary().itertuples():
             name = r.metric if r.kind == ALL else f"{r.metric}.{r.kind}"
             out[f"{prefix}/{name}/mean"] = r.mean
-            if r.kind == ALL and r.ci_low is not None:
+            if r.kind == ALL and pd.notna(r.ci_low):  # no interval, no metric (never a NaN)
                 out[f"{prefix}/{name}/ci_low"], out[f"{prefix}/{name}/ci_high"] = r.ci_low, r.ci_high
         out[f"{prefix}/questions/total"] = float(self.rows["id"].nunique())
         return out

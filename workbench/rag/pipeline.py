@@ -8,9 +8,12 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openai.types.chat import completion_create_params
+
 from ..candidates import Answer, Candidate, format_contexts, register_candidate_kind, with_history
 from ..errors import ConfigError
 from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
+from ..options import split_options
 from .index import VectorIndex
 from .retrieval import Retriever
 from .rewrite import get_rewrite
@@ -35,16 +38,37 @@ class RAGAnswer:
         return list(dict.fromkeys(c.split("#")[0] for c in self.chunk_ids))
 
 
+# what a chat call takes besides the messages and the model (openai's own list), plus extra_body for server-specific
+# sampling options (llama-server's min_p, top_k ...)
+CHAT_PARAMS = frozenset(completion_create_params.CompletionCreateParamsBase.__annotations__) \
+    - {"messages", "model", "stream", "stream_options"} | {"extra_body"}
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """The optional stages of a :class:`RAGPipeline`'s retrieval, all off by default."""
+
+    mmr: bool = False  # diversify the top_k by maximal marginal relevance
+    fetch_k: int | None = None  # candidates fetched for MMR or the re-ranker (default: from top_k)
+    rerank: str | None = None  # overlap or sentence: re-orders the first fetch_k (workbench.rag.rerank)
+    query_rewrite: str | None = None  # keywords or llm: rewrites the question first (workbench.rag.rewrite)
+
+
 class RAGPipeline(Candidate):
+    """Retrieve ``top_k`` chunks from ``index`` with ``retriever`` (dense, bm25 or hybrid), put them in ``prompt``
+    and answer with ``model``."""
+
     def __init__(self, index: VectorIndex | str | Path, model: str = "local", top_k: int = 4,
                  retriever: str = "hybrid", prompt: str | None = None, system_prompt: str | None = RAG_SYSTEM,
-                 mmr: bool = False, name: str | None = None, rerank: str | None = None,
-                 query_rewrite: str | None = None, fetch_k: int | None = None, **gen_params):
-        """``rerank``: ``overlap`` or ``sentence`` re-orders the first ``fetch_k`` candidates
-        (:mod:`workbench.rag.rerank`); ``query_rewrite``: ``keywords`` or ``llm`` rewrites the question before
-        retrieval (:mod:`workbench.rag.rewrite`); both off by default."""
+                 name: str | None = None, retrieval: RetrievalOptions | None = None, **options):
+        """``options``: the fields of :class:`RetrievalOptions` (``mmr``, ``fetch_k``, ``rerank``,
+        ``query_rewrite``; they override ``retrieval``) and generation parameters of the chat call
+        (:data:`CHAT_PARAMS`: ``temperature`` (default 0), ``max_tokens`` (default 256), ``seed``, ``top_p``,
+        ``extra_body`` ...). Any other name is an :class:`~workbench.errors.UnknownOption` error."""
+        r, gen_params = split_options("RAGPipeline", options, retrieval or RetrievalOptions(), rest=CHAT_PARAMS)
+        mmr, fetch_k, query_rewrite = r.mmr, r.fetch_k, r.query_rewrite
         self.index = index if isinstance(index, VectorIndex) else VectorIndex.load(index)
-        self.retriever = Retriever(self.index, retriever, top_k, mmr=mmr, fetch_k=fetch_k, rerank=rerank)
+        self.retriever = Retriever(self.index, retriever, top_k, mmr=mmr, fetch_k=fetch_k, rerank=r.rerank)
         self.rewrite = get_rewrite(query_rewrite)
         self.model, self.top_k = model, top_k
         self.prompt = prompt or RAG_TEMPLATE

@@ -28,6 +28,7 @@ from .. import tracking
 from ..config import join_surrogate_pairs, loads_json, settings
 from ..errors import UsageError, WorkbenchError
 from ..lifecycle import tracked_run
+from ..options import split_options
 from ..secrets import is_secret_name, scrub, secret_values
 
 _ENV_LOCK = threading.Lock()
@@ -287,24 +288,41 @@ def kernel_name(path: Path, kernel: str | None = None) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class NotebookOptions:
+    """How :func:`run_notebook` executes a notebook and what a failure does."""
+
+    timeout: float | None = None  # per cell, seconds (a cell over it fails the run)
+    kernel: str | None = None  # Jupyter kernel name; default: the notebook's own kernelspec (python3 if none)
+    output: str | Path | None = None  # the executed notebook; default .workbench/runs/<run_id>/<name>.ipynb
+    progress: bool = True  # papermill's progress bar
+    allow_unknown_params: bool = False  # inject parameters the notebook does not declare (with a warning)
+    raise_on_error: bool = False  # raise NotebookRunError for a failed run instead of returning its result
+
+
 def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
-                 run_name: str | None = None, parent_run_id: str | None = None, timeout: float | None = None,
-                 output: str | Path | None = None, progress: bool = True, tags: Mapping[str, str] | None = None,
-                 raise_on_error: bool = False, run_id: str | None = None, kernel: str | None = None,
-                 allow_unknown_params: bool = False) -> RunResult:
+                 run_name: str | None = None, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None,
+                 run_id: str | None = None, execution: NotebookOptions | None = None, **options) -> RunResult:
     """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
+
+    ``execution`` (:class:`NotebookOptions`), or its fields as keywords in ``options`` (``timeout``, ``kernel``,
+    ``output``, ``progress``, ``allow_unknown_params``, ``raise_on_error``; they override ``execution``); any
+    other name is an :class:`~workbench.errors.UnknownOption` error.
 
     ``kernel`` names the Jupyter kernel; by default the notebook's own kernelspec (``python3`` if it has none).
     A parameter the notebook does not declare is a :class:`~workbench.errors.UsageError` unless
     ``allow_unknown_params``. The run is a child of ``parent_run_id``, else of the active run, in ``experiment``,
     else MLflow's active experiment (:func:`workbench.lifecycle.tracked_run`); the kernel gets that run and
-    experiment as MLflow's own ``MLFLOW_RUN_ID`` / ``MLFLOW_EXPERIMENT_ID``. Gates the notebook records
-    (``wb.evaluate.log_gates``) come back as :attr:`RunResult.verdict` and :attr:`RunResult.gates`.
+    experiment as MLflow's own ``MLFLOW_RUN_ID`` / ``MLFLOW_EXPERIMENT_ID``. ``tags`` are added to the run's.
+    Gates the notebook records (``wb.evaluate.log_gates``) come back as :attr:`RunResult.verdict` and
+    :attr:`RunResult.gates`.
 
     ``timeout`` is per cell (seconds). On failure the run is FAILED with the partial notebook logged; the
     result carries the error and traceback (``raise_on_error=True`` raises :class:`NotebookRunError`).
     ``run_id`` reuses an existing (e.g. pre-created) run instead of creating one.
     """
+    (opts,) = split_options("run_notebook", options, execution or NotebookOptions())
+    timeout, output, progress = opts.timeout, opts.output, opts.progress
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -314,8 +332,8 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         raise WorkbenchError(f"{path}: notebook not found")
     if path.suffix != ".ipynb":
         raise WorkbenchError(f"{path}: expected a .ipynb notebook")
-    params, _declared = resolve_parameters(path, parameters, allow_unknown=allow_unknown_params)
-    kernel = kernel_name(path, kernel)
+    params, _declared = resolve_parameters(path, parameters, allow_unknown=opts.allow_unknown_params)
+    kernel = kernel_name(path, opts.kernel)
     nb_hash = notebook_hash(path)
     run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
                 T.SOURCE_TYPE: "NOTEBOOK", **(tags or {})}
@@ -377,6 +395,6 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     result = RunResult(run_id=run_id, experiment_id=run.experiment_id, status=run.status, duration_s=duration,
                        output_notebook=out_nb, output_html=html, parameters=params, metrics=dict(data.metrics),
                        error=run.error, traceback=scrub(tb) if tb else None, verdict=verdict, gates=gates)
-    if raise_on_error and run.status != "FINISHED":
+    if opts.raise_on_error and run.status != "FINISHED":
         raise NotebookRunError(f"run {run_id} FAILED: {run.error}", result)
     return result

@@ -23,6 +23,7 @@ from .. import recovery, tracking
 from .. import tags as T
 from ..errors import WorkbenchError
 from ..lifecycle import tracked_run
+from ..options import split_options
 from .executors import get_executor
 from .notebook import notebook_hash, resolve_parameters
 
@@ -140,13 +141,26 @@ def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
     return done
 
 
+@dataclass(frozen=True)
+class SweepOptions:
+    """A sweep's guard, resumption and the settings of every cell's run."""
+
+    max_runs: int | None = None  # refuse grids with more cells than this
+    resume: bool = False  # reuse the last same sweep's parent; skip its cells that FINISHED with identical params
+    timeout: float | None = None  # per notebook cell, seconds, in every grid cell's run
+    allow_unknown_params: bool = False  # inject swept/fixed names the notebook does not declare
+
+
 def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, Any] | None = None,
           experiment: str | None = None, workers: int = 1, executor: str = "local", scheduler: str | None = None,
-          max_runs: int | None = None, resume: bool = False, timeout: float | None = None,
-          run_name: str | None = None, echo=print, allow_unknown_params: bool = False) -> SweepResult:
+          run_name: str | None = None, echo=print, **options) -> SweepResult:
     """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run (a child of the active
-    run, in MLflow's active experiment unless ``experiment`` is given). A swept or fixed parameter the notebook
-    does not declare is a :class:`~workbench.errors.UsageError` unless ``allow_unknown_params``."""
+    run, in MLflow's active experiment unless ``experiment`` is given), ``workers`` at a time on ``executor``
+    (``local`` processes, or ``dask`` on ``scheduler``). ``options``: the fields of :class:`SweepOptions`
+    (``max_runs``, ``resume``, ``timeout``, ``allow_unknown_params``); any other name is an
+    :class:`~workbench.errors.UnknownOption` error. A swept or fixed parameter the notebook does not declare is a
+    :class:`~workbench.errors.UsageError` unless ``allow_unknown_params``."""
+    (opts,) = split_options("sweep", options, SweepOptions)
     path = Path(path).resolve()
     if not grid:
         raise WorkbenchError("a sweep needs at least one --grid NAME=V1,V2")
@@ -155,10 +169,10 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     if overlap:
         raise WorkbenchError(f"parameters {sorted(overlap)} are both fixed (-p) and swept (--grid)")
     cells = expand_grid(grid)
-    if max_runs is not None and len(cells) > max_runs:
-        raise WorkbenchError(f"the grid has {len(cells)} cells, more than --max-runs {max_runs}")
+    if opts.max_runs is not None and len(cells) > opts.max_runs:
+        raise WorkbenchError(f"the grid has {len(cells)} cells, more than --max-runs {opts.max_runs}")
     # type each cell's values now (fails fast on bad values and secret-like names)
-    typed = [resolve_parameters(path, {**fixed, **cell}, allow_unknown=allow_unknown_params)[0] for cell in cells]
+    typed = [resolve_parameters(path, {**fixed, **cell}, allow_unknown=opts.allow_unknown_params)[0] for cell in cells]
     nb_hash = notebook_hash(path)
     sweep_key = hashlib.sha256(json.dumps([nb_hash, {k: list(map(str, v)) for k, v in grid.items()},
                                            {k: str(v) for k, v in fixed.items()}], sort_keys=True).encode()
@@ -167,7 +181,7 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
     parent_id, done = None, {}
-    if resume:
+    if opts.resume:
         prev = c.search_runs([exp_id], f"tags.`{T.SWEEP_KEY}` = '{sweep_key}'", max_results=1,
                              order_by=["attributes.start_time DESC"])
         if prev:
@@ -182,8 +196,9 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
         result = SweepResult(parent_run_id=parent_id)
         # cells go where the parent went (an active run or experiment of this process is not the workers')
         exp_name = c.get_experiment(parent.experiment_id).name
-        _run_cells(result, path, cells, typed, done, exp_name, parent.experiment_id, timeout, workers, executor,
-                   scheduler, echo)
+        todo = _plan_cells(result, cells, typed, done)
+        _run_cells(result, path, todo, exp_name, parent.experiment_id, opts.timeout, workers, executor, scheduler,
+                   echo)
         table = result.summary()
         tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
         n_ok = sum(e["status"] == "FINISHED" for e in result.children)
@@ -195,15 +210,9 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     return result
 
 
-def _run_cells(result: SweepResult, path: Path, cells: list[dict], typed: list[dict], done: dict, experiment,
-               exp_id: str, timeout, workers: int, executor: str, scheduler, echo) -> None:
-    """Pre-create the children of ``result``'s parent, run the cells not ``done`` on the executor, fill
-    ``result.children``."""
-    from ..config import settings
-
-    c = tracking.client()
-    parent_id = result.parent_run_id
-    t0 = time.monotonic()
+def _plan_cells(result: SweepResult, cells: list[dict], typed: list[dict], done: dict) -> list[dict]:
+    """One entry per cell in ``result.children`` (those ``done`` already filled in and counted as skipped); returns
+    the entries still to run."""
     todo = []
     for cell, params in zip(cells, typed):
         key = _cell_key(params)
@@ -214,14 +223,26 @@ def _run_cells(result: SweepResult, path: Path, cells: list[dict], typed: list[d
         else:
             todo.append(entry)
         result.children.append(entry)
-    echo(f"sweep {path.name}: {len(cells)} cells, {len(todo)} to run, {result.skipped} already finished "
+    return todo
+
+
+def _run_cells(result: SweepResult, path: Path, todo: list[dict], experiment, exp_id: str, timeout, workers: int,
+               executor: str, scheduler, echo) -> None:
+    """Pre-create the children of ``result``'s parent for the ``todo`` entries (:func:`_plan_cells`), run them on
+    the executor and fill in their outcome."""
+    from ..config import settings
+
+    c = tracking.client()
+    parent_id = result.parent_run_id
+    t0 = time.monotonic()
+    echo(f"sweep {path.name}: {len(result.children)} cells, {len(todo)} to run, {result.skipped} already finished "
          f"(parent {parent_id}, {workers} {executor} worker(s))")
     if todo:
         from tqdm.auto import tqdm
 
         if scheduler and not tracking.tracking_uri().startswith(("http://", "https://")):
             echo(f"note: {executor} workers log to {tracking.tracking_uri()}; workers on other machines need a "
-                 f"shared server (`workbench server start`, then MLFLOW_TRACKING_URI=http://...)")
+                 f"shared server (`workbench tracking start`, then MLFLOW_TRACKING_URI=http://...)")
         for e in todo:  # children exist before any worker starts: queued cells show as SCHEDULED
             e["run_name"] = "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200]
             e["run_id"] = c.create_run(exp_id, run_name=e["run_name"], tags={

@@ -1,10 +1,12 @@
-"""Text helpers shared by the metrics: SQuAD normalisation, tokens, sentences, numbers."""
+"""Text helpers shared by the metrics: SQuAD normalisation, tokens, sentences, numbers, and
+:func:`text_metric` (a metric scored from the answer's text alone)."""
 
 from __future__ import annotations
 
 import re
 import string
 import unicodedata
+from typing import Callable
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -56,3 +58,17 @@ def references(row: dict) -> list[str]:
     if ref is None:
         return []
     return [ref] if isinstance(ref, str) else [r for r in ref if isinstance(r, str)]
+
+
+def text_metric(name: str, score: Callable[[str], float | bool], **definition) -> Callable:
+    """Register ``name`` as a metric of the answer's text alone: ``float(score(answer.text))``, none for a failed
+    answer (timeout, 5xx, candidate error). ``definition``: the keywords of
+    :func:`workbench.evaluate.metrics.metric` (``higher_is_better``, ``range``, ``description``, ...)."""
+    from . import metric
+
+    def row_metric(row, answer, env):
+        return None if answer.error else float(score(answer.text))
+
+    row_metric.__name__ = row_metric.__qualname__ = name.replace("/", "_")
+    row_metric.__doc__ = definition.get("description")
+    return metric(name, **definition)(row_metric)
