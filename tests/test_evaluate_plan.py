@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 import workbench as wb
-from workbench.errors import EXIT_USAGE, UsageError
+from workbench.errors import EXIT_USAGE, UnknownOption, UsageError
 
 
 def _ds(tmp_path, n=6):
@@ -31,7 +31,7 @@ def test_an_unknown_option_of_evaluate_names_it_and_the_valid_ones(tmp_path, pro
         wb.evaluate(_ds(tmp_path), [echo_number], metrics=["quality/exact_match"], log=False, progres=False)
     assert e.value.exit_code == EXIT_USAGE == 2
     msg = str(e.value)
-    assert "unknown option(s) progres" in msg and "progress" in msg and "partition_rows" in msg, msg
+    assert "unknown option(s) 'progres'" in msg and "progress" in msg and "partition_rows" in msg, msg
 
 
 def test_every_documented_option_of_evaluate_is_accepted(tmp_path, project_dir):
@@ -45,7 +45,7 @@ def test_every_documented_option_of_evaluate_is_accepted(tmp_path, project_dir):
 def test_an_unknown_option_of_the_eval_command_is_a_usage_error(tmp_path, project_dir):
     from workbench.evaluate.cli import run_eval_cli
 
-    with pytest.raises(UsageError, match=r"workbench eval: unknown option\(s\) budget; valid options are .*"
+    with pytest.raises(UsageError, match=r"workbench eval\(\) got unknown option\(s\) 'budget': it accepts .*"
                                           r"system_prompt.*budget_usd"):
         run_eval_cli(str(_ds(tmp_path)), "local", budget=1.0, echo=lambda *_: None)
 
@@ -53,7 +53,7 @@ def test_an_unknown_option_of_the_eval_command_is_a_usage_error(tmp_path, projec
 def test_an_unknown_option_of_the_metric_decorator_names_the_valid_ones():
     from workbench.evaluate.metrics import METRICS, metric
 
-    with pytest.raises(ValueError, match=r"unknown option\(s\) need_llm; valid options are needs_llm"):
+    with pytest.raises(UnknownOption, match=r"metric\(\) got unknown option\(s\) 'need_llm': it accepts needs_llm"):
         metric("quality/typo", higher_is_better=True, range=(0, 1), description="d", need_llm=True)
     assert "quality/typo" not in METRICS
 

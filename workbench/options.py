@@ -25,8 +25,14 @@ def split_options(where: str, options: Mapping[str, Any], *groups, rest: Collect
         mine = {f.name: left.pop(f.name) for f in fields(group) if f.name in left}
         out.append(group(**mine) if isinstance(group, type) else replace(group, **mine))
     passed = {k: left.pop(k) for k in list(left) if k in rest}
-    if left:
-        accepted = [f.name for g in groups for f in fields(g)]
-        raise UnknownOption(f"{where}() got unknown option(s) {', '.join(map(repr, sorted(left)))}: it accepts "
-                            f"{', '.join(accepted)}" + (f" and {', '.join(sorted(rest))}" if rest else ""))
+    check_options(where, left, [f.name for g in groups for f in fields(g)], also=sorted(rest))
     return (*out, passed) if rest else tuple(out)
+
+
+def check_options(where: str, options: Collection[str], accepted: Collection[str], also: Collection[str] = ()) -> None:
+    """Raise :class:`~workbench.errors.UnknownOption` (exit code 2) when ``options`` (names) holds one that is in
+    neither ``accepted`` nor ``also``; the message names ``where``, the unknown names and what it accepts."""
+    unknown = sorted(set(options) - set(accepted) - set(also))
+    if unknown:
+        raise UnknownOption(f"{where}() got unknown option(s) {', '.join(map(repr, unknown))}: it accepts "
+                            f"{', '.join(accepted)}" + (f" and {', '.join(also)}" if also else ""))

@@ -34,7 +34,8 @@ import numpy as np
 from ..candidates import Answer, Candidate
 from ..config import settings
 from ..data import Dataset
-from ..errors import UsageError, WorkbenchError
+from ..errors import WorkbenchError
+from ..options import check_options
 from ..executors import register_executor
 from ..llm.budget import CURRENT_TAB, Budget, Tab, to_nano
 from ..llm.client import LLMClient, run_sync
@@ -42,14 +43,6 @@ from ..secrets import scrub, secret_values
 from .judge import Judge
 from .metrics import MetricDef
 from .record import row_trace
-
-
-def check_names(options: dict, valid: tuple[str, ...], where: str) -> None:
-    """A :class:`UsageError` (exit code 2) when ``options`` holds a name not in ``valid``: it names the unknown
-    ones and the valid ones."""
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise UsageError(f"{where}: unknown option(s) {', '.join(unknown)}; valid options are {', '.join(valid)}")
 
 
 @dataclass(frozen=True)
@@ -91,9 +84,9 @@ class EvalPlan:
 
     @classmethod
     def check_options(cls, options: dict, where: str = "wb.evaluate", extra: tuple[str, ...] = ()) -> None:
-        """A :class:`UsageError` (exit code 2) naming every unknown option and the valid ones (the plan's
-        :meth:`options` and ``extra``, a caller's own)."""
-        check_names(options, (*extra, *cls.options()), where)
+        """An :class:`~workbench.errors.UnknownOption` (exit code 2) naming every unknown option and the valid
+        ones (the plan's :meth:`options` and ``extra``, a caller's own)."""
+        check_options(where, options, (*extra, *cls.options()))
 
     def metric_env(self, client: LLMClient) -> "MetricEnv":
         """What this plan's metrics may use: its judge (through ``client``) and its embedding model."""

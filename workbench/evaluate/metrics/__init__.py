@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...errors import ConfigError
+from ...options import check_options
 
 FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # retrieval/* come from workbench.rag
 
@@ -92,14 +93,12 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
     """Register a row-level metric function under ``name`` (``"<family>/<metric>"``) with what every metric
     states: its direction (``higher_is_better``; None: neither), ``range`` and ``description``.
 
-    Options (the other fields of :class:`MetricDef`; any other name is a ``ValueError`` naming the valid ones):
+    Options (the other fields of :class:`MetricDef`; any other name is an
+    :class:`~workbench.errors.UnknownOption` naming the valid ones):
     ``needs_llm`` (default False), ``kind`` (``"numeric"`` or ``"binary"``), ``stats`` (default ``("mean",)``),
     ``requires`` (row columns it needs), ``on_error`` (default: the family's, see :data:`ON_ERROR`), ``failed``
     (what a failed row scores), ``tier`` and ``base`` (see the module docstring)."""
-    unknown = sorted(set(options) - set(METRIC_OPTIONS))
-    if unknown:
-        raise ValueError(f"metric {name}: unknown option(s) {', '.join(unknown)}; valid options are "
-                         f"{', '.join(METRIC_OPTIONS)}")
+    check_options("metric", options, METRIC_OPTIONS)
     tier, base, on_error = options.get("tier", ""), options.get("base", ""), options.get("on_error")
     family = name.split("/")[0]
     if family not in FAMILIES or name.count("/") != 1:
