@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import tags as T
-from .evaluate import stats
 from .errors import WorkbenchError
+from .evaluate import stats
 from .llm.threads import load_average
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

@@ -47,7 +47,7 @@ def audit_tags() -> dict[str, str]:
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return {T.USER: user, T.HOST: socket.gethostname(),
-            T.LAUNCHED_AT: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            T.LAUNCHED_AT: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             T.COMMAND: scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
 
 
@@ -118,7 +118,7 @@ def build_card(run_id: str, status: str | None = None) -> str:
     run = c.get_run(run_id)
     p, t, m = run.data.params, run.data.tags, run.data.metrics
     exp = c.get_experiment(run.info.experiment_id)
-    started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+    started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.UTC).isoformat(timespec="seconds")
     lines = [f"# Governance card — {run.info.run_name}", "",
              f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, "
              f"started {started}",

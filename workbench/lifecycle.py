@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from . import governance, recovery, tracking
-from . import tags as T
+from . import governance, recovery, tags as T, tracking
 from .config import settings
 from .errors import is_disk_full
 from .secrets import scrub, secret_values

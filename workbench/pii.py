@@ -22,8 +22,9 @@ A run of one- and two-digit groups (``4 8 15 16 23 42``, lottery numbers) is not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import phonenumbers as _pn
 

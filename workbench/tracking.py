@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -99,7 +100,7 @@ def ensure_sqlite_store(uri: str) -> None:
                 MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates/migrates, then reads
                 _ready_stores.add(uri)
                 return
-            except Exception as e:  # noqa: BLE001 - a store we created half-way is rebuilt
+            except Exception as e:  # a store we created half-way is rebuilt, anything else re-raised
                 from .errors import is_disk_full
 
                 if fresh and attempt + 1 < STORE_ATTEMPTS and not is_disk_full(e):

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
-from fake_upstream import KEY, Upstream
 
+from fake_upstream import KEY, Upstream
 from workbench import serve
 
 GOOD = {"messages": [{"role": "user", "content": "Say ok."}], "max_tokens": 4}

@@ -36,7 +36,6 @@ from ..errors import UsageError, WorkbenchError
 from . import stats as st
 from .metrics import METRICS, load_all
 
-
 PRIMARY_FAMILIES = ("quality", "honesty", "harm")  # the family BH corrects over; the rest is secondary
 
 

@@ -15,7 +15,6 @@ failures; judge spend enters the row's cost (so the budget) through the row's ta
 
 from __future__ import annotations
 
-
 import json
 import math
 import re

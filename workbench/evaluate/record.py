@@ -26,11 +26,11 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from .. import tags as T
-from .. import tracking
+from .. import tags as T, tracking
 from ..secrets import clean, scrub, secret_values
 
 FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
@@ -386,7 +386,7 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
 
         keep = {ident(r["inputs"]) for r in records}
         old = target.to_df()
-        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"]) if ident(inputs) not in keep]
+        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"], strict=True) if ident(inputs) not in keep]
         if stale:
             target.delete_records(stale)
     target.merge_records(records)

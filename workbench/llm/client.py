@@ -20,8 +20,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -29,9 +30,9 @@ import openai
 from ..config import Endpoint, settings
 from ..errors import ConfigError, WorkbenchError
 from ..secrets import mask_secret_fields, scrub
+from .budget import CURRENT_TAB, Tab, to_nano
 from .cache import CACHE_MODES, cache_key, get_cache
 from .endpoints import EndpointKind, resolve
-from .budget import CURRENT_TAB, Tab, to_nano
 from .pricing import DEFAULT_MAX_TOKENS_BOUND, attempt_bound_usd, cost_from_price
 
 T = TypeVar("T")

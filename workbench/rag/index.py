@@ -147,7 +147,7 @@ class VectorIndex:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "VectorIndex":
+    def load(cls, path: str | Path) -> VectorIndex:
         import faiss
 
         path = Path(path)

@@ -18,9 +18,9 @@ parsed raises :class:`~workbench.errors.DatasetError` naming the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import DatasetError
 

@@ -30,8 +30,10 @@ class ServedApp:
     output guard, PII redaction and the trace."""
 
     def __init__(self, cfg: AppConfig):
-        from .. import rag  # noqa: F401 - registers the rag candidate kind
-        from .. import tracking
+        from .. import (
+            rag,  # noqa: F401 - registers the rag candidate kind
+            tracking,
+        )
         from ..candidates import from_config
         from ..config import settings
 

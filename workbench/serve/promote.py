@@ -46,8 +46,10 @@ def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidenc
     ``model_id`` may be a Candidate: its LoggedModel (made now if new, from the current run) is promoted."""
     import mlflow
 
-    from .. import rag  # noqa: F401 - registers the rag candidate kind
-    from .. import tracking
+    from .. import (
+        rag,  # noqa: F401 - registers the rag candidate kind
+        tracking,
+    )
     from ..candidates import from_config
     from ..lifecycle import nest_under_ambient, tracked_run
 

@@ -5,12 +5,11 @@ the current run, so the labelled rows become a new dataset version."""
 
 from __future__ import annotations
 
-import warnings
-
 import difflib
 import html
 import json
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
