@@ -132,7 +132,7 @@ class CallableCandidate(Candidate):
 
     def __init__(self, fn: Callable, name: str | None = None, config: dict | None = None):
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "callable")
+        self.name = name or str(getattr(fn, "__name__", "callable"))
         self.config = {"kind": "callable", "function": getattr(fn, "__qualname__", repr(fn)), **(config or {})}
 
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:

@@ -206,7 +206,7 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
         for rec in reader:
             line = reader.line_num
             if None in rec:
-                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames)} header "
+                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames or ())} header "
                                    f"columns", str(path), line)
             try:
                 row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
@@ -308,7 +308,8 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
     if not records:
         raise DatasetError("empty dataset: expected at least one record", file)
     rename = {theirs: ours for ours, theirs in (schema or {}).items()}
-    rows, seen = [], {}
+    rows: list = []
+    seen: dict = {}
     for n, (line, rec) in enumerate(records):
         rec = {rename.get(k, k): v for k, v in rec.items()}
         rec = _validate_row(rec, file, line)

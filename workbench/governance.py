@@ -19,6 +19,7 @@ import shlex
 import socket
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,7 +384,7 @@ def _scan_cache(secrets: dict[str, bytes], res: ScanResult, remove: bool) -> Non
             res.removed.append(f"{n} response cache record(s)")
 
 
-def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = False) -> ScanResult:
+def scan_run(run_id: str, extra_files: Sequence[str | Path] = (), remove: bool = False) -> ScanResult:
     """Look for the values of the configured API-key variables (and the userinfo of URLs in the environment)
     everywhere the run wrote: the params and tags of the run and its child runs, their artifacts, the spans and
     assessments of their traces, their LoggedModels' params and tags, the response cache, the evaluation
@@ -447,7 +448,7 @@ class Governance:
     error: str | None = None  # set when the scan found a secret or the card failed
 
 
-def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | None = None) -> Governance:
+def govern_run(run_id: str, extra_files: Sequence[str | Path] = (), status: str | None = None) -> Governance:
     """Card, then secret scan (the card is scanned too). On a hit the run gets tag
     ``workbench.secret_scan = FAILED: ...`` and the returned ``error`` says where; the caller fails the run."""
     from . import tracking

@@ -186,7 +186,7 @@ def terminate(c, handle: TrackedRun) -> None:
     handle.fail("disk full: the tracking store could not be written (freed the workbench's space reserve to "
                 "record this); free space and re-run")
     with contextlib.suppress(Exception):
-        tracking.set_tags({T.ERROR: handle.error[-5000:]}, handle.run_id)
+        tracking.set_tags({T.ERROR: (handle.error or "")[-5000:]}, handle.run_id)
     c.set_terminated(handle.run_id, handle.status)
 
 

@@ -353,10 +353,10 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
 def log_dataset(df, name: str, source: str | None = None, context: str = "eval", digest: str | None = None,
                 run_id: str | None = None) -> None:
     """Record a pandas DataFrame as an MLflow dataset input (name, digest, source) for lineage."""
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    ds = mlflow.data.from_pandas(df, source=source, name=name, digest=digest)
+    ds = from_pandas(df, source=source, name=name, digest=digest)  # type: ignore[arg-type]  # None is its default
     entity = ds._to_mlflow_entity()
     client().log_inputs(run_id or current_run_id(),
                         datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])])

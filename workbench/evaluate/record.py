@@ -219,8 +219,9 @@ def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> str | No
 
     row = {"id": r.get("id"), "question": r.get("input")}
     with row_trace(rec, SimpleNamespace(name=r["candidate"]), row, r.get("repeat", 0)) as box:
-        box.update(record=r, metrics=mdefs)
-    return box.get("trace_id")
+        if box is not None:  # rec records traces (checked above): always
+            box.update(record=r, metrics=mdefs)
+    return box.get("trace_id") if box is not None else None
 
 
 def trace_resumed_rows(rec: Recording | None, rows: list[dict], mdefs: list) -> dict[str, dict]:
@@ -284,7 +285,8 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
     meta = {"mlflow.assessment.sourceRunId": run_id} if run_id else {}
     code = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id="workbench")
     judge = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=rec.judge or "judge")
-    out, secrets = [], secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
+    out: list[Feedback | Expectation] = []
+    secrets = secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
     for m in mdefs:
         details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
         rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None

@@ -623,8 +623,8 @@ class LocalKind(EndpointKind):
     def recover(self, ep, model: str | None, target: CallTarget) -> CallTarget | None:
         """After a lost connection: forget the cached server, bring it back (restarted by its supervisor, or
         started again) and return where the call goes now."""
-        if external_url():
-            return target if revive_url(external_url()) else None
+        if url := external_url():
+            return target if revive_url(url) else None
         forget()
         return self.target(ep, model)
 

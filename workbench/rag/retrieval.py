@@ -62,7 +62,7 @@ class Retriever:
         ranked = spec.search(self, query, qv, n)
         if self._reranker is not None:
             ranked = rerank(self._reranker, query, ranked)
-        if self.mmr and ranked:
+        if self.mmr and ranked and qv is not None:  # mmr embeds the query
             ranked = self._mmr(qv, ranked, k)
         return [Hit(self.index.chunks[i], s, r + 1) for r, (i, s) in enumerate(ranked[:k])]
 
@@ -80,6 +80,8 @@ class Retriever:
                 score = self.mmr_lambda * float(rel[j]) - (1 - self.mmr_lambda) * red
                 if score > best_score:
                     best, best_score = j, score
+            if best is None:  # no candidate left (the loop bound says there is one)
+                break
             chosen.append(best)
         return [(cand[j], float(rel[j])) for j in chosen]
 

@@ -11,12 +11,16 @@ alias points at. (A tag on the LoggedModel could not be unique per name: two mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .. import tags as T
 from ..errors import ConfigError
 from .config import DEFAULT_ALIAS, MODEL_ID_TAG, aliased_model_id, config_from_model
+
+if TYPE_CHECKING:
+    from ..evaluate.compare import Comparison
 
 
 @dataclass
@@ -81,7 +85,7 @@ class Challenge:
     run_id: str
     served_model_id: str
     model_id: str
-    comparison: object  # workbench.evaluate.compare.Comparison (B = the challenger, A = the served model)
+    comparison: Comparison  # B = the challenger, A = the served model
 
     @property
     def passed(self) -> bool:

@@ -18,7 +18,7 @@ from ..errors import WorkbenchError
 from ..evaluate.compare import side
 
 
-def word_diff(a: str, b: str) -> str:
+def word_diff(a: str | None, b: str | None) -> str:
     """HTML of ``b`` against ``a`` word by word: removed words struck through in red, added ones in green."""
     wa, wb = str(a or "").split(), str(b or "").split()
     out = []

@@ -386,7 +386,7 @@ def classifier_toxicity(text: str) -> tuple[float, dict]:
         if prof >= TOXIC_THRESHOLD and not _ADDRESSED.search(s):
             continue  # swearing about things: the classifier reads any swear word as toxic
         d = dict(zip(LABELS, p, strict=True))
-        lab = max(CLASSIFIER_LABELS, key=d.get)
+        lab = max(CLASSIFIER_LABELS, key=d.__getitem__)
         if d[lab] > best:
             best, label = float(d[lab]), lab
     flagged = best >= CLASSIFIER_THRESHOLD

@@ -446,7 +446,7 @@ def judge_claims(text: str, question: str | None) -> list[tuple[str, str, str]]:
     for s in sentences(text):
         m = _YESNO_A.match(plain_text(s))
         if stmt and m:
-            out.append((s, YESNO_Q.format(question=plain_text(question).strip()),
+            out.append((s, YESNO_Q.format(question=plain_text(question or "").strip()),
                         "no" if m.group(1).lower() in ("no", "nope") else "yes"))
             rest = m.group(2).strip()
             if len(content_tokens(rest)) >= 2:
