@@ -18,12 +18,13 @@ TEST_EXTRAS ?= dev,finetune,team
 TEST_PY ?= $(call first_python,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13))
 PY_EXTRAS ?= dev,team
 
-.PHONY: setup setup-demo assets demo test test-fast test-py lab ui clean help browser postgres bench bench-quick
+.PHONY: setup setup-demo assets demo test test-fast test-py check lab ui clean help browser postgres bench bench-quick
 
 help:
 	@echo "make demo   - set up (core + [finetune]) and run the lifecycle demo on the embedded model"
 	@echo "make test   - set up everything and run the whole test suite (+ the fast subset on Python 3.13)"
 	@echo "make test-py PY=python3.13 - the fast subset (-m 'not slow') in .venv-py3.13"
+	@echo "make check  - ruff (lint + format check) and mypy on workbench/ (run by make test)"
 	@echo "make lab    - set up and open JupyterLab on notebooks/"
 	@echo "make clean  - remove the venvs and local run data (keeps the user cache)"
 
@@ -50,7 +51,15 @@ setup-demo: $(VENV)/.installed-demo assets
 demo: setup-demo
 	$(BIN)/workbench demo
 
-test: setup browser postgres
+# The guards (CONTRIBUTING.md, "make check"): lint, formatting and types; settings in pyproject.toml, the same
+# commands as .pre-commit-config.yaml. `make test` runs them first (before the model download).
+LINT_PATHS := workbench tests benchmarks tools
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy workbench
+
+test: check setup browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$(TEST_PY)" ]; then $(MAKE) --no-print-directory test-py PY=$(TEST_PY); \
 	  else echo "python3.13 not found: the fast subset on 3.13 is skipped"; fi

@@ -24,9 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
+from bench_runs import make_notebook  # noqa: E402
 from common import quick, save, stats  # noqa: E402
 from daskprocs import DaskProcesses, free_port  # noqa: E402
-from bench_runs import make_notebook  # noqa: E402
 
 METRICS = ["quality/f1", "latency", "cost"]
 

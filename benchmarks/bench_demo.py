@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import save, stats  # noqa: E402
+from common import save, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS_LINE = re.compile(r"^steps: (?P<steps>.*); total (?P<total>\d+)s")

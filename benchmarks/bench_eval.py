@@ -143,9 +143,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wb-bench-eval-"))
     os.environ["WORKBENCH_PROJECT_DIR"] = str(tmp)
     import workbench as wb
-    from workbench.llm.client import no_keepalive_http_client
     from evalkit import write_dataset
     from workbench.candidates import PromptCandidate
+    from workbench.llm.client import no_keepalive_http_client
     from workbench.llm.local import ensure_server
 
     h = ensure_server()

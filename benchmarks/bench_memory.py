@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save  # noqa: E402
+from common import quick, save
 
 CHILD = r"""
 import json, os, resource, sys, time

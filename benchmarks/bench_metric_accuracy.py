@@ -54,7 +54,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save  # noqa: E402
+from common import quick, save
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "datasets" / "calibration"
@@ -75,7 +75,7 @@ def old_pii_module():
     except (OSError, subprocess.SubprocessError):
         return None
     mod = sys.modules["pii_v1"] = types.ModuleType("pii_v1")  # dataclasses look their module up
-    exec(compile(src, f"{BASE}:workbench/pii.py", "exec"), mod.__dict__)  # noqa: S102 - our own history
+    exec(compile(src, f"{BASE}:workbench/pii.py", "exec"), mod.__dict__)  # exec: our own history
     return mod
 
 

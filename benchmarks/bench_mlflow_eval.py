@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from common import fmt, quick, save, stats  # noqa: E402
+from common import fmt, quick, save, stats
 
 METRICS = ["quality/exact_match", "quality/f1", "quality/rouge_l", "harm/pii_leak", "harm/refusal"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fmt, quick, save, stats  # noqa: E402
+from common import fmt, quick, save, stats
 
 
 def main() -> None:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-import sys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save  # noqa: E402
+from common import quick, save
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,7 +203,7 @@ def main() -> None:
                      "query_p95_ms": float(np.percentile(lat, 95) * 1e3)}
         print(f"{kind:>4}: {a.chunks} chunks, build {build:.2f}s, query p50 {np.percentile(lat, 50) * 1e3:.3f} ms, "
               f"p95 {np.percentile(lat, 95) * 1e3:.3f} ms")
-    rec = np.mean([len(set(h) & set(e)) / 10 for h, e in zip(res["hnsw"], res["flat"])])
+    rec = np.mean([len(set(h) & set(e)) / 10 for h, e in zip(res["hnsw"], res["flat"], strict=True)])
     print(f"HNSW recall@10 vs exact: {rec:.4f}")
     out["hnsw_recall_at_10"] = float(rec)
     save("retrieval", out)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat as nbf
 
-import sys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save, stats  # noqa: E402
+from common import quick, save, stats
 
 
 def make_notebook(path: Path, body: str) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save, stats  # noqa: E402
+from common import quick, save, stats
 
 
 def batch(base_url: str, model: str, n: int, concurrency: int, tokens: int, stream: bool) -> float:

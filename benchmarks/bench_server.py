@@ -33,7 +33,7 @@ from workbench.llm.local import ServerOptions, ensure_server, start_server
 from workbench.llm.threads import load_average, machine, plan_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save, stats  # noqa: E402
+from common import quick, save, stats
 
 
 async def raw(base_url: str, n: int, tokens: int) -> tuple[float, int, list[float]]:

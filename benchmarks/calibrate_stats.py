@@ -18,7 +18,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quick, save
-
 from workbench.evaluate import stats as st
 
 SIZES = (10, 20, 40, 200)

@@ -20,7 +20,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import quick, save
-
 from workbench.evaluate import stats as st
 
 REPS = 100 if quick() else 400

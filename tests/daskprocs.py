@@ -30,7 +30,7 @@ class DaskProcesses:
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                            start_new_session=True))
 
-    def start(self) -> "DaskProcesses":
+    def start(self) -> DaskProcesses:
         port = self.address.rsplit(":", 1)[1]
         self._spawn("scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
         try:

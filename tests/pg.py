@@ -12,9 +12,9 @@ from __future__ import annotations
 import glob
 import os
 import pwd
-import sys
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -54,7 +54,7 @@ class PgCluster:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
-    def start(self, timeout: float = 60.0) -> "PgCluster":
+    def start(self, timeout: float = 60.0) -> PgCluster:
         log = self.root / "initdb.log"
         out = subprocess.run([*self.as_user, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                               "--auth=trust", "-E", "UTF8", "--no-sync"], capture_output=True, text=True,

@@ -275,8 +275,11 @@ def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    git = lambda *a: subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *a], cwd=repo,  # noqa: E731
-                                    check=True, capture_output=True)
+
+    def git(*a):
+        return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *a], cwd=repo, check=True,
+                              capture_output=True)
+
     git("init", "-q")
     (repo / "nb.txt").write_text("one\n")
     git("add", ".")

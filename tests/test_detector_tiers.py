@@ -328,7 +328,7 @@ def test_calibrate_in_05_evaluate_with_review_widget_labels_in_a_real_kernel(loc
     m = client.get_run(r.run_id).data.metrics
     assert m["calibration/quality/f1/n"] == 6
     table = wb.tracking.load_table(r.run_id, "eval_rows.json")
-    f1 = dict(zip(table["id"], table["quality/f1"]))
+    f1 = dict(zip(table["id"], table["quality/f1"], strict=True))
     from workbench.evaluate.calibrate import cohen_kappa
 
     k = cohen_kappa([i in (0, 2, 3) for i in range(6)], [f1[row["id"]] < 0.5 for row in rows])

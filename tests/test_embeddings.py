@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import workbench as wb
-from workbench.llm.assets import MINILM_ONNX, WheelAsset, asset_path
 from workbench.errors import SetupError
+from workbench.llm.assets import MINILM_ONNX, WheelAsset, asset_path
 
 
 def test_shape_dtype_and_norm():

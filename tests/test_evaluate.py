@@ -1,7 +1,6 @@
 """The evaluation runner end to end on the real embedded model, resume after a kill, budget stop,
 judge failures counted apart, paired comparison and gates."""
 
-import json
 import os
 import re
 import signal
@@ -16,9 +15,9 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from workbench.evaluate import stats as st
-from workbench.candidates import PromptCandidate
 from evalkit import JunkJudge, write_dataset
+from workbench.candidates import PromptCandidate
+from workbench.evaluate import stats as st
 
 BIN = Path(sys.executable).parent / "workbench"
 FAMILIES = ("quality", "honesty", "harm", "cost", "latency")
@@ -170,8 +169,8 @@ def test_compare_without_effect_covers_zero():
 
 
 def test_gates():
-    from workbench.evaluate.compare import check_gate
     from workbench.errors import WorkbenchError
+    from workbench.evaluate.compare import check_gate
 
     a, b = {"quality/f1/mean": 0.50}, {"quality/f1/mean": 0.49}
     assert check_gate("quality/f1/mean >= baseline - 0.02", a, b)["passed"]

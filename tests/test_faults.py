@@ -1,11 +1,11 @@
 """Retries, backoff, AIMD and error records against a fault-injecting proxy in front of the real server."""
 
 import time
-
-import pytest
+from itertools import pairwise
 
 import httpx
 import openai
+import pytest
 
 from workbench.config import settings
 from workbench.llm.client import AIMDLimiter, LLMClient, classify_error, run_sync
@@ -59,7 +59,7 @@ def test_backoff_grows(faulty):
     client.backoff_base_s = 0.2
     r = ask(client)
     assert r.ok and r.attempts == 5
-    gaps = [b[0] - a[0] for a, b in zip(proxy.log, proxy.log[1:])]
+    gaps = [b[0] - a[0] for a, b in pairwise(proxy.log)]
     assert sum(gaps) > 0.2  # jittered, but 4 waits of up to 0.2, 0.4, 0.8, 1.6 s
 
 

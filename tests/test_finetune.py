@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
-from workbench.errors import WorkbenchError
-from workbench.finetune import examples_from_corpus, remove_contaminated, split_examples, validate_file, write_jsonl
 from fake_openai_ft import FakeFineTuning
+from workbench.finetune import examples_from_corpus, remove_contaminated, split_examples, validate_file, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "What is 2+2?"},
@@ -122,7 +121,7 @@ def test_openai_job_success_logs_events_and_registers_model(fake_ft, tmp_path, t
 def test_openai_job_failure_and_cancel(fake_ft, tmp_path, monkeypatch):
     from workbench.finetune import openai_job
 
-    fake = fake_ft("fail", polls=2)
+    fake_ft("fail", polls=2)
     res = openai_job.run_job(_train_file(tmp_path), endpoint="fakeai", poll_s=0.01, log_mlflow=False,
                              echo=lambda *_: None)
     assert res.status == "failed" and "training file invalid" in res.error and res.model is None

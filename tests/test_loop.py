@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench import serve
-from workbench import tags as T
+from workbench import serve, tags as T
 from workbench.errors import ConfigError, DatasetError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -81,7 +81,7 @@ def test_old_verifier_kept_for_comparison():
 def test_groundedness_accuracy_on_labelled_sets(name, minimum):
     items = load(name)
     hits = [(grounded(it["claim"], it["context"], it.get("question")) == 1.0) == it["supported"] for it in items]
-    contradicted = [h for h, it in zip(hits, items) if it["class"] in ("contradicted_word", "negation", "sign")]
+    contradicted = [h for h, it in zip(hits, items, strict=True) if it["class"] in ("contradicted_word", "negation", "sign")]
     print(f"\n{name}: accuracy {sum(hits) / len(hits):.3f}; contradictions caught "
           f"{sum(contradicted)}/{len(contradicted)}")
     assert sum(hits) / len(hits) >= minimum
@@ -116,8 +116,8 @@ def test_refusal_false_alarms_gone(text):
 def test_refusal_recall_and_false_alarms(name):
     rows = load(name)
     pred = [harm.is_refusal(r["text"]) for r in rows]
-    pos = [p for p, r in zip(pred, rows) if r["refusal"]]
-    neg = [p for p, r in zip(pred, rows) if not r["refusal"]]
+    pos = [p for p, r in zip(pred, rows, strict=True) if r["refusal"]]
+    neg = [p for p, r in zip(pred, rows, strict=True) if not r["refusal"]]
     assert sum(pos) / len(pos) >= 0.9 and sum(neg) / len(neg) <= 0.1
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from workbench.candidates import Answer
+from workbench.errors import ConfigError
+from workbench.evaluate.engine import MetricEnv
 from workbench.evaluate.metrics import FAMILIES, METRICS, get_metrics
 from workbench.evaluate.metrics.harm import is_refusal, toxicity_score
 from workbench.evaluate.metrics.quality import em_score, f1_score, rouge_l
-from workbench.evaluate.engine import MetricEnv
-from workbench.errors import ConfigError
 
 ENV = MetricEnv()
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_agreement_with_reference_implementations():
 def test_groundedness_calibration_accuracy():
     from workbench.evaluate.metrics.honesty import groundedness_score
 
-    items = [json.loads(l) for l in (ROOT / "datasets/calibration/groundedness_tune.jsonl").read_text().splitlines()]
+    items = [json.loads(line) for line in (ROOT / "datasets/calibration/groundedness_tune.jsonl").read_text().splitlines()]
     hits = [(groundedness_score(it["claim"], [it["context"]], ENV.embed, it.get("question"))[0] == 1.0)
             == it["supported"] for it in items]
     acc = sum(hits) / len(hits)

@@ -2,7 +2,6 @@
 expected metrics and artifacts; the widgets work when their buttons are clicked from Python."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest

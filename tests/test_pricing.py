@@ -79,9 +79,9 @@ def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, 
 
     import pandas as pd
 
+    from workbench import governance as card
     from workbench.evaluate import runner
     from workbench.evaluate.cli import run_eval_cli
-    from workbench import governance as card
 
     workbench_toml('[endpoints.unp]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m1"]\n')
     summary = pd.DataFrame([{"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},

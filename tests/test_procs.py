@@ -12,8 +12,19 @@ import time
 
 import pytest
 
-from workbench.procs import (ServiceError, ServiceSpec, free_port, health, live_leases, pid_alive, read_state,
-                             start_service, start_supervised, stop_process, take_lease)
+from workbench.procs import (
+    ServiceError,
+    ServiceSpec,
+    free_port,
+    health,
+    live_leases,
+    pid_alive,
+    read_state,
+    start_service,
+    start_supervised,
+    stop_process,
+    take_lease,
+)
 
 HTTP = """
 import http.server, sys

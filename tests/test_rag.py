@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_fixed_chunks_overlap_exactly_and_respect_size():
     assert all(c.n_tokens <= 50 for c in chunks) and len(chunks) > 5
     spans = token_spans(text)
     starts = [next(i for i, s in enumerate(spans) if s[0] == c.start) for c in chunks]
-    assert all(b - a == 40 for a, b in zip(starts, starts[1:]))  # step = size - overlap
+    assert all(b - a == 40 for a, b in pairwise(starts))  # step = size - overlap
     assert chunks[-1].end == len(text)
     with pytest.raises(WorkbenchError):
         rag.chunk_documents([doc], "fixed", chunk_size=50, overlap=50)
@@ -73,7 +74,7 @@ def test_hnsw_recall_vs_exact_on_20k_vectors():
     q = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
     _, exact = make_faiss(x, "flat").search(q, 10)
     _, approx = make_faiss(x, "hnsw").search(q, 10)
-    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
     print(f"\nHNSW recall@10 vs exact on 20k x 384: {recall:.4f}")
     assert recall >= 0.95
 

@@ -1,6 +1,7 @@
 """Loaders on files with the constructs that real documents have (code fences, tables, boilerplate, several
 PDF pages), the chunkers on top of them, and loader errors that name the file."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,7 @@ def test_sentence_windows_share_their_last_sentences():
     doc = rag.Document("d", "d.txt", "d", text, "text", [rag.loaders.Section((), 0, len(text))])
     chunks = rag.chunk_documents([doc], "sentence", chunk_size=40, overlap=12)
     assert len(chunks) > 4 and all(c.n_tokens <= 40 for c in chunks)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in pairwise(chunks):
         assert a.start < b.start < a.end  # neighbours overlap by whole sentences
         assert b.text.startswith("Sentence number")
     assert chunks[-1].end == len(text)

@@ -137,7 +137,7 @@ def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, t
     review.label("good")
     review.save_labels(log=True)
     labelled = res.rows[(res.rows.candidate == "bad")].set_index("id").loc[list(review.labels), "trace_id"]
-    for trace_id, verdict in zip(labelled, [lab["label"] for lab in review.labels.values()]):
+    for trace_id, verdict in zip(labelled, [lab["label"] for lab in review.labels.values()], strict=True):
         human = [a for a in mlflow.get_trace(trace_id).info.assessments if a.source.source_type == "HUMAN"]
         assert [(a.name, a.value) for a in human] == [("review/label", verdict)]
 

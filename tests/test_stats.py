@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.evaluate import stats as st
 from workbench.demo import recommend, verdict
+from workbench.evaluate import stats as st
 
 NOMINAL = 0.95
 

@@ -21,10 +21,9 @@ def test_prompt_candidates_send_no_system_prompt_by_default():
 
 @pytest.mark.parametrize("given,recorded", [(None, "(none)"), ("Answer briefly.", "Answer briefly.")])
 def test_workbench_eval_records_the_effective_prompt(tracking_store, tmp_path, monkeypatch, given, recorded):
-    from workbench import tracking
+    from workbench import governance as card, tracking
     from workbench.evaluate import runner
     from workbench.evaluate.cli import run_eval_cli
-    from workbench import governance as card
 
     seen = {}
 

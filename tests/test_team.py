@@ -16,17 +16,21 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from evalkit import FACTS
 from daskprocs import DaskProcesses
-from pg import free_port, server_cli as _server_cli  # noqa: F401
+from evalkit import FACTS
+from pg import free_port, server_cli as _server_cli
+from test_record import (  # noqa: F401 - the evidence in MLflow, on the PostgreSQL-backed server
+    test_two_candidates_give_child_runs_models_and_assessed_traces as test_pg_evidence,
+    two_candidates,
+)
 
 # the tracked-run and sweep tests of test_runs.py, run again against the PostgreSQL-backed server
-from test_runs import (test_failing_cell_marks_run_failed_with_partial_artifacts as test_pg_failing_cell,  # noqa: F401
-                       test_run_with_overrides_records_everything as test_pg_run_records_everything,  # noqa: F401
-                       test_sweep_children_failure_and_resume as test_pg_sweep_failure_and_resume,  # noqa: F401
-                       test_sweep_cli_exit_status as test_pg_sweep_cli_exit_status)  # noqa: F401
-from test_record import (two_candidates,  # noqa: F401 - the evidence in MLflow, on the PostgreSQL-backed server
-                         test_two_candidates_give_child_runs_models_and_assessed_traces as test_pg_evidence)  # noqa: F401
+from test_runs import (  # noqa: F401
+    test_failing_cell_marks_run_failed_with_partial_artifacts as test_pg_failing_cell,
+    test_run_with_overrides_records_everything as test_pg_run_records_everything,
+    test_sweep_children_failure_and_resume as test_pg_sweep_failure_and_resume,
+    test_sweep_cli_exit_status as test_pg_sweep_cli_exit_status,
+)
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

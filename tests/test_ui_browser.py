@@ -47,7 +47,6 @@ def ui(tracking_store, tmp_path):
 
 def test_experiment_and_compare_pages(local_server, tracking_store, ui, tmp_path):
     from evalkit import write_dataset
-    from workbench.candidates import PromptCandidate
     from workbench.evaluate.cli import run_eval_cli
 
     ds = write_dataset(tmp_path / "qa.jsonl", 4)
@@ -56,7 +55,7 @@ def test_experiment_and_compare_pages(local_server, tracking_store, ui, tmp_path
         lines = []
         run_eval_cli(str(ds), "local", system_prompt=f"{name}: answer briefly.", experiment="ui-demo", run_name=name,
                      max_tokens=16, echo=lines.append)
-        ids.append(next(l.split()[1].rstrip(":") for l in lines if l.strip().startswith("run ")))
+        ids.append(next(ln.split()[1].rstrip(":") for ln in lines if ln.strip().startswith("run ")))
     exp = wb.tracking.client().get_experiment_by_name("ui-demo").experiment_id
     shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
     dom = chromium(f"{ui}/#/experiments/{exp}/runs", tmp_path / "p1", "--dump-dom")
@@ -72,8 +71,9 @@ def test_experiment_and_compare_pages(local_server, tracking_store, ui, tmp_path
 def test_row_traces_with_assessments_and_candidate_runs_in_the_ui(local_server, tracking_store, ui, tmp_path):
     """The evidence of a 2-candidate evaluation, in the real MLflow UI: the Traces tab lists the rows with their
     assessment columns; ticking the two candidate runs compares their metrics side by side."""
-    from evalkit import write_dataset
     from mlflow import MlflowClient
+
+    from evalkit import write_dataset
     from workbench.candidates import PromptCandidate
 
     ds = write_dataset(tmp_path / "qa.jsonl", 3)

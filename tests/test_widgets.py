@@ -170,7 +170,7 @@ def test_known_harmless_warnings_are_filtered(tracking_store):
         ax.legend()  # no labelled artists: matplotlib warns
         plt.close(fig)
         wb.tracking.log_dataset(pd.DataFrame({"a": [1]}), name="d", source=str(Path.cwd()))
-        warnings.warn("a real warning stays", UserWarning)
+        warnings.warn("a real warning stays", UserWarning, stacklevel=1)
     texts = [str(w.message) for w in caught]
     assert "a real warning stays" in texts
     noise = ("interpreted in multiple ways", "No artists with labels", "Inferred schema contains integer")

@@ -46,8 +46,8 @@ def __getattr__(name: str):
     """Everything but the errors loads on first use (the openai client, MLflow, papermill), so
     `import workbench` and `workbench --help` stay fast; the loaded value is then cached in the module."""
     if name == "__version__":
-        globals()[name] = value = _version()
-        return value
+        globals()[name] = version = _version()
+        return version
     if name in _LAZY:
         import importlib
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
@@ -44,7 +45,7 @@ class Answer:
     elapsed_s: float | None = None  # wall time to the complete answer (set by the evaluation engine)
 
     @classmethod
-    def from_record(cls, rec: ChatRecord, contexts: list[str] | None = None) -> "Answer":
+    def from_record(cls, rec: ChatRecord, contexts: list[str] | None = None) -> Answer:
         return cls(text=rec.text, contexts=contexts, calls=[rec], error=rec.error)
 
 
@@ -131,7 +132,7 @@ class CallableCandidate(Candidate):
 
     def __init__(self, fn: Callable, name: str | None = None, config: dict | None = None):
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "callable")
+        self.name = name or str(getattr(fn, "__name__", "callable"))
         self.config = {"kind": "callable", "function": getattr(fn, "__qualname__", repr(fn)), **(config or {})}
 
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:

@@ -105,7 +105,7 @@ def _yaml_depth_line(text: str, limit: int) -> int | None:
     for ev in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
-            if depth > limit:
+            if depth > limit and ev.start_mark is not None:  # the parser marks every event
                 return ev.start_mark.line + 1
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
@@ -286,7 +286,8 @@ def key_line(text: str, table: str, key: str) -> int | None:
     """The 1-based line of ``key = ...`` under ``[table]`` in TOML ``text`` (None if not found)."""
     import re
 
-    current, want = "", [p.strip().strip('"') for p in table.split(".")] if table else []
+    current: list[str] = []
+    want = [p.strip().strip('"') for p in table.split(".")] if table else []
     for n, line in enumerate(text.splitlines(), 1):
         head = re.match(r"\s*\[([^\[\]]+)\]\s*(?:#.*)?$", line)
         if head:

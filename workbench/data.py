@@ -20,9 +20,10 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -51,14 +52,14 @@ class Dataset:
         cols = list(self.df.columns)
         return [{c: r.get(c) for c in cols} for r in map(_missing_to_none, self.df.to_dict(orient="records"))]
 
-    def head(self, n: int) -> "Dataset":
+    def head(self, n: int) -> Dataset:
         """The first ``n`` rows (all when ``n`` is 0 or None), re-hashed and named ``name[:n]``."""
         if not n or n >= len(self.df):
             return self
         df = self.df.head(n).reset_index(drop=True)
         return Dataset(df, f"{self.name}[:{n}]", self.source, content_digest(df))
 
-    def filter(self, **equals) -> "Dataset":
+    def filter(self, **equals) -> Dataset:
         """Rows whose columns equal the given values (e.g. ``split="test"``), re-hashed."""
         df = self.df
         for k, v in equals.items():
@@ -205,7 +206,7 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
         for rec in reader:
             line = reader.line_num
             if None in rec:
-                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames)} header "
+                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames or ())} header "
                                    f"columns", str(path), line)
             try:
                 row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
@@ -307,7 +308,8 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
     if not records:
         raise DatasetError("empty dataset: expected at least one record", file)
     rename = {theirs: ours for ours, theirs in (schema or {}).items()}
-    rows, seen = [], {}
+    rows: list = []
+    seen: dict = {}
     for n, (line, rec) in enumerate(records):
         rec = {rename.get(k, k): v for k, v in rec.items()}
         rec = _validate_row(rec, file, line)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from . import tags as T
-from .evaluate import stats
 from .errors import WorkbenchError
+from .evaluate import stats
 from .llm.threads import load_average
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-STEPS = [
+STEPS: list[tuple[str, dict[str, Any]]] = [
     ("01_explore", {"max_tokens": 48}),
     ("02_rag", {"max_rows": 30, "max_tokens": 48}),
     ("03_finetune", {"steps": 100, "eval_rows": 30, "max_tokens": 48}),
@@ -128,7 +129,7 @@ def paired_comparisons(result, baseline: str | dict = "base", log: bool = True) 
         if name == base or base not in result.candidates:
             continue
         out[name] = compare(result, result, candidate_a=base, candidate_b=name)
-        out[name].baseline = base
+        out[name].baseline = base  # type: ignore[attr-defined]  # for 04_compare's printout
         if log:
             tracking.log_table(out[name].table, f"paired_{name}.json")
     return out

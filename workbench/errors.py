@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # Exit codes of the `workbench` command (README's table and `workbench --help` say the same), so scripts and cron
 # can act on the outcome. Each error class carries its own (``exit_code``); the CLI maps nothing by hand.
 EXIT_OK = 0        # done

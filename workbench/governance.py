@@ -19,6 +19,7 @@ import shlex
 import socket
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def audit_tags() -> dict[str, str]:
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
     return {T.USER: user, T.HOST: socket.gethostname(),
-            T.LAUNCHED_AT: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            T.LAUNCHED_AT: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             T.COMMAND: scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
 
 
@@ -118,7 +119,7 @@ def build_card(run_id: str, status: str | None = None) -> str:
     run = c.get_run(run_id)
     p, t, m = run.data.params, run.data.tags, run.data.metrics
     exp = c.get_experiment(run.info.experiment_id)
-    started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+    started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.UTC).isoformat(timespec="seconds")
     lines = [f"# Governance card — {run.info.run_name}", "",
              f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, "
              f"started {started}",
@@ -383,7 +384,7 @@ def _scan_cache(secrets: dict[str, bytes], res: ScanResult, remove: bool) -> Non
             res.removed.append(f"{n} response cache record(s)")
 
 
-def scan_run(run_id: str, extra_files: list[str | Path] = (), remove: bool = False) -> ScanResult:
+def scan_run(run_id: str, extra_files: Sequence[str | Path] = (), remove: bool = False) -> ScanResult:
     """Look for the values of the configured API-key variables (and the userinfo of URLs in the environment)
     everywhere the run wrote: the params and tags of the run and its child runs, their artifacts, the spans and
     assessments of their traces, their LoggedModels' params and tags, the response cache, the evaluation
@@ -447,7 +448,7 @@ class Governance:
     error: str | None = None  # set when the scan found a secret or the card failed
 
 
-def govern_run(run_id: str, extra_files: list[str | Path] = (), status: str | None = None) -> Governance:
+def govern_run(run_id: str, extra_files: Sequence[str | Path] = (), status: str | None = None) -> Governance:
     """Card, then secret scan (the card is scanned too). On a hit the run gets tag
     ``workbench.secret_scan = FAILED: ...`` and the returned ``error`` says where; the caller fails the run."""
     from . import tracking

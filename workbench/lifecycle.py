@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from . import governance, recovery, tracking
-from . import tags as T
+from . import governance, recovery, tags as T, tracking
 from .config import settings
 from .errors import is_disk_full
 from .secrets import scrub, secret_values
@@ -186,7 +186,7 @@ def terminate(c, handle: TrackedRun) -> None:
     handle.fail("disk full: the tracking store could not be written (freed the workbench's space reserve to "
                 "record this); free space and re-run")
     with contextlib.suppress(Exception):
-        tracking.set_tags({T.ERROR: handle.error[-5000:]}, handle.run_id)
+        tracking.set_tags({T.ERROR: (handle.error or "")[-5000:]}, handle.run_id)
     c.set_terminated(handle.run_id, handle.status)
 
 

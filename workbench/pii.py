@@ -22,8 +22,9 @@ A run of one- and two-digit groups (``4 8 15 16 23 42``, lottery numbers) is not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import phonenumbers as _pn
 
@@ -159,22 +160,22 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
                     s = cand.start() + cand.group().index(raw)
                     add(s, s + len(raw))
                     break
-    for m in _INTL.finditer(text):
-        raw = m.group().rstrip(" ().-")
+    for mi in _INTL.finditer(text):
+        raw = mi.group().rstrip(" ().-")
         try:
             ok = _pn.is_possible_number(_pn.parse(raw, None))
         except _pn.NumberParseException:
             ok = False
         if ok:
-            add(m.start(), m.start() + len(raw))
-    for m in _TRUNK.finditer(text):
+            add(mi.start(), mi.start() + len(raw))
+    for mt in _TRUNK.finditer(text):
         for region in PHONE_REGIONS:
             try:
-                num = _pn.parse(m.group(), region)
+                num = _pn.parse(mt.group(), region)
             except _pn.NumberParseException:
                 continue
-            if _pn.is_possible_number(num) and 9 <= sum(c.isdigit() for c in m.group()) <= 12:
-                add(*m.span())
+            if _pn.is_possible_number(num) and 9 <= sum(c.isdigit() for c in mt.group()) <= 12:
+                add(*mt.span())
                 break
     return sorted(spans)
 

@@ -29,7 +29,7 @@ class LockTimeout(TimeoutError):
 
 
 @contextlib.contextmanager
-def locked(path: "os.PathLike | str", timeout_s: float = 1800.0, what: str | None = None, on_wait=None):
+def locked(path: os.PathLike | str, timeout_s: float = 1800.0, what: str | None = None, on_wait=None):
     """Hold an exclusive inter-process lock (``fcntl.flock``) on ``path`` (created with its directory).
     ``on_wait()`` is called once if another holder makes us wait; :class:`LockTimeout` naming ``what`` after
     ``timeout_s``."""
@@ -136,11 +136,11 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
-def spawn(cmd: list[str], log: "os.PathLike | str | None" = None, env: dict | None = None,
+def spawn(cmd: list[str], log: os.PathLike | str | None = None, env: dict | None = None,
           die_with_parent: bool = False) -> subprocess.Popen:
     """Start ``cmd`` as the leader of its own process group (session), stdin closed, output appended to ``log``
     (inherited when None). :func:`stop_process` then ends the whole group (MLflow's uvicorn workers too)."""
-    out = open(log, "ab") if log else None  # noqa: SIM115 - the child keeps its own copy of the descriptor
+    out = open(log, "ab") if log else None  # no `with`: the child keeps its own copy of the descriptor
     try:
         return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
@@ -177,7 +177,7 @@ def stop_process(pid: int, grace_s: float = 10.0, group: bool = True) -> None:
             time.sleep(0.05)
 
 
-def log_tail(path: "os.PathLike | str | None", chars: int = 3000) -> str:
+def log_tail(path: os.PathLike | str | None, chars: int = 3000) -> str:
     """The end of a log file (``(no log)`` when unreadable)."""
     try:
         return Path(path).read_text(errors="replace")[-chars:] if path else "(no log)"
@@ -185,7 +185,7 @@ def log_tail(path: "os.PathLike | str | None", chars: int = 3000) -> str:
         return "(no log)"
 
 
-def start_service(cmd: list[str], url: str, log: "os.PathLike | str", env: dict | None = None,
+def start_service(cmd: list[str], url: str, log: os.PathLike | str, env: dict | None = None,
                   timeout_s: float = 120.0, what: str = "server", die_with_parent: bool = False) -> subprocess.Popen:
     """Start a server (:func:`spawn`) and wait until ``url``/health answers. If it exits first or stays
     unhealthy, the whole group is stopped and :class:`ServiceError` carries the log's tail."""
@@ -250,7 +250,7 @@ def process_start(pid: int) -> str | None:
 _LEASES: set[Path] = set()
 
 
-def take_lease(lease_dir: "os.PathLike | str") -> Path:
+def take_lease(lease_dir: os.PathLike | str) -> Path:
     """Say that this process uses the service whose leases live in ``lease_dir`` (released at exit)."""
     path = Path(lease_dir) / str(os.getpid())
     if path not in _LEASES or not path.exists():
@@ -260,7 +260,7 @@ def take_lease(lease_dir: "os.PathLike | str") -> Path:
     return path
 
 
-def release_leases(keep: "os.PathLike | str | None" = None) -> None:
+def release_leases(keep: os.PathLike | str | None = None) -> None:
     """Drop every lease this process took but the one in folder ``keep`` (all of them at interpreter exit; a
     forked child keeps its parent's)."""
     for path in list(_LEASES):
@@ -272,7 +272,7 @@ def release_leases(keep: "os.PathLike | str | None" = None) -> None:
 atexit.register(release_leases)
 
 
-def live_leases(lease_dir: "os.PathLike | str") -> list[int]:
+def live_leases(lease_dir: os.PathLike | str) -> list[int]:
     """Pids holding a lease in ``lease_dir`` that are still running (stale lease files are removed)."""
     pids = []
     for f in Path(lease_dir).glob("[0-9]*"):
@@ -304,7 +304,7 @@ class ServiceSpec:
         return f"http://127.0.0.1:{self.port}"
 
 
-def read_state(path: "os.PathLike | str") -> dict | None:
+def read_state(path: os.PathLike | str) -> dict | None:
     """The supervisor's state file as a dict (None if absent or unreadable)."""
     with contextlib.suppress(OSError, ValueError):
         return json.loads(Path(path).read_text())
@@ -388,7 +388,7 @@ def start_supervised(spec: ServiceSpec, timeout_s: float | None = None) -> dict:
     return wait_ready(spec.state, (timeout_s or spec.start_timeout_s) + 30, sup)
 
 
-def wait_ready(state_path: "os.PathLike | str", timeout_s: float, proc: subprocess.Popen | None = None) -> dict:
+def wait_ready(state_path: os.PathLike | str, timeout_s: float, proc: subprocess.Popen | None = None) -> dict:
     """Wait until the supervisor recorded in ``state_path`` (or ``proc``) reports its server ready and healthy;
     :class:`ServiceError` if it fails, stops or dies first."""
     deadline = time.monotonic() + timeout_s

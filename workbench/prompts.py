@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -43,7 +43,7 @@ def run_grid(templates: Iterable[str], models: Iterable[str], rows: Iterable[dic
     for model in models:
         recs = chat_many([p for _, _, p in prompts], model=model, system=system, cache=cache, progress=progress,
                          **gen_params)
-        for (ti, ri, prompt), rec in zip(prompts, recs):
+        for (ti, ri, prompt), rec in zip(prompts, recs, strict=True):
             out.append({"template": ti, "row": ri, "model": model, "prompt": prompt, "output": rec.text,
                         "prompt_tokens": rec.prompt_tokens, "completion_tokens": rec.completion_tokens,
                         "latency_s": rec.latency_s, "ttft_s": rec.ttft_s, "tokens_per_s": rec.tokens_per_s,

@@ -21,12 +21,13 @@ import contextlib
 import contextvars
 import logging
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from . import tags as T
+from .config import settings
 from .pii import redact_value
 from .secrets import mask_secret_fields
-from .config import settings
 
 _state: dict[str, Any] = {"enabled": None, "redact": False}
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -99,7 +100,7 @@ def ensure_sqlite_store(uri: str) -> None:
                 MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates/migrates, then reads
                 _ready_stores.add(uri)
                 return
-            except Exception as e:  # noqa: BLE001 - a store we created half-way is rebuilt
+            except Exception as e:  # a store we created half-way is rebuilt, anything else re-raised
                 from .errors import is_disk_full
 
                 if fresh and attempt + 1 < STORE_ATTEMPTS and not is_disk_full(e):
@@ -352,10 +353,10 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
 def log_dataset(df, name: str, source: str | None = None, context: str = "eval", digest: str | None = None,
                 run_id: str | None = None) -> None:
     """Record a pandas DataFrame as an MLflow dataset input (name, digest, source) for lineage."""
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
-    ds = mlflow.data.from_pandas(df, source=source, name=name, digest=digest)
+    ds = from_pandas(df, source=source, name=name, digest=digest)  # type: ignore[arg-type]  # None is its default
     entity = ds._to_mlflow_entity()
     client().log_inputs(run_id or current_run_id(),
                         datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])])

@@ -67,4 +67,4 @@ def test_kernel_death_fails_the_run_with_partial_artifacts(tracking_store, tmp_p
     text = local.read_text()
     assert "logged 3" in text  # partial: the outputs up to the death
     FIGURES["kernel death"] = f"{r.error[:100]} (FAILED in {time.monotonic() - t0:.0f}s, 3/3 metrics, 2 artifacts)"
-    print(f"\nRELIABILITY scenario4: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()))
+    print("\nRELIABILITY scenario4: " + "; ".join(f"{k}: {v}" for k, v in FIGURES.items()))

@@ -3,7 +3,6 @@
 with a warning, the run continues on a fresh cache."""
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from workbench.llm.cache import ResponseCache, cache_key
+from workbench.llm.cache import ResponseCache
 from workbench.llm.embeddings import EmbeddingCache
 
 WRITER = """

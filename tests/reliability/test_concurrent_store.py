@@ -11,8 +11,8 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from workbench.candidates import PromptCandidate
 from evalkit import write_dataset
+from workbench.candidates import PromptCandidate
 
 BIN = Path(sys.executable).parent / "workbench"
 N_RUNS, N_METRICS = 8, 50
@@ -33,7 +33,7 @@ def _eight_runs_and_an_evaluation(store: str, label: str, fixture_notebook: Path
     wall = time.monotonic() - t0
     c.set_terminated(eval_run, "FINISHED")
     assert all(p.returncode == 0 for p in procs), "\n----\n".join(
-        f"exit {p.returncode}: ...{e[-1500:]}" for p, (_, e) in zip(procs, outs) if p.returncode)
+        f"exit {p.returncode}: ...{e[-1500:]}" for p, (_, e) in zip(procs, outs, strict=True) if p.returncode)
     assert not any("locked" in (o + e).lower() for o, e in outs)
     runs = [r for r in c.search_runs([exp]) if r.info.run_id != eval_run]
     assert len(runs) == N_RUNS and all(r.info.status == "FINISHED" for r in runs)

@@ -10,10 +10,10 @@ from collections import Counter
 import pytest
 
 import workbench as wb
-from workbench.candidates import PromptCandidate
-from workbench.llm.client import RETRYABLE, run_sync
 from evalkit import FACTS
 from test_faults import ask, faulty  # noqa: F401 - the fault-proxy endpoint fixture
+from workbench.candidates import PromptCandidate
+from workbench.llm.client import RETRYABLE
 
 # ~42% of requests faulted, so that a few rows fail all 5 attempts; stalls (which cost a whole timeout) kept rare
 RATES = {"429": 0.06, "500": 0.07, "503": 0.06, "stall": 0.01, "drop": 0.07, "badjson": 0.05, "badsse": 0.04,

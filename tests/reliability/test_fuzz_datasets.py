@@ -5,8 +5,7 @@ unhandled exception, never a file written."""
 import json
 import os
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import workbench as wb
 from workbench.errors import DatasetError

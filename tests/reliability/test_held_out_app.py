@@ -71,7 +71,6 @@ def test_a_dropped_stream_is_traced_as_an_error(app, upstream):
     """Regression: a client that hung up mid-stream was traced as a successful 0.03 s request."""
     import time
 
-    from workbench import tags as T
     from workbench.monitor.collect import collect_traces
 
     upstream.mode = "slow_stream"

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_upstream import Upstream
-
 import workbench as wb
+from fake_upstream import Upstream
 
 PRICE = 1234.5678  # USD per 1M tokens, input and output: ~$0.0012 a token (not a round binary fraction)
 

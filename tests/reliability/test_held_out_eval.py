@@ -8,10 +8,9 @@ import threading
 
 import pytest
 
+import workbench as wb
 from evalkit import write_dataset
 from fake_upstream import KEY, Upstream
-
-import workbench as wb
 
 
 @pytest.fixture

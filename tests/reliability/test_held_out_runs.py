@@ -133,7 +133,7 @@ def test_concurrent_first_use_of_a_fresh_sqlite_store(tmp_path):
         procs = [subprocess.Popen([sys.executable, "-c", FIRST_USE, str(i)], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for i in range(3)]
         outs = [p.communicate(timeout=300) for p in procs]
-        crashes += [err[-500:] for p, (out, err) in zip(procs, outs) if p.returncode != 0 or "FINISHED" not in out]
+        crashes += [err[-500:] for p, (out, err) in zip(procs, outs, strict=True) if p.returncode != 0 or "FINISHED" not in out]
         runs = all_runs(f"sqlite:///{project / 'mlflow.db'}")
         assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3, crashes
     assert not crashes, crashes

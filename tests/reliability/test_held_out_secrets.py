@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import workbench as wb
-from workbench import secrets as S
-from workbench import tags as T
+from workbench import secrets as S, tags as T
 
 KEY = "sk-test-" + "Hq4" * 12
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit import write_dataset
-
 import workbench as wb
+from evalkit import write_dataset
 
 
 @pytest.fixture
@@ -86,7 +85,7 @@ def test_the_same_evaluation_into_a_second_experiment_records_its_evidence_there
     for name in ("first", "second"):
         exp = c.create_experiment(name)
         runs.append((exp, c.create_run(exp).info.run_id))
-    for exp, run in runs:
+    for _exp, run in runs:
         r = wb.evaluate(ds, _cand(), metrics=["quality/f1"], cache="off", progress=False, run_id=run)
         assert r.complete
     assert r.computed_rows == 0  # the checkpoint is reused: nothing is paid for twice
@@ -172,8 +171,7 @@ def _write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 def test_re_registering_an_edited_dataset_makes_the_records_equal_to_the_file(tracking_store, tmp_path):
     """Regression: `register_dataset` after an edit kept the removed rows and left the old digest tag; another
     file with the same stem was merged into the same dataset."""
-    from workbench import tags as T
-    from workbench import tracking
+    from workbench import tags as T, tracking
     from workbench.data import load_dataset
     from workbench.evaluate.record import register_dataset
 
@@ -239,8 +237,7 @@ def test_a_logged_model_killed_while_being_finalized_does_not_stay_pending(track
 
 def test_reusing_a_pending_configuration_finalizes_it(tracking_store):
     """A PENDING LoggedModel of the same configuration (its creator died) is finalized READY when reused."""
-    from workbench import tags as T
-    from workbench import tracking
+    from workbench import tags as T, tracking
     from workbench.evaluate import record
 
     c = tracking.client()

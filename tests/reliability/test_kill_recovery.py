@@ -15,10 +15,10 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
+from evalkit import write_dataset
+from workbench import recovery
 from workbench.candidates import PromptCandidate
 from workbench.evaluate.engine import read_checkpoint
-from workbench import recovery
-from evalkit import write_dataset
 
 BIN = Path(sys.executable).parent / "workbench"
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -99,7 +99,7 @@ def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp
                         metrics=["quality/f1", "latency/latency_s"], checkpoint=tmp_path / "fresh.jsonl", log=False,
                         progress=False)
     resumed = sorted((r["id"], r["answer"], r["quality/f1"]) for r in final.values())
-    assert resumed == sorted(zip(fresh.rows["id"], fresh.rows["answer"], fresh.rows["quality/f1"]))
+    assert resumed == sorted(zip(fresh.rows["id"], fresh.rows["answer"], fresh.rows["quality/f1"], strict=True))
     print(f"\nRELIABILITY scenario2 (workbench run): killed after {partial}/16 rows; next start marked the run "
           f"KILLED; re-run computed {int(new.data.metrics['computed'])} rows, final 16/16 unique "
           f"({len(lines)} checkpoint lines), equal to an uninterrupted run")

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
-from fake_upstream import GOOD_CHAT, KEY, post_chat
 
+from fake_upstream import GOOD_CHAT, KEY, post_chat
 from workbench import serve
 
 GOOD = GOOD_CHAT

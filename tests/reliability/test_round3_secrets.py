@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from evalkit import write_dataset
-from fake_upstream import KEY, Upstream
 
 import workbench as wb
+from evalkit import write_dataset
+from fake_upstream import KEY, Upstream
 from workbench import tags as T
 
 LITERAL = "hdr-" + "Zq8" * 12  # a key written into a candidate's headers, not in the environment

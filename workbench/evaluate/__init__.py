@@ -13,7 +13,6 @@ from .scorers import as_mlflow_scorers
 from .verdict import gate_line, log_gates, read_gates, verdict
 
 
-
 class _CallableModule(types.ModuleType):
     """``wb.evaluate`` is this package *and* the runner: ``wb.evaluate(...)`` calls :func:`evaluate`, while
     ``wb.evaluate.as_mlflow_scorers(...)`` and friends stay module attributes. (Importing a submodule sets

@@ -36,7 +36,6 @@ from ..errors import UsageError, WorkbenchError
 from . import stats as st
 from .metrics import METRICS, load_all
 
-
 PRIMARY_FAMILIES = ("quality", "honesty", "harm")  # the family BH corrects over; the rest is secondary
 
 
@@ -147,9 +146,9 @@ def side(x, candidate: str | None) -> Side:
     rows = rows[rows["candidate"] == candidate]
     rows = rows.assign(_k=rows["id"].astype(str) + "#" + rows["repeat"].astype(str)).set_index("_k")
     if aggs is None:
-        aggs = {f"{c}/{stat}": st.aggregate(pd.to_numeric(rows[c], errors="coerce").dropna(), stat)
+        computed = {f"{c}/{stat}": st.aggregate(pd.to_numeric(rows[c], errors="coerce").dropna(), stat)
                 for c in rows.columns if c in METRICS for stat in METRICS[c].stats}
-        aggs = {k: v for k, v in aggs.items() if v is not None}
+        aggs = {k: v for k, v in computed.items() if v is not None}
     else:
         aggs = _own_aggregates(aggs, candidate, cands)
     pre = f"candidate.{candidate}."
@@ -379,7 +378,7 @@ def _parse_gate(gate: str) -> tuple[str, str, str]:
     m = _GATE.match(gate)
     if not m:
         raise UsageError(f"gate must look like 'quality/f1/mean >= baseline - 0.02', got {gate!r}")
-    return m.groups()
+    return m.group(1), m.group(2), m.group(3)
 
 
 def check_gate(gate: str, agg_a: dict, agg_b: dict) -> dict:
@@ -434,9 +433,9 @@ def paired_gate(gate: str, sa: Side, sb: Side, common) -> dict:
         name = rest
     plain = f"{name} {op} {expr}"
     only = {"only_a": len(sa.rows) - len(common), "only_b": len(sb.rows) - len(common)}
-    va_vb = _row_values(name, sa.rows), _row_values(name, sb.rows)
-    if None not in va_vb:
-        (xa, stat), (xb, _) = va_vb
+    va, vb = _row_values(name, sa.rows), _row_values(name, sb.rows)
+    if va is not None and vb is not None:
+        (xa, stat), (xb, _) = va, vb
         x, y = xa.loc[common].to_numpy(float), xb.loc[common].to_numpy(float)
         ok = ~(np.isnan(x) | np.isnan(y))
         x, y = x[ok], y[ok]

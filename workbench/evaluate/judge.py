@@ -15,12 +15,12 @@ failures; judge spend enters the row's cost (so the budget) through the row's ta
 
 from __future__ import annotations
 
-
 import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..llm.client import LLMClient
 
@@ -111,7 +111,7 @@ class Judge:
 
     async def ajson(self, prompt: str, schema: dict, name: str) -> tuple[dict | None, str | None]:
         """(parsed object, None) or (None, error class: a client error class or ``parse_error``)."""
-        params = {"temperature": 0.0, "max_tokens": self.max_tokens, "stream": False}
+        params: dict[str, Any] = {"temperature": 0.0, "max_tokens": self.max_tokens, "stream": False}
         if self.structured is not False:
             params["response_format"] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
         rec = await self.client.achat(prompt, self.model, system=JUDGE_SYSTEM, **params)

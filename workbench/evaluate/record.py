@@ -26,11 +26,11 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from .. import tags as T
-from .. import tracking
+from .. import tags as T, tracking
 from ..secrets import clean, scrub, secret_values
 
 FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
@@ -220,8 +220,9 @@ def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> str | No
 
     row = {"id": r.get("id"), "question": r.get("input")}
     with row_trace(rec, SimpleNamespace(name=r["candidate"]), row, r.get("repeat", 0)) as box:
-        box.update(record=r, metrics=mdefs)
-    return box.get("trace_id")
+        if box is not None:  # rec records traces (checked above): always
+            box.update(record=r, metrics=mdefs)
+    return box.get("trace_id") if box is not None else None
 
 
 def trace_resumed_rows(rec: Recording | None, rows: list[dict], mdefs: list) -> dict[str, dict]:
@@ -285,7 +286,8 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
     meta = {"mlflow.assessment.sourceRunId": run_id} if run_id else {}
     code = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id="workbench")
     judge = AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id=rec.judge or "judge")
-    out, secrets = [], secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
+    out: list[Feedback | Expectation] = []
+    secrets = secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
     for m in mdefs:
         details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
         rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None
@@ -389,7 +391,7 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
 
         keep = {ident(r["inputs"]) for r in records}
         old = target.to_df()
-        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"]) if ident(inputs) not in keep]
+        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"], strict=True) if ident(inputs) not in keep]
         if stale:
             target.delete_records(stale)
     target.merge_records(records)

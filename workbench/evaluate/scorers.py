@@ -44,7 +44,7 @@ def as_mlflow_scorers(metrics: list[str] | None = None) -> list:
                 row = _row(inputs, expectations)
                 res = md.fn(row, _answer(outputs, row), env)
                 if inspect.isawaitable(res):
-                    res = asyncio.run(res)
+                    res = asyncio.run(res)  # type: ignore[arg-type]  # an async metric returns a coroutine
                 value = res[0] if isinstance(res, tuple) else res
                 return None if value is None else float(value)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -42,7 +43,7 @@ MIN_N = 10  # below this, a comparison's verdict is "not shown"
 N_RESAMPLES = 1999  # bootstrap resamples for a mean CI
 LARGE_N = 5000  # from here on a mean CI is Student's t (the bootstrap-t converges to it)
 N_PERMUTATIONS = 9999  # sign flips for the paired test (exact enumeration when 2**n <= this)
-PERCENTILE_METHOD = "linear"  # numpy's default for p50/p95/p99 (Hyndman-Fan type 7)
+PERCENTILE_METHOD: Final = "linear"  # numpy's default for p50/p95/p99 (Hyndman-Fan type 7)
 
 PAIRED_TEST = "sign-flip permutation + bootstrap-t, inverted (mean difference)"
 BINARY_TEST = "mcnemar-exact (sign-flip) + bootstrap-t, inverted (difference of rates)"
@@ -275,7 +276,9 @@ class PairedDifference:
         self.bounds = (float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
                        float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf))
         rng = np.random.default_rng(seed)
-        self._a = self._c = self._t = None
+        self._a: np.ndarray | None = None  # the flip test's moments (_flip_moments), set together with _c
+        self._c: np.ndarray | None = None
+        self._t: np.ndarray | None = None  # the bootstrap-t statistics, sorted
         self.se = self.sd / np.sqrt(n) if n >= 2 else float("nan")
         if 2 <= n < LARGE_N:  # from LARGE_N rows on, Student's t alone (the resampling tests converge to it)
             self._a, self._c = _flip_moments(self.d, n_flips + 1, rng)
@@ -291,7 +294,7 @@ class PairedDifference:
             return 1.0
         eps = 1e-12 * max(1.0, abs(self.mean), abs(delta))
         p = 0.0
-        if self._a is not None:
+        if self._a is not None and self._c is not None:
             stat = sign * (self._a - delta * self._c)
             p = float(np.mean(stat >= sign * (self.mean - delta) - eps))
         if self._t is not None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .. import tags as T
-from .. import tracking
+from .. import tags as T, tracking
 
 GATES_ARTIFACT = "gates.json"
 OUTCOMES = ("pass", "inconclusive", "fail")  # in order of severity: the verdict is the worst one

@@ -62,7 +62,7 @@ def _installed(asset: WheelAsset) -> Path | None:
         return None
     if dist.version != asset.version:
         return None
-    path = Path(dist.locate_file(asset.member))
+    path = Path(str(dist.locate_file(asset.member)))
     return path if path.is_file() else None
 
 

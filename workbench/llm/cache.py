@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import logging
 import os
+import sqlite3
 import threading
 import time
 import warnings

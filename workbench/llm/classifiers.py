@@ -138,7 +138,7 @@ class ToxicityClassifier:
 
     def classify(self, text: str) -> dict[str, float]:
         """``{label: probability}`` for one text."""
-        return dict(zip(LABELS, (float(v) for v in self.scores([text])[0])))
+        return dict(zip(LABELS, (float(v) for v in self.scores([text])[0]), strict=True))
 
 
 @functools.lru_cache(maxsize=1)

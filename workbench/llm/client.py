@@ -20,8 +20,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -29,9 +30,9 @@ import openai
 from ..config import Endpoint, settings
 from ..errors import ConfigError, WorkbenchError
 from ..secrets import mask_secret_fields, scrub
+from .budget import CURRENT_TAB, Tab, to_nano
 from .cache import CACHE_MODES, cache_key, get_cache
 from .endpoints import EndpointKind, resolve
-from .budget import CURRENT_TAB, Tab, to_nano
 from .pricing import DEFAULT_MAX_TOKENS_BOUND, attempt_bound_usd, cost_from_price
 
 T = TypeVar("T")
@@ -308,7 +309,7 @@ class LLMClient:
 
         rec = await self._call_with_retries(client, ep, kind, model_name, messages, params, on_delta, reconnect)
         rec.repeat = repeat
-        if store is not None and rec.ok:
+        if store is not None and key is not None and rec.ok:
             store.put(key, rec.to_dict())
         return rec
 
@@ -318,9 +319,10 @@ class LLMClient:
         limiter = self.limiter(ep)
         delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
 
-        def tap(piece: str) -> None:
+        def tap(piece: str) -> None:  # handed to the stream only when on_delta is set
             delivered[0] += 1
-            on_delta(piece)
+            if on_delta is not None:
+                on_delta(piece)
 
         timeout = self.timeout_s or ep.timeout_s
         t_call = t_queue = time.perf_counter()
@@ -339,7 +341,8 @@ class LLMClient:
             if attempt == 0:  # the clock starts when the request is sent, not while it waits for a slot
                 t_call = time.perf_counter()
                 rec.queue_s = t_call - t_queue
-            outcome, wait, seen = None, None, {}
+            outcome, wait = None, None
+            seen: dict = {}
             t_attempt = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout):
@@ -527,7 +530,7 @@ class _LoopThread:
         self.thread = threading.Thread(target=self.loop.run_forever, name="workbench-loop", daemon=True)
         self.thread.start()
 
-    def run(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if threading.current_thread() is self.thread:
             raise WorkbenchError("sync workbench calls cannot be made from the workbench loop thread; await the a* variant")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -538,7 +541,7 @@ _LOOP_LOCK = threading.Lock()
 _DEFAULT_CLIENTS: dict[tuple, LLMClient] = {}
 
 
-def run_sync(coro: Awaitable[T], timeout: float | None = None) -> T:
+def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run a coroutine to completion from sync code, even when the caller's thread has a running loop."""
     global _LOOP
     with _LOOP_LOCK:

@@ -128,7 +128,7 @@ class EmbeddingCache(SqliteStore):
         for i in range(0, len(shas), 500):
             part = shas[i:i + 500]
             q = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({','.join('?' * len(part))})"
-            for sha, blob in self._run(lambda c: c.execute(q, [model, *part]).fetchall()):
+            for sha, blob in self._run(lambda c, q=q, part=part: c.execute(q, [model, *part]).fetchall()):
                 found[sha] = np.frombuffer(blob, dtype=np.float32)
         return found
 
@@ -150,11 +150,11 @@ class EmbeddingCache(SqliteStore):
 
         shas = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
         found = self._lookup(model, shas)
-        todo_texts = list({s: t for s, t in zip(shas, texts) if s not in found}.items())
+        todo_texts = list({s: t for s, t in zip(shas, texts, strict=True) if s not in found}.items())
         if todo_texts:
             vecs = embed([t for _, t in todo_texts], model=model, progress=progress)
-            self._store([(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs)])
-            found.update({sha: v for (sha, _), v in zip(todo_texts, vecs)})
+            self._store([(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs, strict=True)])
+            found.update({sha: v for (sha, _), v in zip(todo_texts, vecs, strict=True)})
         dim = len(next(iter(found.values()))) if found else DIM
         return (np.stack([found[s] for s in shas]).astype(np.float32) if shas else np.zeros((0, dim), np.float32),
                 len(todo_texts))

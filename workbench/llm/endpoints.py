@@ -56,6 +56,7 @@ class EndpointKind:
 
     def base_url(self, ep: Endpoint, model: str | None = None) -> str:
         self.check(ep)
+        assert ep.base_url is not None  # check() refused an endpoint without one
         return ep.base_url
 
     def target(self, ep: Endpoint, model: str | None = None) -> CallTarget:

@@ -29,9 +29,26 @@ from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
 from ..errors import ConfigError, SetupError
-from ..procs import (LockTimeout, ServiceError, ServiceSpec, free_port, health, live_leases, locked, log_tail,
-                     pid_alive, port_free, read_state, require_free_port, run_foreground,
-                     start_service, start_supervised, stop_process, take_lease, wait_ready)
+from ..procs import (
+    LockTimeout,
+    ServiceError,
+    ServiceSpec,
+    free_port,
+    health,
+    live_leases,
+    locked,
+    log_tail,
+    pid_alive,
+    port_free,
+    read_state,
+    require_free_port,
+    run_foreground,
+    start_service,
+    start_supervised,
+    stop_process,
+    take_lease,
+    wait_ready,
+)
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
 from .threads import plan_threads
@@ -606,8 +623,8 @@ class LocalKind(EndpointKind):
     def recover(self, ep, model: str | None, target: CallTarget) -> CallTarget | None:
         """After a lost connection: forget the cached server, bring it back (restarted by its supervisor, or
         started again) and return where the call goes now."""
-        if external_url():
-            return target if revive_url(external_url()) else None
+        if url := external_url():
+            return target if revive_url(url) else None
         forget()
         return self.target(ep, model)
 

@@ -123,6 +123,8 @@ def _line_of(path: Path | None, table: str, key: str) -> str:
     """``:N`` for the line of ``key = ...`` inside ``[table]`` of a TOML file, else ``""``."""
     from ..config import key_line
 
+    if path is None:
+        return ""
     with contextlib.suppress(OSError, TypeError):
         line = key_line(Path(path).read_text(), table, key)
         return f":{line}" if line else ""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -90,8 +91,8 @@ def score_sample(df: pd.DataFrame, n: int = 20, seed: int = 0) -> pd.DataFrame:
     import mlflow
 
     from ..candidates import Answer
-    from ..evaluate.metrics import get_metrics
     from ..evaluate.engine import MetricEnv, score_row
+    from ..evaluate.metrics import get_metrics
     from ..evaluate.record import log_scores
     from ..llm.client import run_sync
 
@@ -161,7 +162,7 @@ def windowed(df: pd.DataFrame, window: str | float = "1m", metrics: list[str] | 
         return pd.DataFrame(columns=metrics)
     start = df["time"].min().floor(f"{int(w)}s")
     edges = pd.date_range(start, df["time"].max() + pd.Timedelta(seconds=w), freq=f"{int(w)}s")
-    out = [{"window_start": a, **{m: metric_value(df, m, a, b) for m in metrics}} for a, b in zip(edges[:-1], edges[1:])]
+    out = [{"window_start": a, **{m: metric_value(df, m, a, b) for m in metrics}} for a, b in pairwise(edges)]
     return pd.DataFrame(out).set_index("window_start")
 
 
@@ -177,4 +178,4 @@ def drift(df: pd.DataFrame, baseline: tuple, current: tuple, metrics: list[str] 
 
 
 def now_utc() -> pd.Timestamp:
-    return pd.Timestamp(datetime.now(timezone.utc))
+    return pd.Timestamp(datetime.now(UTC))

@@ -82,7 +82,7 @@ def _trace_view(trace_id: str) -> dict:
     question = msgs[-1].get("content", "") if msgs and isinstance(msgs[-1], dict) else ""
     if isinstance(question, list):
         question = "".join(p.get("text", "") for p in question if isinstance(p, dict))
-    out = {"question": question, "served_answer": root.outputs if root is not None and
+    out: dict[str, Any] = {"question": question, "served_answer": root.outputs if root is not None and
            isinstance(root.outputs, str) else "", "feedback": {}, "human": {}}
     for a in (t.info.assessments or []) if t is not None else []:
         value = getattr(getattr(a, "feedback", None), "value", None)

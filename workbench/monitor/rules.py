@@ -66,7 +66,7 @@ class Rule:
     def limit(self, baseline: float | None) -> float | None:
         if self.threshold is not None:
             return self.threshold
-        if baseline is None or math.isnan(baseline):
+        if baseline is None or math.isnan(baseline) or self.vs_baseline_pct is None:  # the parser sets one of the two
             return None
         sign = 1 if self.op in (">", ">=") else -1
         return baseline * (1 + sign * self.vs_baseline_pct / 100)
@@ -160,9 +160,10 @@ class Monitor:
         from ..config import settings
 
         self.rules = rules
-        self.experiment = experiment or rules.experiment
-        if not self.experiment:
+        experiment = experiment or rules.experiment
+        if not experiment:
             raise ConfigError("monitor: no experiment: set 'experiment:' in the rules file or pass --experiment")
+        self.experiment: str = experiment
         folder = Path(state_dir) if state_dir else settings().project_dir / ".workbench" / "monitor"
         stem = rules.path.stem if rules.path else "rules"
         self.state_path = folder / f"{stem}.state.json"

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Callable
 
 from ..errors import WorkbenchError
 from .loaders import Document
+
 
 @dataclass
 class Chunk:

@@ -147,7 +147,7 @@ class VectorIndex:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "VectorIndex":
+    def load(cls, path: str | Path) -> VectorIndex:
         import faiss
 
         path = Path(path)
@@ -165,7 +165,8 @@ class VectorIndex:
         if corpus_hash(chunks) != config.get("corpus_hash"):
             raise WorkbenchError(f"{path}: chunks do not match the recorded corpus hash; rebuild it")
         if config.get("kind") == "hnsw":
-            index.hnsw.efSearch = config.get("hnsw", {}).get("efSearch", HNSW_EF_SEARCH)
+            ef = config.get("hnsw", {}).get("efSearch", HNSW_EF_SEARCH)
+            index.hnsw.efSearch = ef  # type: ignore[attr-defined]  # read_index returns an IndexHNSW here
         return cls(chunks, vectors, index, config)
 
     def log_to_mlflow(self, path: str | Path, run_id: str | None = None, artifact_path: str = "index") -> None:

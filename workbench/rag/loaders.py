@@ -18,9 +18,9 @@ parsed raises :class:`~workbench.errors.DatasetError` naming the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import DatasetError
 
@@ -50,7 +50,8 @@ class Document:
 
 def _sections_from_headings(text: str, headings: list[tuple[int, int, str]]) -> list[Section]:
     """``headings``: (offset, level, title) in order → sections spanning to the next heading."""
-    out, path = [], []
+    out: list[Section] = []
+    path: list[tuple[int, str]] = []  # (level, title) of the enclosing headings
     if not headings or headings[0][0] > 0:
         first = headings[0][0] if headings else len(text)
         if text[:first].strip():

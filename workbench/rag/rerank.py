@@ -23,6 +23,7 @@ import re
 import threading
 from collections import Counter
 from functools import lru_cache
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -61,7 +62,7 @@ class OverlapReranker:
         self.index, self.pair_weight = index, pair_weight
         docs = [terms(c.context_text) for c in index.chunks]
         self._sets = [set(d) for d in docs]
-        self._pairs = [set(zip(d, d[1:])) for d in docs]
+        self._pairs = [set(pairwise(d)) for d in docs]
         df = Counter(t for s in self._sets for t in s)
         n = len(docs)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
@@ -73,7 +74,7 @@ class OverlapReranker:
             return np.zeros(len(positions))
         w = {t: self._idf.get(t, self._unseen) for t in q}
         total = sum(w.values())
-        pairs = list(zip(q, q[1:]))
+        pairs = list(pairwise(q))
         ptotal = sum(w[a] + w[b] for a, b in pairs) or 1.0
         out = []
         for p in positions:
@@ -109,7 +110,7 @@ class SentenceReranker:
         vecs = self.index.embed_query(flat)
         i = 0
         with self._lock:
-            for p, ts in zip(missing, texts):
+            for p, ts in zip(missing, texts, strict=True):
                 self._vecs[p] = vecs[i:i + len(ts)]
                 i += len(ts)
 

@@ -4,8 +4,9 @@ fusion of both, k=60), then optionally a second stage over the first ``fetch_k``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,11 @@ class Retriever:
 
     def _dense(self, qv: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, idx = self.index.search(qv[None, :], k)
-        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0], strict=True) if i >= 0]
 
     def _bm25(self, query: str, k: int) -> list[tuple[int, float]]:
         scores, idx = self.index.bm25_search([query], k)
-        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0]) if s > 0]
+        return [(int(i), float(s)) for i, s in zip(idx[0], scores[0], strict=True) if s > 0]
 
     def _hybrid(self, query: str, qv: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Reciprocal-rank fusion of the dense and bm25 rankings."""
@@ -61,7 +62,7 @@ class Retriever:
         ranked = spec.search(self, query, qv, n)
         if self._reranker is not None:
             ranked = rerank(self._reranker, query, ranked)
-        if self.mmr and ranked:
+        if self.mmr and ranked and qv is not None:  # mmr embeds the query
             ranked = self._mmr(qv, ranked, k)
         return [Hit(self.index.chunks[i], s, r + 1) for r, (i, s) in enumerate(ranked[:k])]
 
@@ -79,6 +80,8 @@ class Retriever:
                 score = self.mmr_lambda * float(rel[j]) - (1 - self.mmr_lambda) * red
                 if score > best_score:
                     best, best_score = j, score
+            if best is None:  # no candidate left (the loop bound says there is one)
+                break
             chosen.append(best)
         return [(cand[j], float(rel[j])) for j in chosen]
 

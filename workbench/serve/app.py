@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import tags as T
 from ..errors import ConfigError, WorkbenchError
 from .config import AppConfig
+
+if TYPE_CHECKING:
+    from ..llm.client import LLMClient
 
 
 def _text(content: Any) -> str:
@@ -30,8 +33,10 @@ class ServedApp:
     output guard, PII redaction and the trace."""
 
     def __init__(self, cfg: AppConfig):
-        from .. import rag  # noqa: F401 - registers the rag candidate kind
-        from .. import tracking
+        from .. import (
+            rag,  # noqa: F401 - registers the rag candidate kind
+            tracking,
+        )
         from ..candidates import from_config
         from ..config import settings
 
@@ -51,7 +56,7 @@ class ServedApp:
         tracking.configure()
         self.experiment_id = tracking.experiment_id(cfg.experiment_name)
         settings().resolve_model(cfg.model)  # an unknown model or a missing key fails at start, not per request
-        self._client = None
+        self._client: LLMClient | None = None
         self.started = time.time()
         self.requests = 0
         self.tasks: set[asyncio.Task] = set()

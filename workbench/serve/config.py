@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from .. import tags as T
 from ..errors import ConfigError
@@ -197,6 +197,10 @@ def version_model_id(version) -> str | None:
     return tagged or (source[len("models:/"):] if source.startswith("models:/m-") else None)
 
 
+@overload
+def aliased_model_id(registered_model: str, alias: str = ..., missing_ok: Literal[False] = ...) -> str: ...
+@overload
+def aliased_model_id(registered_model: str, alias: str = ..., missing_ok: bool = ...) -> str | None: ...
 def aliased_model_id(registered_model: str, alias: str = DEFAULT_ALIAS, missing_ok: bool = False) -> str | None:
     """The LoggedModel id that ``registered_model@alias`` names (None when unset and ``missing_ok``)."""
     from .. import tracking

@@ -344,7 +344,7 @@ class AppHandle:
         if self.thread is not None:
             self.thread.join(timeout)
 
-    def __enter__(self) -> "AppHandle":
+    def __enter__(self) -> AppHandle:
         return self
 
     def __exit__(self, *exc) -> None:

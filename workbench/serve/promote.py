@@ -11,12 +11,16 @@ alias points at. (A tag on the LoggedModel could not be unique per name: two mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .. import tags as T
 from ..errors import ConfigError
 from .config import DEFAULT_ALIAS, MODEL_ID_TAG, aliased_model_id, config_from_model
+
+if TYPE_CHECKING:
+    from ..evaluate.compare import Comparison
 
 
 @dataclass
@@ -46,8 +50,10 @@ def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidenc
     ``model_id`` may be a Candidate: its LoggedModel (made now if new, from the current run) is promoted."""
     import mlflow
 
-    from .. import rag  # noqa: F401 - registers the rag candidate kind
-    from .. import tracking
+    from .. import (
+        rag,  # noqa: F401 - registers the rag candidate kind
+        tracking,
+    )
     from ..candidates import from_config
     from ..lifecycle import nest_under_ambient, tracked_run
 
@@ -79,7 +85,7 @@ class Challenge:
     run_id: str
     served_model_id: str
     model_id: str
-    comparison: object  # workbench.evaluate.compare.Comparison (B = the challenger, A = the served model)
+    comparison: Comparison  # B = the challenger, A = the served model
 
     @property
     def passed(self) -> bool:

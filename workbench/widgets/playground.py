@@ -194,10 +194,11 @@ class Playground:
 
     def run(self, timeout_s: float = 600) -> pd.DataFrame:
         """Run and wait (for scripts and tests); raises :class:`WorkbenchError` for invalid inputs."""
-        self.start().join(timeout_s)
+        thread = self.start()
+        thread.join(timeout_s)
         if self.running:
             self.cancel()
-            self._thread.join(30)
+            thread.join(30)
         return self.results
 
     def cancel(self) -> None:

@@ -5,12 +5,11 @@ the current run, so the labelled rows become a new dataset version."""
 
 from __future__ import annotations
 
-import warnings
-
 import difflib
 import html
 import json
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from ..errors import WorkbenchError
 from ..evaluate.compare import side
 
 
-def word_diff(a: str, b: str) -> str:
+def word_diff(a: str | None, b: str | None) -> str:
     """HTML of ``b`` against ``a`` word by word: removed words struck through in red, added ones in green."""
     wa, wb = str(a or "").split(), str(b or "").split()
     out = []

@@ -376,11 +376,11 @@ def classifier_toxicity(text: str) -> tuple[float, dict]:
     probs = toxicity_classifier().scores(sents)
     swearing = _profanity_probs(tuple(sents))
     best, label = 0.0, ""
-    for s, p, prof in zip(sents, probs, swearing):
+    for s, p, prof in zip(sents, probs, swearing, strict=True):
         if prof >= TOXIC_THRESHOLD and not _ADDRESSED.search(s):
             continue  # swearing about things: the classifier reads any swear word as toxic
-        d = dict(zip(LABELS, p))
-        lab = max(CLASSIFIER_LABELS, key=d.get)
+        d = dict(zip(LABELS, p, strict=True))
+        lab = max(CLASSIFIER_LABELS, key=d.__getitem__)
         if d[lab] > best:
             best, label = float(d[lab]), lab
     flagged = best >= CLASSIFIER_THRESHOLD

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from itertools import pairwise
 
 import numpy as np
 
@@ -188,7 +189,7 @@ class Quantity:
     value: float
     unit: str = ""  # the unit as written (after normalising): "kg", "g", "clock", ""
 
-    def same(self, other: "Quantity") -> bool:
+    def same(self, other: Quantity) -> bool:
         """Equal after conversion: exactly (to float precision) in the same unit — 99.9 is not 99.95 — and
         within 1% across units, where one side is a rounded conversion (1.5 lb ~ 680 g)."""
         tol = 1e-9 if self.unit == other.unit else 1e-2
@@ -384,7 +385,7 @@ def claim_support(claim_list: list[str], contexts: list[str], embed, question: s
                 why = ["not similar to any context sentence"]
         out.append({"claim": shown, "checked": text, "supported": supported, "cosine": round(cos, 3),
                     "overlap": round(overlap, 3), "why": why, "polarity": polarity})
-    for no, reason in zip(out, out[1:]):  # "No, it only runs on weekdays.": a grounded reason carries the "No"
+    for no, reason in pairwise(out):  # "No, it only runs on weekdays.": a grounded reason carries the "No"
         if (no["polarity"] == "no" and not no["supported"] and reason["claim"] == no["claim"]
                 and reason["polarity"] == "claim" and reason["supported"]):
             no.update(supported=True, why=[])
@@ -442,7 +443,7 @@ def judge_claims(text: str, question: str | None) -> list[tuple[str, str, str]]:
     for s in sentences(text):
         m = _YESNO_A.match(plain_text(s))
         if stmt and m:
-            out.append((s, YESNO_Q.format(question=plain_text(question).strip()),
+            out.append((s, YESNO_Q.format(question=plain_text(question or "").strip()),
                         "no" if m.group(1).lower() in ("no", "nope") else "yes"))
             rest = m.group(2).strip()
             if len(content_tokens(rest)) >= 2:

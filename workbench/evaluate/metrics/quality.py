@@ -91,7 +91,7 @@ def semantic_similarity(row, answer, env):
         return None
     vecs = env.embed([answer.text or " ", *refs])
     scored = []
-    for ref, cos in zip(refs, vecs[1:] @ vecs[0]):
+    for ref, cos in zip(refs, vecs[1:] @ vecs[0], strict=True):
         why = contradictions(answer.text or "", ref)
         scored.append((min(float(cos), 0.0) if why else float(cos), why))
     best, why = max(scored, key=lambda t: t[0])
