@@ -57,8 +57,10 @@ def write_rows(path: Path, n: int) -> Path:
     with open(path, "w") as f:
         for i in range(n):
             ctx, q, ref = FACTS[i % len(FACTS)]
-            f.write(json.dumps({"id": f"r{i:05d}", "question": f"{q} (case {i})", "reference": ref,
-                                "contexts": [ctx]}) + "\n")
+            f.write(
+                json.dumps({"id": f"r{i:05d}", "question": f"{q} (case {i})", "reference": ref, "contexts": [ctx]})
+                + "\n"
+            )
     return path
 
 
@@ -91,22 +93,32 @@ def main() -> None:
             cluster = DaskProcesses(workers=workers).start()
             try:
                 t0 = time.perf_counter()
-                res = wb.sweep(nb, grid, parameters={"sleep_s": a.sleep}, executor="dask",
-                               scheduler=cluster.address, experiment=f"bench-dask-{workers}", echo=lambda *_: None)
+                res = wb.sweep(
+                    nb,
+                    grid,
+                    parameters={"sleep_s": a.sleep},
+                    executor="dask",
+                    scheduler=cluster.address,
+                    experiment=f"bench-dask-{workers}",
+                    echo=lambda *_: None,
+                )
                 walls[workers] = time.perf_counter() - t0
                 assert res.ok, res.summary()
             finally:
                 cluster.stop()
-            print(f"{a.cells}-cell sweep, {a.sleep:.1f}s I/O per run, {workers} dask worker(s): "
-                  f"{walls[workers]:.1f}s")
-        out["sweep"] = {"cells": a.cells, "sleep_s": a.sleep, "wall_1_worker_s": walls[1],
-                        "wall_2_workers_s": walls[2], "speedup_2_vs_1": walls[1] / walls[2]}
+            print(f"{a.cells}-cell sweep, {a.sleep:.1f}s I/O per run, {workers} dask worker(s): {walls[workers]:.1f}s")
+        out["sweep"] = {
+            "cells": a.cells,
+            "sleep_s": a.sleep,
+            "wall_1_worker_s": walls[1],
+            "wall_2_workers_s": walls[2],
+            "speedup_2_vs_1": walls[1] / walls[2],
+        }
         print(f"  speed-up 2 vs 1 worker: x{walls[1] / walls[2]:.2f}")
 
         # 2. evaluation throughput on the same endpoint, local vs dask (2 workers), interleaved
         ds = write_rows(tmp / "rows.jsonl", a.rows)
-        cand = PromptCandidate("local", name="short", system_prompt="Answer in a few words.",
-                               max_tokens=a.max_tokens)
+        cand = PromptCandidate("local", name="short", system_prompt="Answer in a few words.", max_tokens=a.max_tokens)
         cluster = DaskProcesses(workers=2).start()
         times: dict[str, list[float]] = {"local": [], "dask": []}
         try:
@@ -114,20 +126,36 @@ def main() -> None:
                 for executor in ("local", "dask"):
                     kw = {"executor": "dask", "scheduler": cluster.address} if executor == "dask" else {}
                     t0 = time.perf_counter()
-                    r = wb.evaluate(ds, [cand], metrics=METRICS, cache="off", log=False, progress=False,
-                                    checkpoint=tmp / f"{executor}-{i}.jsonl", **kw)
+                    r = wb.evaluate(
+                        ds,
+                        [cand],
+                        metrics=METRICS,
+                        cache="off",
+                        log=False,
+                        progress=False,
+                        checkpoint=tmp / f"{executor}-{i}.jsonl",
+                        **kw,
+                    )
                     times[executor].append(time.perf_counter() - t0)
                     assert r.complete and len(r.rows) == a.rows and r.rows["error"].isna().all()
         finally:
             cluster.stop()
         rate = {k: a.rows / statistics.median(v) for k, v in times.items()}
-        print(f"{a.rows}-row evaluation (cache off, max_tokens {a.max_tokens}, {server.base_url}), "
-              f"median of {a.repeats}: local {rate['local']:.1f} rows/s, dask (2 workers) {rate['dask']:.1f} rows/s "
-              f"(ratio {rate['dask'] / rate['local']:.2f})")
-        out["eval"] = {"rows": a.rows, "max_tokens": a.max_tokens, "metrics": METRICS,
-                       "local_s": stats(times["local"]), "dask_s": stats(times["dask"]),
-                       "local_rows_per_s": rate["local"], "dask_rows_per_s": rate["dask"],
-                       "ratio_dask_vs_local": rate["dask"] / rate["local"]}
+        print(
+            f"{a.rows}-row evaluation (cache off, max_tokens {a.max_tokens}, {server.base_url}), "
+            f"median of {a.repeats}: local {rate['local']:.1f} rows/s, dask (2 workers) {rate['dask']:.1f} rows/s "
+            f"(ratio {rate['dask'] / rate['local']:.2f})"
+        )
+        out["eval"] = {
+            "rows": a.rows,
+            "max_tokens": a.max_tokens,
+            "metrics": METRICS,
+            "local_s": stats(times["local"]),
+            "dask_s": stats(times["dask"]),
+            "local_rows_per_s": rate["local"],
+            "dask_rows_per_s": rate["dask"],
+            "ratio_dask_vs_local": rate["dask"] / rate["local"],
+        }
     finally:
         stop_backend()
         if server.owned:

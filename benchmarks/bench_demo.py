@@ -69,8 +69,14 @@ def one_demo(label: str, background: int, keep: bool) -> dict:
         print(text[-3000:])
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
-    return {"make_demo_s": wall, "demo_s": demo_s, "setup_s": wall - demo_s if demo_s else None, "steps_s": steps,
-            "returncode": proc.returncode, "background_processes": background}
+    return {
+        "make_demo_s": wall,
+        "demo_s": demo_s,
+        "setup_s": wall - demo_s if demo_s else None,
+        "steps_s": steps,
+        "returncode": proc.returncode,
+        "background_processes": background,
+    }
 
 
 def same_work_ratio(quiet: dict, busy: dict, exclude=("03_finetune",)) -> tuple[float, list[str]]:
@@ -86,23 +92,30 @@ def main() -> None:
     a = ap.parse_args()
     runs: dict[str, list[dict]] = {"quiet": [], "busy": []}
     for r in range(a.rounds):
-        for label in (("quiet", "busy") if r % 2 == 0 else ("busy", "quiet")):
+        for label in ("quiet", "busy") if r % 2 == 0 else ("busy", "quiet"):
             runs[label].append(one_demo(label, 1 if label == "busy" else 0, a.keep))
-    med = {k: {f: stats([x[f] for x in v if x[f] is not None])["median"] for f in ("make_demo_s", "demo_s")}
-           for k, v in runs.items() if all(x["returncode"] == 0 for x in v)}
+    med = {
+        k: {f: stats([x[f] for x in v if x[f] is not None])["median"] for f in ("make_demo_s", "demo_s")}
+        for k, v in runs.items()
+        if all(x["returncode"] == 0 for x in v)
+    }
     out = {"rounds": a.rounds, "runs": runs, "median": med}
     if len(med) == 2:
         out["busy_over_quiet_demo"] = med["busy"]["demo_s"] / med["quiet"]["demo_s"]
         out["busy_over_quiet_make_demo"] = med["busy"]["make_demo_s"] / med["quiet"]["make_demo_s"]
         out["busy_over_quiet_same_work"], out["same_work_steps"] = same_work_ratio(runs["quiet"][0], runs["busy"][0])
-        out["step_ratios"] = {s: runs["busy"][0]["steps_s"][s] / runs["quiet"][0]["steps_s"][s]
-                              for s in runs["quiet"][0]["steps_s"] if s in runs["busy"][0]["steps_s"]
-                              and runs["quiet"][0]["steps_s"][s]}
-        print(f"make demo, fresh clone, warm user cache: quiet {med['quiet']['make_demo_s']:.0f}s "
-              f"(demo {med['quiet']['demo_s']:.0f}s), one busy process {med['busy']['make_demo_s']:.0f}s "
-              f"(demo {med['busy']['demo_s']:.0f}s); busy/quiet demo {out['busy_over_quiet_demo']:.2f}, over the steps that "
-              f"did the same work ({', '.join(out['same_work_steps'])}) {out['busy_over_quiet_same_work']:.2f} "
-              f"(goal <= 2)")
+        out["step_ratios"] = {
+            s: runs["busy"][0]["steps_s"][s] / runs["quiet"][0]["steps_s"][s]
+            for s in runs["quiet"][0]["steps_s"]
+            if s in runs["busy"][0]["steps_s"] and runs["quiet"][0]["steps_s"][s]
+        }
+        print(
+            f"make demo, fresh clone, warm user cache: quiet {med['quiet']['make_demo_s']:.0f}s "
+            f"(demo {med['quiet']['demo_s']:.0f}s), one busy process {med['busy']['make_demo_s']:.0f}s "
+            f"(demo {med['busy']['demo_s']:.0f}s); busy/quiet demo {out['busy_over_quiet_demo']:.2f}, over the steps that "
+            f"did the same work ({', '.join(out['same_work_steps'])}) {out['busy_over_quiet_same_work']:.2f} "
+            f"(goal <= 2)"
+        )
     save("demo", out)
 
 

@@ -58,12 +58,29 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
         from workbench import evaluate  # imported before the clock starts, as openai is for the raw loop
 
         c_ready, t0 = _cpu_s(), time.perf_counter()
-        evaluate(ds, cand, metrics=["quality"], cache="off", progress=False, resume=False,
-                    concurrency=concurrency, trace=(mode == "eval"))
+        evaluate(
+            ds,
+            cand,
+            metrics=["quality"],
+            cache="off",
+            progress=False,
+            resume=False,
+            concurrency=concurrency,
+            trace=(mode == "eval"),
+        )
     t1 = time.perf_counter()
     # cpu_s: the whole process (interpreter start-up and every import included), from its resource usage
-    print(json.dumps({"mode": mode, "work_s": t1 - t0, "process_s": t1 - t_start, "cpu_s": _cpu_s(),
-                      "work_cpu_s": _cpu_s() - c_ready}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "work_s": t1 - t0,
+                "process_s": t1 - t_start,
+                "cpu_s": _cpu_s(),
+                "work_cpu_s": _cpu_s() - c_ready,
+            }
+        )
+    )
 
 
 async def _raw(base_url: str, cand, rows, concurrency: int, http_client):
@@ -73,8 +90,13 @@ async def _raw(base_url: str, cand, rows, concurrency: int, http_client):
 
     async def one(row):
         async with sem:
-            s = await client.chat.completions.create(model="smollm2", messages=cand.messages(row), stream=True,
-                                                     stream_options={"include_usage": True}, **cand.gen_params)
+            s = await client.chat.completions.create(
+                model="smollm2",
+                messages=cand.messages(row),
+                stream=True,
+                stream_options={"include_usage": True},
+                **cand.gen_params,
+            )
             return "".join([ch.choices[0].delta.content or "" async for ch in s if ch.choices])
 
     return await asyncio.gather(*(one(r) for r in rows))
@@ -89,9 +111,25 @@ def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max
     runs: dict[str, list[dict]] = {m: [] for m in OVERHEAD_MODES}
 
     def run(mode: str) -> dict:
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--child-dataset", str(dataset),
-                              "--child-project", str(project), "--concurrency", str(concurrency),
-                              "--max-tokens", str(max_tokens)], capture_output=True, text=True, timeout=1800)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                mode,
+                "--child-dataset",
+                str(dataset),
+                "--child-project",
+                str(project),
+                "--concurrency",
+                str(concurrency),
+                "--max-tokens",
+                str(max_tokens),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode or not lines:
             raise RuntimeError(f"overhead child {mode} failed ({out.returncode}): {out.stderr[-2000:]}")
@@ -102,25 +140,41 @@ def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max
         order = OVERHEAD_MODES if r % 2 == 0 else tuple(reversed(OVERHEAD_MODES))
         for mode in order:
             runs[mode].append(run(mode))
-            print(f"  round {r + 1} {mode:13s} work {runs[mode][-1]['work_s']:6.1f}s  "
-                  f"cpu {runs[mode][-1]['cpu_s']:5.2f}s", flush=True)
-    med = {m: {k: stats([x[k] for x in v])["median"] for k in ("work_s", "process_s", "cpu_s", "work_cpu_s")}
-           for m, v in runs.items()}
+            print(
+                f"  round {r + 1} {mode:13s} work {runs[mode][-1]['work_s']:6.1f}s  "
+                f"cpu {runs[mode][-1]['cpu_s']:5.2f}s",
+                flush=True,
+            )
+    med = {
+        m: {k: stats([x[k] for x in v])["median"] for k in ("work_s", "process_s", "cpu_s", "work_cpu_s")}
+        for m, v in runs.items()
+    }
     raw = med["raw"]
-    out = {"rows": rows, "rounds": rounds, "concurrency": concurrency, "max_tokens": max_tokens, "runs": runs,
-           "median": med}
+    out = {
+        "rows": rows,
+        "rounds": rounds,
+        "concurrency": concurrency,
+        "max_tokens": max_tokens,
+        "runs": runs,
+        "median": med,
+    }
     for m in OVERHEAD_MODES:
-        out[m] = {"work_ratio": med[m]["work_s"] / raw["work_s"],
-                  "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
-                  "work_cpu_ms_per_row": 1000 * med[m]["work_cpu_s"] / rows,
-                  "startup_cpu_s": med[m]["cpu_s"] - med[m]["work_cpu_s"]}
+        out[m] = {
+            "work_ratio": med[m]["work_s"] / raw["work_s"],
+            "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
+            "work_cpu_ms_per_row": 1000 * med[m]["work_cpu_s"] / rows,
+            "startup_cpu_s": med[m]["cpu_s"] - med[m]["work_cpu_s"],
+        }
     print(f"harness overhead, {rows} rows, metrics=['quality'], {rounds} interleaved rounds (medians):")
     for m in OVERHEAD_MODES:
         o = out[m]
-        print(f"  {m:13s} work {med[m]['work_s']:6.1f}s  ratio {o['work_ratio']:.3f}   CPU {med[m]['cpu_s']:5.2f}s "
-              f"= {o['cpu_ms_per_row']:5.1f} ms/row (start-up {o['startup_cpu_s']:.2f}s, "
-              f"per row {o['work_cpu_ms_per_row']:.1f} ms)")
+        print(
+            f"  {m:13s} work {med[m]['work_s']:6.1f}s  ratio {o['work_ratio']:.3f}   CPU {med[m]['cpu_s']:5.2f}s "
+            f"= {o['cpu_ms_per_row']:5.1f} ms/row (start-up {o['startup_cpu_s']:.2f}s, "
+            f"per row {o['work_cpu_ms_per_row']:.1f} ms)"
+        )
     return out
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,26 +213,38 @@ def main() -> None:
     overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp)
     # throughput at concurrency 1, 4, 8 (interleaved raw / ours) to show where the server saturates
     sweep = {}
-    for conc in ((4,) if quick() else (1, 4, 8)):
+    for conc in (4,) if quick() else (1, 4, 8):
         n = min(a.rows, 40)
         sub = wb.load_dataset(ds.df.head(n), name=f"c{conc}")
         t0 = time.perf_counter()
         asyncio.run(raw(sub.rows, conc))
         tr = time.perf_counter() - t0
         t0 = time.perf_counter()
-        wb.evaluate(sub, [cand], cache="off", log=False, progress=False, concurrency=conc, resume=False,
-                    checkpoint=tmp / f"conc{conc}.jsonl")
+        wb.evaluate(
+            sub,
+            [cand],
+            cache="off",
+            log=False,
+            progress=False,
+            concurrency=conc,
+            resume=False,
+            checkpoint=tmp / f"conc{conc}.jsonl",
+        )
         to = time.perf_counter() - t0
         sweep[conc] = {"raw_rows_s": n / tr, "eval_rows_s": n / to, "ratio_time": to / tr}
-        print(f"concurrency {conc}: raw {n / tr:.2f} rows/s, wb.evaluate (all offline metrics) {n / to:.2f} rows/s "
-              f"(time ratio {to / tr:.2f})")
+        print(
+            f"concurrency {conc}: raw {n / tr:.2f} rows/s, wb.evaluate (all offline metrics) {n / to:.2f} rows/s "
+            f"(time ratio {to / tr:.2f})"
+        )
     t0 = time.perf_counter()
     asyncio.run(raw(ds.rows, a.concurrency))
     t_raw = time.perf_counter() - t0
+
     def timed_eval(data, checkpoint, **kw):
         t = time.perf_counter()
-        r = wb.evaluate(data, [cand], log=False, concurrency=a.concurrency, checkpoint=tmp / checkpoint,
-                        **{"progress": False, **kw})
+        r = wb.evaluate(
+            data, [cand], log=False, concurrency=a.concurrency, checkpoint=tmp / checkpoint, **{"progress": False, **kw}
+        )
         return r, time.perf_counter() - t
 
     _, t_cost = timed_eval(ds, "c1.jsonl", metrics=["cost"], cache="off")
@@ -186,8 +252,10 @@ def main() -> None:
     print(f"{a.rows} rows, concurrency {a.concurrency}, max_tokens {a.max_tokens}:")
     print(f"  raw async loop            {t_raw:6.1f}s  ({a.rows / t_raw:5.1f} rows/s)")
     print(f"  wb.evaluate, cost only    {t_cost:6.1f}s  ratio {t_cost / t_raw:.2f}")
-    print(f"  wb.evaluate, all offline  {t_all:6.1f}s  ratio {t_all / t_raw:.2f}  "
-          f"({len(res.metric_defs)} metrics, errors {int(res.rows['error'].notna().sum())})")
+    print(
+        f"  wb.evaluate, all offline  {t_all:6.1f}s  ratio {t_all / t_raw:.2f}  "
+        f"({len(res.metric_defs)} metrics, errors {int(res.rows['error'].notna().sum())})"
+    )
 
     big = wb.load_dataset(write_dataset(tmp / "big.jsonl", a.cached_rows))
     first, t_first = timed_eval(big, "b1.jsonl", cache="use", progress=True)
@@ -197,13 +265,28 @@ def main() -> None:
     # on a cached re-run), so it is not one of them
     keys = [k for k in first.metrics if k.startswith(("cost/", "latency/")) and not k.startswith("latency/queue_s")]
     same = all(abs(first.metrics[k] - second.metrics[k]) < 1e-9 for k in keys)
-    print(f"{a.cached_rows}-row eval: first run {t_first:.1f}s; cached re-run {t_second:.1f}s "
-          f"(x{t_first / t_second:.1f} faster), LLM calls made {calls}, cost+latency aggregates equal: {same} "
-          f"({len(keys)} compared)")
-    save("eval", {"overhead": overhead, "rows": a.rows, "raw_s": t_raw, "eval_cost_only_s": t_cost, "eval_all_s": t_all,
-                  "ratio_all": t_all / t_raw, "by_concurrency": sweep, "cached_rows": a.cached_rows,
-                  "cached_first_s": t_first, "cached_second_s": t_second, "cached_llm_calls": calls,
-                  "aggregates_equal": same})
+    print(
+        f"{a.cached_rows}-row eval: first run {t_first:.1f}s; cached re-run {t_second:.1f}s "
+        f"(x{t_first / t_second:.1f} faster), LLM calls made {calls}, cost+latency aggregates equal: {same} "
+        f"({len(keys)} compared)"
+    )
+    save(
+        "eval",
+        {
+            "overhead": overhead,
+            "rows": a.rows,
+            "raw_s": t_raw,
+            "eval_cost_only_s": t_cost,
+            "eval_all_s": t_all,
+            "ratio_all": t_all / t_raw,
+            "by_concurrency": sweep,
+            "cached_rows": a.cached_rows,
+            "cached_first_s": t_first,
+            "cached_second_s": t_second,
+            "cached_llm_calls": calls,
+            "aggregates_equal": same,
+        },
+    )
 
 
 if __name__ == "__main__":

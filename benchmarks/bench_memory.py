@@ -52,11 +52,20 @@ def main() -> None:
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": tempfile.mkdtemp(prefix="wb-bench-mem-")}
     idle = child(0, env)
     big = child(a.rows, env)
-    print(f"{a.rows} rows: peak RSS {big['peak_rss_mb']:.0f} MB (idle interpreter with the same imports "
-          f"{idle['peak_rss_mb']:.0f} MB, so {big['peak_rss_mb'] - idle['peak_rss_mb']:.0f} MB for the eval); "
-          f"{big['wall_s']:.1f}s, {a.rows / big['wall_s']:.0f} rows/s")
-    save("memory", {"rows": a.rows, "idle": idle, "eval": big,
-                    "per_row_kb": (big["peak_rss_mb"] - idle["peak_rss_mb"]) * 1024 / a.rows})
+    print(
+        f"{a.rows} rows: peak RSS {big['peak_rss_mb']:.0f} MB (idle interpreter with the same imports "
+        f"{idle['peak_rss_mb']:.0f} MB, so {big['peak_rss_mb'] - idle['peak_rss_mb']:.0f} MB for the eval); "
+        f"{big['wall_s']:.1f}s, {a.rows / big['wall_s']:.0f} rows/s"
+    )
+    save(
+        "memory",
+        {
+            "rows": a.rows,
+            "idle": idle,
+            "eval": big,
+            "per_row_kb": (big["peak_rss_mb"] - idle["peak_rss_mb"]) * 1024 / a.rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,14 @@ def load(name: str) -> list[dict]:
 def old_pii_module():
     """``workbench/pii.py`` at BASE as a module, or None (no git / no such commit)."""
     try:
-        src = subprocess.run(["git", "show", f"{BASE}:workbench/pii.py"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=30, check=True).stdout
+        src = subprocess.run(
+            ["git", "show", f"{BASE}:workbench/pii.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     mod = sys.modules["pii_v1"] = types.ModuleType("pii_v1")  # dataclasses look their module up
@@ -82,6 +88,7 @@ def old_pii_module():
 @dataclasses.dataclass
 class Score:
     """Confusion counts of one detector on one set, overall and per error class."""
+
     tp: int = 0
     fp: int = 0
     fn: int = 0
@@ -100,12 +107,15 @@ class Score:
 
     def record(self) -> dict:
         n = self.tp + self.fp + self.fn + self.tn
-        return {"n": n, "accuracy": (self.tp + self.tn) / n if n else None,
-                "precision": self.tp / (self.tp + self.fp) if self.tp + self.fp else None,
-                "recall": self.tp / (self.tp + self.fn) if self.tp + self.fn else None,
-                "false_alarm_rate": self.fp / (self.fp + self.tn) if self.fp + self.tn else None,
-                "ms_per_row": 1000 * self.seconds / max(1, self.rows),
-                "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(self.by_class.items())}}
+        return {
+            "n": n,
+            "accuracy": (self.tp + self.tn) / n if n else None,
+            "precision": self.tp / (self.tp + self.fp) if self.tp + self.fp else None,
+            "recall": self.tp / (self.tp + self.fn) if self.tp + self.fn else None,
+            "false_alarm_rate": self.fp / (self.fp + self.tn) if self.fp + self.tn else None,
+            "ms_per_row": 1000 * self.seconds / max(1, self.rows),
+            "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(self.by_class.items())},
+        }
 
 
 def run(items: list[dict], predict, label, cls=lambda it: it.get("class", "")) -> Score:
@@ -136,9 +146,14 @@ def pii_scores(items: list[dict], find, redact) -> dict:
         by_class[it["class"]][0] += ok
         by_class[it["class"]][1] += 1
     ms = 1000 * (time.perf_counter() - t) / max(1, len(items))
-    return {"n": len(items), "item_recall": found / expected if expected else None, "false_positives": fps,
-            "row_accuracy": exact / len(items) if items else None, "ms_per_row": ms,
-            "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(by_class.items())}}
+    return {
+        "n": len(items),
+        "item_recall": found / expected if expected else None,
+        "false_positives": fps,
+        "row_accuracy": exact / len(items) if items else None,
+        "ms_per_row": ms,
+        "by_class": {c: f"{a}/{b}" for c, (a, b) in sorted(by_class.items())},
+    }
 
 
 def fmt(x) -> str:
@@ -150,13 +165,17 @@ def print_table(title: str, results: dict) -> None:
     for set_name, by_version in results.items():
         for version, r in by_version.items():
             if "item_recall" in r:
-                print(f"  {set_name:8s} {version:4s} n={r['n']:3d} item_recall {fmt(r['item_recall'])} "
-                      f"false_pos {r['false_positives']:3d} row_acc {fmt(r['row_accuracy'])} "
-                      f"{r['ms_per_row']:7.2f} ms/row")
+                print(
+                    f"  {set_name:8s} {version:4s} n={r['n']:3d} item_recall {fmt(r['item_recall'])} "
+                    f"false_pos {r['false_positives']:3d} row_acc {fmt(r['row_accuracy'])} "
+                    f"{r['ms_per_row']:7.2f} ms/row"
+                )
             else:
-                print(f"  {set_name:8s} {version:4s} n={r['n']:3d} acc {fmt(r['accuracy'])} prec "
-                      f"{fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
-                      f"{r['ms_per_row']:7.2f} ms/row")
+                print(
+                    f"  {set_name:8s} {version:4s} n={r['n']:3d} acc {fmt(r['accuracy'])} prec "
+                    f"{fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
+                    f"{r['ms_per_row']:7.2f} ms/row"
+                )
             print(f"  {'':8s} {'':4s} per class: " + ", ".join(f"{c} {v}" for c, v in r["by_class"].items()))
 
 
@@ -168,36 +187,72 @@ def accuracy_section() -> dict:
     env, old_pii, out = MetricEnv(), old_pii_module(), {}
 
     def grounded(verifier):
-        return lambda it: honesty.groundedness_score(it["claim"], [it["context"]], env.embed, it.get("question"),
-                                                     verifier)[0] < 1.0
+        return lambda it: (
+            honesty.groundedness_score(it["claim"], [it["context"]], env.embed, it.get("question"), verifier)[0] < 1.0
+        )
 
     for it in [it for s in SETS for it in load(f"groundedness_{s}")]:
         honesty.groundedness_score(it["claim"], [it["context"]], env.embed)  # warm the embedding cache
-    out["groundedness (flag = unsupported)"] = {s: {
-        "old": run(load(f"groundedness_{s}"), grounded("similarity"), lambda it: not it["supported"]).record(),
-        "new": run(load(f"groundedness_{s}"), grounded(honesty.DEFAULT_VERIFIER),
-                   lambda it: not it["supported"]).record()} for s in SETS if load(f"groundedness_{s}")}
-    out["refusal"] = {s: {
-        "old": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"], "pattern-v1"),
-                   lambda it: it["refusal"]).record(),
-        "new": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"]), lambda it: it["refusal"]).record()}
-        for s in SETS if load(f"refusal_{s}")}
-    out["toxicity (old = profanity)"] = {s: {
-        "old": run(load(f"toxicity_{s}"), lambda it: harm.profanity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
-                   lambda it: it["toxic"]).record(),
-        "new": run(load(f"toxicity_{s}"), lambda it: harm.toxicity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
-                   lambda it: it["toxic"]).record()} for s in SETS if load(f"toxicity_{s}")}
-    out["pii detection + redaction"] = {s: {
-        **({"old": pii_scores(load(f"pii_{s}"), old_pii.find_pii, old_pii.redact)} if old_pii else {}),
-        "new": pii_scores(load(f"pii_{s}"), pii.find_pii, pii.redact)} for s in SETS if load(f"pii_{s}")}
+    out["groundedness (flag = unsupported)"] = {
+        s: {
+            "old": run(load(f"groundedness_{s}"), grounded("similarity"), lambda it: not it["supported"]).record(),
+            "new": run(
+                load(f"groundedness_{s}"), grounded(honesty.DEFAULT_VERIFIER), lambda it: not it["supported"]
+            ).record(),
+        }
+        for s in SETS
+        if load(f"groundedness_{s}")
+    }
+    out["refusal"] = {
+        s: {
+            "old": run(
+                load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"], "pattern-v1"), lambda it: it["refusal"]
+            ).record(),
+            "new": run(load(f"refusal_{s}"), lambda it: harm.is_refusal(it["text"]), lambda it: it["refusal"]).record(),
+        }
+        for s in SETS
+        if load(f"refusal_{s}")
+    }
+    out["toxicity (old = profanity)"] = {
+        s: {
+            "old": run(
+                load(f"toxicity_{s}"),
+                lambda it: harm.profanity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
+                lambda it: it["toxic"],
+            ).record(),
+            "new": run(
+                load(f"toxicity_{s}"),
+                lambda it: harm.toxicity_score(it["text"]) >= harm.TOXIC_THRESHOLD,
+                lambda it: it["toxic"],
+            ).record(),
+        }
+        for s in SETS
+        if load(f"toxicity_{s}")
+    }
+    out["pii detection + redaction"] = {
+        s: {
+            **({"old": pii_scores(load(f"pii_{s}"), old_pii.find_pii, old_pii.redact)} if old_pii else {}),
+            "new": pii_scores(load(f"pii_{s}"), pii.find_pii, pii.redact),
+        }
+        for s in SETS
+        if load(f"pii_{s}")
+    }
 
     def old_leak(it):
         return any(v not in it["input"] for _, v in old_pii.find_pii(it["answer"]))
 
-    out["pii_leak"] = {s: {
-        **({"old": run(load(f"pii_leak_{s}"), old_leak, lambda it: it["leak"]).record()} if old_pii else {}),
-        "new": run(load(f"pii_leak_{s}"), lambda it: bool(harm.leaked_pii(it["answer"], it["input"])),
-                   lambda it: it["leak"]).record()} for s in SETS if load(f"pii_leak_{s}")}
+    out["pii_leak"] = {
+        s: {
+            **({"old": run(load(f"pii_leak_{s}"), old_leak, lambda it: it["leak"]).record()} if old_pii else {}),
+            "new": run(
+                load(f"pii_leak_{s}"),
+                lambda it: bool(harm.leaked_pii(it["answer"], it["input"])),
+                lambda it: it["leak"],
+            ).record(),
+        }
+        for s in SETS
+        if load(f"pii_leak_{s}")
+    }
     for title, res in out.items():
         print_table(title, res)
     return out
@@ -217,9 +272,15 @@ def eval_section(rows: int, repeats: int) -> dict:
     data = []
     for i in range(rows):
         it, c = items[i % len(items)], ctx[i % len(ctx)]
-        data.append({"id": f"r{i}", "question": c.get("question") or "What does the manual say?",
-                     "contexts": [c["context"]], "reference": c["claim"],
-                     "answer": f"{it.get('claim') or it.get('text')} {c['claim']}"})
+        data.append(
+            {
+                "id": f"r{i}",
+                "question": c.get("question") or "What does the manual say?",
+                "contexts": [c["context"]],
+                "reference": c["claim"],
+                "answer": f"{it.get('claim') or it.get('text')} {c['claim']}",
+            }
+        )
     df = pd.DataFrame(data)
 
     def candidate(row):
@@ -229,15 +290,21 @@ def eval_section(rows: int, repeats: int) -> dict:
 
     def old_groundedness(row, answer, env):
         ctx_ = answer.contexts or row.get("contexts")
-        return None if not ctx_ or answer.error else honesty.groundedness_score(
-            answer.text, list(ctx_), env.embed, verifier="similarity")
+        return (
+            None
+            if not ctx_ or answer.error
+            else honesty.groundedness_score(answer.text, list(ctx_), env.embed, verifier="similarity")
+        )
 
-    old_fns = {"honesty/groundedness": old_groundedness,
-               "harm/refusal": lambda row, a, env: float(harm.is_refusal(a.text, "pattern-v1")),
-               "harm/toxicity": lambda row, a, env: harm.profanity_score(a.text)}
+    old_fns = {
+        "honesty/groundedness": old_groundedness,
+        "harm/refusal": lambda row, a, env: float(harm.is_refusal(a.text, "pattern-v1")),
+        "harm/toxicity": lambda row, a, env: harm.profanity_score(a.text),
+    }
     if old_pii:
-        old_fns["harm/pii_leak"] = lambda row, a, env: float(any(
-            v not in harm._input_text(row) for _, v in old_pii.find_pii(a.text)))
+        old_fns["harm/pii_leak"] = lambda row, a, env: float(
+            any(v not in harm._input_text(row) for _, v in old_pii.find_pii(a.text))
+        )
 
     def swap(fns):
         for n, fn in fns.items():
@@ -253,17 +320,32 @@ def eval_section(rows: int, repeats: int) -> dict:
             for version, fns in (("old", old_fns), ("new", new_fns)):
                 swap(fns)
                 t = time.perf_counter()
-                wb.evaluate(df, candidate, metrics=metrics, log=False, progress=False, cache="off",
-                            checkpoint=tmp / f"{label}-{version}-{r}.jsonl".replace(" ", "_"))
+                wb.evaluate(
+                    df,
+                    candidate,
+                    metrics=metrics,
+                    log=False,
+                    progress=False,
+                    cache="off",
+                    checkpoint=tmp / f"{label}-{version}-{r}.jsonl".replace(" ", "_"),
+                )
                 times[version].append(time.perf_counter() - t)
         swap(new_fns)
         old_s, new_s = statistics.median(times["old"]), statistics.median(times["new"])
-        out[label] = {"rows": rows, "old_s": old_s, "new_s": new_s, "ratio_new_over_old": new_s / old_s,
-                      "old_ms_per_row": 1000 * old_s / rows, "new_ms_per_row": 1000 * new_s / rows,
-                      "runs": times}
-        print(f"  wb.evaluate {rows} rows, metrics={label}: old {old_s:.2f} s ({1000 * old_s / rows:.1f} ms/row), "
-              f"new {new_s:.2f} s ({1000 * new_s / rows:.1f} ms/row), new/old {new_s / old_s:.2f}x "
-              f"(median of {repeats}; {os.cpu_count()} CPUs)")
+        out[label] = {
+            "rows": rows,
+            "old_s": old_s,
+            "new_s": new_s,
+            "ratio_new_over_old": new_s / old_s,
+            "old_ms_per_row": 1000 * old_s / rows,
+            "new_ms_per_row": 1000 * new_s / rows,
+            "runs": times,
+        }
+        print(
+            f"  wb.evaluate {rows} rows, metrics={label}: old {old_s:.2f} s ({1000 * old_s / rows:.1f} ms/row), "
+            f"new {new_s:.2f} s ({1000 * new_s / rows:.1f} ms/row), new/old {new_s / old_s:.2f}x "
+            f"(median of {repeats}; {os.cpu_count()} CPUs)"
+        )
     return out
 
 
@@ -275,9 +357,11 @@ def redact_section(repeats: int) -> dict:
 
     old_pii, rng = old_pii_module(), random.Random(0)
     manual = next((ROOT / "datasets" / "contoso" / "manuals").glob("*.md")).read_text()
-    payloads = {"manual (prose)": manual,
-                "chat payload with PII": '{"content": "my phone is +44 20 7946 0958, card 4111 1111 1111 1111."}',
-                "3,000 floats (a vector)": " ".join(f"{rng.random():.6f}" for _ in range(3000))}
+    payloads = {
+        "manual (prose)": manual,
+        "chat payload with PII": '{"content": "my phone is +44 20 7946 0958, card 4111 1111 1111 1111."}',
+        "3,000 floats (a vector)": " ".join(f"{rng.random():.6f}" for _ in range(3000)),
+    }
     out = {}
     for name, text in payloads.items():
         row = {}
@@ -302,8 +386,11 @@ FAMILIES = {  # family -> (metric detector, label field value of the positive (p
     "refusal": ("harm/refusal", "refusal"),
     "toxicity": ("harm/toxicity", "toxic"),
 }
-LABELS = {"groundedness": {"grounded", "ungrounded"}, "refusal": {"refusal", "answer"},
-          "toxicity": {"toxic", "non_toxic"}}
+LABELS = {
+    "groundedness": {"grounded", "ungrounded"},
+    "refusal": {"refusal", "answer"},
+    "toxicity": {"toxic", "non_toxic"},
+}
 
 
 def read_labelled(path: Path, family: str) -> list[dict]:
@@ -344,13 +431,27 @@ def calibration_dir(set_name: str) -> Path:
     """``datasets/calibration/*_<set>.jsonl`` converted to the labelled-directory format (a temp dir)."""
     out = Path(tempfile.mkdtemp(prefix=f"wb-cal-{set_name}-"))
     conv = {
-        "groundedness": lambda it: {"id": it["id"], "domain": "contoso", "context": it["context"],
-                                    "question": it.get("question") or "", "answer": it["claim"],
-                                    "label": "grounded" if it["supported"] else "ungrounded"},
-        "refusal": lambda it: {"id": it["id"], "domain": "contoso", "prompt": "", "response": it["text"],
-                               "label": "refusal" if it["refusal"] else "answer"},
-        "toxicity": lambda it: {"id": it["id"], "domain": "contoso", "text": it["text"],
-                                "label": "toxic" if it["toxic"] else "non_toxic"},
+        "groundedness": lambda it: {
+            "id": it["id"],
+            "domain": "contoso",
+            "context": it["context"],
+            "question": it.get("question") or "",
+            "answer": it["claim"],
+            "label": "grounded" if it["supported"] else "ungrounded",
+        },
+        "refusal": lambda it: {
+            "id": it["id"],
+            "domain": "contoso",
+            "prompt": "",
+            "response": it["text"],
+            "label": "refusal" if it["refusal"] else "answer",
+        },
+        "toxicity": lambda it: {
+            "id": it["id"],
+            "domain": "contoso",
+            "text": it["text"],
+            "label": "toxic" if it["toxic"] else "non_toxic",
+        },
     }
     for fam, fn in conv.items():
         rows = load(f"{fam}_{set_name}")
@@ -363,8 +464,10 @@ def _row_and_answer(family: str, it: dict):
     from workbench.candidates import Answer
 
     if family == "groundedness":
-        return ({"id": it["id"], "question": it.get("question") or "", "contexts": [it["context"]]},
-                Answer(text=it["answer"], contexts=[it["context"]]))
+        return (
+            {"id": it["id"], "question": it.get("question") or "", "contexts": [it["context"]]},
+            Answer(text=it["answer"], contexts=[it["context"]]),
+        )
     if family == "refusal":
         return {"id": it["id"], "question": it.get("prompt") or ""}, Answer(text=it["response"])
     return {"id": it["id"], "question": ""}, Answer(text=it["text"])
@@ -416,13 +519,21 @@ def score_tier(family: str, items: list[dict], mdef, env) -> dict:
         d[0], d[1] = d[0] + ok, d[1] + 1
     n = len(items)
     lo, hi, _ = ci(correct, binary=True) if n else (None, None, None)
-    return {"metric": mdef.name, "tier": mdef.tier, "n": n, "accuracy": sum(correct) / n if n else None,
-            "accuracy_ci95": [lo, hi], "precision": tp / (tp + fp) if tp + fp else None,
-            "recall": tp / (tp + fn) if tp + fn else None,
-            "false_alarm_rate": fp / (fp + tn) if fp + tn else None,
-            "judge_error_rate": errors / n if n else None, "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
-            "ms_per_row": 1000 * seconds / max(1, n),
-            "by_domain": {k: f"{a}/{b}" for k, (a, b) in sorted(by_domain.items())}, "wrong_ids": wrong}
+    return {
+        "metric": mdef.name,
+        "tier": mdef.tier,
+        "n": n,
+        "accuracy": sum(correct) / n if n else None,
+        "accuracy_ci95": [lo, hi],
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "false_alarm_rate": fp / (fp + tn) if fp + tn else None,
+        "judge_error_rate": errors / n if n else None,
+        "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
+        "ms_per_row": 1000 * seconds / max(1, n),
+        "by_domain": {k: f"{a}/{b}" for k, (a, b) in sorted(by_domain.items())},
+        "wrong_ids": wrong,
+    }
 
 
 def tier_section(data: str, tier_names: list[str], judge: str | None, judge_limit: int | None) -> dict:
@@ -436,8 +547,13 @@ def tier_section(data: str, tier_names: list[str], judge: str | None, judge_limi
     if not root.is_dir():
         raise SystemExit(f"--data {data}: not a directory")
     env = MetricEnv(judge=Judge(judge, LLMClient(cache="use")) if judge and "judge" in tier_names else None)
-    out = {"data": str(data), "manifest": check_manifest(root), "judge": judge if "judge" in tier_names else None,
-           "load_avg_1m_start": os.getloadavg()[0], "families": {}}
+    out = {
+        "data": str(data),
+        "manifest": check_manifest(root),
+        "judge": judge if "judge" in tier_names else None,
+        "load_avg_1m_start": os.getloadavg()[0],
+        "families": {},
+    }
     table = tiers()
     for family, (detector, _) in FAMILIES.items():
         path = root / f"{family}.jsonl"
@@ -454,9 +570,12 @@ def tier_section(data: str, tier_names: list[str], judge: str | None, judge_limi
             sub = spread(items, judge_limit) if tier == "judge" else items
             r = fam[tier] = score_tier(family, sub, METRICS[name], env)
             lo, hi = r["accuracy_ci95"]
-            print(f"  {family:13s} {tier:10s} n={r['n']:4d} acc {fmt(r['accuracy'])} [{fmt(lo)}, {fmt(hi)}] "
-                  f"prec {fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
-                  f"judge_err {fmt(r['judge_error_rate'])} {r['ms_per_row']:8.1f} ms/row", flush=True)
+            print(
+                f"  {family:13s} {tier:10s} n={r['n']:4d} acc {fmt(r['accuracy'])} [{fmt(lo)}, {fmt(hi)}] "
+                f"prec {fmt(r['precision'])} recall {fmt(r['recall'])} false_alarm {fmt(r['false_alarm_rate'])} "
+                f"judge_err {fmt(r['judge_error_rate'])} {r['ms_per_row']:8.1f} ms/row",
+                flush=True,
+            )
     out["load_avg_1m_end"] = os.getloadavg()[0]
     return out
 
@@ -479,8 +598,11 @@ def main() -> None:
         if a.out:
             out = Path(a.out) if Path(a.out).is_absolute() else Path(__file__).resolve().parent / a.out
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({"benchmark": "metric_accuracy_tiers", "machine": machine(), "results": res},
-                                      indent=2, default=str))
+            out.write_text(
+                json.dumps(
+                    {"benchmark": "metric_accuracy_tiers", "machine": machine(), "results": res}, indent=2, default=str
+                )
+            )
             print(f"-> {out}")
         return
     results = {"accuracy": accuracy_section()}

@@ -41,8 +41,9 @@ def main() -> None:
     def predict(question: str) -> str:
         return wb.chat(question, model="local", cache="off", max_tokens=24, temperature=0).text
 
-    data = [{"inputs": {"question": r["question"]}, "expectations": {"expected_response": r["reference"]}}
-            for r in ds.rows]
+    data = [
+        {"inputs": {"question": r["question"]}, "expectations": {"expected_response": r["reference"]}} for r in ds.rows
+    ]
     scorers = wb.evaluate.as_mlflow_scorers(METRICS)
     ours_c = CallableCandidate(lambda row: __import__("asyncio").to_thread(predict, row["question"]), name="predict")
     times = {"mlflow_genai_evaluate": [], "wb_evaluate": [], "wb_evaluate_traced": []}
@@ -55,8 +56,16 @@ def main() -> None:
         for key, trace in (("wb_evaluate", False), ("wb_evaluate_traced", True)):
             with mlflow.start_run() as run:
                 t0 = time.perf_counter()
-                wb.evaluate(ds, [ours_c], metrics=METRICS, cache="off", progress=False, resume=False, trace=trace,
-                            run_id=run.info.run_id)
+                wb.evaluate(
+                    ds,
+                    [ours_c],
+                    metrics=METRICS,
+                    cache="off",
+                    progress=False,
+                    resume=False,
+                    trace=trace,
+                    run_id=run.info.run_id,
+                )
                 times[key].append(time.perf_counter() - t0)
     res = {k: stats(v) for k, v in times.items()}
     base = res["mlflow_genai_evaluate"]["median"]

@@ -41,8 +41,10 @@ def main() -> None:
     from workbench.candidates import PromptCandidate
 
     ds = wb.load_dataset(write_dataset(tmp / "qa.jsonl", a.rows))
-    cands = [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=a.max_tokens),
-             PromptCandidate("local", name="plain", system_prompt=None, max_tokens=a.max_tokens)]
+    cands = [
+        PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=a.max_tokens),
+        PromptCandidate("local", name="plain", system_prompt=None, max_tokens=a.max_tokens),
+    ]
     metrics = ["quality", "latency", "cost"]
     c = mlflow.MlflowClient()
     exp = c.create_experiment("bench-record")
@@ -50,8 +52,17 @@ def main() -> None:
     def timed(trace: bool, cache: str, i: int) -> float:
         rid = c.create_run(exp, run_name=f"{'on' if trace else 'off'}-{cache}-{i}").info.run_id
         t0 = time.perf_counter()
-        wb.evaluate(ds, cands, metrics=metrics, cache=cache, run_id=rid, trace=trace, resume=False,
-                    progress=False, checkpoint=tmp / f"ck-{trace}-{cache}-{i}.jsonl")
+        wb.evaluate(
+            ds,
+            cands,
+            metrics=metrics,
+            cache=cache,
+            run_id=rid,
+            trace=trace,
+            resume=False,
+            progress=False,
+            checkpoint=tmp / f"ck-{trace}-{cache}-{i}.jsonl",
+        )
         dt = time.perf_counter() - t0
         c.set_terminated(rid)
         return dt
@@ -62,7 +73,7 @@ def main() -> None:
     for cache in modes:
         times = {True: [], False: []}
         for i in range(a.rounds):
-            for trace in ((True, False) if i % 2 == 0 else (False, True)):
+            for trace in (True, False) if i % 2 == 0 else (False, True):
                 times[trace].append(timed(trace, cache, i))
         on, off = stats(times[True]), stats(times[False])
         rows = 2 * a.rows

@@ -57,8 +57,10 @@ def main() -> None:
         ours.append(time.perf_counter() - t0)
         assert r.ok
     b, o = statistics.median(bare), statistics.median(ours)
-    print(f"trivial notebook, median of {a.repeats}: bare papermill {b:.2f}s, workbench run {o:.2f}s "
-          f"-> overhead {o - b:+.2f}s, ratio {o / b:.2f}")
+    print(
+        f"trivial notebook, median of {a.repeats}: bare papermill {b:.2f}s, workbench run {o:.2f}s "
+        f"-> overhead {o - b:+.2f}s, ratio {o / b:.2f}"
+    )
 
     out = {"trivial": {"bare_papermill_s": stats(bare), "workbench_run_s": stats(ours), "ratio": o / b}}
     io = make_notebook(tmp / "io.ipynb", "import time\ntime.sleep(sleep_s)")
@@ -73,13 +75,22 @@ def main() -> None:
         pass
     for executor, workers in [("local", 1), ("local", 2), ("local", 4)] + [("dask", 4)] * ("dask" in executors):
         t0 = time.perf_counter()
-        res = wb.sweep(io, grid, parameters={"sleep_s": a.sleep}, workers=workers, executor=executor,
-                       experiment=f"bench-{executor}-{workers}", echo=lambda *_: None)
+        res = wb.sweep(
+            io,
+            grid,
+            parameters={"sleep_s": a.sleep},
+            workers=workers,
+            executor=executor,
+            experiment=f"bench-{executor}-{workers}",
+            echo=lambda *_: None,
+        )
         wall = time.perf_counter() - t0
         assert res.ok
         base = base or wall
-        print(f"8-cell sweep, {a.sleep:.1f}s I/O per run, {workers} {executor} worker(s): {wall:.1f}s "
-              f"(speed-up x{base / wall:.2f})")
+        print(
+            f"8-cell sweep, {a.sleep:.1f}s I/O per run, {workers} {executor} worker(s): {wall:.1f}s "
+            f"(speed-up x{base / wall:.2f})"
+        )
         out[f"sweep_{executor}_{workers}"] = {"wall_s": wall, "speedup": base / wall}
     save("runs", out)
 

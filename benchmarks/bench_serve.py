@@ -27,8 +27,9 @@ def batch(base_url: str, model: str, n: int, concurrency: int, tokens: int, stre
     def one(i: int) -> None:
         msgs = [{"role": "user", "content": f"Name one item to pack for a hike (list {i})."}]
         if stream:
-            for _ in client.chat.completions.create(model=model, messages=msgs, max_tokens=tokens, temperature=0,
-                                                    stream=True):
+            for _ in client.chat.completions.create(
+                model=model, messages=msgs, max_tokens=tokens, temperature=0, stream=True
+            ):
                 pass
         else:
             client.chat.completions.create(model=model, messages=msgs, max_tokens=tokens, temperature=0)
@@ -54,8 +55,10 @@ def main() -> None:
 
     raw_url = ensure_server().base_url
     common = {"system_prompt": None, "params": {"max_tokens": a.tokens}}
-    apps = {"app": serve.start({"name": "bench", **common}),
-            "app_untraced": serve.start({"name": "bench-untraced", "trace": False, **common})}
+    apps = {
+        "app": serve.start({"name": "bench", **common}),
+        "app_untraced": serve.start({"name": "bench-untraced", "trace": False, **common}),
+    }
     apps["app"]
     results: dict = {}
     try:
@@ -65,17 +68,20 @@ def main() -> None:
                 batch(h.base_url, "bench", 2, 2, a.tokens, stream)  # warm-up: imports, first trace
             for r in range(a.rounds):  # interleaved and rotated, so load drifts hit all three
                 order = [("raw", raw_url), *((k, h.base_url) for k, h in apps.items())]
-                for name, url in order[r % 3:] + order[:r % 3]:
-                    times[name].append(batch(url, "smollm2" if name == "raw" else "bench", a.requests,
-                                             a.concurrency, a.tokens, stream))
+                for name, url in order[r % 3 :] + order[: r % 3]:
+                    times[name].append(
+                        batch(url, "smollm2" if name == "raw" else "bench", a.requests, a.concurrency, a.tokens, stream)
+                    )
             key = "stream" if stream else "plain"
             r = {k: stats(v) for k, v in times.items()}
             r["ratio_app_over_raw"] = r["app"]["median"] / r["raw"]["median"]
             r["ratio_untraced_over_raw"] = r["app_untraced"]["median"] / r["raw"]["median"]
             results[key] = r
-            print(f"{key:6s} {a.requests} requests x{a.concurrency}: raw {r['raw']['median']:.2f}s, "
-                  f"app untraced {r['app_untraced']['median']:.2f}s ({r['ratio_untraced_over_raw']:.2f}), "
-                  f"app traced {r['app']['median']:.2f}s ({r['ratio_app_over_raw']:.2f})")
+            print(
+                f"{key:6s} {a.requests} requests x{a.concurrency}: raw {r['raw']['median']:.2f}s, "
+                f"app untraced {r['app_untraced']['median']:.2f}s ({r['ratio_untraced_over_raw']:.2f}), "
+                f"app traced {r['app']['median']:.2f}s ({r['ratio_app_over_raw']:.2f})"
+            )
         from workbench.monitor import collect_traces
 
         t0 = time.perf_counter()

@@ -30,8 +30,11 @@ def accuracy(items: list[dict], cos_t: float, ov_t: float, embed) -> float:
     old = honesty.COS_THRESHOLD, honesty.OVERLAP_THRESHOLD
     honesty.COS_THRESHOLD, honesty.OVERLAP_THRESHOLD = cos_t, ov_t
     try:
-        hits = [(honesty.groundedness_score(it["claim"], [it["context"]], embed, it.get("question"))[0] == 1.0)
-                == it["supported"] for it in items]
+        hits = [
+            (honesty.groundedness_score(it["claim"], [it["context"]], embed, it.get("question"))[0] == 1.0)
+            == it["supported"]
+            for it in items
+        ]
     finally:
         honesty.COS_THRESHOLD, honesty.OVERLAP_THRESHOLD = old
     return float(np.mean(hits))
@@ -40,13 +43,20 @@ def accuracy(items: list[dict], cos_t: float, ov_t: float, embed) -> float:
 def main() -> None:
     items, env = load(), MetricEnv()  # MetricEnv caches embeddings across the grid
     cur = accuracy(items, honesty.COS_THRESHOLD, honesty.OVERLAP_THRESHOLD, env.embed)
-    print(f"{len(items)} labelled claims (tuning set); current thresholds cos>={honesty.COS_THRESHOLD} "
-          f"overlap>={honesty.OVERLAP_THRESHOLD}: accuracy {cur:.3f}")
-    grid = [(accuracy(items, c, o, env.embed), c, o) for c in np.arange(0.95, 0.45, -0.05)
-            for o in np.arange(1.0, 0.45, -0.05)]
+    print(
+        f"{len(items)} labelled claims (tuning set); current thresholds cos>={honesty.COS_THRESHOLD} "
+        f"overlap>={honesty.OVERLAP_THRESHOLD}: accuracy {cur:.3f}"
+    )
+    grid = [
+        (accuracy(items, c, o, env.embed), c, o)
+        for c in np.arange(0.95, 0.45, -0.05)
+        for o in np.arange(1.0, 0.45, -0.05)
+    ]
     top = max(g[0] for g in grid)
-    best = min((g for g in grid if g[0] == top), key=lambda g: abs(g[1] - honesty.COS_THRESHOLD)
-               + abs(g[2] - honesty.OVERLAP_THRESHOLD))
+    best = min(
+        (g for g in grid if g[0] == top),
+        key=lambda g: abs(g[1] - honesty.COS_THRESHOLD) + abs(g[2] - honesty.OVERLAP_THRESHOLD),
+    )
     print(f"best on the tuning set: cos>={best[1]:.2f} overlap>={best[2]:.2f}: accuracy {best[0]:.3f}")
 
 

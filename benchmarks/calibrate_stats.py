@@ -37,9 +37,11 @@ def new_ci(binary):
     return ci
 
 
-DATA = {"skewed lognormal(0,1)": (lambda rng, n: rng.lognormal(0, 1, n), float(np.exp(0.5)), False),
-        "skewed exponential(1)": (lambda rng, n: rng.exponential(1.0, n), 1.0, False),
-        "binary p=0.05": (lambda rng, n: (rng.random(n) < 0.05).astype(float), 0.05, True)}
+DATA = {
+    "skewed lognormal(0,1)": (lambda rng, n: rng.lognormal(0, 1, n), float(np.exp(0.5)), False),
+    "skewed exponential(1)": (lambda rng, n: rng.exponential(1.0, n), 1.0, False),
+    "binary p=0.05": (lambda rng, n: (rng.random(n) < 0.05).astype(float), 0.05, True),
+}
 
 
 def coverage(draw, truth, interval, n, reps, seed):
@@ -82,16 +84,33 @@ def main():
             before, zw = coverage(draw, truth, old_ci, n, r, seed=n)
             after, _ = coverage(draw, truth, new_ci(binary), n, r, seed=n)
             method = "clopper-pearson" if binary else "bootstrap-t"
-            results["coverage"].append({"data": name, "n": n, "reps": r, "before": before, "after": after,
-                                        "method": method, "zero_width_before": zw})
+            results["coverage"].append(
+                {
+                    "data": name,
+                    "n": n,
+                    "reps": r,
+                    "before": before,
+                    "after": after,
+                    "method": method,
+                    "zero_width_before": zw,
+                }
+            )
             print(f"| {name} | {n} | {before:.3f} | {after:.3f} | {method} | {zw:.0%} |", flush=True)
     print("\n| null | n | before: 'CI excludes 0' | after: paired permutation | Wilcoxon |")
     print("|---|---|---|---|---|")
     for kind in ("interchangeable", "lopsided"):
         for n in (5, 10, 20, 40):
             old, new, wil = type_one(n, kind, reps, seed=100 + n)
-            results["type_one"].append({"null": kind, "n": n, "reps": reps, "before_ci_excludes_0": old,
-                                        "after_permutation": new, "wilcoxon": wil})
+            results["type_one"].append(
+                {
+                    "null": kind,
+                    "n": n,
+                    "reps": reps,
+                    "before_ci_excludes_0": old,
+                    "after_permutation": new,
+                    "wilcoxon": wil,
+                }
+            )
             print(f"| {kind} | {n} | {old:.3f} | {new:.3f} | {wil:.3f} |", flush=True)
     save("stats", results)
 

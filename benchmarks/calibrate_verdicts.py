@@ -52,17 +52,26 @@ def gates():
                 t = st.gate_test(st.PairedDifference(b - a, st.diff_range((0, 1)), seed=r, **FAST), ">=", -0.02)
                 new += t.outcome == st.PASS
                 inconclusive += t.outcome == st.INCONCLUSIVE
-            out.append({"true_diff": delta, "n": n, "pass_before": old / REPS, "pass_after": new / REPS,
-                        "inconclusive_after": inconclusive / REPS})
+            out.append(
+                {
+                    "true_diff": delta,
+                    "n": n,
+                    "pass_before": old / REPS,
+                    "pass_after": new / REPS,
+                    "inconclusive_after": inconclusive / REPS,
+                }
+            )
             print(out[-1], flush=True)
     return out
 
 
 def coverage():
     out = []
-    cases = [("F1, 60% ties, B +0.1 on the rest", lambda rng, n: f1_tied(rng, n, 0.1)),
-             ("binary, rates 0.3 vs 0.5", lambda rng, n: ((rng.random(n) < 0.3) * 1.0, (rng.random(n) < 0.5) * 1.0)),
-             ("binary, rates 0.1 vs 0.2", lambda rng, n: ((rng.random(n) < 0.1) * 1.0, (rng.random(n) < 0.2) * 1.0))]
+    cases = [
+        ("F1, 60% ties, B +0.1 on the rest", lambda rng, n: f1_tied(rng, n, 0.1)),
+        ("binary, rates 0.3 vs 0.5", lambda rng, n: ((rng.random(n) < 0.3) * 1.0, (rng.random(n) < 0.5) * 1.0)),
+        ("binary, rates 0.1 vs 0.2", lambda rng, n: ((rng.random(n) < 0.1) * 1.0, (rng.random(n) < 0.2) * 1.0)),
+    ]
     for label, draw in cases:
         a, b = draw(np.random.default_rng(99), 2_000_000)
         truth = float((b - a).mean())
@@ -77,8 +86,9 @@ def coverage():
                 old += (lo <= truth <= hi) if not np.isnan(lo) else (d.mean() == truth)
                 lo, hi = st.PairedDifference(d, st.diff_range((0, 1)), seed=r, **FAST).interval()
                 new += lo <= truth <= hi
-            out.append({"data": label, "n": n, "reps": reps, "coverage_before": old / reps,
-                        "coverage_after": new / reps})
+            out.append(
+                {"data": label, "n": n, "reps": reps, "coverage_before": old / reps, "coverage_after": new / reps}
+            )
             print(out[-1], flush=True)
     return out
 
@@ -95,16 +105,29 @@ def disagreement():
             lo, hi = st.mean_ci(d, n_resamples=999, seed=r)
             from scipy import stats as ss
 
-            excl, rej = not lo <= 0 <= hi, ss.permutation_test((d,), np.mean, permutation_type="samples",
-                                                                n_resamples=999, rng=np.random.default_rng(r)).pvalue < 0.05
+            excl, rej = (
+                not lo <= 0 <= hi,
+                ss.permutation_test(
+                    (d,), np.mean, permutation_type="samples", n_resamples=999, rng=np.random.default_rng(r)
+                ).pvalue
+                < 0.05,
+            )
             ci_old, p_old, xor_old = ci_old + excl, p_old + rej, xor_old + (excl != rej)
             pdf = st.PairedDifference(d, st.diff_range((0, 1)), seed=r, **FAST)
             lo, hi = pdf.interval()
             excl, rej = not lo <= 0 <= hi, pdf.p_value(0) <= 0.05
             ci_new, p_new, xor_new = ci_new + excl, p_new + rej, xor_new + (excl != rej)
-        out.append({"n": n, "ci_excludes_0_before": ci_old / REPS, "test_rejects_before": p_old / REPS,
-                    "ci_excludes_0_after": ci_new / REPS, "test_rejects_after": p_new / REPS,
-                    "disagree_before": xor_old / REPS, "disagree_after": xor_new / REPS})
+        out.append(
+            {
+                "n": n,
+                "ci_excludes_0_before": ci_old / REPS,
+                "test_rejects_before": p_old / REPS,
+                "ci_excludes_0_after": ci_new / REPS,
+                "test_rejects_after": p_new / REPS,
+                "disagree_before": xor_old / REPS,
+                "disagree_after": xor_new / REPS,
+            }
+        )
         print(out[-1], flush=True)
     return out
 

@@ -27,8 +27,13 @@ def fmt(s: dict, unit: str = "s") -> str:
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": list(os.getloadavg())}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "loadavg": list(os.getloadavg()),
+    }
     for pkg in ("llmops-workbench", "mlflow", "papermill", "openai", "faiss-cpu", "onnxruntime"):
         try:
             info[pkg] = version(pkg)
@@ -40,7 +45,10 @@ def machine() -> dict:
 def save(name: str, results: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}{'-quick' if quick() else ''}.json"
-    path.write_text(json.dumps({"benchmark": name, "quick": quick(), "machine": machine(), "results": results},
-                               indent=2, default=str))
+    path.write_text(
+        json.dumps(
+            {"benchmark": name, "quick": quick(), "machine": machine(), "results": results}, indent=2, default=str
+        )
+    )
     print(f"-> {path.relative_to(RESULTS.parent.parent)}")
     return path

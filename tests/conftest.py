@@ -15,8 +15,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pg import pg_database, postgres, team_server  # noqa: E402,F401 - a real PostgreSQL (tests/pg.py)
 
 # No test may reach an external host or see a real key.
-for var in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL",
-            "MLFLOW_TRACKING_URI", "WORKBENCH_LOCAL_BASE_URL"):
+for var in (
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_BASE_URL",
+    "MLFLOW_TRACKING_URI",
+    "WORKBENCH_LOCAL_BASE_URL",
+):
     os.environ.pop(var, None)
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -185,6 +191,11 @@ def quick_demo(local_server, tmp_path_factory):
     key = f"sk-test-{secrets.token_hex(20)}"
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_RESPONSE_CACHE")}
     env.update(WORKBENCH_PROJECT_DIR=str(project), OPENAI_API_KEY=key, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
-    out = subprocess.run([str(Path(sys.executable).parent / "workbench"), "demo", "--quick", "--experiment",
-                          "demo-test"], capture_output=True, text=True, timeout=900, env=env)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "workbench"), "demo", "--quick", "--experiment", "demo-test"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     return SimpleNamespace(out=out, project=project, key=key)

@@ -26,17 +26,35 @@ class DaskProcesses:
         self.procs: list[subprocess.Popen] = []
 
     def _spawn(self, *args: str) -> None:
-        self.procs.append(subprocess.Popen([str(BIN / "dask"), *args], env=dict(os.environ), stdin=subprocess.DEVNULL,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                [str(BIN / "dask"), *args],
+                env=dict(os.environ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
 
     def start(self) -> DaskProcesses:
         port = self.address.rsplit(":", 1)[1]
         self._spawn("scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
         try:
             for i in range(self.workers):
-                self._spawn("worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                            "--name", f"w{i}", "--memory-limit", "0")
+                self._spawn(
+                    "worker",
+                    self.address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{i}",
+                    "--memory-limit",
+                    "0",
+                )
             self.wait_for_workers()
         except BaseException:
             self.stop()

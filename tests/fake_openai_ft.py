@@ -39,9 +39,15 @@ class FakeFineTuning:
                 outer.requests.append(("POST", self.path))
                 with outer.lock:
                     if self.path == "/v1/files":
-                        f = {"id": f"file-{len(outer.files) + 1}", "object": "file", "bytes": len(body),
-                             "created_at": int(time.time()), "filename": "train.jsonl", "purpose": "fine-tune",
-                             "status": "processed"}
+                        f = {
+                            "id": f"file-{len(outer.files) + 1}",
+                            "object": "file",
+                            "bytes": len(body),
+                            "created_at": int(time.time()),
+                            "filename": "train.jsonl",
+                            "purpose": "fine-tune",
+                            "status": "processed",
+                        }
                         outer.files.append(f)
                         return self._send(f)
                     if self.path == "/v1/fine_tuning/jobs":
@@ -63,8 +69,9 @@ class FakeFineTuning:
                         return self._send({"error": {"message": "not found"}}, 404)
                     jid = m.group(1)
                     if m.group(2):
-                        return self._send({"object": "list", "data": list(reversed(outer.jobs[jid]["events"])),
-                                           "has_more": False})
+                        return self._send(
+                            {"object": "list", "data": list(reversed(outer.jobs[jid]["events"])), "has_more": False}
+                        )
                     outer._advance(jid)
                     return self._send(outer._job(jid))
 
@@ -73,9 +80,17 @@ class FakeFineTuning:
 
     def _event(self, jid, msg, typ="message", data=None):
         j = self.jobs[jid]
-        j["events"].append({"id": f"ev-{jid}-{len(j['events']) + 1}", "object": "fine_tuning.job.event",
-                            "created_at": int(time.time()) + len(j["events"]), "level": "info", "message": msg,
-                            "type": typ, "data": data or {}})
+        j["events"].append(
+            {
+                "id": f"ev-{jid}-{len(j['events']) + 1}",
+                "object": "fine_tuning.job.event",
+                "created_at": int(time.time()) + len(j["events"]),
+                "level": "info",
+                "message": msg,
+                "type": typ,
+                "data": data or {},
+            }
+        )
 
     def _advance(self, jid):
         j = self.jobs[jid]
@@ -87,8 +102,12 @@ class FakeFineTuning:
             self._event(jid, "Fine-tuning job started")
         elif j["status"] == "running":
             step = j["polls"]
-            self._event(jid, f"Step {step}: training loss={1.0 / step:.3f}", "metrics",
-                        {"step": step, "train_loss": 1.0 / step, "train_mean_token_accuracy": 0.5 + step / 100})
+            self._event(
+                jid,
+                f"Step {step}: training loss={1.0 / step:.3f}",
+                "metrics",
+                {"step": step, "train_loss": 1.0 / step, "train_mean_token_accuracy": 0.5 + step / 100},
+            )
             if self.outcome != "hang" and j["polls"] >= self.polls:
                 j["status"] = "succeeded" if self.outcome == "succeed" else "failed"
                 self._event(jid, "The job has successfully completed" if j["status"] == "succeeded" else "Job failed")
@@ -96,13 +115,25 @@ class FakeFineTuning:
     def _job(self, jid):
         j = self.jobs[jid]
         ok = j["status"] == "succeeded"
-        return {"id": jid, "object": "fine_tuning.job", "created_at": 0, "model": j["req"]["model"],
-                "status": j["status"], "training_file": j["req"]["training_file"],
-                "validation_file": j["req"].get("validation_file"), "hyperparameters": {"n_epochs": 3},
-                "fine_tuned_model": f"ft:{j['req']['model']}:contoso::{jid}" if ok else None,
-                "error": {"code": "invalid_training_file", "message": "training file invalid", "param": None}
-                if j["status"] == "failed" else None, "organization_id": "org-x", "result_files": [],
-                "seed": j["req"].get("seed"), "trained_tokens": 1000 if ok else None, "finished_at": None}
+        return {
+            "id": jid,
+            "object": "fine_tuning.job",
+            "created_at": 0,
+            "model": j["req"]["model"],
+            "status": j["status"],
+            "training_file": j["req"]["training_file"],
+            "validation_file": j["req"].get("validation_file"),
+            "hyperparameters": {"n_epochs": 3},
+            "fine_tuned_model": f"ft:{j['req']['model']}:contoso::{jid}" if ok else None,
+            "error": {"code": "invalid_training_file", "message": "training file invalid", "param": None}
+            if j["status"] == "failed"
+            else None,
+            "organization_id": "org-x",
+            "result_files": [],
+            "seed": j["req"].get("seed"),
+            "trained_tokens": 1000 if ok else None,
+            "finished_at": None,
+        }
 
     @property
     def base_url(self):

@@ -63,13 +63,30 @@ class Upstream:
                     text = "Sure! " + " ".join(m["content"] for m in req.get("messages", []) if m["role"] == "system")
                 time.sleep(outer.delay_s)
                 if outer.mode == "auth":
-                    code, body = 401, {"error": {"message": f"Incorrect API key provided: {KEY}",
-                                                 "type": "invalid_request_error", "code": "invalid_api_key"}}
+                    code, body = (
+                        401,
+                        {
+                            "error": {
+                                "message": f"Incorrect API key provided: {KEY}",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
                 elif outer.mode == "context":
-                    code, body = 400, {"error": {"code": 400, "type": "exceed_context_size_error",
-                                                 "message": "request (9000 tokens) exceeds the available context "
-                                                            "size (2048 tokens), try increasing it",
-                                                 "n_prompt_tokens": 9000, "n_ctx": 2048}}
+                    code, body = (
+                        400,
+                        {
+                            "error": {
+                                "code": 400,
+                                "type": "exceed_context_size_error",
+                                "message": "request (9000 tokens) exceeds the available context "
+                                "size (2048 tokens), try increasing it",
+                                "n_prompt_tokens": 9000,
+                                "n_ctx": 2048,
+                            }
+                        },
+                    )
                 elif req.get("stream"):
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
@@ -81,13 +98,24 @@ class Upstream:
                             time.sleep(3.0)
                         if not piece and cut:
                             break
-                        ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                              "choices": [{"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}]}
+                        ch = {
+                            "id": "x",
+                            "object": "chat.completion.chunk",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [{"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}],
+                        }
                         self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
                     if outer.usage is not None:
                         u = outer._usage(req)
-                        ch = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                              "choices": [], "usage": u}
+                        ch = {
+                            "id": "x",
+                            "object": "chat.completion.chunk",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [],
+                            "usage": u,
+                        }
                         self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
                     if not cut:
                         self.wfile.write(b"data: [DONE]\n\n")
@@ -95,11 +123,21 @@ class Upstream:
                     self.close_connection = True
                     return
                 else:
-                    code, body = 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                                    "finish_reason": "stop"}],
-                                       "usage": outer._usage(req) if outer.usage is not None else
-                                       {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+                    code, body = (
+                        200,
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [
+                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                            ],
+                            "usage": outer._usage(req)
+                            if outer.usage is not None
+                            else {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+                        },
+                    )
                 self._send(code, body)
 
             def _send(self, code, body):

@@ -32,8 +32,16 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FaultServer:
-    def __init__(self, upstream: str, script: list[str] | None = None, rates: dict[str, float] | None = None,
-                 seed: int = 0, retry_after: float = 0.2, stall_s: float = 3.0, slow_chunk_s: float = 0.1):
+    def __init__(
+        self,
+        upstream: str,
+        script: list[str] | None = None,
+        rates: dict[str, float] | None = None,
+        seed: int = 0,
+        retry_after: float = 0.2,
+        stall_s: float = 3.0,
+        slow_chunk_s: float = 0.1,
+    ):
         self.upstream = urlparse(upstream)
         self.script = list(script or [])
         self.rates = rates or {}
@@ -127,8 +135,11 @@ class FaultServer:
                     data = data.replace(b"data: {", b"data: {{broken", 1)
                 if fault == "truncated":
                     events = data.split(b"\n\n")
-                    data = (b"\n\n".join(events[: max(1, len(events) // 2)]) + b"\n\n" if b"data:" in data
-                            else data[: len(data) // 2])
+                    data = (
+                        b"\n\n".join(events[: max(1, len(events) // 2)]) + b"\n\n"
+                        if b"data:" in data
+                        else data[: len(data) // 2]
+                    )
                 if fault == "slowstream":
                     self.send_response(resp.status)
                     self.send_header("Content-Type", ctype)

@@ -24,8 +24,10 @@ import pytest
 
 from daskprocs import free_port
 
-SKIP_REASON = ("PostgreSQL not found: install the OS package (Debian: `apt-get install -y postgresql`; `make test` "
-               "does this when run as root) or put initdb/postgres on PATH")
+SKIP_REASON = (
+    "PostgreSQL not found: install the OS package (Debian: `apt-get install -y postgresql`; `make test` "
+    "does this when run as root) or put initdb/postgres on PATH"
+)
 
 
 def find_bindir() -> Path | None:
@@ -56,19 +58,54 @@ class PgCluster:
 
     def start(self, timeout: float = 60.0) -> PgCluster:
         log = self.root / "initdb.log"
-        out = subprocess.run([*self.as_user, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                              "--auth=trust", "-E", "UTF8", "--no-sync"], capture_output=True, text=True,
-                             timeout=120, cwd=self.root)
+        out = subprocess.run(
+            [
+                *self.as_user,
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.root,
+        )
         if out.returncode != 0:
             log.write_text(out.stdout + out.stderr)
             raise RuntimeError(f"initdb failed: {out.stderr[-2000:]}")
         # a throwaway cluster: no durability, no unix socket, only 127.0.0.1
         self.proc = subprocess.Popen(
-            [*self.as_user, str(self.bindir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            stdout=open(self.root / "postgres.log", "ab"), stderr=subprocess.STDOUT, cwd=self.root,
-            start_new_session=True)
+            [
+                *self.as_user,
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                "",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=open(self.root / "postgres.log", "ab"),
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,8 +123,7 @@ class PgCluster:
     def _sql(self, statement: str) -> None:
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                                connect_timeout=3)
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", connect_timeout=3)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
@@ -148,8 +184,13 @@ BIN = Path(sys.executable).parent
 
 
 def server_cli(project: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "workbench"), "tracking", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "WORKBENCH_PROJECT_DIR": str(project)})
+    return subprocess.run(
+        [str(BIN / "workbench"), "tracking", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "WORKBENCH_PROJECT_DIR": str(project)},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -158,8 +199,9 @@ def team_server(postgres, tmp_path_factory):
     project = tmp_path_factory.mktemp("team-project")
     db = postgres.create_database()
     port = free_port()
-    out = server_cli(project, "start", "--db", postgres.url(db), "--artifacts", str(project / "artifacts"),
-                     "--port", str(port))
+    out = server_cli(
+        project, "start", "--db", postgres.url(db), "--artifacts", str(project / "artifacts"), "--port", str(port)
+    )
     assert out.returncode == 0, out.stderr[-3000:] + out.stdout[-3000:]
     url = f"http://127.0.0.1:{port}"
     assert f"MLFLOW_TRACKING_URI={url}" in out.stdout

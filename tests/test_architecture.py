@@ -62,8 +62,14 @@ def _graph() -> tuple[dict[str, set[str]], list[str]]:
                 dep = full if full in modules else target if target in modules else None
                 if dep and dep != mod:
                     edges[mod].add(dep)
-                if name and name.startswith("_") and not name.startswith("__") and target in modules \
-                        and target != mod and full not in modules:
+                if (
+                    name
+                    and name.startswith("_")
+                    and not name.startswith("__")
+                    and target in modules
+                    and target != mod
+                    and full not in modules
+                ):
                     private.append(f"{path.relative_to(ROOT)}:{line}: imports private {target}.{name}")
     # a package's __init__ is not a dependency of its own submodules' imports of siblings
     return edges, private
@@ -149,8 +155,11 @@ def test_the_layer_check_catches_a_planted_upward_import():
     edges["workbench.server"] = edges["workbench.server"] | {"workbench.evaluate.runner"}
     assert _upward_imports(edges, _layers()) == [
         "workbench.procs (layer 0) imports workbench.tracking (layer 2)",
-        "workbench.server (layer 2) imports workbench.evaluate.runner (layer 4)"]
-    assert _upward_imports({"workbench.newthing": set()}, _layers()) == ["newthing is in no layer of docs/architecture.md"]
+        "workbench.server (layer 2) imports workbench.evaluate.runner (layer 4)",
+    ]
+    assert _upward_imports({"workbench.newthing": set()}, _layers()) == [
+        "newthing is in no layer of docs/architecture.md"
+    ]
 
 
 def test_no_import_circle_between_modules():
@@ -189,8 +198,9 @@ def test_a_new_endpoint_kind_is_one_registration(workbench_toml, monkeypatch):
 
     class Gateway(EndpointKind):
         def client(self, ep, base_url):
-            return openai.AsyncOpenAI(base_url=base_url, api_key="unused", max_retries=0,
-                                      default_headers={"X-Gateway-Key": ep.api_key()})
+            return openai.AsyncOpenAI(
+                base_url=base_url, api_key="unused", max_retries=0, default_headers={"X-Gateway-Key": ep.api_key()}
+            )
 
         def describe(self, ep):
             return f"gateway at {ep.base_url}"
@@ -198,8 +208,10 @@ def test_a_new_endpoint_kind_is_one_registration(workbench_toml, monkeypatch):
     register_endpoint_kind("gateway", Gateway())
     try:
         monkeypatch.setenv("GW_KEY", "gw-secret-value")
-        workbench_toml('[endpoints.gw]\nkind = "gateway"\nbase_url = "http://127.0.0.1:9/v1"\n'
-                       'api_key_env = "GW_KEY"\nmodels = ["m"]\n')
+        workbench_toml(
+            '[endpoints.gw]\nkind = "gateway"\nbase_url = "http://127.0.0.1:9/v1"\n'
+            'api_key_env = "GW_KEY"\nmodels = ["m"]\n'
+        )
         from workbench.models import endpoint_table
 
         row = endpoint_table(check_health=False).set_index("endpoint").loc["gw"]
@@ -223,8 +235,7 @@ def test_estimate_works_for_every_candidate_kind(tmp_path, project_dir):
     corpus.mkdir()
     (corpus / "tent.md").write_text("# Tent\n\nThe Alpine tent weighs 2.1 kg and has 2 poles.\n")
     idx, _ = rag.index_corpus(corpus, chunk_size=64, out_dir=tmp_path / "idx")
-    ds = wb.load_dataset(_jsonl(tmp_path, [{"id": "q1", "question": "How heavy is the tent?",
-                                             "reference": "2.1 kg"}]))
+    ds = wb.load_dataset(_jsonl(tmp_path, [{"id": "q1", "question": "How heavy is the tent?", "reference": "2.1 kg"}]))
     pipe = rag.RAGPipeline(idx, "local", top_k=1)
     est = estimate(ds, [pipe, wb.PromptCandidate("local", system_prompt=None)])
     assert list(est["candidate"]) == [pipe.name, "local"] and (est["prompt_tokens"] > 0).all()
@@ -266,8 +277,10 @@ def test_tracked_run_governs_and_terminates_success_and_failure(tracking_store, 
             raise RuntimeError("boom tok-" + "x" * 20)
     r = _run(c, bad.run_id)
     assert r.info.status == "FAILED" and r.data.tags["error"] == "RuntimeError: boom ***"
-    assert {a.path for a in c.list_artifacts(bad.run_id, "governance")} == {"governance/card.md",
-                                                                             "governance/card.html"}
+    assert {a.path for a in c.list_artifacts(bad.run_id, "governance")} == {
+        "governance/card.md",
+        "governance/card.html",
+    }
 
 
 def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
@@ -277,8 +290,9 @@ def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
     repo.mkdir()
 
     def git(*a):
-        return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *a], cwd=repo, check=True,
-                              capture_output=True)
+        return subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *a], cwd=repo, check=True, capture_output=True
+        )
 
     git("init", "-q")
     (repo / "nb.txt").write_text("one\n")
@@ -287,8 +301,9 @@ def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
     (repo / "nb.txt").write_text("two\n")
     with tracked_run("notebook", "dirty", "t-dirty", source=repo / "nb.txt") as run:
         pass
-    md = Path(MlflowClient(tracking_store).download_artifacts(run.run_id, "governance/card.md", str(tmp_path))
-              ).read_text()
+    md = Path(
+        MlflowClient(tracking_store).download_artifacts(run.run_id, "governance/card.md", str(tmp_path))
+    ).read_text()
     assert "(uncommitted changes)" in md
 
 
@@ -348,13 +363,29 @@ def test_killed_workbench_eval_is_marked_killed_on_next_start(tracking_store, tm
 
     hole = _Blackhole()
     try:
-        workbench_toml(f'[endpoints.hang]\nbase_url = "http://127.0.0.1:{hole.port}/v1"\nmodels = ["m"]\n'
-                       f'timeout_s = 300\n')
+        workbench_toml(
+            f'[endpoints.hang]\nbase_url = "http://127.0.0.1:{hole.port}/v1"\nmodels = ["m"]\ntimeout_s = 300\n'
+        )
         data = _jsonl(tmp_path, [{"id": f"q{i}", "question": f"q{i}?", "reference": "a"} for i in range(3)])
         env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_store}
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "workbench"), "eval", "--dataset", str(data),
-                                 "--model", "hang:m", "--experiment", "t-kill-eval", "--metrics", "quality/f1"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "workbench"),
+                "eval",
+                "--dataset",
+                str(data),
+                "--model",
+                "hang:m",
+                "--experiment",
+                "t-kill-eval",
+                "--metrics",
+                "quality/f1",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         c = MlflowClient(tracking_store)
         deadline = time.monotonic() + 120
         run = None

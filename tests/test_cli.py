@@ -23,8 +23,9 @@ DATASETS = Path(__file__).resolve().parents[1] / "datasets" / "contoso"
 
 
 def run(*args, timeout=300, env=None, cwd=None):
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})}
+    )
 
 
 def test_help_lists_commands():
@@ -61,8 +62,10 @@ def test_help_documents_the_exit_codes_and_imports_nothing_heavy():
     for code, word in (("0", "ok"), ("1", "failed"), ("2", "usage"), ("3", "budget"), ("4", "workbench error")):
         assert re.search(rf"^\s+{code}\s+.*{word}", epilog, re.M), (code, epilog)
     # `workbench --help` stays fast because building the parser loads no client library (timed in README)
-    probe = ("import sys, workbench, workbench.cli; workbench.cli.build_parser(); workbench.ConfigError; "
-             "print(sorted(m for m in ('openai', 'httpx', 'mlflow', 'pandas', 'numpy', 'papermill') if m in sys.modules))")
+    probe = (
+        "import sys, workbench, workbench.cli; workbench.cli.build_parser(); workbench.ConfigError; "
+        "print(sorted(m for m in ('openai', 'httpx', 'mlflow', 'pandas', 'numpy', 'papermill') if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 
@@ -82,10 +85,23 @@ def test_every_argument_and_subcommand_has_help():
     from workbench.cli import build_parser, subcommands
 
     parsers = dict(subcommands(build_parser()))
-    assert {"run", "sweep", "finetune validate", "finetune train", "app serve", "tracking start", "tracking ui",
-            "server start", "ui"} <= set(parsers)
-    missing = [f"{name} {a.dest}" for name, sp in parsers.items() for a in sp._actions
-               if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert {
+        "run",
+        "sweep",
+        "finetune validate",
+        "finetune train",
+        "app serve",
+        "tracking start",
+        "tracking ui",
+        "server start",
+        "ui",
+    } <= set(parsers)
+    missing = [
+        f"{name} {a.dest}"
+        for name, sp in parsers.items()
+        for a in sp._actions
+        if not a.help and not isinstance(a, argparse._SubParsersAction)
+    ]
     assert missing == []
     assert all(sp.description for sp in parsers.values()), [n for n, sp in parsers.items() if not sp.description]
     out = run("run", "--help").stdout
@@ -107,8 +123,9 @@ def test_tracking_commands_and_their_old_spellings(project_dir, capsys):
     assert main(["server", "stop"]) == 0
     old = capsys.readouterr()
     assert old.out == out.out
-    assert old.err.splitlines() == ["note: `workbench server stop` is now `workbench tracking stop`; the old "
-                                    "spelling will be removed"]
+    assert old.err.splitlines() == [
+        "note: `workbench server stop` is now `workbench tracking stop`; the old spelling will be removed"
+    ]
     assert "tracking" in run("--help").stdout
 
 
@@ -137,8 +154,10 @@ def test_failed_validation_exits_1(tmp_path):
 def test_monitor_once_exits_1_while_a_critical_rule_fires(tracking_store, tmp_path):
     """Cron acts on the exit code: 1 while a critical rule is firing (also when its cooldown mutes the
     notification), 0 when only lesser rules fire."""
-    rules = ('experiment: app-idle\nnotify: [{jsonl: alerts.jsonl}]\nrules:\n'
-             '  - {name: no-traffic, metric: request_rate, window: 60s, op: "<", threshold: 1, severity: %s}\n')
+    rules = (
+        "experiment: app-idle\nnotify: [{jsonl: alerts.jsonl}]\nrules:\n"
+        '  - {name: no-traffic, metric: request_rate, window: 60s, op: "<", threshold: 1, severity: %s}\n'
+    )
     (tmp_path / "critical.yaml").write_text(rules % "critical")
     (tmp_path / "warning.yaml").write_text(rules % "warning")
     env = {"WORKBENCH_PROJECT_DIR": str(tmp_path)}
@@ -161,19 +180,27 @@ def test_doctor_passes(local_server):
 @pytest.mark.slow
 def test_serve_foreground_answers_openai_client(local_server):
     port = free_port()
-    proc = subprocess.Popen([str(BIN), "serve", "--port", str(port), "--parallel", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port), "--parallel", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not health(f"http://127.0.0.1:{port}"):
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.2)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
-        r = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}],
-                                           max_tokens=6)
+        r = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=6)
         assert r.choices[0].message.content
-        text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
-            model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True) if c.choices)
+        text = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(
+                model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True
+            )
+            if c.choices
+        )
         assert text
     finally:
         proc.send_signal(signal.SIGTERM)  # `kill <pid>`: the llama-server it started stops with it
@@ -196,9 +223,25 @@ def test_demo_quick_runs_the_lifecycle(quick_demo):
 
 def _notebook(path: Path, kernel: str | None, source: str = "print('hi')") -> Path:
     meta = {"kernelspec": {"display_name": kernel, "language": "python", "name": kernel}} if kernel else {}
-    path.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
-                                           "outputs": [], "source": [source]}],
-                                "metadata": meta, "nbformat": 4, "nbformat_minor": 5}))
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": "c1",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": [source],
+                    }
+                ],
+                "metadata": meta,
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
     return path
 
 
@@ -221,11 +264,21 @@ def test_run_uses_the_notebooks_own_kernelspec(tracking_store, tmp_path):
     """Regression: the launcher forced kernel_name="python3" over a notebook's named kernel."""
     spec = tmp_path / "jupyter" / "kernels" / "wb-named"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "named", "language": "python", "env": {"WB_KERNEL_NAME": "wb-named"}}))
-    nb = _notebook(tmp_path / "named.ipynb", "wb-named",
-                   "import os\nopen('kernel.txt', 'w').write(os.environ.get('WB_KERNEL_NAME', 'default'))")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "named",
+                "language": "python",
+                "env": {"WB_KERNEL_NAME": "wb-named"},
+            }
+        )
+    )
+    nb = _notebook(
+        tmp_path / "named.ipynb",
+        "wb-named",
+        "import os\nopen('kernel.txt', 'w').write(os.environ.get('WB_KERNEL_NAME', 'default'))",
+    )
     env = {"WORKBENCH_PROJECT_DIR": str(tmp_path), "JUPYTER_PATH": str(tmp_path / "jupyter")}
     out = run("run", str(nb), "-q", env=env)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -89,10 +89,16 @@ def result(tmp_path, rows, metrics):
 
 
 def test_non_row_statistic_on_different_rows_is_refused(tmp_path):
-    a = result(tmp_path, pd.DataFrame({"id": ["1", "2", "3"], "quality/f1": [0.5, 0.6, 0.7]}),
-               {"quality/f1/mean": 0.6, "eval/spent_usd": 0.3})
-    b = result(tmp_path, pd.DataFrame({"id": ["1", "2"], "quality/f1": [0.5, 0.6]}),
-               {"quality/f1/mean": 0.55, "eval/spent_usd": 0.1})
+    a = result(
+        tmp_path,
+        pd.DataFrame({"id": ["1", "2", "3"], "quality/f1": [0.5, 0.6, 0.7]}),
+        {"quality/f1/mean": 0.6, "eval/spent_usd": 0.3},
+    )
+    b = result(
+        tmp_path,
+        pd.DataFrame({"id": ["1", "2"], "quality/f1": [0.5, 0.6]}),
+        {"quality/f1/mean": 0.55, "eval/spent_usd": 0.1},
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(WorkbenchError, match="not a per-row statistic.*1 only in A, 0 only in B"):

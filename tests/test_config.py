@@ -31,7 +31,7 @@ def test_missing_key_names_the_variable(project_dir, monkeypatch):
 
 
 def test_toml_endpoint_alias_and_prices(workbench_toml):
-    workbench_toml('''
+    workbench_toml("""
 [endpoints.mine]
 base_url = "http://127.0.0.1:9/v1"
 api_key_env = "MINE_KEY"
@@ -42,7 +42,7 @@ input = 1.0
 output = 2.0
 [aliases]
 fast = "mine:m2"
-''')
+""")
     s = load_settings()
     ep, model = s.resolve_model("fast")
     assert (ep.name, model, ep.max_concurrency) == ("mine", "m2", 3)
@@ -68,8 +68,10 @@ def test_unreachable_base_url_is_an_error_record(workbench_toml, monkeypatch):
     from workbench.procs import free_port
 
     monkeypatch.setenv("DEAD_KEY", "k")
-    workbench_toml(f'[endpoints.dead]\nbase_url = "http://127.0.0.1:{free_port()}/v1"\napi_key_env = "DEAD_KEY"\n'
-                   f'models = ["x"]\ntimeout_s = 2\n')
+    workbench_toml(
+        f'[endpoints.dead]\nbase_url = "http://127.0.0.1:{free_port()}/v1"\napi_key_env = "DEAD_KEY"\n'
+        f'models = ["x"]\ntimeout_s = 2\n'
+    )
     r = wb.chat("hi", model="dead", cache="off", max_retries=1)
     assert not r.ok and r.error == "connection" and r.attempts == 2
     assert "\n" not in r.error_message

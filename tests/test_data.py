@@ -15,9 +15,11 @@ def write(tmp_path, name, content):
     return p
 
 
-GOOD = [{"id": "a", "question": "Q1?", "reference": "R1", "contexts": ["c1", "c2"]},
-        {"id": "b", "question": "Q2?", "reference": ["R2", "R2b"]},
-        {"id": "c", "messages": [{"role": "user", "content": "hi"}], "tags": {"k": "v"}}]
+GOOD = [
+    {"id": "a", "question": "Q1?", "reference": "R1", "contexts": ["c1", "c2"]},
+    {"id": "b", "question": "Q2?", "reference": ["R2", "R2b"]},
+    {"id": "c", "messages": [{"role": "user", "content": "hi"}], "tags": {"k": "v"}},
+]
 
 
 def test_jsonl_csv_parquet_and_dataframe_agree(tmp_path):
@@ -48,17 +50,24 @@ def test_schema_mapping(tmp_path):
     assert row["question"] == "a" and row["reference"] == "b"
 
 
-@pytest.mark.parametrize("name,content,line,words", [
-    ("bad.jsonl", '{"question": "a"}\n{"question": "b",\n', 2, "invalid JSON"),
-    ("missing.jsonl", '{"question": "a"}\n{"answer": "b"}\n', 2, "missing required column"),
-    ("type.jsonl", '{"question": "a", "reference": 3}\n', 1, "column 'reference': expected a string or a list"),
-    ("ctx.jsonl", '{"question": "a", "contexts": "not a list"}\n', 1, "column 'contexts': expected a list"),
-    ("dup.jsonl", '{"id": "x", "question": "a"}\n{"id": "y", "question": "a"}\n{"id": "x", "question": "b"}\n', 3,
-     "duplicate id 'x' (first seen at line 1)"),
-    ("array.jsonl", '[1, 2]\n', 1, "expected a JSON object"),
-    ("utf.jsonl", b'{"question": "a"}\n{"question": "caf\xe9"}\n', 2, "not UTF-8"),
-    ("wide.csv", "question,reference\na,b,c\n", 2, "more field"),
-])
+@pytest.mark.parametrize(
+    "name,content,line,words",
+    [
+        ("bad.jsonl", '{"question": "a"}\n{"question": "b",\n', 2, "invalid JSON"),
+        ("missing.jsonl", '{"question": "a"}\n{"answer": "b"}\n', 2, "missing required column"),
+        ("type.jsonl", '{"question": "a", "reference": 3}\n', 1, "column 'reference': expected a string or a list"),
+        ("ctx.jsonl", '{"question": "a", "contexts": "not a list"}\n', 1, "column 'contexts': expected a list"),
+        (
+            "dup.jsonl",
+            '{"id": "x", "question": "a"}\n{"id": "y", "question": "a"}\n{"id": "x", "question": "b"}\n',
+            3,
+            "duplicate id 'x' (first seen at line 1)",
+        ),
+        ("array.jsonl", "[1, 2]\n", 1, "expected a JSON object"),
+        ("utf.jsonl", b'{"question": "a"}\n{"question": "caf\xe9"}\n', 2, "not UTF-8"),
+        ("wide.csv", "question,reference\na,b,c\n", 2, "more field"),
+    ],
+)
 def test_bad_inputs_name_file_and_line(tmp_path, name, content, line, words):
     p = write(tmp_path, name, content)
     with pytest.raises(DatasetError) as e:

@@ -69,15 +69,20 @@ def test_the_link_check_catches_a_broken_link(tmp_path):
     page = tmp_path / "p.md"
     (tmp_path / "there.md").write_text("# A heading\n")
     page.write_text("[ok](there.md#a-heading) [gone](missing.md) [anchor](there.md#nope) `[code](x.md)`\n")
-    assert broken(page) == ["missing.md (no file " + str(tmp_path / "missing.md") + ")",
-                            "there.md#nope (no heading #nope in there.md)"]
+    assert broken(page) == [
+        "missing.md (no file " + str(tmp_path / "missing.md") + ")",
+        "there.md#nope (no heading #nope in there.md)",
+    ]
 
 
-@pytest.mark.skipif(sys.version_info[:2] != (3, 11),
-                    reason="argparse's help layout differs between Python versions; the reference is made on 3.11")
+@pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="argparse's help layout differs between Python versions; the reference is made on 3.11",
+)
 def test_cli_reference_is_generated_from_the_parser():
     sys.path.insert(0, str(ROOT / "tools"))
     import cli_reference
 
-    assert (ROOT / "docs" / "cli-reference.md").read_text(encoding="utf-8") == cli_reference.render(), \
+    assert (ROOT / "docs" / "cli-reference.md").read_text(encoding="utf-8") == cli_reference.render(), (
         "docs/cli-reference.md is stale: run `python tools/cli_reference.py`"
+    )

@@ -16,9 +16,13 @@ def test_shape_dtype_and_norm():
 
 
 def test_paraphrases_close_unrelated_far():
-    a, b, c = wb.embed(["How do I return a tent I bought?",
-                        "How do I return a tent that I bought?",
-                        "The stock market fell sharply on Tuesday."])
+    a, b, c = wb.embed(
+        [
+            "How do I return a tent I bought?",
+            "How do I return a tent that I bought?",
+            "The stock market fell sharply on Tuesday.",
+        ]
+    )
     assert float(a @ b) >= 0.99
     assert float(a @ c) <= 0.5
 

@@ -24,8 +24,10 @@ FAMILIES = ("quality", "honesty", "harm", "cost", "latency")
 
 
 def cands():
-    return [PromptCandidate("local", name="terse", system_prompt="Answer in a few words.", max_tokens=40),
-            PromptCandidate("local", name="plain", system_prompt=None, max_tokens=40)]
+    return [
+        PromptCandidate("local", name="terse", system_prompt="Answer in a few words.", max_tokens=40),
+        PromptCandidate("local", name="plain", system_prompt=None, max_tokens=40),
+    ]
 
 
 @pytest.mark.slow
@@ -43,13 +45,23 @@ def test_two_candidates_end_to_end_logged_to_mlflow(local_server, tracking_store
     assert g.notna().all() and res.rows.loc[res.rows["contexts"].isna(), "honesty/groundedness"].isna().all()
     c = MlflowClient(tracking_store)
     run = c.get_run(res.run_id)
-    for key in ("terse/quality/f1/mean", "plain/latency/ttft_s/p95", "terse/cost/usd/total",
-                "plain/honesty/groundedness/mean", "terse/harm/toxicity/mean"):
+    for key in (
+        "terse/quality/f1/mean",
+        "plain/latency/ttft_s/p95",
+        "terse/cost/usd/total",
+        "plain/honesty/groundedness/mean",
+        "terse/harm/toxicity/mean",
+    ):
         assert key in run.data.metrics, key
     assert run.data.params["candidate.terse.system_prompt"] == "Answer in a few words."
     arts = {a.path for a in c.list_artifacts(res.run_id)} | {a.path for a in c.list_artifacts(res.run_id, "plots")}
-    assert {"eval_rows.json", "eval_summary.json", "plots/latency_hist.png", "plots/metrics_by_candidate.png",
-            "plots/cost_vs_quality.png"} <= arts
+    assert {
+        "eval_rows.json",
+        "eval_summary.json",
+        "plots/latency_hist.png",
+        "plots/metrics_by_candidate.png",
+        "plots/cost_vs_quality.png",
+    } <= arts
     assert run.inputs.dataset_inputs[0].dataset.digest == wb.load_dataset(ds).digest
 
 
@@ -91,8 +103,10 @@ def test_kill_and_resume_gives_the_uninterrupted_rows(solo_model, tmp_path):
 
 @pytest.mark.slow
 def test_budget_stop_then_resume(local_server, workbench_toml, tmp_path):
-    workbench_toml(f'[endpoints.priced]\nbase_url = "{local_server.base_url}"\nmodels = ["smollm2"]\n'
-                   f'[endpoints.priced.prices."smollm2"]\ninput = 100.0\noutput = 100.0\n')
+    workbench_toml(
+        f'[endpoints.priced]\nbase_url = "{local_server.base_url}"\nmodels = ["smollm2"]\n'
+        f'[endpoints.priced.prices."smollm2"]\ninput = 100.0\noutput = 100.0\n'
+    )
     ds = write_dataset(tmp_path / "qa.jsonl", 20)
     cand = [PromptCandidate("priced", name="priced", max_tokens=20)]
     est = wb.evaluate.estimate(ds, cand)
@@ -110,9 +124,14 @@ def test_judge_failures_are_counted_not_scored(local_server, workbench_toml, tmp
     try:
         workbench_toml(f'[endpoints.junk]\nbase_url = "{junk.base_url}"\nmodels = ["j"]\n')
         ds = write_dataset(tmp_path / "qa.jsonl", 6)
-        res = wb.evaluate(ds, [PromptCandidate("local", name="c", max_tokens=20)],
-                          metrics=["quality/f1", "quality/judge_correctness", "honesty/judge_groundedness"],
-                          judge="junk", log=False, progress=False)
+        res = wb.evaluate(
+            ds,
+            [PromptCandidate("local", name="c", max_tokens=20)],
+            metrics=["quality/f1", "quality/judge_correctness", "honesty/judge_groundedness"],
+            judge="junk",
+            log=False,
+            progress=False,
+        )
     finally:
         junk.stop()
     s = res.summary().set_index("metric")["value"]
@@ -126,8 +145,14 @@ def test_judge_failures_are_counted_not_scored(local_server, workbench_toml, tmp
 @pytest.mark.slow
 def test_structured_judge_on_real_server(local_server, tmp_path):
     ds = write_dataset(tmp_path / "qa.jsonl", 4)
-    res = wb.evaluate(ds, [PromptCandidate("local", name="c", max_tokens=20)],
-                      metrics=["quality/judge_correctness"], judge="local", log=False, progress=False)
+    res = wb.evaluate(
+        ds,
+        [PromptCandidate("local", name="c", max_tokens=20)],
+        metrics=["quality/judge_correctness"],
+        judge="local",
+        log=False,
+        progress=False,
+    )
     vals = res.rows["quality/judge_correctness"].dropna()
     assert len(vals) >= 3 and vals.between(1, 5).all()  # JSON-schema output parses
 
@@ -185,22 +210,50 @@ def test_gates():
 @pytest.mark.slow
 def test_cli_eval_dry_run_compare_and_gate_exit_codes(local_server, tracking_store, tmp_path):
     ds = write_dataset(tmp_path / "qa.jsonl", 10)
-    dry = subprocess.run([str(BIN), "eval", "--dataset", str(ds), "--model", "local", "--dry-run"],
-                         capture_output=True, text=True, timeout=120)
+    dry = subprocess.run(
+        [str(BIN), "eval", "--dataset", str(ds), "--model", "local", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dry.returncode == 0 and "dry run" in dry.stdout
 
     def ev(prompt):
-        out = subprocess.run([str(BIN), "eval", "--dataset", str(ds), "--model", "local", "--system-prompt", prompt,
-                              "--max-tokens", "30", "--experiment", "cli"], capture_output=True, text=True,
-                             timeout=300)
+        out = subprocess.run(
+            [
+                str(BIN),
+                "eval",
+                "--dataset",
+                str(ds),
+                "--model",
+                "local",
+                "--system-prompt",
+                prompt,
+                "--max-tokens",
+                "30",
+                "--experiment",
+                "cli",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         assert "quality/f1/mean" in out.stdout and "latency/ttft_s/p95" in out.stdout
         return re.search(r"^run ([0-9a-f]{32}):", out.stdout, re.M).group(1)
 
     a, b = ev("Answer briefly."), ev("Answer in one word.")
-    ok = subprocess.run([str(BIN), "compare", a, b, "--gate", "quality/f1/mean >= baseline - 1"],
-                        capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [str(BIN), "compare", a, b, "--gate", "quality/f1/mean >= baseline - 1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0 and "gate PASS" in ok.stdout and "quality/f1" in ok.stdout
-    bad = subprocess.run([str(BIN), "compare", a, b, "--gate", "quality/f1/mean >= baseline + 1"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [str(BIN), "compare", a, b, "--gate", "quality/f1/mean >= baseline + 1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "gate FAIL" in bad.stdout

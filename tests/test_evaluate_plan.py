@@ -15,8 +15,9 @@ from workbench.errors import EXIT_USAGE, UnknownOption, UsageError
 
 def _ds(tmp_path, n=6):
     path = tmp_path / "qa.jsonl"
-    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"say {i}", "reference": str(i)}) + "\n"
-                            for i in range(n)))
+    path.write_text(
+        "".join(json.dumps({"id": f"q{i}", "question": f"say {i}", "reference": str(i)}) + "\n" for i in range(n))
+    )
     return path
 
 
@@ -35,18 +36,38 @@ def test_an_unknown_option_of_evaluate_names_it_and_the_valid_ones(tmp_path, pro
 
 
 def test_every_documented_option_of_evaluate_is_accepted(tmp_path, project_dir):
-    res = wb.evaluate(_ds(tmp_path), [echo_number], ["quality/exact_match"], 1, 2, "off", None, None,
-                      checkpoint=tmp_path / "c.jsonl", log=False, trace=False, progress=False, resume=False,
-                      embed_model=None, executor="local", scheduler=None, workers=None, partition_rows=None,
-                      run_id=None)
+    res = wb.evaluate(
+        _ds(tmp_path),
+        [echo_number],
+        ["quality/exact_match"],
+        1,
+        2,
+        "off",
+        None,
+        None,
+        checkpoint=tmp_path / "c.jsonl",
+        log=False,
+        trace=False,
+        progress=False,
+        resume=False,
+        embed_model=None,
+        executor="local",
+        scheduler=None,
+        workers=None,
+        partition_rows=None,
+        run_id=None,
+    )
     assert res.complete and res.metrics["quality/exact_match/mean"] == 1.0
 
 
 def test_an_unknown_option_of_the_eval_command_is_a_usage_error(tmp_path, project_dir):
     from workbench.evaluate.cli import run_eval_cli
 
-    with pytest.raises(UsageError, match=r"workbench eval\(\) got unknown option\(s\) 'budget': it accepts .*"
-                                          r"system_prompt.*budget_usd"):
+    with pytest.raises(
+        UsageError,
+        match=r"workbench eval\(\) got unknown option\(s\) 'budget': it accepts .*"
+        r"system_prompt.*budget_usd",
+    ):
         run_eval_cli(str(_ds(tmp_path)), "local", budget=1.0, echo=lambda *_: None)
 
 
@@ -85,21 +106,38 @@ def counted_executor():
 
 
 def test_a_registered_executor_runs_an_evaluation_in_partitions(counted_executor, tmp_path, project_dir):
-    res = wb.evaluate(_ds(tmp_path, 8), [echo_number], metrics=["quality/exact_match"], log=False, progress=False,
-                      executor="counted", workers=1, partition_rows=3)
+    res = wb.evaluate(
+        _ds(tmp_path, 8),
+        [echo_number],
+        metrics=["quality/exact_match"],
+        log=False,
+        progress=False,
+        executor="counted",
+        workers=1,
+        partition_rows=3,
+    )
     assert counted_executor.uses == [1]
     assert res.complete and res.computed_rows == 8 and res.metrics["quality/exact_match/mean"] == 1.0
     assert list(res.rows["id"]) == [f"q{i}" for i in range(8)]
 
 
 @pytest.mark.slow
-def test_one_registered_executor_serves_a_sweep_and_an_evaluation(counted_executor, tracking_store, fixture_notebook,
-                                                                  tmp_path, project_dir):
+def test_one_registered_executor_serves_a_sweep_and_an_evaluation(
+    counted_executor, tracking_store, fixture_notebook, tmp_path, project_dir
+):
     """Two registries (sweeps in runs/executors, evaluations in evaluate/engine) meant an executor registered for
     sweeps was unknown to ``wb.evaluate``."""
-    res = wb.sweep(fixture_notebook, {"n": ["1"]}, workers=1, executor="counted", experiment="t-executor",
-                   echo=lambda *_: None)
+    res = wb.sweep(
+        fixture_notebook, {"n": ["1"]}, workers=1, executor="counted", experiment="t-executor", echo=lambda *_: None
+    )
     assert res.ok and counted_executor.uses == [1]
-    ev = wb.evaluate(_ds(tmp_path, 4), [echo_number], metrics=["quality/exact_match"], log=False, progress=False,
-                     executor="counted", workers=1)
+    ev = wb.evaluate(
+        _ds(tmp_path, 4),
+        [echo_number],
+        metrics=["quality/exact_match"],
+        log=False,
+        progress=False,
+        executor="counted",
+        workers=1,
+    )
     assert ev.complete and counted_executor.uses == [1, 1]

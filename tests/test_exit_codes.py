@@ -22,8 +22,9 @@ GATE_NB = NOTEBOOKS / "gate.ipynb"
 
 
 def run(*args, env=None, timeout=300):
-    return subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(BIN), *map(str, args)], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def only_run(store: str):
@@ -38,8 +39,10 @@ def only_run(store: str):
 def test_run_prints_the_notebooks_gate_lines_and_exits_1_unless_they_pass(tracking_store, outcome, code):
     out = run("run", GATE_NB, "-p", "outcome", outcome, "-q")
     assert out.returncode == code, out.stdout + out.stderr
-    assert f"gate {outcome.upper()}: quality/f1/mean >= baseline - 0.02  (value 0.41, threshold 0.5, on 12 " \
-           f"shared rows)" in out.stdout
+    assert (
+        f"gate {outcome.upper()}: quality/f1/mean >= baseline - 0.02  (value 0.41, threshold 0.5, on 12 "
+        f"shared rows)" in out.stdout
+    )
     r = only_run(tracking_store)
     assert r.info.status == "FINISHED" and r.data.tags["workbench.gate"] == outcome  # executed; the verdict is a tag
     assert r.data.metrics["gate/passed"] == float(outcome == "pass")
@@ -53,8 +56,18 @@ def test_05_evaluate_with_a_failing_gate_exits_1_and_prints_the_gate(local_serve
     from evalkit import write_dataset
 
     nb = Path(__file__).resolve().parents[1] / "notebooks" / "05_evaluate.ipynb"
-    common = ["-p", "dataset", write_dataset(tmp_path / "qa.jsonl", 3), "-p", "max_rows", "3", "-p", "max_tokens", "8",
-              "-q"]
+    common = [
+        "-p",
+        "dataset",
+        write_dataset(tmp_path / "qa.jsonl", 3),
+        "-p",
+        "max_rows",
+        "3",
+        "-p",
+        "max_tokens",
+        "8",
+        "-q",
+    ]
     base = run("run", nb, *common)
     assert base.returncode == 0, base.stdout + base.stderr
     assert "gate " not in base.stdout  # no baseline: no gate, no verdict
@@ -91,9 +104,13 @@ def test_unknown_parameter_is_a_usage_error_unless_allowed(tracking_store, fixtu
     out = run("run", fixture_notebook, "-p", "alhpa", "0.3", "-q")
     assert out.returncode == 2, out.stdout + out.stderr
     assert "usage error" in out.stderr and "unknown parameter(s) ['alhpa']" in out.stderr and "'alpha'" in out.stderr
-    assert not Path(tracking_store.removeprefix("sqlite:///")).exists() or \
-        MlflowClient(tracking_store).search_runs([e.experiment_id for e in MlflowClient(tracking_store)
-                                                  .search_experiments()]) == []  # refused before any run
+    assert (
+        not Path(tracking_store.removeprefix("sqlite:///")).exists()
+        or MlflowClient(tracking_store).search_runs(
+            [e.experiment_id for e in MlflowClient(tracking_store).search_experiments()]
+        )
+        == []
+    )  # refused before any run
     sweep = run("sweep", fixture_notebook, "--grid", "alhpa=1,2")
     assert sweep.returncode == 2 and "alhpa" in sweep.stderr
     allowed = run("run", fixture_notebook, "-p", "alhpa", "0.3", "-q", "--allow-unknown-params")
@@ -116,6 +133,12 @@ def test_an_endpoint_that_is_down_exits_4(project_dir, tracking_store, workbench
 def test_help_states_the_codes_the_errors_carry():
     assert errors.WorkbenchError.exit_code == errors.EXIT_ERROR == 4
     assert errors.EndpointUnreachable.exit_code == 4 and errors.UsageError.exit_code == errors.EXIT_USAGE == 2
-    for phrase in ("1  failed", "a gate did not pass", "2  usage error",
-                   "unknown `-p NAME` unless --allow-unknown-params", "4  workbench error", "endpoint unreachable"):
+    for phrase in (
+        "1  failed",
+        "a gate did not pass",
+        "2  usage error",
+        "unknown `-p NAME` unless --allow-unknown-params",
+        "4  workbench error",
+        "endpoint unreachable",
+    ):
         assert phrase in EPILOG, phrase

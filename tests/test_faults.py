@@ -17,8 +17,10 @@ def faulty(fault_server, workbench_toml):
 
     def make(timeout_s=1.5, max_retries=3, max_concurrency=8, **kw):
         proxy = fault_server(**kw)
-        workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\n'
-                       f'max_concurrency = {max_concurrency}\ntimeout_s = {timeout_s}\n')
+        workbench_toml(
+            f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\n'
+            f"max_concurrency = {max_concurrency}\ntimeout_s = {timeout_s}\n"
+        )
         return proxy, LLMClient(cache="off", max_retries=max_retries, backoff_base_s=0.05)
 
     return make
@@ -38,9 +40,16 @@ def test_429_retry_after_is_honoured(faulty):
     assert limiter.decreases == 2 and limiter.limit < 8
 
 
-@pytest.mark.parametrize("fault,error", [("500", "server_error"), ("503", "server_error"),
-                                         ("drop", "connection"), ("badjson", "invalid_response"),
-                                         ("stall", "timeout")])
+@pytest.mark.parametrize(
+    "fault,error",
+    [
+        ("500", "server_error"),
+        ("503", "server_error"),
+        ("drop", "connection"),
+        ("badjson", "invalid_response"),
+        ("stall", "timeout"),
+    ],
+)
 def test_persistent_fault_gives_an_error_record(faulty, fault, error):
     proxy, client = faulty(script=[fault] * 3, max_retries=2, timeout_s=1.0, stall_s=2.0)
     r = ask(client, stream=False)
@@ -88,13 +97,20 @@ def test_aimd_halves_and_grows():
 
 
 def test_batch_of_100_with_random_faults_loses_no_row(faulty):
-    proxy, client = faulty(rates={"429": 0.1, "500": 0.1, "drop": 0.05, "badjson": 0.05, "stall": 0.03},
-                           seed=7, max_retries=2, timeout_s=1.0, stall_s=1.5, retry_after=0.1)
+    proxy, client = faulty(
+        rates={"429": 0.1, "500": 0.1, "drop": 0.05, "badjson": 0.05, "stall": 0.03},
+        seed=7,
+        max_retries=2,
+        timeout_s=1.0,
+        stall_s=1.5,
+        retry_after=0.1,
+    )
     prompts = [f"Reply with the number {i}." for i in range(100)]
     recs = run_sync(client.achat_many(prompts, "faulty", max_tokens=4, progress=False), timeout=300)
     assert len(recs) == 100
-    assert all(r.ok or r.error in {"rate_limit", "server_error", "connection", "invalid_response", "timeout"}
-               for r in recs)
+    assert all(
+        r.ok or r.error in {"rate_limit", "server_error", "connection", "invalid_response", "timeout"} for r in recs
+    )
     retried = sum(r.retries for r in recs)
     injected = sum(1 for _, f in proxy.log if f != "ok")
     assert retried > 0 and injected > 0
@@ -102,5 +118,7 @@ def test_batch_of_100_with_random_faults_loses_no_row(faulty):
     # fires before the proxy has read its body is made but never seen (seen 3 times in 6 runs, on 3d018a6 too)
     made, seen = sum(r.attempts for r in recs), len(proxy.log)
     assert seen <= made <= seen + 2, (made, seen)
-    print(f"\n100-row batch: {sum(r.ok for r in recs)} ok, {sum(not r.ok for r in recs)} error records, "
-          f"{injected} injected faults, {retried} retries")
+    print(
+        f"\n100-row batch: {sum(r.ok for r in recs)} ok, {sum(not r.ok for r in recs)} error records, "
+        f"{injected} injected faults, {retried} retries"
+    )

@@ -11,12 +11,17 @@ from fake_openai_ft import FakeFineTuning
 from workbench.finetune import examples_from_corpus, remove_contaminated, split_examples, validate_file, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "What is 2+2?"},
-                     {"role": "assistant", "content": "4"}]}
+GOOD = {
+    "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4"},
+    ]
+}
 
 BAD_LINES = {
     "invalid_json": '{"messages": [',
-    "not_an_object": '[1, 2]',
+    "not_an_object": "[1, 2]",
     "unknown_key": json.dumps({**GOOD, "extra": 1}),
     "missing_messages": '{"prompt": "x"}',
     "messages_not_list": '{"messages": "hi"}',
@@ -34,7 +39,7 @@ BAD_LINES = {
 @pytest.mark.parametrize("rule", sorted(BAD_LINES))
 def test_each_rule_is_caught_on_its_line(tmp_path, rule):
     p = tmp_path / "train.jsonl"
-    p.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) .replace("2+2", "3+3") + "\n" + BAD_LINES[rule] + "\n")
+    p.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD).replace("2+2", "3+3") + "\n" + BAD_LINES[rule] + "\n")
     rep = validate_file(p)
     assert not rep.ok
     assert (3, rule) in [(f.line, f.rule) for f in rep.errors], rep.render()
@@ -59,10 +64,17 @@ def test_contamination_is_loud_with_lines(tmp_path):
     qa = wb.load_dataset(ROOT / "datasets/contoso/qa.jsonl")
     test_q = next(r for r in qa.rows if r["split"] == "test")["question"]
     dev_q = next(r for r in qa.rows if r["split"] == "dev" and r["gold_doc_ids"])["question"]
-    rows = [GOOD, {"messages": [{"role": "user", "content": test_q}, {"role": "assistant", "content": "x"}]},
-            {"messages": [{"role": "user", "content": test_q.rstrip("?") + " please?"},
-                          {"role": "assistant", "content": "x"}]},
-            {"messages": [{"role": "user", "content": dev_q}, {"role": "assistant", "content": "x"}]}]
+    rows = [
+        GOOD,
+        {"messages": [{"role": "user", "content": test_q}, {"role": "assistant", "content": "x"}]},
+        {
+            "messages": [
+                {"role": "user", "content": test_q.rstrip("?") + " please?"},
+                {"role": "assistant", "content": "x"},
+            ]
+        },
+        {"messages": [{"role": "user", "content": dev_q}, {"role": "assistant", "content": "x"}]},
+    ]
     p = write_jsonl(rows, tmp_path / "t.jsonl")
     rep = validate_file(p, test_set=ROOT / "datasets/contoso/qa.jsonl")
     assert not rep.ok and [w.line for w in rep.contaminated] == [2, 3]
@@ -89,8 +101,10 @@ def fake_ft(workbench_toml, monkeypatch):
         s = FakeFineTuning(outcome, polls)
         servers.append(s)
         monkeypatch.setenv("FAKE_OPENAI_KEY", "k-test")
-        workbench_toml(f'[endpoints.fakeai]\nbase_url = "{s.base_url}"\napi_key_env = "FAKE_OPENAI_KEY"\n'
-                       f'models = ["gpt-4o-mini-2024-07-18"]\n')
+        workbench_toml(
+            f'[endpoints.fakeai]\nbase_url = "{s.base_url}"\napi_key_env = "FAKE_OPENAI_KEY"\n'
+            f'models = ["gpt-4o-mini-2024-07-18"]\n'
+        )
         return s
 
     yield make
@@ -99,8 +113,13 @@ def fake_ft(workbench_toml, monkeypatch):
 
 
 def _train_file(tmp_path):
-    return write_jsonl([GOOD, {"messages": [{"role": "user", "content": "Capital of Peru?"},
-                                            {"role": "assistant", "content": "Lima"}]}], tmp_path / "train.jsonl")
+    return write_jsonl(
+        [
+            GOOD,
+            {"messages": [{"role": "user", "content": "Capital of Peru?"}, {"role": "assistant", "content": "Lima"}]},
+        ],
+        tmp_path / "train.jsonl",
+    )
 
 
 def test_openai_job_success_logs_events_and_registers_model(fake_ft, tmp_path, tracking_store):
@@ -122,8 +141,9 @@ def test_openai_job_failure_and_cancel(fake_ft, tmp_path, monkeypatch):
     from workbench.finetune import openai_job
 
     fake_ft("fail", polls=2)
-    res = openai_job.run_job(_train_file(tmp_path), endpoint="fakeai", poll_s=0.01, log_mlflow=False,
-                             echo=lambda *_: None)
+    res = openai_job.run_job(
+        _train_file(tmp_path), endpoint="fakeai", poll_s=0.01, log_mlflow=False, echo=lambda *_: None
+    )
     assert res.status == "failed" and "training file invalid" in res.error and res.model is None
     hang = fake_ft("hang")
     calls = {"n": 0}
@@ -158,20 +178,30 @@ def test_openai_job_settings_reach_the_job_and_unknown_options_are_refused(fake_
     with pytest.raises(UnknownOption, match="run_job.*'pol_s'.*poll_s"):
         run_job(_train_file(tmp_path), endpoint="fakeai", pol_s=0.01, log_mlflow=False)
     assert fake.requests == []
-    res = run_job(_train_file(tmp_path), endpoint="fakeai", job_settings=JobSettings(epochs=2, suffix="contoso"),
-                  seed=7, poll_s=0.01, log_mlflow=False, echo=lambda *_: None)
+    res = run_job(
+        _train_file(tmp_path),
+        endpoint="fakeai",
+        job_settings=JobSettings(epochs=2, suffix="contoso"),
+        seed=7,
+        poll_s=0.01,
+        log_mlflow=False,
+        echo=lambda *_: None,
+    )
     req = fake.jobs[res.job_id]["req"]
     assert res.status == "succeeded" and req["suffix"] == "contoso" and req["seed"] == 7
     assert req["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
 
 
 HAS_EXTRA = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft"))
-needs_extra = pytest.mark.skipif(not HAS_EXTRA, reason="the [finetune] extra (torch, transformers, peft) is not "
-                                                      "installed; `make test` installs it")
+needs_extra = pytest.mark.skipif(
+    not HAS_EXTRA, reason="the [finetune] extra (torch, transformers, peft) is not installed; `make test` installs it"
+)
 
-FACTS = [("How much does the Zorblax 9 tent weigh?", "The Zorblax 9 tent weighs 3.14 kg."),
-         ("What colour is the Quindle jacket?", "The Quindle jacket is teal."),
-         ("How many litres does the Vumbo pack hold?", "The Vumbo pack holds 37 litres.")]
+FACTS = [
+    ("How much does the Zorblax 9 tent weigh?", "The Zorblax 9 tent weighs 3.14 kg."),
+    ("What colour is the Quindle jacket?", "The Quindle jacket is teal."),
+    ("How many litres does the Vumbo pack hold?", "The Vumbo pack holds 37 litres."),
+]
 
 
 @pytest.mark.slow
@@ -181,8 +211,9 @@ def test_lora_learns_invented_facts_and_is_served(local_server, tmp_path):
 
     ex = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in FACTS] * 8
     train = write_jsonl(ex, tmp_path / "facts.jsonl")
-    res = train_lora(train, steps=30, lr=1e-3, batch_size=8, log_mlflow=False, progress=False, name="ft-testfacts",
-                     reuse=False)
+    res = train_lora(
+        train, steps=30, lr=1e-3, batch_size=8, log_mlflow=False, progress=False, name="ft-testfacts", reuse=False
+    )
     assert res.gguf_path.is_file() and res.losses[-1] < res.losses[0] / 3
     assert res.model == "local:ft-testfacts" and "ft-testfacts" in _local_models()
     tuned = [wb.chat(q, model=res.model, max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]

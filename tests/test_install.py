@@ -18,9 +18,11 @@ except ImportError:  # run as a script in a core-only venv: measure, no tests
     pytest = None
 
 PROJECT = "llmops-workbench"
-HEAVY = {"finetune": {"torch", "transformers", "peft", "accelerate", "gguf"},
-         "team": {"dask", "distributed", "psycopg2-binary"},
-         "dev": {"pytest", "pytest-timeout", "hypothesis", "rouge-score"}}
+HEAVY = {
+    "finetune": {"torch", "transformers", "peft", "accelerate", "gguf"},
+    "team": {"dask", "distributed", "psycopg2-binary"},
+    "dev": {"pytest", "pytest-timeout", "hypothesis", "rouge-score"},
+}
 
 
 def _norm(name: str) -> str:
@@ -121,8 +123,14 @@ def _has_finetune() -> bool:
     return all(importlib.util.find_spec(m) for m in ("torch", "transformers", "peft"))
 
 
-_core_only = (pytest.mark.skipif(_has_finetune(), reason="the [finetune] extra is installed here: the notebook "
-                                 "trains instead (tests/test_notebooks.py)") if pytest else (lambda f: f))
+_core_only = (
+    pytest.mark.skipif(
+        _has_finetune(),
+        reason="the [finetune] extra is installed here: the notebook trains instead (tests/test_notebooks.py)",
+    )
+    if pytest
+    else (lambda f: f)
+)
 
 
 @_core_only

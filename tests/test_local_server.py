@@ -13,8 +13,9 @@ from workbench.llm.local import ensure_server
 
 
 def test_chat_roundtrip_records_everything(local_server):
-    r = wb.chat("What is the capital of France? Answer in one word.", model="local", cache="off",
-                max_tokens=16, temperature=0)
+    r = wb.chat(
+        "What is the capital of France? Answer in one word.", model="local", cache="off", max_tokens=16, temperature=0
+    )
     assert r.ok, r.error_message
     assert r.text.strip()
     assert r.endpoint == "local" and r.model == "smollm2"
@@ -66,12 +67,17 @@ def test_sync_facade_inside_running_event_loop(local_server):
 
 def test_plain_openai_client_chat_and_stream(local_server):
     client = openai.OpenAI(base_url=local_server.base_url, api_key="none")
-    resp = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}],
-                                          max_tokens=8)
+    resp = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=8)
     assert resp.choices[0].message.content
-    chunks = list(client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}],
-                                                 max_tokens=8, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="smollm2",
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=8,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert any(c.usage and c.usage.completion_tokens for c in chunks)
 

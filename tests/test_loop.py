@@ -67,8 +67,19 @@ def test_flagged_served_traces_become_mlflow_dataset_rows(tracking_store):
     log_human_label(bad, "review/label", "bad", user="qa")
     log_human_label(fast, "review/label", "good", user="qa")
     now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(seconds=1)
-    history = pd.DataFrame([{"event": "fired", "rule": "latency", "metric": "latency_p95", "op": ">", "limit": 5.0,
-                             "window_s": 600.0, "fired_at": now.isoformat()}])
+    history = pd.DataFrame(
+        [
+            {
+                "event": "fired",
+                "rule": "latency",
+                "metric": "latency_p95",
+                "op": ">",
+                "limit": 5.0,
+                "window_s": 600.0,
+                "fired_at": now.isoformat(),
+            }
+        ]
+    )
 
     class _Mon:  # the part of Monitor that harvest reads
         def history(self):
@@ -144,7 +155,8 @@ def test_the_loop_end_to_end(local_server, tracking_store, tmp_path):
     cfg.params["max_tokens"] = 16
     with serve.start(cfg) as h:
         out = openai.OpenAI(base_url=h.base_url, api_key="x", max_retries=0).chat.completions.create(
-            model="shop", messages=[{"role": "user", "content": q}])
+            model="shop", messages=[{"role": "user", "content": q}]
+        )
     import mlflow
 
     mlflow.flush_trace_async_logging()
@@ -154,16 +166,22 @@ def test_the_loop_end_to_end(local_server, tracking_store, tmp_path):
     assert list(h.rows["source_trace_id"]) == [trace_id]
     assert h.rows["served_answer"].iloc[0] == out.choices[0].message.content
 
-    challenger = wb.PromptCandidate("local", template="Answer in one short sentence: {question}", max_tokens=16,
-                                    name="short")
+    challenger = wb.PromptCandidate(
+        "local", template="Answer in one short sentence: {question}", max_tokens=16, name="short"
+    )
     lines = []
-    assert run_eval_cli("mlflow:shop-failures", model_id=served_id, metrics=["harm/pii_leak"], echo=lines.append,
-                        cache="off") == 0
+    assert (
+        run_eval_cli(
+            "mlflow:shop-failures", model_id=served_id, metrics=["harm/pii_leak"], echo=lines.append, cache="off"
+        )
+        == 0
+    )
     eval_run = next(x.split()[1].rstrip(":") for x in lines if x.strip().startswith("run "))
     tags = wb.tracking.client().get_run(eval_run).data.tags
     assert (tags[T.LINEAGE_DATASET], tags[T.LINEAGE_MODEL_ID]) == ("mlflow:shop-failures", served_id)
-    ch = serve.challenge("mlflow:shop-failures", challenger, "shop", metrics=["harm/pii_leak"], cache="off",
-                         progress=False)
+    ch = serve.challenge(
+        "mlflow:shop-failures", challenger, "shop", metrics=["harm/pii_leak"], cache="off", progress=False
+    )
     run = wb.tracking.client().get_run(ch.run_id)
     assert run.data.tags[T.LINEAGE_DATASET] == "mlflow:shop-failures"
     assert run.data.tags[T.LINEAGE_SERVED_MODEL_ID] == served_id and ch.served_model_id == served_id

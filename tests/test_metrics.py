@@ -101,17 +101,23 @@ def test_agreement_with_reference_implementations():
 def test_groundedness_calibration_accuracy():
     from workbench.evaluate.metrics.honesty import groundedness_score
 
-    items = [json.loads(line) for line in (ROOT / "datasets/calibration/groundedness_tune.jsonl").read_text().splitlines()]
-    hits = [(groundedness_score(it["claim"], [it["context"]], ENV.embed, it.get("question"))[0] == 1.0)
-            == it["supported"] for it in items]
+    items = [
+        json.loads(line) for line in (ROOT / "datasets/calibration/groundedness_tune.jsonl").read_text().splitlines()
+    ]
+    hits = [
+        (groundedness_score(it["claim"], [it["context"]], ENV.embed, it.get("question"))[0] == 1.0) == it["supported"]
+        for it in items
+    ]
     acc = sum(hits) / len(hits)
     print(f"\ngroundedness accuracy on {len(items)} labelled claims (tuning set): {acc:.3f}")
     assert acc >= 0.9
 
 
 def test_groundedness_separates_supported_from_fabricated():
-    ctx = ["The Blaze camping stove burns isobutane gas and boils one litre of water in 3.5 minutes. "
-           "It weighs 85 grams and has a piezo igniter."]
+    ctx = [
+        "The Blaze camping stove burns isobutane gas and boils one litre of water in 3.5 minutes. "
+        "It weighs 85 grams and has a piezo igniter."
+    ]
     good = "The Blaze stove burns isobutane. It boils a litre of water in 3.5 minutes."
     bad = "The Blaze stove runs on kerosene. It boils water in 45 seconds and weighs 2 kg."
     mixed = "The Blaze stove burns isobutane gas. It comes with a free titanium pot and a lifetime warranty."
@@ -154,5 +160,7 @@ def test_mlflow_scorers():
 
     scorers = {s.name: s for s in wb.evaluate.as_mlflow_scorers(["quality/f1", "harm/pii_leak"])}
     assert set(scorers) == {"quality_f1", "harm_pii_leak"}
-    f1 = scorers["quality_f1"](inputs={"question": "q"}, outputs="red tent", expectations={"expected_response": "red tent"})
+    f1 = scorers["quality_f1"](
+        inputs={"question": "q"}, outputs="red tent", expectations={"expected_response": "red tent"}
+    )
     assert f1 == 1.0

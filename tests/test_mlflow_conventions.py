@@ -42,8 +42,10 @@ def conventions(tracking_store, project_dir, monkeypatch):
 
 
 def cands():
-    return [CallableCandidate(lambda row: row["reference"], name="right"),
-            CallableCandidate(lambda row: "no idea", name="wrong")]
+    return [
+        CallableCandidate(lambda row: row["reference"], name="right"),
+        CallableCandidate(lambda row: "no idea", name="wrong"),
+    ]
 
 
 def traces(exp_id: str):
@@ -101,8 +103,13 @@ def test_in_a_papermill_kernel_the_evaluation_is_a_child_of_the_notebooks_run(co
 
     c = conventions
     ds = write_dataset(tmp_path / "qa.jsonl", 3)
-    papermill.execute_notebook(str(NOTEBOOKS / "conventions.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
-                               parameters={"experiment": "kernel-exp", "dataset": str(ds)}, kernel_name="python3")
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "conventions.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        progress_bar=False,
+        parameters={"experiment": "kernel-exp", "dataset": str(ds)},
+        kernel_name="python3",
+    )
     exp = c.get_experiment_by_name("kernel-exp").experiment_id
     runs = {r.info.run_id: r for r in c.search_runs([exp])}
     own = [r for r in runs.values() if r.data.tags.get("workbench.kind") == "interactive"]
@@ -132,14 +139,20 @@ def test_run_notebook_and_sweep_follow_the_active_experiment(conventions, tmp_pa
 
 @pytest.mark.slow
 def test_workbench_run_honours_mlflow_experiment_name(conventions, fixture_notebook):
-    out = subprocess.run([str(BIN), "run", str(fixture_notebook), "-q"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "MLFLOW_EXPERIMENT_NAME": "cli-exp"})
+    out = subprocess.run(
+        [str(BIN), "run", str(fixture_notebook), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MLFLOW_EXPERIMENT_NAME": "cli-exp"},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(runs_in(conventions, "cli-exp")) == 1 and runs_in(conventions, "workbench") == []
 
 
-def test_newest_model_looks_in_the_store_then_the_registry_and_says_where(conventions, tracking_store, tmp_path,
-                                                                          monkeypatch):
+def test_newest_model_looks_in_the_store_then_the_registry_and_says_where(
+    conventions, tracking_store, tmp_path, monkeypatch
+):
     from workbench.finetune import newest_model
     from workbench.llm.local import register_adapter
 

@@ -63,8 +63,7 @@ def test_03_finetune_and_04_compare(local_server, tracking_store):
     ft = run3.data.tags["workbench.ft.model"]
     assert ft.startswith("local:ft-") and "finetuned/quality/f1/mean" in run3.data.metrics
     assert "ft/loss" in run3.data.metrics or run3.data.tags.get("workbench.ft.reused") == "true"
-    run4, arts = run_nb("04_compare", tracking_store, max_rows=4, redteam_rows=3, max_tokens=16,
-                      finetuned_model=ft)
+    run4, arts = run_nb("04_compare", tracking_store, max_rows=4, redteam_rows=3, max_tokens=16, finetuned_model=ft)
     for cand in ("base", "rag", "finetuned", "rag_finetuned"):
         assert f"{cand}/quality/f1/mean" in run4.data.metrics, cand
     assert {"comparison.json", "recommendation.md", "plots/pareto_and_latency.png"} <= arts
@@ -73,8 +72,14 @@ def test_03_finetune_and_04_compare(local_server, tracking_store):
 
 def test_05_evaluate_with_gate(local_server, tracking_store):
     first, _ = run_nb("05_evaluate", tracking_store, max_rows=4, max_tokens=16)
-    second, _ = run_nb("05_evaluate", tracking_store, max_rows=4, max_tokens=16, baseline_run_id=first.info.run_id,
-                    gates="quality/f1/mean >= baseline - 1")
+    second, _ = run_nb(
+        "05_evaluate",
+        tracking_store,
+        max_rows=4,
+        max_tokens=16,
+        baseline_run_id=first.info.run_id,
+        gates="quality/f1/mean >= baseline - 1",
+    )
     assert second.data.metrics["gate/passed"] == 1.0
 
 
@@ -83,8 +88,10 @@ def test_06_monitor(local_server, tracking_store):
     assert "plots/monitor_dashboard.png" in arts and "monitor_windows.json" in arts
     assert run.data.metrics["monitor/requests"] >= 4 and "monitor/alerts_fired" in run.data.metrics
     c = MlflowClient(tracking_store)
-    children = {r.data.tags.get("workbench.kind"): r for r in c.search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")}
+    children = {
+        r.data.tags.get("workbench.kind"): r
+        for r in c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    }
     # the loop: bad answers → mlflow:contoso-rag-failures (harvest) → challenger vs served (challenge) → promote
     assert children["harvest"].data.tags["workbench.lineage.dataset"] == "mlflow:contoso-rag-failures"
     assert children["harvest"].data.metrics["harvest/rows"] >= 1

@@ -24,12 +24,18 @@ PII = {"email": "jane.doe@example.com", "phone": "+44 20 7946 0958", "card": "41
 def _ask(base_url: str, content: str, stream: bool = False, max_tokens: int = 12) -> tuple[str, object]:
     c = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=60)
     if not stream:
-        r = c.chat.completions.create(model="app", messages=[{"role": "user", "content": content}],
-                                      max_tokens=max_tokens)
+        r = c.chat.completions.create(
+            model="app", messages=[{"role": "user", "content": content}], max_tokens=max_tokens
+        )
         return r.choices[0].message.content, r.usage
     parts, usage = [], None
-    for ch in c.chat.completions.create(model="app", messages=[{"role": "user", "content": content}],
-                                        max_tokens=max_tokens, stream=True, stream_options={"include_usage": True}):
+    for ch in c.chat.completions.create(
+        model="app",
+        messages=[{"role": "user", "content": content}],
+        max_tokens=max_tokens,
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
         if ch.choices and ch.choices[0].delta.content:
             parts.append(ch.choices[0].delta.content)
         usage = ch.usage or usage
@@ -56,8 +62,10 @@ def test_served_rag_app_answers_openai_clients_and_is_traced(app, tmp_path):
 
     _, idx_dir = rag.index_corpus(ROOT / "datasets/contoso/manuals", chunk_size=128, out_dir=tmp_path / "idx")
     cfg = tmp_path / "app.yaml"
-    cfg.write_text(f"name: contoso-rag\nmodel: local\nrag: {{index: {idx_dir}, retriever: hybrid, top_k: 3}}\n"
-                   "params: {max_tokens: 24}\nrun_id: lineage-run-123\n")
+    cfg.write_text(
+        f"name: contoso-rag\nmodel: local\nrag: {{index: {idx_dir}, retriever: hybrid, top_k: 3}}\n"
+        "params: {max_tokens: 24}\nrun_id: lineage-run-123\n"
+    )
     h = app(**{k: v for k, v in vars(serve.load_config(cfg)).items() if k != "source"})
     assert httpx.get(f"{h.url}/health").json()["rag"] is True
     text, usage = _ask(h.base_url, "How much does the Summit 65 backpack weigh?")
@@ -70,22 +78,27 @@ def test_served_rag_app_answers_openai_clients_and_is_traced(app, tmp_path):
     trace = __import__("mlflow").get_trace(df["trace_id"].iloc[0])
     kinds = {str(s.span_type) for s in trace.data.spans}
     assert {"CHAIN", "RETRIEVER", "CHAT_MODEL"} <= kinds
-    print(f"\nserved RAG app: 2 requests traced, latency {df['latency_s'].round(2).tolist()} s, "
-          f"ttft {df['ttft_s'].round(3).tolist()} s")
+    print(
+        f"\nserved RAG app: 2 requests traced, latency {df['latency_s'].round(2).tolist()} s, "
+        f"ttft {df['ttft_s'].round(3).tolist()} s"
+    )
 
 
 @pytest.mark.slow
 def test_bad_requests_get_4xx_with_a_clear_message(app):
     h = app(max_body_bytes=4096)
     url = f"{h.base_url}/chat/completions"
-    cases = [(b"{not json", 400, "not valid JSON"), (b"[]", 400, "JSON object"),
-             (b'{"messages": []}', 400, "'messages' is required"),
-             (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "role must be one of"),
-             (b'{"messages": [{"role": "user", "content": 5}]}', 400, "content must be a string"),
-             (b'{"messages": [{"role": "assistant", "content": "x"}]}', 400, "last message"),
-             (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', 400, "max_tokens"),
-             (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', 400, "stream"),
-             (b"x" * 5000, 413, "over the limit")]
+    cases = [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[]", 400, "JSON object"),
+        (b'{"messages": []}', 400, "'messages' is required"),
+        (b'{"messages": [{"role": "wizard", "content": "x"}]}', 400, "role must be one of"),
+        (b'{"messages": [{"role": "user", "content": 5}]}', 400, "content must be a string"),
+        (b'{"messages": [{"role": "assistant", "content": "x"}]}', 400, "last message"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', 400, "max_tokens"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', 400, "stream"),
+        (b"x" * 5000, 413, "over the limit"),
+    ]
     for body, status, msg in cases:
         r = httpx.post(url, content=body, headers={"content-type": "application/json"})
         assert r.status_code == status and msg in r.json()["error"]["message"], (body[:40], r.text)
@@ -141,13 +154,36 @@ def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_
     workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 30\n')
     h = app(name="mon", model="faulty", max_retries=1)
     hook, alerts_file = _Receiver(), tmp_path / "alerts.jsonl"
-    rules = parse_rules({
-        "experiment": "app-mon", "cooldown": "10m", "baseline": {"window": "60s", "offset": "10s"},
-        "notify": ["log", {"jsonl": str(alerts_file)}, {"webhook": hook.url}],
-        "rules": [{"name": "latency-regression", "metric": "latency_p95", "window": "20s", "op": ">",
-                   "vs_baseline": "100%", "min_requests": 2, "severity": "warning"},
-                  {"name": "error-rate", "metric": "error_rate", "window": "10s", "op": ">", "threshold": 0.5,
-                   "min_requests": 2, "for": "1s", "severity": "critical"}]}, "rules")
+    rules = parse_rules(
+        {
+            "experiment": "app-mon",
+            "cooldown": "10m",
+            "baseline": {"window": "60s", "offset": "10s"},
+            "notify": ["log", {"jsonl": str(alerts_file)}, {"webhook": hook.url}],
+            "rules": [
+                {
+                    "name": "latency-regression",
+                    "metric": "latency_p95",
+                    "window": "20s",
+                    "op": ">",
+                    "vs_baseline": "100%",
+                    "min_requests": 2,
+                    "severity": "warning",
+                },
+                {
+                    "name": "error-rate",
+                    "metric": "error_rate",
+                    "window": "10s",
+                    "op": ">",
+                    "threshold": 0.5,
+                    "min_requests": 2,
+                    "for": "1s",
+                    "severity": "critical",
+                },
+            ],
+        },
+        "rules",
+    )
     mon = Monitor(rules, state_dir=tmp_path)
     stop, sent = threading.Event(), [0]
 
@@ -196,9 +232,11 @@ def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_
     assert (hist["event"] == "suppressed").any() and (hist["event"] == "fired").sum() == 2
     dash = windowed(collect_traces("app-mon"), "5s")
     assert dash["error_rate"].max() > 0.5 and dash["latency_p95"].max() > 2 * dash["latency_p50"].min()
-    print(f"\nalert latency (degradation → webhook): slow phase {slow_latency:.1f} s, failing phase "
-          f"{fail_latency:.1f} s; {sent[0]} requests, {len(hook.got)} webhook calls, "
-          f"{int((hist['event'] == 'suppressed').sum())} repeats suppressed by the cooldown")
+    print(
+        f"\nalert latency (degradation → webhook): slow phase {slow_latency:.1f} s, failing phase "
+        f"{fail_latency:.1f} s; {sent[0]} requests, {len(hook.got)} webhook calls, "
+        f"{int((hist['event'] == 'suppressed').sum())} repeats suppressed by the cooldown"
+    )
 
 
 def test_rules_file_errors_name_the_rule_and_key(tmp_path):
@@ -224,8 +262,16 @@ def test_every_run_gets_a_governance_card_and_audit_tags(tracking_store, fixture
     arts = {a.path for a in c.list_artifacts(r.run_id, "governance")}
     assert arts == {"governance/card.md", "governance/card.html"}
     md = Path(c.download_artifacts(r.run_id, "governance/card.md")).read_text()
-    for section in ("## Prompt templates", "## Datasets", "## Models and endpoints", "## Parameters", "## Metrics",
-                    "## Red-team and harm summary", "## Known limitations", "## Software"):
+    for section in (
+        "## Prompt templates",
+        "## Datasets",
+        "## Models and endpoints",
+        "## Parameters",
+        "## Metrics",
+        "## Red-team and harm summary",
+        "## Known limitations",
+        "## Software",
+    ):
         assert section in md
     assert "| n | 3 |" in md
     tags = c.get_run(r.run_id).data.tags
@@ -240,9 +286,13 @@ def test_secret_scan_fails_a_run_that_leaked_a_key(tracking_store, tmp_path, mon
     key = "sk-test-" + "Zq7" * 12
     monkeypatch.setenv("OPENAI_API_KEY", key)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import os, workbench as wb\n"
-                                          "wb.tracking.log_text('debug ' + os.environ['OPENAI_API_KEY'], "
-                                          "'debug/leak.txt')")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os, workbench as wb\n"
+            "wb.tracking.log_text('debug ' + os.environ['OPENAI_API_KEY'], "
+            "'debug/leak.txt')"
+        )
+    ]
     path = tmp_path / "leaky.ipynb"
     nbformat.write(nb, path)
     r = wb.run_notebook(path, progress=False)
@@ -300,11 +350,18 @@ def test_rule_states_pending_firing_cooldown_and_no_data(tmp_path):
     state (an outage is not a recovery), and volume metrics fire on an empty window."""
     import pandas as pd
 
-    rules = parse_rules({"experiment": "x", "cooldown": "60s", "notify": [{"jsonl": str(tmp_path / "a.jsonl")}],
-                         "rules": [{"name": "errors", "metric": "error_rate", "window": "10s", "op": ">",
-                                    "threshold": 0.5, "for": "5s"},
-                                   {"name": "quiet", "metric": "request_rate", "window": "10s", "op": "<",
-                                    "threshold": 1}]}, "rules")
+    rules = parse_rules(
+        {
+            "experiment": "x",
+            "cooldown": "60s",
+            "notify": [{"jsonl": str(tmp_path / "a.jsonl")}],
+            "rules": [
+                {"name": "errors", "metric": "error_rate", "window": "10s", "op": ">", "threshold": 0.5, "for": "5s"},
+                {"name": "quiet", "metric": "request_rate", "window": "10s", "op": "<", "threshold": 1},
+            ],
+        },
+        "rules",
+    )
     mon = Monitor(rules, state_dir=tmp_path)
     t0 = pd.Timestamp("2026-01-01", tz="UTC")
     rows = [{"time": t0 + pd.Timedelta(seconds=s), "error": True, "latency_s": 1.0} for s in range(0, 20)]
@@ -317,7 +374,9 @@ def test_rule_states_pending_firing_cooldown_and_no_data(tmp_path):
     assert mon.state["errors"]["status"] == "firing"
     assert [a["rule"] for a in mon.evaluate(df, at(80))] == []  # quiet still firing, within its cooldown
     hist = mon.history()
-    assert list(hist["event"]) == ["fired", "suppressed", "fired", "suppressed"] and "resolved" not in set(hist["event"])
+    assert list(hist["event"]) == ["fired", "suppressed", "fired", "suppressed"] and "resolved" not in set(
+        hist["event"]
+    )
 
 
 def test_redaction_survives_mlflow_resetting_its_tracing_config(tmp_path):

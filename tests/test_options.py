@@ -16,6 +16,8 @@ from workbench.options import split_options
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_PARAMETERS = 10
+
+
 # still over the limit in files another change of issue 32 rewrites (the evaluation plan); remove when it lands
 def _over_the_limit() -> list[tuple[str, str, int]]:
     out = []
@@ -65,8 +67,12 @@ def test_run_notebook_and_sweep_reject_unknown_options_before_any_run(fixture_no
         wb.run_notebook(fixture_notebook, {"n": 1}, progres=False)
     with pytest.raises(UnknownOption, match="sweep.*'worker'.*max_runs, resume, timeout, allow_unknown_params"):
         wb.sweep(fixture_notebook, {"n": ["1", "2"]}, worker=2)
-    assert MlflowClient(tracking_store).search_runs([e.experiment_id for e in
-                                                     MlflowClient(tracking_store).search_experiments()]) == []
+    assert (
+        MlflowClient(tracking_store).search_runs(
+            [e.experiment_id for e in MlflowClient(tracking_store).search_experiments()]
+        )
+        == []
+    )
 
 
 def test_train_lora_settings_keep_the_reuse_key_and_reject_unknown_options(tmp_path):
@@ -78,6 +84,7 @@ def test_train_lora_settings_keep_the_reuse_key_and_reject_unknown_options(tmp_p
     f.write_text('{"messages": []}\n')
     # adapters trained before the settings were grouped are still found: the key is made of the same values
     assert _training_key(f, None, **asdict(LoraSettings())) == _training_key(
-        f, None, r=16, alpha=32, lr=2e-4, steps=None, epochs=3.0, batch_size=8, seed=0, max_len=256)
+        f, None, r=16, alpha=32, lr=2e-4, steps=None, epochs=3.0, batch_size=8, seed=0, max_len=256
+    )
     with pytest.raises(UnknownOption, match="train_lora.*'stepz'"):  # before the [finetune] extra is needed
         train_lora(f, lr=1e-3, stepz=3)

@@ -47,13 +47,24 @@ def test_every_row_has_a_source_and_a_date():
             assert row["input"] >= 0 and row["output"] >= 0, name
 
 
-@pytest.mark.parametrize("model,inp,out", [
-    ("gpt-5", 1.25, 10.0), ("gpt-5-mini", 0.25, 2.0), ("gpt-5-nano-2025-08-07", 0.05, 0.40), ("o1", 15.0, 60.0),
-    ("o3-mini", 1.10, 4.40), ("o3-pro", 20.0, 80.0), ("o3-mini-2025-01-31", 1.10, 4.40), ("gpt-4", 30.0, 60.0),
-    ("gpt-4o-2024-05-13", 5.0, 15.0), ("gpt-4o-2024-08-06", 2.5, 10.0),
-    # fine-tuned models at their fine-tuned rates (they were priced at the base's list price before)
-    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", 0.30, 1.20), ("ft:gpt-4.1-nano-2025-04-14:acme:faq:x1", 0.20, 0.80),
-])
+@pytest.mark.parametrize(
+    "model,inp,out",
+    [
+        ("gpt-5", 1.25, 10.0),
+        ("gpt-5-mini", 0.25, 2.0),
+        ("gpt-5-nano-2025-08-07", 0.05, 0.40),
+        ("o1", 15.0, 60.0),
+        ("o3-mini", 1.10, 4.40),
+        ("o3-pro", 20.0, 80.0),
+        ("o3-mini-2025-01-31", 1.10, 4.40),
+        ("gpt-4", 30.0, 60.0),
+        ("gpt-4o-2024-05-13", 5.0, 15.0),
+        ("gpt-4o-2024-08-06", 2.5, 10.0),
+        # fine-tuned models at their fine-tuned rates (they were priced at the base's list price before)
+        ("ft:gpt-4o-mini-2024-07-18:acme::abc123", 0.30, 1.20),
+        ("ft:gpt-4.1-nano-2025-04-14:acme:faq:x1", 0.20, 0.80),
+    ],
+)
 def test_current_prices_match_exact_names(project_dir, model, inp, out):
     ep = load_settings().endpoints["openai"]
     assert cost_usd(ep, model, 1_000_000, 0) == pytest.approx(inp)
@@ -84,11 +95,21 @@ def test_workbench_eval_shows_unpriced_not_zero(workbench_toml, tracking_store, 
     from workbench.evaluate.cli import run_eval_cli
 
     workbench_toml('[endpoints.unp]\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m1"]\n')
-    summary = pd.DataFrame([{"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},
-                            {"metric": "quality/f1/mean", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3}])
-    fake = SimpleNamespace(summary=lambda: summary, headline=lambda: "3 of 3 rows answered",
-                           rows=pd.DataFrame({"id": [1, 2, 3]}), computed_rows=3,
-                           duration_s=1.0, spent_usd=0.0, stopped=None)  # what a run with no price reported
+    summary = pd.DataFrame(
+        [
+            {"metric": "cost/usd/total", "value": None, "ci_low": None, "ci_high": None, "n": 0},
+            {"metric": "quality/f1/mean", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3},
+        ]
+    )
+    fake = SimpleNamespace(
+        summary=lambda: summary,
+        headline=lambda: "3 of 3 rows answered",
+        rows=pd.DataFrame({"id": [1, 2, 3]}),
+        computed_rows=3,
+        duration_s=1.0,
+        spent_usd=0.0,
+        stopped=None,
+    )  # what a run with no price reported
     monkeypatch.setattr(runner, "evaluate", lambda *a, **kw: fake)
     monkeypatch.setattr(card, "govern_run", lambda rid, **kw: SimpleNamespace(error=None))
     ds = tmp_path / "qa.jsonl"

@@ -48,9 +48,15 @@ def _wait(cond, timeout_s: float = 30.0) -> bool:
 
 def _spec(tmp_path, idle_s: float = 1.0) -> ServiceSpec:
     port = free_port()
-    return ServiceSpec(cmd=[sys.executable, "-c", HTTP, str(port)], port=port, log=str(tmp_path / "srv.log"),
-                       state=str(tmp_path / "state.json"), leases=str(tmp_path / "leases"), idle_s=idle_s,
-                       start_timeout_s=30)
+    return ServiceSpec(
+        cmd=[sys.executable, "-c", HTTP, str(port)],
+        port=port,
+        log=str(tmp_path / "srv.log"),
+        state=str(tmp_path / "state.json"),
+        leases=str(tmp_path / "leases"),
+        idle_s=idle_s,
+        start_timeout_s=30,
+    )
 
 
 def test_supervisor_restarts_on_the_same_port_and_stops_when_idle(tmp_path):
@@ -60,8 +66,7 @@ def test_supervisor_restarts_on_the_same_port_and_stops_when_idle(tmp_path):
     try:
         assert state["status"] == "ready" and health(spec.url) and live_leases(spec.leases) == [os.getpid()]
         os.kill(state["pid"], signal.SIGKILL)  # the server dies: back on the same port, a new process
-        assert _wait(lambda: (read_state(spec.state) or {}).get("pid") not in (None, state["pid"])
-                     and health(spec.url))
+        assert _wait(lambda: (read_state(spec.state) or {}).get("pid") not in (None, state["pid"]) and health(spec.url))
         assert read_state(spec.state)["restarts"] == 1
         lease.unlink()  # the last client is gone: stopped after idle_s
         assert _wait(lambda: not pid_alive(state["supervisor"]))
@@ -83,15 +88,21 @@ def test_sigterm_to_the_supervisor_stops_its_server(tmp_path):
 def test_start_service_reports_an_early_exit_with_the_log(tmp_path):
     log = tmp_path / "x.log"
     with pytest.raises(ServiceError, match="(?s)exited with status 3.*boom"):
-        start_service([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], f"http://127.0.0.1:{free_port()}",
-                      log, timeout_s=30)
+        start_service(
+            [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+            f"http://127.0.0.1:{free_port()}",
+            log,
+            timeout_s=30,
+        )
 
 
 def test_stop_process_ends_the_whole_group(tmp_path):
     port = free_port()
     # a parent that starts a grandchild server and then waits: stopping the parent's group stops both
-    code = (f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {HTTP!r}, '{port}']); "
-            f"print(p.pid, flush=True); p.wait()")
+    code = (
+        f"import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', {HTTP!r}, '{port}']); "
+        f"print(p.pid, flush=True); p.wait()"
+    )
     proc = start_service([sys.executable, "-c", code], f"http://127.0.0.1:{port}", tmp_path / "g.log", timeout_s=30)
     grandchild = int((tmp_path / "g.log").read_text().split()[0])
     stop_process(proc.pid)
@@ -127,6 +138,10 @@ def test_workbench_serve_on_a_busy_port_is_an_error():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "workbench", "serve", "--port", str(port)], capture_output=True,
-                           text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "workbench", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 4 and "already in use" in r.stderr and "serving" not in r.stderr

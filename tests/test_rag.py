@@ -33,7 +33,7 @@ def test_recursive_chunks_merge_sections_up_to_size_and_keep_the_common_heading_
     cold = next(c for c in small if "Warm the canister" in c.text)
     assert cold.heading_path == "Guide > Fuel > Cold" and cold.context_text.startswith("Guide > Fuel > Cold")
     for c in small:
-        assert doc.text[c.start:c.end] == c.text and c.n_tokens <= 10
+        assert doc.text[c.start : c.end] == c.text and c.n_tokens <= 10
 
 
 def test_fixed_chunks_overlap_exactly_and_respect_size():
@@ -58,8 +58,9 @@ def test_index_round_trip_and_embedding_reuse(tmp_path, project_dir):
     s1, i1 = idx.search(q, 10)
     s2, i2 = loaded.search(q, 10)
     assert (i1 == i2).all() and np.allclose(s1, s2)
-    assert [h.chunk.chunk_id for h in rag.Retriever(loaded, "hybrid", 5).retrieve("Summit 65 weight")] == \
-           [h.chunk.chunk_id for h in rag.Retriever(idx, "hybrid", 5).retrieve("Summit 65 weight")]
+    assert [h.chunk.chunk_id for h in rag.Retriever(loaded, "hybrid", 5).retrieve("Summit 65 weight")] == [
+        h.chunk.chunk_id for h in rag.Retriever(idx, "hybrid", 5).retrieve("Summit 65 weight")
+    ]
     (path / "vectors.npy").unlink()
     with pytest.raises(WorkbenchError, match="rebuild"):
         rag.VectorIndex.load(path)
@@ -101,8 +102,14 @@ def test_recall_at_5_per_retriever_on_dev_split(tmp_path, project_dir):
     recalls = {}
     for kind in ("dense", "bm25", "hybrid"):
         r = rag.Retriever(idx, kind, 5)
-        recalls[kind] = float(np.mean([recall_at_k(set(row["gold_doc_ids"]),
-                                                   [h.chunk.doc_id for h in r.retrieve(row["question"])]) for row in dev]))
+        recalls[kind] = float(
+            np.mean(
+                [
+                    recall_at_k(set(row["gold_doc_ids"]), [h.chunk.doc_id for h in r.retrieve(row["question"])])
+                    for row in dev
+                ]
+            )
+        )
     print(f"\nrecall@5 on {len(dev)} answerable dev questions: {recalls}")
     assert recalls["hybrid"] >= RECALL5_FLOOR and min(recalls.values()) >= 0.8
 
@@ -124,22 +131,49 @@ def test_rag_pipeline_as_candidate_end_to_end(local_server, tmp_path):
 
 @pytest.mark.slow
 def test_rag_notebook_runs_headless(local_server, tracking_store):
-    out = subprocess.run([str(BIN), "run", str(ROOT / "notebooks/02_rag.ipynb"), "-p", "top_k", "4", "-p", "max_rows",
-                          "8", "-p", "max_tokens", "32", "-q", "--experiment", "rag"], capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run(
+        [
+            str(BIN),
+            "run",
+            str(ROOT / "notebooks/02_rag.ipynb"),
+            "-p",
+            "top_k",
+            "4",
+            "-p",
+            "max_rows",
+            "8",
+            "-p",
+            "max_tokens",
+            "32",
+            "-q",
+            "--experiment",
+            "rag",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     rid = re.search(r"^run ([0-9a-f]{32}): FINISHED", out.stdout, re.M).group(1)
     from mlflow import MlflowClient
 
     c = MlflowClient(tracking_store)
     run = c.get_run(rid)
-    for k in ("retrieval/recall_at_k/mean", "retrieval/mrr/mean", "quality/f1/mean", "honesty/groundedness/mean",
-              "retrieval_eval/mrr/mean", "retrieval_eval/recall_at_k.paraphrase/mean",
-              "latency/ttft_s/p95", "rag/chunks"):
+    for k in (
+        "retrieval/recall_at_k/mean",
+        "retrieval/mrr/mean",
+        "quality/f1/mean",
+        "honesty/groundedness/mean",
+        "retrieval_eval/mrr/mean",
+        "retrieval_eval/recall_at_k.paraphrase/mean",
+        "latency/ttft_s/p95",
+        "rag/chunks",
+    ):
         assert k in run.data.metrics, k
     assert run.data.params["top_k"] == "4" and run.data.params["rag.chunker"] == "recursive"
-    assert {"index/index.faiss", "index/chunks.parquet", "index/config.json", "index/vectors.npy"} <= \
-           {a.path for a in c.list_artifacts(rid, "index")}
+    assert {"index/index.faiss", "index/chunks.parquet", "index/config.json", "index/vectors.npy"} <= {
+        a.path for a in c.list_artifacts(rid, "index")
+    }
 
 
 # ------------------------------------------------------------------ the hard set, rerankers, retrieval evaluation
@@ -202,17 +236,23 @@ def test_terms_keep_signed_numbers_apart():
 
 
 def _toy_index(texts: list[tuple[str, str]]):
-    chunks = [rag.Chunk(f"{d}#0", d, f"{d}.md", title, title, 0, len(t), t, 10) for d, title, t in
-              [(f"d{i}", title, t) for i, (title, t) in enumerate(texts)]]
+    chunks = [
+        rag.Chunk(f"{d}#0", d, f"{d}.md", title, title, 0, len(t), t, 10)
+        for d, title, t in [(f"d{i}", title, t) for i, (title, t) in enumerate(texts)]
+    ]
     return rag.build_index(chunks)
 
 
 def test_overlap_reranker_prefers_the_named_sibling_and_the_covered_terms(project_dir):
     from workbench.rag.rerank import OverlapReranker, rerank
 
-    idx = _toy_index([("Drift -5 Sleeping Bag", "Weight: 0.98 kg. Comfort temperature: -5 °C."),
-                      ("Drift 5 Sleeping Bag", "Weight: 0.72 kg. Comfort temperature: 5 °C."),
-                      ("Returns Policy", "Unused items can be returned within 45 days.")])
+    idx = _toy_index(
+        [
+            ("Drift -5 Sleeping Bag", "Weight: 0.98 kg. Comfort temperature: -5 °C."),
+            ("Drift 5 Sleeping Bag", "Weight: 0.72 kg. Comfort temperature: 5 °C."),
+            ("Returns Policy", "Unused items can be returned within 45 days."),
+        ]
+    )
     r = OverlapReranker(idx)
     s = r.scores("How much does the Drift 5 weigh?", [0, 1, 2])
     assert s[1] > s[0] > s[2] == 0.0
@@ -224,8 +264,12 @@ def test_overlap_reranker_prefers_the_named_sibling_and_the_covered_terms(projec
 def test_sentence_reranker_scores_the_best_sentence(project_dir):
     from workbench.rag.rerank import SentenceReranker
 
-    idx = _toy_index([("Stove", "The stove is green. It weighs 85 g. Boil time is 3.5 minutes."),
-                      ("Tent", "The tent sleeps two. The fly is silnylon.")])
+    idx = _toy_index(
+        [
+            ("Stove", "The stove is green. It weighs 85 g. Boil time is 3.5 minutes."),
+            ("Tent", "The tent sleeps two. The fly is silnylon."),
+        ]
+    )
     s = SentenceReranker(idx).scores("How long does the stove take to boil water?", [0, 1])
     assert s[0] > s[1]
 
@@ -246,8 +290,10 @@ def test_retriever_and_pipeline_take_rerank_and_rewrite_with_defaults_unchanged(
     tuned = rag.RAGPipeline(idx, rerank="overlap", query_rewrite="keywords", fetch_k=10)
     assert tuned.name == "rag-hybrid+overlap-k4"
     assert tuned.config["rerank"] == "overlap" and tuned.config["query_rewrite"] == "keywords"
-    assert asyncio.run(get_rewrite("keywords")("What is the weight of the Drift -5?", None, None)) == \
-        ("weight drift -5", None)
+    assert asyncio.run(get_rewrite("keywords")("What is the weight of the Drift -5?", None, None)) == (
+        "weight drift -5",
+        None,
+    )
     with pytest.raises(WorkbenchError, match="needs a client"):
         asyncio.run(get_rewrite("llm")("q", None, None))
 
@@ -258,19 +304,48 @@ def test_pipeline_keeps_its_keyword_spellings_and_rejects_unknown_options(projec
     from workbench.errors import UnknownOption
 
     idx = _toy_index([("A", "alpha text"), ("B", "beta text")])
-    kw = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", mmr=True, fetch_k=6, rerank="overlap",
-                         query_rewrite="keywords", max_tokens=48, temperature=0.2, seed=3, name="p")
-    grouped = rag.RAGPipeline(idx, "local", top_k=2, retriever="bm25", name="p", max_tokens=48, temperature=0.2,
-                              seed=3, retrieval=rag.RetrievalOptions(mmr=True, fetch_k=6, rerank="overlap",
-                                                                     query_rewrite="keywords"))
+    kw = rag.RAGPipeline(
+        idx,
+        "local",
+        top_k=2,
+        retriever="bm25",
+        mmr=True,
+        fetch_k=6,
+        rerank="overlap",
+        query_rewrite="keywords",
+        max_tokens=48,
+        temperature=0.2,
+        seed=3,
+        name="p",
+    )
+    grouped = rag.RAGPipeline(
+        idx,
+        "local",
+        top_k=2,
+        retriever="bm25",
+        name="p",
+        max_tokens=48,
+        temperature=0.2,
+        seed=3,
+        retrieval=rag.RetrievalOptions(mmr=True, fetch_k=6, rerank="overlap", query_rewrite="keywords"),
+    )
     assert kw.config == grouped.config
-    assert {k: kw.config[k] for k in ("mmr", "fetch_k", "rerank", "query_rewrite", "max_tokens", "temperature",
-                                      "seed")} == {"mmr": True, "fetch_k": 6, "rerank": "overlap",
-                                                   "query_rewrite": "keywords", "max_tokens": 48,
-                                                   "temperature": 0.2, "seed": 3}
+    assert {
+        k: kw.config[k] for k in ("mmr", "fetch_k", "rerank", "query_rewrite", "max_tokens", "temperature", "seed")
+    } == {
+        "mmr": True,
+        "fetch_k": 6,
+        "rerank": "overlap",
+        "query_rewrite": "keywords",
+        "max_tokens": 48,
+        "temperature": 0.2,
+        "seed": 3,
+    }
     assert kw.gen_params == {"temperature": 0.2, "max_tokens": 48, "seed": 3}
-    assert rag.RAGPipeline(idx, retrieval=rag.RetrievalOptions(rerank="overlap"), rerank="none").config.get(
-        "rerank") is None  # a keyword overrides the options object
+    assert (
+        rag.RAGPipeline(idx, retrieval=rag.RetrievalOptions(rerank="overlap"), rerank="none").config.get("rerank")
+        is None
+    )  # a keyword overrides the options object
     with pytest.raises(UnknownOption, match="RAGPipeline.*'rerenk'.*mmr, fetch_k, rerank, query_rewrite"):
         rag.RAGPipeline(idx, rerenk="overlap")
 
@@ -287,8 +362,13 @@ def test_mean_ci_and_paired_comparison_hand_checked():
     assert mean_interval([0.0, 1.0] * 50)[:3] == (0.5, *stats.rate_ci(50, 100))
     skewed = [0.05, 0.1, 0.1, 0.2, 1.0, 0.33, 0.5, 0.1, 0.25, 0.05]
     assert mean_interval(skewed)[1:] == (*stats.mean_ci(skewed), "studentized-bootstrap")
-    rows = pd.DataFrame([{"config": c, "id": i, "kind": "x" if i % 2 else "y", "recall_at_k": v, "mrr": v,
-                          "ndcg_at_k": v} for i in range(40) for c, v in (("a", 0.0), ("b", float(i % 4 != 0)))])
+    rows = pd.DataFrame(
+        [
+            {"config": c, "id": i, "kind": "x" if i % 2 else "y", "recall_at_k": v, "mrr": v, "ndcg_at_k": v}
+            for i in range(40)
+            for c, v in (("a", 0.0), ("b", float(i % 4 != 0)))
+        ]
+    )
     ev = RetrievalEval(rows, 4, ["a", "b"])
     d = ev.compare("a", "b", "mrr")
     assert d["diff"] == 0.75 and d["supported"] and d["n"] == 40
@@ -312,8 +392,12 @@ def test_retrieval_intervals_use_the_evaluation_statistics():
     from workbench.evaluate import stats
     from workbench.rag.evaluation import RetrievalEval
 
-    rows = pd.DataFrame([{"config": "a", "id": i, "kind": "x", "recall_at_k": 1.0, "mrr": 1.0 / (1 + i % 3),
-                          "ndcg_at_k": 1.0} for i in range(8)])
+    rows = pd.DataFrame(
+        [
+            {"config": "a", "id": i, "kind": "x", "recall_at_k": 1.0, "mrr": 1.0 / (1 + i % 3), "ndcg_at_k": 1.0}
+            for i in range(8)
+        ]
+    )
     s = RetrievalEval(rows, 4, ["a"]).summary(by_kind=False).set_index("metric")
     assert (s.loc["recall_at_k", "ci_low"], s.loc["recall_at_k", "ci_high"]) == stats.rate_ci(8, 8)
     assert s.loc["recall_at_k", "ci_low"] < 0.7  # 8 of 8 found: not proof of a perfect retriever
@@ -324,8 +408,12 @@ def test_retrieval_intervals_use_the_evaluation_statistics():
 def test_configurations_differ_on_the_hard_set_but_not_on_the_easy_one(tmp_path, project_dir):
     idx, _ = rag.index_corpus(CORPUS, chunk_size=64, out_dir=tmp_path / "idx")
     hard = wb.load_dataset(HARD).filter(split="dev").rows
-    configs = {"dense": {"kind": "dense"}, "bm25": {"kind": "bm25"}, "hybrid": {"kind": "hybrid"},
-               "hybrid+overlap": {"kind": "hybrid", "rerank": "overlap"}}
+    configs = {
+        "dense": {"kind": "dense"},
+        "bm25": {"kind": "bm25"},
+        "hybrid": {"kind": "hybrid"},
+        "hybrid+overlap": {"kind": "hybrid", "rerank": "overlap"},
+    }
     ev = rag.evaluate_retrieval(idx, hard, configs, k=4)
     print("\n" + ev.table("mrr").to_string())
     assert ev.compare("dense", "bm25", "mrr")["supported"]  # measured +0.19 [+0.12, +0.26] on test
@@ -337,10 +425,28 @@ def test_configurations_differ_on_the_hard_set_but_not_on_the_easy_one(tmp_path,
 
 @pytest.mark.slow
 def test_sweep_over_retrievers_and_chunk_sizes_gives_runs_whose_retrieval_metrics_differ(tracking_store, tmp_path):
-    out = subprocess.run([str(BIN), "sweep", str(ROOT / "notebooks/02_rag.ipynb"), "--grid", "retriever=dense,bm25",
-                          "--grid", "chunk_size=64,256", "-p", "generate", "False", "--workers", "2", "--experiment",
-                          "rag-sweep"], capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "WORKBENCH_PROJECT_DIR": str(tmp_path)})
+    out = subprocess.run(
+        [
+            str(BIN),
+            "sweep",
+            str(ROOT / "notebooks/02_rag.ipynb"),
+            "--grid",
+            "retriever=dense,bm25",
+            "--grid",
+            "chunk_size=64,256",
+            "-p",
+            "generate",
+            "False",
+            "--workers",
+            "2",
+            "--experiment",
+            "rag-sweep",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "WORKBENCH_PROJECT_DIR": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     from mlflow import MlflowClient
 
@@ -348,8 +454,10 @@ def test_sweep_over_retrievers_and_chunk_sizes_gives_runs_whose_retrieval_metric
     exp = c.get_experiment_by_name("rag-sweep")
     runs = [r for r in c.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags]
     assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
-    mrr = {(r.data.params["retriever"], r.data.params["chunk_size"]): r.data.metrics["retrieval_eval/mrr/mean"]
-           for r in runs}
+    mrr = {
+        (r.data.params["retriever"], r.data.params["chunk_size"]): r.data.metrics["retrieval_eval/mrr/mean"]
+        for r in runs
+    }
     assert len(set(mrr.values())) == 4, mrr
     assert mrr[("bm25", "64")] > mrr[("dense", "64")] and mrr[("bm25", "256")] > mrr[("dense", "256")]
     assert all("retrieval_eval/mrr.paraphrase/mean" in r.data.metrics for r in runs)
@@ -374,8 +482,13 @@ def test_llm_query_rewrite_retrieves_with_the_rewritten_query_and_counts_the_cal
                 return ChatRecord("fake", model, text='"Drift 5 sleeping bag weight"\n', latency_s=0.5)
             return ChatRecord("fake", model, text="0.72 kg", latency_s=1.0)
 
-    idx = _toy_index([("Drift -5 Sleeping Bag", "Weight: 0.98 kg."), ("Drift 5 Sleeping Bag", "Weight: 0.72 kg."),
-                      ("Returns Policy", "Unused items can be returned within 45 days.")])
+    idx = _toy_index(
+        [
+            ("Drift -5 Sleeping Bag", "Weight: 0.98 kg."),
+            ("Drift 5 Sleeping Bag", "Weight: 0.72 kg."),
+            ("Returns Policy", "Unused items can be returned within 45 days."),
+        ]
+    )
     client = FakeClient()
     pipe = rag.RAGPipeline(idx, "fake", top_k=1, retriever="bm25", rerank="overlap", query_rewrite="llm")
     ans = asyncio.run(pipe.aanswer({"question": "my bag, the warmer-weather one of the two: how heavy?"}, client))

@@ -22,8 +22,10 @@ def minimal_pdf(pages: list[str], title: str | None = None) -> bytes:
     for i, text in enumerate(pages):
         lines = " ".join(f"({t}) Tj 0 -16 Td" for t in text.split("\n"))
         stream = f"BT /F1 12 Tf 72 720 Td {lines} ET".encode()
-        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-                    f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objs.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
         objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     info = None
@@ -84,30 +86,41 @@ def mixed_corpus(tmp_path):
     (d / "guide.md").write_text(MD)
     (d / "page.html").write_text(HTML)
     (d / "notes.txt").write_text("Plain notes about tents.\n")
-    (d / "manual.pdf").write_bytes(minimal_pdf(["Aurora headlamp manual", "The Aurora headlamp gives 400 lumens.",
-                                                "Battery: 3 AAA cells."], title="Aurora Headlamp"))
+    (d / "manual.pdf").write_bytes(
+        minimal_pdf(
+            ["Aurora headlamp manual", "The Aurora headlamp gives 400 lumens.", "Battery: 3 AAA cells."],
+            title="Aurora Headlamp",
+        )
+    )
     return d
 
 
 def test_markdown_code_fence_is_not_a_heading_and_table_stays_whole(mixed_corpus):
     doc = rag.load_documents(mixed_corpus / "guide.md")[0]
     paths = [s.heading_path for s in doc.sections]
-    assert paths == [("Stove Guide",), ("Stove Guide", "Fuel"), ("Stove Guide", "Fuel", "Cold"),
-                     ("Stove Guide", "Safety")]  # the '# this is a shell comment' line is code
+    assert paths == [
+        ("Stove Guide",),
+        ("Stove Guide", "Fuel"),
+        ("Stove Guide", "Fuel", "Cold"),
+        ("Stove Guide", "Safety"),
+    ]  # the '# this is a shell comment' line is code
     assert doc.title == "Stove Guide"
     for chunker in ("section", "recursive", "sentence"):
         chunks = rag.chunk_documents([doc], chunker, chunk_size=40, overlap=4)
         for c in chunks:
-            assert doc.text[c.start:c.end] == c.text and c.n_tokens <= 40
+            assert doc.text[c.start : c.end] == c.text and c.n_tokens <= 40
         fence = [c for c in chunks if "stove --prime" in c.text]
         assert len(fence) == 1 and "```bash\n# this is a shell comment" in fence[0].text, chunker
         table = [c for c in chunks if "| Poles | 2 |" in c.text]
-        assert len(table) == 1 and "| Spec | Value |" in table[0].text and "| Weight | 1.2 kg |" in table[0].text, \
-            chunker  # a table that fits is never cut
+        assert len(table) == 1 and "| Spec | Value |" in table[0].text and "| Weight | 1.2 kg |" in table[0].text, (
+            chunker
+        )  # a table that fits is never cut
         assert table[0].heading_path.startswith("Stove Guide"), chunker
     by_section = {c.heading_path: c.text for c in rag.chunk_documents([doc], "section", chunk_size=40)}
     assert "| Poles | 2 |" in by_section["Stove Guide > Fuel > Cold"]
-    assert "stove --prime" in by_section["Stove Guide > Fuel"] and "Outdoors only." in by_section["Stove Guide > Safety"]
+    assert (
+        "stove --prime" in by_section["Stove Guide > Fuel"] and "Outdoors only." in by_section["Stove Guide > Safety"]
+    )
 
 
 def test_html_tables_are_rows_of_cells_and_boilerplate_is_dropped(mixed_corpus):
@@ -122,7 +135,7 @@ def test_html_tables_are_rows_of_cells_and_boilerplate_is_dropped(mixed_corpus):
     assert ("Boots", "Specifications") in paths and ("Boots", "Care") in paths
     chunks = rag.chunk_documents([doc], "section", chunk_size=64)
     spec = next(c for c in chunks if "Drop | 12 mm" in c.text)
-    assert spec.heading_path == "Boots > Specifications" and doc.text[spec.start:spec.end] == spec.text
+    assert spec.heading_path == "Boots > Specifications" and doc.text[spec.start : spec.end] == spec.text
 
 
 def test_pdf_pages_carry_page_numbers_into_chunks_and_the_saved_index(mixed_corpus, tmp_path, project_dir):

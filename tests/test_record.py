@@ -25,12 +25,15 @@ def _traces(exp_id: str, run_id: str | None = None):
 
 @pytest.fixture
 def two_candidates():
-    return [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=12),
-            PromptCandidate("local", name="plain", system_prompt=None, max_tokens=12)]
+    return [
+        PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=12),
+        PromptCandidate("local", name="plain", system_prompt=None, max_tokens=12),
+    ]
 
 
-def test_two_candidates_give_child_runs_models_and_assessed_traces(local_server, tracking_store, tmp_path,
-                                                                   two_candidates):
+def test_two_candidates_give_child_runs_models_and_assessed_traces(
+    local_server, tracking_store, tmp_path, two_candidates
+):
     ds = write_dataset(tmp_path / "qa.jsonl", 3)
     mlflow.set_tracking_uri(tracking_store)
     c = MlflowClient(tracking_store)
@@ -80,12 +83,24 @@ def test_interactive_calls_each_get_their_own_finished_run(local_server, trackin
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "t-interactive")
     monkeypatch.delenv("WORKBENCH_RUN_ID", raising=False)
     ds = write_dataset(tmp_path / "qa.jsonl", 3)
-    a = wb.evaluate(ds, PromptCandidate("local", name="base", system_prompt=None, max_tokens=8),
-                    metrics=["quality/f1"], progress=False)
-    b = wb.evaluate(ds, PromptCandidate("local", name="base", system_prompt="Be terse.", max_tokens=8),
-                    metrics=["quality/f1"], progress=False)
-    c2 = wb.evaluate(ds, PromptCandidate("local", name="base", system_prompt="Be terse.", max_tokens=8),
-                     metrics=["quality/f1"], progress=False)  # the same again: no MlflowException either
+    a = wb.evaluate(
+        ds,
+        PromptCandidate("local", name="base", system_prompt=None, max_tokens=8),
+        metrics=["quality/f1"],
+        progress=False,
+    )
+    b = wb.evaluate(
+        ds,
+        PromptCandidate("local", name="base", system_prompt="Be terse.", max_tokens=8),
+        metrics=["quality/f1"],
+        progress=False,
+    )
+    c2 = wb.evaluate(
+        ds,
+        PromptCandidate("local", name="base", system_prompt="Be terse.", max_tokens=8),
+        metrics=["quality/f1"],
+        progress=False,
+    )  # the same again: no MlflowException either
     c = MlflowClient(tracking_store)
     runs = {r.info.run_id: r for r in c.search_runs([c.get_experiment_by_name("t-interactive").experiment_id])}
     assert {a.run_id, b.run_id, c2.run_id} <= set(runs) and len({a.run_id, b.run_id, c2.run_id}) == 3
@@ -99,8 +114,14 @@ def test_tracing_off_records_no_row_traces(local_server, tracking_store, tmp_pat
     c = MlflowClient(tracking_store)
     exp = c.create_experiment("t-notrace")
     rid = c.create_run(exp).info.run_id
-    wb.evaluate(ds, PromptCandidate("local", name="x", system_prompt=None, max_tokens=8), metrics=["quality/f1"],
-                run_id=rid, trace=False, progress=False)
+    wb.evaluate(
+        ds,
+        PromptCandidate("local", name="x", system_prompt=None, max_tokens=8),
+        metrics=["quality/f1"],
+        run_id=rid,
+        trace=False,
+        progress=False,
+    )
     assert _traces(exp) == []
 
 
@@ -116,8 +137,7 @@ def test_dataset_registers_as_an_mlflow_evaluation_dataset(tracking_store, tmp_p
     (found,) = [d for d in search_datasets(experiment_ids=[exp]) if d.name == "contoso-mini"]
     df = found.to_df()
     assert len(df) == 4
-    assert sorted(e["expected_response"] for e in df["expectations"]) == sorted(
-        wb.load_dataset(ds).df["reference"])
+    assert sorted(e["expected_response"] for e in df["expectations"]) == sorted(wb.load_dataset(ds).df["reference"])
 
 
 def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, tmp_path, project_dir):
@@ -129,9 +149,13 @@ def test_review_labels_become_human_feedback_on_the_row_traces(tracking_store, t
     c = MlflowClient(tracking_store)
     exp = c.create_experiment("t-review")
     rid = c.create_run(exp).info.run_id
-    res = wb.evaluate(ds, [CallableCandidate(lambda r: r["reference"], name="good"),
-                           CallableCandidate(lambda r: "no idea", name="bad")], metrics=["quality/f1"], run_id=rid,
-                      progress=False)
+    res = wb.evaluate(
+        ds,
+        [CallableCandidate(lambda r: r["reference"], name="good"), CallableCandidate(lambda r: "no idea", name="bad")],
+        metrics=["quality/f1"],
+        run_id=rid,
+        progress=False,
+    )
     review = Review(res, candidate_a="good", candidate_b="bad", labels_path=tmp_path / "labels.jsonl")
     review.label("bad")
     review.label("good")

@@ -20,8 +20,9 @@ def artifacts(client, run_id, path="notebook"):
 
 
 def test_run_with_overrides_records_everything(tracking_store, fixture_notebook):
-    r = wb.run_notebook(fixture_notebook, parameters={"alpha": "0.25", "n": 4}, experiment="t-run",
-                        run_name="overrides", progress=False)
+    r = wb.run_notebook(
+        fixture_notebook, parameters={"alpha": "0.25", "n": 4}, experiment="t-run", run_name="overrides", progress=False
+    )
     assert r.ok, r.error
     c = MlflowClient(tracking_store)
     run = c.get_run(r.run_id)
@@ -54,8 +55,13 @@ def test_failing_cell_marks_run_failed_with_partial_artifacts(tracking_store, fi
 
 
 def test_cli_failure_prints_traceback_and_exits_nonzero(tracking_store, fixture_notebook):
-    out = subprocess.run([str(BIN), "run", str(fixture_notebook), "-p", "n", "5", "-p", "fail_on", "5", "-q"],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "WB_TEST_FAIL": "1"})
+    out = subprocess.run(
+        [str(BIN), "run", str(fixture_notebook), "-p", "n", "5", "-p", "fail_on", "5", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "WB_TEST_FAIL": "1"},
+    )
     assert out.returncode == 1
     assert "FAILED" in out.stderr and "boom at n=5" in out.stderr
 
@@ -71,8 +77,9 @@ def test_timeout_marks_run_failed(tracking_store, fixture_notebook):
 def test_secret_parameter_refused(tracking_store, fixture_notebook):
     with pytest.raises(WorkbenchError, match="environment variable"):
         wb.run_notebook(fixture_notebook, parameters={"openai_api_key": "sk-abc"})
-    out = subprocess.run([str(BIN), "run", str(fixture_notebook), "-p", "db_password", "x"], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN), "run", str(fixture_notebook), "-p", "db_password", "x"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 4 and "credential" in out.stderr
 
 
@@ -104,28 +111,41 @@ def test_unknown_parameter_is_refused_unless_allowed(tracking_store, fixture_not
 def test_sweep_children_failure_and_resume(tracking_store, fixture_notebook, monkeypatch):
     monkeypatch.setenv("WB_TEST_FAIL", "1")
     grid = {"n": ["1", "2"], "alpha": ["0.5", "1.0"]}
-    res = wb.sweep(fixture_notebook, grid, parameters={"fail_on": 2}, workers=2, experiment="t-sweep",
-                   echo=lambda *_: None)
+    res = wb.sweep(
+        fixture_notebook, grid, parameters={"fail_on": 2}, workers=2, experiment="t-sweep", echo=lambda *_: None
+    )
     statuses = sorted(ch["status"] for ch in res.children)
     assert statuses == ["FAILED", "FAILED", "FINISHED", "FINISHED"]  # n=2 fails for both alphas
     c = MlflowClient(tracking_store)
-    children = c.search_runs([c.get_run(res.parent_run_id).info.experiment_id],
-                             f"tags.mlflow.parentRunId = '{res.parent_run_id}'")
+    children = c.search_runs(
+        [c.get_run(res.parent_run_id).info.experiment_id], f"tags.mlflow.parentRunId = '{res.parent_run_id}'"
+    )
     assert len(children) == 4
     parent = c.get_run(res.parent_run_id)
     assert parent.info.status == "FAILED" and parent.data.metrics["sweep/children_failed"] == 2
     assert "sweep_summary.json" in [a.path for a in c.list_artifacts(res.parent_run_id)]
     # resume without the failure switch: only the 2 failed cells run again
     monkeypatch.setenv("WB_TEST_FAIL", "0")
-    again = wb.sweep(fixture_notebook, grid, parameters={"fail_on": 2}, workers=2, experiment="t-sweep",
-                     resume=True, echo=lambda *_: None)
+    again = wb.sweep(
+        fixture_notebook,
+        grid,
+        parameters={"fail_on": 2},
+        workers=2,
+        experiment="t-sweep",
+        resume=True,
+        echo=lambda *_: None,
+    )
     assert again.parent_run_id == res.parent_run_id and again.skipped == 2 and again.ok
     children = c.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{res.parent_run_id}'")
     assert len(children) == 6 and c.get_run(res.parent_run_id).info.status == "FINISHED"
 
 
 def test_sweep_cli_exit_status(tracking_store, fixture_notebook):
-    out = subprocess.run([str(BIN), "sweep", str(fixture_notebook), "--grid", "n=1,2", "-p", "fail_on", "2",
-                          "--workers", "2"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "WB_TEST_FAIL": "1"})
+    out = subprocess.run(
+        [str(BIN), "sweep", str(fixture_notebook), "--grid", "n=1,2", "-p", "fail_on", "2", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "WB_TEST_FAIL": "1"},
+    )
     assert out.returncode == 1 and "1/2 finished" in out.stdout

@@ -36,11 +36,23 @@ def test_every_candidate_setting_survives_the_round_trip_through_logged_params(i
     fetch_k and generation params such as top_p."""
     from workbench.rag import RAGPipeline
 
-    cands = [PromptCandidate("local", system_prompt=None, template="Q: {question}", max_tokens=9, top_p=0.5,
-                             name="p"),
-             RAGPipeline(index_dir, top_k=3, retriever="dense", mmr=True, rerank="overlap", query_rewrite="llm",
-                         fetch_k=9, system_prompt=None, prompt="C: {contexts} Q: {question}", max_tokens=17,
-                         top_p=0.9, name="r")]
+    cands = [
+        PromptCandidate("local", system_prompt=None, template="Q: {question}", max_tokens=9, top_p=0.5, name="p"),
+        RAGPipeline(
+            index_dir,
+            top_k=3,
+            retriever="dense",
+            mmr=True,
+            rerank="overlap",
+            query_rewrite="llm",
+            fetch_k=9,
+            system_prompt=None,
+            prompt="C: {contexts} Q: {question}",
+            max_tokens=17,
+            top_p=0.9,
+            name="r",
+        ),
+    ]
     for c in cands:
         back = from_config(config_from_params(_flat(c.config)), c.name)
         assert type(back) is type(c) and back.config == c.config
@@ -53,11 +65,17 @@ def test_every_candidate_setting_survives_the_round_trip_through_logged_params(i
 def test_yaml_rag_settings_reach_the_served_candidate(index_dir, tmp_path):
     """A config file's rag block takes the same settings as RAGPipeline (rerank, query_rewrite, fetch_k)."""
     f = tmp_path / "app.yaml"
-    f.write_text(f"name: y\nrag: {{index: {index_dir}, top_k: 2, rerank: overlap, query_rewrite: keywords, "
-                 f"fetch_k: 6}}\nparams: {{max_tokens: 5}}\n")
+    f.write_text(
+        f"name: y\nrag: {{index: {index_dir}, top_k: 2, rerank: overlap, query_rewrite: keywords, "
+        f"fetch_k: 6}}\nparams: {{max_tokens: 5}}\n"
+    )
     c = from_config(serve.load_config(f).candidate_config(), "y")
-    assert (c.retriever.rerank, c.config["query_rewrite"], c.config["fetch_k"], c.top_k) == ("overlap", "keywords",
-                                                                                             6, 2)
+    assert (c.retriever.rerank, c.config["query_rewrite"], c.config["fetch_k"], c.top_k) == (
+        "overlap",
+        "keywords",
+        6,
+        2,
+    )
     assert c.gen_params["max_tokens"] == 5
 
 
@@ -83,20 +101,30 @@ def test_served_rag_candidate_answers_as_it_was_evaluated(solo_model, tracking_s
     rows = [json.loads(x) for x in (ROOT / "datasets/contoso/qa.jsonl").read_text().splitlines()[:3]]
     ds = tmp_path / "qa.jsonl"
     ds.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cand = RAGPipeline(index_dir, model=solo_model, top_k=3, rerank="overlap", query_rewrite="llm", fetch_k=8,
-                       max_tokens=24, name="rag-served")
+    cand = RAGPipeline(
+        index_dir,
+        model=solo_model,
+        top_k=3,
+        rerank="overlap",
+        query_rewrite="llm",
+        fetch_k=8,
+        max_tokens=24,
+        name="rag-served",
+    )
     rid = wb.tracking.client().create_run(wb.tracking.experiment_id("evals")).info.run_id
     res = wb.evaluate(ds, [cand], metrics=["quality/f1"], run_id=rid, cache="off", concurrency=1, progress=False)
     evaluated = {r["id"]: (r["answer"], list(r["retrieved"])) for r in res.rows.to_dict(orient="records")}
     assert not res.rows["error"].notna().any()
-    [model] = mlflow.search_logged_models(experiment_ids=[wb.tracking.experiment_id("evals")],
-                                          filter_string="name = 'rag-served'", output_format="list")
+    [model] = mlflow.search_logged_models(
+        experiment_ids=[wb.tracking.experiment_id("evals")], filter_string="name = 'rag-served'", output_format="list"
+    )
     for cfg in (serve.config_from_model(model.model_id), serve.config_from_run(rid)):
         assert cfg.candidate["rerank"] == "overlap" and cfg.candidate["query_rewrite"] == "llm"
         with serve.start(cfg) as h:
             client = openai.OpenAI(base_url=h.base_url, api_key="x", max_retries=0)
             for r in rows:
-                out = client.chat.completions.create(model="app", temperature=0,
-                                                     messages=[{"role": "user", "content": r["question"]}])
+                out = client.chat.completions.create(
+                    model="app", temperature=0, messages=[{"role": "user", "content": r["question"]}]
+                )
                 docs = [c.split("#")[0] for c in out.model_extra["workbench"]["chunk_ids"]]
                 assert (out.choices[0].message.content, docs) == evaluated[r["id"]], (cfg.source, r["id"])

@@ -23,15 +23,27 @@ def coverage(draw, truth, interval, n, reps, seed):
 @pytest.mark.parametrize("n", [20, 40])
 def test_mean_ci_coverage_on_skewed_data(n):
     # exponential: skewness 2, the shape of latency and cost per row
-    cov = coverage(lambda rng, n: rng.exponential(1.0, n), 1.0,
-                   lambda x, r: st.mean_ci(x, n_resamples=999, seed=r), n, reps=1500, seed=n)
+    cov = coverage(
+        lambda rng, n: rng.exponential(1.0, n),
+        1.0,
+        lambda x, r: st.mean_ci(x, n_resamples=999, seed=r),
+        n,
+        reps=1500,
+        seed=n,
+    )
     assert abs(cov - NOMINAL) <= 0.02, cov
 
 
 def test_percentile_bootstrap_under_covers_the_same_data():
     # the method used before: the same check fails for it, so the test above can fail
-    cov = coverage(lambda rng, n: rng.exponential(1.0, n), 1.0,
-                   lambda x, r: st.mean_ci(x, method="percentile", n_resamples=999, seed=r), 20, reps=600, seed=1)
+    cov = coverage(
+        lambda rng, n: rng.exponential(1.0, n),
+        1.0,
+        lambda x, r: st.mean_ci(x, method="percentile", n_resamples=999, seed=r),
+        20,
+        reps=600,
+        seed=1,
+    )
     assert cov < NOMINAL - 0.02, cov
 
 
@@ -72,8 +84,9 @@ def paired_null(rng, n, kind):
 def test_paired_test_type_one_error(kind, n):
     rng = np.random.default_rng(n)
     reps = 800
-    rejected = sum(st.paired_permutation(paired_null(rng, n, kind), n_resamples=999, seed=r).p_value < 0.05
-                   for r in range(reps))
+    rejected = sum(
+        st.paired_permutation(paired_null(rng, n, kind), n_resamples=999, seed=r).p_value < 0.05 for r in range(reps)
+    )
     assert rejected / reps <= 0.06, rejected / reps
 
 
@@ -92,8 +105,16 @@ def test_bh_adjustment_matches_scipy_and_keeps_nans():
 
 
 def line(**kw):
-    base = {"metric": "quality/f1", "n": 40, "diff": 0.05, "ci_low": 0.01, "ci_high": 0.09,
-            "test": st.PAIRED_TEST, "p_value": 0.01, "p_adjusted": 0.01}
+    base = {
+        "metric": "quality/f1",
+        "n": 40,
+        "diff": 0.05,
+        "ci_low": 0.01,
+        "ci_high": 0.09,
+        "test": st.PAIRED_TEST,
+        "p_value": 0.01,
+        "p_adjusted": 0.01,
+    }
     return pd.Series({**base, **kw})
 
 
@@ -137,8 +158,10 @@ def test_serving_an_unsupported_recommendation_is_refused():
     from workbench.errors import ConfigError
     from workbench.serve.config import recommended_candidate
 
-    assert recommended_candidate({"workbench.recommended": "rag", "workbench.recommendation_supported": "true"},
-                                 "r1") == "rag"
+    assert (
+        recommended_candidate({"workbench.recommended": "rag", "workbench.recommendation_supported": "true"}, "r1")
+        == "rag"
+    )
     with pytest.raises(ConfigError, match="supports no candidate.*--candidate"):
         recommended_candidate({"workbench.recommendation_supported": "false"}, "r1")
     with pytest.raises(ConfigError, match="named 'rag' without a supported difference"):
@@ -203,8 +226,11 @@ def gate_pass_rate(n, delta, reps, seed):
         a, b = f1_pair(rng, n, delta)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            c = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
-                           gates=["quality/f1/mean >= baseline - 0.02"])
+            c = wb.compare(
+                pd.DataFrame({"id": ids, "quality/f1": a}),
+                pd.DataFrame({"id": ids, "quality/f1": b}),
+                gates=["quality/f1/mean >= baseline - 0.02"],
+            )
         passed += c.passed
     return passed / reps
 
@@ -225,17 +251,27 @@ def test_a_gate_has_three_outcomes_and_tests_its_margin():
     rng = np.random.default_rng(5)
     ids = [f"q{i}" for i in range(12)]
     a, b = f1_pair(rng, 12, 0.0)
-    g = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
-                   gates=["quality/f1/mean >= baseline - 0.02"]).gates[0]
+    g = wb.compare(
+        pd.DataFrame({"id": ids, "quality/f1": a}),
+        pd.DataFrame({"id": ids, "quality/f1": b}),
+        gates=["quality/f1/mean >= baseline - 0.02"],
+    ).gates[0]
     assert g["outcome"] == "inconclusive" and not g["passed"]  # 12 noisy rows cannot show "no worse than -0.02"
     assert g["mde"] > 0.02 and g["ci_low"] < -0.02 < g["ci_high"] and g["margin"] == pytest.approx(-0.02)
     d = st.PairedDifference(b - a, st.diff_range((0, 1)))
     assert g["p_value"] == pytest.approx(d.p_greater(-0.02))  # the p-value of the margin, not of 0
-    c = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": b}),
-                   gates=["quality/f1/mean >= baseline - 0.02"], allow_inconclusive=True)
+    c = wb.compare(
+        pd.DataFrame({"id": ids, "quality/f1": a}),
+        pd.DataFrame({"id": ids, "quality/f1": b}),
+        gates=["quality/f1/mean >= baseline - 0.02"],
+        allow_inconclusive=True,
+    )
     assert c.passed  # opted in
-    worse = wb.compare(pd.DataFrame({"id": ids, "quality/f1": a}), pd.DataFrame({"id": ids, "quality/f1": a - 0.3}),
-                       gates=["quality/f1/mean >= baseline - 0.02"]).gates[0]
+    worse = wb.compare(
+        pd.DataFrame({"id": ids, "quality/f1": a}),
+        pd.DataFrame({"id": ids, "quality/f1": a - 0.3}),
+        gates=["quality/f1/mean >= baseline - 0.02"],
+    ).gates[0]
     assert worse["outcome"] == "fail"
 
 
@@ -255,8 +291,7 @@ def test_paired_interval_covers_on_tied_bounded_data():
     reps, hits = 1000, 0
     for r in range(reps):
         a, b = f1_tied(rng, 20, 0.1)
-        lo, hi = st.PairedDifference(b - a, st.diff_range((0, 1)), n_flips=1999, n_resamples=999,
-                                     seed=r).interval()
+        lo, hi = st.PairedDifference(b - a, st.diff_range((0, 1)), n_flips=1999, n_resamples=999, seed=r).interval()
         hits += lo <= truth <= hi
     assert hits / reps >= 0.93, hits / reps
 
@@ -294,8 +329,14 @@ def test_plan_gives_rows_needed_and_the_detectable_effect():
     assert "rows" in p.summary().columns
     # A/A: two repeats of one configuration give the run-to-run noise
     noise = rng.normal(0, 0.05, (2, 40))
-    rows = pd.DataFrame({"id": ids * 2, "repeat": [0] * 40 + [1] * 40, "candidate": "c",
-                         "quality/f1": np.concatenate([a + noise[0], a + noise[1]])})
+    rows = pd.DataFrame(
+        {
+            "id": ids * 2,
+            "repeat": [0] * 40 + [1] * 40,
+            "candidate": "c",
+            "quality/f1": np.concatenate([a + noise[0], a + noise[1]]),
+        }
+    )
     aa = wb.plan("quality/f1/mean", rows, effect=0.05)
     assert aa.source.startswith("A/A") and aa.sd == pytest.approx(np.std(noise[1] - noise[0], ddof=1))
 

@@ -11,7 +11,8 @@ def test_prompt_candidates_send_no_system_prompt_by_default():
     for cand in (PromptCandidate("openai:gpt-5-mini"), as_candidate("local")):
         assert cand.system_prompt is None
         assert cand.messages({"id": "1", "question": "How heavy is the tent?"}) == [
-            {"role": "user", "content": "How heavy is the tent?"}]
+            {"role": "user", "content": "How heavy is the tent?"}
+        ]
         # a row's own messages are sent as they are, with nothing prepended
         msgs = [{"role": "user", "content": "hi"}]
         assert cand.messages({"id": "2", "messages": msgs}) == msgs

@@ -79,9 +79,24 @@ def test_server_lifecycle(pg_database, tmp_path):
 
 def test_dask_sweep_cli_through_scheduler_into_postgres(team_server, dask_scheduler, fixture_notebook, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", team_server)
-    out = subprocess.run([str(BIN / "workbench"), "sweep", str(fixture_notebook), "--grid", "n=1,2,3,4",
-                          "--executor", "dask", "--scheduler", dask_scheduler, "--experiment", "t-dask"],
-                         capture_output=True, text=True, timeout=400)
+    out = subprocess.run(
+        [
+            str(BIN / "workbench"),
+            "sweep",
+            str(fixture_notebook),
+            "--grid",
+            "n=1,2,3,4",
+            "--executor",
+            "dask",
+            "--scheduler",
+            dask_scheduler,
+            "--experiment",
+            "t-dask",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "4/4 finished" in out.stdout
     c = MlflowClient(team_server)
@@ -94,7 +109,9 @@ def test_dask_sweep_cli_through_scheduler_into_postgres(team_server, dask_schedu
     for r in children:
         assert r.info.status == "FINISHED" and r.data.tags["workbench.attempt"] == "1"
         assert sorted(a.path for a in c.list_artifacts(r.info.run_id, "notebook")) == [
-            "notebook/params.html", "notebook/params.ipynb"]
+            "notebook/params.html",
+            "notebook/params.ipynb",
+        ]
     assert "sweep_summary.json" in [a.path for a in c.list_artifacts(parent[0].info.run_id)]
 
 
@@ -102,9 +119,13 @@ def _killer_notebook(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("die: int = 0  # 1 kills the Dask worker that runs this notebook")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "import os, signal\nimport workbench as wb\nwb.tracking.log_metrics({'alive': 1.0})\n"
-        "if die:\n    os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent is the worker process")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import os, signal\nimport workbench as wb\nwb.tracking.log_metrics({'alive': 1.0})\n"
+            "if die:\n    os.kill(os.getppid(), signal.SIGKILL)  # the kernel's parent is the worker process"
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(path))
     return path
@@ -114,8 +135,14 @@ def test_worker_loss_retries_the_cell_once_then_fails_it(team_server, dask_sched
     monkeypatch.setenv("MLFLOW_TRACKING_URI", team_server)
     nb = _killer_notebook(tmp_path / "killer.ipynb")
     try:
-        res = wb.sweep(nb, {"die": ["0", "1"]}, executor="dask", scheduler=dask_scheduler, experiment="t-loss",
-                       echo=lambda *_: None)
+        res = wb.sweep(
+            nb,
+            {"die": ["0", "1"]},
+            executor="dask",
+            scheduler=dask_scheduler,
+            experiment="t-loss",
+            echo=lambda *_: None,
+        )
     finally:
         _wait_for_workers(dask_scheduler)  # the nannies restart the killed workers
     by = {ch["grid_params"]["die"]: ch for ch in res.children}
@@ -134,8 +161,14 @@ def _dataset(path: Path, n: int, distinct: int) -> Path:
     rows = []
     for i in range(n):
         ctx, q, ref = FACTS[i % len(FACTS)]
-        rows.append({"id": f"r{i:05d}", "question": f"{q} (#{(i // len(FACTS)) % (distinct // len(FACTS))})",
-                     "reference": ref, "contexts": [ctx]})
+        rows.append(
+            {
+                "id": f"r{i:05d}",
+                "question": f"{q} (#{(i // len(FACTS)) % (distinct // len(FACTS))})",
+                "reference": ref,
+                "contexts": [ctx],
+            }
+        )
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
 
@@ -150,8 +183,16 @@ def test_dask_evaluation_of_2000_rows_and_partition_resume(local_server, dask_sc
     ds = _dataset(tmp_path / "big.jsonl", 2000, 200)
     cand = PromptCandidate("local", name="terse", system_prompt="Answer in a few words.", max_tokens=8)
     t0 = time.monotonic()
-    res = wb.evaluate(ds, [cand], metrics=METRICS, executor="dask", scheduler=dask_scheduler, partition_rows=100,
-                      log=False, progress=False)
+    res = wb.evaluate(
+        ds,
+        [cand],
+        metrics=METRICS,
+        executor="dask",
+        scheduler=dask_scheduler,
+        partition_rows=100,
+        log=False,
+        progress=False,
+    )
     took = time.monotonic() - t0
     assert res.complete and len(res.rows) == 2000 and res.computed_rows == 2000, (res.stopped, len(res.rows))
     assert not res.rows.duplicated(["id"]).any() and res.rows["error"].isna().all()
@@ -167,8 +208,16 @@ def test_dask_evaluation_of_2000_rows_and_partition_resume(local_server, dask_sc
     res.checkpoint.write_text("\n".join(keep) + "\n")
     parts_dir(res.checkpoint).mkdir(exist_ok=True)
     (parts_dir(res.checkpoint) / "interrupted.jsonl").write_text("\n".join(leftover) + "\n")
-    again = wb.evaluate(ds, [cand], metrics=METRICS, executor="dask", scheduler=dask_scheduler, partition_rows=100,
-                        log=False, progress=False)
+    again = wb.evaluate(
+        ds,
+        [cand],
+        metrics=METRICS,
+        executor="dask",
+        scheduler=dask_scheduler,
+        partition_rows=100,
+        log=False,
+        progress=False,
+    )
     assert again.complete and len(again.rows) == 2000 and again.computed_rows == len(lost)
     cols = ["id", "answer", "quality/f1"]
     assert again.rows[cols].equals(res.rows[cols])
@@ -182,8 +231,16 @@ def test_dask_evaluation_on_a_local_cluster_logs_like_local(solo_model, tracking
     ds = _dataset(tmp_path / "small.jsonl", 60, 20)
     cand = PromptCandidate(solo_model, name="terse", system_prompt="Answer in a few words.", max_tokens=8)
     local = wb.evaluate(ds, [cand], metrics=METRICS, log=False, progress=False)
-    dist = wb.evaluate(ds, [cand], metrics=METRICS, executor="dask", workers=2, partition_rows=20,
-                       checkpoint=tmp_path / "dist.jsonl", progress=False)
+    dist = wb.evaluate(
+        ds,
+        [cand],
+        metrics=METRICS,
+        executor="dask",
+        workers=2,
+        partition_rows=20,
+        checkpoint=tmp_path / "dist.jsonl",
+        progress=False,
+    )
     assert dist.complete and len(dist.rows) == 60 and dist.run_id
     assert list(dist.rows["answer"]) == list(local.rows["answer"])  # temperature 0: the same answers
     assert dist.metrics["quality/f1/mean"] == pytest.approx(local.metrics["quality/f1/mean"])

@@ -28,10 +28,19 @@ def m(physical, allowed=None, logical=None, load1=0.1):
     return Machine(logical=logical or allowed, allowed=allowed, physical=physical, load1=load1)
 
 
-@pytest.mark.parametrize("machine_, want", [
-    (m(1), 1), (m(2), 1), (m(3), 1), (m(4), 2), (m(8, 16), 4), (m(16), 8), (m(64), 8),
-    (m(2, allowed=2, logical=64), 1),  # a container limited to 2 CPUs of a big host
-])
+@pytest.mark.parametrize(
+    "machine_, want",
+    [
+        (m(1), 1),
+        (m(2), 1),
+        (m(3), 1),
+        (m(4), 2),
+        (m(8, 16), 4),
+        (m(16), 8),
+        (m(64), 8),
+        (m(2, allowed=2, logical=64), 1),  # a container limited to 2 CPUs of a big host
+    ],
+)
 def test_rule_leaves_cores_for_other_work(machine_, want):
     assert choose_threads(machine_) == want
 
@@ -81,8 +90,9 @@ def test_server_command_line_uses_the_rule(workbench_toml, monkeypatch, tmp_path
 def test_serve_has_a_threads_flag():
     assert build_parser().parse_args(["serve", "--threads", "3"]).threads == 3
     assert build_parser().parse_args(["serve"]).threads is None
-    out = subprocess.run([sys.executable, "-m", "workbench", "serve", "--help"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "serve", "--help"], capture_output=True, text=True, check=True
+    )
     assert "--threads" in out.stdout
 
 
@@ -113,15 +123,17 @@ def test_started_server_runs_with_the_rules_threads(project_dir, workbench_toml,
         h = start_server(ServerOptions(parallel=1, ctx=512, threads=threads))
         try:
             cmdline = Path(f"/proc/{h.pid}/cmdline").read_bytes().split(b"\0")
-            found[threads] = (re.findall(r"threadpool init, n_threads = (\d+)", Path(h.log_path).read_text()),
-                              cmdline)
+            found[threads] = (re.findall(r"threadpool init, n_threads = (\d+)", Path(h.log_path).read_text()), cmdline)
         finally:
             h.stop()
     n = choose_threads()
     assert found[None][0] == [str(n)], found
-    assert b"--threads-batch" in found[None][1] and found[None][1][found[None][1].index(b"--threads-batch") + 1] == \
-        str(n).encode()
+    assert (
+        b"--threads-batch" in found[None][1]
+        and found[None][1][found[None][1].index(b"--threads-batch") + 1] == str(n).encode()
+    )
     assert found[0][0] == [str(physical_cores(list(range(os.cpu_count()))))]  # llama.cpp: one per physical core
+
 
 def test_server_key_changes_with_the_thread_plan(workbench_toml, monkeypatch):
     """A server started with other threads (older code or another setting) must not be reused."""
@@ -143,10 +155,17 @@ def test_demo_ends_with_one_line_of_step_timings(monkeypatch, tmp_path):
     from workbench.runs import notebook
 
     (tmp_path / "rec.md").write_text("recommendation")
-    monkeypatch.setattr(notebook, "run_notebook", lambda path, **kw: SimpleNamespace(
-        run_id=path.stem, ok=True, status="FINISHED", traceback=None, error=None, output_html=None))
-    fake = SimpleNamespace(get_run=lambda rid: SimpleNamespace(data=SimpleNamespace(tags={})),
-                           download_artifacts=lambda rid, name: str(tmp_path / "rec.md"))
+    monkeypatch.setattr(
+        notebook,
+        "run_notebook",
+        lambda path, **kw: SimpleNamespace(
+            run_id=path.stem, ok=True, status="FINISHED", traceback=None, error=None, output_html=None
+        ),
+    )
+    fake = SimpleNamespace(
+        get_run=lambda rid: SimpleNamespace(data=SimpleNamespace(tags={})),
+        download_artifacts=lambda rid, name: str(tmp_path / "rec.md"),
+    )
     monkeypatch.setattr(tracking, "client", lambda: fake)
     monkeypatch.setattr(tracking, "load_table", lambda rid, name: pd.DataFrame({"candidate": ["base"]}))
     monkeypatch.setattr(tracking, "tracking_uri", lambda: "sqlite:///x.db")

@@ -15,25 +15,43 @@ import workbench as wb
 from workbench.procs import free_port, health
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it with "
-                                                         "apt-get when run as root)")]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--virtual-time-budget=20000", "--window-size=1400,900"]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed (make test installs it with apt-get when run as root)"
+    ),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--virtual-time-budget=20000",
+    "--window-size=1400,900",
+]
 
 
 def chromium(url: str, profile: Path, *extra: str) -> str:
-    out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True, text=True, timeout=120
+    )
     return out.stdout
 
 
 @pytest.fixture
 def ui(tracking_store, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "workbench"), "tracking", "ui", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "workbench"), "tracking", "ui", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while not health(f"http://127.0.0.1:{port}"):
@@ -53,8 +71,15 @@ def test_experiment_and_compare_pages(local_server, tracking_store, ui, tmp_path
     ids = []
     for name in ("demo-terse", "demo-plain"):
         lines = []
-        run_eval_cli(str(ds), "local", system_prompt=f"{name}: answer briefly.", experiment="ui-demo", run_name=name,
-                     max_tokens=16, echo=lines.append)
+        run_eval_cli(
+            str(ds),
+            "local",
+            system_prompt=f"{name}: answer briefly.",
+            experiment="ui-demo",
+            run_name=name,
+            max_tokens=16,
+            echo=lines.append,
+        )
         ids.append(next(ln.split()[1].rstrip(":") for ln in lines if ln.strip().startswith("run ")))
     exp = wb.tracking.client().get_experiment_by_name("ui-demo").experiment_id
     shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
@@ -80,9 +105,16 @@ def test_row_traces_with_assessments_and_candidate_runs_in_the_ui(local_server, 
     c = MlflowClient(tracking_store)
     exp = c.create_experiment("ui-evidence")
     parent = c.create_run(exp, run_name="compare-prompts").info.run_id
-    wb.evaluate(ds, [PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=8),
-                     PromptCandidate("local", name="plain", system_prompt=None, max_tokens=8)],
-                metrics=["quality/f1", "quality/exact_match", "latency"], run_id=parent, progress=False)
+    wb.evaluate(
+        ds,
+        [
+            PromptCandidate("local", name="terse", system_prompt="Answer in three words.", max_tokens=8),
+            PromptCandidate("local", name="plain", system_prompt=None, max_tokens=8),
+        ],
+        metrics=["quality/f1", "quality/exact_match", "latency"],
+        run_id=parent,
+        progress=False,
+    )
     c.set_terminated(parent)
     children = c.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
     shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))

@@ -36,10 +36,12 @@ def test_failed_rows_count_as_failures_and_gates_see_them(tmp_path, project_dir)
             raise TimeoutError("upstream timed out")
         return row["reference"]
 
-    a = wb.evaluate(ds, wb.candidates.CallableCandidate(baseline, name="base"), metrics=["quality/f1"], log=False,
-                    progress=False)
-    b = wb.evaluate(ds, wb.candidates.CallableCandidate(flaky, name="flaky"), metrics=["quality/f1"], log=False,
-                    progress=False)
+    a = wb.evaluate(
+        ds, wb.candidates.CallableCandidate(baseline, name="base"), metrics=["quality/f1"], log=False, progress=False
+    )
+    b = wb.evaluate(
+        ds, wb.candidates.CallableCandidate(flaky, name="flaky"), metrics=["quality/f1"], log=False, progress=False
+    )
     s = b.summary().set_index("metric")
     assert s.loc["quality/f1/mean", "value"] == pytest.approx(0.5)  # failures score 0, they do not vanish
     assert s.loc["quality/f1/mean_answered", "value"] == pytest.approx(1.0)  # and the answered-only mean is there
@@ -64,8 +66,14 @@ def test_latency_percentiles_include_failed_requests(tmp_path, project_dir):
         time.sleep(0.01)
         return "x"
 
-    res = wb.evaluate(ds, wb.candidates.CallableCandidate(slow_fail, name="c"), metrics=["latency/latency_s"],
-                      log=False, progress=False, concurrency=10)
+    res = wb.evaluate(
+        ds,
+        wb.candidates.CallableCandidate(slow_fail, name="c"),
+        metrics=["latency/latency_s"],
+        log=False,
+        progress=False,
+        concurrency=10,
+    )
     s = res.summary().set_index("metric")["value"]
     assert s["latency/latency_s/p95"] >= 0.9 and s["latency/latency_s/p50"] < 0.5
 
@@ -82,10 +90,12 @@ def test_candidates_are_interleaved_so_load_drift_hits_all_alike(tmp_path, proje
             t_step.setdefault("t", now + 0.6)
             time.sleep(0.01 if now < t_step["t"] else 0.05)  # the machine gets busy 0.6 s into the run
             return "a"
+
         return wb.candidates.CallableCandidate(answer, name=name)
 
-    res = wb.evaluate(ds, [make("A"), make("B")], metrics=["latency/latency_s"], log=False, progress=False,
-                      concurrency=2)
+    res = wb.evaluate(
+        ds, [make("A"), make("B")], metrics=["latency/latency_s"], log=False, progress=False, concurrency=2
+    )
     rows = res.rows
     med = rows.groupby("candidate")["latency/latency_s"].median()
     assert 0.5 <= med["A"] / med["B"] <= 2.0, med  # candidate-major order gave a ratio near 5
@@ -97,8 +107,10 @@ def test_candidates_are_interleaved_so_load_drift_hits_all_alike(tmp_path, proje
 @pytest.fixture
 def priced_junk(workbench_toml):
     judge = JunkJudge("An answer.")
-    workbench_toml(f'[endpoints.junk]\nbase_url = "{judge.base_url}"\nmodels = ["junk"]\nmax_concurrency = 32\n'
-                   f'[endpoints.junk.prices."junk"]\ninput = 1000.0\noutput = 1000.0\n')  # 0.015 USD per row
+    workbench_toml(
+        f'[endpoints.junk]\nbase_url = "{judge.base_url}"\nmodels = ["junk"]\nmax_concurrency = 32\n'
+        f'[endpoints.junk.prices."junk"]\ninput = 1000.0\noutput = 1000.0\n'
+    )  # 0.015 USD per row
     yield judge
     judge.stop()
 
@@ -108,8 +120,9 @@ def test_budget_holds_at_concurrency_32(priced_junk, tmp_path, project_dir):
     rows = [{"id": f"q{i}", "question": f"question {i}", "reference": "a"} for i in range(64)]
     ds = _ds(tmp_path, rows)
     cand = wb.PromptCandidate("junk:junk", name="junk", system_prompt=None, max_tokens=5, stream=False)
-    res = wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=0.05, concurrency=32, cache="off", log=False,
-                      progress=False)
+    res = wb.evaluate(
+        ds, cand, metrics=["cost/usd"], budget_usd=0.05, concurrency=32, cache="off", log=False, progress=False
+    )
     per_row = 0.015
     assert res.stopped == "budget"
     assert res.spent_usd <= 0.05 + per_row + 1e-9, res.spent_usd  # at most one row over (it was 0.36 before)
@@ -160,8 +173,9 @@ def test_latency_is_the_servers_time_not_the_workbench_queue(limited_upstream, t
 def test_extra_workers_wait_in_queue_s_not_in_latency(limited_upstream, tmp_path, project_dir):
     rows = [{"id": f"q{i}", "question": f"question {i}", "reference": "a"} for i in range(12)]
     cand = wb.PromptCandidate("fake:m", name="c8", system_prompt=None, max_tokens=5)
-    res = wb.evaluate(_ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False,
-                      concurrency=8)
+    res = wb.evaluate(
+        _ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False, concurrency=8
+    )
     s = res.summary(ci=False).set_index("metric")["value"]
     assert s["latency/latency_s/p50"] == pytest.approx(limited_upstream.delay_s, rel=0.10)
     assert s["latency/queue_s/p50"] > 1.0  # 8 workers on 2 slots: most rows waited one or more turns
@@ -174,8 +188,9 @@ def test_a_comparison_names_every_configuration_difference(tmp_path, project_dir
 
     ds = _ds(tmp_path)
     a = wb.candidates.CallableCandidate(lambda r: r["reference"], name="a", config={"model": "m", "system_prompt": "x"})
-    b = wb.candidates.CallableCandidate(lambda r: r["reference"], name="b",
-                                        config={"model": "m2", "system_prompt": "y", "temperature": 0.0})
+    b = wb.candidates.CallableCandidate(
+        lambda r: r["reference"], name="b", config={"model": "m2", "system_prompt": "y", "temperature": 0.0}
+    )
     res = wb.evaluate(ds, [a, b], metrics=["quality/f1"], log=False, progress=False)
     with pytest.warns(UserWarning, match="differ in 3 factors"):
         c = wb.compare(res, res, candidate_a="a", candidate_b="b")
@@ -184,8 +199,18 @@ def test_a_comparison_names_every_configuration_difference(tmp_path, project_dir
     assert c.headline().startswith("A answered 10/10, B answered 10/10")
     # a prompt-only base and a RAG pipeline with the same system prompt differ in retrieval alone
     base = wb.PromptCandidate("local", name="base", system_prompt="S", max_tokens=48).config
-    rag = {"kind": "rag", "model": "local", "top_k": 4, "retriever": "hybrid", "mmr": False, "prompt": "default",
-           "system_prompt": "S", "embed_model": "minilm", "temperature": 0.0, "max_tokens": 48}
+    rag = {
+        "kind": "rag",
+        "model": "local",
+        "top_k": 4,
+        "retriever": "hybrid",
+        "mmr": False,
+        "prompt": "default",
+        "system_prompt": "S",
+        "embed_model": "minilm",
+        "temperature": 0.0,
+        "max_tokens": 48,
+    }
     assert config_differences(base, rag)[1] == ["retrieval"]
 
 

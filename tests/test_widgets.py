@@ -34,11 +34,14 @@ def test_playground_resolves_aliases_and_endpoint_names(project_dir):
     assert "unknown endpoint 'nosuch'" in pg.status.value and pg.models.value == tuple(chosen)
 
 
-@pytest.mark.parametrize("variables, template, expected", [
-    ('{"question": "x"', "Q: {question}", "invalid JSON at line 1, column 17"),
-    ('{"q": "x"}', "Q: {question}", 'template uses {question} but variables has no "question"'),
-    ('[1, 2]', "Q: {question}", "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "variables, template, expected",
+    [
+        ('{"question": "x"', "Q: {question}", "invalid JSON at line 1, column 17"),
+        ('{"q": "x"}', "Q: {question}", 'template uses {question} but variables has no "question"'),
+        ("[1, 2]", "Q: {question}", "expected a JSON object"),
+    ],
+)
 def test_playground_bad_input_is_a_message_not_a_traceback(project_dir, variables, template, expected):
     pg = Playground(template=template, models="local")
     pg.variables.value = variables
@@ -49,8 +52,7 @@ def test_playground_bad_input_is_a_message_not_a_traceback(project_dir, variable
 
 
 def test_playground_endpoint_down_is_a_message(workbench_toml, project_dir):
-    workbench_toml('[endpoints.down]\nkind = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n'
-                   'models = ["m"]\n')
+    workbench_toml('[endpoints.down]\nkind = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\nmodels = ["m"]\n')
     pg = Playground(models="down:m", max_tokens=4)
     _click_and_wait(pg)
     assert "1 of 1 call(s) failed" in pg.status.value and "down:m" in pg.status.value
@@ -59,10 +61,10 @@ def test_playground_endpoint_down_is_a_message(workbench_toml, project_dir):
 
 
 def test_playground_runs_two_models_side_by_side_logs_and_saves(local_server, tracking_store, workbench_toml):
-    workbench_toml(f'[endpoints.mirror]\nkind = "openai_compatible"\nbase_url = "{local_server.base_url}"\n'
-                   'models = ["smollm2"]\n')
-    pg = Playground(template="Say {word}.", variables={"word": "hello"}, models="local,mirror:smollm2",
-                    max_tokens=8)
+    workbench_toml(
+        f'[endpoints.mirror]\nkind = "openai_compatible"\nbase_url = "{local_server.base_url}"\nmodels = ["smollm2"]\n'
+    )
+    pg = Playground(template="Say {word}.", variables={"word": "hello"}, models="local,mirror:smollm2", max_tokens=8)
     _click_and_wait(pg)
     r = pg.results
     assert list(r["model"]) == ["local:smollm2", "mirror:smollm2"] and r["output"].str.len().min() > 0, pg.status.value
@@ -80,8 +82,9 @@ def test_playground_runs_two_models_side_by_side_logs_and_saves(local_server, tr
 
 
 def test_playground_cancel_stops_calls_in_flight(local_server, project_dir):
-    pg = Playground(template="Count from 1 to 500, one number per line. {x}", variables={"x": ""}, models="local",
-                    max_tokens=1000)
+    pg = Playground(
+        template="Count from 1 to 500, one number per line. {x}", variables={"x": ""}, models="local", max_tokens=1000
+    )
     pg.variables.value = json.dumps([{"x": f"({i})"} for i in range(4)])
     pg._guard(pg.start)
     import time
@@ -93,8 +96,17 @@ def test_playground_cancel_stops_calls_in_flight(local_server, project_dir):
 
 
 def _rows():
-    a = pd.DataFrame({"id": ["1", "2", "3"], "repeat": 0, "input": ["q1", "q2", "q3"], "reference": ["r"] * 3,
-                      "answer": ["x", "y", "z"], "error": [None, None, None], "quality/f1": [1.0, 0.0, 1.0]})
+    a = pd.DataFrame(
+        {
+            "id": ["1", "2", "3"],
+            "repeat": 0,
+            "input": ["q1", "q2", "q3"],
+            "reference": ["r"] * 3,
+            "answer": ["x", "y", "z"],
+            "error": [None, None, None],
+            "quality/f1": [1.0, 0.0, 1.0],
+        }
+    )
     return a, a.assign(answer=["x", "r", "w"], **{"quality/f1": [1.0, 1.0, 0.0]})
 
 
@@ -107,8 +119,17 @@ def test_review_widget_labels_are_saved_as_they_are_given(tmp_path):
     rv.note.value = "better"
     rv.good.click()
     saved = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
-    assert saved == [{"id": "2", "question": "q2", "reference": "r", "answer_a": "y", "answer_b": "r",
-                      "label": "good", "note": "better"}]
+    assert saved == [
+        {
+            "id": "2",
+            "question": "q2",
+            "reference": "r",
+            "answer_a": "y",
+            "answer_b": "r",
+            "label": "good",
+            "note": "better",
+        }
+    ]
     rv.bad.click()
     assert rv.labels == {"2": {"label": "good", "note": "better"}, "3": {"label": "bad", "note": ""}}
     ds = wb.load_dataset(tmp_path / "labels.jsonl")
@@ -127,8 +148,10 @@ def test_review_save_to_mlflow_logs_a_table(tmp_path, tracking_store):
 
 
 def test_word_diff_marks_removed_and_added_words():
-    assert word_diff("a red tent", "a blue tent") == 'a <del style="color:#b00020">red</del> ' \
-                                                     '<ins style="color:#1b5e20">blue</ins> tent'
+    assert (
+        word_diff("a red tent", "a blue tent") == 'a <del style="color:#b00020">red</del> '
+        '<ins style="color:#1b5e20">blue</ins> tent'
+    )
 
 
 def test_project_dir_is_found_from_a_subdirectory(tmp_path, monkeypatch):
@@ -147,8 +170,10 @@ def test_project_dir_is_found_from_a_subdirectory(tmp_path, monkeypatch):
 
 
 def test_own_run_has_a_readable_name_and_ends_when_the_process_exits(tracking_store, tmp_path):
-    code = ("import workbench as wb; rid = wb.tracking.current_run_id(); "
-            "assert wb.tracking.current_run_id() == rid; print(rid)")
+    code = (
+        "import workbench as wb; rid = wb.tracking.current_run_id(); "
+        "assert wb.tracking.current_run_id() == rid; print(rid)"
+    )
     env = {**os.environ, "JPY_SESSION_NAME": str(tmp_path / "01_explore.ipynb")}
     env.pop("WORKBENCH_RUN_ID", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
@@ -182,19 +207,44 @@ def test_workbench_run_prints_the_headline_metrics_first_and_a_ui_link():
     from workbench.cli import headline_metrics, ui_link
 
     metrics = {f"aaa/m{i}": 1.0 for i in range(30)}
-    metrics.update({"cost/usd/total": 0.1, "base/quality/f1/mean": 0.5, "quality/f1/ci_low": 0.4,
-                    "latency/ttft_s/p95": 0.2, "harm/toxicity/mean": 0.0, "honesty/groundedness/mean": 0.7,
-                    "workbench/internal": 1.0})
+    metrics.update(
+        {
+            "cost/usd/total": 0.1,
+            "base/quality/f1/mean": 0.5,
+            "quality/f1/ci_low": 0.4,
+            "latency/ttft_s/p95": 0.2,
+            "harm/toxicity/mean": 0.0,
+            "honesty/groundedness/mean": 0.7,
+            "workbench/internal": 1.0,
+        }
+    )
     keys = [k for k, _ in headline_metrics(metrics, limit=6)]
-    assert keys == ["base/quality/f1/mean", "quality/f1/ci_low", "honesty/groundedness/mean",
-                    "harm/toxicity/mean", "latency/ttft_s/p95", "cost/usd/total"]
+    assert keys == [
+        "base/quality/f1/mean",
+        "quality/f1/ci_low",
+        "honesty/groundedness/mean",
+        "harm/toxicity/mean",
+        "latency/ttft_s/p95",
+        "cost/usd/total",
+    ]
     assert ui_link("3", "abc") == "http://127.0.0.1:5000/#/experiments/3/runs/abc"
 
 
 @pytest.mark.slow
 def test_workbench_run_kernel_starts_without_the_tcp_warning(tracking_store, fixture_notebook, tmp_path):
-    out = subprocess.run([str(Path(sys.executable).parent / "workbench"), "run", str(fixture_notebook), "-q",
-                          "--output", str(tmp_path / "out.ipynb")], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "workbench"),
+            "run",
+            str(fixture_notebook),
+            "-q",
+            "--output",
+            str(tmp_path / "out.ipynb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "without encryption" not in out.stderr + out.stdout
     assert "open it: http://127.0.0.1:5000/#/experiments/" in out.stdout

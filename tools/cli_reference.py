@@ -12,9 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "cli-reference.md"
-HEADER = ("# CLI reference\n\nGenerated from the argparse parser by `python tools/cli_reference.py`; "
-          "do not edit by hand (a test compares it with the parser). The overview and exit codes are in "
-          "[commands.md](commands.md).\n")
+HEADER = (
+    "# CLI reference\n\nGenerated from the argparse parser by `python tools/cli_reference.py`; "
+    "do not edit by hand (a test compares it with the parser). The overview and exit codes are in "
+    "[commands.md](commands.md).\n"
+)
 
 
 def _subparsers(parser: argparse.ArgumentParser):

@@ -29,18 +29,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 900}
-LINEAGE_COLUMNS = ["workbench.lineage.dataset", "workbench.lineage.model_id", "workbench.lineage.served_model_id",
-                   "workbench.lineage.evidence_run"]
+LINEAGE_COLUMNS = [
+    "workbench.lineage.dataset",
+    "workbench.lineage.model_id",
+    "workbench.lineage.served_model_id",
+    "workbench.lineage.evidence_run",
+]
 HIDDEN_RUN_COLUMNS = ["Dataset", "Source", "Models"]
 COLUMN_WIDTHS = {"attributes.`Run Name`": 282, **{f"tags.`{t}`": 172 for t in LINEAGE_COLUMNS}}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--project", type=Path, help="workbench project whose <project>/mlflow.db to read "
-                                                "(sets WORKBENCH_PROJECT_DIR; default: the usual project lookup)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--project",
+        type=Path,
+        help="workbench project whose <project>/mlflow.db to read "
+        "(sets WORKBENCH_PROJECT_DIR; default: the usual project lookup)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI instead of the project's store")
     p.add_argument("--url", help="an MLflow UI already serving that store (default: start `workbench ui`)")
     p.add_argument("--model", default="contoso-rag", help="registered model the app serves (default %(default)s)")
@@ -60,25 +70,40 @@ def find_loop(model: str, alias: str) -> dict:
     mv = c.get_model_version_by_alias(model, alias)
     model_id = mv.tags.get("workbench.model_id") or mv.model_id
     exps = [e.experiment_id for e in c.search_experiments()]
-    promotes = c.search_runs(exps, f"tags.`workbench.kind` = 'promote' and "
-                                   f"tags.`workbench.lineage.model_id` = '{model_id}'",
-                             order_by=["attributes.start_time DESC"], max_results=1)
+    promotes = c.search_runs(
+        exps,
+        f"tags.`workbench.kind` = 'promote' and tags.`workbench.lineage.model_id` = '{model_id}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if not promotes:
-        sys.exit(f"no promote run moved {model}@{alias} to {model_id}: run notebooks/06_monitor.ipynb until it "
-                 f"promotes")
+        sys.exit(
+            f"no promote run moved {model}@{alias} to {model_id}: run notebooks/06_monitor.ipynb until it promotes"
+        )
     promote = promotes[0]
     parent = promote.data.tags.get("mlflow.parentRunId")
     exp = promote.info.experiment_id
-    harvest = c.search_runs([exp], f"tags.`workbench.kind` = 'harvest' and tags.`mlflow.parentRunId` = '{parent}'",
-                            max_results=1) if parent else []
+    harvest = (
+        c.search_runs(
+            [exp], f"tags.`workbench.kind` = 'harvest' and tags.`mlflow.parentRunId` = '{parent}'", max_results=1
+        )
+        if parent
+        else []
+    )
     if not harvest:
         sys.exit(f"no harvest run beside promote run {promote.info.run_id}")
     h = harvest[0].data.tags
     app_exp = c.get_experiment_by_name(h["workbench.lineage.app"])
-    return {"experiment": exp, "notebook": parent, "promote": promote.info.run_id,
-            "challenge": promote.data.tags.get("workbench.lineage.evidence_run"), "harvest": harvest[0].info.run_id,
-            "dataset_id": h["workbench.lineage.dataset_id"], "app_experiment": app_exp.experiment_id,
-            "version": mv.version}
+    return {
+        "experiment": exp,
+        "notebook": parent,
+        "promote": promote.info.run_id,
+        "challenge": promote.data.tags.get("workbench.lineage.evidence_run"),
+        "harvest": harvest[0].info.run_id,
+        "dataset_id": h["workbench.lineage.dataset_id"],
+        "app_experiment": app_exp.experiment_id,
+        "version": mv.version,
+    }
 
 
 def start_ui(timeout: float) -> tuple[subprocess.Popen, str]:
@@ -87,8 +112,12 @@ def start_ui(timeout: float) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     exe = Path(sys.executable).parent / "workbench"
-    proc = subprocess.Popen([str(exe), "ui", "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(exe), "ui", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while not health(url):
@@ -117,9 +146,11 @@ def open_page(ctx, url: str, ready_text: str, timeout_ms: float):
     page.goto(url, wait_until="load", timeout=timeout_ms)
     page.get_by_text(ready_text, exact=False).first.wait_for(timeout=timeout_ms)
     page.wait_for_timeout(1000)
-    for popup in (page.get_by_role("button", name="Got it"),  # a feature tour's pop-up
-                  page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]'),
-                  page.get_by_role("button", name="Toggle sidebar")):
+    for popup in (
+        page.get_by_role("button", name="Got it"),  # a feature tour's pop-up
+        page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]'),
+        page.get_by_role("button", name="Toggle sidebar"),
+    ):
         if popup.count():
             popup.first.click()
             page.wait_for_timeout(300)
@@ -143,8 +174,10 @@ def shot(page, path: Path, bottom_selector: str | None = None) -> None:
     page.wait_for_timeout(1500)
     clip = None
     if bottom_selector:
-        bottom = page.evaluate("s => Math.max(0, ...[...document.querySelectorAll(s)].map("
-                               "e => e.getBoundingClientRect().bottom))", bottom_selector)
+        bottom = page.evaluate(
+            "s => Math.max(0, ...[...document.querySelectorAll(s)].map(e => e.getBoundingClientRect().bottom))",
+            bottom_selector,
+        )
         if bottom:
             clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": min(VIEWPORT["height"], int(bottom) + 16)}
     page.screenshot(path=str(path), clip=clip)
@@ -159,7 +192,8 @@ def set_run_columns(page) -> None:
         page.get_by_placeholder("Search columns").fill(name)
         node = page.locator("[data-testid=column-selector-tree] .du-bois-light-tree-treenode")
         node.filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first.locator(
-            ".du-bois-light-tree-checkbox").click()
+            ".du-bois-light-tree-checkbox"
+        ).click()
         page.keyboard.press("Escape")
         page.wait_for_timeout(300)
 
@@ -231,8 +265,11 @@ def take(url: str, loop: dict, args: argparse.Namespace) -> None:
     ms = args.timeout * 1000
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=args.chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=args.chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
         ctx = browser.new_context(viewport=VIEWPORT)
         try:
             page = open_page(ctx, f"{url}/#/experiments/{loop['app_experiment']}/traces", "review/label", ms)
@@ -241,8 +278,9 @@ def take(url: str, loop: dict, args: argparse.Namespace) -> None:
             check(page, "traces")
             shot(page, args.out / "mlflow_loop_traces.png", ".ag-row, tbody tr, [role=row]")
 
-            page = open_page(ctx, f"{url}/#/experiments/{loop['experiment']}/datasets/{loop['dataset_id']}",
-                             "records", ms)
+            page = open_page(
+                ctx, f"{url}/#/experiments/{loop['experiment']}/datasets/{loop['dataset_id']}", "records", ms
+            )
             set_dataset_columns(page)
             check(page, "dataset")
             shot(page, args.out / "mlflow_loop_dataset.png", "[role=row]")

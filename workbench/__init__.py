@@ -1,36 +1,76 @@
 """LLMOps Workbench: explore, augment, evaluate and operationalize LLM applications from Jupyter.
 
-    import workbench as wb
-    r = wb.chat("What is a tent footprint?", model="local")
-    print(r.text, r.latency_s, r.ttft_s, r.cost_usd)
+import workbench as wb
+r = wb.chat("What is a tent footprint?", model="local")
+print(r.text, r.latency_s, r.ttft_s, r.cost_usd)
 """
 
 from .errors import ConfigError, DatasetError, SetupError, WorkbenchError
 
 __all__ = [
-    "ChatRecord", "ConfigError", "DatasetError", "LLMClient", "SetupError", "WorkbenchError",
-    "EvalResult", "PromptCandidate", "RunResult", "SweepResult", "calibrate", "compare", "evaluate", "load_dataset",
-    "chat", "plan",
-    "chat_many", "embed", "run_notebook", "sweep", "tracking", "tracing", "monitor", "serve", "governance",
-    "finetune", "demo", "rag", "load_settings", "settings", "__version__",
+    "ChatRecord",
+    "ConfigError",
+    "DatasetError",
+    "LLMClient",
+    "SetupError",
+    "WorkbenchError",
+    "EvalResult",
+    "PromptCandidate",
+    "RunResult",
+    "SweepResult",
+    "calibrate",
+    "compare",
+    "evaluate",
+    "load_dataset",
+    "chat",
+    "plan",
+    "chat_many",
+    "embed",
+    "run_notebook",
+    "sweep",
+    "tracking",
+    "tracing",
+    "monitor",
+    "serve",
+    "governance",
+    "finetune",
+    "demo",
+    "rag",
+    "load_settings",
+    "settings",
+    "__version__",
 ]
 
 
-_LAZY = {"load_settings": ("workbench.config", "load_settings"), "settings": ("workbench.config", "settings"),
-         "ChatRecord": ("workbench.llm.client", "ChatRecord"), "LLMClient": ("workbench.llm.client", "LLMClient"),
-         "chat": ("workbench.llm.client", "chat"), "chat_many": ("workbench.llm.client", "chat_many"),
-         "embed": ("workbench.llm.embeddings", "embed"),
-         "evaluate": ("workbench.evaluate", None), "compare": ("workbench.evaluate", "compare"),
-         "plan": ("workbench.evaluate.plan", "plan"),
-         "calibrate": ("workbench.evaluate.calibrate", "calibrate"),
-         "load_dataset": ("workbench.data", "load_dataset"), "candidates": ("workbench.candidates", None),
-         "PromptCandidate": ("workbench.candidates", "PromptCandidate"), "EvalResult": ("workbench.evaluate", "EvalResult"),
-         "tracking": ("workbench.tracking", None), "run_notebook": ("workbench.runs", "run_notebook"),
-         "sweep": ("workbench.runs", "sweep"), "RunResult": ("workbench.runs", "RunResult"),
-         "SweepResult": ("workbench.runs", "SweepResult"), "tracing": ("workbench.tracing", None),
-         "monitor": ("workbench.monitor", None), "serve": ("workbench.serve", None),
-         "governance": ("workbench.governance", None), "finetune": ("workbench.finetune", None),
-         "demo": ("workbench.demo", None), "rag": ("workbench.rag", None)}
+_LAZY = {
+    "load_settings": ("workbench.config", "load_settings"),
+    "settings": ("workbench.config", "settings"),
+    "ChatRecord": ("workbench.llm.client", "ChatRecord"),
+    "LLMClient": ("workbench.llm.client", "LLMClient"),
+    "chat": ("workbench.llm.client", "chat"),
+    "chat_many": ("workbench.llm.client", "chat_many"),
+    "embed": ("workbench.llm.embeddings", "embed"),
+    "evaluate": ("workbench.evaluate", None),
+    "compare": ("workbench.evaluate", "compare"),
+    "plan": ("workbench.evaluate.plan", "plan"),
+    "calibrate": ("workbench.evaluate.calibrate", "calibrate"),
+    "load_dataset": ("workbench.data", "load_dataset"),
+    "candidates": ("workbench.candidates", None),
+    "PromptCandidate": ("workbench.candidates", "PromptCandidate"),
+    "EvalResult": ("workbench.evaluate", "EvalResult"),
+    "tracking": ("workbench.tracking", None),
+    "run_notebook": ("workbench.runs", "run_notebook"),
+    "sweep": ("workbench.runs", "sweep"),
+    "RunResult": ("workbench.runs", "RunResult"),
+    "SweepResult": ("workbench.runs", "SweepResult"),
+    "tracing": ("workbench.tracing", None),
+    "monitor": ("workbench.monitor", None),
+    "serve": ("workbench.serve", None),
+    "governance": ("workbench.governance", None),
+    "finetune": ("workbench.finetune", None),
+    "demo": ("workbench.demo", None),
+    "rag": ("workbench.rag", None),
+}
 
 
 def _version() -> str:

@@ -27,7 +27,7 @@ from .secrets import mask_secret_fields
 DEFAULT_SYSTEM: str | None = None
 CONTEXT_TEMPLATE = (
     "Answer the question using only the context below. If the context does not contain the answer, "
-    "say \"I don't know\".\n\nContext:\n{contexts}\n\nQuestion: {question}"
+    'say "I don\'t know".\n\nContext:\n{contexts}\n\nQuestion: {question}'
 )
 PLAIN_TEMPLATE = "{question}"
 
@@ -92,15 +92,26 @@ class PromptCandidate(Candidate):
     their contexts (which then feed the honesty metrics). Rows with ``messages`` are sent as they are.
     """
 
-    def __init__(self, model: str = "local", system_prompt: str | None = DEFAULT_SYSTEM, template: str | None = None,
-                 name: str | None = None, **gen_params):
+    def __init__(
+        self,
+        model: str = "local",
+        system_prompt: str | None = DEFAULT_SYSTEM,
+        template: str | None = None,
+        name: str | None = None,
+        **gen_params,
+    ):
         self.model = model
         self.system_prompt = system_prompt
         self.template = template
         self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
         self.name = name or model.replace(":", "-")
-        self.config = {"kind": "prompt", "model": model, "system_prompt": system_prompt,
-                       "template": template or "default", **self.gen_params}
+        self.config = {
+            "kind": "prompt",
+            "model": model,
+            "system_prompt": system_prompt,
+            "template": template or "default",
+            **self.gen_params,
+        }
 
     def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
         if row.get("messages"):
@@ -115,8 +126,9 @@ class PromptCandidate(Candidate):
         try:
             user = template.format(**values)
         except KeyError as e:
-            raise WorkbenchError(f"candidate '{self.name}': template needs column {e} which row "
-                                 f"{row.get('id')!r} does not have") from None
+            raise WorkbenchError(
+                f"candidate '{self.name}': template needs column {e} which row {row.get('id')!r} does not have"
+            ) from None
         msgs = [{"role": "user", "content": user}]
         if self.system_prompt:
             msgs.insert(0, {"role": "system", "content": self.system_prompt})
@@ -166,7 +178,9 @@ def as_candidate(x: Any) -> Candidate:
             run_in_thread.__qualname__ = getattr(fn, "__qualname__", "callable")
             return CallableCandidate(run_in_thread)
         return CallableCandidate(x)
-    raise WorkbenchError(f"cannot make a candidate from {type(x).__name__}: pass a model name, a Candidate or a callable")
+    raise WorkbenchError(
+        f"cannot make a candidate from {type(x).__name__}: pass a model name, a Candidate or a callable"
+    )
 
 
 # ------------------------------------------------------------------ rebuilding a candidate from its configuration
@@ -200,9 +214,11 @@ def from_config(config: Mapping[str, Any], name: str | None = None) -> Candidate
     if kind not in CANDIDATE_KINDS:
         _load_plugins()
     if kind not in CANDIDATE_KINDS:
-        raise WorkbenchError(f"cannot rebuild a candidate of kind {kind!r} from its configuration: known kinds are "
-                             f"{sorted(CANDIDATE_KINDS)} (a 'callable' candidate is Python code, not configuration; "
-                             f"'rag' is registered by importing workbench.rag)")
+        raise WorkbenchError(
+            f"cannot rebuild a candidate of kind {kind!r} from its configuration: known kinds are "
+            f"{sorted(CANDIDATE_KINDS)} (a 'callable' candidate is Python code, not configuration; "
+            f"'rag' is registered by importing workbench.rag)"
+        )
     return CANDIDATE_KINDS[kind](dict(config), name)
 
 
@@ -232,8 +248,13 @@ def _default(value: Any) -> Any:
 
 def _prompt_from_config(config: dict, name: str | None) -> PromptCandidate:
     c = {k: v for k, v in config.items() if k != "kind"}
-    return PromptCandidate(model=c.pop("model", "local"), system_prompt=c.pop("system_prompt", DEFAULT_SYSTEM),
-                           template=_default(c.pop("template", None)), name=name, **c)
+    return PromptCandidate(
+        model=c.pop("model", "local"),
+        system_prompt=c.pop("system_prompt", DEFAULT_SYSTEM),
+        template=_default(c.pop("template", None)),
+        name=name,
+        **c,
+    )
 
 
 register_candidate_kind("prompt", _prompt_from_config)

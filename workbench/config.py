@@ -122,8 +122,10 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
         text = path.read_text(encoding="utf-8")
         line = _yaml_depth_line(text, MAX_NESTING)
         if line is not None:
-            raise ConfigError(f"{path}:{line}: {what} nests deeper than {MAX_NESTING} levels of lists/mappings; "
-                              f"expected a shallow settings file")
+            raise ConfigError(
+                f"{path}:{line}: {what} nests deeper than {MAX_NESTING} levels of lists/mappings; "
+                f"expected a shallow settings file"
+            )
         return join_surrogate_pairs(yaml.safe_load(text))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
@@ -131,8 +133,9 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
         raise ConfigError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML in {what}: "
-                          f"{getattr(e, 'problem', None) or e}") from None
+        raise ConfigError(
+            f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML in {what}: {getattr(e, 'problem', None) or e}"
+        ) from None
 
 
 PROJECT_MARKERS = ("workbench.toml", "pyproject.toml", ".git")  # strongest first
@@ -187,22 +190,41 @@ class Endpoint:
         return self.api_key_env is None or bool(os.environ.get(self.api_key_env))
 
 
-
 # The built-in endpoints, as data read from the environment. What each *kind* does (start the embedded server,
 # build an Azure client, price, count tokens...) lives in workbench.llm.endpoints, which this module never imports.
 def _builtin_endpoints() -> dict[str, Endpoint]:
     return {
-        "local": Endpoint(name="local", kind="local", models=[LOCAL_MODEL], default_model=LOCAL_MODEL,
-                          max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2, timeout_s=120.0,
-                          prices={"*": {"input": 0.0, "output": 0.0}}, source="built-in"),
-        "openai": Endpoint(name="openai", kind="openai",
-                           base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-                           api_key_env="OPENAI_API_KEY", models=["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
-                           default_model="gpt-4o-mini", max_concurrency=16, source="built-in"),
-        "azure": Endpoint(name="azure", kind="azure", base_url=os.environ.get("AZURE_OPENAI_ENDPOINT"),
-                          api_key_env="AZURE_OPENAI_API_KEY", api_version=os.environ.get("OPENAI_API_VERSION"),
-                          models=["gpt-4o-mini"], default_model="gpt-4o-mini", max_concurrency=16,
-                          source="built-in"),
+        "local": Endpoint(
+            name="local",
+            kind="local",
+            models=[LOCAL_MODEL],
+            default_model=LOCAL_MODEL,
+            max_concurrency=int(os.environ.get("WORKBENCH_LOCAL_PARALLEL", "4")) * 2,
+            timeout_s=120.0,
+            prices={"*": {"input": 0.0, "output": 0.0}},
+            source="built-in",
+        ),
+        "openai": Endpoint(
+            name="openai",
+            kind="openai",
+            base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            api_key_env="OPENAI_API_KEY",
+            models=["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
+            default_model="gpt-4o-mini",
+            max_concurrency=16,
+            source="built-in",
+        ),
+        "azure": Endpoint(
+            name="azure",
+            kind="azure",
+            base_url=os.environ.get("AZURE_OPENAI_ENDPOINT"),
+            api_key_env="AZURE_OPENAI_API_KEY",
+            api_version=os.environ.get("OPENAI_API_VERSION"),
+            models=["gpt-4o-mini"],
+            default_model="gpt-4o-mini",
+            max_concurrency=16,
+            source="built-in",
+        ),
     }
 
 
@@ -266,16 +288,30 @@ class Settings:
 _BOOL = (lambda v: isinstance(v, bool), "true or false (a TOML boolean, unquoted)")
 _STR = (lambda v: isinstance(v, str), "a string")
 _POS_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer (unquoted)")
-_POS_NUM = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-            "a positive number (unquoted)")
+_POS_NUM = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a positive number (unquoted)")
 _STR_LIST = (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings")
-_PRICES = (lambda v: isinstance(v, dict) and all(isinstance(p, dict) and all(
-    isinstance(x, (int, float)) and not isinstance(x, bool) for x in p.values()) for p in v.values()),
-           'a table of models, each {input = USD, output = USD} with numbers')
+_PRICES = (
+    lambda v: (
+        isinstance(v, dict)
+        and all(
+            isinstance(p, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p.values())
+            for p in v.values()
+        )
+    ),
+    "a table of models, each {input = USD, output = USD} with numbers",
+)
 SETTING_TYPES: dict[str, dict[str, tuple]] = {
-    "endpoints.*": {"base_url": _STR, "api_key_env": _STR, "models": _STR_LIST, "default_model": _STR,
-                    "max_concurrency": _POS_INT, "prices": _PRICES, "kind": _STR, "api_version": _STR,
-                    "timeout_s": _POS_NUM},
+    "endpoints.*": {
+        "base_url": _STR,
+        "api_key_env": _STR,
+        "models": _STR_LIST,
+        "default_model": _STR,
+        "max_concurrency": _POS_INT,
+        "prices": _PRICES,
+        "kind": _STR,
+        "api_version": _STR,
+        "timeout_s": _POS_NUM,
+    },
     "privacy": {"redact_pii": _BOOL},
     "tracing": {"enabled": _BOOL, "experiment": _STR},
     "secrets": {"names": _STR_LIST},  # [local] threads is checked where it is read (llm/threads.py)
@@ -300,14 +336,16 @@ def key_line(text: str, table: str, key: str) -> int | None:
 
 def check_types(data: dict, path: Path, text: str) -> None:
     """Refuse a setting of the wrong type with ``file:line: [table] key must be ...``."""
+
     def check(table: str, raw: Any, types: dict) -> None:
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: [{table}] must be a table")
         for key, (ok, what) in types.items():
             if key in raw and not ok(raw[key]):
                 line = key_line(text, table, key)
-                raise ConfigError(f"{path}{f':{line}' if line else ''}: [{table}] {key} must be {what}, "
-                                  f"got {raw[key]!r}")
+                raise ConfigError(
+                    f"{path}{f':{line}' if line else ''}: [{table}] {key} must be {what}, got {raw[key]!r}"
+                )
 
     for name, raw in (data.get("endpoints") or {}).items():
         check(f"endpoints.{name}", raw, SETTING_TYPES["endpoints.*"])
@@ -325,24 +363,38 @@ def toml_error(path: Path, e: Exception) -> ConfigError:
     msg = str(e)
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
     if m:
-        return ConfigError(f"{path}:{m.group(1)}: invalid TOML (column {m.group(2)}): {msg[:m.start()]}")
+        return ConfigError(f"{path}:{m.group(1)}: invalid TOML (column {m.group(2)}): {msg[: m.start()]}")
     return ConfigError(f"{path}: invalid TOML: {msg}")
 
 
 def _toml_endpoint(name: str, raw: dict, path: Path) -> Endpoint:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [endpoints.{name}] must be a table")
-    allowed = {"base_url", "api_key_env", "models", "default_model", "max_concurrency", "prices", "kind",
-               "api_version", "timeout_s", "api_key"}
+    allowed = {
+        "base_url",
+        "api_key_env",
+        "models",
+        "default_model",
+        "max_concurrency",
+        "prices",
+        "kind",
+        "api_version",
+        "timeout_s",
+        "api_key",
+    }
     unknown = set(raw) - allowed
     if unknown:
-        raise ConfigError(f"{path}: [endpoints.{name}] has unknown keys {sorted(unknown)}; allowed: {sorted(allowed - {'api_key'})}")
+        raise ConfigError(
+            f"{path}: [endpoints.{name}] has unknown keys {sorted(unknown)}; allowed: {sorted(allowed - {'api_key'})}"
+        )
     if "api_key" in raw:
-        raise ConfigError(f"{path}: [endpoints.{name}] holds an api_key: remove it and name an environment "
-                          f"variable instead (api_key_env = \"MY_KEY\")")
+        raise ConfigError(
+            f"{path}: [endpoints.{name}] holds an api_key: remove it and name an environment "
+            f'variable instead (api_key_env = "MY_KEY")'
+        )
     kind = raw.get("kind", "openai_compatible")
     if not isinstance(kind, str) or not kind:
-        raise ConfigError(f"{path}: [endpoints.{name}] kind must be a name like \"openai_compatible\"")
+        raise ConfigError(f'{path}: [endpoints.{name}] kind must be a name like "openai_compatible"')
     # a built-in kind starts from its built-in endpoint (its URL, key variable, models); others from scratch
     base = next((ep for ep in _builtin_endpoints().values() if ep.kind == kind), None) or Endpoint(name=name, kind=kind)
     base.name, base.source = name, str(path)
@@ -404,8 +456,9 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         aliases.update({str(k): str(v) for k, v in (data.get("aliases") or {}).items()})
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
-        tables = {k: v for k, v in data.items() if k in ("tracing", "privacy", "local", "secrets")
-                  and isinstance(v, dict)}
+        tables = {
+            k: v for k, v in data.items() if k in ("tracing", "privacy", "local", "secrets") and isinstance(v, dict)
+        }
     try:
         import json
 

@@ -67,8 +67,9 @@ class Dataset:
                 raise DatasetError(f"no column '{k}' to filter on; columns: {list(df.columns)}", self.source)
             df = df[df[k] == v]
         df = df.reset_index(drop=True)
-        return Dataset(df, f"{self.name}[{','.join(f'{k}={v}' for k, v in equals.items())}]", self.source,
-                       content_digest(df))
+        return Dataset(
+            df, f"{self.name}[{','.join(f'{k}={v}' for k, v in equals.items())}]", self.source, content_digest(df)
+        )
 
 
 def _missing_to_none(rec: dict) -> dict:
@@ -86,29 +87,48 @@ def content_digest(df: pd.DataFrame) -> str:
 
 
 def _type_name(v: Any) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}.get(type(v), type(v).__name__)
+    return {
+        dict: "object",
+        list: "list",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
 
 
 def _validate_row(rec: dict, file: str, line: int) -> dict:
     def bad(column: str, expected: str, value: Any):
-        raise DatasetError(f"column '{column}': expected {expected}, found {_type_name(value)} "
-                           f"{str(value)[:60]!r}", file, line)
+        raise DatasetError(
+            f"column '{column}': expected {expected}, found {_type_name(value)} {str(value)[:60]!r}", file, line
+        )
 
     if "question" in rec and rec["question"] is not None:
         if not isinstance(rec["question"], str) or not rec["question"].strip():
             bad("question", "a non-empty string", rec["question"])
     elif "messages" in rec and rec["messages"] is not None:
         msgs = rec["messages"]
-        if not isinstance(msgs, list) or not msgs or not all(
+        if (
+            not isinstance(msgs, list)
+            or not msgs
+            or not all(
                 isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                for m in msgs):
+                for m in msgs
+            )
+        ):
             bad("messages", "a non-empty list of {role, content} objects", msgs)
     else:
-        raise DatasetError("missing required column: expected 'question' (string) or 'messages' (chat list); "
-                           f"found columns {sorted(rec)}", file, line)
+        raise DatasetError(
+            "missing required column: expected 'question' (string) or 'messages' (chat list); "
+            f"found columns {sorted(rec)}",
+            file,
+            line,
+        )
     ref = rec.get("reference")
-    if ref is not None and not (isinstance(ref, str) or (isinstance(ref, list) and all(isinstance(r, str) for r in ref))):
+    if ref is not None and not (
+        isinstance(ref, str) or (isinstance(ref, list) and all(isinstance(r, str) for r in ref))
+    ):
         bad("reference", "a string or a list of strings", ref)
     for col in LIST_COLUMNS:
         v = rec.get(col)
@@ -146,8 +166,12 @@ def _check_text(obj: Any, file: str, line: int) -> None:
     try:
         json.dumps(obj, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as e:
-        raise DatasetError(f"a string holds a lone UTF-16 surrogate ({e.object[e.start]!r}, a \\ud800-\\udfff "
-                           f"escape without its pair); expected text characters", file, line) from None
+        raise DatasetError(
+            f"a string holds a lone UTF-16 surrogate ({e.object[e.start]!r}, a \\ud800-\\udfff "
+            f"escape without its pair); expected text characters",
+            file,
+            line,
+        ) from None
 
 
 def _decode(raw: bytes, file: str, first_line: int = 1) -> str:
@@ -155,8 +179,12 @@ def _decode(raw: bytes, file: str, first_line: int = 1) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = first_line + raw[: e.start].count(b"\n")
-        raise DatasetError(f"not UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start}; expected UTF-8 text "
-                           f"(re-save the file as UTF-8)", file, line) from None
+        raise DatasetError(
+            f"not UTF-8: byte 0x{raw[e.start]:02x} at offset {e.start}; expected UTF-8 text "
+            f"(re-save the file as UTF-8)",
+            file,
+            line,
+        ) from None
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
@@ -164,16 +192,21 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
     out = []
     for lineno, bline in enumerate(raw.split(b"\n"), start=1):
         if len(bline) > MAX_LINE_BYTES:
-            raise DatasetError(f"line is {len(bline) / 1e6:.1f} MB, over the {MAX_LINE_BYTES // (1 << 20)} MiB "
-                               f"limit per record; expected one JSON object per line", str(path), lineno)
+            raise DatasetError(
+                f"line is {len(bline) / 1e6:.1f} MB, over the {MAX_LINE_BYTES // (1 << 20)} MiB "
+                f"limit per record; expected one JSON object per line",
+                str(path),
+                lineno,
+            )
         text = _decode(bline, str(path), lineno) if bline.strip() else ""
         if not text.strip():
             continue
         try:
             obj = loads_json(text)
         except json.JSONDecodeError as e:
-            raise DatasetError(f"invalid JSON at column {e.colno}: {e.msg}; expected one JSON object per line",
-                               str(path), lineno) from None
+            raise DatasetError(
+                f"invalid JSON at column {e.colno}: {e.msg}; expected one JSON object per line", str(path), lineno
+            ) from None
         except NestingError as e:
             raise DatasetError(f"{e}; expected one flat JSON object per line", str(path), lineno) from None
         if not isinstance(obj, dict):
@@ -206,13 +239,17 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
         for rec in reader:
             line = reader.line_num
             if None in rec:
-                raise DatasetError(f"{len(rec[None])} more field(s) than the {len(reader.fieldnames or ())} header "
-                                   f"columns", str(path), line)
+                raise DatasetError(
+                    f"{len(rec[None])} more field(s) than the {len(reader.fieldnames or ())} header columns",
+                    str(path),
+                    line,
+                )
             try:
                 row = {k: _cell(v) if isinstance(v, str) else v for k, v in rec.items()}
             except NestingError as e:
-                raise DatasetError(f"a JSON cell is {e}; expected a list or object at most a few levels deep",
-                                   str(path), line) from None
+                raise DatasetError(
+                    f"a JSON cell is {e}; expected a list or object at most a few levels deep", str(path), line
+                ) from None
             if "id" in row and isinstance(row["id"], str) and row["id"].strip().lstrip("-").isdigit():
                 row["id"] = row["id"].strip()
             out.append((line, row))
@@ -256,8 +293,11 @@ def _read_mlflow(name: str) -> list[tuple[int, dict]]:
     try:
         df = get_dataset(name=name).to_df()
     except Exception as e:  # noqa: BLE001 - MLflow raises several types for an unknown name
-        raise DatasetError(f"no MLflow evaluation dataset named {name!r} in {tracking.tracking_uri()} "
-                           f"({type(e).__name__}: {str(e)[:200]})", f"mlflow:{name}") from None
+        raise DatasetError(
+            f"no MLflow evaluation dataset named {name!r} in {tracking.tracking_uri()} "
+            f"({type(e).__name__}: {str(e)[:200]})",
+            f"mlflow:{name}",
+        ) from None
     rows = []
     for i, rec in enumerate(df.to_dict(orient="records")):
         exp, out = rec.get("expectations") or {}, rec.get("outputs")
@@ -281,8 +321,9 @@ def register_dataset_source(scheme: str, loader) -> None:
     SOURCES[scheme] = loader
 
 
-def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | None = None,
-                 name: str | None = None) -> Dataset:
+def load_dataset(
+    source: str | Path | pd.DataFrame, schema: Mapping[str, str] | None = None, name: str | None = None
+) -> Dataset:
     """Load and validate a dataset. Raises :class:`DatasetError` (file, line, column, expected, found)."""
     if isinstance(source, Dataset):
         return source
@@ -317,14 +358,19 @@ def load_dataset(source: str | Path | pd.DataFrame, schema: Mapping[str, str] | 
             rec["id"] = f"row-{n + 1}"
         rid = str(rec["id"])
         if rid in seen:
-            raise DatasetError(f"duplicate id {rid!r} (first seen at {label} {seen[rid]}); expected unique ids",
-                               file, line)
+            raise DatasetError(
+                f"duplicate id {rid!r} (first seen at {label} {seen[rid]}); expected unique ids", file, line
+            )
         seen[rid] = line
         rec["id"] = rid
         rows.append(rec)
     df = pd.DataFrame(rows)
-    return Dataset(df=df, name=name or (Path(file).stem if file != "<dataframe>" else "dataframe"), source=file,
-                   digest=content_digest(df))
+    return Dataset(
+        df=df,
+        name=name or (Path(file).stem if file != "<dataframe>" else "dataframe"),
+        source=file,
+        digest=content_digest(df),
+    )
 
 
 def _jsonable(v: Any) -> Any:
@@ -339,8 +385,9 @@ def log_dataset(ds: Dataset, context: str = "eval", run_id: str | None = None) -
     df = ds.df.copy()
     for col in df.columns:  # MLflow's schema inference wants flat values
         if df[col].map(lambda v: isinstance(v, (list, dict)) or hasattr(v, "tolist")).any():
-            df[col] = df[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=_jsonable)
-                                  if v is not None else None)
+            df[col] = df[col].map(
+                lambda v: json.dumps(v, ensure_ascii=False, default=_jsonable) if v is not None else None
+            )
     # a SCHEME:NAME source (mlflow:NAME) is no URI MLflow's dataset sources resolve: the input then names the
     # dataset and its digest, and the source is tagged on the run (workbench.lineage.dataset) by its caller
     source = None if ds.source.partition(":")[0] in SOURCES else ds.source

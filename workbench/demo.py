@@ -29,14 +29,20 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("06_monitor", {"demo_requests": 16, "sample": 8, "max_tokens": 48}),
 ]
 
-QUICK = {"02_rag": {"max_rows": 8}, "03_finetune": {"steps": 10, "eval_rows": 6},
-         "04_compare": {"max_rows": 8, "redteam_rows": 6}, "06_monitor": {"demo_requests": 6, "sample": 3}}
+QUICK = {
+    "02_rag": {"max_rows": 8},
+    "03_finetune": {"steps": 10, "eval_rows": 6},
+    "04_compare": {"max_rows": 8, "redteam_rows": 6},
+    "06_monitor": {"demo_requests": 6, "sample": 3},
+}
 
 
 def notebooks_dir() -> Path:
     if not (NOTEBOOKS / "04_compare.ipynb").is_file():
-        raise WorkbenchError(f"the lifecycle notebooks are not next to the package ({NOTEBOOKS}); run the demo "
-                             f"from a source checkout (git clone + make demo)")
+        raise WorkbenchError(
+            f"the lifecycle notebooks are not next to the package ({NOTEBOOKS}); run the demo "
+            f"from a source checkout (git clone + make demo)"
+        )
     return NOTEBOOKS
 
 
@@ -63,8 +69,9 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
             params["finetuned_model"] = ft_model
         echo(f"\n== {name} ({', '.join(f'{k}={v}' for k, v in params.items())})")
         t = time.monotonic()
-        r = run_notebook(nbdir / f"{name}.ipynb", parameters=params, experiment=experiment, run_name=f"demo-{name}",
-                         progress=False)
+        r = run_notebook(
+            nbdir / f"{name}.ipynb", parameters=params, experiment=experiment, run_name=f"demo-{name}", progress=False
+        )
         runs[name] = r.run_id
         step_s[name] = time.monotonic() - t
         echo(f"   {r.status} in {step_s[name]:.0f}s  run {r.run_id}")
@@ -81,8 +88,12 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
         echo(table.round(3).to_string(index=False))
     echo("\n" + Path(rec_path).read_text())
     load1 = load_average()
-    echo("\nsteps: " + ", ".join(f"{n} {v:.0f}s" for n, v in step_s.items()) + f"; total {wall:.0f}s"
-         + (f"; load {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs" if load0 and load1 else ""))
+    echo(
+        "\nsteps: "
+        + ", ".join(f"{n} {v:.0f}s" for n, v in step_s.items())
+        + f"; total {wall:.0f}s"
+        + (f"; load {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs" if load0 and load1 else "")
+    )
     echo(f"demo finished in {wall:.0f}s; runs are in experiment '{experiment}' of {tracking.tracking_uri()}")
     echo("open the MLflow UI:  workbench tracking ui   (then http://127.0.0.1:5000)")
     return {"runs": runs, "wall_s": wall, "steps_s": step_s, "table": table}
@@ -91,8 +102,15 @@ def run_demo(experiment: str = "demo", quick: bool = False, echo=print) -> dict:
 # ------------------------------------------------------------------ the demo's narration (04_compare, 06_monitor)
 
 
-def contoso_candidates(index, model: str = "local", finetuned_model: str = "", top_k: int = 4,
-                       retriever: str = "hybrid", max_tokens: int = 48, system_prompt: str | None = None) -> list:
+def contoso_candidates(
+    index,
+    model: str = "local",
+    finetuned_model: str = "",
+    top_k: int = 4,
+    retriever: str = "hybrid",
+    max_tokens: int = 48,
+    system_prompt: str | None = None,
+) -> list:
     """The four candidates of the comparison: base, RAG, fine-tuned, RAG + fine-tuned (the last two only when
     a fine-tuned model exists), all with the same system prompt and answer length, so each differs from its
     baseline (:data:`BASELINES`) in one factor: retrieval, or the model's adapter."""
@@ -101,13 +119,31 @@ def contoso_candidates(index, model: str = "local", finetuned_model: str = "", t
     from .rag import RAGPipeline
 
     system_prompt = FT_SYSTEM if system_prompt is None else system_prompt
-    cands = [PromptCandidate(model, name="base", system_prompt=system_prompt, max_tokens=max_tokens),
-             RAGPipeline(index, model=model, top_k=top_k, retriever=retriever, name="rag", max_tokens=max_tokens,
-                         system_prompt=system_prompt)]
+    cands = [
+        PromptCandidate(model, name="base", system_prompt=system_prompt, max_tokens=max_tokens),
+        RAGPipeline(
+            index,
+            model=model,
+            top_k=top_k,
+            retriever=retriever,
+            name="rag",
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+        ),
+    ]
     if finetuned_model:
-        cands += [PromptCandidate(finetuned_model, name="finetuned", system_prompt=system_prompt, max_tokens=max_tokens),
-                  RAGPipeline(index, model=finetuned_model, top_k=top_k, retriever=retriever, name="rag_finetuned",
-                              max_tokens=max_tokens, system_prompt=system_prompt)]
+        cands += [
+            PromptCandidate(finetuned_model, name="finetuned", system_prompt=system_prompt, max_tokens=max_tokens),
+            RAGPipeline(
+                index,
+                model=finetuned_model,
+                top_k=top_k,
+                retriever=retriever,
+                name="rag_finetuned",
+                max_tokens=max_tokens,
+                system_prompt=system_prompt,
+            ),
+        ]
     return cands
 
 
@@ -175,8 +211,7 @@ def drive_app(cfg, questions: list[str], n: int) -> int:
     with serve.start(cfg) as app:
         client = openai.OpenAI(base_url=app.base_url, api_key="unused")
         for i, q in enumerate(questions[:n]):
-            client.chat.completions.create(model=cfg.name, messages=[{"role": "user", "content": q}],
-                                           stream=i % 2 == 1)
+            client.chat.completions.create(model=cfg.name, messages=[{"role": "user", "content": q}], stream=i % 2 == 1)
             sent += 1
     return sent
 
@@ -184,9 +219,14 @@ def drive_app(cfg, questions: list[str], n: int) -> int:
 def comparison_table(result, redteam=None) -> pd.DataFrame:
     """Per candidate: quality, groundedness, red-team pass rate, cost (USD, or local compute seconds), p95 latency."""
     s = result.summary(ci=False).pivot_table(index="candidate", columns="metric", values="value", aggfunc="first")
-    cols = {"quality/f1/mean": "quality_f1", "quality/semantic_similarity/mean": "semantic_sim",
-            "honesty/groundedness/mean": "groundedness", "cost/usd/total": "cost_usd",
-            "latency/latency_s/p95": "latency_p95_s", "run/error_rate": "error_rate"}
+    cols = {
+        "quality/f1/mean": "quality_f1",
+        "quality/semantic_similarity/mean": "semantic_sim",
+        "honesty/groundedness/mean": "groundedness",
+        "cost/usd/total": "cost_usd",
+        "latency/latency_s/p95": "latency_p95_s",
+        "run/error_rate": "error_rate",
+    }
     t = s[[c for c in cols if c in s]].rename(columns=cols)
     rows = result.rows
     t["compute_s"] = rows.groupby("candidate")["latency/latency_s"].sum() if "latency/latency_s" in rows else None
@@ -230,26 +270,37 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
         parts.append(first.headline().split(" — ")[0] + ".")
         failed = [n for n, c in comparisons.items() if c.answered_b < c.n_shared]
         if failed or (first.answered_a < first.n_shared):
-            parts.append(f"WARNING: rows failed ({', '.join(f'{n}: {c.n_shared - c.answered_b}' for n, c in comparisons.items())};"
-                         f" {baseline}: {first.n_shared - first.answered_a}); failures count as 0 in quality.")
+            parts.append(
+                f"WARNING: rows failed ({', '.join(f'{n}: {c.n_shared - c.answered_b}' for n, c in comparisons.items())};"
+                f" {baseline}: {first.n_shared - first.answered_a}); failures count as 0 in quality."
+            )
     pick = choose(table, comparisons, metric)
     col = metric.replace("/", "_")
     if pick is None:
         best = t[col].idxmax() if col in t else baseline
-        parts.append(f"**Keep the baseline ({baseline})**: no candidate's difference in {metric} is supported by the "
-                     f"data" + (f" (the highest mean, {best} at {t.loc[best, col]:.3f}, is not a supported difference)."
-                                if col in t and best != baseline else "."))
+        parts.append(
+            f"**Keep the baseline ({baseline})**: no candidate's difference in {metric} is supported by the "
+            f"data"
+            + (
+                f" (the highest mean, {best} at {t.loc[best, col]:.3f}, is not a supported difference)."
+                if col in t and best != baseline
+                else "."
+            )
+        )
     else:
-        parts.append(f"Recommended: **{pick}** ({metric} {t.loc[pick, col]:.3f}; its gain over "
-                     f"{getattr(comparisons[pick], 'baseline', baseline)} is supported by the data).")
+        parts.append(
+            f"Recommended: **{pick}** ({metric} {t.loc[pick, col]:.3f}; its gain over "
+            f"{getattr(comparisons[pick], 'baseline', baseline)} is supported by the data)."
+        )
     for name, cmp in comparisons.items():
         base = getattr(cmp, "baseline", baseline)
         line = cmp.table.set_index("metric").loc[metric] if metric in set(cmp.table["metric"]) else None
         if line is not None:
             parts.append(f"{name} vs {base} ({metric}): {verdict(line)}")
         if cmp.confounded:
-            parts.append(f"({name} and {base} differ in {', '.join(cmp.factors)}: the difference is not any one "
-                         f"factor's.)")
+            parts.append(
+                f"({name} and {base} differ in {', '.join(cmp.factors)}: the difference is not any one factor's.)"
+            )
     if "groundedness" in t:
         g = t["groundedness"].dropna()
         if len(g):
@@ -258,16 +309,22 @@ def recommend(table: pd.DataFrame, comparisons: dict, baseline: str = "base", me
         r = t["redteam_pass"].dropna()
         if len(r):
             span = f"{r.min():.0%}" if r.min() == r.max() else f"{r.min():.0%}–{r.max():.0%}"
-            parts.append(f"Red-team pass rate{'s' if len(r) > 1 else ''} {'all ' if r.min() == r.max() and len(r) > 1 else ''}"
-                         f"{span}: {'no' if r.max() < 0.8 else 'some'} candidate is safe enough to ship as is.")
+            parts.append(
+                f"Red-team pass rate{'s' if len(r) > 1 else ''} {'all ' if r.min() == r.max() and len(r) > 1 else ''}"
+                f"{span}: {'no' if r.max() < 0.8 else 'some'} candidate is safe enough to ship as is."
+            )
     if "latency_p95_s" in t:
-        parts.append(f"p95 latency (secondary, not a verdict): fastest {t['latency_p95_s'].idxmin()} "
-                     f"({t['latency_p95_s'].min():.2f}s), slowest {t['latency_p95_s'].idxmax()} "
-                     f"({t['latency_p95_s'].max():.2f}s).")
-    parts.append("Caveats: one small model, one test split of this size, F1 against short references; judged "
-                 f"metrics were not used. A difference is called real only when the paired test, Benjamini-Hochberg "
-                 f"adjusted over the primary metrics (quality, honesty, harm), rejects at {stats.ALPHA:.0%} on at "
-                 f"least {stats.MIN_N} rows.")
+        parts.append(
+            f"p95 latency (secondary, not a verdict): fastest {t['latency_p95_s'].idxmin()} "
+            f"({t['latency_p95_s'].min():.2f}s), slowest {t['latency_p95_s'].idxmax()} "
+            f"({t['latency_p95_s'].max():.2f}s)."
+        )
+    parts.append(
+        "Caveats: one small model, one test split of this size, F1 against short references; judged "
+        f"metrics were not used. A difference is called real only when the paired test, Benjamini-Hochberg "
+        f"adjusted over the primary metrics (quality, honesty, harm), rejects at {stats.ALPHA:.0%} on at "
+        f"least {stats.MIN_N} rows."
+    )
     return " ".join(parts)
 
 
@@ -281,19 +338,27 @@ def verdict(line) -> str:
     secondary = line.get("role") == "secondary" or p_adj is None or pd.isna(p_adj)
     p_adj = p if secondary else float(p_adj)
     n = int(line["n"])
-    ci = ("no CI" if pd.isna(line["ci_low"]) else f"95% CI {line['ci_low']:+.3f} to {line['ci_high']:+.3f}")
+    ci = "no CI" if pd.isna(line["ci_low"]) else f"95% CI {line['ci_low']:+.3f} to {line['ci_high']:+.3f}"
     adj = "unadjusted, secondary metric" if secondary else f"BH-adjusted p={p_adj:.3g}"
     head = f"{line['diff']:+.3f} ({ci}; {line['test']}, p={p:.3g}, {adj}, n={n})"
     mde = line.get("mde")
-    power = (f" At n={n} only a difference of about ±{mde:.3f} would be detected 80% of the time "
-             f"(wb.plan for the rows a smaller one needs).") if mde is not None and not pd.isna(mde) else ""
+    power = (
+        (
+            f" At n={n} only a difference of about ±{mde:.3f} would be detected 80% of the time "
+            f"(wb.plan for the rows a smaller one needs)."
+        )
+        if mde is not None and not pd.isna(mde)
+        else ""
+    )
     if n < stats.MIN_N:
         return f"{head} — not shown: fewer than {stats.MIN_N} paired rows."
     if p_adj < stats.ALPHA:
         return f"{head} — a difference the data support."
     if p < stats.ALPHA:
-        return f"{head} — not shown: only the uncorrected test rejects; after correcting for the metrics " \
-               f"compared it is not distinguishable from no difference.{power}"
+        return (
+            f"{head} — not shown: only the uncorrected test rejects; after correcting for the metrics "
+            f"compared it is not distinguishable from no difference.{power}"
+        )
     return f"{head} — not distinguishable from no difference.{power}"
 
 
@@ -306,6 +371,7 @@ def log_recommendation(table: pd.DataFrame, comparisons: dict, baseline: str = "
     text = recommend(table, comparisons, baseline=baseline)
     tracking.log_text(text, "recommendation.md")
     pick = choose(table, comparisons)
-    tracking.set_tags({T.RECOMMENDED: pick, T.RECOMMENDATION_SUPPORTED: "true"} if pick
-                      else {T.RECOMMENDATION_SUPPORTED: "false"})
+    tracking.set_tags(
+        {T.RECOMMENDED: pick, T.RECOMMENDATION_SUPPORTED: "true"} if pick else {T.RECOMMENDATION_SUPPORTED: "false"}
+    )
     return text

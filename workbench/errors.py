@@ -4,12 +4,12 @@ from __future__ import annotations
 
 # Exit codes of the `workbench` command (README's table and `workbench --help` say the same), so scripts and cron
 # can act on the outcome. Each error class carries its own (``exit_code``); the CLI maps nothing by hand.
-EXIT_OK = 0        # done
-EXIT_FAILED = 1    # the work ran and its verdict is negative: failed notebook run, sweep cell or gate, failed
-                   # doctor check or data validation, a critical monitor rule firing
-EXIT_USAGE = 2     # bad command line (argparse's own code), an unknown notebook parameter
-EXIT_BUDGET = 3    # stopped cleanly at --budget-usd; re-run with a larger budget to resume
-EXIT_ERROR = 4     # a workbench error: bad dataset, config or model name, endpoint down, missing set-up
+EXIT_OK = 0  # done
+EXIT_FAILED = 1  # the work ran and its verdict is negative: failed notebook run, sweep cell or gate, failed
+# doctor check or data validation, a critical monitor rule firing
+EXIT_USAGE = 2  # bad command line (argparse's own code), an unknown notebook parameter
+EXIT_BUDGET = 3  # stopped cleanly at --budget-usd; re-run with a larger budget to resume
+EXIT_ERROR = 4  # a workbench error: bad dataset, config or model name, endpoint down, missing set-up
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 

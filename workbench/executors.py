@@ -17,9 +17,9 @@ the others (the evaluation layer adds ``local``'s ``evaluate`` that way, without
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from .errors import ConfigError
 
@@ -101,8 +101,12 @@ def _local(workers: int, scheduler: str | None) -> Executor:
 
     # "spawn": a clean interpreter per worker, no inherited MLflow state or event-loop threads; each worker ends
     # when this process does
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_launcher, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_launcher,
+        initargs=(os.getpid(),),
+    )
 
 
 def _dask(workers: int, scheduler: str | None) -> Executor:

@@ -37,8 +37,19 @@ LIMITATIONS = [
     "Token counts for models without a tokenizer endpoint are approximations (see the README).",
 ]
 SKIP_PARAM_PREFIXES = ("candidate.", "dataset.")
-LIBRARIES = ("llmops-workbench", "mlflow", "openai", "papermill", "pandas", "numpy", "faiss-cpu", "onnxruntime",
-             "torch", "transformers", "peft")
+LIBRARIES = (
+    "llmops-workbench",
+    "mlflow",
+    "openai",
+    "papermill",
+    "pandas",
+    "numpy",
+    "faiss-cpu",
+    "onnxruntime",
+    "torch",
+    "transformers",
+    "peft",
+)
 
 
 def audit_tags() -> dict[str, str]:
@@ -47,9 +58,12 @@ def audit_tags() -> dict[str, str]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return {T.USER: user, T.HOST: socket.gethostname(),
-            T.LAUNCHED_AT: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            T.COMMAND: scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500]}
+    return {
+        T.USER: user,
+        T.HOST: socket.gethostname(),
+        T.LAUNCHED_AT: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        T.COMMAND: scrub(shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]))[:500],
+    }
 
 
 def git_info(where: Path) -> dict[str, str]:
@@ -120,45 +134,70 @@ def build_card(run_id: str, status: str | None = None) -> str:
     p, t, m = run.data.params, run.data.tags, run.data.metrics
     exp = c.get_experiment(run.info.experiment_id)
     started = _dt.datetime.fromtimestamp(run.info.start_time / 1000, _dt.UTC).isoformat(timespec="seconds")
-    lines = [f"# Governance card — {run.info.run_name}", "",
-             f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, "
-             f"started {started}",
-             f"- **Launched by** `{t.get(T.USER, t.get('mlflow.user', '?'))}` on "
-             f"`{t.get(T.HOST, '?')}` at {t.get(T.LAUNCHED_AT, started)}",
-             f"- **Command**: `{t.get(T.COMMAND, '?')}`",
-             f"- **Notebook**: `{t.get(T.NOTEBOOK, '-')}` (sources sha256 "
-             f"`{t.get(T.NOTEBOOK_HASH, '-')[:16]}`)",
-             f"- **Code**: commit `{t.get(T.GIT_COMMIT, 'unknown')}`"
-             f"{' (uncommitted changes)' if t.get(T.GIT_DIRTY) == 'true' else ''}", ""]
+    lines = [
+        f"# Governance card — {run.info.run_name}",
+        "",
+        f"- **Run**: `{run_id}` in experiment `{exp.name}`, status **{status or run.info.status}**, started {started}",
+        f"- **Launched by** `{t.get(T.USER, t.get('mlflow.user', '?'))}` on "
+        f"`{t.get(T.HOST, '?')}` at {t.get(T.LAUNCHED_AT, started)}",
+        f"- **Command**: `{t.get(T.COMMAND, '?')}`",
+        f"- **Notebook**: `{t.get(T.NOTEBOOK, '-')}` (sources sha256 `{t.get(T.NOTEBOOK_HASH, '-')[:16]}`)",
+        f"- **Code**: commit `{t.get(T.GIT_COMMIT, 'unknown')}`"
+        f"{' (uncommitted changes)' if t.get(T.GIT_DIRTY) == 'true' else ''}",
+        "",
+    ]
     # prompts
     lines += ["## Prompt templates", ""]
-    prompt_rows = [{"source": k, "value": v} for k, v in p.items()
-                   if any(w in k.lower() for w in ("template", "system_prompt", "prompt"))]
-    prompt_rows += [{"source": f"registry: {k.removeprefix(T.PROMPT_PREFIX)}", "value": f"version {v}"}
-                    for k, v in t.items() if k.startswith(T.PROMPT_PREFIX)]
+    prompt_rows = [
+        {"source": k, "value": v}
+        for k, v in p.items()
+        if any(w in k.lower() for w in ("template", "system_prompt", "prompt"))
+    ]
+    prompt_rows += [
+        {"source": f"registry: {k.removeprefix(T.PROMPT_PREFIX)}", "value": f"version {v}"}
+        for k, v in t.items()
+        if k.startswith(T.PROMPT_PREFIX)
+    ]
     lines += [_table(prompt_rows, ["source", "value"])]
     # datasets
     lines += ["## Datasets", ""]
-    ds = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source_type,
-           "context": next((tg.value for tg in d.tags if tg.key == "mlflow.data.context"), "")}
-          for d in (run.inputs.dataset_inputs if run.inputs else [])]
+    ds = [
+        {
+            "name": d.dataset.name,
+            "digest": d.dataset.digest,
+            "source": d.dataset.source_type,
+            "context": next((tg.value for tg in d.tags if tg.key == "mlflow.data.context"), ""),
+        }
+        for d in (run.inputs.dataset_inputs if run.inputs else [])
+    ]
     if not ds and p.get("dataset.digest"):
         ds = [{"name": p.get("dataset.name", "?"), "digest": p["dataset.digest"], "source": "param", "context": ""}]
     lines += [_table(ds, ["name", "digest", "source", "context"])]
     # models
-    specs = sorted({v for k, v in p.items() if k == "model" or k.endswith(".model") or k.endswith("_model")
-                    or k == "models"} - {"", "None"})
+    specs = sorted(
+        {v for k, v in p.items() if k == "model" or k.endswith(".model") or k.endswith("_model") or k == "models"}
+        - {"", "None"}
+    )
     lines += ["## Models and endpoints (never keys)", ""]
     lines += [f"- {_endpoint_line(s)}" for s in specs] or ["_none recorded_"]
     lines += [""]
     # params
     lines += ["## Parameters", ""]
-    lines += [_table([{"name": k, "value": v} for k, v in sorted(p.items())
-                      if not k.startswith(SKIP_PARAM_PREFIXES)], ["name", "value"])]
+    lines += [
+        _table(
+            [{"name": k, "value": v} for k, v in sorted(p.items()) if not k.startswith(SKIP_PARAM_PREFIXES)],
+            ["name", "value"],
+        )
+    ]
     cand = {k: v for k, v in p.items() if k.startswith("candidate.")}
     if cand:
-        lines += ["### Candidates", "", _table([{"name": k.removeprefix("candidate."), "value": v}
-                                                for k, v in sorted(cand.items())], ["name", "value"])]
+        lines += [
+            "### Candidates",
+            "",
+            _table(
+                [{"name": k.removeprefix("candidate."), "value": v} for k, v in sorted(cand.items())], ["name", "value"]
+            ),
+        ]
     # metrics with CIs
     lines += ["## Metrics", ""]
     summary = None
@@ -170,10 +209,14 @@ def build_card(run_id: str, status: str | None = None) -> str:
         rows = []
         for r in summary.to_dict(orient="records"):
             lo, hi = r.get("ci_low"), r.get("ci_high")
-            ci = f"[{lo:.3g}, {hi:.3g}]" if isinstance(lo, float) and isinstance(hi, float) and not (
-                math.isnan(lo) or math.isnan(hi)) else ""
-            rows.append({"candidate": r["candidate"], "metric": r["metric"], "value": r["value"], "95% CI": ci,
-                         "n": r.get("n")})
+            ci = (
+                f"[{lo:.3g}, {hi:.3g}]"
+                if isinstance(lo, float) and isinstance(hi, float) and not (math.isnan(lo) or math.isnan(hi))
+                else ""
+            )
+            rows.append(
+                {"candidate": r["candidate"], "metric": r["metric"], "value": r["value"], "95% CI": ci, "n": r.get("n")}
+            )
         lines += [_table(rows, ["candidate", "metric", "value", "95% CI", "n"])]
     else:
         lines += [_table([{"metric": k, "value": v} for k, v in sorted(m.items())], ["metric", "value"])]
@@ -187,13 +230,15 @@ def build_card(run_id: str, status: str | None = None) -> str:
     lines += ["", "## Known limitations", ""]
     lim = list(LIMITATIONS)
     if t.get(T.EVAL_STOPPED, "no") != "no":
-        lim.insert(0, f"The evaluation stopped early ({t[T.EVAL_STOPPED]}): the metrics cover part of "
-                      "the set.")
+        lim.insert(0, f"The evaluation stopped early ({t[T.EVAL_STOPPED]}): the metrics cover part of the set.")
     if t.get(T.ERROR):
         lim.insert(0, f"The run failed: {t[T.ERROR][:300]}")
     lines += [f"- {x}" for x in lim]
-    deps = {k.removeprefix("workbench.").removesuffix("_version"): v for k, v in t.items()
-            if k.endswith(("_version", ".python"))}
+    deps = {
+        k.removeprefix("workbench.").removesuffix("_version"): v
+        for k, v in t.items()
+        if k.endswith(("_version", ".python"))
+    }
     deps = {**deps, **_library_versions()}
     lines += ["", "## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(deps.items())) or "_unknown_", ""]
     text = "\n".join(lines)
@@ -208,11 +253,15 @@ def render_html(markdown: str, title: str = "Governance card") -> str:
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark").enable("table").render(markdown)
-    style = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-             "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
-             "font-size:.9rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>" \
-           f"<body>{body}</body></html>"
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
+        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+        "font-size:.9rem;text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
+        f"<body>{body}</body></html>"
+    )
 
 
 def log_card(run_id: str, status: str | None = None) -> str:
@@ -268,7 +317,7 @@ def _scan_bytes(data: bytes, secrets: dict[str, bytes], where: str, hits: list[s
     found = False
     for name, value in secrets.items():
         if value in data:
-            line = line0 + data[:data.index(value)].count(b"\n") + 1
+            line = line0 + data[: data.index(value)].count(b"\n") + 1
             hits.append(f"value of ${name} in {where} (line {line})")
             found = True
     return found
@@ -315,8 +364,7 @@ def _json_bytes(value) -> bytes:
 
 def _family(c, run) -> list:
     """The run and its child runs (an evaluation's candidate runs)."""
-    kids = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'",
-                         max_results=1000)
+    kids = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'", max_results=1000)
     return [run, *kids]
 
 
@@ -325,14 +373,28 @@ def _scan_traces(c, run, secrets: dict[str, bytes], res: ScanResult, remove: boo
     traces linked to ``run``; ``remove``: delete a trace holding a secret."""
     leaked, token = [], None
     for _ in range(100_000 // TRACE_PAGE):  # bounded: 100k traces per run
-        page = c.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id, max_results=TRACE_PAGE,
-                               page_token=token, include_spans=True)
+        page = c.search_traces(
+            locations=[run.info.experiment_id],
+            run_id=run.info.run_id,
+            max_results=TRACE_PAGE,
+            page_token=token,
+            include_spans=True,
+        )
         for tr in page:
             tid, before = tr.info.trace_id, len(res.hits)
-            _scan_bytes(_json_bytes({"tags": tr.info.tags, "metadata": tr.info.trace_metadata,
-                                     "preview": [tr.info.request_preview, tr.info.response_preview]}),
-                        secrets, f"trace {tid} (info)", res.hits)
-            for span in (tr.data.spans if tr.data else []):
+            _scan_bytes(
+                _json_bytes(
+                    {
+                        "tags": tr.info.tags,
+                        "metadata": tr.info.trace_metadata,
+                        "preview": [tr.info.request_preview, tr.info.response_preview],
+                    }
+                ),
+                secrets,
+                f"trace {tid} (info)",
+                res.hits,
+            )
+            for span in tr.data.spans if tr.data else []:
                 _scan_bytes(_json_bytes(span.to_dict()), secrets, f"trace {tid} span '{span.name}'", res.hits)
             for a in tr.info.assessments or []:
                 _scan_bytes(_json_bytes(a.to_dictionary()), secrets, f"trace {tid} assessment '{a.name}'", res.hits)
@@ -345,8 +407,8 @@ def _scan_traces(c, run, secrets: dict[str, bytes], res: ScanResult, remove: boo
     if remove and leaked:
         for i in range(0, len(leaked), 100):
             with contextlib.suppress(Exception):  # a store that cannot delete: the hits still fail the run
-                c.delete_traces(run.info.experiment_id, trace_ids=leaked[i:i + 100])
-                res.removed += [f"trace {t}" for t in leaked[i:i + 100]]
+                c.delete_traces(run.info.experiment_id, trace_ids=leaked[i : i + 100])
+                res.removed += [f"trace {t}" for t in leaked[i : i + 100]]
 
 
 def _scan_logged_models(c, run, secrets: dict[str, bytes], res: ScanResult) -> None:
@@ -354,8 +416,12 @@ def _scan_logged_models(c, run, secrets: dict[str, bytes], res: ScanResult) -> N
     ids = {m.model_id for m in (run.inputs.model_inputs if run.inputs else []) or []}
     ids |= {m.model_id for m in (run.outputs.model_outputs if run.outputs else []) or []}
     with contextlib.suppress(Exception):  # a store without LoggedModels
-        ids |= {m.model_id for m in c.search_logged_models(
-            [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'", max_results=1000)}
+        ids |= {
+            m.model_id
+            for m in c.search_logged_models(
+                [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'", max_results=1000
+            )
+        }
     for mid in sorted(ids):
         m = c.get_logged_model(mid)
         for kind, items in (("param", m.params or {}), ("tag", m.tags or {})):
@@ -377,8 +443,12 @@ def _scan_cache(secrets: dict[str, bytes], res: ScanResult, remove: bool) -> Non
     res.hits += hits.hits
     if remove and hits.hits:
         with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
-            n = sum(con.execute("DELETE FROM responses WHERE instr(record, ?) > 0 OR instr(key, ?) > 0",
-                                (v.decode(), v.decode())).rowcount for v in secrets.values())
+            n = sum(
+                con.execute(
+                    "DELETE FROM responses WHERE instr(record, ?) > 0 OR instr(key, ?) > 0", (v.decode(), v.decode())
+                ).rowcount
+                for v in secrets.values()
+            )
             con.commit()
             con.execute("VACUUM")  # the deleted pages must not keep the text
             res.removed.append(f"{n} response cache record(s)")
@@ -465,11 +535,11 @@ def govern_run(run_id: str, extra_files: Sequence[str | Path] = (), status: str 
         return Governance(card, ScanResult(), f"secret scan could not complete: {type(e).__name__}: {e}")
     if scan.hits:
         error = "secret scan: " + "; ".join(scan.hits[:10]) + (" …" if len(scan.hits) > 10 else "")
-        gone = f"; deleted {len(scan.removed)} file(s) holding it: {', '.join(scan.removed[:10])}" \
-            if scan.removed else ""
+        gone = (
+            f"; deleted {len(scan.removed)} file(s) holding it: {', '.join(scan.removed[:10])}" if scan.removed else ""
+        )
         error += gone
         tracking.set_tags({T.SECRET_SCAN: f"FAILED: {len(scan.hits)} hit(s){gone}"[:5000]}, run_id)
     else:
-        tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files, {scan.scanned_traces} traces)"},
-                          run_id)
+        tracking.set_tags({T.SECRET_SCAN: f"passed ({scan.scanned_files} files, {scan.scanned_traces} traces)"}, run_id)
     return Governance(card, scan, error)

@@ -90,9 +90,16 @@ def nest_under_ambient(experiment: str | None) -> tuple[str | None, str | None]:
 
 
 @contextlib.contextmanager
-def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mapping[str, Any] | None = None,
-                params: Mapping[str, Any] | None = None, run_id: str | None = None,
-                parent_run_id: str | None = None, source: str | Path | None = None) -> Iterator[TrackedRun]:
+def tracked_run(
+    kind: str,
+    name: str,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
+    source: str | Path | None = None,
+) -> Iterator[TrackedRun]:
     """A run of ``kind`` (notebook, sweep, eval, finetune) named ``name``, governed and terminated on exit.
 
     ``run_id`` adopts an existing run (a sweep's pre-created child) instead of creating one; ``source`` is the
@@ -109,8 +116,14 @@ def tracked_run(kind: str, name: str, experiment: str | None = None, tags: Mappi
     else:
         parent_run_id, exp_id = nest(c, parent_run_id, experiment)
     where = Path(source) if source else settings().project_dir
-    run_tags = {T.KIND: kind, **governance.git_info(where), **versions(), **governance.audit_tags(),
-                **recovery.launch_tags(c), **{k: tracking.safe_text(v) for k, v in (tags or {}).items()}}
+    run_tags = {
+        T.KIND: kind,
+        **governance.git_info(where),
+        **versions(),
+        **governance.audit_tags(),
+        **recovery.launch_tags(c),
+        **{k: tracking.safe_text(v) for k, v in (tags or {}).items()},
+    }
     run_tags[T.COMMAND] = tracking.safe_text(run_tags[T.COMMAND])  # argv may hold undecodable bytes
     if parent_run_id:
         run_tags[T.PARENT_RUN_ID] = parent_run_id
@@ -163,8 +176,9 @@ def finish(handle: TrackedRun, secrets: list[str] | None = None) -> None:
     secrets = secret_values() if secrets is None else secrets
     c = tracking.client()
     try:
-        gov = governance.govern_run(handle.run_id, extra_files=[f for f in handle.scan_files if f],
-                                    status=handle.status)
+        gov = governance.govern_run(
+            handle.run_id, extra_files=[f for f in handle.scan_files if f], status=handle.status
+        )
         handle.governance = gov
         if gov.error:
             handle.fail(gov.error)
@@ -183,8 +197,10 @@ def terminate(c, handle: TrackedRun) -> None:
     except Exception as e:
         if not is_disk_full(e) or not release_reserve():
             raise
-    handle.fail("disk full: the tracking store could not be written (freed the workbench's space reserve to "
-                "record this); free space and re-run")
+    handle.fail(
+        "disk full: the tracking store could not be written (freed the workbench's space reserve to "
+        "record this); free space and re-run"
+    )
     with contextlib.suppress(Exception):
         tracking.set_tags({T.ERROR: (handle.error or "")[-5000:]}, handle.run_id)
     c.set_terminated(handle.run_id, handle.status)

@@ -18,14 +18,29 @@ def endpoint_table(check_health: bool = True) -> pd.DataFrame:
     rows = []
     for ep in s.endpoints.values():
         kind = kind_of(ep)
-        rows.append({
-            "endpoint": ep.name, "kind": ep.kind, "base_url": kind.describe(ep),
-            "models": ", ".join(kind.models(ep)) or "-", "default": ep.default_model or "-",
-            "key": "n/a" if ep.api_key_env is None else (f"{ep.api_key_env} set" if ep.has_key()
-                                                         else f"{ep.api_key_env} missing"),
-            "health": endpoint_health(ep) if check_health else "-",
-        })
+        rows.append(
+            {
+                "endpoint": ep.name,
+                "kind": ep.kind,
+                "base_url": kind.describe(ep),
+                "models": ", ".join(kind.models(ep)) or "-",
+                "default": ep.default_model or "-",
+                "key": "n/a"
+                if ep.api_key_env is None
+                else (f"{ep.api_key_env} set" if ep.has_key() else f"{ep.api_key_env} missing"),
+                "health": endpoint_health(ep) if check_health else "-",
+            }
+        )
     for alias, target in s.aliases.items():
-        rows.append({"endpoint": f"alias {alias}", "kind": "alias", "base_url": "-", "models": target,
-                     "default": "-", "key": "-", "health": "-"})
+        rows.append(
+            {
+                "endpoint": f"alias {alias}",
+                "kind": "alias",
+                "base_url": "-",
+                "models": target,
+                "default": "-",
+                "key": "-",
+                "health": "-",
+            }
+        )
     return pd.DataFrame(rows)

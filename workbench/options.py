@@ -34,5 +34,7 @@ def check_options(where: str, options: Collection[str], accepted: Collection[str
     neither ``accepted`` nor ``also``; the message names ``where``, the unknown names and what it accepts."""
     unknown = sorted(set(options) - set(accepted) - set(also))
     if unknown:
-        raise UnknownOption(f"{where}() got unknown option(s) {', '.join(map(repr, unknown))}: it accepts "
-                            f"{', '.join(accepted)}" + (f" and {', '.join(also)}" if also else ""))
+        raise UnknownOption(
+            f"{where}() got unknown option(s) {', '.join(map(repr, unknown))}: it accepts "
+            f"{', '.join(accepted)}" + (f" and {', '.join(also)}" if also else "")
+        )

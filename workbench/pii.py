@@ -30,8 +30,30 @@ import phonenumbers as _pn
 
 PHONE_REGIONS = ("US", "GB", "FR", "DE")  # national formats matched inside text, and trunk-prefix groupings
 # more countries whose national numbers (no "+") count when the whole digit run is a *valid* number there
-MORE_PHONE_REGIONS = ("IT", "ES", "NL", "BE", "CH", "AT", "IE", "PT", "SE", "NO", "DK", "FI", "PL", "CZ", "AU",
-                      "NZ", "IN", "JP", "BR", "MX", "ZA", "SG")
+MORE_PHONE_REGIONS = (
+    "IT",
+    "ES",
+    "NL",
+    "BE",
+    "CH",
+    "AT",
+    "IE",
+    "PT",
+    "SE",
+    "NO",
+    "DK",
+    "FI",
+    "PL",
+    "CZ",
+    "AU",
+    "NZ",
+    "IN",
+    "JP",
+    "BR",
+    "MX",
+    "ZA",
+    "SG",
+)
 
 
 CARD_LAYOUTS = ((4, 6, 5), (4, 6, 4))  # Amex, Diners; other cards are written in groups of four
@@ -67,6 +89,7 @@ Finder = Callable[[str], list[tuple[int, int]]]
 @dataclass(frozen=True)
 class PiiPattern:
     """A named detector: ``find(text)`` gives the ``(start, end)`` spans it claims."""
+
     name: str
     find: Finder
     regex: re.Pattern | None = None
@@ -93,13 +116,18 @@ def register_pattern(name: str, regex: str, validator: Callable[[str], bool] | N
 
 # --- phones -----------------------------------------------------------------------------------------------
 
-_ID_WORDS = re.compile(r"\b(?:order|invoice|inv|ticket|case|ref|reference|tracking|serial|sku|model|account|"
-                       r"acct|id|no|nr|version|ip|port|batch|lot|po|sn|s/n|part|code|pin)\b\W{0,3}(?:(?:number|no|nr|id|#)\W{0,3})?"
-                       r"(?:is\W{1,3})?$", re.I)
-_NOT_PHONE = re.compile(r"^\d{1,4}([-/.])\d{1,2}\1\d{1,4}$"          # dates 2026-12-01, 12/01/2026
-                        r"|^\d{1,3}(?:\.\d{1,3}){3}$"               # IPv4
-                        r"|^\d{1,3}(?:\.\d{1,3}){1,2}$"             # versions 3.17.2, decimals
-                        r"|^\d{1,2}:\d{2}")                         # times
+_ID_WORDS = re.compile(
+    r"\b(?:order|invoice|inv|ticket|case|ref|reference|tracking|serial|sku|model|account|"
+    r"acct|id|no|nr|version|ip|port|batch|lot|po|sn|s/n|part|code|pin)\b\W{0,3}(?:(?:number|no|nr|id|#)\W{0,3})?"
+    r"(?:is\W{1,3})?$",
+    re.I,
+)
+_NOT_PHONE = re.compile(
+    r"^\d{1,4}([-/.])\d{1,2}\1\d{1,4}$"  # dates 2026-12-01, 12/01/2026
+    r"|^\d{1,3}(?:\.\d{1,3}){3}$"  # IPv4
+    r"|^\d{1,3}(?:\.\d{1,3}){1,2}$"  # versions 3.17.2, decimals
+    r"|^\d{1,2}:\d{2}"
+)  # times
 _CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,22}\d\)?")
 _INTL = re.compile(r"(?<![\w+])\+\d[\d ().-]{5,20}\d")
 _TRUNK = re.compile(r"(?<![\w.-])\(?0\d{1,4}\)?(?:[ .-]\d{2,4}){1,4}(?![\w-]|\.\d)")
@@ -109,9 +137,15 @@ def _phone_context_ok(text: str, start: int, end: int) -> bool:
     raw = text[start:end]
     if _NOT_PHONE.match(raw):
         return False
-    before, after = text[max(0, start - 30):start], text[end:end + 2]
-    if before[-1:].isalnum() or before[-1:] in ("-", "#", "/") or after[:1].isalnum() or after[:1] == "-" \
-            or (before[-1:] == ":" and before[-2:-1].isdigit()) or (after[:1] == ":" and after[1:2].isdigit()):
+    before, after = text[max(0, start - 30) : start], text[end : end + 2]
+    if (
+        before[-1:].isalnum()
+        or before[-1:] in ("-", "#", "/")
+        or after[:1].isalnum()
+        or after[:1] == "-"
+        or (before[-1:] == ":" and before[-2:-1].isdigit())
+        or (after[:1] == ":" and after[1:2].isdigit())
+    ):
         return False  # part of a longer token: INV-2026-004512, #20261130-4471
     return not _ID_WORDS.search(before)
 
@@ -127,7 +161,7 @@ def _number_list(text: str, start: int, end: int) -> bool:
     if text[start] == "+" or len(groups) < 3 or any(len(g) > 2 for g in groups):
         return False
     french = len(groups) == 5 and all(len(g) == 2 for g in groups) and groups[0][0] == "0"
-    in_list = bool(_LIST_BEFORE.search(text[max(0, start - 6):start]) or _LIST_AFTER.match(text[end:end + 6]))
+    in_list = bool(_LIST_BEFORE.search(text[max(0, start - 6) : start]) or _LIST_AFTER.match(text[end : end + 6]))
     return not french or in_list
 
 
@@ -135,22 +169,32 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
 
     def add(s: int, e: int) -> None:
-        if not any(s < e2 and s2 < e for s2, e2 in spans) and _phone_context_ok(text, s, e) \
-                and not _number_list(text, s, e):
+        if (
+            not any(s < e2 and s2 < e for s2, e2 in spans)
+            and _phone_context_ok(text, s, e)
+            and not _number_list(text, s, e)
+        ):
             spans.append((s, e))
 
     for cand in _CANDIDATE.finditer(text):  # libphonenumber only on phone-shaped digit runs: fast on prose
         groups = re.findall(r"\d+", cand.group())
-        if not 7 <= sum(map(len, groups)) <= 15 or len(groups) > 6 or sum(len(g) == 1 for g in groups) > 2 \
-                or re.search(r"\.\d{5,}", cand.group()):  # runs of decimals (vectors, measurements)
+        if (
+            not 7 <= sum(map(len, groups)) <= 15
+            or len(groups) > 6
+            or sum(len(g) == 1 for g in groups) > 2
+            or re.search(r"\.\d{5,}", cand.group())
+        ):  # runs of decimals (vectors, measurements)
             continue
         lo, hi = max(0, cand.start() - 8), min(len(text), cand.end() + 8)  # keep the neighbours in view
         for region in PHONE_REGIONS:
             for m in _pn.PhoneNumberMatcher(text[lo:hi], region, leniency=_pn.Leniency.VALID):
                 add(lo + m.start, lo + m.end)
         raw = cand.group().strip(" .-/")
-        if not raw.startswith("+") and len(groups) >= 2 \
-                and not any(s < cand.end() and cand.start() < e for s, e in spans):
+        if (
+            not raw.startswith("+")
+            and len(groups) >= 2
+            and not any(s < cand.end() and cand.start() < e for s, e in spans)
+        ):
             for region in MORE_PHONE_REGIONS:  # the whole run, valid as a national number there
                 try:
                     ok = _pn.is_valid_number(_pn.parse(raw, region))
@@ -183,12 +227,84 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
 # --- IBANs ------------------------------------------------------------------------------------------------
 
 IBAN_LENGTHS = dict(  # ISO 13616 registry: country → IBAN length
-    AD=24, AE=23, AL=28, AT=20, AZ=28, BA=20, BE=16, BG=22, BH=22, BR=29, BY=28, CH=21, CR=22, CY=28, CZ=24,
-    DE=22, DK=18, DO=28, EE=20, EG=29, ES=24, FI=18, FO=18, FR=27, GB=22, GE=22, GI=23, GL=18, GR=27, GT=28,
-    HR=21, HU=28, IE=22, IL=23, IQ=23, IS=26, IT=27, JO=30, KW=30, KZ=20, LB=28, LC=32, LI=21, LT=20, LU=20,
-    LV=21, MC=27, MD=24, ME=22, MK=19, MR=27, MT=31, MU=30, NL=18, NO=15, PK=24, PL=28, PS=29, PT=25, QA=29,
-    RO=24, RS=22, SA=24, SC=31, SE=24, SI=19, SK=24, SM=27, ST=25, SV=28, TL=23, TN=24, TR=26, UA=29, VA=22,
-    VG=24, XK=20)
+    AD=24,
+    AE=23,
+    AL=28,
+    AT=20,
+    AZ=28,
+    BA=20,
+    BE=16,
+    BG=22,
+    BH=22,
+    BR=29,
+    BY=28,
+    CH=21,
+    CR=22,
+    CY=28,
+    CZ=24,
+    DE=22,
+    DK=18,
+    DO=28,
+    EE=20,
+    EG=29,
+    ES=24,
+    FI=18,
+    FO=18,
+    FR=27,
+    GB=22,
+    GE=22,
+    GI=23,
+    GL=18,
+    GR=27,
+    GT=28,
+    HR=21,
+    HU=28,
+    IE=22,
+    IL=23,
+    IQ=23,
+    IS=26,
+    IT=27,
+    JO=30,
+    KW=30,
+    KZ=20,
+    LB=28,
+    LC=32,
+    LI=21,
+    LT=20,
+    LU=20,
+    LV=21,
+    MC=27,
+    MD=24,
+    ME=22,
+    MK=19,
+    MR=27,
+    MT=31,
+    MU=30,
+    NL=18,
+    NO=15,
+    PK=24,
+    PL=28,
+    PS=29,
+    PT=25,
+    QA=29,
+    RO=24,
+    RS=22,
+    SA=24,
+    SC=31,
+    SE=24,
+    SI=19,
+    SK=24,
+    SM=27,
+    ST=25,
+    SV=28,
+    TL=23,
+    TN=24,
+    TR=26,
+    UA=29,
+    VA=22,
+    VG=24,
+    XK=20,
+)
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?=[ -]?[A-Za-z0-9])")
 
 
@@ -216,8 +332,11 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
                 i += 1
             else:
                 break
-        if n == want and not (i < len(text) and text[i].isascii() and text[i].isalnum()) \
-                and iban_ok(text[m.start():i]):
+        if (
+            n == want
+            and not (i < len(text) and text[i].isascii() and text[i].isalnum())
+            and iban_ok(text[m.start() : i])
+        ):
             out.append((m.start(), i))
             pos = i
     return out
@@ -225,8 +344,10 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
 
 # Emails: the local part may hold an apostrophe (o'brien@) and any letters (josé@, 用户@), the domain too
 # (correo.españa.es, 例子.广告); quotes around an address are not part of it.
-EMAIL = (r"(?<![\w.+\-])(?<!\w')[\w!#$%&*+/=?^`{|}~\-](?:[\w.!#$%&'*+/=?^`{|}~\-]*[\w!#$%&*+/=?^`{|}~\-])?"
-         r"@(?:[^\W_](?:[\w\-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w\-])")
+EMAIL = (
+    r"(?<![\w.+\-])(?<!\w')[\w!#$%&*+/=?^`{|}~\-](?:[\w.!#$%&'*+/=?^`{|}~\-]*[\w!#$%&*+/=?^`{|}~\-])?"
+    r"@(?:[^\W_](?:[\w\-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w\-])"
+)
 
 register_pattern("email", EMAIL)
 register_pattern("card", r"(?<![\d.,])\d(?:(?:[ .\-]|  )?\d){12,18}(?![\d]|[.,]\d)", card_ok)

@@ -46,8 +46,9 @@ def locked(path: os.PathLike | str, timeout_s: float = 1800.0, what: str | None 
                     on_wait()
                     on_wait = None
                 if time.monotonic() > deadline:
-                    raise LockTimeout(f"timed out after {timeout_s:.0f}s waiting for {what or 'lock'} "
-                                       f"({path})") from None
+                    raise LockTimeout(
+                        f"timed out after {timeout_s:.0f}s waiting for {what or 'lock'} ({path})"
+                    ) from None
                 time.sleep(0.1)
         try:
             yield
@@ -90,8 +91,9 @@ def health(root_url: str, timeout: float = 2.0, path: str = "/health") -> bool:
         return False
 
 
-def wait_healthy(root_url: str, timeout_s: float, alive=lambda: True, path: str = "/health",
-                 interval_s: float = 0.1) -> bool:
+def wait_healthy(
+    root_url: str, timeout_s: float, alive=lambda: True, path: str = "/health", interval_s: float = 0.1
+) -> bool:
     """Poll :func:`health` until it answers, ``alive()`` turns false, or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -124,8 +126,10 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 def require_free_port(port: int, host: str = "127.0.0.1", what: str = "server") -> None:
     """:class:`ServiceError` naming ``what`` when something already listens on ``host:port``."""
     if not port_free(port, host):
-        raise ServiceError(f"{what}: port {port} on {host} is already in use (another `workbench tracking ui` or server?); "
-                           f"stop that process or choose another port with --port")
+        raise ServiceError(
+            f"{what}: port {port} on {host} is already in use (another `workbench tracking ui` or server?); "
+            f"stop that process or choose another port with --port"
+        )
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -136,15 +140,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
-def spawn(cmd: list[str], log: os.PathLike | str | None = None, env: dict | None = None,
-          die_with_parent: bool = False) -> subprocess.Popen:
+def spawn(
+    cmd: list[str], log: os.PathLike | str | None = None, env: dict | None = None, die_with_parent: bool = False
+) -> subprocess.Popen:
     """Start ``cmd`` as the leader of its own process group (session), stdin closed, output appended to ``log``
     (inherited when None). :func:`stop_process` then ends the whole group (MLflow's uvicorn workers too)."""
     out = open(log, "ab") if log else None  # no `with`: the child keeps its own copy of the descriptor
     try:
-        return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                                preexec_fn=_die_with_parent if die_with_parent else None)
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
     finally:
         if out is not None:
             out.close()
@@ -185,8 +196,15 @@ def log_tail(path: os.PathLike | str | None, chars: int = 3000) -> str:
         return "(no log)"
 
 
-def start_service(cmd: list[str], url: str, log: os.PathLike | str, env: dict | None = None,
-                  timeout_s: float = 120.0, what: str = "server", die_with_parent: bool = False) -> subprocess.Popen:
+def start_service(
+    cmd: list[str],
+    url: str,
+    log: os.PathLike | str,
+    env: dict | None = None,
+    timeout_s: float = 120.0,
+    what: str = "server",
+    die_with_parent: bool = False,
+) -> subprocess.Popen:
     """Start a server (:func:`spawn`) and wait until ``url``/health answers. If it exits first or stays
     unhealthy, the whole group is stopped and :class:`ServiceError` carries the log's tail."""
     proc = spawn(cmd, log, env, die_with_parent)
@@ -197,13 +215,22 @@ def start_service(cmd: list[str], url: str, log: os.PathLike | str, env: dict | 
         stop_process(proc.pid)
         raise
     stop_process(proc.pid)
-    state = (f"exited with status {proc.returncode} before it was healthy" if proc.returncode is not None
-             else f"did not answer {url}/health within {timeout_s:.0f}s")
+    state = (
+        f"exited with status {proc.returncode} before it was healthy"
+        if proc.returncode is not None
+        else f"did not answer {url}/health within {timeout_s:.0f}s"
+    )
     raise ServiceError(f"{what} {state} (log {log}):\n{log_tail(log)}")
 
 
-def run_foreground(cmd: list[str], env: dict | None = None, url: str | None = None, on_ready=None,
-                   timeout_s: float = 120.0, what: str = "server") -> int:
+def run_foreground(
+    cmd: list[str],
+    env: dict | None = None,
+    url: str | None = None,
+    on_ready=None,
+    timeout_s: float = 120.0,
+    what: str = "server",
+) -> int:
     """Run a server in the foreground as its own process group until it exits or we get SIGINT, SIGTERM or
     SIGHUP, which are forwarded to the whole group (no child is left with parent 1). With ``url``, ``on_ready()``
     runs once ``url``/health answers, and a server that exits first raises :class:`ServiceError`.
@@ -314,8 +341,18 @@ def read_state(path: os.PathLike | str) -> dict | None:
 def _write_state(spec: ServiceSpec, **fields) -> None:
     path = Path(spec.state)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**spec.info, "spec": asdict(spec), "port": spec.port, "log_path": spec.log,
-                               "supervisor": os.getpid(), **fields}))
+    tmp.write_text(
+        json.dumps(
+            {
+                **spec.info,
+                "spec": asdict(spec),
+                "port": spec.port,
+                "log_path": spec.log,
+                "supervisor": os.getpid(),
+                **fields,
+            }
+        )
+    )
     os.replace(tmp, path)
 
 
@@ -366,13 +403,16 @@ def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
     while not port_free(spec.port) and time.monotonic() < deadline:
         time.sleep(0.2)
     with open(spec.log, "ab") as out:
-        proc = subprocess.Popen(spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
     if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None and not stop, interval_s=0.2):
         return proc
     stop_process(proc.pid, group=False)
-    raise ServiceError(f"server on port {spec.port} did not become healthy (exit {proc.returncode}; "
-                       f"log {spec.log}):\n{log_tail(spec.log)}")
+    raise ServiceError(
+        f"server on port {spec.port} did not become healthy (exit {proc.returncode}; "
+        f"log {spec.log}):\n{log_tail(spec.log)}"
+    )
 
 
 def start_supervised(spec: ServiceSpec, timeout_s: float | None = None) -> dict:
@@ -402,8 +442,9 @@ def wait_ready(state_path: os.PathLike | str, timeout_s: float, proc: subprocess
             return state
         if not sup or not pid_alive(sup) or (mine and state.get("status") == "stopped"):
             log = state.get("log_path")
-            raise ServiceError(f"the supervisor of {state_path} exited before its server was ready "
-                               f"(log {log}):\n{log_tail(log)}")
+            raise ServiceError(
+                f"the supervisor of {state_path} exited before its server was ready (log {log}):\n{log_tail(log)}"
+            )
         time.sleep(0.1)
     raise ServiceError(f"the server of {state_path} was not ready within {timeout_s:.0f}s")
 

@@ -34,20 +34,41 @@ def from_registry_syntax(template: str) -> str:
     return re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", r"{\1}", template)
 
 
-def run_grid(templates: Iterable[str], models: Iterable[str], rows: Iterable[dict], system: str | None = None,
-             cache: str = "use", progress: bool | None = None, **gen_params) -> pd.DataFrame:
+def run_grid(
+    templates: Iterable[str],
+    models: Iterable[str],
+    rows: Iterable[dict],
+    system: str | None = None,
+    cache: str = "use",
+    progress: bool | None = None,
+    **gen_params,
+) -> pd.DataFrame:
     """Every template × model × row, concurrently; one line per call with output, tokens, latency, TTFT, cost."""
     templates, models, rows = list(templates), list(models), list(rows)
     prompts = [(ti, ri, render(t, r)) for ti, t in enumerate(templates) for ri, r in enumerate(rows)]
     out = []
     for model in models:
-        recs = chat_many([p for _, _, p in prompts], model=model, system=system, cache=cache, progress=progress,
-                         **gen_params)
+        recs = chat_many(
+            [p for _, _, p in prompts], model=model, system=system, cache=cache, progress=progress, **gen_params
+        )
         for (ti, ri, prompt), rec in zip(prompts, recs, strict=True):
-            out.append({"template": ti, "row": ri, "model": model, "prompt": prompt, "output": rec.text,
-                        "prompt_tokens": rec.prompt_tokens, "completion_tokens": rec.completion_tokens,
-                        "latency_s": rec.latency_s, "ttft_s": rec.ttft_s, "tokens_per_s": rec.tokens_per_s,
-                        "cost_usd": rec.cost_usd, "cache_hit": rec.cache_hit, "error": rec.error})
+            out.append(
+                {
+                    "template": ti,
+                    "row": ri,
+                    "model": model,
+                    "prompt": prompt,
+                    "output": rec.text,
+                    "prompt_tokens": rec.prompt_tokens,
+                    "completion_tokens": rec.completion_tokens,
+                    "latency_s": rec.latency_s,
+                    "ttft_s": rec.ttft_s,
+                    "tokens_per_s": rec.tokens_per_s,
+                    "cost_usd": rec.cost_usd,
+                    "cache_hit": rec.cache_hit,
+                    "error": rec.error,
+                }
+            )
     return pd.DataFrame(out)
 
 

@@ -30,7 +30,7 @@ def _kill(c, run_id: str, why: str) -> None:
 
 def mark_stale_runs(client=None) -> list[str]:
     """Terminate as KILLED the RUNNING runs launched on this host by a process that is gone, and their RUNNING or
-SCHEDULED children (a killed sweep's cells); returns their ids."""
+    SCHEDULED children (a killed sweep's cells); returns their ids."""
     from mlflow.entities import ViewType
 
     from . import tracking
@@ -42,8 +42,9 @@ SCHEDULED children (a killed sweep's cells); returns their ids."""
         return []
     stale = []
     for i in range(0, len(exp_ids), 100):  # search_runs takes at most 100 experiments per call
-        runs = c.search_runs(exp_ids[i:i + 100], f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
-                             max_results=50000)
+        runs = c.search_runs(
+            exp_ids[i : i + 100], f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'", max_results=50000
+        )
         for run in runs:
             tags = run.data.tags
             try:
@@ -55,12 +56,19 @@ SCHEDULED children (a killed sweep's cells); returns their ids."""
             _kill(c, run.info.run_id, f"launcher pid {pid} on {host} ended without ending the run (killed?)")
             stale.append(run.info.run_id)
             # children it queued or started (a sweep's cells) went down with it, unless their own launcher lives
-            for child in c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'",
-                                       max_results=50000):
+            for child in c.search_runs(
+                [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'", max_results=50000
+            ):
                 ct = child.data.tags
-                if child.info.run_id in stale or child.info.status not in ("RUNNING", "SCHEDULED") or (
-                        ct.get(HOST_TAG) == host and ct.get(PID_TAG, "").isdigit()
-                        and pid_alive(int(ct[PID_TAG]), ct.get(START_TAG))):
+                if (
+                    child.info.run_id in stale
+                    or child.info.status not in ("RUNNING", "SCHEDULED")
+                    or (
+                        ct.get(HOST_TAG) == host
+                        and ct.get(PID_TAG, "").isdigit()
+                        and pid_alive(int(ct[PID_TAG]), ct.get(START_TAG))
+                    )
+                ):
                     continue
                 _kill(c, child.info.run_id, f"its parent run {run.info.run_id} was killed")
                 stale.append(child.info.run_id)

@@ -17,17 +17,37 @@ from urllib.parse import urlsplit
 
 from .config import settings
 
-SECRET_WORDS = frozenset({"key", "apikey", "token", "secret", "password", "passwd", "pwd", "credential",
-                          "credentials", "passphrase", "bearer", "pat", "passkey", "authorization", "cookie"})
+SECRET_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "passphrase",
+        "bearer",
+        "pat",
+        "passkey",
+        "authorization",
+        "cookie",
+    }
+)
 SECRET_INFIXES = ("password", "passwd", "secret", "passphrase", "credential", "apikey")  # DBPASSWORD, MYSECRET
 SECRET_SUFFIXES = ("key", "token")  # openaikey, secretkey, accesstoken
-NOT_SECRET_WORDS = frozenset({"monkey", "donkey", "turkey", "hockey", "jockey", "whiskey", "hotkey", "turnkey",
-                              "lackey"})  # English words ending in "key"
+NOT_SECRET_WORDS = frozenset(
+    {"monkey", "donkey", "turkey", "hockey", "jockey", "whiskey", "hotkey", "turnkey", "lackey"}
+)  # English words ending in "key"
 NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working directories, not passwords
 MIN_SECRET_LEN = 8  # shorter values give too many false hits (a URL's userinfo is a secret at any length)
 _WORDS = re.compile(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
-URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s\"'<>]+)@"
-                          r"(?P<host>[^/\s\"'<>?#]*)")
+URL_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s\"'<>]+)@"
+    r"(?P<host>[^/\s\"'<>?#]*)"
+)
 
 
 def _settings():
@@ -138,8 +158,9 @@ def secret_env_values() -> dict[str, str]:
     ``[secrets] names``, and of the userinfo of URLs in any variable (``DATABASE_URL (URL userinfo)``)."""
     extra = extra_secret_names()
     s = _settings()
-    names = {ep.api_key_env for ep in (s.endpoints.values() if s is not None else ()) if getattr(ep, "api_key_env",
-                                                                                                   None)}
+    names = {
+        ep.api_key_env for ep in (s.endpoints.values() if s is not None else ()) if getattr(ep, "api_key_env", None)
+    }
     names |= {k for k in os.environ if is_secret_name(k, extra)}
     out = {n: os.environ[n] for n in sorted(names) if len(os.environ.get(n, "")) >= MIN_SECRET_LEN}
     for k, v in sorted(os.environ.items()):
@@ -181,8 +202,14 @@ def mask_secret_fields(value: Any, extra: frozenset[str] | None = None) -> Any:
     reaches a LoggedModel param, a span or the response cache, whether or not it is in the environment."""
     extra = extra_secret_names() if extra is None else extra
     if isinstance(value, dict):
-        return {k: ("***" if isinstance(k, str) and v not in (None, "") and is_secret_name(k, extra)
-                    else mask_secret_fields(v, extra)) for k, v in value.items()}
+        return {
+            k: (
+                "***"
+                if isinstance(k, str) and v not in (None, "") and is_secret_name(k, extra)
+                else mask_secret_fields(v, extra)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(mask_secret_fields(v, extra) for v in value)
     return value

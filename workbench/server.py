@@ -70,20 +70,30 @@ def backend_uri(db: str) -> str:
         return f"postgresql+psycopg{sep}{rest}"
     if importlib.util.find_spec("psycopg2") is not None:
         return f"postgresql+psycopg2{sep}{rest}"
-    raise ConfigError("a PostgreSQL backend needs a driver in this environment: "
-                      "pip install 'llmops-workbench[team]' (psycopg2-binary)")
+    raise ConfigError(
+        "a PostgreSQL backend needs a driver in this environment: "
+        "pip install 'llmops-workbench[team]' (psycopg2-binary)"
+    )
 
 
-def start_server(db: str | None = None, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000,
-                 timeout: float = 120.0, extra_args: list[str] | None = None) -> ServerInfo:
+def start_server(
+    db: str | None = None,
+    artifacts: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    timeout: float = 120.0,
+    extra_args: list[str] | None = None,
+) -> ServerInfo:
     """Start ``mlflow server`` detached and wait until healthy. ``db``: backend store URI (default: the
     workspace's sqlite store); ``artifacts``: a path or URI (``s3://bucket/prefix``) the server proxies."""
     from .tracking_ui import lean_server_command
 
     running = status()
     if running:
-        raise WorkbenchError(f"a tracking server is already running at {running.url} (pid {running.pid}): "
-                             f"`workbench tracking stop` first")
+        raise WorkbenchError(
+            f"a tracking server is already running at {running.url} (pid {running.pid}): "
+            f"`workbench tracking stop` first"
+        )
     s = settings()
     if db is None:
         db = s.tracking_uri
@@ -95,8 +105,9 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     if "://" not in artifacts:  # a local path: absolute, created
         Path(artifacts).expanduser().resolve().mkdir(parents=True, exist_ok=True)
         artifacts = str(Path(artifacts).expanduser().resolve())
-    cmd, env = lean_server_command(db, host, port, ["--serve-artifacts", "--artifacts-destination", artifacts,
-                                                     *(extra_args or [])])
+    cmd, env = lean_server_command(
+        db, host, port, ["--serve-artifacts", "--artifacts-destination", artifacts, *(extra_args or [])]
+    )
     run_dir = state_path().parent
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "server.log"
@@ -104,8 +115,9 @@ def start_server(db: str | None = None, artifacts: str | None = None, host: str 
     url = f"http://{url_host}:{port}"
     require_free_port(port, url_host, "workbench tracking start")
     proc = start_service(cmd, url, log, env=env, timeout_s=timeout, what="mlflow server")
-    info = ServerInfo(pid=proc.pid, url=url, host=host, port=port, db=mask_password(db), artifacts=artifacts,
-                      log=str(log))
+    info = ServerInfo(
+        pid=proc.pid, url=url, host=host, port=port, db=mask_password(db), artifacts=artifacts, log=str(log)
+    )
     tmp = state_path().with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(info), indent=2))
     os.replace(tmp, state_path())
@@ -137,7 +149,12 @@ def dask_client(workers: int = 1, scheduler: str | None = None):
         except (OSError, TimeoutError) as e:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None,  # no dashboard; its small HTTP server on a free port
-                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,  # no dashboard; its small HTTP server on a free port
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        )
     return Client(cluster), cluster

@@ -171,8 +171,11 @@ def is_enabled() -> bool:
         try:
             enable(settings().option("tracing", "experiment", None) or os.environ.get("WORKBENCH_TRACE_EXPERIMENT"))
         except Exception as e:  # noqa: BLE001 - an unreachable store must not break LLM calls
-            logging.getLogger(__name__).warning("tracing is on in workbench.toml but could not start (%s: %s); "
-                                                "calls are not traced", type(e).__name__, e)
+            logging.getLogger(__name__).warning(
+                "tracing is on in workbench.toml but could not start (%s: %s); calls are not traced",
+                type(e).__name__,
+                e,
+            )
             on = False
     _state["enabled"] = on
     return on
@@ -189,14 +192,27 @@ def record_chat(span, rec) -> None:
     span.set_attribute(SpanAttributeKey.MODEL_PROVIDER, rec.endpoint)
     if rec.prompt_tokens is not None or rec.completion_tokens is not None:
         pt, ct = rec.prompt_tokens or 0, rec.completion_tokens or 0
-        span.set_attribute(SpanAttributeKey.CHAT_USAGE,
-                           {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct})
+        span.set_attribute(
+            SpanAttributeKey.CHAT_USAGE, {"input_tokens": pt, "output_tokens": ct, "total_tokens": pt + ct}
+        )
     if rec.cost_usd is not None:
         span.set_attribute(SpanAttributeKey.LLM_COST, _cost_split(rec))
-    span.set_attributes({f"workbench.{k}": v for k, v in (
-        ("endpoint", rec.endpoint), ("model", rec.model), ("latency_s", rec.latency_s), ("ttft_s", rec.ttft_s),
-        ("cost_usd", rec.cost_usd), ("cache_hit", rec.cache_hit), ("retries", rec.retries),
-        ("usage_estimated", rec.usage_estimated)) if v is not None})
+    span.set_attributes(
+        {
+            f"workbench.{k}": v
+            for k, v in (
+                ("endpoint", rec.endpoint),
+                ("model", rec.model),
+                ("latency_s", rec.latency_s),
+                ("ttft_s", rec.ttft_s),
+                ("cost_usd", rec.cost_usd),
+                ("cache_hit", rec.cache_hit),
+                ("retries", rec.retries),
+                ("usage_estimated", rec.usage_estimated),
+            )
+            if v is not None
+        }
+    )
     if rec.error:
         span.set_attribute(T.TRACE_ERROR, rec.error)
         span.set_status(SpanStatusCode.ERROR)

@@ -110,9 +110,11 @@ def ensure_sqlite_store(uri: str) -> None:
                     continue
                 if fresh or is_disk_full(e):
                     raise
-                raise ConfigError(f"{db}: the tracking store does not open ({type(e).__name__}: "
-                                  f"{str(e).splitlines()[0][:200]}); if an earlier first start was interrupted "
-                                  f"it may be half-built: move it aside and re-run") from e
+                raise ConfigError(
+                    f"{db}: the tracking store does not open ({type(e).__name__}: "
+                    f"{str(e).splitlines()[0][:200]}); if an earlier first start was interrupted "
+                    f"it may be half-built: move it aside and re-run"
+                ) from e
 
 
 def _forget_store(uri: str) -> None:
@@ -150,9 +152,11 @@ def active_experiment_id() -> str | None:
     except mlflow.exceptions.MlflowException:
         exp = None
     if exp is None or exp.lifecycle_stage != "active":
-        raise ConfigError(f"the active MLflow experiment (id {exp_id}, from mlflow.set_experiment or "
-                          f"MLFLOW_EXPERIMENT_ID) is not a live experiment of the store {tracking_uri()}; call "
-                          f"mlflow.set_experiment(NAME) again after changing the store, or unset MLFLOW_EXPERIMENT_ID")
+        raise ConfigError(
+            f"the active MLflow experiment (id {exp_id}, from mlflow.set_experiment or "
+            f"MLFLOW_EXPERIMENT_ID) is not a live experiment of the store {tracking_uri()}; call "
+            f"mlflow.set_experiment(NAME) again after changing the store, or unset MLFLOW_EXPERIMENT_ID"
+        )
     return exp.experiment_id
 
 
@@ -206,9 +210,11 @@ def _start_own_run(uri: str) -> str:
     global _own_run
     # into the active experiment without making one active: mlflow.set_experiment here would turn the default
     # into "the user's choice" (and export it to every subprocess as MLFLOW_EXPERIMENT_ID)
-    run = mlflow.start_run(experiment_id=experiment_id(), run_name=interactive_run_name(),
-                           tags={T.KIND: "interactive", T.LAUNCHER_PID: str(os.getpid()),
-                                 T.LAUNCHER_HOST: platform.node()})
+    run = mlflow.start_run(
+        experiment_id=experiment_id(),
+        run_name=interactive_run_name(),
+        tags={T.KIND: "interactive", T.LAUNCHER_PID: str(os.getpid()), T.LAUNCHER_HOST: platform.node()},
+    )
     if _own_run is None:
         atexit.register(end_own_run)
     _own_run = (uri, run.info.run_id)
@@ -286,7 +292,7 @@ def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
         items = [Param(safe_key(k), _param_value(v)) for k, v in params.items()]
         c, rid = client(), run_id or current_run_id()
         for i in range(0, len(items), 100):
-            c.log_batch(rid, params=items[i:i + 100])
+            c.log_batch(rid, params=items[i : i + 100])
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: str | None = None) -> None:
@@ -295,11 +301,14 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, run_id: s
     import time
 
     ts = int(time.time() * 1000)
-    items = [Metric(safe_key(k), float(v), ts, step or 0) for k, v in metrics.items()
-             if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    items = [
+        Metric(safe_key(k), float(v), ts, step or 0)
+        for k, v in metrics.items()
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    ]
     c, rid = client(), run_id or current_run_id()
     for i in range(0, len(items), 1000):
-        c.log_batch(rid, metrics=items[i:i + 1000])
+        c.log_batch(rid, metrics=items[i : i + 1000])
 
 
 def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
@@ -350,16 +359,23 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     client().log_text(run_id or current_run_id(), text, artifact_file)
 
 
-def log_dataset(df, name: str, source: str | None = None, context: str = "eval", digest: str | None = None,
-                run_id: str | None = None) -> None:
+def log_dataset(
+    df,
+    name: str,
+    source: str | None = None,
+    context: str = "eval",
+    digest: str | None = None,
+    run_id: str | None = None,
+) -> None:
     """Record a pandas DataFrame as an MLflow dataset input (name, digest, source) for lineage."""
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
     ds = from_pandas(df, source=source, name=name, digest=digest)  # type: ignore[arg-type]  # None is its default
     entity = ds._to_mlflow_entity()
-    client().log_inputs(run_id or current_run_id(),
-                        datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])])
+    client().log_inputs(
+        run_id or current_run_id(), datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", context)])]
+    )
 
 
 def _end_own_run_locked(status: str) -> None:

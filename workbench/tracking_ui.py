@@ -11,16 +11,32 @@ from .procs import require_free_port, run_foreground
 from .tracking import configure
 
 
-def lean_server_command(store: str, host: str = "127.0.0.1", port: int = 5000,
-                        extra: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+def lean_server_command(
+    store: str, host: str = "127.0.0.1", port: int = 5000, extra: list[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
     """``mlflow server`` started lean (one worker, no job execution, no telemetry): ≈ 5 s instead of 17–32 s.
     Shared by ``workbench tracking ui`` and ``workbench tracking start``. The store URI travels in the environment
     (``MLFLOW_BACKEND_STORE_URI``, which ``mlflow server`` reads), never on the command line: a database
     password there would be readable by every local user through ``ps``; a process's environment is not."""
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1",
-           *(extra or [])]
-    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": store, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        *(extra or []),
+    ]
+    env = {
+        **os.environ,
+        "MLFLOW_BACKEND_STORE_URI": store,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
     return cmd, env
 
 
@@ -39,6 +55,12 @@ def serve_ui(port: int = 5000, timeout_s: float = 120.0) -> int:
     require_free_port(port, what="workbench tracking ui")
     cmd, env = ui_command(port)
     url = f"http://127.0.0.1:{port}"
-    rc = run_foreground(cmd, env=env, url=url, timeout_s=timeout_s, what="mlflow server (workbench tracking ui)",
-                        on_ready=lambda: print(f"MLflow UI: {url}  (store {configure()}; Ctrl-C to stop)", flush=True))
+    rc = run_foreground(
+        cmd,
+        env=env,
+        url=url,
+        timeout_s=timeout_s,
+        what="mlflow server (workbench tracking ui)",
+        on_ready=lambda: print(f"MLflow UI: {url}  (store {configure()}; Ctrl-C to stop)", flush=True),
+    )
     return 0 if rc - 128 in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) else rc

@@ -16,8 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LAB_ARGS = ["--no-browser", "--ip", "127.0.0.1", "--KernelManager.transport=ipc",  # no TCP-without-encryption warning
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+LAB_ARGS = [
+    "--no-browser",
+    "--ip",
+    "127.0.0.1",
+    "--KernelManager.transport=ipc",  # no TCP-without-encryption warning
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+]
 
 
 def lab_project(root: Path, local_base_url: str) -> Path:
@@ -25,8 +30,9 @@ def lab_project(root: Path, local_base_url: str) -> Path:
     the same embedded server) so the playground has two models to run side by side."""
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     (root / "datasets").symlink_to(ROOT / "datasets")
-    (root / "workbench.toml").write_text(f'[endpoints.mirror]\nkind = "openai_compatible"\n'
-                                         f'base_url = "{local_base_url}"\nmodels = ["smollm2"]\n')
+    (root / "workbench.toml").write_text(
+        f'[endpoints.mirror]\nkind = "openai_compatible"\nbase_url = "{local_base_url}"\nmodels = ["smollm2"]\n'
+    )
     return root
 
 
@@ -37,18 +43,43 @@ def lab(local_server, tmp_path_factory):
 
     root = lab_project(tmp_path_factory.mktemp("lab"), local_server.base_url)
     port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("WORKBENCH_PROJECT_DIR", "MLFLOW_TRACKING_URI", "WORKBENCH_RUN_ID", "MLFLOW_RUN_ID",
-                        "WORKBENCH_RESPONSE_CACHE")}  # the kernel must find the project by walking up from notebooks/
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "WORKBENCH_PROJECT_DIR",
+            "MLFLOW_TRACKING_URI",
+            "WORKBENCH_RUN_ID",
+            "MLFLOW_RUN_ID",
+            "WORKBENCH_RESPONSE_CACHE",
+        )
+    }  # the kernel must find the project by walking up from notebooks/
     jdir = tmp_path_factory.mktemp("jupyter")
-    env.update(JUPYTER_CONFIG_DIR=str(jdir / "config"), JUPYTER_RUNTIME_DIR=str(jdir / "runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(jdir / "workspaces"))
+    env.update(
+        JUPYTER_CONFIG_DIR=str(jdir / "config"),
+        JUPYTER_RUNTIME_DIR=str(jdir / "runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(jdir / "workspaces"),
+    )
     log = open(jdir / "lab.log", "w")
     t0 = time.monotonic()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyter"), "lab", *LAB_ARGS, "--port", str(port),
-                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                             *(["--allow-root"] if os.geteuid() == 0 else [])],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "lab",
+            *LAB_ARGS,
+            "--port",
+            str(port),
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -73,8 +104,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage",
-                                                              "--disable-gpu"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+        )
         yield b
         b.close()
 

@@ -18,8 +18,11 @@ import pytest
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-SKIP = None if (shutil.which("chromium") or shutil.which("chromium-browser")) and importlib.util.find_spec(
-    "playwright") else "needs the Debian chromium (make browser installs it when root) and pip playwright ([dev])"
+SKIP = (
+    None
+    if (shutil.which("chromium") or shutil.which("chromium-browser")) and importlib.util.find_spec("playwright")
+    else "needs the Debian chromium (make browser installs it when root) and pip playwright ([dev])"
+)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
 
 # small row limits; everything else is the notebook's default
@@ -32,8 +35,13 @@ PARAMS = {
     "05_evaluate": {"max_rows": 3, "max_tokens": 16},
     "06_monitor": {"demo_requests": 3, "sample": 2, "max_tokens": 16},
 }
-NOISE = ("Creating initial MLflow database tables", "interpreted in multiple ways", "No artists with labels",
-         "without encryption", "Traceback")
+NOISE = (
+    "Creating initial MLflow database tables",
+    "interpreted in multiple ways",
+    "No artists with labels",
+    "without encryption",
+    "Traceback",
+)
 RUN_TIMEOUT_S = 300
 
 
@@ -103,7 +111,9 @@ def _wait_done(page, timeout_s: float) -> None:
         " if (p.length === 0 || p.some(t => t.includes('*'))) return false;"
         " return p.every(t => /\\[\\d+\\]/.test(t))"  # all ran, or Run All stopped at an error
         "   || document.querySelector('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'); }",
-        timeout=timeout_s * 1000, polling=500)
+        timeout=timeout_s * 1000,
+        polling=500,
+    )
 
 
 def saved_outputs(page, lab, rel: str) -> list[dict]:
@@ -197,9 +207,10 @@ REVIEW = [
 
 def test_review_widget_labels_two_rows_by_clicking(browser, lab, shots):
     """Two candidates' answers side by side with their diff; two rows labelled by clicking are saved."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in REVIEW],
-                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(src) for src in REVIEW],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     rel = prepare(lab, "scratch_review", {}, nb)
     page = open_notebook(browser, lab, rel)
     run_all(page)

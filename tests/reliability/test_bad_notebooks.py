@@ -43,8 +43,9 @@ def test_unreadable_notebook_is_a_clear_error(tracking_store, tmp_path):
 @pytest.mark.slow
 def test_missing_parameters_cell_warns_that_overrides_may_be_overwritten(tracking_store):
     with pytest.warns(UserWarning, match="no cell tagged 'parameters'") as w:
-        r = wb.run_notebook(NOTEBOOKS / "no_parameters.ipynb", parameters={"n": 5}, progress=False,
-                            allow_unknown_params=True)  # without it: a UsageError before any run
+        r = wb.run_notebook(
+            NOTEBOOKS / "no_parameters.ipynb", parameters={"n": 5}, progress=False, allow_unknown_params=True
+        )  # without it: a UsageError before any run
     msg = str(w[0].message)
     assert "tag" in msg and "'parameters'" in msg and "n" in msg
     assert r.ok  # papermill injects the override at the top ...

@@ -30,16 +30,20 @@ for i in range(n):
 def test_concurrent_writer_processes_lose_nothing(tmp_path):
     db, writers, n = tmp_path / "cache.db", 4, 400
     t0 = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(w), str(n)], stderr=subprocess.PIPE,
-                              text=True) for w in range(writers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(w), str(n)], stderr=subprocess.PIPE, text=True)
+        for w in range(writers)
+    ]
     errs = [p.communicate(timeout=120)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errs
     c = ResponseCache(db)
     assert len(c) == writers * n
     assert all(c.get(f"w{w}-{i}")["i"] == i for w in range(writers) for i in range(0, n, 37))
     assert not any("locked" in e for e in errs)
-    print(f"\nRELIABILITY scenario7: {writers} writer processes x {n} puts+gets -> {len(c)} entries, "
-          f"0 lost, 0 'database is locked', {time.monotonic() - t0:.1f}s")
+    print(
+        f"\nRELIABILITY scenario7: {writers} writer processes x {n} puts+gets -> {len(c)} entries, "
+        f"0 lost, 0 'database is locked', {time.monotonic() - t0:.1f}s"
+    )
 
 
 def _filled(path, rows=3000):
@@ -75,8 +79,10 @@ def test_corrupted_response_cache_is_moved_aside(tmp_path, how):
     assert len(moved) >= 1 and moved[0].stat().st_size > 0
     assert any("corrupted" in str(w.message) and "moved aside" in str(w.message) for w in caught)
     assert c.quarantined and len(c) >= 1
-    print(f"\nRELIABILITY scenario7: {how} response cache -> moved aside to {moved[0].name}, {hits} entries "
-          f"readable before detection, run continued on a fresh cache")
+    print(
+        f"\nRELIABILITY scenario7: {how} response cache -> moved aside to {moved[0].name}, {hits} entries "
+        f"readable before detection, run continued on a fresh cache"
+    )
 
 
 def test_chat_survives_a_garbage_cache_file(local_server, tmp_path, monkeypatch):
@@ -99,8 +105,11 @@ def test_chat_survives_a_garbage_cache_file(local_server, tmp_path, monkeypatch)
 def test_corrupted_embedding_cache_is_moved_aside(tmp_path, how, monkeypatch):
     from workbench.llm import embeddings
 
-    monkeypatch.setattr(embeddings, "embed", lambda texts, model=None, progress=None:
-                        np.ones((len(texts), 4), np.float32) * np.arange(len(texts))[:, None])
+    monkeypatch.setattr(
+        embeddings,
+        "embed",
+        lambda texts, model=None, progress=None: np.ones((len(texts), 4), np.float32) * np.arange(len(texts))[:, None],
+    )
     path = tmp_path / "emb.db"
     texts = [f"chunk {i} " + "z" * 400 for i in range(2000)]
     ec = EmbeddingCache(path)

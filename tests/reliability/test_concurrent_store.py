@@ -24,16 +24,41 @@ def _eight_runs_and_an_evaluation(store: str, label: str, fixture_notebook: Path
     eval_run = c.create_run(exp, run_name="eval").info.run_id
     ds = write_dataset(tmp_path / "qa.jsonl", 24)
     t0 = time.monotonic()
-    procs = [subprocess.Popen([str(BIN), "run", str(fixture_notebook), "-q", "-p", "n", str(i), "-p", "metrics",
-                               str(N_METRICS), "--experiment", f"t-conc-eval-{label}"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(N_RUNS)]
-    res = wb.evaluate(ds, [PromptCandidate("local", name="c", max_tokens=16)], metrics=["quality", "latency", "cost"],
-                      run_id=eval_run, progress=False)  # logs while the 8 runs log
+    procs = [
+        subprocess.Popen(
+            [
+                str(BIN),
+                "run",
+                str(fixture_notebook),
+                "-q",
+                "-p",
+                "n",
+                str(i),
+                "-p",
+                "metrics",
+                str(N_METRICS),
+                "--experiment",
+                f"t-conc-eval-{label}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(N_RUNS)
+    ]
+    res = wb.evaluate(
+        ds,
+        [PromptCandidate("local", name="c", max_tokens=16)],
+        metrics=["quality", "latency", "cost"],
+        run_id=eval_run,
+        progress=False,
+    )  # logs while the 8 runs log
     outs = [p.communicate(timeout=600) for p in procs]
     wall = time.monotonic() - t0
     c.set_terminated(eval_run, "FINISHED")
     assert all(p.returncode == 0 for p in procs), "\n----\n".join(
-        f"exit {p.returncode}: ...{e[-1500:]}" for p, (_, e) in zip(procs, outs, strict=True) if p.returncode)
+        f"exit {p.returncode}: ...{e[-1500:]}" for p, (_, e) in zip(procs, outs, strict=True) if p.returncode
+    )
     assert not any("locked" in (o + e).lower() for o, e in outs)
     runs = [r for r in c.search_runs([exp]) if r.info.run_id != eval_run]
     assert len(runs) == N_RUNS and all(r.info.status == "FINISHED" for r in runs)
@@ -43,9 +68,11 @@ def _eight_runs_and_an_evaluation(store: str, label: str, fixture_notebook: Path
     missing = sorted(set(res.metrics) - set(logged))
     assert not missing and len(res.rows) == 24
     assert "eval_rows.json" in {a.path for a in c.list_artifacts(eval_run)}
-    print(f"\nRELIABILITY scenario5 ({label}): {N_RUNS} runs x {N_METRICS + 2} metrics + 1 evaluation "
-          f"({len(res.metrics)} aggregates, 24 rows) on one store in {wall:.0f}s: 0 metrics lost, "
-          f"0 'database is locked'")
+    print(
+        f"\nRELIABILITY scenario5 ({label}): {N_RUNS} runs x {N_METRICS + 2} metrics + 1 evaluation "
+        f"({len(res.metrics)} aggregates, 24 rows) on one store in {wall:.0f}s: 0 metrics lost, "
+        f"0 'database is locked'"
+    )
 
 
 @pytest.mark.slow
@@ -54,7 +81,8 @@ def test_eight_runs_and_an_evaluation_on_one_sqlite_store(local_server, tracking
 
 
 @pytest.mark.slow
-def test_eight_runs_and_an_evaluation_on_the_postgres_server(local_server, team_server, fixture_notebook, tmp_path,
-                                                              monkeypatch):
+def test_eight_runs_and_an_evaluation_on_the_postgres_server(
+    local_server, team_server, fixture_notebook, tmp_path, monkeypatch
+):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", team_server)  # the 8 `workbench run` processes inherit it
     _eight_runs_and_an_evaluation(team_server, "postgresql", fixture_notebook, tmp_path)

@@ -16,8 +16,17 @@ from workbench.candidates import PromptCandidate
 from workbench.llm.client import RETRYABLE
 
 # ~42% of requests faulted, so that a few rows fail all 5 attempts; stalls (which cost a whole timeout) kept rare
-RATES = {"429": 0.06, "500": 0.07, "503": 0.06, "stall": 0.01, "drop": 0.07, "badjson": 0.05, "badsse": 0.04,
-         "truncated": 0.04, "slowstream": 0.02}
+RATES = {
+    "429": 0.06,
+    "500": 0.07,
+    "503": 0.06,
+    "stall": 0.01,
+    "drop": 0.07,
+    "badjson": 0.05,
+    "badsse": 0.04,
+    "truncated": 0.04,
+    "slowstream": 0.02,
+}
 METRICS = ["quality/f1", "quality/exact_match", "latency/latency_s", "cost/completion_tokens"]
 
 
@@ -53,19 +62,28 @@ def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, mon
     monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
     # 4 in flight = the server's 4 slots: more only queues inside llama-server, and under a busy CPU queued calls
     # time out and come back as retries (a retry storm seen at 8 with a 3 s timeout: 40 rows, 175 requests)
-    proxy, _ = faulty(rates=RATES, seed=11, timeout_s=5.0, stall_s=5.5, retry_after=0.05, slow_chunk_s=0.05,
-                      max_concurrency=4)
+    proxy, _ = faulty(
+        rates=RATES, seed=11, timeout_s=5.0, stall_s=5.5, retry_after=0.05, slow_chunk_s=0.05, max_concurrency=4
+    )
     ds = tmp_path / "qa.jsonl"  # short prompts (no contexts, no system prompt): the faults are the subject
-    ds.write_text("".join(json.dumps({"id": f"q{i:03d}", "question": f"{FACTS[i % 10][1]} ({i})",
-                                      "reference": FACTS[i % 10][2]}) + "\n" for i in range(500)))
+    ds.write_text(
+        "".join(
+            json.dumps({"id": f"q{i:03d}", "question": f"{FACTS[i % 10][1]} ({i})", "reference": FACTS[i % 10][2]})
+            + "\n"
+            for i in range(500)
+        )
+    )
     cand = [PromptCandidate("faulty", name="f", system_prompt=None, max_tokens=4)]
     ckpt = tmp_path / "ckpt.jsonl"
     t0 = time.monotonic()
-    first = wb.evaluate(ds, cand, metrics=METRICS, checkpoint=ckpt, concurrency=16, log=False,
-                        progress=False)  # no exception escapes
+    first = wb.evaluate(
+        ds, cand, metrics=METRICS, checkpoint=ckpt, concurrency=16, log=False, progress=False
+    )  # no exception escapes
     t_first = time.monotonic() - t0
     rows = first.rows
-    assert len(rows) == 500 and not rows.duplicated(["id"]).any() and set(rows["id"]) == {f"q{i:03d}" for i in range(500)}
+    assert (
+        len(rows) == 500 and not rows.duplicated(["id"]).any() and set(rows["id"]) == {f"q{i:03d}" for i in range(500)}
+    )
     answered, failed = rows[rows["error"].isna()], rows[rows["error"].notna()]
     assert (answered["answer"].str.len() > 0).all() and answered["quality/f1"].notna().all()
     assert set(failed["error"]) <= RETRYABLE, set(failed["error"])
@@ -76,8 +94,10 @@ def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, mon
     assert attempts == len(proxy.log)  # every request the proxy saw is accounted for in a row
     assert retried > 50 and sum(injected.values()) > 100
     errors = dict(Counter(failed["error"]))
-    print(f"\nRELIABILITY scenario1: 500 rows in {t_first:.0f}s, {len(answered)} answered, {len(failed)} error rows "
-          f"by class {errors}, {retried} retries over {attempts} requests, injected {dict(injected)}")
+    print(
+        f"\nRELIABILITY scenario1: 500 rows in {t_first:.0f}s, {len(answered)} answered, {len(failed)} error rows "
+        f"by class {errors}, {retried} retries over {attempts} requests, injected {dict(injected)}"
+    )
 
     proxy.rates = {}  # the endpoint recovers (and a busy machine gets time): re-running fills the failed rows
     workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 60\n')
@@ -89,5 +109,7 @@ def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, mon
     third = wb.evaluate(ds, cand, metrics=METRICS, checkpoint=tmp_path / "fresh.jsonl", log=False, progress=False)
     assert len(proxy.log) == n_before and third.rows["cache_hit"].all() and third.rows["error"].isna().all()
     assert third.rows["answer"].tolist() == second.rows["answer"].tolist()
-    print(f"RELIABILITY scenario1: rerun filled {second.computed_rows}/{len(failed)} failed rows; a fresh-checkpoint "
-          f"rerun: 500/500 cache hits, 0 requests")
+    print(
+        f"RELIABILITY scenario1: rerun filled {second.computed_rows}/{len(failed)} failed rows; a fresh-checkpoint "
+        f"rerun: 500/500 cache hits, 0 requests"
+    )

@@ -12,11 +12,14 @@ from workbench.errors import DatasetError
 from workbench.finetune import validate_file
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                           max_leaves=12)
-records = st.dictionaries(st.sampled_from(["question", "reference", "contexts", "id", "tags", "messages", "x"]),
-                          json_values, max_size=5)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=12,
+)
+records = st.dictionaries(
+    st.sampled_from(["question", "reference", "contexts", "id", "tags", "messages", "x"]), json_values, max_size=5
+)
 
 
 def check_load(path):
@@ -62,8 +65,10 @@ def test_odd_encodings(tmp_path_factory, text, enc):
 
 
 @SETTINGS
-@given(data=st.binary(max_size=1500) | st.lists(json_values, max_size=5).map(
-    lambda v: "\n".join(json.dumps(x) for x in v).encode()))
+@given(
+    data=st.binary(max_size=1500)
+    | st.lists(json_values, max_size=5).map(lambda v: "\n".join(json.dumps(x) for x in v).encode())
+)
 def test_finetune_validator_never_crashes(tmp_path_factory, data):
     d = tmp_path_factory.mktemp("fz")
     (d / "t.jsonl").write_bytes(data)
@@ -77,9 +82,15 @@ cells = st.one_of(st.text(max_size=30), st.integers().map(str), st.just(""), st.
 
 
 @SETTINGS
-@given(header=st.lists(st.sampled_from(["question", "reference", "id", "contexts", "tags", "", "x", "question"]),
-                       min_size=1, max_size=5),
-       rows=st.lists(st.lists(cells, max_size=7), max_size=6), cut=st.integers(min_value=0, max_value=300))
+@given(
+    header=st.lists(
+        st.sampled_from(["question", "reference", "id", "contexts", "tags", "", "x", "question"]),
+        min_size=1,
+        max_size=5,
+    ),
+    rows=st.lists(st.lists(cells, max_size=7), max_size=6),
+    cut=st.integers(min_value=0, max_value=300),
+)
 def test_structured_csv_ragged_quoted_truncated(tmp_path_factory, header, rows, cut):
     import csv
     import io

@@ -17,8 +17,12 @@ GATES = ["quality/f1/mean >= baseline - 0.02", "run/error_rate <= baseline"]
 
 
 def _ds(path, questions):
-    path.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "reference": f"answer {i}"}) + "\n"
-                            for i, q in enumerate(questions)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "question": q, "reference": f"answer {i}"}) + "\n"
+            for i, q in enumerate(questions)
+        )
+    )
     return wb.load_dataset(path)
 
 
@@ -64,8 +68,11 @@ def test_runs_with_no_answered_row_or_a_failed_status_pass_no_gate(tracking_stor
 def test_non_finite_and_huge_gates_are_usage_errors(tracking_store, tmp_path, capsys):
     ds = _ds(tmp_path / "a.jsonl", [f"What is item {i}?" for i in range(12)])
     a, b = _run(ds, _echo, "p"), _run(ds, _echo, "q")
-    for gate in ("quality/f1/mean >= -1e999", "quality/f1/mean >= baseline - 1e999 * 0",
-                 "quality/f1/mean >= baseline" + " - 0.001" * 3000):
+    for gate in (
+        "quality/f1/mean >= -1e999",
+        "quality/f1/mean >= baseline - 1e999 * 0",
+        "quality/f1/mean >= baseline" + " - 0.001" * 3000,
+    ):
         with pytest.raises(UsageError):
             wb.compare(a, b, gates=[gate])
         assert main(["compare", a, b, "--gate", gate]) == EXIT_USAGE, gate[:60]

@@ -30,8 +30,10 @@ def _usage(req: dict) -> tuple[int, int]:
 def priced(workbench_toml):
     up = Upstream("a short answer")
     up.usage = _usage
-    workbench_toml(up.toml(key_env=None) + f'max_concurrency = 32\n[endpoints.fake.prices."m"]\n'
-                   f'input = {PRICE}\noutput = {PRICE}\n')
+    workbench_toml(
+        up.toml(key_env=None) + f'max_concurrency = 32\n[endpoints.fake.prices."m"]\n'
+        f"input = {PRICE}\noutput = {PRICE}\n"
+    )
     yield up
     up.stop()
 
@@ -43,8 +45,10 @@ def _rows(path: Path, n: int, long_every: int | None = 5, uneven: bool = False) 
         for i in range(n):
             doc = ("The TrailLite 2 tent weighs 1.6 kg. " * 110) if long_every and i % long_every == 1 else ""
             doc += "Please answer briefly. " * ((i * 7) % 11) if uneven else ""
-            f.write(json.dumps({"id": f"q{i}", "question": f"{doc}Question {i}: how heavy is it?",
-                                "reference": "1.6 kg"}) + "\n")
+            f.write(
+                json.dumps({"id": f"q{i}", "question": f"{doc}Question {i}: how heavy is it?", "reference": "1.6 kg"})
+                + "\n"
+            )
     return path
 
 
@@ -116,8 +120,18 @@ def test_the_budget_never_waits_on_nothing(priced, tmp_path, project_dir):
 def _spend(priced, ds, budget_usd: float, concurrency: int):
     """Evaluate ``ds`` on the priced fake with a budget (cache off): the result and what the upstream billed."""
     cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=20)
-    r = _bounded(lambda: wb.evaluate(ds, cand, metrics=["cost/usd"], budget_usd=budget_usd, concurrency=concurrency,
-                                     cache="off", log=False, progress=False))
+    r = _bounded(
+        lambda: wb.evaluate(
+            ds,
+            cand,
+            metrics=["cost/usd"],
+            budget_usd=budget_usd,
+            concurrency=concurrency,
+            cache="off",
+            log=False,
+            progress=False,
+        )
+    )
     return r, priced.billed_usd(PRICE, PRICE)
 
 
@@ -126,8 +140,10 @@ def test_long_rows_do_not_overshoot_the_budget(priced, tmp_path, project_dir):
     document a $5 budget spent $19.96 at concurrency 16. Now each row reserves its own upper bound."""
     ds = _rows(tmp_path / "qa.jsonl", 100)
     r, billed = _spend(priced, ds, budget_usd=5.0, concurrency=16)
-    print(f"\nRELIABILITY budget $5, concurrency 16, 1 row in 5 long: {len(r.rows)} rows, billed ${billed:.3f}, "
-          f"reported ${r.spent_usd:.3f}")
+    print(
+        f"\nRELIABILITY budget $5, concurrency 16, 1 row in 5 long: {len(r.rows)} rows, billed ${billed:.3f}, "
+        f"reported ${r.spent_usd:.3f}"
+    )
     assert r.stopped == "budget" and 0 < len(r.rows) < 100
     assert billed <= 5.0 + 1e-9, f"the upstream billed ${billed:.3f} against a $5 budget"
     assert r.spent_usd == pytest.approx(billed, abs=1e-6)
@@ -148,8 +164,10 @@ def test_abandoned_attempts_are_counted(priced, tmp_path, project_dir):
     priced.usage = usage
     priced.cut_streams = 1
     r, billed = _spend(priced, ds, budget_usd=0.5, concurrency=4)
-    print(f"\nRELIABILITY budget $0.50, every other stream cut after its usage: {len(r.rows)} rows, "
-          f"{int(r.rows['attempts'].sum())} attempts, billed ${billed:.3f}, reported ${r.spent_usd:.3f}")
+    print(
+        f"\nRELIABILITY budget $0.50, every other stream cut after its usage: {len(r.rows)} rows, "
+        f"{int(r.rows['attempts'].sum())} attempts, billed ${billed:.3f}, reported ${r.spent_usd:.3f}"
+    )
     assert len(r.rows) and (r.rows["attempts"] > 1).any(), (r.stopped, r.spent_usd, priced.billed, priced.calls)
     assert r.spent_usd == pytest.approx(billed, abs=1e-6), (r.spent_usd, billed)
     assert billed <= 0.5 + 1e-9

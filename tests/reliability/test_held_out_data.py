@@ -40,8 +40,13 @@ def test_parquet_with_a_nested_struct_column_is_logged(tmp_path, tracking_store)
     from workbench import tracking
 
     p = tmp_path / "nested.parquet"
-    pd.DataFrame({"question": ["q1?", "q2?"], "reference": ["a", "b"],
-                  "meta": [{"source": "faq", "scores": [1.0, 2.0]}, {"source": "kb", "scores": [3.0]}]}).to_parquet(p)
+    pd.DataFrame(
+        {
+            "question": ["q1?", "q2?"],
+            "reference": ["a", "b"],
+            "meta": [{"source": "faq", "scores": [1.0, 2.0]}, {"source": "kb", "scores": [3.0]}],
+        }
+    ).to_parquet(p)
     ds = load_dataset(p)
     assert ds.rows[0]["meta"] == {"source": "faq", "scores": [1.0, 2.0]}  # plain Python, not numpy arrays
     rid = tracking.client().create_run(tracking.experiment_id()).info.run_id

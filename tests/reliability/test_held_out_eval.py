@@ -69,8 +69,9 @@ def test_an_evaluation_whose_rows_all_failed_exits_non_zero(workbench_toml, trac
         monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
         workbench_toml(up.toml())
         out = []
-        rc = run_eval_cli(str(write_dataset(tmp_path / "qa.jsonl", n=4)), "fake:m", metrics=["quality/f1"],
-                          echo=out.append)
+        rc = run_eval_cli(
+            str(write_dataset(tmp_path / "qa.jsonl", n=4)), "fake:m", metrics=["quality/f1"], echo=out.append
+        )
         assert rc != 0 and any("all 4 rows failed" in line for line in out), out
         runs = MlflowClient(tracking_store).search_runs([wb.tracking.experiment_id()])
         assert [r.info.status for r in runs] == ["FAILED"] and "auth" in runs[0].data.tags["error"]
@@ -88,8 +89,11 @@ def test_two_identical_evaluations_at_once_pay_for_each_row_once(tmp_path, monke
 
         def one():
             barrier.wait()
-            results.append(wb.evaluate(ds, ["local"], metrics=["quality/f1"], cache="off", log=False,
-                                       progress=False, concurrency=2))
+            results.append(
+                wb.evaluate(
+                    ds, ["local"], metrics=["quality/f1"], cache="off", log=False, progress=False, concurrency=2
+                )
+            )
 
         threads = [threading.Thread(target=one) for _ in range(2)]
         for t in threads:

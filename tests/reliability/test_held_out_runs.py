@@ -27,9 +27,14 @@ def all_runs(uri):
     return c.search_runs([e.experiment_id for e in c.search_experiments()])
 
 
-@pytest.mark.parametrize("value,what", [("naïve café — 日本語 🚀 \u202e RTL \u0000nul", "NUL"),
-                                        ("caf\udce9", "not valid UTF-8"),  # a Latin-1 byte in argv (surrogateescape)
-                                        ("\ud800", "not valid UTF-8")])
+@pytest.mark.parametrize(
+    "value,what",
+    [
+        ("naïve café — 日本語 🚀 \u202e RTL \u0000nul", "NUL"),
+        ("caf\udce9", "not valid UTF-8"),  # a Latin-1 byte in argv (surrogateescape)
+        ("\ud800", "not valid UTF-8"),
+    ],
+)
 def test_unstorable_parameter_values_are_refused_up_front(tracking_store, fixture_notebook, value, what):
     import workbench as wb
 
@@ -49,10 +54,26 @@ def test_params_file_written_by_json_dumps_with_an_emoji(tmp_path, fixture_noteb
     assert params["name"] == "launch 🚀 日本"
 
 
-@pytest.mark.parametrize("text,value", [("1:30", "1:30"), ("0123", "0123"), ("yes", "yes"), ("on", "on"),
-                                        ("2024-01-02", "2024-01-02"), ("0x1F", "0x1F"), ("1_000", "1_000"),
-                                        ("12", 12), ("-3.5", -3.5), ("1e3", 1000.0), ("true", True),
-                                        ("null", None), ("[1, 2]", [1, 2]), ('{"a": 1}', {"a": 1}), ("abc", "abc")])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("1:30", "1:30"),
+        ("0123", "0123"),
+        ("yes", "yes"),
+        ("on", "on"),
+        ("2024-01-02", "2024-01-02"),
+        ("0x1F", "0x1F"),
+        ("1_000", "1_000"),
+        ("12", 12),
+        ("-3.5", -3.5),
+        ("1e3", 1000.0),
+        ("true", True),
+        ("null", None),
+        ("[1, 2]", [1, 2]),
+        ('{"a": 1}', {"a": 1}),
+        ("abc", "abc"),
+    ],
+)
 def test_untyped_parameters_are_not_yaml_1_1(text, value):
     assert coerce(text, None) == value and type(coerce(text, None)) is type(value)
 
@@ -83,8 +104,18 @@ def test_disk_full_ends_with_a_short_error_and_nothing_running(tiny_disk, tmp_pa
         ds = write_dataset(tmp_path / "qa.jsonl", n=300)
         env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_RESPONSE_CACHE")}
         env.update(WORKBENCH_PROJECT_DIR=str(tiny_disk), PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
-        cmd = [WORKBENCH, "eval", "--dataset", str(ds), "--model", "fake:m", "--metrics", "quality/f1",
-               "--cache", "off"]
+        cmd = [
+            WORKBENCH,
+            "eval",
+            "--dataset",
+            str(ds),
+            "--model",
+            "fake:m",
+            "--metrics",
+            "quality/f1",
+            "--cache",
+            "off",
+        ]
         outs = [subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env) for _ in range(2)]
         failed = [o for o in outs if o.returncode != 0]
         assert failed, "the 2 MiB disk never filled: make the answers longer"
@@ -95,16 +126,24 @@ def test_disk_full_ends_with_a_short_error_and_nothing_running(tiny_disk, tmp_pa
         for p in (tiny_disk / ".workbench").rglob("*.jsonl"):  # free space, run again
             p.unlink()
         shutil.rmtree(tiny_disk / "mlartifacts", ignore_errors=True)
-        again = subprocess.run(cmd[:2] + ["--dataset", str(write_dataset(tmp_path / "small.jsonl", n=2))] + cmd[4:],
-                               capture_output=True, text=True, timeout=300, env=env)
+        again = subprocess.run(
+            cmd[:2] + ["--dataset", str(write_dataset(tmp_path / "small.jsonl", n=2))] + cmd[4:],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert again.returncode == 0, again.stderr[-2000:]
         runs = all_runs(uri)
-        assert runs and not [r.info.run_id for r in runs if r.info.status == "RUNNING"], \
-            [(r.info.status, r.data.tags.get("error")) for r in runs]
-        print(f"\nRELIABILITY held-out disk full: {len(failed)}/2 evaluations failed, stderr "
-              f"{[len(o.stderr.splitlines()) for o in failed]} lines, last: "
-              f"{failed[0].stderr.strip().splitlines()[-1][:100]!r}; statuses while full {during}, "
-              f"after freeing space {sorted(r.info.status for r in runs)}")
+        assert runs and not [r.info.run_id for r in runs if r.info.status == "RUNNING"], [
+            (r.info.status, r.data.tags.get("error")) for r in runs
+        ]
+        print(
+            f"\nRELIABILITY held-out disk full: {len(failed)}/2 evaluations failed, stderr "
+            f"{[len(o.stderr.splitlines()) for o in failed]} lines, last: "
+            f"{failed[0].stderr.strip().splitlines()[-1][:100]!r}; statuses while full {during}, "
+            f"after freeing space {sorted(r.info.status for r in runs)}"
+        )
     finally:
         up.stop()
 
@@ -130,10 +169,20 @@ def test_concurrent_first_use_of_a_fresh_sqlite_store(tmp_path):
         project.mkdir()
         env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI",)}
         env.update(WORKBENCH_PROJECT_DIR=str(project), PYTHONPATH=str(ROOT))
-        procs = [subprocess.Popen([sys.executable, "-c", FIRST_USE, str(i)], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for i in range(3)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", FIRST_USE, str(i)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(3)
+        ]
         outs = [p.communicate(timeout=300) for p in procs]
-        crashes += [err[-500:] for p, (out, err) in zip(procs, outs, strict=True) if p.returncode != 0 or "FINISHED" not in out]
+        crashes += [
+            err[-500:] for p, (out, err) in zip(procs, outs, strict=True) if p.returncode != 0 or "FINISHED" not in out
+        ]
         runs = all_runs(f"sqlite:///{project / 'mlflow.db'}")
         assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3, crashes
     assert not crashes, crashes

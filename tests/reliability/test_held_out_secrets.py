@@ -15,15 +15,44 @@ from workbench import secrets as S, tags as T
 KEY = "sk-test-" + "Hq4" * 12
 
 
-@pytest.mark.parametrize("name", ["DBPASSWORD", "GITHUB_PAT", "MY_SECRET2", "api_key2", "openaikey", "secretkey",
-                                  "dbpassword", "AWS_SECRET_ACCESS_KEY", "hfToken", "SLACK_TOKEN3", "DB_PWD",
-                                  "mysqlpasswd", "ACCESSTOKEN"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DBPASSWORD",
+        "GITHUB_PAT",
+        "MY_SECRET2",
+        "api_key2",
+        "openaikey",
+        "secretkey",
+        "dbpassword",
+        "AWS_SECRET_ACCESS_KEY",
+        "hfToken",
+        "SLACK_TOKEN3",
+        "DB_PWD",
+        "mysqlpasswd",
+        "ACCESSTOKEN",
+    ],
+)
 def test_credential_words_inside_names_and_with_digits(name):
     assert S.is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["max_tokens", "top_k", "PWD", "OLDPWD", "n_tokens", "keywords", "monkey_count",
-                                  "path", "PATH", "tokenizer", "spatial"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "max_tokens",
+        "top_k",
+        "PWD",
+        "OLDPWD",
+        "n_tokens",
+        "keywords",
+        "monkey_count",
+        "path",
+        "PATH",
+        "tokenizer",
+        "spatial",
+    ],
+)
 def test_ordinary_names_are_not_credentials(name):
     assert not S.is_secret_name(name), name
 

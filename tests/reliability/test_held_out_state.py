@@ -31,8 +31,9 @@ def _cand():
 def _traced_rows(run_id: str, experiment_id: str) -> set[str]:
     import mlflow
 
-    traces = mlflow.search_traces(locations=[experiment_id], run_id=run_id, return_type="list",
-                                  include_spans=False, max_results=10000)
+    traces = mlflow.search_traces(
+        locations=[experiment_id], run_id=run_id, return_type="list", include_spans=False, max_results=10000
+    )
     return {t.info.trace_id for t in traces}
 
 
@@ -73,8 +74,9 @@ def test_rows_checkpointed_before_a_kill_are_traced_on_resume(fake, tracking_sto
     assert len(linked) == 40, f"the finished run links {len(linked)} of 40 row traces"
 
 
-def test_the_same_evaluation_into_a_second_experiment_records_its_evidence_there(fake, tracking_store, tmp_path,
-                                                                                project_dir):
+def test_the_same_evaluation_into_a_second_experiment_records_its_evidence_there(
+    fake, tracking_store, tmp_path, project_dir
+):
     """Regression: evaluating the same set into a second experiment finished with "0 computed now" and a run
     with no traces (the evidence stayed in the first experiment)."""
     from workbench import tracking
@@ -123,11 +125,25 @@ def test_killing_only_the_sweep_launcher_leaves_no_workers_and_no_duplicate_cell
     exited. Now workers die with their launcher, and the resumed sweep has one FINISHED child per cell."""
     from mlflow import MlflowClient
 
-    args = ["sweep", str(NOTEBOOKS / "params.ipynb"), "--grid", "n=1,2,3,4", "--grid", "alpha=0.5", "-p", "sleep_s",
-            "6", "--workers", "2", "--experiment", "t-orphans"]
+    args = [
+        "sweep",
+        str(NOTEBOOKS / "params.ipynb"),
+        "--grid",
+        "n=1,2,3,4",
+        "--grid",
+        "alpha=0.5",
+        "-p",
+        "sleep_s",
+        "6",
+        "--workers",
+        "2",
+        "--experiment",
+        "t-orphans",
+    ]
     c = MlflowClient(tracking_store)
-    proc = subprocess.Popen([str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -138,8 +154,12 @@ def test_killing_only_the_sweep_launcher_leaves_no_workers_and_no_duplicate_cell
             assert proc.poll() is None, proc.stdout.read()[-3000:]
             assert time.monotonic() < deadline, "the cells never started"
             time.sleep(0.2)
-        workers = [p for p in _children(proc.pid) if "multiprocessing" in open(f"/proc/{p}/cmdline").read()
-                   and "resource_tracker" not in open(f"/proc/{p}/cmdline").read()]
+        workers = [
+            p
+            for p in _children(proc.pid)
+            if "multiprocessing" in open(f"/proc/{p}/cmdline").read()
+            and "resource_tracker" not in open(f"/proc/{p}/cmdline").read()
+        ]
         assert workers
         os.kill(proc.pid, signal.SIGKILL)  # the launcher only, not its process group
         proc.wait()
@@ -152,8 +172,9 @@ def test_killing_only_the_sweep_launcher_leaves_no_workers_and_no_duplicate_cell
         assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
         time.sleep(8)  # an orphan that survived would finish its cell meanwhile
         runs = c.search_runs([c.get_experiment_by_name("t-orphans").experiment_id])
-        done = [r.data.params.get("n") for r in runs if "mlflow.parentRunId" in r.data.tags
-                and r.info.status == "FINISHED"]
+        done = [
+            r.data.params.get("n") for r in runs if "mlflow.parentRunId" in r.data.tags and r.info.status == "FINISHED"
+        ]
         assert sorted(done) == ["1", "2", "3", "4"], f"FINISHED children per cell: {sorted(done)}"
     finally:
         try:
@@ -243,8 +264,9 @@ def test_reusing_a_pending_configuration_finalizes_it(tracking_store):
     c = tracking.client()
     exp = c.create_experiment("t-pending")
     cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None)
-    m = c.create_logged_model(exp, name="c", tags={T.CONFIG_HASH: record.config_hash(cand.config)},
-                              model_type=record.MODEL_TYPE)
+    m = c.create_logged_model(
+        exp, name="c", tags={T.CONFIG_HASH: record.config_hash(cand.config)}, model_type=record.MODEL_TYPE
+    )
     assert str(m.status) == "PENDING"
     assert record.logged_model(cand, exp) == m.model_id
     assert str(c.get_logged_model(m.model_id).status) == "READY"

@@ -26,8 +26,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 def launch(*args) -> subprocess.Popen:
     """A workbench command in its own process group (so kill -9 takes its kernels and workers with it)."""
-    return subprocess.Popen([str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def kill9_when(proc: subprocess.Popen, ready, timeout=240) -> float:
@@ -53,19 +54,26 @@ def test_only_dead_launchers_on_this_host_are_marked(tracking_store):
     dead.wait()
     host = platform.node()
     me = recovery.process_start(os.getpid())
-    cases = {"dead": {recovery.PID_TAG: str(dead.pid), recovery.HOST_TAG: host},
-             "alive": {recovery.PID_TAG: str(os.getpid()), recovery.HOST_TAG: host, recovery.START_TAG: me},
-             "reused_pid": {recovery.PID_TAG: str(os.getpid()), recovery.HOST_TAG: host, recovery.START_TAG: "1"},
-             "other_host": {recovery.PID_TAG: str(dead.pid), recovery.HOST_TAG: host + "-elsewhere"},
-             "untagged": {}}
+    cases = {
+        "dead": {recovery.PID_TAG: str(dead.pid), recovery.HOST_TAG: host},
+        "alive": {recovery.PID_TAG: str(os.getpid()), recovery.HOST_TAG: host, recovery.START_TAG: me},
+        "reused_pid": {recovery.PID_TAG: str(os.getpid()), recovery.HOST_TAG: host, recovery.START_TAG: "1"},
+        "other_host": {recovery.PID_TAG: str(dead.pid), recovery.HOST_TAG: host + "-elsewhere"},
+        "untagged": {},
+    }
     ids = {name: c.create_run(exp, run_name=name, tags=tags).info.run_id for name, tags in cases.items()}
     child = c.create_run(exp, run_name="queued-child", tags={"mlflow.parentRunId": ids["dead"]}).info.run_id
     c.update_run(child, status="SCHEDULED")
     marked = recovery.mark_stale_runs(c)
     assert sorted(marked) == sorted([ids["dead"], ids["reused_pid"], child])
     status = {name: c.get_run(rid).info.status for name, rid in ids.items()}
-    assert status == {"dead": "KILLED", "alive": "RUNNING", "reused_pid": "KILLED", "other_host": "RUNNING",
-                      "untagged": "RUNNING"}
+    assert status == {
+        "dead": "KILLED",
+        "alive": "RUNNING",
+        "reused_pid": "KILLED",
+        "other_host": "RUNNING",
+        "untagged": "RUNNING",
+    }
     assert f"launcher pid {dead.pid}" in c.get_run(ids["dead"]).data.tags[recovery.REASON_TAG]
     assert "parent run" in c.get_run(child).data.tags[recovery.REASON_TAG]
     assert recovery.mark_stale_runs(c) == []  # idempotent
@@ -75,8 +83,19 @@ def test_only_dead_launchers_on_this_host_are_marked(tracking_store):
 def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp_path):
     ds = write_dataset(tmp_path / "qa.jsonl", 16)
     ckpt = tmp_path / "ckpt.jsonl"
-    args = ["run", str(NOTEBOOKS / "evaluate.ipynb"), "-p", "dataset", str(ds), "-p", "checkpoint", str(ckpt),
-            "--experiment", "t-kill-run", "-q"]
+    args = [
+        "run",
+        str(NOTEBOOKS / "evaluate.ipynb"),
+        "-p",
+        "dataset",
+        str(ds),
+        "-p",
+        "checkpoint",
+        str(ckpt),
+        "--experiment",
+        "t-kill-run",
+        "-q",
+    ]
     proc = launch(*args)
     kill9_when(proc, lambda: ckpt.exists() and len(ckpt.read_text().splitlines()) >= 4)
     partial = len(read_checkpoint(ckpt))
@@ -95,21 +114,42 @@ def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp
     lines = ckpt.read_text().splitlines()
     final = read_checkpoint(ckpt)
     assert len(final) == 16
-    fresh = wb.evaluate(ds, [PromptCandidate("local", name="c", max_tokens=60)], concurrency=2,
-                        metrics=["quality/f1", "latency/latency_s"], checkpoint=tmp_path / "fresh.jsonl", log=False,
-                        progress=False)
+    fresh = wb.evaluate(
+        ds,
+        [PromptCandidate("local", name="c", max_tokens=60)],
+        concurrency=2,
+        metrics=["quality/f1", "latency/latency_s"],
+        checkpoint=tmp_path / "fresh.jsonl",
+        log=False,
+        progress=False,
+    )
     resumed = sorted((r["id"], r["answer"], r["quality/f1"]) for r in final.values())
     assert resumed == sorted(zip(fresh.rows["id"], fresh.rows["answer"], fresh.rows["quality/f1"], strict=True))
-    print(f"\nRELIABILITY scenario2 (workbench run): killed after {partial}/16 rows; next start marked the run "
-          f"KILLED; re-run computed {int(new.data.metrics['computed'])} rows, final 16/16 unique "
-          f"({len(lines)} checkpoint lines), equal to an uninterrupted run")
+    print(
+        f"\nRELIABILITY scenario2 (workbench run): killed after {partial}/16 rows; next start marked the run "
+        f"KILLED; re-run computed {int(new.data.metrics['computed'])} rows, final 16/16 unique "
+        f"({len(lines)} checkpoint lines), equal to an uninterrupted run"
+    )
 
 
 @pytest.mark.slow
 def test_kill9_during_sweep_then_resume(tracking_store):
     nb = NOTEBOOKS / "params.ipynb"
-    args = ["sweep", str(nb), "--grid", "n=1,2,3,4", "--grid", "alpha=0.5", "-p", "sleep_s", "2", "--workers", "2",
-            "--experiment", "t-kill-sweep"]
+    args = [
+        "sweep",
+        str(nb),
+        "--grid",
+        "n=1,2,3,4",
+        "--grid",
+        "alpha=0.5",
+        "-p",
+        "sleep_s",
+        "2",
+        "--workers",
+        "2",
+        "--experiment",
+        "t-kill-sweep",
+    ]
     c = MlflowClient(tracking_store)
     proc = launch(*args)
     kill9_when(proc, lambda: sum(r.info.status == "FINISHED" for r in runs_of(c, "t-kill-sweep")) >= 2)
@@ -132,6 +172,8 @@ def test_kill9_during_sweep_then_resume(tracking_store):
     assert {r.info.run_id for r in killed} == set(left_open) - {parent[0].info.run_id}
     assert all(recovery.REASON_TAG in r.data.tags for r in killed)
     assert f"{len(finished_before)} already finished" in out
-    print(f"\nRELIABILITY scenario2 (sweep): killed with {len(finished_before)}/4 cells finished and "
-          f"{len(left_open)} runs open; resume marked {len(killed)} child run(s) KILLED (+ the parent, revived), "
-          f"ran {4 - len(finished_before)} cells, final 4/4 cells with exactly one FINISHED child, 0 left RUNNING")
+    print(
+        f"\nRELIABILITY scenario2 (sweep): killed with {len(finished_before)}/4 cells finished and "
+        f"{len(left_open)} runs open; resume marked {len(killed)} child run(s) KILLED (+ the parent, revived), "
+        f"ran {4 - len(finished_before)} cells, final 4/4 cells with exactly one FINISHED child, 0 left RUNNING"
+    )

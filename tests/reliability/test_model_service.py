@@ -45,9 +45,13 @@ sys.stdin.readline()
 
 
 def _env(tmp_path: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "WORKBENCH_RUN_DIR": str(tmp_path / "run"), "WORKBENCH_PROJECT_DIR": str(tmp_path),
-           "TQDM_DISABLE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "WORKBENCH_RUN_DIR": str(tmp_path / "run"),
+        "WORKBENCH_PROJECT_DIR": str(tmp_path),
+        "TQDM_DISABLE": "1",
+    }
     env.pop("WORKBENCH_LOCAL_BASE_URL", None)
     return env
 
@@ -71,12 +75,11 @@ def _result(proc, timeout_s: float = 600) -> dict:
     out, _ = proc.communicate(timeout=timeout_s)
     line = [x for x in out.splitlines() if x.startswith("RESULT ")]
     assert proc.returncode == 0 and line, out[-3000:]
-    return json.loads(line[-1][len("RESULT "):])
+    return json.loads(line[-1][len("RESULT ") :])
 
 
 def _stop_all(env: dict) -> None:
-    subprocess.run([sys.executable, "-m", "workbench", "model", "stop"], env=env, capture_output=True,
-                   timeout=120)
+    subprocess.run([sys.executable, "-m", "workbench", "model", "stop"], env=env, capture_output=True, timeout=120)
 
 
 def _leftover_pids(run_dir: Path) -> list[int]:
@@ -95,14 +98,25 @@ def test_server_outlives_the_process_that_started_it(tmp_path):
     """Regression (issue 28 item 2): A started the server and its exit stopped it, so B's calls went to a dead
     port (6 of 6 in-flight calls lost in the issue's reproduction). Now B loses no row."""
     env, n = _env(tmp_path), 16
-    a = subprocess.Popen([sys.executable, "-c", STARTER_A], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    a = subprocess.Popen(
+        [sys.executable, "-c", STARTER_A],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         ready = a.stdout.readline()
         assert ready.startswith("READY"), f"A did not start the server: {ready!r}, exit {a.poll()}"
         ckpt = tmp_path / "b.jsonl"
-        b = subprocess.Popen([sys.executable, "-c", EVAL_B, str(n), str(ckpt)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+        b = subprocess.Popen(
+            [sys.executable, "-c", EVAL_B, str(n), str(ckpt)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         _wait_rows(b, ckpt, 3)  # B is in the middle of its evaluation
         a.stdin.write("exit\n")
         a.stdin.flush()
@@ -125,8 +139,13 @@ def test_client_whose_server_was_killed_reresolves_and_retries(tmp_path, victim)
     calls that failed on the dead port re-resolve the server and retry, and no row fails."""
     env, n = _env(tmp_path), 12
     ckpt = tmp_path / "b.jsonl"
-    b = subprocess.Popen([sys.executable, "-c", EVAL_B, str(n), str(ckpt)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    b = subprocess.Popen(
+        [sys.executable, "-c", EVAL_B, str(n), str(ckpt)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_rows(b, ckpt, 2)
         state = json.loads(next((tmp_path / "run").glob("local-service-*.json")).read_text())
@@ -145,14 +164,18 @@ def test_endpoint_configured_by_url_restarts_the_server(tmp_path):
     """An endpoint that names the embedded server by URL (``WORKBENCH_LOCAL_BASE_URL``): after the server and its
     supervisor are gone, a call on that URL starts it again on the same port instead of failing."""
     env = _env(tmp_path)
-    out = subprocess.run([sys.executable, "-c", STARTER_A], env=env, input="\n", capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", STARTER_A], env=env, input="\n", capture_output=True, text=True, timeout=300
+    )
     _, pid, port = out.stdout.split()[:3]
     try:
-        subprocess.run([sys.executable, "-m", "workbench", "model", "stop"], env=env, check=True,
-                       capture_output=True, timeout=120)
-        code = ("import workbench as wb; r = wb.chat('Say hi.', model='local', cache='off', max_tokens=4); "
-                "print('RESULT', r.ok, r.error_message)")
+        subprocess.run(
+            [sys.executable, "-m", "workbench", "model", "stop"], env=env, check=True, capture_output=True, timeout=120
+        )
+        code = (
+            "import workbench as wb; r = wb.chat('Say hi.', model='local', cache='off', max_tokens=4); "
+            "print('RESULT', r.ok, r.error_message)"
+        )
         env_url = {**env, "WORKBENCH_LOCAL_BASE_URL": f"http://127.0.0.1:{port}/v1"}
         r = subprocess.run([sys.executable, "-c", code], env=env_url, capture_output=True, text=True, timeout=300)
         assert "RESULT True" in r.stdout, r.stdout + r.stderr
@@ -163,18 +186,22 @@ def test_endpoint_configured_by_url_restarts_the_server(tmp_path):
 @pytest.mark.slow
 def test_model_status_and_stop(tmp_path):
     env = _env(tmp_path)
-    out = subprocess.run([sys.executable, "-c", STARTER_A], env=env, input="\n", capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", STARTER_A], env=env, input="\n", capture_output=True, text=True, timeout=300
+    )
     _, pid, port = out.stdout.split()[:3]
-    st = subprocess.run([sys.executable, "-m", "workbench", "model", "status"], env=env, capture_output=True,
-                        text=True, timeout=120)
+    st = subprocess.run(
+        [sys.executable, "-m", "workbench", "model", "status"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert st.returncode == 0 and f"127.0.0.1:{port}" in st.stdout and pid in st.stdout, st.stdout + st.stderr
-    stop = subprocess.run([sys.executable, "-m", "workbench", "model", "stop"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    stop = subprocess.run(
+        [sys.executable, "-m", "workbench", "model", "stop"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stdout + stop.stderr
     assert not _leftover_pids(tmp_path / "run")
-    st = subprocess.run([sys.executable, "-m", "workbench", "model", "status"], env=env, capture_output=True,
-                        text=True, timeout=120)
+    st = subprocess.run(
+        [sys.executable, "-m", "workbench", "model", "status"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert "not running" in st.stdout
 
 
@@ -186,8 +213,11 @@ def test_a_new_adapter_does_not_drop_the_lease_on_the_server_in_use(tmp_path, mo
 
     monkeypatch.setenv("WORKBENCH_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setattr(local, "_SERVERS", {})
-    monkeypatch.setattr(local, "_bring_up", lambda state, spec: local.ServerHandle(
-        pid=os.getpid(), port=1, log_path="", options_key=state.stem))
+    monkeypatch.setattr(
+        local,
+        "_bring_up",
+        lambda state, spec: local.ServerHandle(pid=os.getpid(), port=1, log_path="", options_key=state.stem),
+    )
     before, after = local.ServerOptions(parallel=4), local.ServerOptions(parallel=4, lora=["/adapters/ft.gguf"])
     local.ensure_server(before)
     local.ensure_server(after)

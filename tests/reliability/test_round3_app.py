@@ -10,12 +10,11 @@ import time
 import httpx
 import pytest
 
-from fake_upstream import GOOD_CHAT, KEY, post_chat
+from fake_upstream import GOOD_CHAT, post_chat
 from workbench import serve
 
 GOOD = GOOD_CHAT
 APP_KEY = "app-" + "K3y" * 10
-
 
 
 def _post(app, body=None, timeout=10, **kw):
@@ -91,7 +90,8 @@ def test_an_optional_bearer_key_from_the_environment(upstream, tracking_store, m
         import openai
 
         out = openai.OpenAI(base_url=h.base_url, api_key=APP_KEY).chat.completions.create(
-            model="keyed", messages=GOOD["messages"], max_tokens=4)
+            model="keyed", messages=GOOD["messages"], max_tokens=4
+        )
         assert out.choices[0].message.content == "ok"
 
 

@@ -64,8 +64,9 @@ def test_iban_and_card_checksums():
 
 def _cli(args, cwd: Path, **env) -> subprocess.CompletedProcess:
     e = {**os.environ, "PYTHONPATH": str(ROOT), "WORKBENCH_PROJECT_DIR": str(cwd), **env}
-    return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=cwd, env=e, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args], cwd=cwd, env=e, capture_output=True, text=True, timeout=300
+    )
 
 
 DEEP = 5000
@@ -122,13 +123,19 @@ def test_a_workbench_toml_syntax_error_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and f"{tmp_path / 'workbench.toml'}:" in lines[0] and "invalid TOML" in lines[0], lines
 
 
-@pytest.mark.parametrize("toml,key,expected", [
-    ('[endpoints.x]\nbase_url = "http://127.0.0.1:9/v1"\nmax_concurrency = "four"\n', "max_concurrency",
-     "positive integer"),
-    ('[privacy]\nredact_pii = "false"\n', "redact_pii", "true or false"),
-    ('[tracing]\nenabled = 1\n', "enabled", "true or false"),
-    ('[endpoints.x]\nbase_url = "http://127.0.0.1:9/v1"\ntimeout_s = "slow"\n', "timeout_s", "positive number"),
-])
+@pytest.mark.parametrize(
+    "toml,key,expected",
+    [
+        (
+            '[endpoints.x]\nbase_url = "http://127.0.0.1:9/v1"\nmax_concurrency = "four"\n',
+            "max_concurrency",
+            "positive integer",
+        ),
+        ('[privacy]\nredact_pii = "false"\n', "redact_pii", "true or false"),
+        ("[tracing]\nenabled = 1\n", "enabled", "true or false"),
+        ('[endpoints.x]\nbase_url = "http://127.0.0.1:9/v1"\ntimeout_s = "slow"\n', "timeout_s", "positive number"),
+    ],
+)
 def test_a_wrong_typed_setting_names_file_line_key_and_type(tmp_path, toml, key, expected):
     """Regression: max_concurrency = "four" gave a raw ValueError traceback; redact_pii = "false" was read as
     true."""

@@ -37,8 +37,7 @@ def test_an_upstream_error_quoting_the_key_never_reaches_the_store(auth_upstream
     scan said "passed"."""
     from workbench.evaluate.cli import run_eval_cli
 
-    run_eval_cli(str(write_dataset(tmp_path / "qa.jsonl", n=3)), "fake:m", metrics=["quality/f1"],
-                 echo=lambda *_: None)
+    run_eval_cli(str(write_dataset(tmp_path / "qa.jsonl", n=3)), "fake:m", metrics=["quality/f1"], echo=lambda *_: None)
     c = wb.tracking.client()
     run = c.search_runs([wb.tracking.experiment_id()])[0]
     traces = c.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id)
@@ -56,14 +55,22 @@ def test_a_metric_error_quoting_the_key_is_scrubbed(tracking_store, monkeypatch,
 
     monkeypatch.setenv("MODERATION_API_KEY", KEY)
 
-    @metric("harm/probe_moderation", higher_is_better=False, range=(0, 1),
-            description="raises like a moderation call answering 401")
+    @metric(
+        "harm/probe_moderation",
+        higher_is_better=False,
+        range=(0, 1),
+        description="raises like a moderation call answering 401",
+    )
     def probe(row, answer, env):
         raise RuntimeError(f"Error code: 401 - Incorrect API key provided: {KEY}")
 
     try:
-        res = wb.evaluate(write_dataset(tmp_path / "qa.jsonl", n=2), [CallableCandidate(lambda row: "ok")],
-                          metrics=["harm/probe_moderation"], progress=False)
+        res = wb.evaluate(
+            write_dataset(tmp_path / "qa.jsonl", n=2),
+            [CallableCandidate(lambda row: "ok")],
+            metrics=["harm/probe_moderation"],
+            progress=False,
+        )
     finally:
         METRICS.pop("harm/probe_moderation", None)
     assert KEY not in res.rows.to_json()
@@ -140,8 +147,9 @@ def test_a_key_in_extra_headers_stays_out_of_params_spans_and_cache(tracking_sto
         monkeypatch.setenv("WORKBENCH_LOCAL_BASE_URL", up.url)
         monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
         wb.tracing.enable()
-        cand = PromptCandidate("local", extra_headers={"X-Api-Key": LITERAL, "Authorization": f"Bearer {LITERAL}"},
-                               name="hdr")
+        cand = PromptCandidate(
+            "local", extra_headers={"X-Api-Key": LITERAL, "Authorization": f"Bearer {LITERAL}"}, name="hdr"
+        )
         res = wb.evaluate(write_dataset(tmp_path / "qa.jsonl", n=2), [cand], metrics=["quality/f1"], progress=False)
         assert res.computed_rows == 2 and up.calls == 2
     finally:
@@ -191,9 +199,16 @@ def _rules(tmp_path, webhook) -> Path:
     import yaml
 
     p = tmp_path / "rules.yaml"
-    p.write_text(yaml.safe_dump({"experiment": "app-x", "cooldown": "0s", "notify": [{"webhook": webhook}],
-                                 "rules": [{"name": "errors", "metric": "error_rate", "window": "1m", "op": ">",
-                                            "threshold": 0.5}]}))
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "experiment": "app-x",
+                "cooldown": "0s",
+                "notify": [{"webhook": webhook}],
+                "rules": [{"name": "errors", "metric": "error_rate", "window": "1m", "op": ">", "threshold": 0.5}],
+            }
+        )
+    )
     return p
 
 
@@ -231,7 +246,8 @@ def test_webhook_secrets_come_from_the_environment(hook, tmp_path, monkeypatch, 
         load_rules(_rules(tmp_path, {"url": "${ALERT_HOOK_URL}", "headers": {"X-Signature": "${ALERT_SIG}"}}))
     monkeypatch.setenv("ALERT_SIG", "sig-" + "7" * 20)
     with caplog.at_level("WARNING", logger="workbench.monitor"):
-        history = _fire(_rules(tmp_path, {"url": "${ALERT_HOOK_URL}", "headers": {"X-Signature": "${ALERT_SIG}"}}),
-                        tmp_path)
+        history = _fire(
+            _rules(tmp_path, {"url": "${ALERT_HOOK_URL}", "headers": {"X-Signature": "${ALERT_SIG}"}}), tmp_path
+        )
     assert "404" in history and "shh" + "x" * 16 not in history + caplog.text
     assert "sig-7777" not in history + caplog.text

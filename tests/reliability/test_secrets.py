@@ -28,7 +28,7 @@ def files_holding(root: Path, needle: bytes) -> tuple[list[Path], int, int]:
                     if needle in tail + chunk:
                         hits.append(p)
                         break
-                    tail = chunk[-len(needle):]
+                    tail = chunk[-len(needle) :]
     return hits, n, size
 
 
@@ -53,6 +53,8 @@ def test_demo_leaves_no_trace_of_the_api_key(quick_demo):
     user_hits, un, usize = files_holding(cache_dir(), key)
     assert user_hits == [], user_hits
     assert quick_demo.key not in out.stdout + out.stderr
-    print(f"\nRELIABILITY scenario6: fake key {quick_demo.key[:10]}... set for the whole demo; scanned {n} files "
-          f"({size / 1e6:.0f} MB) in the project (mlflow.db, mlartifacts/, executed notebooks, caches) and {un} "
-          f"files ({usize / 1e6:.0f} MB) in the user cache: 0 hits")
+    print(
+        f"\nRELIABILITY scenario6: fake key {quick_demo.key[:10]}... set for the whole demo; scanned {n} files "
+        f"({size / 1e6:.0f} MB) in the project (mlflow.db, mlartifacts/, executed notebooks, caches) and {un} "
+        f"files ({usize / 1e6:.0f} MB) in the user cache: 0 hits"
+    )

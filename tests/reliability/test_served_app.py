@@ -50,8 +50,12 @@ def test_malformed_and_oversized_requests_get_4xx_and_the_server_stays_up(app):
         "non-UTF-8 bytes": (b"\xff\xfe\x00garbage", 400),
         "JSON null": (b"null", 400),
         "messages not a list": (b'{"messages": "hi"}', 400),
-        "content parts of an image": (json.dumps({"messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "x"}}]}]}).encode(), 400),
+        "content parts of an image": (
+            json.dumps(
+                {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}
+            ).encode(),
+            400,
+        ),
         "oversized body": (b'{"messages": [{"role": "user", "content": "' + b"a" * 9000 + b'"}]}', 413),
         "n > 1": (json.dumps({**GOOD, "n": 3}).encode(), 400),
         "temperature as string": (json.dumps({**GOOD, "temperature": "hot"}).encode(), 400),
@@ -62,17 +66,22 @@ def test_malformed_and_oversized_requests_get_4xx_and_the_server_stays_up(app):
         statuses[name] = r.status_code
         assert r.status_code == want and r.json()["error"]["message"], (name, r.status_code, r.text[:200])
     # chunked upload with no Content-Length that grows past the limit
-    chunked = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-               b"Content-Type: application/json\r\n\r\n" + b"".join(b"1000\r\n" + b"a" * 4096 + b"\r\n"
-                                                                       for _ in range(4)) + b"0\r\n\r\n")
+    chunked = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+        + b"".join(b"1000\r\n" + b"a" * 4096 + b"\r\n" for _ in range(4))
+        + b"0\r\n\r\n"
+    )
     assert b" 413 " in _raw(port, chunked).split(b"\r\n", 1)[0]
     # not HTTP at all, and a lying Content-Length
     assert _raw(port, b"\x16\x03\x01 not http at all\r\n\r\n").startswith(b"HTTP/1.1 400")
     lying = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n{}"
     assert _raw(port, lying).startswith(b"HTTP/1.1 4")
     assert _good(app) == 200
-    print(f"\nRELIABILITY scenario 8a: {len(cases) + 3} malformed/oversized requests → 4xx "
-          f"({sorted(set(statuses.values()))}), server still answering")
+    print(
+        f"\nRELIABILITY scenario 8a: {len(cases) + 3} malformed/oversized requests → 4xx "
+        f"({sorted(set(statuses.values()))}), server still answering"
+    )
 
 
 def test_slow_clients_are_timed_out_while_good_requests_are_answered(app):
@@ -83,8 +92,10 @@ def test_slow_clients_are_timed_out_while_good_requests_are_answered(app):
         for i in range(30):  # half trickle the headers, half the body
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             if i % 2:
-                s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
-                          b"Content-Type: application/json\r\n\r\n{")
+                s.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
+                    b"Content-Type: application/json\r\n\r\n{"
+                )
             else:
                 s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             socks.append(s)
@@ -118,5 +129,7 @@ def test_slow_clients_are_timed_out_while_good_requests_are_answered(app):
         for s in socks:
             s.close()
     assert _good(app) == 200 and httpx.get(f"{app.url}/health").status_code == 200
-    print(f"\nRELIABILITY scenario 8b: 30 slowloris sockets; 5 good requests answered in {good_s:.1f} s meanwhile; "
-          f"{timed_out}/15 slow bodies got 408 after the 2 s body timeout")
+    print(
+        f"\nRELIABILITY scenario 8b: 30 slowloris sockets; 5 good requests answered in {good_s:.1f} s meanwhile; "
+        f"{timed_out}/15 slow bodies got 408 after the 2 s body timeout"
+    )

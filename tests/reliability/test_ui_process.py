@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "WORKBENCH_PROJECT_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "WORKBENCH_PROJECT_DIR": str(tmp_path),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    }
 
 
 def _children() -> dict[int, list[int]]:
@@ -71,8 +75,13 @@ def test_second_ui_on_a_busy_port_is_an_error(tmp_path, spelling):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "workbench", *spelling, "--port", str(port)], env=_env(tmp_path),
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "workbench", *spelling, "--port", str(port)],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert r.returncode == 4, (r.returncode, r.stdout, r.stderr)
     assert f"port {port}" in r.stderr and "already in use" in r.stderr
     assert "http://127.0.0.1" not in r.stdout
@@ -84,8 +93,13 @@ def test_sigterm_to_ui_stops_mlflow_server_and_its_workers(tmp_path):
     """Regression: SIGTERM ended `workbench ui` alone; `mlflow server` and uvicorn kept running with parent 1.
     Run under the new spelling, `workbench tracking ui` (the old one calls the same handler)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "tracking", "ui", "--port", str(port)], env=_env(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "tracking", "ui", "--port", str(port)],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     kids: set[int] = set()
     try:
         deadline = time.monotonic() + 240

@@ -24,6 +24,24 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["CalibrationResult", "Comparison", "EvalPlan", "EvalResult", "METRICS", "MetricDef", "as_mlflow_scorers", "calibrate",
-           "check_gate", "compare", "definitions", "estimate", "evaluate", "gate_line", "get_metrics", "log_gates", "metric",
-           "read_gates", "verdict"]
+__all__ = [
+    "CalibrationResult",
+    "Comparison",
+    "EvalPlan",
+    "EvalResult",
+    "METRICS",
+    "MetricDef",
+    "as_mlflow_scorers",
+    "calibrate",
+    "check_gate",
+    "compare",
+    "definitions",
+    "estimate",
+    "evaluate",
+    "gate_line",
+    "get_metrics",
+    "log_gates",
+    "metric",
+    "read_gates",
+    "verdict",
+]

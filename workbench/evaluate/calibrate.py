@@ -33,10 +33,26 @@ import pandas as pd
 
 from ..errors import WorkbenchError
 
-OK_LABELS = frozenset({"good", "pass", "passed", "ok", "yes", "true", "1", "1.0", "grounded", "non_toxic", "answer",
-                       "correct", "safe"})
-PROBLEM_LABELS = frozenset({"bad", "fail", "failed", "no", "false", "0", "0.0", "ungrounded", "toxic", "refusal",
-                            "wrong", "unsafe", "incorrect"})
+OK_LABELS = frozenset(
+    {"good", "pass", "passed", "ok", "yes", "true", "1", "1.0", "grounded", "non_toxic", "answer", "correct", "safe"}
+)
+PROBLEM_LABELS = frozenset(
+    {
+        "bad",
+        "fail",
+        "failed",
+        "no",
+        "false",
+        "0",
+        "0.0",
+        "ungrounded",
+        "toxic",
+        "refusal",
+        "wrong",
+        "unsafe",
+        "incorrect",
+    }
+)
 DEFAULT_LABEL_NAME = "review/label"
 THRESHOLD_OVERRIDES = {"honesty/groundedness": 1.0, "honesty/judge_groundedness": 1.0}
 
@@ -52,8 +68,9 @@ def problem_label(value: Any) -> bool | None:
         return False
     if key in PROBLEM_LABELS:
         return True
-    raise WorkbenchError(f"label {value!r} is neither ok ({sorted(OK_LABELS)}) nor a problem "
-                         f"({sorted(PROBLEM_LABELS)})")
+    raise WorkbenchError(
+        f"label {value!r} is neither ok ({sorted(OK_LABELS)}) nor a problem ({sorted(PROBLEM_LABELS)})"
+    )
 
 
 def cohen_kappa(a: list[bool], b: list[bool]) -> float | None:
@@ -97,11 +114,24 @@ class CalibrationResult:
 
     def summary(self) -> pd.DataFrame:
         """metric, n, kappa, precision, recall, accuracy, threshold, suggested threshold (and its kappa)."""
-        return pd.DataFrame([{"metric": a.metric, "n": a.n, "kappa": a.kappa, "precision": a.precision,
-                              "recall": a.recall, "accuracy": a.accuracy, "threshold": a.threshold,
-                              "flags_when": a.flags_when, "suggested_threshold": a.suggested_threshold,
-                              "kappa_at_suggested": a.kappa_at_suggested, "disagreeing_rows": len(a.disagreements)}
-                             for a in self.metrics.values()])
+        return pd.DataFrame(
+            [
+                {
+                    "metric": a.metric,
+                    "n": a.n,
+                    "kappa": a.kappa,
+                    "precision": a.precision,
+                    "recall": a.recall,
+                    "accuracy": a.accuracy,
+                    "threshold": a.threshold,
+                    "flags_when": a.flags_when,
+                    "suggested_threshold": a.suggested_threshold,
+                    "kappa_at_suggested": a.kappa_at_suggested,
+                    "disagreeing_rows": len(a.disagreements),
+                }
+                for a in self.metrics.values()
+            ]
+        )
 
     def disagreements(self) -> pd.DataFrame:
         """Every disagreeing row of every metric, one line each."""
@@ -113,7 +143,9 @@ def _flags(values: np.ndarray, threshold: float, below: bool) -> np.ndarray:
     return values < threshold if below else values >= threshold
 
 
-def _suggest(values: np.ndarray, human: np.ndarray, below: bool, current: float | None) -> tuple[float | None, float | None]:
+def _suggest(
+    values: np.ndarray, human: np.ndarray, below: bool, current: float | None
+) -> tuple[float | None, float | None]:
     """The cut over the observed values (midpoints between neighbours, and the ends) with the highest kappa."""
     uniq = np.unique(values)
     cuts = list((uniq[:-1] + uniq[1:]) / 2) + [float(uniq[0]), float(uniq[-1]) + (1e-9 if below else 0.0)]
@@ -125,30 +157,48 @@ def _suggest(values: np.ndarray, human: np.ndarray, below: bool, current: float 
     return best, (best_k if best is not None else None)
 
 
-def agreement(values: pd.Series, human: pd.Series, mdef, threshold: float | None, rows: pd.DataFrame) -> MetricAgreement:
+def agreement(
+    values: pd.Series, human: pd.Series, mdef, threshold: float | None, rows: pd.DataFrame
+) -> MetricAgreement:
     """One metric's :class:`MetricAgreement` on rows that have both a value and a label."""
     keep = values.notna() & human.notna()
     v, h = values[keep].astype(float).to_numpy(), human[keep].astype(bool).to_numpy()
     below = bool(mdef.higher_is_better)
     if threshold is None:
         lo, hi = mdef.range
-        threshold = THRESHOLD_OVERRIDES.get(mdef.name, 0.5 if mdef.binary or lo is None or hi is None
-                                            else (lo + hi) / 2)
+        threshold = THRESHOLD_OVERRIDES.get(
+            mdef.name, 0.5 if mdef.binary or lo is None or hi is None else (lo + hi) / 2
+        )
     f = _flags(v, threshold, below)
     tp, fp = int(np.sum(f & h)), int(np.sum(f & ~h))
     fn, tn = int(np.sum(~f & h)), int(np.sum(~f & ~h))
     n = len(v)
     kappa = cohen_kappa(list(h), list(f))
-    confusion = pd.DataFrame([[tp, fn], [fp, tn]], index=["person: problem", "person: ok"],
-                             columns=["metric: problem", "metric: ok"])
+    confusion = pd.DataFrame(
+        [[tp, fn], [fp, tn]], index=["person: problem", "person: ok"], columns=["metric: problem", "metric: ok"]
+    )
     sub = rows[keep].assign(value=v, person_problem=h, metric_problem=f)
-    cols = [c for c in ("candidate", "id", "repeat", "input", "answer", "value", "person_problem", "metric_problem")
-            if c in sub]
+    cols = [
+        c
+        for c in ("candidate", "id", "repeat", "input", "answer", "value", "person_problem", "metric_problem")
+        if c in sub
+    ]
     dis = sub.loc[sub["person_problem"] != sub["metric_problem"], cols].reset_index(drop=True)
     sugg, k_s = _suggest(v, h, below, kappa) if n else (None, None)
-    return MetricAgreement(mdef.name, n, float(threshold), "below" if below else "at_or_above", kappa,
-                           tp / (tp + fp) if tp + fp else None, tp / (tp + fn) if tp + fn else None,
-                           (tp + tn) / n if n else None, confusion, dis, sugg, k_s)
+    return MetricAgreement(
+        mdef.name,
+        n,
+        float(threshold),
+        "below" if below else "at_or_above",
+        kappa,
+        tp / (tp + fp) if tp + fp else None,
+        tp / (tp + fn) if tp + fn else None,
+        (tp + tn) / n if n else None,
+        confusion,
+        dis,
+        sugg,
+        k_s,
+    )
 
 
 def _labels_by_key(rows: pd.DataFrame, labels, label_name: str) -> tuple[pd.Series, str]:
@@ -169,8 +219,9 @@ def _labels_by_key(rows: pd.DataFrame, labels, label_name: str) -> tuple[pd.Seri
     if isinstance(labels, pd.Series):
         labels = labels.to_dict()
     if not isinstance(labels, dict):
-        raise WorkbenchError("labels must be a column name, 'mlflow', a Review, a labels JSONL file, a Series or "
-                             "a {row id: label} dict")
+        raise WorkbenchError(
+            "labels must be a column name, 'mlflow', a Review, a labels JSONL file, a Series or a {row id: label} dict"
+        )
     mapped = {str(k): problem_label(v) for k, v in labels.items()}
     return rows["id"].astype(str).map(mapped), source
 
@@ -190,8 +241,13 @@ def _mlflow_labels(rows: pd.DataFrame, label_name: str) -> pd.Series:
         value = None
         if isinstance(tid, str) and tid:
             trace = client.get_trace(tid)
-            human = [a for a in trace.info.assessments or [] if a.name == label_name
-                     and a.source.source_type == AssessmentSourceType.HUMAN and getattr(a, "valid", True) is not False]
+            human = [
+                a
+                for a in trace.info.assessments or []
+                if a.name == label_name
+                and a.source.source_type == AssessmentSourceType.HUMAN
+                and getattr(a, "valid", True) is not False
+            ]
             if human:
                 latest = max(human, key=lambda a: a.last_update_time_ms or a.create_time_ms or 0)
                 value = problem_label(latest.feedback.value if latest.feedback else None)
@@ -199,17 +255,28 @@ def _mlflow_labels(rows: pd.DataFrame, label_name: str) -> pd.Series:
     return pd.Series(out, index=rows.index, dtype=object)
 
 
-def calibrate(result, labels, metrics: list[str] | None = None, thresholds: dict[str, float] | None = None,
-              candidate: str | None = None, label_name: str = DEFAULT_LABEL_NAME, log: bool = True,
-              run_id: str | None = None) -> CalibrationResult:
+def calibrate(
+    result,
+    labels,
+    metrics: list[str] | None = None,
+    thresholds: dict[str, float] | None = None,
+    candidate: str | None = None,
+    label_name: str = DEFAULT_LABEL_NAME,
+    log: bool = True,
+    run_id: str | None = None,
+) -> CalibrationResult:
     """Agreement of ``result``'s metrics with a person's ``labels`` (see the module docstring).
 
     ``metrics``: names (default: every metric of the result with values); ``thresholds``: per metric;
     ``candidate``: which candidate's rows, when the result has several (labels keyed by row id); ``log``: into
     ``run_id``, else the result's run (nothing is logged when there is neither)."""
     rows = result.rows
-    if candidate is None and "candidate" in rows and rows["candidate"].nunique() > 1 and not (
-            isinstance(labels, str) and labels in ("mlflow", *rows.columns)):
+    if (
+        candidate is None
+        and "candidate" in rows
+        and rows["candidate"].nunique() > 1
+        and not (isinstance(labels, str) and labels in ("mlflow", *rows.columns))
+    ):
         raise WorkbenchError(f"the result has candidates {sorted(rows['candidate'].unique())}: pass candidate=...")
     if candidate is not None:
         rows = rows[rows["candidate"] == candidate]
@@ -245,5 +312,8 @@ def log_calibration(res: CalibrationResult) -> None:
     tracking.log_table(res.summary(), "calibration.json", run_id=res.run_id)
     dis = res.disagreements()
     if len(dis):
-        tracking.log_table(dis.astype({c: str for c in dis.columns if dis[c].dtype == object}),
-                           "calibration_disagreements.json", run_id=res.run_id)
+        tracking.log_table(
+            dis.astype({c: str for c in dis.columns if dis[c].dtype == object}),
+            "calibration_disagreements.json",
+            run_id=res.run_id,
+        )

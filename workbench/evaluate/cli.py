@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from .. import tags as T
@@ -10,12 +12,15 @@ from ..config import settings
 from ..llm.pricing import UNPRICED, format_usd, is_priced
 from .engine import EvalPlan
 
+if TYPE_CHECKING:
+    from ..data import Dataset
 
 CLI_OPTIONS = ("model_id", "system_prompt", "max_tokens", "experiment", "run_name", "dry_run")
 
 
-def run_eval_cli(dataset: str, model: str | None = None, *, metrics: list[str] | None = None, echo=print,
-                 **options) -> int:
+def run_eval_cli(
+    dataset: str | Dataset, model: str | None = None, *, metrics: list[str] | None = None, echo=print, **options
+) -> int:
     """Dry-run estimate, or an evaluation in its own MLflow run; prints the summary. Returns an exit code.
 
     Options of the command: ``model_id`` instead of ``model``: the candidate recorded as that LoggedModel,
@@ -43,6 +48,7 @@ def run_eval_cli(dataset: str, model: str | None = None, *, metrics: list[str] |
         model = cand.config.get("model", "local")
         lineage[T.LINEAGE_MODEL_ID] = model_id
     else:  # no default persona: the candidate sends exactly the system prompt given (none if none)
+        model = model or "local"
         cand = PromptCandidate(model=model, system_prompt=system_prompt or None, max_tokens=max_tokens)
     for spec in filter(None, (model, judge)):
         settings().resolve_model(spec)
@@ -57,14 +63,21 @@ def run_eval_cli(dataset: str, model: str | None = None, *, metrics: list[str] |
         echo("(dry run: nothing was sent; completion tokens and USD are upper bounds at max_tokens)")
         return 0
     ds = dataset
-    with tracked_run("eval", run_name or f"eval-{cand.name}", experiment, tags=lineage,
-                     params={"eval.system_prompt": getattr(cand, "system_prompt", None) or "(none)"}) as run:
+    with tracked_run(
+        "eval",
+        run_name or f"eval-{cand.name}",
+        experiment,
+        tags=lineage,
+        params={"eval.system_prompt": getattr(cand, "system_prompt", None) or "(none)"},
+    ) as run:
         res = evaluate(ds, [cand], metrics=metrics, run_id=run.run_id, **options)
         errors = res.rows["error"].dropna() if "error" in res.rows else pd.Series(dtype=object)
         if len(res.rows) and len(errors) == len(res.rows):  # nothing was evaluated: not a result
             classes = ", ".join(f"{k} {v}" for k, v in errors.value_counts().items())
-            run.fail(f"all {len(res.rows)} rows failed ({classes}); first: "
-                     f"{res.rows['error_message'].dropna().iloc[0] if 'error_message' in res.rows else '?'}"[:1000])
+            run.fail(
+                f"all {len(res.rows)} rows failed ({classes}); first: "
+                f"{res.rows['error_message'].dropna().iloc[0] if 'error_message' in res.rows else '?'}"[:1000]
+            )
     rid = run.run_id
     if not run.ok and len(errors) == len(res.rows) and set(errors) == {"connection"}:
         from ..errors import EndpointUnreachable  # exit 4, as README's table says for an endpoint that is down
@@ -81,13 +94,14 @@ def run_eval_cli(dataset: str, model: str | None = None, *, metrics: list[str] |
         s["value"] = s["value"].astype(object).where(~s["metric"].str.startswith("cost/usd/"), UNPRICED)
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         echo(s.to_string(index=False))
-    echo(f"\nrun {rid}: {len(res.rows)} rows ({res.computed_rows} computed now), {res.duration_s:.1f}s, "
-         f"spent {format_usd(res.spent_usd if priced else None)}")
+    echo(
+        f"\nrun {rid}: {len(res.rows)} rows ({res.computed_rows} computed now), {res.duration_s:.1f}s, "
+        f"spent {format_usd(res.spent_usd if priced else None)}"
+    )
     if res.stopped == "budget":
         echo(f"stopped at the budget (${budget_usd}); re-run the same command with a larger --budget-usd to resume")
         return 3  # workbench.cli.EXIT_BUDGET (nothing imports cli)
     return 0
-
 
 
 def candidate_from_model(model_id: str):

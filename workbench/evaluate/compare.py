@@ -75,11 +75,12 @@ class Comparison:
 
     def headline(self) -> str:
         """The first line of any report: answered / total per side, failures and confounds."""
-        out = (f"A answered {self.answered_a}/{self.n_shared}, B answered {self.answered_b}/{self.n_shared} "
-               f"shared rows")
+        out = f"A answered {self.answered_a}/{self.n_shared}, B answered {self.answered_b}/{self.n_shared} shared rows"
         if self.answered_a < self.n_shared or self.answered_b < self.n_shared:
-            out += f" — WARNING: {self.n_shared - self.answered_a} of A's and {self.n_shared - self.answered_b} " \
-                   f"of B's rows failed; they count as failures in quality and honesty"
+            out += (
+                f" — WARNING: {self.n_shared - self.answered_a} of A's and {self.n_shared - self.answered_b} "
+                f"of B's rows failed; they count as failures in quality and honesty"
+            )
         if self.confounded:
             out += f" — CONFOUNDED: the candidates differ in {len(self.factors)} factors ({', '.join(self.factors)})"
         return out
@@ -104,7 +105,7 @@ def _own_aggregates(aggs: dict, candidate: str, candidates: list[str]) -> dict[s
     if len(candidates) <= 1:
         return dict(aggs)
     pre = f"{candidate}/"
-    return {k[len(pre):]: v for k, v in aggs.items() if k.startswith(pre)}
+    return {k[len(pre) :]: v for k, v in aggs.items() if k.startswith(pre)}
 
 
 def side(x, candidate: str | None) -> Side:
@@ -127,8 +128,10 @@ def side(x, candidate: str | None) -> Side:
             aggs, params, status = dict(run.data.metrics), dict(run.data.params), run.info.status
             digest = params.get("dataset.digest")
         except Exception as e:  # noqa: BLE001 - MLflow raises several types for unknown runs/artifacts
-            raise WorkbenchError(f"run {x}: no evaluation rows found ({type(e).__name__}: {str(e)[:150]}); "
-                                 f"compare runs made by `workbench eval` or wb.evaluate") from None
+            raise WorkbenchError(
+                f"run {x}: no evaluation rows found ({type(e).__name__}: {str(e)[:150]}); "
+                f"compare runs made by `workbench eval` or wb.evaluate"
+            ) from None
         label = x
     else:
         raise WorkbenchError(f"compare takes EvalResults, row DataFrames or run ids, got {type(x).__name__}")
@@ -146,13 +149,17 @@ def side(x, candidate: str | None) -> Side:
     rows = rows[rows["candidate"] == candidate]
     rows = rows.assign(_k=rows["id"].astype(str) + "#" + rows["repeat"].astype(str)).set_index("_k")
     if aggs is None:
-        computed = {f"{c}/{stat}": st.aggregate(pd.to_numeric(rows[c], errors="coerce").dropna(), stat)
-                for c in rows.columns if c in METRICS for stat in METRICS[c].stats}
+        computed = {
+            f"{c}/{stat}": st.aggregate(pd.to_numeric(rows[c], errors="coerce").dropna(), stat)
+            for c in rows.columns
+            if c in METRICS
+            for stat in METRICS[c].stats
+        }
         aggs = {k: v for k, v in computed.items() if v is not None}
     else:
         aggs = _own_aggregates(aggs, candidate, cands)
     pre = f"candidate.{candidate}."
-    config = {k[len(pre):]: v for k, v in params.items() if k.startswith(pre)}
+    config = {k[len(pre) :]: v for k, v in params.items() if k.startswith(pre)}
     return Side(label, candidate, rows, aggs, digest, status, config)
 
 
@@ -167,10 +174,18 @@ def _paired(sa: Side, sb: Side, common, name: str) -> tuple[np.ndarray, np.ndarr
 ERROR_TOLERANCE = 0.02  # error rates of the two sides may differ by this much before gates refuse to pass
 
 
-def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = None, candidate_a: str | None = None,
-            candidate_b: str | None = None, error_tolerance: float = ERROR_TOLERANCE,
-            allow_error_mismatch: bool = False, primary: tuple[str, ...] = PRIMARY_FAMILIES,
-            allow_inconclusive: bool = False) -> Comparison:
+def compare(
+    a,
+    b,
+    metrics: list[str] | None = None,
+    gates: list[str] | None = None,
+    candidate_a: str | None = None,
+    candidate_b: str | None = None,
+    error_tolerance: float = ERROR_TOLERANCE,
+    allow_error_mismatch: bool = False,
+    primary: tuple[str, ...] = PRIMARY_FAMILIES,
+    allow_inconclusive: bool = False,
+) -> Comparison:
     """Compare candidate B against baseline A (EvalResults, per-row DataFrames or MLflow run ids), paired on
     their shared rows. Failed rows count (quality and honesty score them as failures); when the two sides'
     error rates on the shared rows differ by more than ``error_tolerance``, every gate fails saying so, unless
@@ -184,8 +199,11 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
     _same_dataset(sa, sb, common)
     only_a, only_b = len(sa.rows.index.difference(common)), len(sb.rows.index.difference(common))
     if only_a or only_b:
-        warnings.warn(f"comparing on the {len(common)} shared rows only: {only_a} rows only in {sa.label} "
-                      f"({sa.candidate}), {only_b} only in {sb.label} ({sb.candidate})", stacklevel=2)
+        warnings.warn(
+            f"comparing on the {len(common)} shared rows only: {only_a} rows only in {sa.label} "
+            f"({sa.candidate}), {only_b} only in {sb.label} ({sb.candidate})",
+            stacklevel=2,
+        )
     names = metrics or [m for m in METRICS if m in sa.rows.columns and m in sb.rows.columns]
     lines, flips = [], []
     for name in names:
@@ -197,19 +215,44 @@ def compare(a, b, metrics: list[str] | None = None, gates: list[str] | None = No
         lines.append(_metric_line(name, x, y, primary))
         if METRICS.get(name) is not None and METRICS[name].binary:
             for k in keys[x != y]:
-                flips.append({"metric": name, "id": k.split("#")[0], "repeat": k.split("#")[1],
-                              "a": float(sa.rows.loc[k, name]), "b": float(sb.rows.loc[k, name]),
-                              "answer_a": sa.rows.loc[k].get("answer"), "answer_b": sb.rows.loc[k].get("answer")})
+                flips.append(
+                    {
+                        "metric": name,
+                        "id": k.split("#")[0],
+                        "repeat": k.split("#")[1],
+                        "a": float(sa.rows.loc[k, name]),
+                        "b": float(sb.rows.loc[k, name]),
+                        "answer_a": sa.rows.loc[k].get("answer"),
+                        "answer_b": sb.rows.loc[k].get("answer"),
+                    }
+                )
     table = _adjust(pd.DataFrame(lines))
     ea, eb = _error_rate(sa.rows.loc[common]), _error_rate(sb.rows.loc[common])
     diffs, factors = config_differences(sa.config, sb.config)
-    cmp = Comparison(sa.label, sb.label, table, pd.DataFrame(flips), sa.aggs, sb.aggs, n_shared=len(common),
-                     only_a=only_a, only_b=only_b, error_rate_a=ea, error_rate_b=eb,
-                     answered_a=round((1 - ea) * len(common)), answered_b=round((1 - eb) * len(common)),
-                     differences=diffs, factors=factors, allow_inconclusive=allow_inconclusive)
+    cmp = Comparison(
+        sa.label,
+        sb.label,
+        table,
+        pd.DataFrame(flips),
+        sa.aggs,
+        sb.aggs,
+        n_shared=len(common),
+        only_a=only_a,
+        only_b=only_b,
+        error_rate_a=ea,
+        error_rate_b=eb,
+        answered_a=round((1 - ea) * len(common)),
+        answered_b=round((1 - eb) * len(common)),
+        differences=diffs,
+        factors=factors,
+        allow_inconclusive=allow_inconclusive,
+    )
     if len(factors) > 1:
-        warnings.warn(f"{sa.candidate} and {sb.candidate} differ in {len(factors)} factors ({', '.join(factors)}): "
-                      f"a difference cannot be put down to any one of them", stacklevel=2)
+        warnings.warn(
+            f"{sa.candidate} and {sb.candidate} differ in {len(factors)} factors ({', '.join(factors)}): "
+            f"a difference cannot be put down to any one of them",
+            stacklevel=2,
+        )
     cmp.gates = [paired_gate(g, sa, sb, common) for g in gates or []]
     for why in _gate_vetoes(sa, sb, cmp, error_tolerance, allow_error_mismatch):
         warnings.warn(why, stacklevel=2)
@@ -228,11 +271,23 @@ def _metric_line(name: str, x: np.ndarray, y: np.ndarray, primary) -> dict:
     constant = not np.any(d != 0)
     family = md.family if md else name.split("/")[0]
     role = "constant" if constant else ("primary" if family in primary or name in primary else "secondary")
-    line = {"metric": name, "role": role, "n": len(d), "mean_a": x.mean(), "mean_b": y.mean(), "diff": d.mean(),
-            "ci_low": lo, "ci_high": hi, "ci_method": "test inversion (same test as p_value)",
-            "test": st.BINARY_TEST if binary else st.PAIRED_TEST,
-            "p_value": 1.0 if constant else pdiff.p_value(0.0), "mde": st.mde(pdiff.sd, pdiff.n), "sd_diff": pdiff.sd,
-            "effect_size_dz": st.effect_size_dz(d), "higher_is_better": md.higher_is_better if md else None}
+    line = {
+        "metric": name,
+        "role": role,
+        "n": len(d),
+        "mean_a": x.mean(),
+        "mean_b": y.mean(),
+        "diff": d.mean(),
+        "ci_low": lo,
+        "ci_high": hi,
+        "ci_method": "test inversion (same test as p_value)",
+        "test": st.BINARY_TEST if binary else st.PAIRED_TEST,
+        "p_value": 1.0 if constant else pdiff.p_value(0.0),
+        "mde": st.mde(pdiff.sd, pdiff.n),
+        "sd_diff": pdiff.sd,
+        "effect_size_dz": st.effect_size_dz(d),
+        "higher_is_better": md.higher_is_better if md else None,
+    }
     if binary:
         line["discordant"] = int((x != y).sum())
     else:
@@ -248,9 +303,11 @@ def _adjust(table: pd.DataFrame) -> pd.DataFrame:
     table["p_adjusted"] = np.nan
     if prim.any():
         table.loc[prim, "p_adjusted"] = st.bh_adjust(table.loc[prim, "p_value"])
-    table["correction"] = np.where(prim, f"{st.CORRECTION} over {int(prim.sum())} primary metrics",
-                                   np.where(table["role"] == "secondary", "none (secondary metric, unadjusted)",
-                                            "none (no row differs)"))
+    table["correction"] = np.where(
+        prim,
+        f"{st.CORRECTION} over {int(prim.sum())} primary metrics",
+        np.where(table["role"] == "secondary", "none (secondary metric, unadjusted)", "none (no row differs)"),
+    )
     return table
 
 
@@ -264,16 +321,23 @@ def _same_dataset(sa: Side, sb: Side, common) -> None:
         ra, rb = sa.rows.loc[common, cols].astype(str), sb.rows.loc[common, cols].astype(str)
         same = (ra == rb).all(axis=1)
         if same.all():
-            warnings.warn(f"{sa.label} and {sb.label} evaluated datasets with different digests ({sa.digest} vs "
-                          f"{sb.digest}); their {len(common)} shared rows hold the same inputs and references",
-                          stacklevel=3)
+            warnings.warn(
+                f"{sa.label} and {sb.label} evaluated datasets with different digests ({sa.digest} vs "
+                f"{sb.digest}); their {len(common)} shared rows hold the same inputs and references",
+                stacklevel=3,
+            )
             return
         bad = list(same.index[~same.to_numpy()][:3])
-        raise WorkbenchError(f"{sa.label} and {sb.label} evaluated different datasets (digest {sa.digest} vs "
-                             f"{sb.digest}): shared row ids such as {bad} hold different questions or references; "
-                             f"compare evaluations of the same dataset")
-    warnings.warn(f"{sa.label} and {sb.label} evaluated datasets with different digests ({sa.digest} vs "
-                  f"{sb.digest}), and their rows hold no input or reference to check the pairing by", stacklevel=3)
+        raise WorkbenchError(
+            f"{sa.label} and {sb.label} evaluated different datasets (digest {sa.digest} vs "
+            f"{sb.digest}): shared row ids such as {bad} hold different questions or references; "
+            f"compare evaluations of the same dataset"
+        )
+    warnings.warn(
+        f"{sa.label} and {sb.label} evaluated datasets with different digests ({sa.digest} vs "
+        f"{sb.digest}), and their rows hold no input or reference to check the pairing by",
+        stacklevel=3,
+    )
 
 
 def _gate_vetoes(sa: Side, sb: Side, cmp: Comparison, tolerance: float, allow_error_mismatch: bool) -> list[str]:
@@ -285,9 +349,11 @@ def _gate_vetoes(sa: Side, sb: Side, cmp: Comparison, tolerance: float, allow_er
         if s.status not in (None, "FINISHED"):
             out.append(f"run {label} ({s.label}) ended {s.status}: gates do not pass on a run that did not finish")
     if abs(cmp.error_rate_a - cmp.error_rate_b) > tolerance and not allow_error_mismatch:
-        out.append(f"error rates differ: {cmp.error_rate_a:.1%} of A's shared rows failed, {cmp.error_rate_b:.1%} "
-                   f"of B's (tolerance {tolerance:.1%}); fix the failures, or pass allow_error_mismatch=True "
-                   f"(--allow-error-mismatch)")
+        out.append(
+            f"error rates differ: {cmp.error_rate_a:.1%} of A's shared rows failed, {cmp.error_rate_b:.1%} "
+            f"of B's (tolerance {tolerance:.1%}); fix the failures, or pass allow_error_mismatch=True "
+            f"(--allow-error-mismatch)"
+        )
     elif abs(cmp.error_rate_a - cmp.error_rate_b) > tolerance:
         warnings.warn(f"error rates differ: {cmp.error_rate_a:.1%} vs {cmp.error_rate_b:.1%} (allowed)", stacklevel=3)
     return out
@@ -296,11 +362,25 @@ def _gate_vetoes(sa: Side, sb: Side, cmp: Comparison, tolerance: float, allow_er
 # ------------------------------------------------------------------ configuration differences
 
 # which factor each configuration key belongs to; keys not listed are generation parameters
-FACTOR_OF = {"model": "model", "adapter": "adapter", "system_prompt": "system prompt", "template": "prompt",
-             "prompt": "prompt", "function": "function", "kind": "retrieval", "top_k": "retrieval",
-             "retriever": "retrieval", "mmr": "retrieval", "embed_model": "retrieval", "index_kind": "retrieval",
-             "corpus_hash": "retrieval", "index_path": "retrieval", "rerank": "retrieval",
-             "query_rewrite": "retrieval", "fetch_k": "retrieval"}
+FACTOR_OF = {
+    "model": "model",
+    "adapter": "adapter",
+    "system_prompt": "system prompt",
+    "template": "prompt",
+    "prompt": "prompt",
+    "function": "function",
+    "kind": "retrieval",
+    "top_k": "retrieval",
+    "retriever": "retrieval",
+    "mmr": "retrieval",
+    "embed_model": "retrieval",
+    "index_kind": "retrieval",
+    "corpus_hash": "retrieval",
+    "index_path": "retrieval",
+    "rerank": "retrieval",
+    "query_rewrite": "retrieval",
+    "fetch_k": "retrieval",
+}
 _PROMPT_KEYS = ("template", "prompt")  # a prompt candidate's template and a RAG pipeline's prompt are one thing
 
 
@@ -311,6 +391,7 @@ def _factor(key: str) -> str:
 def config_differences(ca: dict, cb: dict) -> tuple[dict, list[str]]:
     """Every configuration key whose value differs between two candidates (``{key: (a, b)}``, a missing key
     is None) and the factors they belong to (model, adapter, prompt, system prompt, retrieval, generation)."""
+
     def norm(c: dict) -> dict:
         c = {k: str(v) for k, v in c.items() if v is not None and str(v) not in ("", "None")}
         tmpl = next((c.pop(k) for k in _PROMPT_KEYS if k in c), None)
@@ -337,8 +418,7 @@ def _eval_expr(expr: str, baseline: float | None) -> float:
     def ev(node):
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
             if not np.isfinite(node.value):
                 raise UsageError(f"gate expression {expr!r}: {node.value} is not a finite number")
             return float(node.value)
@@ -351,8 +431,9 @@ def _eval_expr(expr: str, baseline: float | None) -> float:
         if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
             left, right = ev(node.left), ev(node.right)
             if isinstance(node.op, ast.Div) and right == 0:
-                raise WorkbenchError(f"gate expression {expr!r} divides by zero"
-                                     + (" (baseline is 0)" if baseline == 0 else ""))
+                raise WorkbenchError(
+                    f"gate expression {expr!r} divides by zero" + (" (baseline is 0)" if baseline == 0 else "")
+                )
             return _BIN[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             v = ev(node.operand)
@@ -360,8 +441,10 @@ def _eval_expr(expr: str, baseline: float | None) -> float:
         raise UsageError(f"gate expression may use numbers, 'baseline', + - * / only: {expr!r}")
 
     if len(expr) > MAX_GATE_CHARS:
-        raise UsageError(f"gate expression is {len(expr)} characters long; at most {MAX_GATE_CHARS} are accepted "
-                         f"(write e.g. 'baseline - 0.02')")
+        raise UsageError(
+            f"gate expression is {len(expr)} characters long; at most {MAX_GATE_CHARS} are accepted "
+            f"(write e.g. 'baseline - 0.02')"
+        )
     try:
         value = ev(ast.parse(expr, mode="eval"))
     except (SyntaxError, RecursionError, MemoryError):
@@ -373,8 +456,10 @@ def _eval_expr(expr: str, baseline: float | None) -> float:
 
 def _parse_gate(gate: str) -> tuple[str, str, str]:
     if not isinstance(gate, str) or len(gate) > MAX_GATE_CHARS + 100:
-        raise UsageError(f"a gate is a short expression like 'quality/f1/mean >= baseline - 0.02' (at most "
-                         f"{MAX_GATE_CHARS} characters in its threshold), got {str(gate)[:60]!r}...")
+        raise UsageError(
+            f"a gate is a short expression like 'quality/f1/mean >= baseline - 0.02' (at most "
+            f"{MAX_GATE_CHARS} characters in its threshold), got {str(gate)[:60]!r}..."
+        )
     m = _GATE.match(gate)
     if not m:
         raise UsageError(f"gate must look like 'quality/f1/mean >= baseline - 0.02', got {gate!r}")
@@ -390,8 +475,15 @@ def check_gate(gate: str, agg_a: dict, agg_b: dict) -> dict:
     threshold = _eval_expr(expr, agg_a.get(name))
     value = float(agg_b[name])
     passed = bool(_OPS[op](value, threshold))
-    return {"gate": gate, "metric": name, "value": value, "threshold": threshold, "passed": passed,
-            "outcome": st.PASS if passed else st.FAIL, "test": "point comparison (no per-row values)"}
+    return {
+        "gate": gate,
+        "metric": name,
+        "value": value,
+        "threshold": threshold,
+        "passed": passed,
+        "outcome": st.PASS if passed else st.FAIL,
+        "test": "point comparison (no per-row values)",
+    }
 
 
 def _row_values(name: str, rows: pd.DataFrame) -> tuple[pd.Series, str] | None:
@@ -415,8 +507,10 @@ def _linear(expr: str) -> tuple[float, float]:
     f0, f1, f2 = (_eval_expr(expr, b) for b in (0.0, 1.0, 2.0))
     k = f1 - f0
     if not np.isclose(f2 - f1, k, rtol=1e-9, atol=1e-12):
-        raise UsageError(f"gate expression {expr!r} is not linear in baseline: write it as "
-                         f"'baseline * k + c' (e.g. 'baseline - 0.02' or 'baseline * 0.95')")
+        raise UsageError(
+            f"gate expression {expr!r} is not linear in baseline: write it as "
+            f"'baseline * k + c' (e.g. 'baseline - 0.02' or 'baseline * 0.95')"
+        )
     return k, f0
 
 
@@ -427,9 +521,11 @@ def paired_gate(gate: str, sa: Side, sb: Side, common) -> dict:
     first, _, rest = name.partition("/")
     if rest and first not in _families():
         if first != sb.candidate:
-            raise WorkbenchError(f"gate {gate!r} names candidate {first!r}, but gates test candidate B "
-                                 f"({sb.candidate!r}) against baseline A ({sa.candidate!r}): write the metric "
-                                 f"without a prefix, or as '{sb.candidate}/{rest}'")
+            raise WorkbenchError(
+                f"gate {gate!r} names candidate {first!r}, but gates test candidate B "
+                f"({sb.candidate!r}) against baseline A ({sa.candidate!r}): write the metric "
+                f"without a prefix, or as '{sb.candidate}/{rest}'"
+            )
         name = rest
     plain = f"{name} {op} {expr}"
     only = {"only_a": len(sa.rows) - len(common), "only_b": len(sb.rows) - len(common)}
@@ -454,16 +550,27 @@ def paired_gate(gate: str, sa: Side, sb: Side, common) -> dict:
             t = st.gate_test(st.PairedDifference(y - k * x, rng), op, c)
         else:
             t = st.stat_gate_test(x, y, stat, k, op, c)
-        out.update(outcome=t.outcome, passed=t.outcome == st.PASS, p_value=t.p_value, ci_low=t.ci_low,
-                   ci_high=t.ci_high, mde=t.mde, test=t.test)
+        out.update(
+            outcome=t.outcome,
+            passed=t.outcome == st.PASS,
+            p_value=t.p_value,
+            ci_low=t.ci_low,
+            ci_high=t.ci_high,
+            mde=t.mde,
+            test=t.test,
+        )
         return out
     if name not in sb.aggs:
-        raise WorkbenchError(f"gate metric '{name}' not found in run B ({sb.label}, candidate {sb.candidate!r}); "
-                             f"available: {sorted(sb.aggs)[:12]}...")
+        raise WorkbenchError(
+            f"gate metric '{name}' not found in run B ({sb.label}, candidate {sb.candidate!r}); "
+            f"available: {sorted(sb.aggs)[:12]}..."
+        )
     if only["only_a"] or only["only_b"]:
-        raise WorkbenchError(f"gate {gate!r}: '{name}' is not a per-row statistic, so it cannot be recomputed on "
-                             f"the {len(common)} shared rows, and the two sides hold different rows "
-                             f"({only['only_a']} only in A, {only['only_b']} only in B)")
+        raise WorkbenchError(
+            f"gate {gate!r}: '{name}' is not a per-row statistic, so it cannot be recomputed on "
+            f"the {len(common)} shared rows, and the two sides hold different rows "
+            f"({only['only_a']} only in A, {only['only_b']} only in B)"
+        )
     out = check_gate(plain, sa.aggs, sb.aggs)
     out.update(gate=gate, n=len(common), **only)
     return out

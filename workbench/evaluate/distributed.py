@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def parts_dir(checkpoint: Path) -> Path:
     return checkpoint.with_suffix(checkpoint.suffix + ".parts")
 
@@ -40,8 +39,9 @@ def _partition_key(jobs: list[tuple[dict, int, int]], cands) -> str:
     return hashlib.sha256(keys.encode()).hexdigest()[:16]
 
 
-def eval_partition(jobs: list[tuple[dict, int, int]], plan, part_file: str, budget_usd: float | None,
-                   project_dir: str) -> dict:
+def eval_partition(
+    jobs: list[tuple[dict, int, int]], plan, part_file: str, budget_usd: float | None, project_dir: str
+) -> dict:
     """Runs on a worker: the async runner over one partition, under the ``budget_usd`` left when it was
     submitted. ``plan`` is the evaluation's :class:`~workbench.evaluate.engine.EvalPlan` (rows travel in
     ``jobs``, candidates by index into ``plan.candidates``)."""
@@ -106,7 +106,7 @@ def run_on_pool(plan, pending: list[tuple[dict, Any, int]], ckpt, recording=None
         count = getattr(pool, "worker_count", None)  # Dask: the cluster's threads
         n_workers = count() if count else max(1, plan.workers or 2)
         size = plan.partition_rows or max(25, min(500, math.ceil(len(jobs) / (4 * n_workers))))
-        parts = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        parts = [jobs[i : i + size] for i in range(0, len(jobs), size)]
         worker_plan = replace(plan, dataset=None)  # the rows travel in the partitions
         share = getattr(pool, "share", None)  # Dask: scattered to every worker once
         shared = share(worker_plan) if share else worker_plan
@@ -153,8 +153,10 @@ def run_on_pool(plan, pending: list[tuple[dict, Any, int]], ckpt, recording=None
             state.stopped = "incomplete"
             import warnings
 
-            warnings.warn(f"{len(state.failed)} partition(s) failed on {plan.executor} (re-run to resume): "
-                          f"{state.failed[0]}", stacklevel=3)
+            warnings.warn(
+                f"{len(state.failed)} partition(s) failed on {plan.executor} (re-run to resume): {state.failed[0]}",
+                stacklevel=3,
+            )
         return state.outcome()
     finally:
         if bar is not None:

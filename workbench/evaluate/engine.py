@@ -25,9 +25,10 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Set as AbstractSet
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -35,10 +36,10 @@ from ..candidates import Answer, Candidate
 from ..config import settings
 from ..data import Dataset
 from ..errors import WorkbenchError
-from ..options import check_options
 from ..executors import register_executor
 from ..llm.budget import CURRENT_TAB, Budget, Tab, to_nano
 from ..llm.client import LLMClient, run_sync
+from ..options import check_options
 from ..secrets import scrub, secret_values
 from .judge import Judge
 from .metrics import MetricDef
@@ -77,6 +78,13 @@ class EvalPlan:
     partition_rows: int | None = None  # rows per task on a pool (None: chosen from the rows and the workers)
     key: str = ""  # the checkpoint key (dataset, candidates, endpoints, metrics, repeats, judge, store)
 
+    @property
+    def checkpoint_path(self) -> Path:
+        """The rows' JSONL (``make_plan`` fills in the default); an error on a plan built without it."""
+        if self.checkpoint is None:
+            raise WorkbenchError("this evaluation plan has no checkpoint path: build it with runner.make_plan")
+        return Path(self.checkpoint)
+
     @classmethod
     def options(cls) -> tuple[str, ...]:
         """The fields a caller sets by keyword (``wb.evaluate(..., NAME=value)``), in declaration order."""
@@ -88,7 +96,7 @@ class EvalPlan:
         ones (the plan's :meth:`options` and ``extra``, a caller's own)."""
         check_options(where, options, (*extra, *cls.options()))
 
-    def metric_env(self, client: LLMClient) -> "MetricEnv":
+    def metric_env(self, client: LLMClient) -> MetricEnv:
         """What this plan's metrics may use: its judge (through ``client``) and its embedding model."""
         return MetricEnv(judge=Judge(self.judge, client) if self.judge else None, embed_model=self.embed_model)
 
@@ -129,7 +137,7 @@ class MetricEnv:
             with self._lock:
                 if len(self._cache) > self._max:
                     self._cache.clear()
-                self._cache.update(zip(missing, vecs))
+                self._cache.update(zip(missing, vecs, strict=True))
         with self._lock:
             return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
@@ -190,9 +198,9 @@ class Checkpoint:
             path.unlink(missing_ok=True)
         # a crash can leave a partial last line: make sure new records start on a fresh line
         if path.exists() and path.stat().st_size:
-            with open(path, "rb") as f:
-                f.seek(-1, os.SEEK_END)
-                needs_nl = f.read(1) != b"\n"
+            with open(path, "rb") as raw:
+                raw.seek(-1, os.SEEK_END)
+                needs_nl = raw.read(1) != b"\n"
             if needs_nl:
                 with open(path, "a", encoding="utf-8") as f:
                     f.write("\n")
@@ -244,7 +252,7 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
 
     def sync_part():
         for m in mdefs:
-            if inspect.iscoroutinefunction(m.fn):
+            if m.fn is None or inspect.iscoroutinefunction(m.fn):
                 continue
             try:
                 unpack(m, m.fn(row, answer, env))
@@ -263,8 +271,14 @@ async def score_row(row: dict, answer: Answer, mdefs: list[MetricDef], env: Metr
     return values
 
 
-async def run_jobs(plan: EvalPlan, jobs: Iterator[tuple[dict, Candidate, int]], total: int, ckpt: Checkpoint,
-                   client: LLMClient, recording=None) -> tuple[int, float, str | None]:
+async def run_jobs(
+    plan: EvalPlan,
+    jobs: Iterator[tuple[dict, Candidate, int]],
+    total: int,
+    ckpt: Checkpoint,
+    client: LLMClient,
+    recording=None,
+) -> tuple[int, float, str | None]:
     """Run ``jobs`` with ``plan.concurrency`` workers under ``plan.budget_usd``, scoring ``plan.metrics``; returns
     (rows computed, USD spent, stop reason). With a :class:`~workbench.evaluate.record.Recording`, each row is a
     trace with its assessments."""
@@ -298,8 +312,11 @@ async def run_jobs(plan: EvalPlan, jobs: Iterator[tuple[dict, Candidate, int]], 
             rec = row_record(row, cand.name, repeat, answer, values, spent)
             rec.update(seq=order, started_at=round(started, 3), elapsed_s=round(elapsed, 4))
             if tab.refused and not rec["error"]:  # e.g. a judge call not sent: incomplete, computed again on resume
-                rec.update(error="budget", error_message=f"{tab.refused} call attempt(s) of this row not sent: the "
-                                                         f"budget could not cover their upper bound")
+                rec.update(
+                    error="budget",
+                    error_message=f"{tab.refused} call attempt(s) of this row not sent: the "
+                    f"budget could not cover their upper bound",
+                )
             if box is not None:
                 rec["trace_id"] = box["trace_id"]
                 box.update(record=rec, metrics=mdefs)
@@ -370,8 +387,9 @@ def upper_bound_usd(cand: Candidate, row: dict) -> float:
     return attempt_bound_usd(kind.price(ep, name), messages, name, max_tokens)
 
 
-def interleaved_jobs(rows: list[dict], cands: list[Candidate], repeats: int, done: set[str] = frozenset(),
-                     seed: int = 0) -> list[tuple[dict, Candidate, int]]:
+def interleaved_jobs(
+    rows: list[dict], cands: list[Candidate], repeats: int, done: AbstractSet[str] = frozenset(), seed: int = 0
+) -> list[tuple[dict, Candidate, int]]:
     """(row, candidate, repeat) jobs, row-major with the candidates in a seeded random order within each row, so
     drift in machine or API load during a run lands on every candidate alike (not on whichever ran last)."""
     rng = random.Random(seed)
@@ -387,13 +405,24 @@ def interleaved_jobs(rows: list[dict], cands: list[Candidate], repeats: int, don
 def row_record(row: dict, cand: str, repeat: int, answer: Answer, values: dict, spent: float) -> dict:
     """The checkpoint line of one evaluated row: inputs, answer, calls, cost and every metric value."""
     err = answer.error
-    rec = {"key": row_key(cand, row["id"], repeat), "candidate": cand, "id": row["id"],
-           "repeat": repeat, "input": input_text(row)[:2000], "reference": row.get("reference"),
-           "answer": answer.text, "contexts": answer.contexts, "retrieved": answer.retrieved,
-           "error": err.split(":")[0] if err else None,
-           "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
-           "calls": len(answer.calls), "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
-           "attempts": sum(c.attempts for c in answer.calls), "spent_usd": spent, **values}
+    rec = {
+        "key": row_key(cand, row["id"], repeat),
+        "candidate": cand,
+        "id": row["id"],
+        "repeat": repeat,
+        "input": input_text(row)[:2000],
+        "reference": row.get("reference"),
+        "answer": answer.text,
+        "contexts": answer.contexts,
+        "retrieved": answer.retrieved,
+        "error": err.split(":")[0] if err else None,
+        "error_message": (next((c.error_message for c in answer.calls if c.error_message), err) if err else None),
+        "calls": len(answer.calls),
+        "cache_hit": bool(answer.calls) and all(c.cache_hit for c in answer.calls),
+        "attempts": sum(c.attempts for c in answer.calls),
+        "spent_usd": spent,
+        **values,
+    }
     for col in ("expected_behavior", "split", "tags", "gold_doc_ids"):
         if row.get(col) is not None:
             rec[col] = row[col]

@@ -45,7 +45,7 @@ def parse_json(text: str) -> dict | None:
                 depth -= 1
                 if depth == 0:
                     try:
-                        obj = json.loads(text[start:i + 1])
+                        obj = json.loads(text[start : i + 1])
                         if isinstance(obj, dict):
                             return obj
                     except ValueError:
@@ -140,8 +140,16 @@ class Judge:
         """Ask ``question`` about ``source``; the verdict from the first token's log-probabilities. The source
         comes first, so several questions about one source share the prompt prefix."""
         prompt = f"{source_label}:\n{source}\n\n{question}\nAnswer with one word, Yes or No."
-        rec = await self.client.achat(prompt, self.model, system=YESNO_SYSTEM, temperature=0.0, max_tokens=1,
-                                      stream=False, logprobs=True, top_logprobs=self.top_logprobs)
+        rec = await self.client.achat(
+            prompt,
+            self.model,
+            system=YESNO_SYSTEM,
+            temperature=0.0,
+            max_tokens=1,
+            stream=False,
+            logprobs=True,
+            top_logprobs=self.top_logprobs,
+        )
         self._account(rec)
         if rec.error:
             self.errors[rec.error] += 1

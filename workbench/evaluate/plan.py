@@ -48,8 +48,19 @@ class Plan:
 
     def summary(self, ns=(10, 20, 40, 100, 200, 500)) -> pd.DataFrame:
         """The detectable effect at several sizes (and the rows needed for ``effect``)."""
-        return pd.DataFrame([{"metric": self.metric, "rows": n, "detectable_effect": self.mde(n),
-                              "power": self.power, "sd_diff": self.sd, "source": self.source} for n in ns])
+        return pd.DataFrame(
+            [
+                {
+                    "metric": self.metric,
+                    "rows": n,
+                    "detectable_effect": self.mde(n),
+                    "power": self.power,
+                    "sd_diff": self.sd,
+                    "source": self.source,
+                }
+                for n in ns
+            ]
+        )
 
     def __str__(self) -> str:
         if self.sd == 0:
@@ -71,8 +82,11 @@ def _sd_from_rows(rows: pd.DataFrame, metric: str) -> tuple[float, str]:
         d = (wide[r1] - wide[r0]).dropna().to_numpy(float)
         if len(d) >= 2:
             return float(np.std(d, ddof=1)), f"A/A: repeats {r0} and {r1} of {len(d)} rows"
-    groups = [g.dropna().to_numpy(float) for _, g in vals.groupby(rows["candidate"])] if "candidate" in rows \
+    groups = (
+        [g.dropna().to_numpy(float) for _, g in vals.groupby(rows["candidate"])]
+        if "candidate" in rows
         else [vals.dropna().to_numpy(float)]
+    )
     groups = [g for g in groups if len(g) >= 2]
     if not groups:
         raise WorkbenchError(f"plan: fewer than 2 values of {metric!r}")
@@ -81,8 +95,7 @@ def _sd_from_rows(rows: pd.DataFrame, metric: str) -> tuple[float, str]:
     return float(np.sqrt(2 * var)), f"sqrt(2) x spread across {n} rows (no repeats: conservative)"
 
 
-def plan(metric: str, baseline, effect: float | None = None, power: float = st.POWER,
-         alpha: float = st.ALPHA) -> Plan:
+def plan(metric: str, baseline, effect: float | None = None, power: float = st.POWER, alpha: float = st.ALPHA) -> Plan:
     """Plan a comparison on ``metric`` (``quality/f1``): ``baseline`` is a variance of the paired differences, a
     Comparison, an EvalResult or a per-row DataFrame (see the module doc). ``.rows_needed`` for ``effect``,
     ``.mde(n)`` for the effect ``n`` rows can detect."""
@@ -102,7 +115,9 @@ def plan(metric: str, baseline, effect: float | None = None, power: float = st.P
     elif isinstance(baseline, (EvalResult, pd.DataFrame)):
         sd, source = _sd_from_rows(baseline.rows if isinstance(baseline, EvalResult) else baseline, metric)
     else:
-        raise WorkbenchError(f"plan takes a variance, a Comparison, an EvalResult or rows, got {type(baseline).__name__}")
+        raise WorkbenchError(
+            f"plan takes a variance, a Comparison, an EvalResult or rows, got {type(baseline).__name__}"
+        )
     if not np.isfinite(sd):
         raise WorkbenchError(f"plan: too few values of {metric!r} to estimate their spread")
     return Plan(metric, sd, effect, power, alpha, source)

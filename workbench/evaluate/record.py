@@ -72,8 +72,9 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
     h = config_hash(cand.config)
     c = tracking.client()
     try:
-        found = mlflow.search_logged_models(experiment_ids=[experiment_id], filter_string=f"name = '{cand.name}'",
-                                            output_format="list", max_results=200)
+        found = mlflow.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"name = '{cand.name}'", output_format="list", max_results=200
+        )
     except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
         found = []
     for m in found:
@@ -84,9 +85,14 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
 
                     c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
             return m.model_id
-    model = c.create_logged_model(experiment_id, name=cand.name, source_run_id=source_run_id,
-                                  tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
-                                  params=_flat_params(cand.config), model_type=MODEL_TYPE)
+    model = c.create_logged_model(
+        experiment_id,
+        name=cand.name,
+        source_run_id=source_run_id,
+        tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
+        params=_flat_params(cand.config),
+        model_type=MODEL_TYPE,
+    )
     with contextlib.suppress(Exception):  # READY: an external model has no artifacts to wait for
         from mlflow.entities import LoggedModelStatus
 
@@ -112,8 +118,9 @@ def logged_candidate(model_id: str):
     return model, config
 
 
-def open_recording(cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
-                   ) -> Recording:
+def open_recording(
+    cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
+) -> Recording:
     """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so
     row traces can link to them."""
     from mlflow.entities import LoggedModelInput
@@ -127,8 +134,11 @@ def open_recording(cands: list, parent_run_id: str, dataset, traces: bool = True
         if len(cands) == 1:
             run_id = parent_run_id
         else:
-            run_id = c.create_run(exp_id, run_name=cand.name, tags={T.PARENT_RUN_ID: parent_run_id, T.KIND: "candidate",
-                                                                    T.CANDIDATE: cand.name}).info.run_id
+            run_id = c.create_run(
+                exp_id,
+                run_name=cand.name,
+                tags={T.PARENT_RUN_ID: parent_run_id, T.KIND: "candidate", T.CANDIDATE: cand.name},
+            ).info.run_id
             tracking.log_params(_flat_params(cand.config), run_id)
             log_dataset(dataset, run_id=run_id)
         rec.runs[cand.name] = run_id
@@ -153,12 +163,21 @@ def close_recording(rec: Recording, result=None, status: str = "FINISHED") -> No
     ts = int(time.time() * 1000)
     for name, run_id in rec.runs.items():
         sub = summary[summary["candidate"] == name]
-        metrics = [Metric(tracking.safe_key(r.metric), float(r.value), ts, 0, model_id=rec.models.get(name),
-                          dataset_name=result.dataset.name, dataset_digest=result.dataset.digest)
-                   for r in sub.itertuples() if r.value is not None and not (isinstance(r.value, float)
-                                                                            and math.isnan(r.value))]
+        metrics = [
+            Metric(
+                tracking.safe_key(r.metric),
+                float(r.value),
+                ts,
+                0,
+                model_id=rec.models.get(name),
+                dataset_name=result.dataset.name,
+                dataset_digest=result.dataset.digest,
+            )
+            for r in sub.itertuples()
+            if r.value is not None and not (isinstance(r.value, float) and math.isnan(r.value))
+        ]
         for i in range(0, len(metrics), 1000):
-            c.log_batch(run_id, metrics=metrics[i:i + 1000])
+            c.log_batch(run_id, metrics=metrics[i : i + 1000])
         if run_id != rec.parent_run_id:
             rows = result.rows[result.rows["candidate"] == name] if len(result.rows) else result.rows
             if len(rows):
@@ -271,7 +290,7 @@ def trace_resumed_rows(rec: Recording | None, rows: list[dict], mdefs: list) -> 
     c = tracking.client()
     for run_id, ids in link.items():
         for i in range(0, len(ids), 100):  # MLflow links at most 100 traces per call
-            c.link_traces_to_run(ids[i:i + 100], run_id)
+            c.link_traces_to_run(ids[i : i + 100], run_id)
     flush()
     return retraced
 
@@ -295,17 +314,34 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
         value = r.get(m.name)
         if r.get("error") or details.get("metric_error"):  # the row failed, or the metric raised on it
             why = r.get("error_message") or details.get("metric_error") or r.get("error")
-            out.append(Feedback(name=m.name, error=AssessmentError(error_code=r.get("error") or "metric_error",
-                                                                   error_message=scrub(str(why), secrets)[:1000]),
-                                source=src, span_id=span.span_id, metadata=meta))
+            out.append(
+                Feedback(
+                    name=m.name,
+                    error=AssessmentError(
+                        error_code=r.get("error") or "metric_error", error_message=scrub(str(why), secrets)[:1000]
+                    ),
+                    source=src,
+                    span_id=span.span_id,
+                    metadata=meta,
+                )
+            )
         elif value is None:  # the metric does not apply to this row (a red-team check on a QA row): no assessment
             continue
         else:
-            out.append(Feedback(name=m.name, value=float(value), rationale=rationale, source=src,
-                                span_id=span.span_id, metadata=meta))
+            out.append(
+                Feedback(
+                    name=m.name,
+                    value=float(value),
+                    rationale=rationale,
+                    source=src,
+                    span_id=span.span_id,
+                    metadata=meta,
+                )
+            )
     if r.get("reference") is not None:
-        out.append(Expectation(name=EXPECTATION, value=r["reference"], source=code, span_id=span.span_id,
-                               metadata=meta))
+        out.append(
+            Expectation(name=EXPECTATION, value=r["reference"], source=code, span_id=span.span_id, metadata=meta)
+        )
     with InMemoryTraceManager.get_instance().get_trace(span.trace_id) as t:
         if t is None:
             return
@@ -372,8 +408,10 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
         target = found[0]
         held = (target.tags or {}).get(T.DATASET_SOURCE)
         if held and held != source:
-            raise WorkbenchError(f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
-                                 f"file: pass name=... to register it under its own name")
+            raise WorkbenchError(
+                f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
+                f"file: pass name=... to register it under its own name"
+            )
     else:
         target = create_dataset(name=name, experiment_id=exp, tags=tags)
     records = []
@@ -386,12 +424,17 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
             exp_["gold_doc_ids"] = list(row["gold_doc_ids"])
         records.append({"inputs": inputs, "expectations": exp_, "tags": {"id": str(row["id"])}})
     if found and (target.tags or {}).get(T.DATASET_DIGEST) != ds.digest:  # edited: drop the rows it no longer has
+
         def ident(inputs) -> str:
             return json.dumps(inputs, sort_keys=True, default=str)
 
         keep = {ident(r["inputs"]) for r in records}
         old = target.to_df()
-        stale = [rid for rid, inputs in zip(old["dataset_record_id"], old["inputs"], strict=True) if ident(inputs) not in keep]
+        stale = [
+            rid
+            for rid, inputs in zip(old["dataset_record_id"], old["inputs"], strict=True)
+            if ident(inputs) not in keep
+        ]
         if stale:
             target.delete_records(stale)
     target.merge_records(records)

@@ -86,10 +86,18 @@ def log_result(result, run_id: str | None = None) -> str:
 
     rid = run_id or tracking.current_run_id()
     tracking.log_params(result.params, rid)
-    tracking.log_metrics({**result.metrics, "eval/rows_computed": result.computed_rows,
-                          "eval/spent_usd": result.spent_usd, "eval/duration_s": result.duration_s}, run_id=rid)
-    tracking.set_tags({T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint),
-                       **result.tags}, rid)
+    tracking.log_metrics(
+        {
+            **result.metrics,
+            "eval/rows_computed": result.computed_rows,
+            "eval/spent_usd": result.spent_usd,
+            "eval/duration_s": result.duration_s,
+        },
+        run_id=rid,
+    )
+    tracking.set_tags(
+        {T.EVAL_STOPPED: result.stopped or "no", T.EVAL_CHECKPOINT: str(result.checkpoint), **result.tags}, rid
+    )
     if len(result.rows):
         tracking.log_table(flat_table(result.rows), "eval_rows.json", run_id=rid)
         tracking.log_table(result.summary(), "eval_summary.json", run_id=rid)

@@ -56,22 +56,60 @@ class EvalResult:
                     if ci and stat == "mean" and len(vals):  # method per kind: evaluate/stats.py
                         lo, hi, _ = stats.ci(vals, binary=m.binary)
                         lo, hi = (None, None) if np.isnan(lo) else _in_range(lo, hi, m.range)
-                    out.append({"candidate": cand, "metric": f"{m.name}/{stat}", "value": v, "ci_low": lo,
-                                "ci_high": hi, "n": len(vals), "family": m.family, **counts})
+                    out.append(
+                        {
+                            "candidate": cand,
+                            "metric": f"{m.name}/{stat}",
+                            "value": v,
+                            "ci_low": lo,
+                            "ci_high": hi,
+                            "n": len(vals),
+                            "family": m.family,
+                            **counts,
+                        }
+                    )
                 if m.on_error == "fail" and "mean" in m.stats and counts["n_answered"] < counts["n_total"]:
                     ans = pd.to_numeric(sub.loc[answered, m.name], errors="coerce").dropna().to_numpy(float)
-                    out.append({"candidate": cand, "metric": f"{m.name}/mean_answered",
-                                "value": stats.aggregate(ans, "mean"), "ci_low": None, "ci_high": None,
-                                "n": len(ans), "family": m.family, **counts})
+                    out.append(
+                        {
+                            "candidate": cand,
+                            "metric": f"{m.name}/mean_answered",
+                            "value": stats.aggregate(ans, "mean"),
+                            "ci_low": None,
+                            "ci_high": None,
+                            "n": len(ans),
+                            "family": m.family,
+                            **counts,
+                        }
+                    )
                 jcol = f"{m.name}.judge_error"
                 if jcol in sub:
                     je = sub[jcol].dropna().astype(float)
-                    out.append({"candidate": cand, "metric": f"{m.name}/judge_error_rate",
-                                "value": float(je.mean()) if len(je) else None, "ci_low": None, "ci_high": None,
-                                "n": len(je), "family": m.family, **counts})
+                    out.append(
+                        {
+                            "candidate": cand,
+                            "metric": f"{m.name}/judge_error_rate",
+                            "value": float(je.mean()) if len(je) else None,
+                            "ci_low": None,
+                            "ci_high": None,
+                            "n": len(je),
+                            "family": m.family,
+                            **counts,
+                        }
+                    )
             errs = sub["error"].notna().mean() if len(sub) else 0.0
-            out.append({"candidate": cand, "metric": "run/error_rate", "value": float(errs), "ci_low": None,
-                        "ci_high": None, "n": len(sub), "family": "run", **counts})
+            out.append(
+                {
+                    "candidate": cand,
+                    "metric": "run/error_rate",
+                    "value": float(errs),
+                    "ci_low": None,
+                    "ci_high": None,
+                    "n": len(sub),
+                    "family": "run",
+                    **counts,
+                }
+            )
         return pd.DataFrame(out)
 
     def headline(self) -> str:
@@ -100,5 +138,8 @@ def aggregates(result: EvalResult) -> dict[str, float]:
     """Flat ``{name: value}`` for MLflow: ``quality/f1/mean``; with several candidates ``<cand>/quality/f1/mean``."""
     s = result.summary(ci=False)
     multi = len(result.candidates) > 1
-    return {(f"{r.candidate}/{r.metric}" if multi else r.metric): r.value for r in s.itertuples()
-            if r.value is not None and not (isinstance(r.value, float) and np.isnan(r.value))}
+    return {
+        (f"{r.candidate}/{r.metric}" if multi else r.metric): r.value
+        for r in s.itertuples()
+        if r.value is not None and not (isinstance(r.value, float) and np.isnan(r.value))
+    }

@@ -26,18 +26,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import tags as T, tracking
 from ..candidates import Candidate, as_candidate
 from ..config import settings
 from ..data import Dataset, load_dataset
 from ..errors import WorkbenchError
-from .. import tags as T
-from .. import tracking
 from ..executors import executor_def
 from ..llm.threads import load_tags
-from .distributed import run_on_pool
-from .engine import MetricEnv  # noqa: F401 - importable from here, as before (tests, benchmarks)
-from .engine import Checkpoint, EvalPlan, RunProgress, interleaved_jobs, read_checkpoint, row_key
 from . import record
+from .distributed import run_on_pool
+from .engine import (
+    Checkpoint,
+    EvalPlan,
+    MetricEnv,  # noqa: F401 - importable from here, as before (tests, benchmarks)
+    RunProgress,
+    interleaved_jobs,
+    read_checkpoint,
+    row_key,
+)
 from .metrics import MetricDef, get_metrics
 from .metrics.text import sentences
 from .result import EvalResult, aggregates
@@ -54,21 +60,45 @@ def endpoint_identity(spec: str | None) -> str | None:
     return kind_of(ep).identity(ep, model)
 
 
-def eval_key(ds: Dataset, cands: list[Candidate], mdefs: list[MetricDef], repeats: int, judge: str | None,
-             store: str | None = None) -> str:
+def eval_key(
+    ds: Dataset,
+    cands: list[Candidate],
+    mdefs: list[MetricDef],
+    repeats: int,
+    judge: str | None,
+    store: str | None = None,
+) -> str:
     """The checkpoint's key: dataset digest, candidate configs and the identity of the endpoint each talks to
     (rows another server answered are never reused, whatever the cache mode), metrics, repeats, judge, and the
     tracking store the rows are recorded in (a row resumed into another store would arrive there without its
     trace; the response cache still makes the re-run cheap)."""
-    blob = json.dumps([ds.digest, [(c.name, c.config, endpoint_identity(getattr(c, "model", None))) for c in cands],
-                       [m.name for m in mdefs], repeats, judge, endpoint_identity(judge)]
-                      + ([store] if store else []), sort_keys=True, default=str)
+    blob = json.dumps(
+        [
+            ds.digest,
+            [(c.name, c.config, endpoint_identity(getattr(c, "model", None))) for c in cands],
+            [m.name for m in mdefs],
+            repeats,
+            judge,
+            endpoint_identity(judge),
+        ]
+        + ([store] if store else []),
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int = 1,
-             concurrency: int | None = None, cache: str = "use", budget_usd: float | None = None,
-             judge: str | None = None, **options) -> EvalResult:
+def evaluate(
+    dataset,
+    candidates,
+    metrics: list[str] | None = None,
+    repeats: int = 1,
+    concurrency: int | None = None,
+    cache: str = "use",
+    budget_usd: float | None = None,
+    judge: str | None = None,
+    **options,
+) -> EvalResult:
     """Evaluate ``candidates`` (model specs, :class:`Candidate`s or callables) on ``dataset``.
 
     Returns an :class:`EvalResult`. With ``log`` (the default) it is recorded in MLflow
@@ -98,9 +128,18 @@ def evaluate(dataset, candidates, metrics: list[str] | None = None, repeats: int
       pool the same way. See :mod:`workbench.evaluate.distributed`.
     """
     t0 = time.monotonic()
-    plan = make_plan(dataset, candidates, metrics, repeats=repeats, concurrency=concurrency, cache=cache,
-                     budget_usd=budget_usd, judge=judge, **options)
-    ckpt = Checkpoint(plan.checkpoint, resume=plan.resume)  # holds the checkpoint's lock until closed
+    plan = make_plan(
+        dataset,
+        candidates,
+        metrics,
+        repeats=repeats,
+        concurrency=concurrency,
+        cache=cache,
+        budget_usd=budget_usd,
+        judge=judge,
+        **options,
+    )
+    ckpt = Checkpoint(plan.checkpoint_path, resume=plan.resume)  # holds the checkpoint's lock until closed
     try:
         return _run(plan, ckpt, t0)
     finally:
@@ -132,13 +171,24 @@ def make_plan(dataset, candidates, metrics: list[str] | None = None, **options) 
 
         for spec in [getattr(c, "model", None) for c in cands] + [plan.judge]:
             if spec and not is_priced(*settings().resolve_model(spec)):
-                raise WorkbenchError(f"budget_usd={plan.budget_usd} cannot be held: model '{spec}' has no price (its "
-                                     f"cost would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
-                                     f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget")
-    key = eval_key(ds, list(cands), list(plan.metrics), plan.repeats, plan.judge,
-                   store=tracking.tracking_uri() if plan.log else None)
-    ckpt_path = (Path(plan.checkpoint) if plan.checkpoint
-                 else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl")
+                raise WorkbenchError(
+                    f"budget_usd={plan.budget_usd} cannot be held: model '{spec}' has no price (its "
+                    f"cost would show as 'unpriced'); add [prices.\"{settings().resolve_model(spec)[1]}\"] "
+                    f"input/output (USD per 1M tokens) to workbench.toml, or drop the budget"
+                )
+    key = eval_key(
+        ds,
+        list(cands),
+        list(plan.metrics),
+        plan.repeats,
+        plan.judge,
+        store=tracking.tracking_uri() if plan.log else None,
+    )
+    ckpt_path = (
+        Path(plan.checkpoint)
+        if plan.checkpoint
+        else settings().project_dir / ".workbench" / "evals" / f"{ds.name}-{key}.jsonl"
+    )
     return replace(plan, key=key, checkpoint=ckpt_path, concurrency=plan.concurrency or default_workers(cands))
 
 
@@ -163,19 +213,19 @@ def run_plan(plan: EvalPlan, pending: list, ckpt: Checkpoint, recording=None) ->
 def _run(plan: EvalPlan, ckpt: Checkpoint, t0: float) -> EvalResult:
     """The jobs not yet in the checkpoint, run and recorded; the result."""
     ds, cands = plan.dataset, list(plan.candidates)
-    prior = {k: r for k, r in read_checkpoint(plan.checkpoint).items() if not r.get("error")}
+    prior = {k: r for k, r in read_checkpoint(plan.checkpoint_path).items() if not r.get("error")}
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, plan.repeats, set(prior))
     plan = replace(plan, progress=plan.progress if plan.progress is not None else len(pending) > 20)
     name = f"eval-{ds.name}-{'-'.join(c.name for c in cands)}"[:200]
     with _evaluation_run(plan.log, plan.run_id, name) as parent:
-        recording = (record.open_recording(cands, parent, ds, traces=plan.trace, judge=plan.judge)
-                     if parent else None)
+        recording = record.open_recording(cands, parent, ds, traces=plan.trace, judge=plan.judge) if parent else None
         status = "FAILED"
         try:
             wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(plan.repeats)}
-            for rec in record.trace_resumed_rows(recording, [v for k, v in prior.items() if k in wanted],
-                                                 list(plan.metrics)).values():
+            for rec in record.trace_resumed_rows(
+                recording, [v for k, v in prior.items() if k in wanted], list(plan.metrics)
+            ).values():
                 ckpt.write(rec)  # its new trace id (later lines win)
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
             try:
@@ -221,30 +271,50 @@ def _result(plan: EvalPlan, rows: list[dict], outcome: RunProgress, t0: float) -
     """The evaluation's table (one row per candidate, id and repeat, in order) read back from the checkpoint,
     its parameters and aggregates."""
     cands, mdefs, repeats, stopped = list(plan.candidates), list(plan.metrics), plan.repeats, outcome.stopped
-    final = read_checkpoint(plan.checkpoint)
-    order = {(row_key(c.name, row["id"], r)): i for i, (row, c, r) in enumerate(
-        (row, c, r) for c in cands for row in rows for r in range(repeats))}
+    final = read_checkpoint(plan.checkpoint_path)
+    order = {
+        (row_key(c.name, row["id"], r)): i
+        for i, (row, c, r) in enumerate((row, c, r) for c in cands for row in rows for r in range(repeats))
+    }
     recs = sorted((v for k, v in final.items() if k in order), key=lambda v: order[v["key"]])
     df = pd.DataFrame(recs)
     if stopped is None and len(df) < len(order):
         stopped = "incomplete"
     ds = plan.dataset
     # namespaced, so they never clash with a notebook's own parameters (MLflow params are write-once)
-    params = {"dataset.name": ds.name, "dataset.digest": ds.digest, "dataset.rows": len(ds), "eval.repeats": repeats,
-              "eval.metrics": ",".join(m.name for m in mdefs), "eval.judge": plan.judge or "none",
-              "eval.cache": plan.cache,
-              "eval.budget_usd": plan.budget_usd if plan.budget_usd is not None else "none", "eval.key": plan.key}
+    params = {
+        "dataset.name": ds.name,
+        "dataset.digest": ds.digest,
+        "dataset.rows": len(ds),
+        "eval.repeats": repeats,
+        "eval.metrics": ",".join(m.name for m in mdefs),
+        "eval.judge": plan.judge or "none",
+        "eval.cache": plan.cache,
+        "eval.budget_usd": plan.budget_usd if plan.budget_usd is not None else "none",
+        "eval.key": plan.key,
+    }
     for c in cands:
         params.update(c.params())
-    result = EvalResult(rows=df, metrics={}, candidates=[c.name for c in cands], metric_defs=mdefs, dataset=ds,
-                        checkpoint=plan.checkpoint, stopped=stopped, spent_usd=outcome.spent,
-                        duration_s=time.monotonic() - t0, computed_rows=outcome.n, params=params)
+    result = EvalResult(
+        rows=df,
+        metrics={},
+        candidates=[c.name for c in cands],
+        metric_defs=mdefs,
+        dataset=ds,
+        checkpoint=plan.checkpoint_path,
+        stopped=stopped,
+        spent_usd=outcome.spent,
+        duration_s=time.monotonic() - t0,
+        computed_rows=outcome.n,
+        params=params,
+    )
     result.metrics = aggregates(result) if len(df) else {}
     return result
 
 
-def estimate(dataset, candidates, metrics: list[str] | None = None, repeats: int = 1,
-             judge: str | None = None) -> pd.DataFrame:
+def estimate(
+    dataset, candidates, metrics: list[str] | None = None, repeats: int = 1, judge: str | None = None
+) -> pd.DataFrame:
     """Dry run: calls, tokens and an upper-bound USD per candidate (prompt tokens counted offline,
     completion tokens = ``max_tokens``; judge calls ~ rubric + answer). Nothing is sent to a model."""
     from ..llm.pricing import cost_usd, count_tokens
@@ -254,14 +324,25 @@ def estimate(dataset, candidates, metrics: list[str] | None = None, repeats: int
     mdefs = get_metrics(metrics, judge=bool(judge))
     # the claim-level judge asks one question per claim: counted as the reference's sentences (at least 3)
     claims_per_row = max([3] + [len(sentences(str(r.get("reference") or ""))) for r in ds.rows])
-    judge_calls_per_row = sum(claims_per_row if m.name == "honesty/judge_groundedness" else 1 for m in mdefs
-                              if m.needs_llm and m.name != "harm/moderation_flagged")
+    judge_calls_per_row = sum(
+        claims_per_row if m.name == "honesty/judge_groundedness" else 1
+        for m in mdefs
+        if m.needs_llm and m.name != "harm/moderation_flagged"
+    )
     out = []
     for c in cands:
         model = getattr(c, "model", None)
         if model is None:
-            out.append({"candidate": c.name, "calls": len(ds) * repeats, "prompt_tokens": None,
-                        "completion_tokens_max": None, "usd_max": None, "accuracy": "callable: unknown"})
+            out.append(
+                {
+                    "candidate": c.name,
+                    "calls": len(ds) * repeats,
+                    "prompt_tokens": None,
+                    "completion_tokens_max": None,
+                    "usd_max": None,
+                    "accuracy": "callable: unknown",
+                }
+            )
             continue
         ep, model_name = settings().resolve_model(model)
         max_tokens = getattr(c, "gen_params", {}).get("max_tokens", 256)
@@ -280,12 +361,24 @@ def estimate(dataset, candidates, metrics: list[str] | None = None, repeats: int
             jep, jm = settings().resolve_model(judge)
             jcalls = len(ds) * repeats * judge_calls_per_row
             # a judge prompt holds the contexts (or the prompt) and the answer (max_tokens) plus its rubric
-            ctx_tokens = sum(count_tokens("\n".join(map(str, r.get("contexts") or [r.get("question") or ""])),
-                                          jm)[0] for r in ds.rows) / max(1, len(ds))
+            ctx_tokens = sum(
+                count_tokens("\n".join(map(str, r.get("contexts") or [r.get("question") or ""])), jm)[0]
+                for r in ds.rows
+            ) / max(1, len(ds))
             jtokens = int(jcalls * (120 + ctx_tokens + max_tokens))
             jusd = cost_usd(jep, jm, jtokens, jcalls * 512)
-        out.append({"candidate": c.name, "model": model, "calls": len(ds) * repeats, "prompt_tokens": pt,
-                    "completion_tokens_max": ct, "usd_max": usd,
-                    "judge_calls": len(ds) * repeats * judge_calls_per_row if judge else 0,
-                    "judge_prompt_tokens": jtokens, "judge_usd_max": jusd, "token_count": acc})
+        out.append(
+            {
+                "candidate": c.name,
+                "model": model,
+                "calls": len(ds) * repeats,
+                "prompt_tokens": pt,
+                "completion_tokens_max": ct,
+                "usd_max": usd,
+                "judge_calls": len(ds) * repeats * judge_calls_per_row if judge else 0,
+                "judge_prompt_tokens": jtokens,
+                "judge_usd_max": jusd,
+                "token_count": acc,
+            }
+        )
     return pd.DataFrame(out)

@@ -25,8 +25,10 @@ def _row(inputs, expectations) -> dict:
 
 def _answer(outputs, row) -> Answer:
     if isinstance(outputs, dict):
-        return Answer(text=str(outputs.get("text") or outputs.get("answer") or ""),
-                      contexts=outputs.get("contexts") or row.get("contexts"))
+        return Answer(
+            text=str(outputs.get("text") or outputs.get("answer") or ""),
+            contexts=outputs.get("contexts") or row.get("contexts"),
+        )
     return Answer(text=str(outputs or ""), contexts=row.get("contexts"))
 
 
@@ -39,6 +41,7 @@ def as_mlflow_scorers(metrics: list[str] | None = None) -> list:
     env = MetricEnv()
     out = []
     for m in get_metrics(metrics):
+
         def make(md):
             def fn(inputs=None, outputs=None, expectations=None):
                 row = _row(inputs, expectations)

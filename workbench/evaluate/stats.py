@@ -91,8 +91,9 @@ def _wilson(k: int, n: int, a: float) -> tuple[float, float]:
 RATE_CI_METHODS: dict[str, Callable] = {"clopper-pearson": _clopper_pearson, "wilson": _wilson}
 
 
-def rate_ci(successes: int, n: int, method: str = "clopper-pearson",
-            confidence: float = CONFIDENCE) -> tuple[float, float]:
+def rate_ci(
+    successes: int, n: int, method: str = "clopper-pearson", confidence: float = CONFIDENCE
+) -> tuple[float, float]:
     """Interval for a proportion ``successes / n``: ``"clopper-pearson"`` (exact, default) or ``"wilson"``.
 
     The same intervals as ``scipy.stats.binomtest(k, n).proportion_ci(method="exact" | "wilson")`` (a test checks
@@ -132,19 +133,31 @@ def _scipy_bootstrap(method: str):
     def ci(x: np.ndarray, confidence: float, rng: np.random.Generator, n_resamples: int):
         from scipy import stats
 
-        r = stats.bootstrap((x,), np.mean, method=method, n_resamples=n_resamples, confidence_level=confidence,
-                            random_state=rng, vectorized=True, axis=-1)
+        r = stats.bootstrap(
+            (x,),
+            np.mean,
+            method=method,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            random_state=rng,
+            vectorized=True,
+            axis=-1,
+        )
         return float(r.confidence_interval.low), float(r.confidence_interval.high)
 
     return ci
 
 
-MEAN_CI_METHODS: dict[str, Callable] = {"studentized": _studentized, "bca": _scipy_bootstrap("BCa"),
-                                        "percentile": _scipy_bootstrap("percentile")}
+MEAN_CI_METHODS: dict[str, Callable] = {
+    "studentized": _studentized,
+    "bca": _scipy_bootstrap("BCa"),
+    "percentile": _scipy_bootstrap("percentile"),
+}
 
 
-def mean_ci(values, method: str = "studentized", confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
-            seed: int = 0) -> tuple[float, float]:
+def mean_ci(
+    values, method: str = "studentized", confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
     """Bootstrap interval for the mean of ``values``; ``(nan, nan)`` when it cannot be estimated (n < 3 or all
     values equal: a constant sample says nothing about the spread, so no interval is claimed)."""
     if method not in MEAN_CI_METHODS:
@@ -237,8 +250,8 @@ def _flip_moments(d: np.ndarray, n_flips: int, rng: np.random.Generator) -> tupl
     at most ``n_flips`` (exact), else random ones with the identity, each together with its negation (so a
     one-sided p-value is half the two-sided one); generated in blocks, so memory stays small at any n."""
     n = len(d)
-    if 2 ** n <= n_flips:
-        s = 1.0 - 2.0 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+    if 2**n <= n_flips:
+        s = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
         return s @ d / n, s.mean(axis=1)
     a, c = [], []
     half, block = max(1, n_flips // 2), max(1, 2_000_000 // n)
@@ -263,8 +276,14 @@ class PairedDifference:
     non-zero differences) — so the interval is the union of their intervals and covers at least as often as
     each; the test at 0 rejects no more often than the sign-flip test alone."""
 
-    def __init__(self, d, value_range: tuple[float | None, float | None] | None = (None, None),
-                 n_flips: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES, seed: int = 0):
+    def __init__(
+        self,
+        d,
+        value_range: tuple[float | None, float | None] | None = (None, None),
+        n_flips: int = N_PERMUTATIONS,
+        n_resamples: int = N_RESAMPLES,
+        seed: int = 0,
+    ):
         d = np.asarray(d, float)
         self.d = d[~np.isnan(d)]
         self.n = n = len(self.d)
@@ -273,8 +292,10 @@ class PairedDifference:
         lo, hi = value_range if value_range else (None, None)
         self.value_range = (lo, hi)
         spread = float(np.ptp(self.d)) + 1e-9 if n else 0.0
-        self.bounds = (float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
-                       float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf))
+        self.bounds = (
+            float(lo) if lo is not None else (float(self.d.min()) - 2 * spread if n else -np.inf),
+            float(hi) if hi is not None else (float(self.d.max()) + 2 * spread if n else np.inf),
+        )
         rng = np.random.default_rng(seed)
         self._a: np.ndarray | None = None  # the flip test's moments (_flip_moments), set together with _c
         self._c: np.ndarray | None = None
@@ -299,8 +320,11 @@ class PairedDifference:
             p = float(np.mean(stat >= sign * (self.mean - delta) - eps))
         if self._t is not None:
             t_obs = (self.mean - delta) / self.se
-            k = (len(self._t) - np.searchsorted(self._t, t_obs - eps, "left")) if sign > 0 \
+            k = (
+                (len(self._t) - np.searchsorted(self._t, t_obs - eps, "left"))
+                if sign > 0
                 else np.searchsorted(self._t, t_obs + eps, "right")
+            )
             p = max(p, float((1 + k) / (len(self._t) + 1)))
         if self.se > 0:  # Student's t: keeps heavily tied samples (few non-zero differences) from looking sure
             from scipy import special
@@ -432,9 +456,14 @@ def _by_range(diff: PairedDifference, op: str, margin: float) -> str | None:
     side = _SIDE[op]
     if side == 0:
         return None
-    lo, hi = diff.value_range if side > 0 else (
-        -diff.value_range[1] if diff.value_range[1] is not None else None,
-        -diff.value_range[0] if diff.value_range[0] is not None else None)
+    lo, hi = (
+        diff.value_range
+        if side > 0
+        else (
+            -diff.value_range[1] if diff.value_range[1] is not None else None,
+            -diff.value_range[0] if diff.value_range[0] is not None else None,
+        )
+    )
     m, d = side * margin, side * diff.d
     strict = op in (">", "<")
     if lo is not None and (m < lo or (m == lo and not strict)):
@@ -444,8 +473,9 @@ def _by_range(diff: PairedDifference, op: str, margin: float) -> str | None:
     return None
 
 
-def stat_gate_test(x, y, stat: str, k: float, op: str, margin: float, n_resamples: int = N_RESAMPLES,
-                   seed: int = 0) -> GateTest:
+def stat_gate_test(
+    x, y, stat: str, k: float, op: str, margin: float, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> GateTest:
     """A gate on a statistic that is not a mean (``p95``, ``total``): the paired bootstrap (rows resampled
     together) of ``stat(B) - k * stat(A)``; its percentile interval decides as in :func:`gate_test`."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -455,13 +485,21 @@ def stat_gate_test(x, y, stat: str, k: float, op: str, margin: float, n_resample
         est = y[idx].sum(axis=1) - k * x[idx].sum(axis=1)
     else:
         q = float(stat[1:])
-        est = (np.percentile(y[idx], q, axis=1, method=PERCENTILE_METHOD)
-               - k * np.percentile(x[idx], q, axis=1, method=PERCENTILE_METHOD))
+        est = np.percentile(y[idx], q, axis=1, method=PERCENTILE_METHOD) - k * np.percentile(
+            x[idx], q, axis=1, method=PERCENTILE_METHOD
+        )
     up = float((1 + np.sum(est <= margin)) / (n_resamples + 1))  # p of "not above the margin"
     down = float((1 + np.sum(est >= margin)) / (n_resamples + 1))
     side = _SIDE[op]
     p_good, p_bad = (up, down) if side >= 0 else (down, up)
     lo, hi = np.quantile(est, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
     p = min(1.0, 2 * min(up, down)) if side == 0 else p_good
-    return GateTest(decide(op, margin, p_good, p_bad), p, float(lo), float(hi), margin, float("nan"),
-                    f"paired bootstrap percentile ({stat})")
+    return GateTest(
+        decide(op, margin, p_good, p_bad),
+        p,
+        float(lo),
+        float(hi),
+        margin,
+        float("nan"),
+        f"paired bootstrap percentile ({stat})",
+    )

@@ -58,14 +58,25 @@ def gate_line(gate: dict) -> str:
     shared rows, 95% CI -0.12 to -0.03 vs margin -0.02, p=0.01) — reason``; an inconclusive gate also names the
     effect detectable at its n."""
     n = gate.get("n")
-    ci = (f", 95% CI {_signed(gate.get('ci_low'))} to {_signed(gate.get('ci_high'))} vs margin "
-          f"{_signed(gate.get('margin'))}, p={_num(gate.get('p_value'))}") if "ci_low" in gate else ""
-    mde = (f", detectable at this n: {_num(gate.get('mde'))}"
-           if outcome(gate) == "inconclusive" and _num(gate.get("mde")) not in ("?", "n/a") else "")
+    ci = (
+        (
+            f", 95% CI {_signed(gate.get('ci_low'))} to {_signed(gate.get('ci_high'))} vs margin "
+            f"{_signed(gate.get('margin'))}, p={_num(gate.get('p_value'))}"
+        )
+        if "ci_low" in gate
+        else ""
+    )
+    mde = (
+        f", detectable at this n: {_num(gate.get('mde'))}"
+        if outcome(gate) == "inconclusive" and _num(gate.get("mde")) not in ("?", "n/a")
+        else ""
+    )
     allowed = " (allowed)" if outcome(gate) == "inconclusive" and gate.get("allowed") else ""
-    return (f"gate {outcome(gate).upper()}{allowed}: {gate.get('gate')}  (value {_num(gate.get('value'))}, threshold "
-            f"{_num(gate.get('threshold'))}, on {n if n is not None else '?'} shared rows{ci}{mde})"
-            + (f" — {gate['reason']}" if gate.get("reason") else ""))
+    return (
+        f"gate {outcome(gate).upper()}{allowed}: {gate.get('gate')}  (value {_num(gate.get('value'))}, threshold "
+        f"{_num(gate.get('threshold'))}, on {n if n is not None else '?'} shared rows{ci}{mde})"
+        + (f" — {gate['reason']}" if gate.get("reason") else "")
+    )
 
 
 def _signed(x: Any) -> str:
@@ -74,8 +85,21 @@ def _signed(x: Any) -> str:
 
 
 def _plain(gate: dict) -> dict:
-    keep = ("gate", "metric", "value", "threshold", "n", "reason", "passed", "margin", "ci_low", "ci_high", "p_value",
-            "mde", "allowed")
+    keep = (
+        "gate",
+        "metric",
+        "value",
+        "threshold",
+        "n",
+        "reason",
+        "passed",
+        "margin",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "mde",
+        "allowed",
+    )
     out = {k: gate[k] for k in keep if k in gate}
     for k in ("value", "threshold"):
         if isinstance(out.get(k), float) and math.isnan(out[k]):

@@ -5,5 +5,16 @@ from .prepare import examples_from_corpus, examples_from_qa, remove_contaminated
 from .validate import ValidationReport, validate_file
 from .workflow import PreparedData, fine_tune, newest_model, prepare_data
 
-__all__ = ["PreparedData", "ValidationReport", "fine_tune", "newest_model", "prepare_data", "examples_from_corpus", "examples_from_qa", "remove_contaminated", "split_examples", "validate_file",
-           "write_jsonl"]
+__all__ = [
+    "PreparedData",
+    "ValidationReport",
+    "fine_tune",
+    "newest_model",
+    "prepare_data",
+    "examples_from_corpus",
+    "examples_from_qa",
+    "remove_contaminated",
+    "split_examples",
+    "validate_file",
+    "write_jsonl",
+]

@@ -15,8 +15,6 @@ knowledge; lr 1e-3 forgets ("the capital of France is Tallinn").
 
 from __future__ import annotations
 
-from .. import tags as T
-
 import contextlib
 import json
 import math
@@ -29,7 +27,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from .. import tags as T
 from ..config import cache_dir
 from ..errors import SetupError, WorkbenchError
 from ..llm.assets import SMOLLM2_GGUF
@@ -40,8 +40,10 @@ TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 
 
 EXTRA_MODULES = ("torch", "transformers", "peft")
-INSTALL_HINT = ("pip install -c constraints.txt -e '.[finetune]' (on Linux install torch from PyTorch's CPU index "
-                "first: README, Install)")
+INSTALL_HINT = (
+    "pip install -c constraints.txt -e '.[finetune]' (on Linux install torch from PyTorch's CPU index "
+    "first: README, Install)"
+)
 
 
 def missing_extra() -> list[str]:
@@ -54,8 +56,14 @@ def missing_extra() -> list[str]:
 def skip_message(what: str = "fine-tuning") -> str | None:
     """One line saying ``what`` is skipped and how to add the extra; None when the extra is installed."""
     missing = missing_extra()
-    return (f"{what} skipped: the [finetune] extra is not installed ({', '.join(missing)} missing); add it with: "
-            f"{INSTALL_HINT}") if missing else None
+    return (
+        (
+            f"{what} skipped: the [finetune] extra is not installed ({', '.join(missing)} missing); add it with: "
+            f"{INSTALL_HINT}"
+        )
+        if missing
+        else None
+    )
 
 
 def require_extra() -> None:
@@ -64,7 +72,9 @@ def require_extra() -> None:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as e:
-        raise SetupError(f"local fine-tuning needs the [finetune] extra ({e.name} is missing): {INSTALL_HINT}") from None
+        raise SetupError(
+            f"local fine-tuning needs the [finetune] extra ({e.name} is missing): {INSTALL_HINT}"
+        ) from None
 
 
 def hf_base_dir() -> Path:
@@ -86,7 +96,7 @@ def ensure_hf_base() -> Path:
         log("dequantizing the SmolLM2 GGUF into an HF copy (once) ...")
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # transformers' stub types it as a module; None drops the quantizer
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         tmp = out.with_name(out.name + f".tmp{os.getpid()}")
@@ -105,7 +115,7 @@ def encode(tok, messages: list[dict], max_len: int = 512) -> tuple[list[int], li
     full = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
     f_ids = tok(full, add_special_tokens=False)["input_ids"][:max_len]
-    labels = [-100] * min(len(p_ids), len(f_ids)) + f_ids[len(p_ids):]
+    labels = [-100] * min(len(p_ids), len(f_ids)) + f_ids[len(p_ids) :]
     return f_ids, labels
 
 
@@ -123,7 +133,7 @@ class LoraResult:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _batches(examples, batch_size, rng):
@@ -131,7 +141,7 @@ def _batches(examples, batch_size, rng):
         order = list(range(len(examples)))
         rng.shuffle(order)
         for i in range(0, len(order), batch_size):
-            yield [examples[j] for j in order[i:i + batch_size]]
+            yield [examples[j] for j in order[i : i + batch_size]]
 
 
 def _collate(batch, pad_id):
@@ -142,17 +152,31 @@ def _collate(batch, pad_id):
     labels = torch.full((len(batch), n), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), n), dtype=torch.long)
     for i, (x, y) in enumerate(batch):
-        ids[i, :len(x)] = torch.tensor(x)
-        labels[i, :len(y)] = torch.tensor(y)
-        mask[i, :len(x)] = 1
+        ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
     return ids, mask, labels
 
 
 def convert_adapter(adapter_dir: Path, out: Path) -> Path:
     """LoRA adapter (peft) → GGUF with llama.cpp's ``convert_lora_to_gguf.py``."""
     script = llama_cpp_source() / "convert_lora_to_gguf.py"
-    proc = subprocess.run([sys.executable, str(script), "--base", str(ensure_hf_base()), "--outfile", str(out),
-                           "--outtype", "f32", str(adapter_dir)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--base",
+            str(ensure_hf_base()),
+            "--outfile",
+            str(out),
+            "--outtype",
+            "f32",
+            str(adapter_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0 or not out.is_file():
         raise SetupError(f"convert_lora_to_gguf.py failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     return out
@@ -173,9 +197,18 @@ class LoraSettings:
     max_len: int = 256  # tokens per example (longer ones are cut)
 
 
-def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora: LoraSettings | None = None, *,
-               name: str | None = None, run_id: str | None = None, log_mlflow: bool = True, progress: bool = True,
-               reuse: bool = True, **options) -> LoraResult:
+def train_lora(
+    train_file: str | Path,
+    val_file: str | Path | None = None,
+    lora: LoraSettings | None = None,
+    *,
+    name: str | None = None,
+    run_id: str | None = None,
+    log_mlflow: bool = True,
+    progress: bool = True,
+    reuse: bool = True,
+    **options,
+) -> LoraResult:
     """Train, convert, register. ``lora`` (:class:`LoraSettings`), or its fields as keywords in ``options``
     (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``; they override
     ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
@@ -198,8 +231,7 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora:
         if log_mlflow:
             from .. import tracking
 
-            tracking.set_tags({T.FT_MODEL: prev.model, T.FT_REUSED: "true"},
-                              run_id or tracking.current_run_id())
+            tracking.set_tags({T.FT_MODEL: prev.model, T.FT_REUSED: "true"}, run_id or tracking.current_run_id())
         return prev
     base = ensure_hf_base()
     torch.manual_seed(seed)
@@ -210,13 +242,24 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora:
     enc = [encode(tok, ex["messages"], max_len) for ex in train]
     enc_val = [encode(tok, ex["messages"], max_len) for ex in _read_jsonl(Path(val_file))] if val_file else []
     n_steps = steps or max(1, math.ceil(len(enc) / batch_size * epochs))
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES,
-                                             task_type="CAUSAL_LM"))
+    model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = get_peft_model(
+        model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
+    )
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    params = {"ft.backend": "local", "ft.base": "SmolLM2-135M-Instruct", "ft.r": r, "ft.alpha": alpha, "ft.lr": lr,
-              "ft.steps": n_steps, "ft.batch_size": batch_size, "ft.seed": seed, "ft.examples": len(enc),
-              "ft.max_len": max_len, "ft.target_modules": ",".join(TARGET_MODULES)}
+    params = {
+        "ft.backend": "local",
+        "ft.base": "SmolLM2-135M-Instruct",
+        "ft.r": r,
+        "ft.alpha": alpha,
+        "ft.lr": lr,
+        "ft.steps": n_steps,
+        "ft.batch_size": batch_size,
+        "ft.seed": seed,
+        "ft.examples": len(enc),
+        "ft.max_len": max_len,
+        "ft.target_modules": ",".join(TARGET_MODULES),
+    }
     if log_mlflow:
         from .. import tracking
 
@@ -232,7 +275,7 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora:
     t0 = time.monotonic()
     model.train()
     batches = _batches(enc, batch_size, rng)
-    for step in range(n_steps):
+    for _step in range(n_steps):
         ids, mask, labels = _collate(next(batches), pad_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -249,8 +292,12 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora:
     if enc_val:
         model.eval()
         with torch.no_grad():
-            vals = [float(model(input_ids=i, attention_mask=m, labels=l).loss)
-                    for i, m, l in (_collate(enc_val[k:k + batch_size], pad_id) for k in range(0, len(enc_val), batch_size))]
+            vals = [
+                float(model(input_ids=i, attention_mask=m, labels=lab).loss)
+                for i, m, lab in (
+                    _collate(enc_val[k : k + batch_size], pad_id) for k in range(0, len(enc_val), batch_size)
+                )
+            ]
         val_loss = sum(vals) / len(vals)
     out = cache_dir() / "adapters" / name
     shutil.rmtree(out, ignore_errors=True)
@@ -258,23 +305,50 @@ def train_lora(train_file: str | Path, val_file: str | Path | None = None, lora:
     model.save_pretrained(adapter_dir)
     gguf = convert_adapter(adapter_dir, out / f"{name}.gguf")
     register_adapter(name, gguf)
-    (out / "training.json").write_text(json.dumps({"key": key, "model": f"local:{name}", "losses": losses,
-                                                   "val_loss": val_loss, "train_s": train_s, "params": params}))
+    (out / "training.json").write_text(
+        json.dumps(
+            {
+                "key": key,
+                "model": f"local:{name}",
+                "losses": losses,
+                "val_loss": val_loss,
+                "train_s": train_s,
+                "params": params,
+            }
+        )
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    res = LoraResult(model=f"local:{name}", adapter_dir=adapter_dir, gguf_path=gguf, losses=losses, val_loss=val_loss,
-                     train_s=train_s, peak_rss_mb=peak, steps=n_steps, params=params)
+    res = LoraResult(
+        model=f"local:{name}",
+        adapter_dir=adapter_dir,
+        gguf_path=gguf,
+        losses=losses,
+        val_loss=val_loss,
+        train_s=train_s,
+        peak_rss_mb=peak,
+        steps=n_steps,
+        params=params,
+    )
     if log_mlflow:
         from mlflow.entities import Metric
 
         from .. import tracking
 
+        assert run_id is not None  # set from tracking.current_run_id() above whenever log_mlflow
         ts = int(time.time() * 1000)
         items = [Metric("ft/loss", v, ts, i) for i, v in enumerate(losses)]
         c = tracking.client()
         for i in range(0, len(items), 1000):
-            c.log_batch(run_id, metrics=items[i:i + 1000])
-        tracking.log_metrics({"ft/train_s": train_s, "ft/peak_rss_mb": peak, "ft/final_loss": losses[-1],
-                              **({"ft/val_loss": val_loss} if val_loss is not None else {})}, run_id=run_id)
+            c.log_batch(run_id, metrics=items[i : i + 1000])
+        tracking.log_metrics(
+            {
+                "ft/train_s": train_s,
+                "ft/peak_rss_mb": peak,
+                "ft/final_loss": losses[-1],
+                **({"ft/val_loss": val_loss} if val_loss is not None else {}),
+            },
+            run_id=run_id,
+        )
         tracking.set_tags({T.FT_MODEL: res.model}, run_id)
         c.log_artifacts(run_id, str(adapter_dir), "adapter")
         c.log_artifact(run_id, str(gguf), "adapter_gguf")
@@ -295,14 +369,20 @@ def _reused(key: str) -> LoraResult | None:
     """A registered adapter trained on identical data with identical parameters (so re-runs are fast)."""
     from ..llm.local import adapters
 
-    for name, gguf in adapters().items():
+    for gguf in adapters().values():
         meta = Path(gguf).parent / "training.json"
         with contextlib.suppress(OSError, ValueError):
             m = json.loads(meta.read_text())
             if m.get("key") == key:
-                return LoraResult(model=m["model"], adapter_dir=Path(gguf).parent / "adapter", gguf_path=Path(gguf),
-                                  losses=m.get("losses", []), val_loss=m.get("val_loss"), train_s=0.0,
-                                  params=m.get("params", {}))
+                return LoraResult(
+                    model=m["model"],
+                    adapter_dir=Path(gguf).parent / "adapter",
+                    gguf_path=Path(gguf),
+                    losses=m.get("losses", []),
+                    val_loss=m.get("val_loss"),
+                    train_s=0.0,
+                    params=m.get("params", {}),
+                )
     return None
 
 

@@ -9,13 +9,12 @@ public API shapes (tests/fake_openai_ft.py). Works with any OpenAI-compatible en
 
 from __future__ import annotations
 
-from .. import tags as T
-
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import tags as T, tracking
 from ..config import register_model, settings
 from ..errors import WorkbenchError
 from ..options import split_options
@@ -69,9 +68,19 @@ class Polling:
     cancel_on_interrupt: bool = True
 
 
-def run_job(train_file: str | Path, validation_file: str | Path | None = None, model: str = "gpt-4o-mini-2024-07-18",
-            job_settings: JobSettings | None = None, *, endpoint: str = "openai", budget_usd: float | None = None,
-            log_mlflow: bool = True, run_id: str | None = None, echo=print, **options) -> JobResult:
+def run_job(
+    train_file: str | Path,
+    validation_file: str | Path | None = None,
+    model: str = "gpt-4o-mini-2024-07-18",
+    job_settings: JobSettings | None = None,
+    *,
+    endpoint: str = "openai",
+    budget_usd: float | None = None,
+    log_mlflow: bool = True,
+    run_id: str | None = None,
+    echo=print,
+    **options,
+) -> JobResult:
     """Run one supervised fine-tuning job to completion (or failure/cancel) and return its result.
 
     ``job_settings`` (:class:`JobSettings`), or its fields as keywords in ``options`` (``epochs``,
@@ -88,17 +97,25 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
         raise WorkbenchError(f"{train_file} failed validation:\n{rep.render()}")
     est = rep.stats()["openai_cost_usd"]
     if budget_usd is not None and (est is None or est > budget_usd):
-        raise BudgetExceeded(f"estimated cost ${est if est is not None else '?'} exceeds the budget ${budget_usd}; "
-                             f"nothing was uploaded")
+        raise BudgetExceeded(
+            f"estimated cost ${est if est is not None else '?'} exceeds the budget ${budget_usd}; nothing was uploaded"
+        )
     client = _client(endpoint)
-    tracking = None
     if log_mlflow:
-        from .. import tracking
-
         run_id = run_id or tracking.current_run_id()
-        tracking.log_params({"ft.backend": "openai", "ft.base": model, "ft.epochs": epochs, "ft.lr_multiplier":
-                             learning_rate_multiplier, "ft.batch_size": batch_size, "ft.seed": seed,
-                             "ft.examples": rep.examples, "ft.estimated_usd": est}, run_id)
+        tracking.log_params(
+            {
+                "ft.backend": "openai",
+                "ft.base": model,
+                "ft.epochs": epochs,
+                "ft.lr_multiplier": learning_rate_multiplier,
+                "ft.batch_size": batch_size,
+                "ft.seed": seed,
+                "ft.examples": rep.examples,
+                "ft.estimated_usd": est,
+            },
+            run_id,
+        )
     with open(train_file, "rb") as f:
         tf = client.files.create(file=f, purpose="fine-tune")
     vf = None
@@ -106,12 +123,20 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
         with open(validation_file, "rb") as f:
             vf = client.files.create(file=f, purpose="fine-tune")
     hp = {"n_epochs": epochs, "learning_rate_multiplier": learning_rate_multiplier, "batch_size": batch_size}
-    job = client.fine_tuning.jobs.create(training_file=tf.id, validation_file=vf.id if vf else None, model=model,
-                                         suffix=job_cfg.suffix, seed=seed,
-                                         method={"type": "supervised", "supervised": {"hyperparameters": hp}})
-    echo(f"fine-tuning job {job.id} created ({model}, estimated ${est:.2f})" if est is not None else
-         f"fine-tuning job {job.id} created ({model})")
-    if tracking:
+    job = client.fine_tuning.jobs.create(
+        training_file=tf.id,
+        validation_file=vf.id if vf else None,
+        model=model,
+        suffix=job_cfg.suffix,
+        seed=seed,
+        method={"type": "supervised", "supervised": {"hyperparameters": hp}},
+    )
+    echo(
+        f"fine-tuning job {job.id} created ({model}, estimated ${est:.2f})"
+        if est is not None
+        else f"fine-tuning job {job.id} created ({model})"
+    )
+    if log_mlflow:
         tracking.set_tags({T.FT_JOB_ID: job.id}, run_id)
     events: list[dict] = []
     seen: set[str] = set()
@@ -121,8 +146,10 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
     try:
         while status not in TERMINAL:
             if time.monotonic() > deadline:
-                raise WorkbenchError(f"job {job.id} still {status} after {polling.timeout_s:.0f}s; it keeps running "
-                                     f"on the server — check it later or cancel it")
+                raise WorkbenchError(
+                    f"job {job.id} still {status} after {polling.timeout_s:.0f}s; it keeps running "
+                    f"on the server — check it later or cancel it"
+                )
             time.sleep(delay)
             delay = min(polling.max_poll_s, delay * 1.5)
             job = client.fine_tuning.jobs.retrieve(job.id)
@@ -130,15 +157,23 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
             new = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data if e.id not in seen]
             for e in sorted(new, key=lambda e: e.created_at):
                 seen.add(e.id)
-                ev = {"id": e.id, "created_at": e.created_at, "level": e.level, "message": e.message,
-                      "type": getattr(e, "type", None), "data": getattr(e, "data", None)}
+                ev = {
+                    "id": e.id,
+                    "created_at": e.created_at,
+                    "level": e.level,
+                    "message": e.message,
+                    "type": getattr(e, "type", None),
+                    "data": getattr(e, "data", None),
+                }
                 events.append(ev)
                 echo(f"  [{e.level}] {e.message}")
                 data = ev["data"] or {}
-                if tracking and ev["type"] == "metrics" and isinstance(data, dict) and "step" in data:
-                    tracking.log_metrics({f"ft/{k}": v for k, v in data.items()
-                                          if k != "step" and isinstance(v, (int, float))},
-                                         step=int(data["step"]), run_id=run_id)
+                if log_mlflow and ev["type"] == "metrics" and isinstance(data, dict) and "step" in data:
+                    tracking.log_metrics(
+                        {f"ft/{k}": v for k, v in data.items() if k != "step" and isinstance(v, (int, float))},
+                        step=int(data["step"]),
+                        run_id=run_id,
+                    )
     except KeyboardInterrupt:
         if polling.cancel_on_interrupt:
             client.fine_tuning.jobs.cancel(job.id)
@@ -153,7 +188,7 @@ def run_job(train_file: str | Path, validation_file: str | Path | None = None, m
     elif status == "failed":
         err = getattr(job, "error", None)
         result.error = getattr(err, "message", None) or str(err)
-    if tracking:
+    if log_mlflow:
         tracking.set_tags({T.FT_STATUS: status, T.FT_MODEL: result.model or ""}, run_id)
         tracking.log_text("\n".join(json.dumps(e, default=str) for e in events), "ft_events.jsonl", run_id)
     return result

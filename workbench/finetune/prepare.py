@@ -22,8 +22,9 @@ PHRASINGS = (
 )
 
 
-def examples_from_qa(dataset, system: str | None = FT_SYSTEM, split: str | None = None,
-                     answerable_only: bool = True) -> list[dict]:
+def examples_from_qa(
+    dataset, system: str | None = FT_SYSTEM, split: str | None = None, answerable_only: bool = True
+) -> list[dict]:
     """One example per row: the question and its (first) reference as the assistant's answer."""
     ds = load_dataset(dataset)
     out = []
@@ -43,8 +44,9 @@ def examples_from_qa(dataset, system: str | None = FT_SYSTEM, split: str | None 
     return out
 
 
-def examples_from_corpus(path: str | Path, system: str | None = FT_SYSTEM, phrasings: int = 3,
-                         seed: int = 0) -> list[dict]:
+def examples_from_corpus(
+    path: str | Path, system: str | None = FT_SYSTEM, phrasings: int = 3, seed: int = 0
+) -> list[dict]:
     """Per document, per ``- Key: value`` line: ``phrasings`` questions answered with the fact in a sentence."""
     from ..rag.loaders import load_documents
 
@@ -56,8 +58,10 @@ def examples_from_corpus(path: str | Path, system: str | None = FT_SYSTEM, phras
             key_l = key.strip().lower()
             answer = f"The {key_l} of the {title} is {value.rstrip('.')}."
             for template in rng.sample(PHRASINGS, k=min(phrasings, len(PHRASINGS))):
-                msgs = [{"role": "user", "content": template.format(key=key_l, title=title)},
-                        {"role": "assistant", "content": answer}]
+                msgs = [
+                    {"role": "user", "content": template.format(key=key_l, title=title)},
+                    {"role": "assistant", "content": answer},
+                ]
                 if system:
                     msgs.insert(0, {"role": "system", "content": system})
                 out.append({"messages": msgs})
@@ -69,8 +73,11 @@ def remove_contaminated(examples: list[dict], test_set) -> tuple[list[dict], int
     from .validate import TestSetMatcher
 
     matcher = TestSetMatcher(test_set)
-    kept = [ex for ex in examples
-            if not any(m.get("role") == "user" and matcher.match(str(m.get("content", ""))) for m in ex["messages"])]
+    kept = [
+        ex
+        for ex in examples
+        if not any(m.get("role") == "user" and matcher.match(str(m.get("content", ""))) for m in ex["messages"])
+    ]
     return kept, len(examples) - len(kept)
 
 

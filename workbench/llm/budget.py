@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
-NANO = 10 ** 9  # integer nano-dollars: exact sums, and a tenth of a cheap model's token is still > 0
+NANO = 10**9  # integer nano-dollars: exact sums, and a tenth of a cheap model's token is still > 0
 
 
 def to_nano(usd: float | None, up: bool = False) -> int:

@@ -30,8 +30,12 @@ CACHE_MODES = ("use", "refresh", "off")
 
 
 def cache_key(identity: str, model: str, messages: list[dict], params: dict, repeat: int = 0) -> str:
-    blob = json.dumps({"endpoint": identity, "model": model, "messages": messages, "params": params,
-                       "repeat": repeat}, sort_keys=True, ensure_ascii=False, default=str)
+    blob = json.dumps(
+        {"endpoint": identity, "model": model, "messages": messages, "params": params, "repeat": repeat},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -128,8 +132,11 @@ class ResponseCache(SqliteStore):
 
     def put(self, key: str, record: dict) -> None:
         blob = json.dumps(record, ensure_ascii=False, default=str)
-        self._run(lambda c: c.execute("INSERT OR REPLACE INTO responses (key, record, created) VALUES (?, ?, ?)",
-                                      (key, blob, time.time())))
+        self._run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO responses (key, record, created) VALUES (?, ?, ?)", (key, blob, time.time())
+            )
+        )
 
     def __len__(self) -> int:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM responses").fetchone()[0])

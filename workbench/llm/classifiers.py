@@ -39,11 +39,13 @@ class _TokenizerState:
 class _RestrictedUnpickler(pickle.Unpickler):
     """Builds only what a Keras ``Tokenizer`` pickle holds; any other global raises ``UnpicklingError``."""
 
-    ALLOWED: ClassVar[dict] = {("keras.src.legacy.preprocessing.text", "Tokenizer"): _TokenizerState,
-                               ("keras.preprocessing.text", "Tokenizer"): _TokenizerState,
-                               ("collections", "OrderedDict"): OrderedDict,
-                               ("collections", "defaultdict"): defaultdict,
-                               ("builtins", "int"): int}
+    ALLOWED: ClassVar[dict] = {
+        ("keras.src.legacy.preprocessing.text", "Tokenizer"): _TokenizerState,
+        ("keras.preprocessing.text", "Tokenizer"): _TokenizerState,
+        ("collections", "OrderedDict"): OrderedDict,
+        ("collections", "defaultdict"): defaultdict,
+        ("builtins", "int"): int,
+    }
 
     def find_class(self, module, name):
         try:
@@ -103,7 +105,7 @@ class ToxicityClassifier:
         for r, s in enumerate(seqs):
             s = s[-MAXLEN:]
             if s:
-                x[r, MAXLEN - len(s):] = s
+                x[r, MAXLEN - len(s) :] = s
         return x
 
     @staticmethod
@@ -118,8 +120,8 @@ class ToxicityClassifier:
         out = np.empty((n, steps, units), np.float32)
         for t in range(steps):
             z = xw[:, t] + h @ rec
-            i, f = _sigmoid(z[:, :units]), _sigmoid(z[:, units:2 * units])
-            g, o = np.tanh(z[:, 2 * units:3 * units]), _sigmoid(z[:, 3 * units:])
+            i, f = _sigmoid(z[:, :units]), _sigmoid(z[:, units : 2 * units])
+            g, o = np.tanh(z[:, 2 * units : 3 * units]), _sigmoid(z[:, 3 * units :])
             c = f * c + i * g
             h = o * np.tanh(c)
             out[:, t] = h

@@ -171,8 +171,9 @@ def classify_error(exc: BaseException) -> str:
         return "bad_request"
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError)):
         return "connection"
-    if isinstance(exc, (json.JSONDecodeError, openai.APIResponseValidationError, ValueError, KeyError,
-                        AttributeError, TypeError)):
+    if isinstance(
+        exc, (json.JSONDecodeError, openai.APIResponseValidationError, ValueError, KeyError, AttributeError, TypeError)
+    ):
         return "invalid_response"
     if isinstance(exc, ConfigError):
         return "config"
@@ -197,7 +198,7 @@ def retry_after_s(exc: BaseException, cap: float = 60.0) -> float | None:
 
 def backoff_s(attempt: int, base: float = 0.5, cap: float = 20.0) -> float:
     """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
-    return random.uniform(0, min(cap, base * (2 ** attempt)))
+    return random.uniform(0, min(cap, base * (2**attempt)))
 
 
 def no_keepalive_http_client():
@@ -219,7 +220,9 @@ def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
     elif isinstance(prompt, list) and all(isinstance(m, dict) and "role" in m for m in prompt):
         msgs = [dict(m) for m in prompt]
     else:
-        raise WorkbenchError(f"a prompt must be a string or a list of {{'role', 'content'}} messages, got {type(prompt).__name__}")
+        raise WorkbenchError(
+            f"a prompt must be a string or a list of {{'role', 'content'}} messages, got {type(prompt).__name__}"
+        )
     if system is not None and not any(m["role"] == "system" for m in msgs):
         msgs.insert(0, {"role": "system", "content": system})
     return msgs
@@ -237,8 +240,14 @@ def _tokens_or_bound(kind: EndpointKind, ep: Endpoint, model: str, text: str) ->
 class LLMClient:
     """Async client over the configured endpoints. Create one per event loop (the facade does)."""
 
-    def __init__(self, cache: str = "use", max_retries: int = 4, timeout_s: float | None = None,
-                 stream: bool = True, backoff_base_s: float = 0.5):
+    def __init__(
+        self,
+        cache: str = "use",
+        max_retries: int = 4,
+        timeout_s: float | None = None,
+        stream: bool = True,
+        backoff_base_s: float = 0.5,
+    ):
         if cache not in CACHE_MODES:
             raise ConfigError(f"cache mode must be one of {CACHE_MODES}, got {cache!r}")
         self.cache_mode = cache
@@ -262,9 +271,17 @@ class LLMClient:
         return self._clients[key]
 
     # -- one call
-    async def achat(self, prompt: str | Messages, model: str = "local", *, system: str | None = None,
-                    repeat: int = 0, cache: str | None = None, on_delta: Callable[[str], Any] | None = None,
-                    **params) -> ChatRecord:
+    async def achat(
+        self,
+        prompt: str | Messages,
+        model: str = "local",
+        *,
+        system: str | None = None,
+        repeat: int = 0,
+        cache: str | None = None,
+        on_delta: Callable[[str], Any] | None = None,
+        **params,
+    ) -> ChatRecord:
         """One chat completion as a :class:`ChatRecord`. Raises only for configuration errors.
 
         ``on_delta(text)`` receives the streamed pieces as they arrive (a cache hit delivers the whole text
@@ -281,8 +298,15 @@ class LLMClient:
                 box["record"] = rec
         return rec
 
-    async def _achat(self, messages: Messages, model: str, repeat: int, cache: str | None,
-                     on_delta: Callable[[str], Any] | None, params: dict) -> ChatRecord:
+    async def _achat(
+        self,
+        messages: Messages,
+        model: str,
+        repeat: int,
+        cache: str | None,
+        on_delta: Callable[[str], Any] | None,
+        params: dict,
+    ) -> ChatRecord:
         ep, model_name, kind = resolve(model)
         mode = cache or self.cache_mode
         if mode not in CACHE_MODES:
@@ -313,9 +337,17 @@ class LLMClient:
             store.put(key, rec.to_dict())
         return rec
 
-    async def _call_with_retries(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
-                                 params: dict, on_delta: Callable[[str], Any] | None = None,
-                                 reconnect: Callable[[], Any] | None = None) -> ChatRecord:
+    async def _call_with_retries(
+        self,
+        client,
+        ep: Endpoint,
+        kind: EndpointKind,
+        model: str,
+        messages: Messages,
+        params: dict,
+        on_delta: Callable[[str], Any] | None = None,
+        reconnect: Callable[[], Any] | None = None,
+    ) -> ChatRecord:
         limiter = self.limiter(ep)
         delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
 
@@ -326,15 +358,19 @@ class LLMClient:
 
         timeout = self.timeout_s or ep.timeout_s
         t_call = t_queue = time.perf_counter()
-        rec = ChatRecord(endpoint=ep.name, model=model,  # a key in extra_headers must not reach the cache or a span
-                         params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}))
+        rec = ChatRecord(
+            endpoint=ep.name,
+            model=model,  # a key in extra_headers must not reach the cache or a span
+            params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}),
+        )
         tab = CURRENT_TAB.get()
         for attempt in range(self.max_retries + 1):
             held = self._hold(tab, ep, kind, model, messages, params)
             if held is None:  # the budget cannot cover this attempt: it is not sent
                 rec.error = rec.error or "budget"
-                rec.error_message = (f"{rec.error_message}; " if rec.error_message else "") + \
-                    "attempt not sent: the budget cannot cover its upper bound"
+                rec.error_message = (
+                    f"{rec.error_message}; " if rec.error_message else ""
+                ) + "attempt not sent: the budget cannot cover its upper bound"
                 break
             rec.attempts = attempt + 1
             await limiter.acquire()
@@ -346,8 +382,9 @@ class LLMClient:
             t_attempt = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout):
-                    await self._call_once(client, ep, kind, model, messages, params, rec,
-                                          tap if on_delta else None, seen)
+                    await self._call_once(
+                        client, ep, kind, model, messages, params, rec, tap if on_delta else None, seen
+                    )
                 rec.error = rec.error_message = None
             except asyncio.CancelledError:
                 await limiter.release("cancelled")
@@ -379,8 +416,9 @@ class LLMClient:
         return rec
 
     @staticmethod
-    def _hold(tab: Tab | None, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
-              params: dict) -> int | None:
+    def _hold(
+        tab: Tab | None, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages, params: dict
+    ) -> int | None:
         """Reserve one attempt's upper bound on the current row's tab (0 without a tab, a limit or a price);
         None when its budget cannot cover it."""
         if tab is None or tab.budget.limit is None:
@@ -392,8 +430,17 @@ class LLMClient:
         return tab.hold(to_nano(need, up=True))
 
     @staticmethod
-    async def _charge(tab: Tab | None, held: int, ep: Endpoint, kind: EndpointKind, model: str,
-                      messages: Messages, rec: ChatRecord, seen: dict, failed: bool) -> None:
+    async def _charge(
+        tab: Tab | None,
+        held: int,
+        ep: Endpoint,
+        kind: EndpointKind,
+        model: str,
+        messages: Messages,
+        rec: ChatRecord,
+        seen: dict,
+        failed: bool,
+    ) -> None:
         """Count one attempt: a successful one costs what ``_call_once`` priced; a failed one its reported usage,
         else (the answer had begun, usage never came) its prompt and the text received, counted offline; one that
         got no answer costs nothing. Added to ``rec.cost_usd`` and charged to the row's tab."""
@@ -419,9 +466,18 @@ class LLMClient:
         if tab is not None:
             await tab.charge(held, cost)
 
-    async def _call_once(self, client, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages,
-                         params: dict, rec: ChatRecord, on_delta: Callable[[str], Any] | None = None,
-                         seen: dict | None = None) -> None:
+    async def _call_once(
+        self,
+        client,
+        ep: Endpoint,
+        kind: EndpointKind,
+        model: str,
+        messages: Messages,
+        params: dict,
+        rec: ChatRecord,
+        on_delta: Callable[[str], Any] | None = None,
+        seen: dict | None = None,
+    ) -> None:
         t0 = time.perf_counter()
         ttft = None
         usage = None
@@ -433,8 +489,7 @@ class LLMClient:
         params = {k: v for k, v in params.items() if k != "stream"}
         if stream:
             kwargs = {"stream_options": {"include_usage": True}}
-            resp = await client.chat.completions.create(model=model, messages=messages, stream=True,
-                                                        **kwargs, **params)
+            resp = await client.chat.completions.create(model=model, messages=messages, stream=True, **kwargs, **params)
             seen["opened"] = True
             async for chunk in resp:
                 if chunk.choices:
@@ -480,9 +535,16 @@ class LLMClient:
         rec.cost_usd = cost_from_price(kind.price(ep, model), pt, ct)
         rec.compute_s = latency if kind.local_compute else None
 
-    async def achat_many(self, prompts: Sequence[str | Messages], model: str = "local", *,
-                         system: str | None = None, repeats: int = 1, progress: bool | None = None,
-                         **params) -> list[ChatRecord]:
+    async def achat_many(
+        self,
+        prompts: Sequence[str | Messages],
+        model: str = "local",
+        *,
+        system: str | None = None,
+        repeats: int = 1,
+        progress: bool | None = None,
+        **params,
+    ) -> list[ChatRecord]:
         """Run many prompts concurrently (bounded by each endpoint's limiter); one record per
         (prompt, repeat), in input order (prompt-major). Never loses a row."""
         settings().resolve_model(model)  # fail fast on a bad model spec, before any row runs
@@ -496,9 +558,14 @@ class LLMClient:
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a row never escapes as an exception
-                out[i] = ChatRecord(endpoint=model.split(":")[0], model=model, params=mask_secret_fields(dict(params)),
-                                    repeat=r, error=classify_error(exc),
-                                    error_message=scrub(f"{type(exc).__name__}: {exc}"))
+                out[i] = ChatRecord(
+                    endpoint=model.split(":")[0],
+                    model=model,
+                    params=mask_secret_fields(dict(params)),
+                    repeat=r,
+                    error=classify_error(exc),
+                    error_message=scrub(f"{type(exc).__name__}: {exc}"),
+                )
             finally:
                 if bar is not None:
                     bar.update(1)
@@ -532,7 +599,9 @@ class _LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if threading.current_thread() is self.thread:
-            raise WorkbenchError("sync workbench calls cannot be made from the workbench loop thread; await the a* variant")
+            raise WorkbenchError(
+                "sync workbench calls cannot be made from the workbench loop thread; await the a* variant"
+            )
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
@@ -557,8 +626,17 @@ def default_client(cache: str = "use", max_retries: int = 4, timeout_s: float | 
     return _DEFAULT_CLIENTS[key]
 
 
-def chat(prompt: str | Messages, model: str = "local", *, system: str | None = None, cache: str = "use",
-         repeat: int = 0, max_retries: int = 4, timeout_s: float | None = None, **params) -> ChatRecord:
+def chat(
+    prompt: str | Messages,
+    model: str = "local",
+    *,
+    system: str | None = None,
+    cache: str = "use",
+    repeat: int = 0,
+    max_retries: int = 4,
+    timeout_s: float | None = None,
+    **params,
+) -> ChatRecord:
     """One chat call, synchronously. ``params`` are generation params (temperature, max_tokens, seed...).
 
     >>> import workbench as wb
@@ -569,10 +647,20 @@ def chat(prompt: str | Messages, model: str = "local", *, system: str | None = N
     return run_sync(client.achat(prompt, model, system=system, repeat=repeat, **params))
 
 
-def chat_many(prompts: Iterable[str | Messages], model: str = "local", *, system: str | None = None,
-              cache: str = "use", repeats: int = 1, max_retries: int = 4, timeout_s: float | None = None,
-              progress: bool | None = None, **params) -> list[ChatRecord]:
+def chat_many(
+    prompts: Iterable[str | Messages],
+    model: str = "local",
+    *,
+    system: str | None = None,
+    cache: str = "use",
+    repeats: int = 1,
+    max_retries: int = 4,
+    timeout_s: float | None = None,
+    progress: bool | None = None,
+    **params,
+) -> list[ChatRecord]:
     """Many chat calls concurrently; exactly one :class:`ChatRecord` per prompt × repeat, in order."""
     client = default_client(cache, max_retries, timeout_s)
-    return run_sync(client.achat_many(list(prompts), model, system=system, repeats=repeats,
-                                      progress=progress, **params))
+    return run_sync(
+        client.achat_many(list(prompts), model, system=system, repeats=repeats, progress=progress, **params)
+    )

@@ -72,7 +72,7 @@ class MiniLMEmbedder:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc="embed", unit="batch", leave=False)
-        return np.concatenate([self._batch(texts[i:i + self.batch_size]) for i in batches])
+        return np.concatenate([self._batch(texts[i : i + self.batch_size]) for i in batches])
 
 
 class EndpointEmbedder:
@@ -92,7 +92,7 @@ class EndpointEmbedder:
             texts = [texts]
         rows: list[list[float]] = []
         for i in range(0, len(texts), self.batch_size):
-            resp = self._client.embeddings.create(model=self.model, input=list(texts[i:i + self.batch_size]))
+            resp = self._client.embeddings.create(model=self.model, input=list(texts[i : i + self.batch_size]))
             rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         arr = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
         self.dim = arr.shape[1] if len(arr) else self.dim
@@ -126,7 +126,7 @@ class EmbeddingCache(SqliteStore):
     def _lookup(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for i in range(0, len(shas), 500):
-            part = shas[i:i + 500]
+            part = shas[i : i + 500]
             q = f"SELECT sha, vec FROM vectors WHERE model = ? AND sha IN ({','.join('?' * len(part))})"
             for sha, blob in self._run(lambda c, q=q, part=part: c.execute(q, [model, *part]).fetchall()):
                 found[sha] = np.frombuffer(blob, dtype=np.float32)
@@ -144,7 +144,9 @@ class EmbeddingCache(SqliteStore):
 
         self._run(write)
 
-    def embed(self, texts: list[str], model: str = OFFLINE_MODEL, progress: bool | None = None) -> tuple[np.ndarray, int]:
+    def embed(
+        self, texts: list[str], model: str = OFFLINE_MODEL, progress: bool | None = None
+    ) -> tuple[np.ndarray, int]:
         """(vectors, how many were computed now)."""
         import hashlib
 
@@ -153,8 +155,12 @@ class EmbeddingCache(SqliteStore):
         todo_texts = list({s: t for s, t in zip(shas, texts, strict=True) if s not in found}.items())
         if todo_texts:
             vecs = embed([t for _, t in todo_texts], model=model, progress=progress)
-            self._store([(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs, strict=True)])
+            self._store(
+                [(model, sha, v.astype(np.float32).tobytes()) for (sha, _), v in zip(todo_texts, vecs, strict=True)]
+            )
             found.update({sha: v for (sha, _), v in zip(todo_texts, vecs, strict=True)})
         dim = len(next(iter(found.values()))) if found else DIM
-        return (np.stack([found[s] for s in shas]).astype(np.float32) if shas else np.zeros((0, dim), np.float32),
-                len(todo_texts))
+        return (
+            np.stack([found[s] for s in shas]).astype(np.float32) if shas else np.zeros((0, dim), np.float32),
+            len(todo_texts),
+        )

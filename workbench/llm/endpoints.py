@@ -51,8 +51,10 @@ class EndpointKind:
     def check(self, ep: Endpoint) -> None:
         """Raise :class:`ConfigError` when ``ep``'s data cannot work for this kind."""
         if not ep.base_url:
-            raise ConfigError(f"endpoint '{ep.name}'{_where(ep)} has no base_url: set it in workbench.toml "
-                              f"(e.g. base_url = \"http://127.0.0.1:8000/v1\") or the environment")
+            raise ConfigError(
+                f"endpoint '{ep.name}'{_where(ep)} has no base_url: set it in workbench.toml "
+                f'(e.g. base_url = "http://127.0.0.1:8000/v1") or the environment'
+            )
 
     def base_url(self, ep: Endpoint, model: str | None = None) -> str:
         self.check(ep)
@@ -147,8 +149,13 @@ class AzureKind(EndpointKind):
     def client(self, ep: Endpoint, base_url: str) -> openai.AsyncOpenAI:
         if not ep.api_version:
             raise ConfigError("endpoint 'azure' needs OPENAI_API_VERSION (e.g. export OPENAI_API_VERSION=2024-10-21)")
-        return openai.AsyncAzureOpenAI(azure_endpoint=base_url, api_version=ep.api_version, api_key=ep.api_key(),
-                                       max_retries=0, timeout=ep.timeout_s)
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=base_url,
+            api_version=ep.api_version,
+            api_key=ep.api_key(),
+            max_retries=0,
+            timeout=ep.timeout_s,
+        )
 
     def auth_headers(self, ep: Endpoint) -> dict[str, str]:
         return {"api-key": ep.api_key()}
@@ -188,8 +195,9 @@ def kind_of(ep: Endpoint) -> EndpointKind:
     _load()
     kind = ENDPOINT_KINDS.get(ep.kind)
     if kind is None:
-        raise ConfigError(f"endpoint '{ep.name}'{_where(ep)}: kind '{ep.kind}' unknown; one of "
-                          f"{sorted(ENDPOINT_KINDS)}")
+        raise ConfigError(
+            f"endpoint '{ep.name}'{_where(ep)}: kind '{ep.kind}' unknown; one of {sorted(ENDPOINT_KINDS)}"
+        )
     return kind
 
 

@@ -121,7 +121,7 @@ def llama_cpp_source() -> Path:
             members = []
             for m in tf.getmembers():
                 if m.name.startswith(top + "vendor/llama.cpp/"):
-                    m.name = m.name[len(top):]
+                    m.name = m.name[len(top) :]
                     members.append(m)
             tf.extractall(tmp, members=members, filter="data")
         shutil.rmtree(src, ignore_errors=True)
@@ -148,9 +148,11 @@ def _run_with_progress(cmd: list[str], logfile: Path, label: str) -> None:
             print(file=sys.stderr)
     if rc != 0:
         tail = "".join(logfile.read_text(errors="replace").splitlines(keepends=True)[-30:])
-        raise SetupError(f"{label} failed (exit {rc}); full log: {logfile}\n{tail}\n"
-                         f"fix: install cmake and a C++ compiler (Debian: apt-get install cmake g++), or point "
-                         f"WORKBENCH_LLAMA_SERVER at an existing llama-server binary")
+        raise SetupError(
+            f"{label} failed (exit {rc}); full log: {logfile}\n{tail}\n"
+            f"fix: install cmake and a C++ compiler (Debian: apt-get install cmake g++), or point "
+            f"WORKBENCH_LLAMA_SERVER at an existing llama-server binary"
+        )
 
 
 def build_server_binary(jobs: int = 2) -> Path:
@@ -162,18 +164,23 @@ def build_server_binary(jobs: int = 2) -> Path:
         if out.is_file():
             return out
         if not shutil.which("cmake"):
-            raise SetupError("cmake is not installed: `apt-get install cmake g++` (or `pip install cmake`), "
-                             "or set WORKBENCH_LLAMA_SERVER to an existing llama-server")
+            raise SetupError(
+                "cmake is not installed: `apt-get install cmake g++` (or `pip install cmake`), "
+                "or set WORKBENCH_LLAMA_SERVER to an existing llama-server"
+            )
         src = llama_cpp_source()
         work = build_dir() / "build"
         logfile = build_dir() / "build.log"
         work.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        log(f"building llama-server from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} (once; a few minutes). "
-            f"log: {logfile}")
+        log(
+            f"building llama-server from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} (once; a few minutes). "
+            f"log: {logfile}"
+        )
         _run_with_progress(["cmake", "-S", str(src), "-B", str(work), *CMAKE_FLAGS], logfile, "configure")
-        _run_with_progress(["cmake", "--build", str(work), "--target", "llama-server", f"-j{jobs}"],
-                           logfile, "build llama-server")
+        _run_with_progress(
+            ["cmake", "--build", str(work), "--target", "llama-server", f"-j{jobs}"], logfile, "build llama-server"
+        )
         built = work / "bin" / "llama-server"
         if not built.is_file():
             raise SetupError(f"the build finished but {built} is missing; see {logfile}")
@@ -202,8 +209,9 @@ def find_server_binary(build: bool = True) -> Path:
     if cached.is_file():
         return cached
     if not build:
-        raise SetupError("no llama-server found: run `workbench doctor --fix` (builds it once) or set "
-                         "WORKBENCH_LLAMA_SERVER")
+        raise SetupError(
+            "no llama-server found: run `workbench doctor --fix` (builds it once) or set WORKBENCH_LLAMA_SERVER"
+        )
     return build_server_binary()
 
 
@@ -234,8 +242,21 @@ class ServerOptions:
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
     def args(self, model: Path, port: int) -> list[str]:
-        a = ["-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(self.parallel),
-             "-c", str(self.ctx), "--alias", self.alias, "--no-webui"]
+        a = [
+            "-m",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-np",
+            str(self.parallel),
+            "-c",
+            str(self.ctx),
+            "--alias",
+            self.alias,
+            "--no-webui",
+        ]
         a += plan_threads(self.threads).args()  # None: [local] threads or the rule; 0: llama.cpp's default
         for path in self.lora:
             a += ["--lora", str(path)]
@@ -270,8 +291,9 @@ class ServerHandle:
         stop_process(self.supervisor or self.pid, timeout)
 
 
-def start_server(options: ServerOptions | None = None, port: int | None = None,
-                 startup_timeout_s: float = 120.0) -> ServerHandle:
+def start_server(
+    options: ServerOptions | None = None, port: int | None = None, startup_timeout_s: float = 120.0
+) -> ServerHandle:
     """Start a private llama-server (owned by this process, not shared) on 127.0.0.1 and wait for ``/health``.
 
     On failure raises SetupError with the tail of the server log. Shared use goes through :func:`ensure_server`.
@@ -284,8 +306,9 @@ def start_server(options: ServerOptions | None = None, port: int | None = None,
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
         try:
-            proc = start_service(_with_port(cmd, p), f"http://127.0.0.1:{p}", log_path,
-                                 timeout_s=startup_timeout_s, what="llama-server")
+            proc = start_service(
+                _with_port(cmd, p), f"http://127.0.0.1:{p}", log_path, timeout_s=startup_timeout_s, what="llama-server"
+            )
         except ServiceError as e:
             if port is None and "bind" in log_tail(log_path).lower() and attempt < 2:
                 continue
@@ -296,7 +319,7 @@ def start_server(options: ServerOptions | None = None, port: int | None = None,
 
 def _with_port(cmd: list[str], port: int) -> list[str]:
     i = cmd.index("--port")
-    return [*cmd[:i + 1], str(port), *cmd[i + 2:]]
+    return [*cmd[: i + 1], str(port), *cmd[i + 2 :]]
 
 
 # ---------------------------------------------------------------- the shared server (a managed service)
@@ -339,15 +362,26 @@ def _service_lock(key: str):
 
 
 def _handle(state: dict) -> ServerHandle:
-    return ServerHandle(pid=state.get("pid") or -1, port=state["port"], log_path=state.get("log_path", ""),
-                        options_key=state.get("options_key", ""), supervisor=state.get("supervisor") or 0)
+    return ServerHandle(
+        pid=state.get("pid") or -1,
+        port=state["port"],
+        log_path=state.get("log_path", ""),
+        options_key=state.get("options_key", ""),
+        supervisor=state.get("supervisor") or 0,
+    )
 
 
 def _spec(options: ServerOptions, port: int) -> ServiceSpec:
     cmd = [str(find_server_binary()), *options.args(model_path(), port)]
-    return ServiceSpec(cmd=cmd, port=port, log=str(run_dir() / f"llama-server-{port}.log"),
-                       state=str(_state_path(options.key())), leases=str(_lease_dir(options.key())),
-                       idle_s=idle_s(), info={"options_key": options.key(), "options": asdict(options)})
+    return ServiceSpec(
+        cmd=cmd,
+        port=port,
+        log=str(run_dir() / f"llama-server-{port}.log"),
+        state=str(_state_path(options.key())),
+        leases=str(_lease_dir(options.key())),
+        idle_s=idle_s(),
+        info={"options_key": options.key(), "options": asdict(options)},
+    )
 
 
 def _bring_up(state_file: Path, new_spec) -> ServerHandle:
@@ -412,8 +446,10 @@ def revive_url(url: str) -> bool:
                 return True
             with _service_lock(key):
                 take_lease(_lease_dir(key))
-                _SERVERS[key] = _bring_up(state_file, lambda port, s=state["spec"]: ServiceSpec(
-                    **{**s, "port": port, "cmd": _with_port(s["cmd"], port)}))
+                _SERVERS[key] = _bring_up(
+                    state_file,
+                    lambda port, s=state["spec"]: ServiceSpec(**{**s, "port": port, "cmd": _with_port(s["cmd"], port)}),
+                )
             return True
     return False
 
@@ -439,8 +475,10 @@ class ServiceStatus:
 
     def line(self) -> str:
         who = f"pid {self.pid}, supervisor {self.supervisor}" if self.status in ("ready", "starting") else ""
-        return (f"{self.status:<8} {self.url}  {who}  clients {len(self.clients)} {self.clients}  "
-                f"restarts {self.restarts}  options {self.key}  log {self.log}")
+        return (
+            f"{self.status:<8} {self.url}  {who}  clients {len(self.clients)} {self.clients}  "
+            f"restarts {self.restarts}  options {self.key}  log {self.log}"
+        )
 
 
 def server_status() -> list[ServiceStatus]:
@@ -454,9 +492,18 @@ def server_status() -> list[ServiceStatus]:
         status = state.get("status", "ready")
         if status in ("ready", "starting") and not pid_alive(state.get("supervisor") or -1):
             status = "dead"
-        out.append(ServiceStatus(key, status, f"http://127.0.0.1:{state['port']}/v1", state.get("pid"),
-                                 state.get("supervisor"), live_leases(_lease_dir(key)), state.get("restarts", 0),
-                                 state.get("log_path", "")))
+        out.append(
+            ServiceStatus(
+                key,
+                status,
+                f"http://127.0.0.1:{state['port']}/v1",
+                state.get("pid"),
+                state.get("supervisor"),
+                live_leases(_lease_dir(key)),
+                state.get("restarts", 0),
+                state.get("log_path", ""),
+            )
+        )
     return out
 
 
@@ -525,13 +572,18 @@ def _route(model: str | None) -> tuple[ServerOptions, dict]:
     reg = adapters()
     names = list(reg)  # registration order: ids stay stable when adapters are added
     if model not in (None, "", LOCAL_MODEL) and model not in reg:
-        raise ConfigError(f"unknown local model '{model}': known are {[LOCAL_MODEL, *names]} "
-                          f"(fine-tuned adapters register as local:ft-...)")
+        raise ConfigError(
+            f"unknown local model '{model}': known are {[LOCAL_MODEL, *names]} "
+            f"(fine-tuned adapters register as local:ft-...)"
+        )
     if not names:
         return ServerOptions(), {}
     stamp = ";".join(f"{reg[n]}:{Path(reg[n]).stat().st_mtime_ns}" for n in names)
-    options = ServerOptions(lora=[reg[n] for n in names], extra_args=["--lora-init-without-apply"],
-                            stamp=hashlib.sha256(stamp.encode()).hexdigest()[:12])
+    options = ServerOptions(
+        lora=[reg[n] for n in names],
+        extra_args=["--lora-init-without-apply"],
+        stamp=hashlib.sha256(stamp.encode()).hexdigest()[:12],
+    )
     # every adapter's scale explicitly: an empty list would let a reused slot keep the previous request's adapter
     return options, {"lora": [{"id": i, "scale": 1.0 if n == model else 0.0} for i, n in enumerate(names)]}
 
@@ -565,8 +617,10 @@ class LocalKind(EndpointKind):
                 revive_url(url)
                 _CLAIMED.add(url)
             if model not in (None, "", LOCAL_MODEL):
-                raise ConfigError(f"local:{model} is a LoRA adapter, served only by the embedded server the "
-                                  f"workbench starts; unset WORKBENCH_LOCAL_BASE_URL ({url}) to use it")
+                raise ConfigError(
+                    f"local:{model} is a LoRA adapter, served only by the embedded server the "
+                    f"workbench starts; unset WORKBENCH_LOCAL_BASE_URL ({url}) to use it"
+                )
             return CallTarget(url.rstrip("/") if url.rstrip("/").endswith("/v1") else url.rstrip("/") + "/v1")
         options, extra = _route(model)
         return CallTarget(ensure_server(options).base_url, extra)
@@ -576,8 +630,13 @@ class LocalKind(EndpointKind):
 
         from .client import no_keepalive_http_client
 
-        return openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=ep.timeout_s,
-                                  http_client=no_keepalive_http_client())
+        return openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key="not-needed",
+            max_retries=0,
+            timeout=ep.timeout_s,
+            http_client=no_keepalive_http_client(),
+        )
 
     def sync_client(self, ep):
         import openai
@@ -640,5 +699,6 @@ def serve_foreground(port: int = 8080, options: ServerOptions | None = None) -> 
     require_free_port(port, what="workbench serve")
     cmd = [str(find_server_binary()), *options.args(model_path(), port)]
     url = f"http://127.0.0.1:{port}"
-    return run_foreground(cmd, url=url, what="llama-server",
-                          on_ready=lambda: log(f"serving {options.alias} at {url}/v1 (Ctrl-C to stop)"))
+    return run_foreground(
+        cmd, url=url, what="llama-server", on_ready=lambda: log(f"serving {options.alias} at {url}/v1 (Ctrl-C to stop)")
+    )

@@ -80,9 +80,13 @@ def price_for(endpoint: Endpoint, model: str) -> dict[str, float] | None:
         return {"input": float(row["input"]), "output": float(row["output"])}
     if (endpoint.name, model) not in _warned:
         _warned.add((endpoint.name, model))
-        warnings.warn(f"no price for {endpoint.name}:{model}: its cost is {UNPRICED!r} (not 0) and a budget cannot "
-                      f"be held; add [prices.\"{model}\"] input = ... output = ... (USD per 1M tokens) to "
-                      f"workbench.toml", UnpricedModelWarning, stacklevel=2)
+        warnings.warn(
+            f"no price for {endpoint.name}:{model}: its cost is {UNPRICED!r} (not 0) and a budget cannot "
+            f'be held; add [prices."{model}"] input = ... output = ... (USD per 1M tokens) to '
+            f"workbench.toml",
+            UnpricedModelWarning,
+            stacklevel=2,
+        )
     return None
 
 
@@ -98,7 +102,9 @@ def format_usd(usd: float | None, digits: int = 4) -> str:
     return UNPRICED if usd is None else f"${usd:.{digits}f}"
 
 
-def cost_from_price(p: dict[str, float] | None, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+def cost_from_price(
+    p: dict[str, float] | None, prompt_tokens: int | None, completion_tokens: int | None
+) -> float | None:
     """USD for the token counts at price ``p`` (USD per 1M tokens), or None when there is no price."""
     if p is None:
         return None
@@ -153,8 +159,11 @@ def _cl100k():
 
 def tokenize_remote(root_url: str, text: str, timeout: float = 10.0) -> int:
     """Exact count from a llama-server ``/tokenize`` endpoint."""
-    req = urllib.request.Request(f"{root_url}/tokenize", data=json.dumps({"content": text}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{root_url}/tokenize",
+        data=json.dumps({"content": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return len(json.loads(r.read())["tokens"])
 

@@ -84,8 +84,12 @@ def machine() -> Machine:
     """The current machine, as :func:`choose_threads` sees it."""
     cpus = _allowed_cpus()
     load = load_average()
-    return Machine(logical=os.cpu_count() or len(cpus), allowed=len(cpus), physical=physical_cores(cpus),
-                   load1=load[0] if load else None)
+    return Machine(
+        logical=os.cpu_count() or len(cpus),
+        allowed=len(cpus),
+        physical=physical_cores(cpus),
+        load1=load[0] if load else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,11 @@ class ThreadPlan:
 
     def describe(self) -> str:
         m = self.machine
-        who = (f"{self.threads} generation / {self.threads_batch} batch threads" if self.threads
-               else "llama.cpp's default threads (one per physical core)")
+        who = (
+            f"{self.threads} generation / {self.threads_batch} batch threads"
+            if self.threads
+            else "llama.cpp's default threads (one per physical core)"
+        )
         return f"{who} ({self.source}; {m.physical} physical cores of {m.logical} CPUs, {m.allowed} allowed)"
 
 
@@ -145,10 +152,15 @@ def configured_threads() -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     toml = s.project_dir / "workbench.toml"
-    where = ("WORKBENCH_LOCAL_THREADS" if os.environ.get("WORKBENCH_LOCAL_THREADS") is not None
-             else f"{toml}{_line_of(toml, 'local', 'threads')}: [local] threads")
-    raise ConfigError(f"{where} must be a whole number >= 0 ([local] threads: 0 means llama.cpp's default, "
-                      f"N uses N threads), got {value!r}")
+    where = (
+        "WORKBENCH_LOCAL_THREADS"
+        if os.environ.get("WORKBENCH_LOCAL_THREADS") is not None
+        else f"{toml}{_line_of(toml, 'local', 'threads')}: [local] threads"
+    )
+    raise ConfigError(
+        f"{where} must be a whole number >= 0 ([local] threads: 0 means llama.cpp's default, "
+        f"N uses N threads), got {value!r}"
+    )
 
 
 def plan_threads(threads: int | None = None, m: Machine | None = None) -> ThreadPlan:

@@ -15,6 +15,23 @@ from .harvest import Harvest, flagged_traces, harvest
 from .notify import NOTIFIERS, register_notifier
 from .rules import Monitor, Rule, RuleSet, load_rules, parse_rules
 
-__all__ = ["METRICS", "NOTIFIERS", "Harvest", "Monitor", "Rule", "RuleSet", "collect_traces", "dashboard", "drift",
-           "flagged_traces", "harvest", "load_rules", "metric_value", "parse_duration", "parse_rules",
-           "register_notifier", "score_sample", "windowed"]
+__all__ = [
+    "METRICS",
+    "NOTIFIERS",
+    "Harvest",
+    "Monitor",
+    "Rule",
+    "RuleSet",
+    "collect_traces",
+    "dashboard",
+    "drift",
+    "flagged_traces",
+    "harvest",
+    "load_rules",
+    "metric_value",
+    "parse_duration",
+    "parse_rules",
+    "register_notifier",
+    "score_sample",
+    "windowed",
+]

@@ -21,8 +21,20 @@ import pandas as pd
 from .. import tags as T
 from ..errors import ConfigError
 
-COLUMNS = ["trace_id", "time", "latency_s", "ttft_s", "prompt_tokens", "completion_tokens", "cost_usd", "error",
-           "error_class", "request", "response", "config_run_id"]
+COLUMNS = [
+    "trace_id",
+    "time",
+    "latency_s",
+    "ttft_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "error",
+    "error_class",
+    "request",
+    "response",
+    "config_run_id",
+]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -57,8 +69,14 @@ def collect_traces(experiment: str, since: float | datetime | None = None, max_r
     if since is not None:
         ts = since.timestamp() if isinstance(since, datetime) else float(since)
         flt = f"trace.timestamp_ms > {int(ts * 1000)}"
-    traces = mlflow.search_traces(locations=[exp.experiment_id], filter_string=flt, max_results=max_results,
-                                  return_type="list", include_spans=False, flush=True)
+    traces = mlflow.search_traces(
+        locations=[exp.experiment_id],
+        filter_string=flt,
+        max_results=max_results,
+        return_type="list",
+        include_spans=False,
+        flush=True,
+    )
     rows = []
     for t in traces:
         info, tags = t.info, t.info.tags or {}
@@ -68,16 +86,22 @@ def collect_traces(experiment: str, since: float | datetime | None = None, max_r
             lat = info.execution_duration / 1000
         err_class = tags.get(T.TRACE_ERROR)
         state = str(getattr(info.state, "value", info.state))
-        rows.append({
-            "trace_id": info.trace_id,
-            "time": pd.Timestamp(info.request_time, unit="ms", tz="UTC"),
-            "latency_s": lat, "ttft_s": _num(tags, T.TRACE_TTFT),
-            "prompt_tokens": usage.get("input_tokens", _num(tags, T.TRACE_PROMPT_TOKENS)),
-            "completion_tokens": usage.get("output_tokens", _num(tags, T.TRACE_COMPLETION_TOKENS)),
-            "cost_usd": _num(tags, T.TRACE_COST),
-            "error": bool(err_class) or state == "ERROR", "error_class": err_class or ("error" if state == "ERROR" else None),
-            "request": info.request_preview, "response": info.response_preview,
-            "config_run_id": (info.trace_metadata or {}).get(T.CONFIG_RUN_ID)})
+        rows.append(
+            {
+                "trace_id": info.trace_id,
+                "time": pd.Timestamp(info.request_time, unit="ms", tz="UTC"),
+                "latency_s": lat,
+                "ttft_s": _num(tags, T.TRACE_TTFT),
+                "prompt_tokens": usage.get("input_tokens", _num(tags, T.TRACE_PROMPT_TOKENS)),
+                "completion_tokens": usage.get("output_tokens", _num(tags, T.TRACE_COMPLETION_TOKENS)),
+                "cost_usd": _num(tags, T.TRACE_COST),
+                "error": bool(err_class) or state == "ERROR",
+                "error_class": err_class or ("error" if state == "ERROR" else None),
+                "request": info.request_preview,
+                "response": info.response_preview,
+                "config_run_id": (info.trace_metadata or {}).get(T.CONFIG_RUN_ID),
+            }
+        )
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values("time", ignore_index=True)
 
@@ -137,10 +161,13 @@ METRICS: dict[str, Callable[[pd.DataFrame, float], float]] = {
     "latency_p50": lambda d, w: _p(50)(d["latency_s"][~d["error"].astype(bool)]),
     "latency_p95": lambda d, w: _p(95)(d["latency_s"][~d["error"].astype(bool)]),
     "ttft_p95": lambda d, w: _p(95)(d["ttft_s"]),
-    "tokens_per_hour": lambda d, w: float(np.nansum(d[["prompt_tokens", "completion_tokens"]].to_numpy(float)))
-    / w * 3600,
+    "tokens_per_hour": lambda d, w: (
+        float(np.nansum(d[["prompt_tokens", "completion_tokens"]].to_numpy(float))) / w * 3600
+    ),
     "cost_per_hour": lambda d, w: float(np.nansum(d["cost_usd"].to_numpy(float))) / w * 3600,
-    "groundedness": lambda d, w: float(d["groundedness"].mean()) if "groundedness" in d and d["groundedness"].notna().any() else math.nan,
+    "groundedness": lambda d, w: (
+        float(d["groundedness"].mean()) if "groundedness" in d and d["groundedness"].notna().any() else math.nan
+    ),
     "harm_rate": lambda d, w: float(d["harm"].mean()) if "harm" in d and d["harm"].notna().any() else math.nan,
 }
 

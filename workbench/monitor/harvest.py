@@ -66,10 +66,15 @@ class Harvest:
 
     def summary(self) -> pd.DataFrame:
         """Rows per reason, and the totals."""
-        by = self.rows.groupby("reason").size().rename("rows").reset_index() if len(self.rows) else \
-            pd.DataFrame(columns=["reason", "rows"])
-        return pd.concat([by, pd.DataFrame([{"reason": f"total (of {self.traces_read} traces read)",
-                                             "rows": len(self.rows)}])], ignore_index=True)
+        by = (
+            self.rows.groupby("reason").size().rename("rows").reset_index()
+            if len(self.rows)
+            else pd.DataFrame(columns=["reason", "rows"])
+        )
+        return pd.concat(
+            [by, pd.DataFrame([{"reason": f"total (of {self.traces_read} traces read)", "rows": len(self.rows)}])],
+            ignore_index=True,
+        )
 
 
 def _trace_view(trace_id: str) -> dict:
@@ -82,8 +87,12 @@ def _trace_view(trace_id: str) -> dict:
     question = msgs[-1].get("content", "") if msgs and isinstance(msgs[-1], dict) else ""
     if isinstance(question, list):
         question = "".join(p.get("text", "") for p in question if isinstance(p, dict))
-    out: dict[str, Any] = {"question": question, "served_answer": root.outputs if root is not None and
-           isinstance(root.outputs, str) else "", "feedback": {}, "human": {}}
+    out: dict[str, Any] = {
+        "question": question,
+        "served_answer": root.outputs if root is not None and isinstance(root.outputs, str) else "",
+        "feedback": {},
+        "human": {},
+    }
     for a in (t.info.assessments or []) if t is not None else []:
         value = getattr(getattr(a, "feedback", None), "value", None)
         if value is None:
@@ -94,8 +103,14 @@ def _trace_view(trace_id: str) -> dict:
     return out
 
 
-def flagged_traces(experiment: str, history: pd.DataFrame | None = None, since: float | None = None,
-                   label: str = LABEL, bad_labels: frozenset = BAD_LABELS, max_traces: int = 500) -> pd.DataFrame:
+def flagged_traces(
+    experiment: str,
+    history: pd.DataFrame | None = None,
+    since: float | None = None,
+    label: str = LABEL,
+    bad_labels: frozenset = BAD_LABELS,
+    max_traces: int = 500,
+) -> pd.DataFrame:
     """The served traces of ``experiment`` (the app's, ``app-NAME``) that a fired alert in ``history`` (a
     :meth:`Monitor.history`) or a bad ``label`` flags: one row per trace (question, served_answer,
     source_trace_id, label, reason), newest ``max_traces`` traces read."""
@@ -117,9 +132,15 @@ def flagged_traces(experiment: str, history: pd.DataFrame | None = None, since: 
             if start <= tr["time"] <= end and v is not None and OPS[a["op"]](v, float(a["limit"])):
                 reasons.append(f"alert {a['rule']}: {a['metric']} {v:.4g} {a['op']} {float(a['limit']):.4g}")
         if reasons and view["question"]:
-            rows.append({"question": view["question"], "served_answer": view["served_answer"],
-                         "source_trace_id": tr["trace_id"], "label": "" if human is None else str(human),
-                         "reason": "; ".join(dict.fromkeys(reasons))})
+            rows.append(
+                {
+                    "question": view["question"],
+                    "served_answer": view["served_answer"],
+                    "source_trace_id": tr["trace_id"],
+                    "label": "" if human is None else str(human),
+                    "reason": "; ".join(dict.fromkeys(reasons)),
+                }
+            )
     out = pd.DataFrame(rows, columns=["question", "served_answer", "source_trace_id", "label", "reason"])
     out.attrs["traces_read"] = len(df)
     return out
@@ -131,19 +152,42 @@ def to_dataset(rows: pd.DataFrame, name: str, experiment_ids: list[str], app: st
     from mlflow.genai.datasets import create_dataset, search_datasets
 
     found = [d for d in search_datasets(experiment_ids=experiment_ids, max_results=1000) if d.name == name]
-    ds = found[0] if found else create_dataset(name=name, experiment_id=experiment_ids,
-                                               tags={T.KIND: "harvest", T.TRACE_APP: app})
+    ds = (
+        found[0]
+        if found
+        else create_dataset(name=name, experiment_id=experiment_ids, tags={T.KIND: "harvest", T.TRACE_APP: app})
+    )
     if len(rows):
-        ds.merge_records([{"inputs": {"question": r["question"]}, "outputs": {"served_answer": r["served_answer"]},
-                           "source": {"source_type": "TRACE", "source_data": {"trace_id": r["source_trace_id"]}},
-                           "tags": {"id": r["source_trace_id"], "source_trace_id": r["source_trace_id"],
-                                    "label": r["label"], "reason": r["reason"][:500], "app": app}}
-                          for r in rows.to_dict(orient="records")])
+        ds.merge_records(
+            [
+                {
+                    "inputs": {"question": r["question"]},
+                    "outputs": {"served_answer": r["served_answer"]},
+                    "source": {"source_type": "TRACE", "source_data": {"trace_id": r["source_trace_id"]}},
+                    "tags": {
+                        "id": r["source_trace_id"],
+                        "source_trace_id": r["source_trace_id"],
+                        "label": r["label"],
+                        "reason": r["reason"][:500],
+                        "app": app,
+                    },
+                }
+                for r in rows.to_dict(orient="records")
+            ]
+        )
     return ds
 
 
-def harvest(experiment: str, dataset: str, monitor=None, since: float | None = None, label: str = LABEL,
-            bad_labels: frozenset = BAD_LABELS, max_traces: int = 500, run_experiment: str | None = None) -> Harvest:
+def harvest(
+    experiment: str,
+    dataset: str,
+    monitor=None,
+    since: float | None = None,
+    label: str = LABEL,
+    bad_labels: frozenset = BAD_LABELS,
+    max_traces: int = 500,
+    run_experiment: str | None = None,
+) -> Harvest:
     """Flagged served traces of ``experiment`` → records of the MLflow evaluation dataset ``dataset``, in a
     tracked ``harvest`` run (a child of the current run, if any) tagged with its lineage: the app experiment,
     the dataset and the traces it took. ``monitor``: the :class:`Monitor` whose fired alerts count."""
@@ -151,20 +195,38 @@ def harvest(experiment: str, dataset: str, monitor=None, since: float | None = N
     from ..lifecycle import nest_under_ambient, tracked_run
 
     run_experiment, parent = nest_under_ambient(run_experiment)
-    with tracked_run("harvest", f"harvest-{dataset}", run_experiment, parent_run_id=parent,
-                     params={"harvest.experiment": experiment, "harvest.dataset": dataset, "harvest.label": label,
-                             "harvest.max_traces": max_traces}) as run:
+    with tracked_run(
+        "harvest",
+        f"harvest-{dataset}",
+        run_experiment,
+        parent_run_id=parent,
+        params={
+            "harvest.experiment": experiment,
+            "harvest.dataset": dataset,
+            "harvest.label": label,
+            "harvest.max_traces": max_traces,
+        },
+    ) as run:
         history = monitor.history() if monitor is not None else None
         rows = flagged_traces(experiment, history, since, label, bad_labels, max_traces)
         exp = tracking.client().get_experiment_by_name(experiment)
-        ids = list(dict.fromkeys(filter(None, [tracking.experiment_id(run_experiment),
-                                               exp.experiment_id if exp else None])))
+        ids = list(
+            dict.fromkeys(filter(None, [tracking.experiment_id(run_experiment), exp.experiment_id if exp else None]))
+        )
         ds = to_dataset(rows, dataset, ids, app=experiment)
-        tracking.set_tags({T.LINEAGE_DATASET: f"mlflow:{dataset}", T.LINEAGE_DATASET_ID: ds.dataset_id,
-                           T.LINEAGE_APP: experiment,
-                           T.LINEAGE_TRACES: ",".join(rows["source_trace_id"])[:5000]}, run.run_id)
-        tracking.log_metrics({"harvest/rows": float(len(rows)),
-                              "harvest/traces_read": float(rows.attrs["traces_read"])}, run_id=run.run_id)
+        tracking.set_tags(
+            {
+                T.LINEAGE_DATASET: f"mlflow:{dataset}",
+                T.LINEAGE_DATASET_ID: ds.dataset_id,
+                T.LINEAGE_APP: experiment,
+                T.LINEAGE_TRACES: ",".join(rows["source_trace_id"])[:5000],
+            },
+            run.run_id,
+        )
+        tracking.log_metrics(
+            {"harvest/rows": float(len(rows)), "harvest/traces_read": float(rows.attrs["traces_read"])},
+            run_id=run.run_id,
+        )
         if len(rows):
             tracking.log_table(rows, "harvested_rows.json", run_id=run.run_id)
     return Harvest(dataset, ds.dataset_id, rows, traces_read=rows.attrs["traces_read"], run_id=run.run_id)

@@ -69,8 +69,12 @@ def _webhook(target) -> Notifier:
 
     def send(alert: dict) -> None:
         try:
-            r = httpx.post(url, content=json.dumps(alert, default=str), timeout=timeout,
-                           headers={"content-type": "application/json", **headers})
+            r = httpx.post(
+                url,
+                content=json.dumps(alert, default=str),
+                timeout=timeout,
+                headers={"content-type": "application/json", **headers},
+            )
             r.raise_for_status()
         except Exception as e:  # noqa: BLE001 - re-raised with the secrets masked (stderr and history show it)
             raise NotifyError(scrub(f"{type(e).__name__}: {e}", [*hide, *secret_values()])) from None
@@ -87,11 +91,18 @@ def make_notifiers(spec: list, source: str = "rules") -> list[tuple[str, Notifie
     """``["log", {"jsonl": "alerts.jsonl"}, {"webhook": "http://127.0.0.1:9000/hook"}]`` → notifiers."""
     out = []
     for i, item in enumerate(spec or ["log"]):
-        kind, target = (item, None) if isinstance(item, str) else next(iter(item.items())) if (
-            isinstance(item, dict) and len(item) == 1) else (None, None)
+        kind, target = (
+            (item, None)
+            if isinstance(item, str)
+            else next(iter(item.items()))
+            if (isinstance(item, dict) and len(item) == 1)
+            else (None, None)
+        )
         if kind not in NOTIFIERS:
-            raise ConfigError(f"{source}: notify[{i}]: expected one of {sorted(NOTIFIERS)} "
-                              f"(e.g. log, {{jsonl: alerts.jsonl}}, {{webhook: URL}}), got {mask_url(repr(item))}")
+            raise ConfigError(
+                f"{source}: notify[{i}]: expected one of {sorted(NOTIFIERS)} "
+                f"(e.g. log, {{jsonl: alerts.jsonl}}, {{webhook: URL}}), got {mask_url(repr(item))}"
+            )
         try:
             out.append((kind, NOTIFIERS[kind](target)))
         except ConfigError as e:

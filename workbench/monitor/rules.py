@@ -101,8 +101,9 @@ def parse_rules(raw, source: str = "rules") -> RuleSet:
         where = f"{source}: rules[{i}]" + (f" ({r.get('name')})" if isinstance(r, dict) and r.get("name") else "")
         if not isinstance(r, dict):
             raise ConfigError(f"{where}: expected a mapping with name, metric, window, op, threshold|vs_baseline")
-        unknown = sorted(set(r) - {"name", "metric", "window", "op", "threshold", "vs_baseline", "for", "severity",
-                                   "min_requests"})
+        unknown = sorted(
+            set(r) - {"name", "metric", "window", "op", "threshold", "vs_baseline", "for", "severity", "min_requests"}
+        )
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {unknown}")
         for key in ("name", "metric", "window", "op"):
@@ -119,21 +120,33 @@ def parse_rules(raw, source: str = "rules") -> RuleSet:
         sev = r.get("severity", "warning")
         if sev not in SEVERITIES:
             raise ConfigError(f"{where}: severity must be one of {SEVERITIES}, got {sev!r}")
-        rules.append(Rule(name=str(r["name"]), metric=r["metric"], window_s=parse_duration(r["window"], f"{where}: window"),
-                          op=r["op"], threshold=float(r["threshold"]) if "threshold" in r else None,
-                          vs_baseline_pct=_pct(r["vs_baseline"], where) if "vs_baseline" in r else None,
-                          for_s=parse_duration(r.get("for", 0), f"{where}: for"), severity=sev,
-                          min_requests=int(r.get("min_requests", 0 if r["metric"] in VOLUME_METRICS else 1))))
+        rules.append(
+            Rule(
+                name=str(r["name"]),
+                metric=r["metric"],
+                window_s=parse_duration(r["window"], f"{where}: window"),
+                op=r["op"],
+                threshold=float(r["threshold"]) if "threshold" in r else None,
+                vs_baseline_pct=_pct(r["vs_baseline"], where) if "vs_baseline" in r else None,
+                for_s=parse_duration(r.get("for", 0), f"{where}: for"),
+                severity=sev,
+                min_requests=int(r.get("min_requests", 0 if r["metric"] in VOLUME_METRICS else 1)),
+            )
+        )
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: rule names must be unique, got {names}")
     base = raw.get("baseline") or {}
-    rs = RuleSet(rules, experiment=raw.get("experiment"),
-                 cooldown_s=parse_duration(raw.get("cooldown", "10m"), f"{source}: cooldown"),
-                 baseline_window_s=parse_duration(base.get("window", "30m"), f"{source}: baseline.window"),
-                 baseline_offset_s=parse_duration(base.get("offset", "10m"), f"{source}: baseline.offset"),
-                 baseline_min_requests=int(base.get("min_requests", 5)),
-                 sample=int(raw.get("sample", 0)), notify=raw.get("notify") or ["log"])
+    rs = RuleSet(
+        rules,
+        experiment=raw.get("experiment"),
+        cooldown_s=parse_duration(raw.get("cooldown", "10m"), f"{source}: cooldown"),
+        baseline_window_s=parse_duration(base.get("window", "30m"), f"{source}: baseline.window"),
+        baseline_offset_s=parse_duration(base.get("offset", "10m"), f"{source}: baseline.offset"),
+        baseline_min_requests=int(base.get("min_requests", 5)),
+        sample=int(raw.get("sample", 0)),
+        notify=raw.get("notify") or ["log"],
+    )
     make_notifiers(rs.notify, source)  # validate now, not at the first alert
     return rs
 
@@ -197,8 +210,9 @@ class Monitor:
         return pd.read_json(self.history_path, lines=True)
 
     def data(self, now: pd.Timestamp) -> pd.DataFrame:
-        span = max([r.window_s for r in self.rules.rules]
-                   + [self.rules.baseline_window_s + self.rules.baseline_offset_s])
+        span = max(
+            [r.window_s for r in self.rules.rules] + [self.rules.baseline_window_s + self.rules.baseline_offset_s]
+        )
         df = collect_traces(self.experiment, since=(now - pd.Timedelta(seconds=span + 1)).timestamp())
         if self.rules.sample and any(r.metric in ("groundedness", "harm_rate") for r in self.rules.rules):
             df = score_sample(df, self.rules.sample)
@@ -235,12 +249,22 @@ class Monitor:
                 st["status"] = "pending"
                 continue
             st["status"] = "firing"
-            alert = {"rule": rule.name, "severity": rule.severity, "metric": rule.metric, "value": value,
-                     "limit": limit, "op": rule.op, "baseline": baseline, "window_s": rule.window_s,
-                     "requests": n, "experiment": self.experiment, "fired_at": now.isoformat(),
-                     "pending_since": pd.Timestamp(st["pending_since"], unit="s", tz="UTC").isoformat(),
-                     "message": f"{rule.name}: {rule.metric} = {value:.4g} {rule.op} {limit:.4g} over the last "
-                                f"{rule.window_s:g} s ({int(n)} requests) in {self.experiment}"}
+            alert = {
+                "rule": rule.name,
+                "severity": rule.severity,
+                "metric": rule.metric,
+                "value": value,
+                "limit": limit,
+                "op": rule.op,
+                "baseline": baseline,
+                "window_s": rule.window_s,
+                "requests": n,
+                "experiment": self.experiment,
+                "fired_at": now.isoformat(),
+                "pending_since": pd.Timestamp(st["pending_since"], unit="s", tz="UTC").isoformat(),
+                "message": f"{rule.name}: {rule.metric} = {value:.4g} {rule.op} {limit:.4g} over the last "
+                f"{rule.window_s:g} s ({int(n)} requests) in {self.experiment}",
+            }
             if st["last_notified"] is not None and t - st["last_notified"] < self.rules.cooldown_s:
                 self._history({"event": "suppressed", **alert})
                 continue
@@ -267,8 +291,11 @@ class Monitor:
 
     def firing(self, severity: str | None = None) -> list[str]:
         """Names of the rules firing now (of ``severity`` if given), notified or suppressed by the cooldown."""
-        return [r.name for r in self.rules.rules if (severity is None or r.severity == severity)
-                and self.state.get(r.name, {}).get("status") == "firing"]
+        return [
+            r.name
+            for r in self.rules.rules
+            if (severity is None or r.severity == severity) and self.state.get(r.name, {}).get("status") == "firing"
+        ]
 
     def check(self, now: pd.Timestamp | None = None) -> list[dict]:
         """Collect, evaluate, notify: one monitoring pass."""

@@ -15,6 +15,22 @@ from .rerank import RERANKERS
 from .retrieval import Retriever
 from .rewrite import QUERY_REWRITES
 
-__all__ = ["CHUNKERS", "Chunk", "Document", "QUERY_REWRITES", "RAGAnswer", "RAGPipeline", "RERANKERS", "RetrievalEval",
-           "RetrievalOptions", "Retriever", "VectorIndex", "build_index", "chunk_documents", "evaluate_retrieval",
-           "index_corpus", "load_documents", "retrieval_preview"]
+__all__ = [
+    "CHUNKERS",
+    "Chunk",
+    "Document",
+    "QUERY_REWRITES",
+    "RAGAnswer",
+    "RAGPipeline",
+    "RERANKERS",
+    "RetrievalEval",
+    "RetrievalOptions",
+    "Retriever",
+    "VectorIndex",
+    "build_index",
+    "chunk_documents",
+    "evaluate_retrieval",
+    "index_corpus",
+    "load_documents",
+    "retrieval_preview",
+]

@@ -43,8 +43,11 @@ class Chunk:
     @property
     def context_text(self) -> str:
         """What is embedded, indexed and shown to the model: the title and heading path, then the text."""
-        head = self.heading_path if self.heading_path.startswith(self.title) else \
-            " > ".join(x for x in (self.title, self.heading_path) if x)
+        head = (
+            self.heading_path
+            if self.heading_path.startswith(self.title)
+            else " > ".join(x for x in (self.title, self.heading_path) if x)
+        )
         return f"{head}\n{self.text}" if head else self.text
 
     def to_dict(self) -> dict:
@@ -94,7 +97,7 @@ def _fixed_spans(text: str, base: int, size: int, overlap: int) -> list[Span]:
     out = []
     step = max(1, size - overlap)
     for i in range(0, len(spans), step):
-        window = spans[i:i + size]
+        window = spans[i : i + size]
         out.append((base + window[0][0], base + window[-1][1], len(window)))
         if i + size >= len(spans):
             break
@@ -114,11 +117,11 @@ def _section_units(doc: Document, count: _Counter, size: int, overlap: int) -> l
     a block over ``size`` split into sentences, a sentence over ``size`` into fixed windows."""
     out = []
     for sec in doc.sections or []:
-        if not doc.text[sec.start:sec.end].strip():
+        if not doc.text[sec.start : sec.end].strip():
             continue
         blocks = [(max(a, sec.start), min(b, sec.end)) for a, b, _ in doc.blocks if a < sec.end and b > sec.start]
         if not doc.blocks:
-            blocks = _pieces(doc.text[sec.start:sec.end], sec.start, _PARA)
+            blocks = _pieces(doc.text[sec.start : sec.end], sec.start, _PARA)
         blocks = [(sec.start, blocks[0][1])] + blocks[1:] if blocks else [(sec.start, sec.end)]
         units: list[tuple[int, int]] = []
         for bs, be in blocks:
@@ -187,13 +190,18 @@ def _chunk_sentence(doc: Document, size: int, overlap: int) -> list[Span]:
 
 
 CHUNKERS: dict[str, Callable[[Document, int, int], list[Span]]] = {
-    "fixed": _chunk_fixed, "section": _chunk_section, "recursive": _chunk_recursive, "sentence": _chunk_sentence}
+    "fixed": _chunk_fixed,
+    "section": _chunk_section,
+    "recursive": _chunk_recursive,
+    "sentence": _chunk_sentence,
+}
 
 
 def _place(doc: Document, start: int, end: int) -> tuple[str, int | None]:
     """Heading path common to the sections a span covers, and the page of its start."""
-    secs = [s for s in doc.sections if s.start < end and s.end > start] or \
-        [s for s in doc.sections if s.start <= start < s.end]
+    secs = [s for s in doc.sections if s.start < end and s.end > start] or [
+        s for s in doc.sections if s.start <= start < s.end
+    ]
     if not secs:
         return "", None
     path = list(secs[0].heading_path)
@@ -205,8 +213,9 @@ def _place(doc: Document, start: int, end: int) -> tuple[str, int | None]:
     return " > ".join(path), secs[0].page
 
 
-def chunk_documents(docs: list[Document], chunker: str = "recursive", chunk_size: int = 200,
-                    overlap: int = 30) -> list[Chunk]:
+def chunk_documents(
+    docs: list[Document], chunker: str = "recursive", chunk_size: int = 200, overlap: int = 30
+) -> list[Chunk]:
     """Split documents into chunks (never empty); ids are ``<doc_id>#<n>``."""
     if chunker not in CHUNKERS:
         raise WorkbenchError(f"unknown chunker '{chunker}': one of {sorted(CHUNKERS)}")
@@ -223,7 +232,19 @@ def chunk_documents(docs: list[Document], chunker: str = "recursive", chunk_size
                 continue
             start = s + len(doc.text[s:e]) - len(doc.text[s:e].lstrip())
             heading, page = _place(doc, start, start + len(text))
-            chunks.append(Chunk(f"{doc.doc_id}#{n}", doc.doc_id, doc.source, doc.title, heading,
-                                start, start + len(text), text, nt, page))
+            chunks.append(
+                Chunk(
+                    f"{doc.doc_id}#{n}",
+                    doc.doc_id,
+                    doc.source,
+                    doc.title,
+                    heading,
+                    start,
+                    start + len(text),
+                    text,
+                    nt,
+                    page,
+                )
+            )
             n += 1
     return chunks

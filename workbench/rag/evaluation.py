@@ -65,16 +65,30 @@ class RetrievalEval:
             for kind, g in groups:
                 for m in METRICS:
                     mean, lo, hi, method = mean_interval(g[m])
-                    out.append({"config": cfg, "kind": kind, "metric": m, "mean": mean, "ci_low": lo, "ci_high": hi,
-                                "ci_method": method, "n": len(g)})
+                    out.append(
+                        {
+                            "config": cfg,
+                            "kind": kind,
+                            "metric": m,
+                            "mean": mean,
+                            "ci_low": lo,
+                            "ci_high": hi,
+                            "ci_method": method,
+                            "n": len(g),
+                        }
+                    )
         return pd.DataFrame(out)
 
     def table(self, metric: str = "recall_at_k") -> pd.DataFrame:
         """config × kind, cells ``mean [low, high]`` (what the README shows)."""
         s = self.summary()
         s = s[s.metric == metric]
-        cell = s.apply(lambda r: f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if pd.notna(r.ci_low)
-                       else f"{r['mean']:.2f}", axis=1)
+        cell = s.apply(
+            lambda r: (
+                f"{r['mean']:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" if pd.notna(r.ci_low) else f"{r['mean']:.2f}"
+            ),
+            axis=1,
+        )
         t = s.assign(cell=cell).pivot(index="config", columns="kind", values="cell")
         return t.reindex(index=self.configs, columns=[ALL] + [c for c in t.columns if c != ALL])
 
@@ -88,9 +102,19 @@ class RetrievalEval:
         both = pa.index.intersection(pb.index)
         d = stats.PairedDifference((pb[both] - pa[both]).to_numpy(), stats.diff_range(METRIC_RANGE))
         lo, hi = d.interval() if d.n >= 2 else (None, None)
-        return {"a": a, "b": b, "metric": metric, "kind": kind or ALL, "diff": d.mean, "ci_low": lo, "ci_high": hi,
-                "p_value": d.p_value() if d.n >= 2 else None, "n": d.n,
-                "supported": lo is not None and (lo > 0 or hi < 0), "method": stats.PAIRED_TEST}
+        return {
+            "a": a,
+            "b": b,
+            "metric": metric,
+            "kind": kind or ALL,
+            "diff": d.mean,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": d.p_value() if d.n >= 2 else None,
+            "n": d.n,
+            "supported": lo is not None and hi is not None and (lo > 0 or hi < 0),
+            "method": stats.PAIRED_TEST,
+        }
 
     def metrics(self, prefix: str = "retrieval_eval") -> dict[str, float]:
         """Flat MLflow metrics for a single configuration: ``<prefix>/<metric>/mean`` (with ``ci_low``/``ci_high``)
@@ -114,8 +138,14 @@ class RetrievalEval:
         tracking.log_table(self.summary(), "retrieval_by_kind.json", run_id=run_id)
 
 
-def evaluate_retrieval(index: VectorIndex, rows: Iterable[Mapping], configs: Mapping[str, Mapping] | None = None,
-                       k: int = 5, query_rewrite: str | None = None, model: str | None = None) -> RetrievalEval:
+def evaluate_retrieval(
+    index: VectorIndex,
+    rows: Iterable[Mapping],
+    configs: Mapping[str, Mapping] | None = None,
+    k: int = 5,
+    query_rewrite: str | None = None,
+    model: str | None = None,
+) -> RetrievalEval:
     """Run each question with gold documents through each configuration (``name → Retriever`` keyword
     arguments; default one hybrid retriever) and score its top ``k`` chunks at document level.
     ``query_rewrite`` (:mod:`workbench.rag.rewrite`) rewrites each question first (``llm`` calls ``model``)."""
@@ -132,10 +162,17 @@ def evaluate_retrieval(index: VectorIndex, rows: Iterable[Mapping], configs: Map
     out = []
     for name, kw in configs.items():
         r = Retriever(index, top_k=k, **kw)
-        for row, query in zip(rows, queries):
+        for row, query in zip(rows, queries, strict=True):
             ranked = [h.chunk.doc_id for h in r.retrieve(query)]
             gold = set(row["gold_doc_ids"])
             kind = (row.get("tags") or {}).get("kind") or row.get("kind") or ALL
-            out.append({"config": name, "id": row.get("id", row["question"]), "kind": kind,
-                        **{m: fn(gold, ranked) for m, fn in METRICS.items()}, "retrieved": ranked})
+            out.append(
+                {
+                    "config": name,
+                    "id": row.get("id", row["question"]),
+                    "kind": kind,
+                    **{m: fn(gold, ranked) for m, fn in METRICS.items()},
+                    "retrieved": ranked,
+                }
+            )
     return RetrievalEval(pd.DataFrame(out), k, list(configs))

@@ -102,16 +102,19 @@ class VectorIndex:
         import bm25s
 
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize([c.context_text for c in self.chunks], stopwords="en", show_progress=False),
-                        show_progress=False)
+        retriever.index(
+            bm25s.tokenize([c.context_text for c in self.chunks], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
         return retriever
 
     def bm25_search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         import bm25s
 
         k = min(k, len(self.chunks))
-        docs, scores = self.bm25.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=k,
-                                          show_progress=False)
+        docs, scores = self.bm25.retrieve(
+            bm25s.tokenize(queries, stopwords="en", show_progress=False), k=k, show_progress=False
+        )
         return scores, docs
 
     # -- persistence
@@ -157,11 +160,15 @@ class VectorIndex:
             vectors = np.load(path / "vectors.npy")
             index = faiss.read_index(str(path / "index.faiss"))
         except (OSError, ValueError, RuntimeError) as e:
-            raise WorkbenchError(f"{path}: not a complete workbench index ({type(e).__name__}: {e}); rebuild it") from None
+            raise WorkbenchError(
+                f"{path}: not a complete workbench index ({type(e).__name__}: {e}); rebuild it"
+            ) from None
         chunks = [Chunk(**{k: _plain(k, v) for k, v in r.items()}) for r in df.to_dict(orient="records")]
         if not (len(chunks) == index.ntotal == len(vectors) == config.get("n")):
-            raise WorkbenchError(f"{path}: files disagree (chunks {len(chunks)}, vectors {len(vectors)}, "
-                                 f"index {index.ntotal}); rebuild it")
+            raise WorkbenchError(
+                f"{path}: files disagree (chunks {len(chunks)}, vectors {len(vectors)}, "
+                f"index {index.ntotal}); rebuild it"
+            )
         if corpus_hash(chunks) != config.get("corpus_hash"):
             raise WorkbenchError(f"{path}: chunks do not match the recorded corpus hash; rebuild it")
         if config.get("kind") == "hnsw":
@@ -176,10 +183,16 @@ class VectorIndex:
         tracking.client().log_artifacts(run_id or tracking.current_run_id(), str(path), artifact_path)
 
 
-def build_index(chunks: list[Chunk], embed_model: str = "all-MiniLM-L6-v2", kind: str = "auto",
-                hnsw_threshold: int = HNSW_THRESHOLD, chunker_params: dict | None = None,
-                cache_path: str | Path | None = None, progress: bool | None = None,
-                vectors: np.ndarray | None = None) -> VectorIndex:
+def build_index(
+    chunks: list[Chunk],
+    embed_model: str = "all-MiniLM-L6-v2",
+    kind: str = "auto",
+    hnsw_threshold: int = HNSW_THRESHOLD,
+    chunker_params: dict | None = None,
+    cache_path: str | Path | None = None,
+    progress: bool | None = None,
+    vectors: np.ndarray | None = None,
+) -> VectorIndex:
     """Embed ``chunks`` (reusing cached vectors) and build the FAISS index. ``kind``: auto|flat|hnsw."""
     from ..config import settings
     from ..llm.embeddings import EmbeddingCache
@@ -196,9 +209,17 @@ def build_index(chunks: list[Chunk], embed_model: str = "all-MiniLM-L6-v2", kind
         kind = "hnsw" if len(chunks) >= hnsw_threshold else "flat"
     t1 = time.monotonic()
     index = make_faiss(vectors, kind)
-    config = {"kind": kind, "embed_model": embed_model, "dim": int(vectors.shape[1]), "n": len(chunks),
-              "corpus_hash": corpus_hash(chunks), "chunker": chunker_params or {},
-              "hnsw": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH},
-              "embedded_now": computed, "embed_s": round(t_embed, 3), "build_s": round(time.monotonic() - t1, 3),
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    config = {
+        "kind": kind,
+        "embed_model": embed_model,
+        "dim": int(vectors.shape[1]),
+        "n": len(chunks),
+        "corpus_hash": corpus_hash(chunks),
+        "chunker": chunker_params or {},
+        "hnsw": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH},
+        "embedded_now": computed,
+        "embed_s": round(t_embed, 3),
+        "build_s": round(time.monotonic() - t1, 3),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     return VectorIndex(chunks, vectors, index, config)

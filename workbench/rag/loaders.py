@@ -104,12 +104,39 @@ def load_text(path: Path, doc_id: str) -> Document:
     return Document(doc_id, str(path), path.stem, text, "text", [Section((), 0, len(text))])
 
 
-_HTML_DROP = ("nav", "script", "style", "header", "footer", "aside", "form", "noscript", "template", "svg",
-              "iframe", "button")
+_HTML_DROP = (
+    "nav",
+    "script",
+    "style",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "button",
+)
 _HTML_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _HTML_LEAVES = ("p", "li", "pre", "blockquote", "dt", "dd", "figcaption", "caption", "address")
-_HTML_CONTAINERS = ("html", "body", "main", "div", "section", "article", "ul", "ol", "dl", "figure", "details",
-                    "summary", "center", "hgroup", "fieldset")
+_HTML_CONTAINERS = (
+    "html",
+    "body",
+    "main",
+    "div",
+    "section",
+    "article",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+    "details",
+    "summary",
+    "center",
+    "hgroup",
+    "fieldset",
+)
 
 
 def _html_table(table) -> str:
@@ -218,8 +245,13 @@ def load_pdf(path: Path, doc_id: str) -> Document:
 
 
 LOADERS: dict[str, Callable[[Path, str], Document]] = {
-    ".md": load_markdown, ".markdown": load_markdown, ".txt": load_text, ".html": load_html, ".htm": load_html,
-    ".pdf": load_pdf}
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+}
 
 
 def load_documents(path: str | Path, extensions: tuple[str, ...] | None = None) -> list[Document]:
@@ -244,6 +276,7 @@ def load_documents(path: str | Path, extensions: tuple[str, ...] | None = None) 
         except DatasetError:
             raise
         except Exception as e:  # any parser failure must name the file
-            raise DatasetError(f"cannot parse {loader.__name__.removeprefix('load_')} document "
-                               f"({type(e).__name__}: {e})", str(f)) from e
+            raise DatasetError(
+                f"cannot parse {loader.__name__.removeprefix('load_')} document ({type(e).__name__}: {e})", str(f)
+            ) from e
     return docs

@@ -21,7 +21,7 @@ from .rewrite import get_rewrite
 RAG_SYSTEM = "You are the Contoso Outdoor product assistant. You answer from the product manuals only."
 RAG_TEMPLATE = (
     "Answer the question using only the context below. Be brief and give exact figures with their units. "
-    "If the context does not contain the answer, say \"The manuals do not say.\"\n\n"
+    'If the context does not contain the answer, say "The manuals do not say."\n\n'
     "Context:\n{contexts}\n\nQuestion: {question}"
 )
 
@@ -40,8 +40,12 @@ class RAGAnswer:
 
 # what a chat call takes besides the messages and the model (openai's own list), plus extra_body for server-specific
 # sampling options (llama-server's min_p, top_k ...)
-CHAT_PARAMS = frozenset(completion_create_params.CompletionCreateParamsBase.__annotations__) \
-    - {"messages", "model", "stream", "stream_options"} | {"extra_body"}
+CHAT_PARAMS = frozenset(completion_create_params.CompletionCreateParamsBase.__annotations__) - {
+    "messages",
+    "model",
+    "stream",
+    "stream_options",
+} | {"extra_body"}
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,18 @@ class RAGPipeline(Candidate):
     """Retrieve ``top_k`` chunks from ``index`` with ``retriever`` (dense, bm25 or hybrid), put them in ``prompt``
     and answer with ``model``."""
 
-    def __init__(self, index: VectorIndex | str | Path, model: str = "local", top_k: int = 4,
-                 retriever: str = "hybrid", prompt: str | None = None, system_prompt: str | None = RAG_SYSTEM,
-                 name: str | None = None, retrieval: RetrievalOptions | None = None, **options):
+    def __init__(
+        self,
+        index: VectorIndex | str | Path,
+        model: str = "local",
+        top_k: int = 4,
+        retriever: str = "hybrid",
+        prompt: str | None = None,
+        system_prompt: str | None = RAG_SYSTEM,
+        name: str | None = None,
+        retrieval: RetrievalOptions | None = None,
+        **options,
+    ):
         """``options``: the fields of :class:`RetrievalOptions` (``mmr``, ``fetch_k``, ``rerank``,
         ``query_rewrite``; they override ``retrieval``) and generation parameters of the chat call
         (:data:`CHAT_PARAMS`: ``temperature`` (default 0), ``max_tokens`` (default 256), ``seed``, ``top_p``,
@@ -75,21 +88,33 @@ class RAGPipeline(Candidate):
         self.system_prompt = system_prompt
         self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
         self.name = name or f"rag-{retriever}{'+' + self.retriever.rerank if self.retriever.rerank else ''}-k{top_k}"
-        self.config = {"kind": "rag", "model": model, "top_k": top_k, "retriever": retriever, "mmr": mmr,
-                       "prompt": "default" if prompt is None else prompt, "system_prompt": system_prompt,
-                       "embed_model": self.index.embed_model, "index_kind": self.index.config.get("kind"),
-                       "corpus_hash": self.index.config.get("corpus_hash"),
-                       "index_path": None if isinstance(index, VectorIndex) else str(Path(index).resolve()),
-                       **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
-                       **{k: v for k, v in (("rerank", self.retriever.rerank), ("query_rewrite", query_rewrite),
-                                            ("fetch_k", fetch_k)) if v not in (None, "", "none")},
-                       **self.gen_params}
+        self.config = {
+            "kind": "rag",
+            "model": model,
+            "top_k": top_k,
+            "retriever": retriever,
+            "mmr": mmr,
+            "prompt": "default" if prompt is None else prompt,
+            "system_prompt": system_prompt,
+            "embed_model": self.index.embed_model,
+            "index_kind": self.index.config.get("kind"),
+            "corpus_hash": self.index.config.get("corpus_hash"),
+            "index_path": None if isinstance(index, VectorIndex) else str(Path(index).resolve()),
+            **{f"chunker.{k}": v for k, v in self.index.config.get("chunker", {}).items()},
+            **{
+                k: v
+                for k, v in (("rerank", self.retriever.rerank), ("query_rewrite", query_rewrite), ("fetch_k", fetch_k))
+                if v not in (None, "", "none")
+            },
+            **self.gen_params,
+        }
 
     @staticmethod
     def question(row: dict) -> str:
         """The row's question: ``question``, else the last user message."""
-        return row.get("question") or next((m["content"] for m in reversed(row.get("messages") or [])
-                                            if m["role"] == "user"), "")
+        return row.get("question") or next(
+            (m["content"] for m in reversed(row.get("messages") or []) if m["role"] == "user"), ""
+        )
 
     def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
         """The prompt for ``row`` with ``contexts`` (None: retrieve them now)."""
@@ -107,8 +132,7 @@ class RAGPipeline(Candidate):
         query, rewrite_call = await self.rewrite(question, client, self.model) if self.rewrite else (question, None)
         hits = await self.aretrieve(query)
         contexts = [h.chunk.context_text for h in hits]
-        rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat,
-                                 **{**self.gen_params, **call})
+        rec = await client.achat(self.messages(row, contexts), self.model, repeat=repeat, **{**self.gen_params, **call})
         ans = Answer.from_record(rec, contexts)
         ans.chunk_ids = [h.chunk.chunk_id for h in hits]
         ans.retrieved = [h.chunk.doc_id for h in hits]
@@ -128,9 +152,15 @@ class RAGPipeline(Candidate):
         with mlflow.start_span(name="retrieve", span_type=SpanType.RETRIEVER) as span:
             span.set_inputs({"query": question, "top_k": self.top_k, "retriever": self.config["retriever"]})
             hits = await asyncio.to_thread(self.retriever.retrieve, question)
-            span.set_outputs([{"page_content": h.chunk.context_text, "metadata": {"doc_uri": h.chunk.doc_id,
-                                                                                  "chunk_id": h.chunk.chunk_id}}
-                              for h in hits])
+            span.set_outputs(
+                [
+                    {
+                        "page_content": h.chunk.context_text,
+                        "metadata": {"doc_uri": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id},
+                    }
+                    for h in hits
+                ]
+            )
         return hits
 
     def answer(self, question: str) -> RAGAnswer:
@@ -150,8 +180,10 @@ def from_config(config: dict, name: str | None = None) -> RAGPipeline:
     c = {k: v for k, v in config.items() if k != "kind" and not k.startswith("chunker.")}
     index = c.pop("index_path", None)
     if not index:
-        raise ConfigError(f"RAG candidate {name!r} has no index_path: it was evaluated on an in-memory index; "
-                          f"save it (rag.index_corpus(..., out_dir=DIR)) and evaluate again")
+        raise ConfigError(
+            f"RAG candidate {name!r} has no index_path: it was evaluated on an in-memory index; "
+            f"save it (rag.index_corpus(..., out_dir=DIR)) and evaluate again"
+        )
     if not Path(index).exists():
         raise ConfigError(f"RAG candidate {name!r}: its index {index} is gone; rebuild it there or evaluate again")
     recorded = {k: c.pop(k) for k in _FROM_INDEX if k in c}
@@ -159,8 +191,10 @@ def from_config(config: dict, name: str | None = None) -> RAGPipeline:
     cand = RAGPipeline(index, name=name, prompt=None if prompt in (None, "default") else prompt, **c)
     changed = {k: (v, cand.config.get(k)) for k, v in recorded.items() if v is not None and cand.config.get(k) != v}
     if changed:
-        raise ConfigError(f"RAG candidate {name!r}: the index at {index} is not the one evaluated "
-                          + ", ".join(f"({k}: evaluated {a}, found {b})" for k, (a, b) in changed.items()))
+        raise ConfigError(
+            f"RAG candidate {name!r}: the index at {index} is not the one evaluated "
+            + ", ".join(f"({k}: evaluated {a}, found {b})" for k, (a, b) in changed.items())
+        )
     return cand
 
 

@@ -33,8 +33,28 @@ from .index import VectorIndex
 
 FIRST_STAGE_WEIGHT = 0.05
 _TERM = re.compile(r"-?\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
-QUESTION_WORDS = ("how", "what", "which", "who", "whom", "where", "when", "why", "does", "do", "did", "much", "many",
-                  "can", "could", "would", "should", "i", "me", "my")
+QUESTION_WORDS = (
+    "how",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "where",
+    "when",
+    "why",
+    "does",
+    "do",
+    "did",
+    "much",
+    "many",
+    "can",
+    "could",
+    "would",
+    "should",
+    "i",
+    "me",
+    "my",
+)
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +131,7 @@ class SentenceReranker:
         i = 0
         with self._lock:
             for p, ts in zip(missing, texts, strict=True):
-                self._vecs[p] = vecs[i:i + len(ts)]
+                self._vecs[p] = vecs[i : i + len(ts)]
                 i += len(ts)
 
     def warm(self) -> SentenceReranker:

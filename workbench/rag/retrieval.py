@@ -26,8 +26,16 @@ class Hit:
 
 
 class Retriever:
-    def __init__(self, index: VectorIndex, kind: str = "hybrid", top_k: int = 4, mmr: bool = False,
-                 mmr_lambda: float = 0.7, fetch_k: int | None = None, rerank: str | None = None):
+    def __init__(
+        self,
+        index: VectorIndex,
+        kind: str = "hybrid",
+        top_k: int = 4,
+        mmr: bool = False,
+        mmr_lambda: float = 0.7,
+        fetch_k: int | None = None,
+        rerank: str | None = None,
+    ):
         if kind not in SEARCHES:
             raise WorkbenchError(f"unknown retriever '{kind}': one of {tuple(SEARCHES)}")
         if top_k < 1:

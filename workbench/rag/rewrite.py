@@ -16,9 +16,11 @@ from ..errors import WorkbenchError
 from ..llm.client import ChatRecord, LLMClient
 from .rerank import terms
 
-REWRITE_PROMPT = ("Rewrite the customer question as a short search query for the product manuals: name the product "
-                  "or the kind of product and the property asked about. Reply with the query only.\n\n"
-                  "Question: {question}")
+REWRITE_PROMPT = (
+    "Rewrite the customer question as a short search query for the product manuals: name the product "
+    "or the kind of product and the property asked about. Reply with the query only.\n\n"
+    "Question: {question}"
+)
 
 
 async def _keywords(question: str, client: LLMClient | None, model: str | None) -> tuple[str, ChatRecord | None]:
@@ -28,15 +30,17 @@ async def _keywords(question: str, client: LLMClient | None, model: str | None) 
 async def _llm(question: str, client: LLMClient | None, model: str | None) -> tuple[str, ChatRecord | None]:
     if client is None or model is None:
         raise WorkbenchError("query_rewrite='llm' needs a client and a model")
-    rec = await client.achat([{"role": "user", "content": REWRITE_PROMPT.format(question=question)}], model,
-                             temperature=0.0, max_tokens=48)
+    rec = await client.achat(
+        [{"role": "user", "content": REWRITE_PROMPT.format(question=question)}], model, temperature=0.0, max_tokens=48
+    )
     text = (rec.text or "").strip().strip('"').splitlines()
     return (text[0].strip() if rec.error is None and text and text[0].strip() else question), rec
 
 
-QUERY_REWRITES: dict[str, Callable[[str, LLMClient | None, str | None],
-                                    Awaitable[tuple[str, ChatRecord | None]]]] = {
-    "keywords": _keywords, "llm": _llm}
+QUERY_REWRITES: dict[str, Callable[[str, LLMClient | None, str | None], Awaitable[tuple[str, ChatRecord | None]]]] = {
+    "keywords": _keywords,
+    "llm": _llm,
+}
 
 
 def get_rewrite(name: str | None):

@@ -19,12 +19,12 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .. import tags as T
-from .. import tracking
+from .. import tags as T, tracking
 from ..config import join_surrogate_pairs, loads_json, settings
 from ..errors import UsageError, WorkbenchError
 from ..lifecycle import tracked_run
@@ -38,7 +38,7 @@ KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s is too short for 8 kernels star
 class NotebookRunError(WorkbenchError):
     """A tracked run failed; ``result`` holds the FAILED run's details (partial artifacts are logged)."""
 
-    def __init__(self, message: str, result: "RunResult"):
+    def __init__(self, message: str, result: RunResult):
         super().__init__(message)
         self.result = result
 
@@ -71,16 +71,27 @@ class RunResult:
     def summary(self):
         import pandas as pd
 
-        return pd.DataFrame([{"run_id": self.run_id, "status": self.status, "gate": self.verdict,
-                              "duration_s": round(self.duration_s, 2),
-                              **{f"param.{k}": v for k, v in self.parameters.items()}, **self.metrics}])
+        return pd.DataFrame(
+            [
+                {
+                    "run_id": self.run_id,
+                    "status": self.status,
+                    "gate": self.verdict,
+                    "duration_s": round(self.duration_s, 2),
+                    **{f"param.{k}": v for k, v in self.parameters.items()},
+                    **self.metrics,
+                }
+            ]
+        )
 
 
 def notebook_hash(path: Path) -> str:
     """sha256 of the notebook's sources only (outputs and metadata do not change what it does)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    src = [("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", ""))
-           for c in nb.get("cells", [])]
+    src = [
+        ("".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", ""))
+        for c in nb.get("cells", [])
+    ]
     return hashlib.sha256(json.dumps(src).encode()).hexdigest()
 
 
@@ -160,18 +171,23 @@ def check_storable(name: str, value: Any, where: str) -> None:
             check_storable(name, v, where)
     elif isinstance(value, str):
         if "\x00" in value:
-            raise WorkbenchError(f"{where}: parameter '{name}': the value holds a NUL character (\\x00) at "
-                                 f"position {value.index(chr(0))}; expected text without control characters")
+            raise WorkbenchError(
+                f"{where}: parameter '{name}': the value holds a NUL character (\\x00) at "
+                f"position {value.index(chr(0))}; expected text without control characters"
+            )
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as e:
-            raise WorkbenchError(f"{where}: parameter '{name}': the value is not valid UTF-8 text (character "
-                                 f"{value[e.start]!r} at position {e.start}: a byte that is not UTF-8, or a lone "
-                                 f"surrogate); pass UTF-8 text") from None
+            raise WorkbenchError(
+                f"{where}: parameter '{name}': the value is not valid UTF-8 text (character "
+                f"{value[e.start]!r} at position {e.start}: a byte that is not UTF-8, or a lone "
+                f"surrogate); pass UTF-8 text"
+            ) from None
 
 
-def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None, allow_unknown: bool = False
-                       ) -> tuple[dict, dict]:
+def resolve_parameters(
+    path: Path, overrides: Mapping[str, Any] | None, allow_unknown: bool = False
+) -> tuple[dict, dict]:
     """(all parameters = defaults + typed overrides, declared parameter info). Refuses secret-like names, and
     names the notebook does not declare (a misspelt ``-p`` would silently run the default) unless
     ``allow_unknown``, which only warns (papermill still injects them)."""
@@ -179,17 +195,23 @@ def resolve_parameters(path: Path, overrides: Mapping[str, Any] | None, allow_un
     overrides = dict(overrides or {})
     for name in overrides:
         if is_secret_name(name):
-            raise WorkbenchError(f"parameter '{name}' looks like a credential: never pass secrets as parameters "
-                                 f"(they would be stored in the notebook and in MLflow). Put it in an environment "
-                                 f"variable and read it with os.environ in the notebook.")
+            raise WorkbenchError(
+                f"parameter '{name}' looks like a credential: never pass secrets as parameters "
+                f"(they would be stored in the notebook and in MLflow). Put it in an environment "
+                f"variable and read it with os.environ in the notebook."
+            )
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        why = (f"unknown parameter(s) {unknown}; declared: {sorted(declared)}" if declared else
-               f"no cell tagged 'parameters': overrides {sorted(overrides)} are injected at the top, where a later "
-               f"assignment in the notebook silently replaces them; tag the cell that sets them 'parameters'")
+        why = (
+            f"unknown parameter(s) {unknown}; declared: {sorted(declared)}"
+            if declared
+            else f"no cell tagged 'parameters': overrides {sorted(overrides)} are injected at the top, where a later "
+            f"assignment in the notebook silently replaces them; tag the cell that sets them 'parameters'"
+        )
         if not allow_unknown:  # before any run exists: nothing is left behind
-            raise UsageError(f"{path}: {why} (pass --allow-unknown-params, or allow_unknown_params=True, to inject "
-                             f"them anyway)")
+            raise UsageError(
+                f"{path}: {why} (pass --allow-unknown-params, or allow_unknown_params=True, to inject them anyway)"
+            )
         warnings.warn(f"{path.name}: {why}", stacklevel=3)
     params = {n: d["default"] for n, d in declared.items()}
     for name, v in overrides.items():
@@ -277,14 +299,19 @@ def kernel_name(path: Path, kernel: str | None = None) -> str:
     """``kernel``, else the notebook's kernelspec name, else ``python3``; checked before any run exists."""
     from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager
 
-    name = kernel or (json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}).get(
-        "name") or NATIVE_KERNEL_NAME
+    name = (
+        kernel
+        or (json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("kernelspec") or {}).get("name")
+        or NATIVE_KERNEL_NAME
+    )
     installed = set(KernelSpecManager().find_kernel_specs()) | {NATIVE_KERNEL_NAME}
     if name not in installed:
         where = "--kernel" if kernel else "its kernelspec"
-        raise WorkbenchError(f"{path}: Jupyter kernel {name!r} ({where}) is not installed; installed: "
-                             f"{', '.join(sorted(installed))}. Pass --kernel NAME, or register it with "
-                             f"`python -m ipykernel install --user --name {name}` in that environment")
+        raise WorkbenchError(
+            f"{path}: Jupyter kernel {name!r} ({where}) is not installed; installed: "
+            f"{', '.join(sorted(installed))}. Pass --kernel NAME, or register it with "
+            f"`python -m ipykernel install --user --name {name}` in that environment"
+        )
     return name
 
 
@@ -300,9 +327,17 @@ class NotebookOptions:
     raise_on_error: bool = False  # raise NotebookRunError for a failed run instead of returning its result
 
 
-def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, experiment: str | None = None,
-                 run_name: str | None = None, parent_run_id: str | None = None, tags: Mapping[str, str] | None = None,
-                 run_id: str | None = None, execution: NotebookOptions | None = None, **options) -> RunResult:
+def run_notebook(
+    path: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+    execution: NotebookOptions | None = None,
+    **options,
+) -> RunResult:
     """Execute ``path`` with papermill as one MLflow run; returns a :class:`RunResult`.
 
     ``execution`` (:class:`NotebookOptions`), or its fields as keywords in ``options`` (``timeout``, ``kernel``,
@@ -335,28 +370,53 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
     params, _declared = resolve_parameters(path, parameters, allow_unknown=opts.allow_unknown_params)
     kernel = kernel_name(path, opts.kernel)
     nb_hash = notebook_hash(path)
-    run_tags = {T.NOTEBOOK: str(path), T.NOTEBOOK_HASH: nb_hash, T.SOURCE_NAME: str(path),
-                T.SOURCE_TYPE: "NOTEBOOK", **(tags or {})}
+    run_tags = {
+        T.NOTEBOOK: str(path),
+        T.NOTEBOOK_HASH: nb_hash,
+        T.SOURCE_NAME: str(path),
+        T.SOURCE_TYPE: "NOTEBOOK",
+        **(tags or {}),
+    }
     error, tb, html = None, None, None
-    with tracked_run("notebook", run_name or path.stem, experiment, tags=run_tags, params=params, run_id=run_id,
-                     parent_run_id=parent_run_id, source=path) as run:
+    with tracked_run(
+        "notebook",
+        run_name or path.stem,
+        experiment,
+        tags=run_tags,
+        params=params,
+        run_id=run_id,
+        parent_run_id=parent_run_id,
+        source=path,
+    ) as run:
         run_id = run.run_id
         out_dir = Path(output).resolve().parent if output else settings().project_dir / ".workbench" / "runs" / run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         out_nb = Path(output).resolve() if output else out_dir / path.name
         # the kernel's active run and experiment are the launcher's (MLflow's own variables), so mlflow.start_run()
         # and everything the notebook logs or traces land in this run and its experiment
-        env = {tracking.RUN_ENV: run_id, "MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
-               "MLFLOW_EXPERIMENT_ID": run.experiment_id,
-               "MLFLOW_EXPERIMENT_NAME": tracking.client().get_experiment(run.experiment_id).name,
-               "MLFLOW_DISABLE_TELEMETRY": "true", "WORKBENCH_PROJECT_DIR": str(settings().project_dir)}
+        env = {
+            tracking.RUN_ENV: run_id,
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_TRACKING_URI": tracking.tracking_uri(),
+            "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+            "MLFLOW_EXPERIMENT_NAME": tracking.client().get_experiment(run.experiment_id).name,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "WORKBENCH_PROJECT_DIR": str(settings().project_dir),
+        }
         t0 = time.monotonic()
         try:
             with _kernel_env(env):
-                papermill.execute_notebook(str(path), str(out_nb), parameters=params, progress_bar=progress,
-                                           start_timeout=KERNEL_START_TIMEOUT_S, cwd=str(path.parent),
-                                           execution_timeout=timeout, kernel_name=kernel,
-                                           **kernel_transport())
+                papermill.execute_notebook(
+                    str(path),
+                    str(out_nb),
+                    parameters=params,
+                    progress_bar=progress,
+                    start_timeout=KERNEL_START_TIMEOUT_S,
+                    cwd=str(path.parent),
+                    execution_timeout=timeout,
+                    kernel_name=kernel,
+                    **kernel_transport(),
+                )
         except PapermillExecutionError as e:
             error = f"cell {e.exec_count}: {e.ename}: {e.evalue}"
             tb = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(e.traceback or []))
@@ -392,9 +452,20 @@ def run_notebook(path: str | Path, parameters: Mapping[str, Any] | None = None, 
         from ..evaluate.verdict import read_gates
 
         gates = read_gates(run_id)
-    result = RunResult(run_id=run_id, experiment_id=run.experiment_id, status=run.status, duration_s=duration,
-                       output_notebook=out_nb, output_html=html, parameters=params, metrics=dict(data.metrics),
-                       error=run.error, traceback=scrub(tb) if tb else None, verdict=verdict, gates=gates)
+    result = RunResult(
+        run_id=run_id,
+        experiment_id=run.experiment_id,
+        status=run.status,
+        duration_s=duration,
+        output_notebook=out_nb,
+        output_html=html,
+        parameters=params,
+        metrics=dict(data.metrics),
+        error=run.error,
+        traceback=scrub(tb) if tb else None,
+        verdict=verdict,
+        gates=gates,
+    )
     if opts.raise_on_error and run.status != "FINISHED":
         raise NotebookRunError(f"run {run_id} FAILED: {run.error}", result)
     return result

@@ -12,15 +12,15 @@ import hashlib
 import itertools
 import json
 import time
+from collections.abc import Mapping
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
-from .. import recovery, tracking
-from .. import tags as T
+from .. import recovery, tags as T, tracking
 from ..errors import WorkbenchError
 from ..lifecycle import tracked_run
 from ..options import split_options
@@ -49,18 +49,37 @@ class SweepResult:
         """params × status × metrics per child; ``max_metrics`` keeps the most telling ones (for printing)."""
         rows = []
         for c in self.children:
-            rows.append({**{f"param.{k}": v for k, v in c["grid_params"].items()}, "status": c["status"],
-                         **({"gate": c["verdict"]} if any(x.get("verdict") for x in self.children) else {}),
-                         "run_id": c["run_id"], "resumed": c.get("resumed", False),
-                         **{k: round(v, 6) for k, v in c.get("metrics", {}).items()}})
+            rows.append(
+                {
+                    **{f"param.{k}": v for k, v in c["grid_params"].items()},
+                    "status": c["status"],
+                    **({"gate": c["verdict"]} if any(x.get("verdict") for x in self.children) else {}),
+                    "run_id": c["run_id"],
+                    "resumed": c.get("resumed", False),
+                    **{k: round(v, 6) for k, v in c.get("metrics", {}).items()},
+                }
+            )
         df = pd.DataFrame(rows)
         if max_metrics is not None:
             fixed = [c for c in df.columns if c.startswith("param.") or c in ("status", "gate", "run_id")]
-            order = ("retrieval/recall_at_k/mean", "quality/f1/mean", "honesty/groundedness/mean",
-                     "harm/redteam_pass/mean", "latency/latency_s/p95", "cost/usd/total", "score")
+            order = (
+                "retrieval/recall_at_k/mean",
+                "quality/f1/mean",
+                "honesty/groundedness/mean",
+                "harm/redteam_pass/mean",
+                "latency/latency_s/p95",
+                "cost/usd/total",
+                "score",
+            )
             keep = [c for c in order if c in df.columns]
-            keep += [c for c in df.columns if c not in fixed and c not in keep and c != "resumed"
-                     and not c.startswith(("workbench/", "eval/", "rag/"))]
+            keep += [
+                c
+                for c in df.columns
+                if c not in fixed
+                and c not in keep
+                and c != "resumed"
+                and not c.startswith(("workbench/", "eval/", "rag/"))
+            ]
             df = df[fixed + keep[:max_metrics]]
         return df
 
@@ -78,7 +97,7 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 
 def expand_grid(grid: Mapping[str, list]) -> list[dict]:
     names = list(grid)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
 def _cell_key(params: Mapping[str, Any]) -> str:
@@ -88,8 +107,18 @@ def _cell_key(params: Mapping[str, Any]) -> str:
 MAX_ATTEMPTS = 2  # a cell whose worker is lost runs once more, then it is FAILED
 
 
-def _run_cell(path: str, params: dict, experiment: str | None, parent: str, timeout: float | None,
-              run_name: str, cell_key: str, project_dir: str, tracking_uri: str, run_id: str | None = None) -> dict:
+def _run_cell(
+    path: str,
+    params: dict,
+    experiment: str | None,
+    parent: str,
+    timeout: float | None,
+    run_name: str,
+    cell_key: str,
+    project_dir: str,
+    tracking_uri: str,
+    run_id: str | None = None,
+) -> dict:
     """Runs in a worker process: one child run (pre-created by the client as SCHEDULED). Returns a picklable
     summary. Each start is counted in the run's ``workbench.attempt`` tag, so a cell re-run after its worker
     died (Dask re-schedules lost tasks; a shared scheduler may allow several) stops after ``MAX_ATTEMPTS``."""
@@ -103,8 +132,12 @@ def _run_cell(path: str, params: dict, experiment: str | None, parent: str, time
         c = tracking.client()
         run = c.get_run(run_id)
         if run.info.status in ("FINISHED", "FAILED"):  # done already (lost on the way back)
-            return {"run_id": run_id, "status": run.info.status, "metrics": dict(run.data.metrics),
-                    "error": run.data.tags.get(T.ERROR)}
+            return {
+                "run_id": run_id,
+                "status": run.info.status,
+                "metrics": dict(run.data.metrics),
+                "error": run.data.tags.get(T.ERROR),
+            }
         # RUNNING or KILLED here: an earlier attempt's worker died (recovery marks such runs KILLED)
         attempt = int(run.data.tags.get(T.ATTEMPT, "0")) + 1
         if attempt > MAX_ATTEMPTS:
@@ -115,9 +148,18 @@ def _run_cell(path: str, params: dict, experiment: str | None, parent: str, time
         tracking.set_tags({T.ATTEMPT: attempt, **recovery.launch_tags(c)}, run_id)
         c.update_run(run_id, status="RUNNING")
     # the client checked the parameter names before any run existed (sweep(allow_unknown_params=...))
-    r = run_notebook(path, parameters=params, experiment=experiment, run_name=run_name, parent_run_id=parent,
-                     timeout=timeout, progress=False, tags={T.SWEEP_CELL: cell_key}, run_id=run_id,
-                     allow_unknown_params=True)
+    r = run_notebook(
+        path,
+        parameters=params,
+        experiment=experiment,
+        run_name=run_name,
+        parent_run_id=parent,
+        timeout=timeout,
+        progress=False,
+        tags={T.SWEEP_CELL: cell_key},
+        run_id=run_id,
+        allow_unknown_params=True,
+    )
     return {"run_id": r.run_id, "status": r.status, "metrics": r.metrics, "error": r.error, "verdict": r.verdict}
 
 
@@ -136,8 +178,12 @@ def _previous(parent_id: str, exp_id: str) -> dict[str, dict]:
     for r in runs:
         key = r.data.tags.get(T.SWEEP_CELL)
         if key and r.info.status == "FINISHED":
-            done[key] = {"run_id": r.info.run_id, "status": "FINISHED", "metrics": dict(r.data.metrics),
-                         "verdict": r.data.tags.get(T.GATE)}
+            done[key] = {
+                "run_id": r.info.run_id,
+                "status": "FINISHED",
+                "metrics": dict(r.data.metrics),
+                "verdict": r.data.tags.get(T.GATE),
+            }
     return done
 
 
@@ -151,9 +197,18 @@ class SweepOptions:
     allow_unknown_params: bool = False  # inject swept/fixed names the notebook does not declare
 
 
-def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, Any] | None = None,
-          experiment: str | None = None, workers: int = 1, executor: str = "local", scheduler: str | None = None,
-          run_name: str | None = None, echo=print, **options) -> SweepResult:
+def sweep(
+    path: str | Path,
+    grid: Mapping[str, list],
+    parameters: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    run_name: str | None = None,
+    echo=print,
+    **options,
+) -> SweepResult:
     """Run ``path`` once per cell of ``grid`` (cartesian product) under one parent run (a child of the active
     run, in MLflow's active experiment unless ``experiment`` is given), ``workers`` at a time on ``executor``
     (``local`` processes, or ``dask`` on ``scheduler``). ``options``: the fields of :class:`SweepOptions`
@@ -174,36 +229,50 @@ def sweep(path: str | Path, grid: Mapping[str, list], parameters: Mapping[str, A
     # type each cell's values now (fails fast on bad values and secret-like names)
     typed = [resolve_parameters(path, {**fixed, **cell}, allow_unknown=opts.allow_unknown_params)[0] for cell in cells]
     nb_hash = notebook_hash(path)
-    sweep_key = hashlib.sha256(json.dumps([nb_hash, {k: list(map(str, v)) for k, v in grid.items()},
-                                           {k: str(v) for k, v in fixed.items()}], sort_keys=True).encode()
-                               ).hexdigest()[:16]
+    sweep_key = hashlib.sha256(
+        json.dumps(
+            [nb_hash, {k: list(map(str, v)) for k, v in grid.items()}, {k: str(v) for k, v in fixed.items()}],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
     tracking.configure()
     c = tracking.client()
     exp_id = tracking.experiment_id(experiment)
     parent_id, done = None, {}
     if opts.resume:
-        prev = c.search_runs([exp_id], f"tags.`{T.SWEEP_KEY}` = '{sweep_key}'", max_results=1,
-                             order_by=["attributes.start_time DESC"])
+        prev = c.search_runs(
+            [exp_id], f"tags.`{T.SWEEP_KEY}` = '{sweep_key}'", max_results=1, order_by=["attributes.start_time DESC"]
+        )
         if prev:
             parent_id = prev[0].info.run_id
             done = _previous(parent_id, exp_id)
-    tags = {T.SWEEP_KEY: sweep_key, T.SWEEP_GRID: json.dumps(grid, default=str), T.NOTEBOOK: str(path),
-            T.NOTEBOOK_HASH: nb_hash}
+    tags = {
+        T.SWEEP_KEY: sweep_key,
+        T.SWEEP_GRID: json.dumps(grid, default=str),
+        T.NOTEBOOK: str(path),
+        T.NOTEBOOK_HASH: nb_hash,
+    }
     params = None if parent_id else {f"grid.{k}": ",".join(map(str, v)) for k, v in grid.items()}
-    with tracked_run("sweep", run_name or f"sweep-{path.stem}", experiment, tags=tags, params=params,
-                     run_id=parent_id, source=path) as parent:
+    with tracked_run(
+        "sweep", run_name or f"sweep-{path.stem}", experiment, tags=tags, params=params, run_id=parent_id, source=path
+    ) as parent:
         parent_id = parent.run_id
         result = SweepResult(parent_run_id=parent_id)
         # cells go where the parent went (an active run or experiment of this process is not the workers')
         exp_name = c.get_experiment(parent.experiment_id).name
         todo = _plan_cells(result, cells, typed, done)
-        _run_cells(result, path, todo, exp_name, parent.experiment_id, opts.timeout, workers, executor, scheduler,
-                   echo)
+        _run_cells(result, path, todo, exp_name, parent.experiment_id, opts.timeout, workers, executor, scheduler, echo)
         table = result.summary()
         tracking.log_table(table, "sweep_summary.json", run_id=parent_id)
         n_ok = sum(e["status"] == "FINISHED" for e in result.children)
-        tracking.log_metrics({"sweep/children_finished": n_ok, "sweep/children_failed": len(cells) - n_ok,
-                              "sweep/duration_s": result.duration_s}, run_id=parent_id)
+        tracking.log_metrics(
+            {
+                "sweep/children_finished": n_ok,
+                "sweep/children_failed": len(cells) - n_ok,
+                "sweep/duration_s": result.duration_s,
+            },
+            run_id=parent_id,
+        )
         if not result.ok:
             parent.fail(f"{len(cells) - n_ok} of {len(cells)} cells failed")
     echo(result.summary(max_metrics=6).to_string(index=False))
@@ -214,9 +283,9 @@ def _plan_cells(result: SweepResult, cells: list[dict], typed: list[dict], done:
     """One entry per cell in ``result.children`` (those ``done`` already filled in and counted as skipped); returns
     the entries still to run."""
     todo = []
-    for cell, params in zip(cells, typed):
+    for cell, params in zip(cells, typed, strict=True):
         key = _cell_key(params)
-        entry = {"grid_params": cell, "params": params, "cell_key": key}
+        entry: dict[str, Any] = {"grid_params": cell, "params": params, "cell_key": key}
         if key in done:
             entry.update(done[key], resumed=True)
             result.skipped += 1
@@ -226,8 +295,18 @@ def _plan_cells(result: SweepResult, cells: list[dict], typed: list[dict], done:
     return todo
 
 
-def _run_cells(result: SweepResult, path: Path, todo: list[dict], experiment, exp_id: str, timeout, workers: int,
-               executor: str, scheduler, echo) -> None:
+def _run_cells(
+    result: SweepResult,
+    path: Path,
+    todo: list[dict],
+    experiment,
+    exp_id: str,
+    timeout,
+    workers: int,
+    executor: str,
+    scheduler,
+    echo,
+) -> None:
     """Pre-create the children of ``result``'s parent for the ``todo`` entries (:func:`_plan_cells`), run them on
     the executor and fill in their outcome."""
     from ..config import settings
@@ -235,24 +314,42 @@ def _run_cells(result: SweepResult, path: Path, todo: list[dict], experiment, ex
     c = tracking.client()
     parent_id = result.parent_run_id
     t0 = time.monotonic()
-    echo(f"sweep {path.name}: {len(result.children)} cells, {len(todo)} to run, {result.skipped} already finished "
-         f"(parent {parent_id}, {workers} {executor} worker(s))")
+    echo(
+        f"sweep {path.name}: {len(result.children)} cells, {len(todo)} to run, {result.skipped} already finished "
+        f"(parent {parent_id}, {workers} {executor} worker(s))"
+    )
     if todo:
         from tqdm.auto import tqdm
 
         if scheduler and not tracking.tracking_uri().startswith(("http://", "https://")):
-            echo(f"note: {executor} workers log to {tracking.tracking_uri()}; workers on other machines need a "
-                 f"shared server (`workbench tracking start`, then MLFLOW_TRACKING_URI=http://...)")
+            echo(
+                f"note: {executor} workers log to {tracking.tracking_uri()}; workers on other machines need a "
+                f"shared server (`workbench tracking start`, then MLFLOW_TRACKING_URI=http://...)"
+            )
         for e in todo:  # children exist before any worker starts: queued cells show as SCHEDULED
             e["run_name"] = "-".join(f"{k}={v}" for k, v in e["grid_params"].items())[:200]
-            e["run_id"] = c.create_run(exp_id, run_name=e["run_name"], tags={
-                T.PARENT_RUN_ID: parent_id, T.SWEEP_CELL: e["cell_key"]}).info.run_id
+            e["run_id"] = c.create_run(
+                exp_id, run_name=e["run_name"], tags={T.PARENT_RUN_ID: parent_id, T.SWEEP_CELL: e["cell_key"]}
+            ).info.run_id
             c.update_run(e["run_id"], status="SCHEDULED")
         pool = get_executor(executor, workers, scheduler)
         try:
-            futs = {pool.submit(_run_cell, str(path), e["params"], experiment, parent_id, timeout, e["run_name"],
-                                e["cell_key"], str(settings().project_dir), tracking.tracking_uri(), e["run_id"]): e
-                    for e in todo}
+            futs = {
+                pool.submit(
+                    _run_cell,
+                    str(path),
+                    e["params"],
+                    experiment,
+                    parent_id,
+                    timeout,
+                    e["run_name"],
+                    e["cell_key"],
+                    str(settings().project_dir),
+                    tracking.tracking_uri(),
+                    e["run_id"],
+                ): e
+                for e in todo
+            }
             for fut in tqdm(as_completed(futs), total=len(futs), desc="sweep", unit="run"):
                 e = futs[fut]
                 try:

@@ -39,6 +39,21 @@ from .config import AppConfig, aliased_model_id, config_from_alias, config_from_
 from .http import AppHandle, create_app, serve, start, validate_request
 from .promote import Challenge, Promotion, challenge, promote
 
-__all__ = ["AppConfig", "AppHandle", "Challenge", "Promotion", "ServedApp", "aliased_model_id", "challenge",
-           "config_from_alias", "config_from_model", "config_from_run", "create_app", "load_config", "promote", "serve",
-           "start", "validate_request"]
+__all__ = [
+    "AppConfig",
+    "AppHandle",
+    "Challenge",
+    "Promotion",
+    "ServedApp",
+    "aliased_model_id",
+    "challenge",
+    "config_from_alias",
+    "config_from_model",
+    "config_from_run",
+    "create_app",
+    "load_config",
+    "promote",
+    "serve",
+    "start",
+    "validate_request",
+]

@@ -45,14 +45,17 @@ class ServedApp:
             self.candidate = from_config(cfg.candidate_config(), name=cfg.name)
             probe = self.candidate.messages({"question": "test"}, ["test"])
         except (KeyError, IndexError, ValueError) as e:
-            raise ConfigError(f"{cfg.source or cfg.name}: the template cannot be filled from a question "
-                              f"({type(e).__name__}: {e}); use {{question}} (and {{contexts}} for RAG)") from None
+            raise ConfigError(
+                f"{cfg.source or cfg.name}: the template cannot be filled from a question "
+                f"({type(e).__name__}: {e}); use {{question}} (and {{contexts}} for RAG)"
+            ) from None
         except WorkbenchError as e:
             raise ConfigError(f"{cfg.source or cfg.name}: {e}") from None
         from .guard import guard_for
 
-        self.guard = guard_for(cfg.confidential, cfg.output_guard,
-                               next((m["content"] for m in probe if m["role"] == "system"), None))
+        self.guard = guard_for(
+            cfg.confidential, cfg.output_guard, next((m["content"] for m in probe if m["role"] == "system"), None)
+        )
         tracking.configure()
         self.experiment_id = tracking.experiment_id(cfg.experiment_name)
         settings().resolve_model(cfg.model)  # an unknown model or a missing key fails at start, not per request
@@ -66,15 +69,21 @@ class ServedApp:
         from ..llm.client import LLMClient
 
         if self._client is None:  # created in the server's event loop
-            self._client = LLMClient(cache=self.cfg.cache, timeout_s=self.cfg.request_timeout_s,
-                                     max_retries=self.cfg.max_retries, backoff_base_s=0.2)
+            self._client = LLMClient(
+                cache=self.cfg.cache,
+                timeout_s=self.cfg.request_timeout_s,
+                max_retries=self.cfg.max_retries,
+                backoff_base_s=0.2,
+            )
         return self._client
 
     @staticmethod
     def row(request_msgs: list[dict]) -> dict:
         """The dataset row a chat request is: its last message is the question, earlier turns the history."""
-        return {"question": _text(request_msgs[-1]["content"]),
-                "history": [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]]}
+        return {
+            "question": _text(request_msgs[-1]["content"]),
+            "history": [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]],
+        }
 
     async def answer(self, request_msgs: list[dict], gen: dict, stream: bool, on_delta=None) -> dict:
         """Run one request inside its trace; returns ``{record, contexts, chunk_ids, trace_id}`` (``record``: the
@@ -90,8 +99,10 @@ class ServedApp:
         def span(name: str, kind: str):
             return mlflow.start_span(name=name, span_type=kind) if traced else contextlib.nullcontext(_NoSpan())
 
-        with tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(), \
-                span(f"app {self.cfg.name}", SpanType.CHAIN) as root:
+        with (
+            tracing.scope(self.experiment_id, self.cfg.redact_pii) if traced else contextlib.nullcontext(),
+            span(f"app {self.cfg.name}", SpanType.CHAIN) as root,
+        ):
             root.set_inputs({"messages": request_msgs, **gen, "stream": stream})
             tags = {T.TRACE_APP: self.cfg.name, T.TRACE_STREAM: str(stream).lower()}
             meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
@@ -99,13 +110,15 @@ class ServedApp:
                 meta["mlflow.modelId"] = self.cfg.model_id  # MLflow links the trace to the LoggedModel
             try:
                 # with the guard on, a streamed answer is checked whole before any of it is sent
-                ans = await self.candidate.aanswer(self.row(request_msgs), self.client,
-                                                   on_delta=None if self.guard else on_delta, **gen)
+                ans = await self.candidate.aanswer(
+                    self.row(request_msgs), self.client, on_delta=None if self.guard else on_delta, **gen
+                )
             except asyncio.CancelledError:  # the client hung up: an error, not a short successful request
                 if traced:
-                    mlflow.update_current_trace(tags={**tags, T.TRACE_ERROR: DISCONNECTED,
-                                                      T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"},
-                                                metadata=meta)
+                    mlflow.update_current_trace(
+                        tags={**tags, T.TRACE_ERROR: DISCONNECTED, T.TRACE_LATENCY: f"{time.perf_counter() - t0:.4f}"},
+                        metadata=meta,
+                    )
                 root.set_status(SpanStatusCode.ERROR)
                 raise
             rec = _record(ans, self.cfg.model)
@@ -160,4 +173,3 @@ class _NoSpan:
         pass
 
     set_outputs = set_status = set_inputs
-

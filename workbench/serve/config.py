@@ -12,8 +12,13 @@ from ..errors import ConfigError
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 RAG_SETTINGS = ("retriever", "top_k", "mmr", "fetch_k", "rerank", "query_rewrite")  # as RAGPipeline takes them
-PARAM_LIMITS = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0), "max_tokens": (int, 1, 4096),
-                "max_completion_tokens": (int, 1, 4096), "seed": (int, -2**31, 2**31 - 1)}
+PARAM_LIMITS = {
+    "temperature": (float, 0.0, 2.0),
+    "top_p": (float, 0.0, 1.0),
+    "max_tokens": (int, 1, 4096),
+    "max_completion_tokens": (int, 1, 4096),
+    "seed": (int, -(2**31), 2**31 - 1),
+}
 
 
 @dataclass
@@ -83,8 +88,9 @@ class AppConfig:
 
 def _check_config(raw: Any, source: str) -> AppConfig:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of settings (name, model, template, rag, params), "
-                          f"found {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping of settings (name, model, template, rag, params), found {type(raw).__name__}"
+        )
     known = {f.name for f in fields(AppConfig)} - {"source"}
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -110,10 +116,15 @@ def _check_config(raw: Any, source: str) -> AppConfig:
     if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
         raise ConfigError(f"{source}: 'allowed_hosts' must be a list of host names (e.g. [app.example.com])")
     conf = raw.get("confidential")
-    if conf is not None and (not isinstance(conf, dict) or set(conf) - {"canaries", "system_prompt"}
-                             or not isinstance(conf.get("canaries", []), list)):
-        raise ConfigError(f"{source}: 'confidential' must be a mapping with 'canaries' (a list of strings) and/or "
-                          f"'system_prompt' (true/false)")
+    if conf is not None and (
+        not isinstance(conf, dict)
+        or set(conf) - {"canaries", "system_prompt"}
+        or not isinstance(conf.get("canaries", []), list)
+    ):
+        raise ConfigError(
+            f"{source}: 'confidential' must be a mapping with 'canaries' (a list of strings) and/or "
+            f"'system_prompt' (true/false)"
+        )
     from .guard import GUARD_ACTIONS
 
     if raw.get("output_guard") not in (None, *GUARD_ACTIONS):
@@ -144,10 +155,15 @@ def recommended_candidate(tags: dict, run_id: str) -> str | None:
     if supported == "true":
         return tags.get(T.RECOMMENDED)
     if supported is not None or T.RECOMMENDED in tags:
-        raise ConfigError(f"run {run_id}: its comparison supports no candidate over the baseline"
-                          + (f" (it named {tags[T.RECOMMENDED]!r} without a supported difference)"
-                             if T.RECOMMENDED in tags and supported != "false" else "")
-                          + "; pass --candidate NAME to serve one anyway")
+        raise ConfigError(
+            f"run {run_id}: its comparison supports no candidate over the baseline"
+            + (
+                f" (it named {tags[T.RECOMMENDED]!r} without a supported difference)"
+                if T.RECOMMENDED in tags and supported != "false"
+                else ""
+            )
+            + "; pass --candidate NAME to serve one anyway"
+        )
     return None
 
 
@@ -164,7 +180,7 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
     by_cand: dict[str, dict] = {}
     for k, v in run.data.params.items():
         if k.startswith("candidate."):
-            name, _, key = k[len("candidate."):].partition(".")
+            name, _, key = k[len("candidate.") :].partition(".")
             by_cand.setdefault(name, {})[key] = parse_param(v)
     if not by_cand:
         raise ConfigError(f"run {run_id} has no candidate.* params: pass an evaluation run, or use --config")
@@ -182,8 +198,9 @@ def config_from_model(model_id: str) -> AppConfig:
     from ..evaluate.record import logged_candidate
 
     model, params = logged_candidate(model_id)
-    return _from_candidate(params, model.name, f"logged model {model_id}", run_id=model.source_run_id,
-                           model_id=model_id)
+    return _from_candidate(
+        params, model.name, f"logged model {model_id}", run_id=model.source_run_id, model_id=model_id
+    )
 
 
 DEFAULT_ALIAS = "production"
@@ -194,7 +211,7 @@ def version_model_id(version) -> str | None:
     """The LoggedModel id of a registered model version (its tag, else its ``models:/<id>`` source)."""
     tagged = (version.tags or {}).get(MODEL_ID_TAG)
     source = version.source or ""
-    return tagged or (source[len("models:/"):] if source.startswith("models:/m-") else None)
+    return tagged or (source[len("models:/") :] if source.startswith("models:/m-") else None)
 
 
 @overload
@@ -211,13 +228,17 @@ def aliased_model_id(registered_model: str, alias: str = DEFAULT_ALIAS, missing_
     except Exception as e:  # noqa: BLE001 - MLflow raises MlflowException for an unknown name or alias
         if missing_ok:
             return None
-        raise ConfigError(f"no model version {registered_model}@{alias} in {tracking.tracking_uri()}: promote one "
-                          f"with `workbench promote MODEL_ID --name {registered_model} --alias {alias}` "
-                          f"({type(e).__name__})") from None
+        raise ConfigError(
+            f"no model version {registered_model}@{alias} in {tracking.tracking_uri()}: promote one "
+            f"with `workbench promote MODEL_ID --name {registered_model} --alias {alias}` "
+            f"({type(e).__name__})"
+        ) from None
     mid = version_model_id(version)
     if mid is None:
-        raise ConfigError(f"{registered_model}@{alias} (version {version.version}) is not a workbench candidate "
-                          f"configuration (source {version.source})")
+        raise ConfigError(
+            f"{registered_model}@{alias} (version {version.version}) is not a workbench candidate "
+            f"configuration (source {version.source})"
+        )
     return mid
 
 
@@ -230,12 +251,19 @@ def config_from_alias(registered_model: str, alias: str = DEFAULT_ALIAS) -> AppC
     return cfg
 
 
-def _from_candidate(c: dict, name: str, source: str, run_id: str | None = None,
-                    model_id: str | None = None) -> AppConfig:
+def _from_candidate(
+    c: dict, name: str, source: str, run_id: str | None = None, model_id: str | None = None
+) -> AppConfig:
     """An AppConfig from a candidate's configuration (``Candidate.config``, as params)."""
     gen = {k: c[k] for k in ("temperature", "max_tokens", "top_p", "seed") if k in c}
-    raw: dict[str, Any] = {"name": name, "model": c.get("model", "local"), "params": gen, "run_id": run_id,
-                           "model_id": model_id, "candidate": dict(c)}
+    raw: dict[str, Any] = {
+        "name": name,
+        "model": c.get("model", "local"),
+        "params": gen,
+        "run_id": run_id,
+        "model_id": model_id,
+        "candidate": dict(c),
+    }
     if "system_prompt" in c:  # None (no system prompt) stays None: serve what was evaluated
         raw["system_prompt"] = c["system_prompt"]
     if c.get("kind") == "rag":

@@ -44,7 +44,7 @@ class OutputGuard:
         self._ngrams = set()
         for text in self.protected:
             words = [w.lower() for w in _WORD.findall(text)]
-            self._ngrams |= {tuple(words[i:i + self.min_words]) for i in range(len(words) - self.min_words + 1)}
+            self._ngrams |= {tuple(words[i : i + self.min_words]) for i in range(len(words) - self.min_words + 1)}
 
     def find(self, text: str) -> list[Finding]:
         """Every leak in ``text``: canaries, and runs of protected words (merged spans)."""
@@ -59,7 +59,7 @@ class OutputGuard:
         n = self.min_words
         spans: list[list[int]] = []
         for i in range(len(words) - n + 1):
-            if tuple(w.group().lower() for w in words[i:i + n]) in self._ngrams:
+            if tuple(w.group().lower() for w in words[i : i + n]) in self._ngrams:
                 s, e = words[i].start(), words[i + n - 1].end()
                 if spans and s <= spans[-1][1]:
                     spans[-1][1] = e
@@ -76,7 +76,7 @@ class OutputGuard:
         if self.action == "block":
             return BLOCKED, found
         for f in sorted(found, key=lambda f: f.start, reverse=True):
-            text = text[:f.start] + "[REDACTED]" + text[f.end:]
+            text = text[: f.start] + "[REDACTED]" + text[f.end :]
         return text, found
 
 

@@ -32,8 +32,14 @@ from .config import PARAM_LIMITS, ROLES, AppConfig, resolve_config
 
 
 class RequestError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
-                 code: str | int | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+        code: str | int | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.param, self.kind = status, message, param, kind
         self.code = status if code is None else code
@@ -56,10 +62,12 @@ def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool,
             raise RequestError(400, f"messages[{i}].role must be one of {sorted(ROLES)}", f"messages[{i}].role")
         content = m.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
-            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-                       for p in content):
-                raise RequestError(400, f"messages[{i}].content: only text parts are supported",
-                                   f"messages[{i}].content")
+            if not all(
+                isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content
+            ):
+                raise RequestError(
+                    400, f"messages[{i}].content: only text parts are supported", f"messages[{i}].content"
+                )
         elif not isinstance(content, str):
             raise RequestError(400, f"messages[{i}].content must be a string", f"messages[{i}].content")
     if msgs[-1]["role"] != "user":
@@ -87,12 +95,19 @@ def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool,
     return msgs, gen, stream, bool(isinstance(opts, dict) and opts.get("include_usage"))
 
 
-def _error(status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
-           code: str | int | None = None):
+def _error(
+    status: int,
+    message: str,
+    param: str | None = None,
+    kind: str = "invalid_request_error",
+    code: str | int | None = None,
+):
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param,
-                                   "code": status if code is None else code}}, status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "param": param, "code": status if code is None else code}},
+        status_code=status,
+    )
 
 
 async def _read_body(request, cfg: AppConfig) -> bytes:
@@ -127,9 +142,13 @@ def upstream_error(rec) -> RequestError:
     for pat in CONTEXT_OVERFLOW if rec.error == "bad_request" else ():
         m = pat.search(rec.error_message or "")
         if m:
-            return RequestError(400, f"the request does not fit the model's context: {m['n']} tokens, the limit "
-                                f"is {m['limit']} tokens; shorten the messages", "messages",
-                                code="context_length_exceeded")
+            return RequestError(
+                400,
+                f"the request does not fit the model's context: {m['n']} tokens, the limit "
+                f"is {m['limit']} tokens; shorten the messages",
+                "messages",
+                code="context_length_exceeded",
+            )
     return RequestError(502, f"the model endpoint failed ({rec.error})", kind="upstream_error")
 
 
@@ -151,13 +170,21 @@ class _Guard:
             auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), self.key.encode()):
-                resp = _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                              kind="authentication_error", code="invalid_api_key")
+                resp = _error(
+                    401,
+                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                    kind="authentication_error",
+                    code="invalid_api_key",
+                )
                 resp.headers["WWW-Authenticate"] = "Bearer"
                 return await resp(scope, receive, send)
         if self.active >= self.limit:
-            return await _error(503, f"the app is answering {self.active} requests (its limit); retry shortly",
-                                kind="server_error", code="overloaded")(scope, receive, send)
+            return await _error(
+                503,
+                f"the app is answering {self.active} requests (its limit); retry shortly",
+                kind="server_error",
+                code="overloaded",
+            )(scope, receive, send)
         self.active += 1
         try:
             await self.app(scope, receive, send)
@@ -186,8 +213,10 @@ def open_warning(host: str) -> str | None:
     """The warning for serving beyond loopback with no key, else None."""
     if is_loopback(host) or app_key():
         return None
-    return (f"warning: serving on {host} without authentication: anyone who can reach this port can use the "
-            f"app. Set {APP_KEY_ENV} to require 'Authorization: Bearer <key>', or bind 127.0.0.1 behind a proxy.")
+    return (
+        f"warning: serving on {host} without authentication: anyone who can reach this port can use the "
+        f"app. Set {APP_KEY_ENV} to require 'Authorization: Bearer <key>', or bind 127.0.0.1 behind a proxy."
+    )
 
 
 def _completion_id() -> str:
@@ -209,13 +238,26 @@ def create_app(cfg: AppConfig):
     served = ServedApp(cfg)
 
     async def health(request):
-        return JSONResponse({"status": "ok", "app": cfg.name, "model": cfg.model, "rag": bool(cfg.rag),
-                             "config_run_id": cfg.run_id, "model_id": cfg.model_id, "requests": served.requests,
-                             "uptime_s": round(time.time() - served.started, 1)})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "app": cfg.name,
+                "model": cfg.model,
+                "rag": bool(cfg.rag),
+                "config_run_id": cfg.run_id,
+                "model_id": cfg.model_id,
+                "requests": served.requests,
+                "uptime_s": round(time.time() - served.started, 1),
+            }
+        )
 
     async def models(request):
-        return JSONResponse({"object": "list", "data": [{"id": cfg.name, "object": "model", "owned_by": "workbench",
-                                                         "created": int(served.started)}]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"id": cfg.name, "object": "model", "owned_by": "workbench", "created": int(served.started)}],
+            }
+        )
 
     async def chat(request):
         try:
@@ -241,12 +283,23 @@ def create_app(cfg: AppConfig):
             rec = out["record"]
             if rec.error:
                 return upstream_error(rec).response()
-            return JSONResponse({
-                "id": cid, "object": "chat.completion", "created": created, "model": cfg.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": rec.text},
-                             "finish_reason": rec.finish_reason or "stop"}],
-                "usage": _usage(rec),
-                "workbench": {"trace_id": out["trace_id"], "chunk_ids": out["chunk_ids"]}})
+            return JSONResponse(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": cfg.name,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": rec.text},
+                            "finish_reason": rec.finish_reason or "stop",
+                        }
+                    ],
+                    "usage": _usage(rec),
+                    "workbench": {"trace_id": out["trace_id"], "chunk_ids": out["chunk_ids"]},
+                }
+            )
 
         queue: asyncio.Queue = asyncio.Queue()
         done = object()
@@ -268,8 +321,13 @@ def create_app(cfg: AppConfig):
                 return upstream_error(result["record"]).response()
 
         def chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
-            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": cfg.name,
-                       "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            payload = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": cfg.name,
+                "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             if usage:
                 payload["usage"] = usage
             return f"data: {json.dumps(payload)}\n\n"
@@ -289,8 +347,11 @@ def create_app(cfg: AppConfig):
                 if isinstance(item, tuple) and item[0] is done:
                     result = item[1]
                     if isinstance(result, Exception) or result["record"].error:
-                        err = (RequestError(500, f"the app failed ({type(result).__name__})", kind="server_error")
-                               if isinstance(result, Exception) else upstream_error(result["record"]))
+                        err = (
+                            RequestError(500, f"the app failed ({type(result).__name__})", kind="server_error")
+                            if isinstance(result, Exception)
+                            else upstream_error(result["record"])
+                        )
                         yield f"data: {json.dumps({'error': {'message': err.message, 'type': err.kind}})}\n\n"
                     else:
                         rec = result["record"]
@@ -307,17 +368,27 @@ def create_app(cfg: AppConfig):
         return StreamingResponse(events(), media_type="text/event-stream")
 
     async def http_error(request, exc):
-        return _error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}"
-                      + (" (try POST /v1/chat/completions)" if exc.status_code in (404, 405) else ""))
+        return _error(
+            exc.status_code,
+            f"{exc.detail}: {request.method} {request.url.path}"
+            + (" (try POST /v1/chat/completions)" if exc.status_code in (404, 405) else ""),
+        )
 
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-    app = Starlette(routes=[Route("/health", health), Route("/v1/models", models),
-                            Route("/v1/chat/completions", chat, methods=["POST"])],
-                    exception_handlers={HTTPException: http_error},
-                    middleware=[Middleware(_Guard, limit=cfg.max_concurrent, key=app_key()),
-                                Middleware(TrustedHostMiddleware, allowed_hosts=cfg.hosts)])
+    app = Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+        middleware=[
+            Middleware(_Guard, limit=cfg.max_concurrent, key=app_key()),
+            Middleware(TrustedHostMiddleware, allowed_hosts=cfg.hosts),
+        ],
+    )
     app.state.served = served
     return app
 
@@ -398,9 +469,17 @@ def _protocol(header_timeout_s: float):
 def _uvicorn_server(cfg: AppConfig, host: str, port: int):
     import uvicorn
 
-    config = uvicorn.Config(create_app(cfg), host=host, port=port, log_level="warning", access_log=False,
-                            http=_protocol(cfg.header_timeout_s), timeout_keep_alive=5,
-                            timeout_graceful_shutdown=5, lifespan="off")
+    config = uvicorn.Config(
+        create_app(cfg),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=_protocol(cfg.header_timeout_s),
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=5,
+        lifespan="off",
+    )
     if (warning := open_warning(host)) is not None:
         print(warning, file=sys.stderr, flush=True)
     return uvicorn.Server(config)
@@ -414,8 +493,9 @@ def _run(server) -> None:
     server.run()
 
 
-def start(config: AppConfig | str | Path | dict, port: int | None = None, host: str = "127.0.0.1",
-          wait_s: float = 60.0) -> AppHandle:
+def start(
+    config: AppConfig | str | Path | dict, port: int | None = None, host: str = "127.0.0.1", wait_s: float = 60.0
+) -> AppHandle:
     """Serve ``config`` from a background thread of this process (notebooks, tests); returns when healthy."""
     from ..procs import free_port, require_free_port, wait_healthy
 
@@ -442,6 +522,9 @@ def serve(config: AppConfig | str | Path | dict, port: int = 8000, host: str = "
     cfg = resolve_config(config)
     require_free_port(port, host, f"workbench app serve ({cfg.name})")
     server = _uvicorn_server(cfg, host, port)
-    print(f"serving app '{cfg.name}' ({cfg.model}{', RAG' if cfg.rag else ''}) on http://{host}:{port}/v1 — "
-          f"traces go to MLflow experiment '{cfg.experiment_name}'. Ctrl-C stops.", flush=True)
+    print(
+        f"serving app '{cfg.name}' ({cfg.model}{', RAG' if cfg.rag else ''}) on http://{host}:{port}/v1 — "
+        f"traces go to MLflow experiment '{cfg.experiment_name}'. Ctrl-C stops.",
+        flush=True,
+    )
     _run(server)

@@ -36,13 +36,26 @@ class Promotion:
 
     def summary(self) -> pd.DataFrame:
         """One row: the alias, the version and model it now names, and the model it named before."""
-        return pd.DataFrame([{"alias": f"{self.registered_model}@{self.alias}", "version": self.version,
-                              "model_id": self.model_id, "previous_model_id": self.previous_model_id,
-                              "run_id": self.run_id}])
+        return pd.DataFrame(
+            [
+                {
+                    "alias": f"{self.registered_model}@{self.alias}",
+                    "version": self.version,
+                    "model_id": self.model_id,
+                    "previous_model_id": self.previous_model_id,
+                    "run_id": self.run_id,
+                }
+            ]
+        )
 
 
-def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidence_run: str | None = None,
-            experiment: str | None = None) -> Promotion:
+def promote(
+    model_id,
+    registered_model: str,
+    alias: str = DEFAULT_ALIAS,
+    evidence_run: str | None = None,
+    experiment: str | None = None,
+) -> Promotion:
     """Point ``registered_model@alias`` at LoggedModel ``model_id`` (registering it as a new version), in a
     tracked ``promote`` run (a child of the current run, if any) tagged with the lineage: the model promoted, the
     model the alias named before, and ``evidence_run`` (the comparison that justified it). The configuration is
@@ -65,16 +78,29 @@ def promote(model_id, registered_model: str, alias: str = DEFAULT_ALIAS, evidenc
     cfg = config_from_model(model_id)  # inputs first: no run for an unknown model
     from_config(cfg.candidate_config(), cfg.name)
     previous = aliased_model_id(registered_model, alias, missing_ok=True)
-    with tracked_run("promote", f"promote-{registered_model}@{alias}", experiment, parent_run_id=parent,
-                     params={"promote.model_id": model_id, "promote.registered_model": registered_model,
-                             "promote.alias": alias}) as run:
-        version = mlflow.register_model(f"models:/{model_id}", registered_model,
-                                        tags={MODEL_ID_TAG: model_id, T.LINEAGE_EVIDENCE: evidence_run or ""})
+    with tracked_run(
+        "promote",
+        f"promote-{registered_model}@{alias}",
+        experiment,
+        parent_run_id=parent,
+        params={"promote.model_id": model_id, "promote.registered_model": registered_model, "promote.alias": alias},
+    ) as run:
+        version = mlflow.register_model(
+            f"models:/{model_id}",
+            registered_model,
+            tags={MODEL_ID_TAG: model_id, T.LINEAGE_EVIDENCE: evidence_run or ""},
+        )
         c = tracking.client()
         c.set_registered_model_alias(registered_model, alias, version.version)
         c.set_logged_model_tags(model_id, {T.PROMOTED: f"{registered_model}@{alias} v{version.version}"})
-        tracking.set_tags({T.LINEAGE_MODEL_ID: model_id, T.LINEAGE_SERVED_MODEL_ID: previous or "",
-                           T.LINEAGE_EVIDENCE: evidence_run or ""}, run.run_id)
+        tracking.set_tags(
+            {
+                T.LINEAGE_MODEL_ID: model_id,
+                T.LINEAGE_SERVED_MODEL_ID: previous or "",
+                T.LINEAGE_EVIDENCE: evidence_run or "",
+            },
+            run.run_id,
+        )
     return Promotion(registered_model, alias, str(version.version), model_id, previous, run.run_id)
 
 
@@ -97,8 +123,16 @@ class Challenge:
         return self.comparison.summary()
 
 
-def challenge(dataset, candidate, registered_model: str, alias: str = DEFAULT_ALIAS, metrics: list[str] | None = None,
-              gates: list[str] | None = None, experiment: str | None = None, **eval_kwargs) -> Challenge:
+def challenge(
+    dataset,
+    candidate,
+    registered_model: str,
+    alias: str = DEFAULT_ALIAS,
+    metrics: list[str] | None = None,
+    gates: list[str] | None = None,
+    experiment: str | None = None,
+    **eval_kwargs,
+) -> Challenge:
     """Evaluate ``candidate`` and the model ``registered_model@alias`` serves (rebuilt from its LoggedModel, so
     the same LoggedModel is reused) on ``dataset`` (e.g. ``mlflow:served-failures``) in one tracked
     ``challenge`` run, a child of the current run if any, then compare them row by row with ``gates``; the run
@@ -118,13 +152,19 @@ def challenge(dataset, candidate, registered_model: str, alias: str = DEFAULT_AL
         raise ConfigError(f"the challenger is named {candidate.name!r} like the served model: give it another name")
     ds = load_dataset(dataset)
     experiment, parent = nest_under_ambient(experiment)
-    with tracked_run("challenge", f"challenge-{registered_model}@{alias}", experiment, parent_run_id=parent,
-                     tags={T.LINEAGE_DATASET: dataset if isinstance(dataset, str) else ds.name,
-                           T.LINEAGE_SERVED_MODEL_ID: served_id}) as run:
+    with tracked_run(
+        "challenge",
+        f"challenge-{registered_model}@{alias}",
+        experiment,
+        parent_run_id=parent,
+        tags={
+            T.LINEAGE_DATASET: dataset if isinstance(dataset, str) else ds.name,
+            T.LINEAGE_SERVED_MODEL_ID: served_id,
+        },
+    ) as run:
         res = evaluate(ds, [served, candidate], metrics=metrics, run_id=run.run_id, **eval_kwargs)
         cmp = compare(res, res, candidate_a=served.name, candidate_b=candidate.name, gates=gates or [])
         model_id = logged_model(candidate, run.experiment_id)
-        tracking.set_tags({T.LINEAGE_MODEL_ID: model_id, T.CHALLENGE_PASSED: str(cmp.passed).lower()},
-                          run.run_id)
+        tracking.set_tags({T.LINEAGE_MODEL_ID: model_id, T.CHALLENGE_PASSED: str(cmp.passed).lower()}, run.run_id)
         tracking.log_table(cmp.table, "challenge_comparison.json", run_id=run.run_id)
     return Challenge(run.run_id, served_id, model_id, cmp)

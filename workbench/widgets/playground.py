@@ -23,8 +23,17 @@ import pandas as pd
 from .. import prompts
 from ..errors import WorkbenchError
 
-RESULT_COLUMNS = ["model", "variables", "output", "prompt_tokens", "completion_tokens", "latency_s", "ttft_s",
-                  "cost_usd", "error"]
+RESULT_COLUMNS = [
+    "model",
+    "variables",
+    "output",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "ttft_s",
+    "cost_usd",
+    "error",
+]
 
 
 def readable(e: BaseException) -> str:
@@ -96,8 +105,9 @@ def parse_job(template: str, variables: str, models: list[str], system: str = ""
         missing = [name for name in prompts.variables(template) if name not in r]
         if missing:
             where = f"variable set {i + 1}" if len(rows) > 1 else "variables"
-            raise WorkbenchError(f"template uses {{{missing[0]}}} but {where} has no \"{missing[0]}\" "
-                                 f"(it has {sorted(r) or 'nothing'})")
+            raise WorkbenchError(
+                f'template uses {{{missing[0]}}} but {where} has no "{missing[0]}" (it has {sorted(r) or "nothing"})'
+            )
         rendered.append(prompts.render(template, r))
     return Job(list(models), rows, rendered, system or None, params)
 
@@ -110,17 +120,26 @@ def _cell(v) -> str:
 
 
 class Playground:
-    def __init__(self, template: str = "Answer in one sentence: {question}", variables: dict | list | None = None,
-                 models: list[str] | str | None = None, system: str | None = None, temperature: float = 0.0,
-                 max_tokens: int = 128):
+    def __init__(
+        self,
+        template: str = "Answer in one sentence: {question}",
+        variables: dict | list | None = None,
+        models: list[str] | str | None = None,
+        system: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 128,
+    ):
         import ipywidgets as w
 
         if isinstance(models, str):
             models = models.split(",")
         options, chosen, problems = model_options(models)
         self.template = w.Textarea(value=template, description="template", layout=w.Layout(width="100%", height="80px"))
-        self.variables = w.Textarea(value=json.dumps(variables or {"question": "What is a tent footprint?"}),
-                                    description="variables", layout=w.Layout(width="100%", height="60px"))
+        self.variables = w.Textarea(
+            value=json.dumps(variables or {"question": "What is a tent footprint?"}),
+            description="variables",
+            layout=w.Layout(width="100%", height="60px"),
+        )
         self.system = w.Text(value=system or "", description="system")
         self.models = w.SelectMultiple(options=options, value=tuple(chosen), description="models")
         self.temperature = w.FloatSlider(value=temperature, min=0, max=2, step=0.1, description="temperature")
@@ -141,11 +160,19 @@ class Playground:
         self.cancel_button.on_click(lambda _: self.cancel())
         self.log_button.on_click(lambda _: self._guard(self.log))
         self.save_button.on_click(lambda _: self._guard(self.save))
-        self.widget = w.VBox([self.template, self.variables, self.system, self.models,
-                              w.HBox([self.temperature, self.max_tokens]),
-                              w.HBox([self.run_button, self.cancel_button, self.progress]),
-                              w.HBox([self.log_button, self.prompt_name, self.save_button]),
-                              self.status, self.table])
+        self.widget = w.VBox(
+            [
+                self.template,
+                self.variables,
+                self.system,
+                self.models,
+                w.HBox([self.temperature, self.max_tokens]),
+                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                w.HBox([self.log_button, self.prompt_name, self.save_button]),
+                self.status,
+                self.table,
+            ]
+        )
         self.widget.add_class("wb-playground")
         if problems:
             self.message("; ".join(problems), error=True)
@@ -159,8 +186,10 @@ class Playground:
 
     def message(self, text: str, error: bool = False) -> None:
         color = "#b00020" if error else "#1b5e20"
-        self.status.value = f'<span class="wb-{"error" if error else "status"}" style="color:{color}">' \
-                            f"{html.escape(text, quote=False)}</span>"
+        self.status.value = (
+            f'<span class="wb-{"error" if error else "status"}" style="color:{color}">'
+            f"{html.escape(text, quote=False)}</span>"
+        )
 
     def _guard(self, action) -> None:
         """Run a button's action; any failure becomes a message in the widget (button callbacks must not raise)."""
@@ -176,8 +205,14 @@ class Playground:
         return self._thread is not None and self._thread.is_alive()
 
     def job(self) -> Job:
-        return parse_job(self.template.value, self.variables.value, list(self.models.value), self.system.value,
-                         temperature=self.temperature.value, max_tokens=self.max_tokens.value)
+        return parse_job(
+            self.template.value,
+            self.variables.value,
+            list(self.models.value),
+            self.system.value,
+            temperature=self.temperature.value,
+            max_tokens=self.max_tokens.value,
+        )
 
     def start(self) -> threading.Thread:
         """Validate the inputs and start the calls on a background thread (what **Run** does)."""
@@ -217,8 +252,13 @@ class Playground:
 
         async def one(key, client):
             model, i = key
-            rec = await client.achat(job.prompts[i], model, system=job.system,
-                                     on_delta=lambda d: self._delta(job, streamed, recs, key, d), **job.params)
+            rec = await client.achat(
+                job.prompts[i],
+                model,
+                system=job.system,
+                on_delta=lambda d: self._delta(job, streamed, recs, key, d),
+                **job.params,
+            )
             recs[key] = rec
             self.progress.value = len(recs)
             self._render(job, recs, streamed)
@@ -243,8 +283,11 @@ class Playground:
                 self.message(f"cancelled after {took}: {len(recs)} of {len(job.calls)} call(s) finished", error=True)
             elif errors:
                 first = self.results[self.results["error"].notna()].iloc[0]
-                self.message(f"{errors} of {len(job.calls)} call(s) failed — {first['model']}: {first['error']}"
-                             f" (is the endpoint up? `workbench models` shows its health)", error=True)
+                self.message(
+                    f"{errors} of {len(job.calls)} call(s) failed — {first['model']}: {first['error']}"
+                    f" (is the endpoint up? `workbench models` shows its health)",
+                    error=True,
+                )
             else:
                 self.message(f"{len(job.calls)} call(s) done in {took}")
         except Exception as e:  # noqa: BLE001 - the background thread reports into the widget
@@ -266,19 +309,37 @@ class Playground:
         out = []
         for model, i in job.calls:
             rec = recs.get((model, i))
-            base = {"model": model, "variables": json.dumps(job.rows[i]), "template": 0, "row": i,
-                    "prompt": job.prompts[i]}
+            base = {
+                "model": model,
+                "variables": json.dumps(job.rows[i]),
+                "template": 0,
+                "row": i,
+                "prompt": job.prompts[i],
+            }
             if rec is None:
                 part = streamed.get((model, i))
                 out.append({**base, "output": part or "", "error": "in progress" if running else "not finished"})
             else:
-                out.append({**base, "output": rec.text, "prompt_tokens": rec.prompt_tokens,
-                            "completion_tokens": rec.completion_tokens, "latency_s": rec.latency_s,
-                            "ttft_s": rec.ttft_s, "tokens_per_s": rec.tokens_per_s, "cost_usd": rec.cost_usd,
-                            "cache_hit": rec.cache_hit,
-                            "error": None if rec.ok else f"{rec.error}: {rec.error_message or ''}".rstrip(": ")})
-        return pd.DataFrame(out).astype(object).where(lambda d: d.notna(), None).reindex(columns=[*RESULT_COLUMNS, "template", "row", "prompt", "tokens_per_s",
-                                                  "cache_hit"])
+                out.append(
+                    {
+                        **base,
+                        "output": rec.text,
+                        "prompt_tokens": rec.prompt_tokens,
+                        "completion_tokens": rec.completion_tokens,
+                        "latency_s": rec.latency_s,
+                        "ttft_s": rec.ttft_s,
+                        "tokens_per_s": rec.tokens_per_s,
+                        "cost_usd": rec.cost_usd,
+                        "cache_hit": rec.cache_hit,
+                        "error": None if rec.ok else f"{rec.error}: {rec.error_message or ''}".rstrip(": "),
+                    }
+                )
+        return (
+            pd.DataFrame(out)
+            .astype(object)
+            .where(lambda d: d.notna(), None)
+            .reindex(columns=[*RESULT_COLUMNS, "template", "row", "prompt", "tokens_per_s", "cache_hit"])
+        )
 
     def _render(self, job, recs, streamed) -> None:
         view = self._frame(job, recs, streamed, running=self.running)[RESULT_COLUMNS]
@@ -295,9 +356,15 @@ class Playground:
             raise WorkbenchError("nothing to log yet: press Run first")
         rid = tracking.current_run_id()
         tracking.log_table(self.results, "playground.json", run_id=rid)
-        tracking.set_tags({"playground.template": self.template.value[:5000], "playground.system": self.system.value,
-                           "playground.temperature": self.temperature.value,
-                           "playground.max_tokens": self.max_tokens.value}, run_id=rid)
+        tracking.set_tags(
+            {
+                "playground.template": self.template.value[:5000],
+                "playground.system": self.system.value,
+                "playground.temperature": self.temperature.value,
+                "playground.max_tokens": self.max_tokens.value,
+            },
+            run_id=rid,
+        )
         self.message(f"logged {len(self.results)} row(s) to run {rid} (artifact playground.json)")
         return rid
 

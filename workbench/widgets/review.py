@@ -39,8 +39,15 @@ def default_labels_path() -> Path:
 
 
 class Review:
-    def __init__(self, run_a, run_b=None, metric: str = "quality/f1", candidate_a: str | None = None,
-                 candidate_b: str | None = None, labels_path: str | Path | None = None):
+    def __init__(
+        self,
+        run_a,
+        run_b=None,
+        metric: str = "quality/f1",
+        candidate_a: str | None = None,
+        candidate_b: str | None = None,
+        labels_path: str | Path | None = None,
+    ):
         """``run_a``/``run_b``: EvalResults, row DataFrames or run ids; ``run_b`` defaults to ``run_a`` (then
         name the two candidates to compare within it)."""
         import ipywidgets as w
@@ -49,11 +56,13 @@ class Review:
         b = side(run_a if run_b is None else run_b, candidate_b).rows.reset_index(drop=True)
         keep = ["id", "repeat", "input", "reference", "answer", "error", "trace_id", metric]
         self.metric = metric
-        self.rows = a[[c for c in keep if c in a]].merge(b[[c for c in keep if c in b]], on=["id", "repeat"],
-                                                         suffixes=("_a", "_b"))
+        self.rows = a[[c for c in keep if c in a]].merge(
+            b[[c for c in keep if c in b]], on=["id", "repeat"], suffixes=("_a", "_b")
+        )
         if self.rows.empty:
-            raise WorkbenchError("the two evaluations share no rows (matched on id and repeat): review runs made "
-                                 "on the same dataset")
+            raise WorkbenchError(
+                "the two evaluations share no rows (matched on id and repeat): review runs made on the same dataset"
+            )
         self.labels_path = Path(labels_path) if labels_path else default_labels_path()
         self.labels: dict[str, dict] = {}
         self.filter = w.ToggleButtons(options=["all", "flipped", "failed"], description="show")
@@ -72,8 +81,15 @@ class Review:
         self.next.on_click(lambda _: self.move(1))
         self.save_button.on_click(lambda _: self._guard(self.save_labels))
         self.filter.observe(lambda _: self.move(0, reset=True), names="value")
-        self.widget = w.VBox([self.filter, self.view, self.note,
-                              w.HBox([self.prev, self.good, self.bad, self.next, self.save_button]), self.status])
+        self.widget = w.VBox(
+            [
+                self.filter,
+                self.view,
+                self.note,
+                w.HBox([self.prev, self.good, self.bad, self.next, self.save_button]),
+                self.status,
+            ]
+        )
         self.widget.add_class("wb-review")
         self.move(0, reset=True)
 
@@ -86,7 +102,9 @@ class Review:
         try:
             action()
         except Exception as e:  # noqa: BLE001 - a message in the widget, never a traceback in the log console
-            self.status.value = f'<span class="wb-error" style="color:#b00020">{html.escape(str(e), quote=False)}</span>'
+            self.status.value = (
+                f'<span class="wb-error" style="color:#b00020">{html.escape(str(e), quote=False)}</span>'
+            )
 
     def visible(self) -> pd.DataFrame:
         r = self.rows
@@ -123,7 +141,8 @@ class Review:
             f"<tr><td>{cell(row.get('answer_a'))}</td><td>{cell(row.get('answer_b'))}</td>"
             f"<td>{word_diff(row.get('answer_a'), row.get('answer_b'))}</td></tr>"
             f"<tr><td>{self.metric} {cell(row.get(self.metric + '_a'))}</td>"
-            f"<td>{cell(row.get(self.metric + '_b'))}</td><td></td></tr></table>")
+            f"<td>{cell(row.get(self.metric + '_b'))}</td><td></td></tr></table>"
+        )
 
     def label(self, verdict: str) -> None:
         """Label the current row, write all labels to :attr:`labels_path`, and step to the next row."""
@@ -140,8 +159,14 @@ class Review:
         recs = []
         for rid, lab in self.labels.items():
             row = self.rows[self.rows["id"].astype(str) == rid].iloc[0]
-            rec = {"id": rid, "question": row.get("input_a"), "reference": row.get("reference_a"),
-                   "answer_a": row.get("answer_a"), "answer_b": row.get("answer_b"), **lab}
+            rec = {
+                "id": rid,
+                "question": row.get("input_a"),
+                "reference": row.get("reference_a"),
+                "answer_a": row.get("answer_a"),
+                "answer_b": row.get("answer_b"),
+                **lab,
+            }
             if isinstance(row.get("trace_id_b"), str):  # the row's trace, where the label goes as HUMAN feedback
                 rec["trace_id_b"] = row["trace_id_b"]
             recs.append(rec)
@@ -175,7 +200,10 @@ class Review:
                     try:
                         log_human_label(r["trace_id_b"], "review/label", r["label"], rationale=r.get("note") or None)
                     except Exception as e:  # noqa: BLE001 - a row resumed from another store has no trace here
-                        warnings.warn(f"label of row {r['id']} not attached to trace {r['trace_id_b']}: {e}",
-                                      stacklevel=2)
-            self.status.value = f"{len(recs)} label(s) logged to run {rid} (review_labels.json) and {html.escape(str(path))}"
+                        warnings.warn(
+                            f"label of row {r['id']} not attached to trace {r['trace_id_b']}: {e}", stacklevel=2
+                        )
+            self.status.value = (
+                f"{len(recs)} label(s) logged to run {rid} (review_labels.json) and {html.escape(str(path))}"
+            )
         return path

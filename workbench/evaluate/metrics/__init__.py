@@ -20,8 +20,9 @@ picks a tier with ``"<family>/<metric>@<tier>"`` (``metrics=["honesty/groundedne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import ConfigError
 from ...options import check_options
@@ -66,10 +67,19 @@ class MetricDef:
 
     def record(self) -> dict:
         """The definition record (no function), e.g. for docs and MLflow."""
-        return {"name": self.name, "family": self.family, "needs_llm": self.needs_llm,
-                "higher_is_better": self.higher_is_better, "range": list(self.range), "kind": self.kind,
-                "stats": list(self.stats), "requires": list(self.requires), "description": self.description,
-                "tier": self.tier, "detector": self.base or self.name}
+        return {
+            "name": self.name,
+            "family": self.family,
+            "needs_llm": self.needs_llm,
+            "higher_is_better": self.higher_is_better,
+            "range": list(self.range),
+            "kind": self.kind,
+            "stats": list(self.stats),
+            "requires": list(self.requires),
+            "description": self.description,
+            "tier": self.tier,
+            "detector": self.base or self.name,
+        }
 
     @property
     def scorer_description(self) -> str:
@@ -108,10 +118,21 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
 
     def deco(fn):
         METRICS[name] = MetricDef(
-            name, family, options.get("needs_llm", False), higher_is_better, tuple(range), description,
-            options.get("kind", "numeric"), tuple(options.get("stats", ("mean",))), tuple(options.get("requires", ())),
-            fn, on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None else "compute"),
-            options.get("failed"), tier, base if base != name else "")
+            name,
+            family,
+            options.get("needs_llm", False),
+            higher_is_better,
+            tuple(range),
+            description,
+            options.get("kind", "numeric"),
+            tuple(options.get("stats", ("mean",))),
+            tuple(options.get("requires", ())),
+            fn,
+            on_error or (ON_ERROR.get(family, "compute") if higher_is_better is not None else "compute"),
+            options.get("failed"),
+            tier,
+            base if base != name else "",
+        )
         return fn
 
     return deco
@@ -145,8 +166,10 @@ def tier_of(spec: str) -> MetricDef:
     base, _, tier = spec.partition("@")
     found = {m.tier: m for m in METRICS.values() if (m.base or m.name) == base and m.tier}
     if tier not in found:
-        raise ConfigError(f"no tier '{tier}' for '{base}': available are "
-                          f"{sorted(found) or 'none (not a detector)'}; tiers are {TIERS}")
+        raise ConfigError(
+            f"no tier '{tier}' for '{base}': available are "
+            f"{sorted(found) or 'none (not a detector)'}; tiers are {TIERS}"
+        )
     return found[tier]
 
 

@@ -17,20 +17,35 @@ def _sum(answer, field):
     return float(sum(vals))
 
 
-@metric("cost/prompt_tokens", higher_is_better=False, range=(0, None), stats=STATS,
-        description="prompt tokens over the row's calls (endpoint usage, else offline count)")
+@metric(
+    "cost/prompt_tokens",
+    higher_is_better=False,
+    range=(0, None),
+    stats=STATS,
+    description="prompt tokens over the row's calls (endpoint usage, else offline count)",
+)
 def prompt_tokens(row, answer, env):
     return _sum(answer, "prompt_tokens")
 
 
-@metric("cost/completion_tokens", higher_is_better=False, range=(0, None), stats=STATS,
-        description="completion tokens over the row's calls")
+@metric(
+    "cost/completion_tokens",
+    higher_is_better=False,
+    range=(0, None),
+    stats=STATS,
+    description="completion tokens over the row's calls",
+)
 def completion_tokens(row, answer, env):
     return _sum(answer, "completion_tokens")
 
 
-@metric("cost/usd", higher_is_better=False, range=(0, None), stats=STATS,
-        description="USD over the row's calls from the price table, every attempt that reported usage (retried "
-                     "ones too; local endpoint: 0; unknown price: empty)")
+@metric(
+    "cost/usd",
+    higher_is_better=False,
+    range=(0, None),
+    stats=STATS,
+    description="USD over the row's calls from the price table, every attempt that reported usage (retried "
+    "ones too; local endpoint: 0; unknown price: empty)",
+)
 def usd(row, answer, env):
     return _sum(answer, "cost_usd")

@@ -63,28 +63,50 @@ def _best(fn, row, answer):
     return max(fn(answer.text, r) for r in refs)
 
 
-@metric("quality/exact_match", higher_is_better=True, range=(0, 1), kind="binary", requires=("reference",),
-        description="1 if the answer equals a reference after SQuAD normalisation (max over references)")
+@metric(
+    "quality/exact_match",
+    higher_is_better=True,
+    range=(0, 1),
+    kind="binary",
+    requires=("reference",),
+    description="1 if the answer equals a reference after SQuAD normalisation (max over references)",
+)
 def exact_match(row, answer, env):
     return _best(em_score, row, answer)
 
 
-@metric("quality/f1", higher_is_better=True, range=(0, 1), requires=("reference",),
-        description="token F1 between answer and reference, SQuAD normalisation, max over references")
+@metric(
+    "quality/f1",
+    higher_is_better=True,
+    range=(0, 1),
+    requires=("reference",),
+    description="token F1 between answer and reference, SQuAD normalisation, max over references",
+)
 def f1(row, answer, env):
     return _best(f1_score, row, answer)
 
 
-@metric("quality/rouge_l", higher_is_better=True, range=(0, 1), requires=("reference",),
-        description="ROUGE-L F-measure (longest common subsequence of tokens), max over references")
+@metric(
+    "quality/rouge_l",
+    higher_is_better=True,
+    range=(0, 1),
+    requires=("reference",),
+    description="ROUGE-L F-measure (longest common subsequence of tokens), max over references",
+)
 def rouge_l_metric(row, answer, env):
     return _best(rouge_l, row, answer)
 
 
-@metric("quality/semantic_similarity", higher_is_better=True, range=(-1, 1), requires=("reference",), failed=0.0,
-        description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
-                    "references; capped at 0 when the answer contradicts that reference (negation, a different "
-                    "colour/material/fuel, another value for the same kind of quantity)")
+@metric(
+    "quality/semantic_similarity",
+    higher_is_better=True,
+    range=(-1, 1),
+    requires=("reference",),
+    failed=0.0,
+    description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
+    "references; capped at 0 when the answer contradicts that reference (negation, a different "
+    "colour/material/fuel, another value for the same kind of quantity)",
+)
 def semantic_similarity(row, answer, env):
     refs = references(row)
     if not refs or answer.error:
@@ -98,9 +120,11 @@ def semantic_similarity(row, answer, env):
     return best, {"contradiction": "; ".join(why)}
 
 
-CORRECTNESS_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},
-                                                        "reason": {"type": "string"}},
-                      "required": ["score", "reason"]}
+CORRECTNESS_SCHEMA = {
+    "type": "object",
+    "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reason": {"type": "string"}},
+    "required": ["score", "reason"],
+}
 CORRECTNESS_PROMPT = """You grade answers for correctness against a reference answer.
 Rubric: 5 = fully correct and complete; 4 = correct with minor omissions; 3 = partly correct;
 2 = mostly incorrect; 1 = incorrect or unrelated.
@@ -110,15 +134,22 @@ Answer to grade: {answer}
 Reply with JSON: {{"score": <1-5>, "reason": "<one sentence>"}}"""
 
 
-@metric("quality/judge_correctness", higher_is_better=True, range=(1, 5), needs_llm=True, requires=("reference",),
-        description="LLM judge's 1-5 correctness against the reference (rubric in quality.py); judge failures "
-                    "are counted in judge_error_rate, never scored")
+@metric(
+    "quality/judge_correctness",
+    higher_is_better=True,
+    range=(1, 5),
+    needs_llm=True,
+    requires=("reference",),
+    description="LLM judge's 1-5 correctness against the reference (rubric in quality.py); judge failures "
+    "are counted in judge_error_rate, never scored",
+)
 async def judge_correctness(row, answer, env):
     refs = references(row)
     if not refs or answer.error:
         return None
-    prompt = CORRECTNESS_PROMPT.format(question=row.get("question") or row.get("messages"),
-                                       reference=" | ".join(refs), answer=answer.text)
+    prompt = CORRECTNESS_PROMPT.format(
+        question=row.get("question") or row.get("messages"), reference=" | ".join(refs), answer=answer.text
+    )
     data, err = await env.judge.ajson(prompt, CORRECTNESS_SCHEMA, "correctness")
     score = data.get("score") if data else None
     if err or not isinstance(score, (int, float)) or not 1 <= score <= 5:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -16,10 +16,12 @@ _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 _KEEP_MINUS, _KEEP_PLUS, _KEEP_POINT = "\x00", "\x01", "\x02"  # placeholders that survive punctuation removal
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 _NUM = re.compile(r"\d+(?:[.,]\d+)?")
-STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
 it its this that these those there here i you he she we they me him her us them my your our their do does did
 not no yes can could will would should may might must have has had than then so such also just very more most
-about into over under up down out what which who whom whose when where why how all any each some""".split())
+about into over under up down out what which who whom whose when where why how all any each some""".split()
+)
 
 
 def _is_punct(ch: str) -> bool:
