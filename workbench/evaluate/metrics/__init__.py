@@ -5,10 +5,13 @@ A row-level function takes ``(row, answer, env)`` and returns a value (float/boo
 means "does not apply to this row" (e.g. no reference) and is left out of aggregates. Async functions
 (LLM judges) are awaited. Names are ``family/metric``; aggregates add a stat: ``quality/f1/mean``.
 
-Register with the decorator::
+Register with the decorator (the description is the ``description`` keyword, else the function's docstring)::
 
-    @metric("quality/my_metric", higher_is_better=True, range=(0, 1), description="...")
-    def my_metric(row, answer, env): ...
+    @metric("quality/my_metric", higher_is_better=True, range=(0, 1))
+    def my_metric(row, answer, env):
+        '''what it measures, as MLflow scorers and docs show it'''
+
+Kinds of metric that share keywords have a preset to spread into it: :data:`SCREEN_FLAG`, :data:`JUDGE_FLAG`.
 
 **Tiers.** A detector (Honesty and Harm) says how it decides, in its ``tier``: ``screen`` (patterns and word
 lists, instant), ``classifier`` (a model bundled in a package, in-process) or ``judge`` (an LLM through any
@@ -32,6 +35,11 @@ FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # ret
 
 BINARY = "binary"  # MetricDef.kind of 0/1 metrics
 TIERS = ("screen", "classifier", "judge")  # how a detector decides: patterns, a packaged model, an LLM
+
+# Presets: the keywords a kind of metric shares, spread into metric(): ``@metric(name, higher_is_better=False,
+# **SCREEN_FLAG)``
+SCREEN_FLAG: dict[str, Any] = {"range": (0, 1), "kind": BINARY, "tier": "screen"}  # 0/1 from patterns
+JUDGE_FLAG: dict[str, Any] = {"range": (0, 1), "kind": BINARY, "needs_llm": True, "tier": "judge"}  # an LLM's yes/no
 
 
 @dataclass(frozen=True)
@@ -99,9 +107,10 @@ ON_ERROR = {"quality": "fail", "honesty": "fail"}
 METRIC_OPTIONS = ("needs_llm", "kind", "stats", "requires", "on_error", "failed", "tier", "base")
 
 
-def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str, **options):
+def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str = "", **options):
     """Register a row-level metric function under ``name`` (``"<family>/<metric>"``) with what every metric
-    states: its direction (``higher_is_better``; None: neither), ``range`` and ``description``.
+    states: its direction (``higher_is_better``; None: neither), ``range`` and ``description`` (default: the
+    function's docstring, its lines joined by single spaces).
 
     Options (the other fields of :class:`MetricDef`; any other name is an
     :class:`~workbench.errors.UnknownOption` naming the valid ones):
@@ -117,13 +126,16 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
         raise ValueError(f"tier must be one of {TIERS}: {tier}")
 
     def deco(fn):
+        said = description or " ".join((fn.__doc__ or "").split())
+        if not said:
+            raise ValueError(f"metric {name} needs a description: the description keyword or a docstring")
         METRICS[name] = MetricDef(
             name,
             family,
             options.get("needs_llm", False),
             higher_is_better,
             tuple(range),
-            description,
+            said,
             options.get("kind", "numeric"),
             tuple(options.get("stats", ("mean",))),
             tuple(options.get("requires", ())),

@@ -10,42 +10,30 @@ from . import metric
 STATS = ("mean", "total")
 
 
-def _sum(answer, field):
-    vals = [getattr(c, field) for c in answer.calls]
-    if not vals or any(v is None for v in vals):
-        return None
-    return float(sum(vals))
+def _sum(name: str, field: str):
+    """The row metric ``name``: ``field`` summed over the answer's calls; empty when a call did not report it."""
+
+    def row_metric(row, answer, env):
+        vals = [getattr(c, field) for c in answer.calls]
+        if not vals or any(v is None for v in vals):
+            return None
+        return float(sum(vals))
+
+    row_metric.__name__ = row_metric.__qualname__ = name
+    return row_metric
 
 
-@metric(
-    "cost/prompt_tokens",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="prompt tokens over the row's calls (endpoint usage, else offline count)",
-)
-def prompt_tokens(row, answer, env):
-    return _sum(answer, "prompt_tokens")
-
-
-@metric(
-    "cost/completion_tokens",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="completion tokens over the row's calls",
-)
-def completion_tokens(row, answer, env):
-    return _sum(answer, "completion_tokens")
-
-
-@metric(
-    "cost/usd",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="USD over the row's calls from the price table, every attempt that reported usage (retried "
-    "ones too; local endpoint: 0; unknown price: empty)",
-)
-def usd(row, answer, env):
-    return _sum(answer, "cost_usd")
+# (metric, the field of each call, description)
+for _name, _field, _description in (
+    ("prompt_tokens", "prompt_tokens", "prompt tokens over the row's calls (endpoint usage, else offline count)"),
+    ("completion_tokens", "completion_tokens", "completion tokens over the row's calls"),
+    (
+        "usd",
+        "cost_usd",
+        "USD over the row's calls from the price table, every attempt that reported usage (retried ones too; "
+        "local endpoint: 0; unknown price: empty)",
+    ),
+):
+    metric(f"cost/{_name}", higher_is_better=False, range=(0, None), stats=STATS, description=_description)(
+        _sum(_name, _field)
+    )

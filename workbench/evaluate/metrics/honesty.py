@@ -35,10 +35,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
-from . import metric
+from . import SCREEN_FLAG, metric
 from .text import STOPWORDS, content_tokens, numbers, sentences, text_metric
 
 COS_THRESHOLD = 0.70
@@ -561,33 +562,30 @@ def groundedness_score(
     }
 
 
-@metric(
-    "honesty/groundedness",
-    higher_is_better=True,
-    range=(0, 1),
-    requires=("contexts",),
-    tier="screen",
-    description="fraction of the answer's claims supported by its contexts (offline, no LLM): numbers with "
-    "units must match after conversion, no negation/antonym/colour/material conflict with the "
-    "contexts, and embedding cosine or stemmed word overlap above thresholds; yes/no answers "
-    "are checked as the question's statement",
-)
+GROUNDED: dict[str, Any] = {
+    "higher_is_better": True,
+    "range": (0, 1),
+    "requires": ("contexts",),
+}  # both tiers of groundedness
+
+
+@metric("honesty/groundedness", tier="screen", **GROUNDED)
 def groundedness(row, answer, env):
+    """fraction of the answer's claims supported by its contexts (offline, no LLM): numbers with units must match
+    after conversion, no negation/antonym/colour/material conflict with the contexts, and embedding cosine or
+    stemmed word overlap above thresholds; yes/no answers are checked as the question's statement"""
     ctx = answer.contexts or row.get("contexts")
     if not ctx or answer.error:
         return None
     return groundedness_score(answer.text, list(ctx), env.embed, row.get("question"))
 
 
+SAYS_ABSTENTION = (
+    "1 if the answer says it does not know / the source does not say (right for unanswerable questions, wrong "
+    "otherwise)"
+)
 abstention = text_metric(
-    "honesty/abstention",
-    is_abstention,
-    higher_is_better=None,
-    range=(0, 1),
-    kind="binary",
-    tier="screen",
-    description="1 if the answer says it does not know / the source does not say (right for unanswerable "
-    "questions, wrong otherwise)",
+    "honesty/abstention", is_abstention, higher_is_better=None, description=SAYS_ABSTENTION, **SCREEN_FLAG
 )
 
 
@@ -619,21 +617,12 @@ def judge_claims(text: str, question: str | None) -> list[tuple[str, str, str]]:
     return out
 
 
-@metric(
-    "honesty/judge_groundedness",
-    higher_is_better=True,
-    range=(0, 1),
-    needs_llm=True,
-    requires=("contexts",),
-    tier="judge",
-    base="honesty/groundedness",
-    description="fraction of the answer's claims the judge finds supported by the contexts: the answer is "
-    "split into sentences (claims), each gets one yes/no entailment question against the "
-    "contexts, scored from the first token's log-probabilities (P(yes) >= 0.5); a yes/no reply "
-    "is checked by asking the question itself; a claim the judge cannot answer makes the row a "
-    "judge error (never 0 or 1); per-claim P(yes) in the row's rationale",
-)
+@metric("honesty/judge_groundedness", needs_llm=True, tier="judge", base="honesty/groundedness", **GROUNDED)
 async def judge_groundedness(row, answer, env):
+    """fraction of the answer's claims the judge finds supported by the contexts: the answer is split into sentences
+    (claims), each gets one yes/no entailment question against the contexts, scored from the first token's
+    log-probabilities (P(yes) >= 0.5); a yes/no reply is checked by asking the question itself; a claim the judge
+    cannot answer makes the row a judge error (never 0 or 1); per-claim P(yes) in the row's rationale"""
     ctx = answer.contexts or row.get("contexts")
     if not ctx or answer.error:
         return None

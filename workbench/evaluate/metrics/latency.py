@@ -17,20 +17,18 @@ Definitions (docs/metrics.md):
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import metric
 
 STATS = ("mean", "p50", "p95", "p99")
+SECONDS: dict[str, Any] = {"range": (0, None), "stats": STATS}  # what every latency metric states
 
 
-@metric(
-    "latency/latency_s",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="seconds to the complete answer: the row's calls with their retries (failed rows and "
-    "callables: elapsed wall time)",
-)
+@metric("latency/latency_s", higher_is_better=False, **SECONDS)
 def latency_s(row, answer, env):
+    """seconds to the complete answer: the row's calls with their retries (failed rows and callables: elapsed wall
+    time)"""
     vals = [c.latency_s for c in answer.calls if c.latency_s is not None]
     if vals and not answer.error:  # each call's time covers its retries and backoff; the same from the cache
         return float(sum(vals))
@@ -39,38 +37,27 @@ def latency_s(row, answer, env):
     return float(sum(vals)) if vals else None
 
 
-@metric(
-    "latency/queue_s",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="seconds the row's calls waited for a concurrency slot of their endpoint before being sent "
-    "(not part of latency_s or ttft_s)",
-)
+@metric("latency/queue_s", higher_is_better=False, **SECONDS)
 def queue_s(row, answer, env):
+    """seconds the row's calls waited for a concurrency slot of their endpoint before being sent (not part of
+    latency_s or ttft_s)"""
     vals = [c.queue_s for c in answer.calls if c.queue_s is not None and not c.cache_hit]
     return float(sum(vals)) if vals else None
 
 
-@metric(
-    "latency/ttft_s",
-    higher_is_better=False,
-    range=(0, None),
-    stats=STATS,
-    description="seconds to the first streamed token of the row's (last) generation call",
-)
+def _last(answer, field: str) -> float | None:
+    """``field`` of the answer's last call that reports it; empty for a failed row."""
+    vals = [getattr(c, field) for c in answer.calls if getattr(c, field) is not None]
+    return float(vals[-1]) if vals and not answer.error else None
+
+
+@metric("latency/ttft_s", higher_is_better=False, **SECONDS)
 def ttft_s(row, answer, env):
-    vals = [c.ttft_s for c in answer.calls if c.ttft_s is not None]
-    return float(vals[-1]) if vals and not answer.error else None
+    """seconds to the first streamed token of the row's (last) generation call"""
+    return _last(answer, "ttft_s")
 
 
-@metric(
-    "latency/tokens_per_s",
-    higher_is_better=True,
-    range=(0, None),
-    stats=STATS,
-    description="decode rate: (completion tokens - 1) per second after the first token (streamed, >= 2 tokens)",
-)
+@metric("latency/tokens_per_s", higher_is_better=True, **SECONDS)
 def tokens_per_s(row, answer, env):
-    vals = [c.tokens_per_s for c in answer.calls if c.tokens_per_s is not None]
-    return float(vals[-1]) if vals and not answer.error else None
+    """decode rate: (completion tokens - 1) per second after the first token (streamed, >= 2 tokens)"""
+    return _last(answer, "tokens_per_s")

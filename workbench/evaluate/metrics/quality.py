@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
-from . import metric
+from . import BINARY, metric
 from .honesty import contradictions
 from .text import normalize, references, tokens
 
@@ -63,51 +64,35 @@ def _best(fn, row, answer):
     return max(fn(answer.text, r) for r in refs)
 
 
-@metric(
-    "quality/exact_match",
-    higher_is_better=True,
-    range=(0, 1),
-    kind="binary",
-    requires=("reference",),
-    description="1 if the answer equals a reference after SQuAD normalisation (max over references)",
-)
+REFERENCED: dict[str, Any] = {
+    "higher_is_better": True,
+    "requires": ("reference",),
+}  # scored against the row's references
+
+
+@metric("quality/exact_match", range=(0, 1), kind=BINARY, **REFERENCED)
 def exact_match(row, answer, env):
+    """1 if the answer equals a reference after SQuAD normalisation (max over references)"""
     return _best(em_score, row, answer)
 
 
-@metric(
-    "quality/f1",
-    higher_is_better=True,
-    range=(0, 1),
-    requires=("reference",),
-    description="token F1 between answer and reference, SQuAD normalisation, max over references",
-)
+@metric("quality/f1", range=(0, 1), **REFERENCED)
 def f1(row, answer, env):
+    """token F1 between answer and reference, SQuAD normalisation, max over references"""
     return _best(f1_score, row, answer)
 
 
-@metric(
-    "quality/rouge_l",
-    higher_is_better=True,
-    range=(0, 1),
-    requires=("reference",),
-    description="ROUGE-L F-measure (longest common subsequence of tokens), max over references",
-)
+@metric("quality/rouge_l", range=(0, 1), **REFERENCED)
 def rouge_l_metric(row, answer, env):
+    """ROUGE-L F-measure (longest common subsequence of tokens), max over references"""
     return _best(rouge_l, row, answer)
 
 
-@metric(
-    "quality/semantic_similarity",
-    higher_is_better=True,
-    range=(-1, 1),
-    requires=("reference",),
-    failed=0.0,
-    description="cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over "
-    "references; capped at 0 when the answer contradicts that reference (negation, a different "
-    "colour/material/fuel, another value for the same kind of quantity)",
-)
+@metric("quality/semantic_similarity", range=(-1, 1), failed=0.0, **REFERENCED)
 def semantic_similarity(row, answer, env):
+    """cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over references; capped at 0
+    when the answer contradicts that reference (negation, a different colour/material/fuel, another value for the
+    same kind of quantity)"""
     refs = references(row)
     if not refs or answer.error:
         return None
@@ -134,16 +119,10 @@ Answer to grade: {answer}
 Reply with JSON: {{"score": <1-5>, "reason": "<one sentence>"}}"""
 
 
-@metric(
-    "quality/judge_correctness",
-    higher_is_better=True,
-    range=(1, 5),
-    needs_llm=True,
-    requires=("reference",),
-    description="LLM judge's 1-5 correctness against the reference (rubric in quality.py); judge failures "
-    "are counted in judge_error_rate, never scored",
-)
+@metric("quality/judge_correctness", range=(1, 5), needs_llm=True, **REFERENCED)
 async def judge_correctness(row, answer, env):
+    """LLM judge's 1-5 correctness against the reference (rubric in quality.py); judge failures are counted in
+    judge_error_rate, never scored"""
     refs = references(row)
     if not refs or answer.error:
         return None
