@@ -42,34 +42,22 @@ __all__ = [
 ]
 
 
-_LAZY = {
-    "load_settings": ("workbench.config", "load_settings"),
-    "settings": ("workbench.config", "settings"),
-    "ChatRecord": ("workbench.llm.client", "ChatRecord"),
-    "LLMClient": ("workbench.llm.client", "LLMClient"),
-    "chat": ("workbench.llm.client", "chat"),
-    "chat_many": ("workbench.llm.client", "chat_many"),
-    "embed": ("workbench.llm.embeddings", "embed"),
-    "evaluate": ("workbench.evaluate", None),
-    "compare": ("workbench.evaluate", "compare"),
-    "plan": ("workbench.evaluate.plan", "plan"),
-    "calibrate": ("workbench.evaluate.calibrate", "calibrate"),
-    "load_dataset": ("workbench.data", "load_dataset"),
-    "candidates": ("workbench.candidates", None),
-    "PromptCandidate": ("workbench.candidates", "PromptCandidate"),
-    "EvalResult": ("workbench.evaluate", "EvalResult"),
-    "tracking": ("workbench.tracking", None),
-    "run_notebook": ("workbench.runs", "run_notebook"),
-    "sweep": ("workbench.runs", "sweep"),
-    "RunResult": ("workbench.runs", "RunResult"),
-    "SweepResult": ("workbench.runs", "SweepResult"),
-    "tracing": ("workbench.tracing", None),
-    "monitor": ("workbench.monitor", None),
-    "serve": ("workbench.serve", None),
-    "governance": ("workbench.governance", None),
-    "finetune": ("workbench.finetune", None),
-    "demo": ("workbench.demo", None),
-    "rag": ("workbench.rag", None),
+# what loads on first use: names from a module, and the subpackages themselves (``wb.rag``)
+_LAZY_NAMES = {
+    "workbench.config": "load_settings settings",
+    "workbench.llm.client": "ChatRecord LLMClient chat chat_many",
+    "workbench.llm.embeddings": "embed",
+    "workbench.evaluate": "compare EvalResult",
+    "workbench.evaluate.plan": "plan",
+    "workbench.evaluate.calibrate": "calibrate",
+    "workbench.data": "load_dataset",
+    "workbench.candidates": "PromptCandidate",
+    "workbench.runs": "run_notebook sweep RunResult SweepResult",
+}
+_LAZY_MODULES = "evaluate candidates tracking tracing monitor serve governance finetune demo rag"
+_LAZY: dict[str, tuple[str, str | None]] = {
+    **{name: (module, name) for module, names in _LAZY_NAMES.items() for name in names.split()},
+    **{name: (f"workbench.{name}", None) for name in _LAZY_MODULES.split()},
 }
 
 

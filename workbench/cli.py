@@ -472,6 +472,11 @@ def _command(sub, name: str, fn, help: str) -> argparse.ArgumentParser:
     return s
 
 
+def _model_id_arg(s: argparse.ArgumentParser, help: str) -> None:
+    """``--model-id MODEL_ID``: a candidate configuration recorded as an MLflow LoggedModel (eval, app serve)."""
+    s.add_argument("--model-id", metavar="MODEL_ID", help=help)
+
+
 def _serve_args(s: argparse.ArgumentParser) -> None:
     """The options of `workbench serve` and `workbench model serve`."""
     s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
@@ -699,11 +704,10 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluation dataset, e.g. the rows `workbench.monitor.harvest` made from served traces)",
     )
     s.add_argument("--model", help="endpoint:model, alias, or endpoint name (e.g. local)")
-    s.add_argument(
-        "--model-id",
-        metavar="MODEL_ID",
-        help="instead of --model: the candidate configuration recorded "
-        "as this MLflow LoggedModel (prompt or RAG, with all its settings)",
+    _model_id_arg(
+        s,
+        "instead of --model: the candidate configuration recorded as this MLflow LoggedModel (prompt or RAG, with "
+        "all its settings)",
     )
     s.add_argument("--system-prompt", help="system prompt of the prompt-only candidate (default: none)")
     s.add_argument("--metrics", nargs="+", help="metric names or families (default: all offline metrics)")
@@ -805,11 +809,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="CONFIG.yaml", help="app config file")
     s.add_argument("--from-run", metavar="RUN_ID", help="serve a candidate evaluated in this MLflow run")
     s.add_argument("--candidate", help="which candidate of --from-run (default: the recommended or only one)")
-    s.add_argument(
-        "--model-id",
-        metavar="MODEL_ID",
-        help="serve exactly this candidate configuration (an MLflow "
-        "LoggedModel id from the Models tab; every evaluation records one per candidate)",
+    _model_id_arg(
+        s,
+        "serve exactly this candidate configuration (an MLflow LoggedModel id from the Models tab; every evaluation "
+        "records one per candidate)",
     )
     s.add_argument(
         "--alias",

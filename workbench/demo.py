@@ -119,30 +119,14 @@ def contoso_candidates(
     from .rag import RAGPipeline
 
     system_prompt = FT_SYSTEM if system_prompt is None else system_prompt
-    cands = [
-        PromptCandidate(model, name="base", system_prompt=system_prompt, max_tokens=max_tokens),
-        RAGPipeline(
-            index,
-            model=model,
-            top_k=top_k,
-            retriever=retriever,
-            name="rag",
-            max_tokens=max_tokens,
-            system_prompt=system_prompt,
-        ),
-    ]
-    if finetuned_model:
+    # (model, name of its prompt-only candidate, name of its RAG candidate)
+    models = [(model, "base", "rag")] + ([(finetuned_model, "finetuned", "rag_finetuned")] if finetuned_model else [])
+    same: dict[str, Any] = {"system_prompt": system_prompt, "max_tokens": max_tokens}  # what every candidate shares
+    cands: list = []
+    for m, prompt_name, rag_name in models:
         cands += [
-            PromptCandidate(finetuned_model, name="finetuned", system_prompt=system_prompt, max_tokens=max_tokens),
-            RAGPipeline(
-                index,
-                model=finetuned_model,
-                top_k=top_k,
-                retriever=retriever,
-                name="rag_finetuned",
-                max_tokens=max_tokens,
-                system_prompt=system_prompt,
-            ),
+            PromptCandidate(m, name=prompt_name, **same),
+            RAGPipeline(index, model=m, top_k=top_k, retriever=retriever, name=rag_name, **same),
         ]
     return cands
 

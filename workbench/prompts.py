@@ -59,13 +59,7 @@ def run_grid(
                     "model": model,
                     "prompt": prompt,
                     "output": rec.text,
-                    "prompt_tokens": rec.prompt_tokens,
-                    "completion_tokens": rec.completion_tokens,
-                    "latency_s": rec.latency_s,
-                    "ttft_s": rec.ttft_s,
-                    "tokens_per_s": rec.tokens_per_s,
-                    "cost_usd": rec.cost_usd,
-                    "cache_hit": rec.cache_hit,
+                    **rec.measures(),
                     "error": rec.error,
                 }
             )

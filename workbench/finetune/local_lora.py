@@ -305,30 +305,17 @@ def train_lora(
     model.save_pretrained(adapter_dir)
     gguf = convert_adapter(adapter_dir, out / f"{name}.gguf")
     register_adapter(name, gguf)
-    (out / "training.json").write_text(
-        json.dumps(
-            {
-                "key": key,
-                "model": f"local:{name}",
-                "losses": losses,
-                "val_loss": val_loss,
-                "train_s": train_s,
-                "params": params,
-            }
-        )
-    )
+    # the training record: training.json (read back by _reused) and the result both hold it
+    record: dict[str, Any] = {
+        "model": f"local:{name}",
+        "losses": losses,
+        "val_loss": val_loss,
+        "train_s": train_s,
+        "params": params,
+    }
+    (out / "training.json").write_text(json.dumps({"key": key, **record}))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    res = LoraResult(
-        model=f"local:{name}",
-        adapter_dir=adapter_dir,
-        gguf_path=gguf,
-        losses=losses,
-        val_loss=val_loss,
-        train_s=train_s,
-        peak_rss_mb=peak,
-        steps=n_steps,
-        params=params,
-    )
+    res = LoraResult(adapter_dir=adapter_dir, gguf_path=gguf, peak_rss_mb=peak, steps=n_steps, **record)
     if log_mlflow:
         from mlflow.entities import Metric
 

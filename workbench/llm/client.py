@@ -76,6 +76,13 @@ class ChatRecord:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def measures(self) -> dict:
+        """The call's figures as table columns (prompt grid, playground): tokens, timings, cost, cache hit."""
+        return {k: getattr(self, k) for k in MEASURES}
+
+
+MEASURES = ("prompt_tokens", "completion_tokens", "latency_s", "ttft_s", "tokens_per_s", "cost_usd", "cache_hit")
+
 
 # ------------------------------------------------------------------ rate limiting
 
@@ -228,13 +235,37 @@ def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
     return msgs
 
 
-def _tokens_or_bound(kind: EndpointKind, ep: Endpoint, model: str, text: str) -> int:
-    """Tokens of ``text`` as the endpoint counts them; when that count cannot be had (the local server that
-    counts them died with the attempt being charged), its UTF-8 bytes: an upper bound, never an exception."""
-    try:
-        return kind.count_tokens(ep, model, text)[0]
-    except Exception:  # noqa: BLE001 - charging a failed attempt must not fail the row
-        return len(text.encode("utf-8"))
+@dataclass(frozen=True)
+class Request:
+    """One chat request as each attempt sends it: the endpoint and its kind, the model name there, the messages
+    and the parameters (with the target's ``extra_body``)."""
+
+    ep: Endpoint
+    kind: EndpointKind
+    model: str
+    messages: Messages
+    params: dict
+
+    def price(self):
+        """The endpoint's price for the model (None: unknown)."""
+        return self.kind.price(self.ep, self.model)
+
+    def tokens(self, text: str) -> int:
+        """Tokens of ``text`` as the endpoint counts them."""
+        return self.kind.count_tokens(self.ep, self.model, text)[0]
+
+    def tokens_or_bound(self, text: str) -> int:
+        """:meth:`tokens`; when that count cannot be had (the local server that counts them died with the attempt
+        being charged), its UTF-8 bytes: an upper bound, never an exception."""
+        try:
+            return self.tokens(text)
+        except Exception:  # noqa: BLE001 - charging a failed attempt must not fail the row
+            return len(text.encode("utf-8"))
+
+    @property
+    def prompt_text(self) -> str:
+        """The messages' contents, one per line (what an offline count of the prompt counts)."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
 class LLMClient:
@@ -331,7 +362,8 @@ class LLMClient:
             new = await asyncio.to_thread(kind.recover, ep, model_name, target)
             return None if new is None else self._openai(ep, kind, new.base_url)
 
-        rec = await self._call_with_retries(client, ep, kind, model_name, messages, params, on_delta, reconnect)
+        req = Request(ep, kind, model_name, messages, params)
+        rec = await self._call_with_retries(client, req, on_delta, reconnect)
         rec.repeat = repeat
         if store is not None and key is not None and rec.ok:
             store.put(key, rec.to_dict())
@@ -340,15 +372,11 @@ class LLMClient:
     async def _call_with_retries(
         self,
         client,
-        ep: Endpoint,
-        kind: EndpointKind,
-        model: str,
-        messages: Messages,
-        params: dict,
+        req: Request,
         on_delta: Callable[[str], Any] | None = None,
         reconnect: Callable[[], Any] | None = None,
     ) -> ChatRecord:
-        limiter = self.limiter(ep)
+        limiter = self.limiter(req.ep)
         delivered = [0]  # pieces already handed to on_delta: such a call cannot be retried cleanly
 
         def tap(piece: str) -> None:  # handed to the stream only when on_delta is set
@@ -356,16 +384,16 @@ class LLMClient:
             if on_delta is not None:
                 on_delta(piece)
 
-        timeout = self.timeout_s or ep.timeout_s
+        timeout = self.timeout_s or req.ep.timeout_s
         t_call = t_queue = time.perf_counter()
         rec = ChatRecord(
-            endpoint=ep.name,
-            model=model,  # a key in extra_headers must not reach the cache or a span
-            params=mask_secret_fields({k: v for k, v in params.items() if k != "extra_body"}),
+            endpoint=req.ep.name,
+            model=req.model,  # a key in extra_headers must not reach the cache or a span
+            params=mask_secret_fields({k: v for k, v in req.params.items() if k != "extra_body"}),
         )
         tab = CURRENT_TAB.get()
         for attempt in range(self.max_retries + 1):
-            held = self._hold(tab, ep, kind, model, messages, params)
+            held = self._hold(tab, req)
             if held is None:  # the budget cannot cover this attempt: it is not sent
                 rec.error = rec.error or "budget"
                 rec.error_message = (
@@ -382,20 +410,18 @@ class LLMClient:
             t_attempt = time.perf_counter()
             try:
                 async with asyncio.timeout(timeout):
-                    await self._call_once(
-                        client, ep, kind, model, messages, params, rec, tap if on_delta else None, seen
-                    )
+                    await self._call_once(client, req, rec, tap if on_delta else None, seen)
                 rec.error = rec.error_message = None
             except asyncio.CancelledError:
                 await limiter.release("cancelled")
-                await self._charge(tab, held, ep, kind, model, messages, rec, seen, failed=True)
+                await self._charge(tab, held, req, rec, seen, failed=True)
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes an error class on the record
                 outcome = classify_error(exc)
                 wait = retry_after_s(exc)
                 rec.error = outcome
                 rec.error_message = scrub(f"{type(exc).__name__}: {str(exc)[:300]}")  # 401s quote the key
-            await self._charge(tab, held, ep, kind, model, messages, rec, seen, failed=outcome is not None)
+            await self._charge(tab, held, req, rec, seen, failed=outcome is not None)
             await limiter.release(outcome, wait)
             if outcome is None or outcome not in RETRYABLE or attempt == self.max_retries or delivered[0]:
                 # latency and TTFT are what the caller waited: from the call's start, retries included
@@ -403,7 +429,7 @@ class LLMClient:
                 rec.latency_s = (rec.latency_s + offset) if rec.latency_s is not None else time.perf_counter() - t_call
                 if rec.ttft_s is not None:
                     rec.ttft_s += offset
-                if kind.local_compute and rec.ok:
+                if req.kind.local_compute and rec.ok:
                     rec.compute_s = rec.latency_s
                 break
             rec.retries += 1
@@ -416,44 +442,35 @@ class LLMClient:
         return rec
 
     @staticmethod
-    def _hold(
-        tab: Tab | None, ep: Endpoint, kind: EndpointKind, model: str, messages: Messages, params: dict
-    ) -> int | None:
+    def _hold(tab: Tab | None, req: Request) -> int | None:
         """Reserve one attempt's upper bound on the current row's tab (0 without a tab, a limit or a price);
         None when its budget cannot cover it."""
         if tab is None or tab.budget.limit is None:
             return 0
-        price = kind.price(ep, model)
+        price = req.price()
         if price is None:
             return 0
-        need = attempt_bound_usd(price, messages, model, params.get("max_tokens") or DEFAULT_MAX_TOKENS_BOUND)
+        need = attempt_bound_usd(
+            price, req.messages, req.model, req.params.get("max_tokens") or DEFAULT_MAX_TOKENS_BOUND
+        )
         return tab.hold(to_nano(need, up=True))
 
     @staticmethod
-    async def _charge(
-        tab: Tab | None,
-        held: int,
-        ep: Endpoint,
-        kind: EndpointKind,
-        model: str,
-        messages: Messages,
-        rec: ChatRecord,
-        seen: dict,
-        failed: bool,
-    ) -> None:
+    async def _charge(tab: Tab | None, held: int, req: Request, rec: ChatRecord, seen: dict, failed: bool) -> None:
         """Count one attempt: a successful one costs what ``_call_once`` priced; a failed one its reported usage,
         else (the answer had begun, usage never came) its prompt and the text received, counted offline; one that
         got no answer costs nothing. Added to ``rec.cost_usd`` and charged to the row's tab."""
         cost = rec.cost_usd
         if failed:
-            price = kind.price(ep, model)
+            price = req.price()
             usage = seen.get("usage")
             if usage is not None:
                 cost = cost_from_price(price, usage.prompt_tokens, usage.completion_tokens)
             elif seen.get("opened"):
-                prompt = _tokens_or_bound(kind, ep, model, "\n".join(str(m.get("content", "")) for m in messages))
                 text = "".join(seen.get("parts") or [])
-                cost = cost_from_price(price, prompt, _tokens_or_bound(kind, ep, model, text) if text else 0)
+                cost = cost_from_price(
+                    price, req.tokens_or_bound(req.prompt_text), req.tokens_or_bound(text) if text else 0
+                )
                 rec.usage_estimated = True
             else:
                 cost = 0.0 if price is not None else None
@@ -469,11 +486,7 @@ class LLMClient:
     async def _call_once(
         self,
         client,
-        ep: Endpoint,
-        kind: EndpointKind,
-        model: str,
-        messages: Messages,
-        params: dict,
+        req: Request,
         rec: ChatRecord,
         on_delta: Callable[[str], Any] | None = None,
         seen: dict | None = None,
@@ -485,8 +498,9 @@ class LLMClient:
         seen = {} if seen is None else seen  # what a failed attempt had received (usage, text) when it failed
         seen["parts"] = parts
         finish = None
-        stream = params.get("stream", self.stream)
-        params = {k: v for k, v in params.items() if k != "stream"}
+        stream = req.params.get("stream", self.stream)
+        params = {k: v for k, v in req.params.items() if k != "stream"}
+        model, messages = req.model, req.messages
         if stream:
             kwargs = {"stream_options": {"include_usage": True}}
             resp = await client.chat.completions.create(model=model, messages=messages, stream=True, **kwargs, **params)
@@ -522,9 +536,8 @@ class LLMClient:
         if usage is not None and usage.completion_tokens is not None:
             pt, ct, est = usage.prompt_tokens, usage.completion_tokens, False
         else:
-            prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
-            pt = kind.count_tokens(ep, model, prompt_text)[0]
-            ct = kind.count_tokens(ep, model, text)[0] if text else 0
+            pt = req.tokens(req.prompt_text)
+            ct = req.tokens(text) if text else 0
             est = True
         gen_s = latency - (ttft or 0.0)
         rec.text, rec.finish_reason = text, finish
@@ -532,8 +545,8 @@ class LLMClient:
         rec.latency_s, rec.ttft_s = latency, ttft
         # decode rate after the first token; needs a streamed first-token time and at least 2 tokens
         rec.tokens_per_s = ((ct - 1) / gen_s) if ttft is not None and ct and ct >= 2 and gen_s > 0 else None
-        rec.cost_usd = cost_from_price(kind.price(ep, model), pt, ct)
-        rec.compute_s = latency if kind.local_compute else None
+        rec.cost_usd = cost_from_price(req.price(), pt, ct)
+        rec.compute_s = latency if req.kind.local_compute else None
 
     async def achat_many(
         self,

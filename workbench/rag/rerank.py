@@ -33,27 +33,8 @@ from .index import VectorIndex
 
 FIRST_STAGE_WEIGHT = 0.05
 _TERM = re.compile(r"-?\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
-QUESTION_WORDS = (
-    "how",
-    "what",
-    "which",
-    "who",
-    "whom",
-    "where",
-    "when",
-    "why",
-    "does",
-    "do",
-    "did",
-    "much",
-    "many",
-    "can",
-    "could",
-    "would",
-    "should",
-    "i",
-    "me",
-    "my",
+QUESTION_WORDS = tuple(
+    "how what which who whom where when why does do did much many can could would should i me my".split()
 )
 
 

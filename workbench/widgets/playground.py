@@ -324,13 +324,7 @@ class Playground:
                     {
                         **base,
                         "output": rec.text,
-                        "prompt_tokens": rec.prompt_tokens,
-                        "completion_tokens": rec.completion_tokens,
-                        "latency_s": rec.latency_s,
-                        "ttft_s": rec.ttft_s,
-                        "tokens_per_s": rec.tokens_per_s,
-                        "cost_usd": rec.cost_usd,
-                        "cache_hit": rec.cache_hit,
+                        **rec.measures(),
                         "error": None if rec.ok else f"{rec.error}: {rec.error_message or ''}".rstrip(": "),
                     }
                 )
