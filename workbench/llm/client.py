@@ -644,8 +644,8 @@ def chat(
     model: str = "local",
     *,
     system: str | None = None,
-    cache: str = "use",
     repeat: int = 0,
+    cache: str = "use",
     max_retries: int = 4,
     timeout_s: float | None = None,
     **params,
@@ -665,11 +665,11 @@ def chat_many(
     model: str = "local",
     *,
     system: str | None = None,
-    cache: str = "use",
     repeats: int = 1,
+    progress: bool | None = None,
+    cache: str = "use",
     max_retries: int = 4,
     timeout_s: float | None = None,
-    progress: bool | None = None,
     **params,
 ) -> list[ChatRecord]:
     """Many chat calls concurrently; exactly one :class:`ChatRecord` per prompt × repeat, in order."""
