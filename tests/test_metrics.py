@@ -36,6 +36,25 @@ def test_registry_definitions_complete():
         get_metrics(["quality/nope"])
 
 
+def test_a_metric_description_is_its_docstring_joined_else_an_error():
+    from workbench.evaluate.metrics import SCREEN_FLAG, metric
+
+    @metric("quality/doc_described", higher_is_better=True, **SCREEN_FLAG)
+    def described(row, answer, env):
+        """1 if the answer is
+        described by its docstring"""
+
+    try:
+        m = METRICS["quality/doc_described"]
+        assert m.description == "1 if the answer is described by its docstring"
+        assert (m.kind, m.tier, m.range) == ("binary", "screen", (0, 1))
+    finally:
+        del METRICS["quality/doc_described"]
+    with pytest.raises(ValueError, match="needs a description"):
+        metric("quality/undescribed", higher_is_better=True, range=(0, 1))(lambda row, answer, env: None)
+    assert "quality/undescribed" not in METRICS
+
+
 def test_hand_computed_quality():
     assert em_score("The Eiffel Tower!", "eiffel tower") == 1.0
     assert f1_score("a red tent", "the red tent weighs 2 kg") == pytest.approx(2 * (2 / 2) * (2 / 5) / (1 + 2 / 5))
