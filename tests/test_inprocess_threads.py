@@ -91,7 +91,9 @@ def test_lora_training_sets_torch_to_the_rule(server_holds, monkeypatch, tmp_pat
 
     workbench_toml("")
     train = tmp_path / "train.jsonl"
-    train.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}))
+    train.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    )
 
     class Stop(Exception):
         pass
@@ -119,7 +121,9 @@ def test_threads_do_not_change_the_adapter_reuse_key(monkeypatch, tmp_path):
     from workbench.finetune import local_lora
 
     train = tmp_path / "train.jsonl"
-    train.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}))
+    train.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    )
     keys = []
 
     class Stop(Exception):
