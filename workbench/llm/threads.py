@@ -19,6 +19,12 @@ The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (b
 * ``[local] threads = N`` in ``workbench.toml``, ``WORKBENCH_LOCAL_THREADS`` or ``workbench serve --threads N``
   override it; ``0`` means llama.cpp's own default (one thread per physical core).
 
+The in-process pools (torch fine-tuning, onnxruntime embeddings, FAISS's OpenMP, the tokenizers' rayon pool) have
+the same problem and one rule, :func:`inprocess_threads`: the physical cores this process may use minus the threads
+the running local llama-servers hold (``llm/local`` installs the probe that reads them), at least 1;
+``[process] threads = N`` / ``WORKBENCH_PROCESS_THREADS`` override it (``0``: each library's default). Measured in
+``benchmarks/bench_finetune.py`` (20 LoRA steps quiet vs one CPU-bound neighbour).
+
 :func:`load_tags` gives the load average as run tags, so a reader can tell a slow model from a busy machine.
 """
 
