@@ -218,9 +218,6 @@ class LoraSettings:
     batch_size: int = 8
     seed: int = 0  # example order and adapter init
     max_len: int = 256  # tokens per example (longer ones are cut)
-    # torch threads (not part of the reuse key: they change the speed, not what is learned); None: the in-process
-    # rule of workbench.llm.threads (cores minus the local server's), [process] threads or WORKBENCH_PROCESS_THREADS
-    threads: int | None = None
 
 
 def train_lora(
@@ -233,12 +230,15 @@ def train_lora(
     log_mlflow: bool = True,
     progress: bool = True,
     reuse: bool = True,
+    threads: int | None = None,
     **options,
 ) -> LoraResult:
     """Train, convert, register. ``lora`` (:class:`LoraSettings`), or its fields as keywords in ``options``
-    (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``, ``threads``; they
-    override ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
-    (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings. Logs
+    (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``; they override
+    ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
+    (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings;
+    ``threads``: torch's threads (None: :func:`workbench.llm.threads.inprocess_threads`, the cores this process may
+    use minus the running local server's; not part of the reuse key: they change the speed, not what is learned). Logs
     params, loss per step and artifacts (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
     (cfg,) = split_options("train_lora", options, lora or LoraSettings())
     require_extra()
@@ -251,7 +251,7 @@ def train_lora(
     train = _read_jsonl(Path(train_file))
     if not train:
         raise WorkbenchError(f"{train_file}: no training examples")
-    key = _training_key(train_file, val_file, **{k: v for k, v in asdict(cfg).items() if k != "threads"})
+    key = _training_key(train_file, val_file, **asdict(cfg))
     if reuse and (prev := _reused(key)) is not None:
         log(f"identical data and parameters were trained before: reusing {prev.model} (pass reuse=False to retrain)")
         if log_mlflow:
@@ -262,7 +262,7 @@ def train_lora(
     base = ensure_hf_base()
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    pool = inprocess_threads(cfg.threads)
+    pool = inprocess_threads(threads)
     if pool.threads:
         torch.set_num_threads(pool.threads)
     tok = AutoTokenizer.from_pretrained(base)
