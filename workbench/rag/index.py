@@ -190,7 +190,7 @@ class VectorIndex:
             raise WorkbenchError(f"{path}: chunks do not match the recorded corpus hash; rebuild it")
         if config.get("kind") == "hnsw":
             ef = config.get("hnsw", {}).get("efSearch", HNSW_EF_SEARCH)
-            index.hnsw.efSearch = ef  # type: ignore[attr-defined]  # read_index returns an IndexHNSW here
+            index.hnsw.efSearch = ef  # read_index returns an IndexHNSW here
         return cls(chunks, vectors, index, config)
 
     def log_to_mlflow(self, path: str | Path, run_id: str | None = None, artifact_path: str = "index") -> None:
