@@ -150,9 +150,9 @@ def test_onnx_embeddings_use_the_rule(server_holds):
 
 def test_faiss_uses_the_rule(server_holds, monkeypatch):
     pytest.importorskip("faiss")
-    from workbench.rag import index
-
     import faiss
+
+    from workbench.rag import index
 
     before = faiss.omp_get_max_threads()
     monkeypatch.setattr(index, "_faiss_threads", None)
