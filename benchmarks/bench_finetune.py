@@ -4,16 +4,17 @@ neighbour (a busy-loop Python process), interleaved in one run; the busy/quiet t
 The steps are :func:`workbench.finetune.local_lora.train_steps` (the loop ``train_lora`` runs) on fixed batches of
 the Contoso QA training examples, so every block does the same work. Thread variants:
 
-* ``rule`` — what ``train_lora`` uses: :func:`workbench.llm.threads.inprocess_threads` (the cores this process may
-  use minus the running local server's threads, or ``[process] threads`` / ``WORKBENCH_PROCESS_THREADS``);
+* ``rule`` — what ``train_lora`` uses: :func:`workbench.llm.threads.inprocess_threads` (half the cores this
+  process may use, no more than the running local servers leave; or ``[process] threads`` /
+  ``WORKBENCH_PROCESS_THREADS``);
 * ``all`` — every allowed core, what fine-tuning used before (``torch.set_num_threads(os.cpu_count())``);
-* ``half`` — half the cores (the model server's own rule);
+* ``left`` — every core the running local servers leave (the rule without its cap at half the cores);
 * ``N`` — N threads.
 
 Each block also records the cores' worth of CPU that other processes used meanwhile (other people's work on a
 shared machine) and the 1-minute load average, so a reader can tell a noisy round.
 
-    .venv/bin/python benchmarks/bench_finetune.py [--steps 20] [--rounds 3] [--threads rule,all,half] [--quick]
+    .venv/bin/python benchmarks/bench_finetune.py [--steps 20] [--rounds 3] [--threads rule,all,left] [--quick]
 
 ``--quick`` (or ``BENCH_QUICK=1``): 2 steps of one short example, 1 round, the rule only (a smoke test). Without
 the ``[finetune]`` extra it writes a result that says so.
@@ -38,20 +39,20 @@ GOAL = 0.5  # busy/quiet throughput, issue 30
 
 
 def variants(spec: str) -> dict[str, int]:
-    """``rule,all,half,2`` → {name: torch threads}; variants that come to the same threads are measured once."""
-    from workbench.llm.threads import inprocess_threads, machine
+    """``rule,all,left,2`` → {name: torch threads}; variants that come to the same threads are measured once."""
+    from workbench.llm.threads import held_threads, inprocess_threads, machine
 
     m = machine()
-    cores = min(m.physical, m.allowed)
+    cores, held = min(m.physical, m.allowed), held_threads()
     out: dict[str, int] = {}
     for name in (s.strip() for s in spec.split(",") if s.strip()):
         if name == "rule":
-            plan = inprocess_threads(m=m)
+            plan = inprocess_threads(m=m, held=held)
             label, n = f"rule: {plan.describe()}", plan.threads or cores
         elif name == "all":
             label, n = f"all: {m.allowed} allowed CPUs (before issue 30)", m.allowed
-        elif name == "half":
-            label, n = "half: half the cores (the server's rule)", max(1, cores // 2)
+        elif name == "left":
+            label, n = f"left: the cores the local servers leave ({held} held)", max(1, cores - held)
         else:
             label, n = f"{int(name)} threads", int(name)
         if n not in out.values():  # a variant with the same threads as an earlier one is the same measurement
@@ -170,7 +171,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="training steps per block (default 20)")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved quiet/busy rounds (default 3)")
     ap.add_argument(
-        "--threads", default=None, help="comma-separated variants: rule, all, half, N (default rule,all,half)"
+        "--threads", default=None, help="comma-separated variants: rule, all, left, N (default rule,all,left)"
     )
     ap.add_argument("--batch-size", type=int, default=None, help="examples per step (default 8, as train_lora)")
     ap.add_argument("--max-len", type=int, default=None, help="tokens per example (default 256, as train_lora)")
@@ -187,7 +188,7 @@ def main() -> None:
     out = run(
         steps=a.steps or (2 if q else 20),
         rounds=a.rounds or (1 if q else 3),
-        spec=a.threads or ("rule" if q else "rule,all,half"),
+        spec=a.threads or ("rule" if q else "rule,all,left"),
         batch_size=a.batch_size or (1 if q else 8),
         max_len=a.max_len or (48 if q else 256),
         examples=4 if q else None,

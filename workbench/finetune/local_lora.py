@@ -237,8 +237,8 @@ def train_lora(
     (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``; they override
     ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
     (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings;
-    ``threads``: torch's threads (None: :func:`workbench.llm.threads.inprocess_threads`, the cores this process may
-    use minus the running local server's; not part of the reuse key: they change the speed, not what is learned). Logs
+    ``threads``: torch's threads (None: :func:`workbench.llm.threads.inprocess_threads`, half the cores, no more than
+    the running local server leaves; not part of the reuse key: they change the speed, not what is learned). Logs
     params, loss per step and artifacts (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
     (cfg,) = split_options("train_lora", options, lora or LoraSettings())
     require_extra()

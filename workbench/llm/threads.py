@@ -20,8 +20,8 @@ The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (b
   override it; ``0`` means llama.cpp's own default (one thread per physical core).
 
 The in-process pools (torch fine-tuning, onnxruntime embeddings, FAISS's OpenMP, the tokenizers' rayon pool) have
-the same problem and one rule, :func:`inprocess_threads`: the physical cores this process may use minus the threads
-the running local llama-servers hold (``llm/local`` installs the probe that reads them), at least 1;
+the same problem and one rule, :func:`inprocess_threads`: half the physical cores this process may use, and no more
+than the running local llama-servers leave of them (``llm/local`` installs the probe that reads them), at least 1;
 ``[process] threads = N`` / ``WORKBENCH_PROCESS_THREADS`` override it (``0``: each library's default). Measured in
 ``benchmarks/bench_finetune.py`` (20 LoRA steps quiet vs one CPU-bound neighbour).
 
@@ -223,8 +223,14 @@ class PoolPlan:
 
 
 def inprocess_rule(m: Machine, held: int) -> int:
-    """The rule: the physical cores this process may use minus those the local model server holds, at least 1."""
-    return max(1, min(m.physical, m.allowed) - held)
+    """The rule: what the local model servers leave of the physical cores this process may use, and at most half of
+    them (like the server's own rule, room for up to ``cores/2`` CPU-bound neighbours); at least 1.
+
+    Half, not all that is left: torch's OpenMP pool collapses like llama.cpp's when a neighbour takes a core from
+    one of its threads — 2 threads on 2 cores with one busy-loop neighbour ran at 0.05 of their quiet speed, 1
+    thread at 0.69 (``benchmarks/bench_finetune.py --quick``, a shared machine at load 7)."""
+    cores = min(m.physical, m.allowed)
+    return max(1, min(cores - held, cores // 2))
 
 
 def inprocess_threads(threads: int | None = None, m: Machine | None = None, held: int | None = None) -> PoolPlan:
