@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -33,7 +31,7 @@ from workbench.llm.local import ServerOptions, ensure_server, start_server
 from workbench.llm.threads import load_average, machine, plan_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import quick, save, stats
+from common import background, cpu_ticks, quick, save, stats
 
 
 async def raw(base_url: str, n: int, tokens: int) -> tuple[float, int, list[float]]:
@@ -78,36 +76,6 @@ def ours(n: int, tokens: int) -> tuple[float, int, list[float]]:
 
 
 # ---------------------------------------------------------------- busy machine
-
-SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass"
-
-
-@contextlib.contextmanager
-def background(n: int, max_s: float = 900.0):
-    """``n`` CPU-bound Python processes (each stops by itself after ``max_s``), killed on exit; yields their pids."""
-    procs = [subprocess.Popen([sys.executable, "-c", SPIN.format(s=max_s)]) for _ in range(n)]
-    try:
-        time.sleep(0.3 if n else 0)  # let the scheduler see them
-        yield [p.pid for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-
-
-def _cpu_ticks(pids: list[int]) -> tuple[int, int]:
-    """(busy clock ticks of the whole machine, ticks used by ``pids``) — Linux /proc; (0, 0) elsewhere."""
-    try:
-        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
-        ours = 0
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ours += int(st[11]) + int(st[12])  # utime + stime
-        return busy, ours
-    except (OSError, IndexError, ValueError):
-        return 0, 0
 
 
 def stream_once(root_url: str, tokens: int, deadline_s: float, i: int = 0) -> dict:
@@ -163,9 +131,9 @@ def measure(
     pids = [os.getpid(), *pids]
     with ThreadPoolExecutor(streams) as pool:
         for k in range(requests):
-            b0, o0, t0 = *_cpu_ticks(pids), time.perf_counter()
+            b0, o0, t0 = *cpu_ticks(pids), time.perf_counter()
             res = list(pool.map(lambda i, k=k: stream_once(root_url, tokens, deadline_s, i + k), range(streams)))
-            b1, o1, t1 = *_cpu_ticks(pids), time.perf_counter()
+            b1, o1, t1 = *cpu_ticks(pids), time.perf_counter()
             out.append((sum(r["gen_tok_s"] for r in res), max(0.0, ((b1 - b0) - (o1 - o0)) / hz / (t1 - t0))))
     return out
 

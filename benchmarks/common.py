@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -52,3 +55,36 @@ def save(name: str, results: dict) -> Path:
     )
     print(f"-> {path.relative_to(RESULTS.parent.parent)}")
     return path
+
+
+# ---------------------------------------------------------------- a busy machine (one run, quiet and busy rounds)
+
+SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass"
+
+
+@contextlib.contextmanager
+def background(n: int, max_s: float = 900.0):
+    """``n`` CPU-bound Python processes (each stops by itself after ``max_s``), killed on exit; yields their pids."""
+    procs = [subprocess.Popen([sys.executable, "-c", SPIN.format(s=max_s)]) for _ in range(n)]
+    try:
+        time.sleep(0.3 if n else 0)  # let the scheduler see them
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def cpu_ticks(pids: list[int]) -> tuple[int, int]:
+    """(busy clock ticks of the whole machine, ticks used by ``pids``) — Linux /proc; (0, 0) elsewhere."""
+    try:
+        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
+        ours = 0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ours += int(st[11]) + int(st[12])  # utime + stime
+        return busy, ours
+    except (OSError, IndexError, ValueError):
+        return 0, 0

@@ -22,6 +22,7 @@ CASES = {
     "bench_serve": "serve",
     "bench_metric_accuracy": "metric_accuracy",
     "bench_record": "record",
+    "bench_finetune": "finetune",
 }
 
 

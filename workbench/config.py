@@ -234,7 +234,7 @@ class Settings:
     endpoints: dict[str, Endpoint]
     aliases: dict[str, str]
     prices: dict[str, dict[str, float]]
-    tables: dict[str, dict] = field(default_factory=dict)  # other tables: [tracing], [privacy], [secrets]
+    tables: dict[str, dict] = field(default_factory=dict)  # other tables: [tracing], [privacy], [process], [secrets]
 
     def option(self, table: str, key: str, default: Any = None, env: str | None = None) -> Any:
         """``[table] key`` from workbench.toml; the environment variable ``env`` (if set) wins."""
@@ -314,7 +314,7 @@ SETTING_TYPES: dict[str, dict[str, tuple]] = {
     },
     "privacy": {"redact_pii": _BOOL},
     "tracing": {"enabled": _BOOL, "experiment": _STR},
-    "secrets": {"names": _STR_LIST},  # [local] threads is checked where it is read (llm/threads.py)
+    "secrets": {"names": _STR_LIST},  # [local]/[process] threads: checked where read (llm/threads.py)
 }
 
 
@@ -457,7 +457,9 @@ def load_settings(project_dir: Path | None = None) -> Settings:
         for model, p in (data.get("prices") or {}).items():
             prices[model] = {k: float(v) for k, v in p.items()}
         tables = {
-            k: v for k, v in data.items() if k in ("tracing", "privacy", "local", "secrets") and isinstance(v, dict)
+            k: v
+            for k, v in data.items()
+            if k in ("tracing", "privacy", "local", "process", "secrets") and isinstance(v, dict)
         }
     try:
         import json

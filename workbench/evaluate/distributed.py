@@ -27,6 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..progress import bar as progress_bar
+
 
 def parts_dir(checkpoint: Path) -> Path:
     return checkpoint.with_suffix(checkpoint.suffix + ".parts")
@@ -110,10 +112,7 @@ def run_on_pool(plan, pending: list[tuple[dict, Any, int]], ckpt, recording=None
         worker_plan = replace(plan, dataset=None)  # the rows travel in the partitions
         share = getattr(pool, "share", None)  # Dask: scattered to every worker once
         shared = share(worker_plan) if share else worker_plan
-        if plan.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(jobs), desc=f"eval ({plan.executor})", unit="row")
+        bar = progress_bar(len(jobs), f"eval ({plan.executor})", "row", enabled=plan.progress)
         state = RunProgress()
         todo = iter(parts)
 

@@ -40,6 +40,7 @@ from ..executors import register_executor
 from ..llm.budget import CURRENT_TAB, Budget, Tab, to_nano
 from ..llm.client import LLMClient, run_sync
 from ..options import check_options
+from ..progress import bar as progress_bar
 from ..secrets import scrub, secret_values
 from .judge import Judge
 from .metrics import MetricDef
@@ -71,7 +72,7 @@ class EvalPlan:
     log: bool = True  # record the evaluation in MLflow
     run_id: str | None = None  # the MLflow run to record into (default: the launching/active run, else a new one)
     trace: bool = True  # a trace per evaluated row, with its assessments
-    progress: bool | None = None  # a progress bar (None: when over 20 rows are pending)
+    progress: bool | None = None  # a progress bar (None: once the rows have taken 2 s, whatever their number)
     executor: str = "local"  # where the rows run: a name in workbench.executors.EXECUTORS ("local", "dask", ...)
     scheduler: str | None = None  # the Dask scheduler's address (executor="dask"; None: a local cluster)
     workers: int | None = None  # workers of the executor's pool (None: 2)
@@ -285,11 +286,7 @@ async def run_jobs(
     mdefs, env = list(plan.metrics), plan.metric_env(client)
     budget = Budget(plan.budget_usd)  # integer nano-dollars: spent, and held by attempts in flight
     state = RunProgress()
-    bar = None
-    if plan.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc="eval", unit="row")
+    bar = progress_bar(total, "eval", "row", enabled=plan.progress)
 
     seq = itertools.count()
 

@@ -120,7 +120,7 @@ def evaluate(
     * ``checkpoint`` — the rows' JSONL (default ``.workbench/evals/<dataset>-<key>.jsonl``); ``resume`` (default
       True) reuses its finished rows, False starts it again;
     * ``log`` (default True), ``run_id``, ``trace`` (default True) — recording in MLflow, as above;
-    * ``progress`` — a progress bar (default: when over 20 rows are pending);
+    * ``progress`` — a progress bar (default: shown once the rows have taken 2 s, however few; False: none);
     * ``embed_model`` — the embedding model of similarity metrics (default: the offline one);
     * ``executor`` — where the rows run, a name in :mod:`workbench.executors` (default ``"local"``: this
       process). ``executor="dask"`` spreads rows over Dask workers (``scheduler`` address, else a local cluster of
@@ -216,7 +216,6 @@ def _run(plan: EvalPlan, ckpt: Checkpoint, t0: float) -> EvalResult:
     prior = {k: r for k, r in read_checkpoint(plan.checkpoint_path).items() if not r.get("error")}
     rows = ds.rows
     pending = interleaved_jobs(rows, cands, plan.repeats, set(prior))
-    plan = replace(plan, progress=plan.progress if plan.progress is not None else len(pending) > 20)
     name = f"eval-{ds.name}-{'-'.join(c.name for c in cands)}"[:200]
     with _evaluation_run(plan.log, plan.run_id, name) as parent:
         recording = record.open_recording(cands, parent, ds, traces=plan.trace, judge=plan.judge) if parent else None

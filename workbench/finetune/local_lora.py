@@ -34,7 +34,9 @@ from ..config import cache_dir
 from ..errors import SetupError, WorkbenchError
 from ..llm.assets import SMOLLM2_GGUF
 from ..llm.local import file_lock, llama_cpp_source, log, model_path, register_adapter
+from ..llm.threads import inprocess_threads
 from ..options import split_options
+from ..progress import bar as progress_bar
 
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -158,6 +160,27 @@ def _collate(batch, pad_id):
     return ids, mask, labels
 
 
+def train_steps(model, opt, batches, n_steps: int, pad_id: int, bar=None) -> list[float]:
+    """``n_steps`` optimizer steps, each on the next batch of ``batches`` (lists of :func:`encode` pairs); the loss
+    of each step. ``bar`` (a tqdm bar) is advanced per step and closed. The training loop of :func:`train_lora`,
+    public so that ``benchmarks/bench_finetune.py`` times exactly it."""
+    model.train()
+    losses: list[float] = []
+    for _step in range(n_steps):
+        ids, mask, labels = _collate(next(batches), pad_id)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.detach().item())
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    if bar is not None:
+        bar.close()
+    return losses
+
+
 def convert_adapter(adapter_dir: Path, out: Path) -> Path:
     """LoRA adapter (peft) → GGUF with llama.cpp's ``convert_lora_to_gguf.py``."""
     script = llama_cpp_source() / "convert_lora_to_gguf.py"
@@ -207,12 +230,15 @@ def train_lora(
     log_mlflow: bool = True,
     progress: bool = True,
     reuse: bool = True,
+    threads: int | None = None,
     **options,
 ) -> LoraResult:
     """Train, convert, register. ``lora`` (:class:`LoraSettings`), or its fields as keywords in ``options``
     (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``; they override
     ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
-    (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings. Logs
+    (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings;
+    ``threads``: torch's threads (None: :func:`workbench.llm.threads.inprocess_threads`, half the cores, no more than
+    the running local server leaves; not part of the reuse key: they change the speed, not what is learned). Logs
     params, loss per step and artifacts (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
     (cfg,) = split_options("train_lora", options, lora or LoraSettings())
     require_extra()
@@ -236,7 +262,9 @@ def train_lora(
     base = ensure_hf_base()
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    pool = inprocess_threads(threads)
+    if pool.threads:
+        torch.set_num_threads(pool.threads)
     tok = AutoTokenizer.from_pretrained(base)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     enc = [encode(tok, ex["messages"], max_len) for ex in train]
@@ -258,6 +286,7 @@ def train_lora(
         "ft.seed": seed,
         "ft.examples": len(enc),
         "ft.max_len": max_len,
+        "ft.torch_threads": torch.get_num_threads(),
         "ft.target_modules": ",".join(TARGET_MODULES),
     }
     if log_mlflow:
@@ -266,27 +295,9 @@ def train_lora(
         run_id = run_id or tracking.current_run_id()
         tracking.log_params(params, run_id)
     name = name or f"ft-{(run_id or os.urandom(4).hex())[:8]}"
-    losses: list[float] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_steps, desc=f"LoRA {name}", unit="step")
+    bar = progress_bar(n_steps, f"LoRA {name}", "step", enabled=bool(progress))
     t0 = time.monotonic()
-    model.train()
-    batches = _batches(enc, batch_size, rng)
-    for _step in range(n_steps):
-        ids, mask, labels = _collate(next(batches), pad_id)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.detach().item())
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    if bar is not None:
-        bar.close()
+    losses = train_steps(model, opt, _batches(enc, batch_size, rng), n_steps, pad_id, bar)
     train_s = time.monotonic() - t0
     val_loss = None
     if enc_val:

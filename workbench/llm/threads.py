@@ -19,6 +19,12 @@ The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (b
 * ``[local] threads = N`` in ``workbench.toml``, ``WORKBENCH_LOCAL_THREADS`` or ``workbench serve --threads N``
   override it; ``0`` means llama.cpp's own default (one thread per physical core).
 
+The in-process pools (torch fine-tuning, onnxruntime embeddings, FAISS's OpenMP, the tokenizers' rayon pool) have
+the same problem and one rule, :func:`inprocess_threads`: half the physical cores this process may use, and no more
+than the running local llama-servers leave of them (``llm/local`` installs the probe that reads them), at least 1;
+``[process] threads = N`` / ``WORKBENCH_PROCESS_THREADS`` override it (``0``: each library's default). Measured in
+``benchmarks/bench_finetune.py`` (20 LoRA steps quiet vs one CPU-bound neighbour).
+
 :func:`load_tags` gives the load average as run tags, so a reader can tell a slow model from a busy machine.
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,13 +145,13 @@ def _line_of(path: Path | None, table: str, key: str) -> str:
     return ""
 
 
-def configured_threads() -> int | None:
-    """``WORKBENCH_LOCAL_THREADS`` or ``[local] threads`` of workbench.toml; None when neither is set."""
+def _configured(table: str, env: str, meaning: str) -> int | None:
+    """``env`` or ``[table] threads`` of workbench.toml as a whole number >= 0; None when neither is set."""
     from ..config import settings
     from ..errors import ConfigError
 
     s = settings()
-    value = s.option("local", "threads", None, env="WORKBENCH_LOCAL_THREADS")
+    value = s.option(table, "threads", None, env=env)
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -152,15 +159,13 @@ def configured_threads() -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     toml = s.project_dir / "workbench.toml"
-    where = (
-        "WORKBENCH_LOCAL_THREADS"
-        if os.environ.get("WORKBENCH_LOCAL_THREADS") is not None
-        else f"{toml}{_line_of(toml, 'local', 'threads')}: [local] threads"
-    )
-    raise ConfigError(
-        f"{where} must be a whole number >= 0 ([local] threads: 0 means llama.cpp's default, "
-        f"N uses N threads), got {value!r}"
-    )
+    where = env if os.environ.get(env) is not None else f"{toml}{_line_of(toml, table, 'threads')}: [{table}] threads"
+    raise ConfigError(f"{where} must be a whole number >= 0 ([{table}] threads: {meaning}), got {value!r}")
+
+
+def configured_threads() -> int | None:
+    """``WORKBENCH_LOCAL_THREADS`` or ``[local] threads`` of workbench.toml; None when neither is set."""
+    return _configured("local", "WORKBENCH_LOCAL_THREADS", "0 means llama.cpp's default, N uses N threads")
 
 
 def plan_threads(threads: int | None = None, m: Machine | None = None) -> ThreadPlan:
@@ -177,6 +182,78 @@ def plan_threads(threads: int | None = None, m: Machine | None = None) -> Thread
     if threads == 0:
         return ThreadPlan(None, None, "llama.cpp default", m)
     return ThreadPlan(threads, threads, source, m)
+
+
+# ---------------------------------------------------------------- in-process pools (torch, onnxruntime, FAISS, ...)
+
+_held_probe: Callable[[], int] | None = None  # installed by llm/local: threads of the running local servers
+
+
+def set_held_probe(probe: Callable[[], int] | None) -> None:
+    """Install the function that says how many threads the running local model servers hold (``llm/local`` does,
+    so this module never imports it)."""
+    global _held_probe
+    _held_probe = probe
+
+
+def held_threads() -> int:
+    """Threads the running local model servers hold (0 when none runs or ``llm/local`` is not loaded)."""
+    if _held_probe is None:
+        return 0
+    try:
+        return max(0, int(_held_probe()))
+    except Exception:  # noqa: BLE001 - a server's state being rewritten: count nothing rather than fail the caller
+        return 0
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Threads for this process's compute pools and where the number came from."""
+
+    threads: int  # 0: each library's own default
+    source: str  # argument, setting, rule or library default
+    held: int  # threads the local model servers held when it was chosen
+    machine: Machine
+
+    def describe(self) -> str:
+        """One line for logs and run params."""
+        m = self.machine
+        who = f"{self.threads} threads" if self.threads else "each library's default threads"
+        return f"{who} ({self.source}; {m.physical} physical cores allowed, {self.held} held by the local server)"
+
+
+def inprocess_rule(m: Machine, held: int) -> int:
+    """The rule: what the local model servers leave of the physical cores this process may use, and at most half of
+    them (like the server's own rule, room for up to ``cores/2`` CPU-bound neighbours); at least 1.
+
+    Half, not all that is left: torch's OpenMP pool collapses like llama.cpp's when a neighbour takes a core from
+    one of its threads — 2 threads on 2 cores with one busy-loop neighbour ran at 0.05 of their quiet speed, 1
+    thread at 0.69 (``benchmarks/bench_finetune.py --quick``, a shared machine at load 7)."""
+    cores = min(m.physical, m.allowed)
+    return max(1, min(cores - held, cores // 2))
+
+
+def inprocess_threads(threads: int | None = None, m: Machine | None = None, held: int | None = None) -> PoolPlan:
+    """Threads for every in-process compute pool: torch (fine-tuning), onnxruntime (offline embeddings), FAISS's
+    OpenMP and the tokenizers' rayon pool. ``threads`` if given, else ``WORKBENCH_PROCESS_THREADS`` or
+    ``[process] threads`` of workbench.toml, else :func:`inprocess_rule`; ``0`` leaves each library its default
+    (all cores). ``held`` defaults to :func:`held_threads` (the running local servers' threads).
+
+    Like the server's rule, the point is not to oversubscribe: a pool with more threads than the free cores
+    waits at every barrier for a thread the scheduler has given to someone else."""
+    m = m or machine()
+    held = held_threads() if held is None else held
+    source = "argument"
+    if threads is None:
+        threads, source = (
+            _configured("process", "WORKBENCH_PROCESS_THREADS", "0 means each library's default"),
+            "setting",
+        )
+    if threads is None:
+        threads, source = inprocess_rule(m, held), "rule"
+    if threads == 0:
+        return PoolPlan(0, "library default", held, m)
+    return PoolPlan(threads, source, held, m)
 
 
 def load_tags(prefix: str = "workbench.load") -> dict[str, str]:

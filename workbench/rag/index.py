@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WorkbenchError
+from ..llm.threads import inprocess_threads
+from ..progress import QUIET_S, waiting
 from .chunking import Chunk
 
 HNSW_THRESHOLD = 10_000
@@ -54,8 +56,23 @@ AUTO = ("auto",)  # choose by corpus size: flat below ``hnsw_threshold`` chunks,
 FAISS_KINDS = {"flat": _flat, "hnsw": _hnsw}  # exact inner product; approximate (HNSW) for large corpora
 
 
-def make_faiss(vectors: np.ndarray, kind: str):
+def faiss_module():
+    """``faiss``, its OpenMP pool set once to the in-process thread rule (:mod:`workbench.llm.threads`)."""
     import faiss
+
+    global _faiss_threads
+    if _faiss_threads is None:
+        _faiss_threads = inprocess_threads().threads
+        if _faiss_threads:
+            faiss.omp_set_num_threads(_faiss_threads)
+    return faiss
+
+
+_faiss_threads: int | None = None
+
+
+def make_faiss(vectors: np.ndarray, kind: str):
+    faiss = faiss_module()
 
     if kind not in FAISS_KINDS:
         raise WorkbenchError(f"index kind must be one of {sorted(FAISS_KINDS)}, got {kind!r}")
@@ -151,7 +168,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: str | Path) -> VectorIndex:
-        import faiss
+        faiss = faiss_module()
 
         path = Path(path)
         try:
@@ -173,7 +190,7 @@ class VectorIndex:
             raise WorkbenchError(f"{path}: chunks do not match the recorded corpus hash; rebuild it")
         if config.get("kind") == "hnsw":
             ef = config.get("hnsw", {}).get("efSearch", HNSW_EF_SEARCH)
-            index.hnsw.efSearch = ef  # type: ignore[attr-defined]  # read_index returns an IndexHNSW here
+            index.hnsw.efSearch = ef  # read_index returns an IndexHNSW here
         return cls(chunks, vectors, index, config)
 
     def log_to_mlflow(self, path: str | Path, run_id: str | None = None, artifact_path: str = "index") -> None:
@@ -201,14 +218,16 @@ def build_index(
         raise WorkbenchError("cannot build an index from zero chunks")
     t0 = time.monotonic()
     computed = 0
-    if vectors is None:
-        cache = EmbeddingCache(cache_path or settings().project_dir / ".workbench" / "embeddings.db")
-        vectors, computed = cache.embed([c.context_text for c in chunks], model=embed_model, progress=progress)
-    t_embed = time.monotonic() - t0
     if kind in AUTO:
         kind = "hnsw" if len(chunks) >= hnsw_threshold else "flat"
-    t1 = time.monotonic()
-    index = make_faiss(vectors, kind)
+    with waiting(f"building the {kind} index of {len(chunks)} chunks", after=0.0 if progress else QUIET_S):
+        if vectors is None:
+            cache = EmbeddingCache(cache_path or settings().project_dir / ".workbench" / "embeddings.db")
+            texts = [c.context_text for c in chunks]
+            vectors, computed = cache.embed(texts, model=embed_model, progress=progress)
+        t_embed = time.monotonic() - t0
+        t1 = time.monotonic()
+        index = make_faiss(vectors, kind)
     config = {
         "kind": kind,
         "embed_model": embed_model,
