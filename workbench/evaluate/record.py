@@ -119,17 +119,21 @@ def logged_candidate(model_id: str):
 
 
 def open_recording(
-    cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
+    cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None, metrics=()
 ) -> Recording:
     """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so
-    row traces can link to them."""
+    row traces can link to them; register ``metrics`` as the experiment's judges and the dataset as its
+    evaluation dataset (reused while unchanged), linked to every run of the evaluation."""
     from mlflow.entities import LoggedModelInput
 
     from ..data import log_dataset
+    from .scorers import register_judges
 
     c = tracking.client()
     exp_id = c.get_run(parent_run_id).info.experiment_id
     rec = Recording(exp_id, parent_run_id, traces=traces, judge=judge)
+    register_judges(exp_id, list(metrics) or None, judge)
+    managed = evaluation_dataset(dataset, exp_id)
     for cand in cands:
         if len(cands) == 1:
             run_id = parent_run_id
@@ -144,7 +148,45 @@ def open_recording(
         rec.runs[cand.name] = run_id
         rec.models[cand.name] = logged_model(cand, exp_id, source_run_id=run_id)
         c.log_inputs(run_id, models=[LoggedModelInput(rec.models[cand.name])])
+    if managed is not None:
+        link_dataset(managed, {parent_run_id, *rec.runs.values()})
     return rec
+
+
+def evaluation_dataset(dataset, experiment_id: str):
+    """The MLflow GenAI evaluation dataset of ``dataset`` in the experiment (the Datasets page): the one already
+    registered for this file and content (by digest), else registered now (:func:`register_dataset`; a name
+    another file holds gets the digest appended); a dataset read from MLflow (``mlflow:NAME``) is that dataset.
+    None, with a warning, when the store cannot hold one: the evaluation does not depend on it."""
+    import logging
+
+    from mlflow.genai.datasets import search_datasets
+
+    from ..errors import WorkbenchError
+
+    try:
+        if str(dataset.source).startswith("mlflow:"):
+            name = str(dataset.source).partition(":")[2]
+            found = [d for d in search_datasets(experiment_ids=[experiment_id], max_results=1000) if d.name == name]
+            return found[0] if found else None
+        try:
+            return register_dataset(dataset, experiment_id)
+        except WorkbenchError:  # another file holds the name
+            return register_dataset(dataset, experiment_id, name=f"{dataset.name}-{dataset.digest[:8]}")
+    except Exception as e:  # noqa: BLE001 - an old store or a server without dataset support
+        logging.getLogger(__name__).warning("could not register %s as an MLflow evaluation dataset: %s", dataset.name, e)
+        return None
+
+
+def link_dataset(managed, run_ids) -> None:
+    """Log the evaluation dataset as an input of each run (context ``evaluation``), as ``mlflow.genai.evaluate``
+    does, so the run and the dataset name each other in the UI."""
+    from mlflow.entities import DatasetInput, InputTag
+
+    entity = managed._to_mlflow_entity()
+    c = tracking.client()
+    for run_id in run_ids:
+        c.log_inputs(run_id, datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", "evaluation")])])
 
 
 def close_recording(rec: Recording, result=None, status: str = "FINISHED") -> None:
@@ -389,10 +431,10 @@ def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = 
 def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
     """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
     ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
-    gold document ids. Re-registering the same file after an edit makes the registered records equal to the file
+    gold document ids. The same file with the same content (digest) is reused as it is; re-registering it after an edit makes the registered records equal to the file
     (rows it no longer has are deleted, changed ones updated) and updates the digest tag; another file whose name
     is already registered (the same stem elsewhere) is refused: pass ``name``. Returns the dataset."""
-    from mlflow.genai.datasets import create_dataset, search_datasets, set_dataset_tags
+    from mlflow.genai.datasets import create_dataset, get_dataset, search_datasets, set_dataset_tags
 
     from ..data import load_dataset
     from ..errors import WorkbenchError
@@ -412,6 +454,8 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
                 f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
                 f"file: pass name=... to register it under its own name"
             )
+        if held == source and (target.tags or {}).get(T.DATASET_DIGEST) == ds.digest:
+            return target  # registered, unchanged: reused as it is (no records written)
     else:
         target = create_dataset(name=name, experiment_id=exp, tags=tags)
     records = []
@@ -440,4 +484,4 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
     target.merge_records(records)
     if found:
         set_dataset_tags(target.dataset_id, tags)
-    return target
+    return get_dataset(dataset_id=target.dataset_id)  # its digest now covers the merged records
