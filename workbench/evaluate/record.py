@@ -10,7 +10,7 @@
 * **a trace per evaluated (candidate, row, repeat)** in the evaluation's experiment, linked to its candidate's
   run (``mlflow.sourceRun``) and LoggedModel (``mlflow.modelId``): the inputs, the answer, the retrieval span
   of RAG candidates and the model call spans; every metric value a **Feedback** assessment named as the metric
-  (source CODE, or LLM_JUDGE naming the judge model), its details as the rationale; the reference an
+  (source CODE, or LLM_JUDGE naming the judge model) with a plain-text rationale (:mod:`.rationale`); the reference an
   **Expectation**; a failed row's metrics are Feedback errors. The assessments are attached to the trace
   before it is exported, so a row costs one asynchronous trace write (MLflow's
   ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``, on by default; the job loop flushes every ``FLUSH_EVERY`` rows so
@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import tags as T, tracking
 from ..secrets import clean, scrub, secret_values
+from .rationale import explain
 
 FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
 EXPECTATION = "expected_response"  # MLflow's name for the reference answer
@@ -351,7 +352,6 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
     secrets = secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
     for m in mdefs:
         details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
-        rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None
         src = judge if m.needs_llm else code
         value = r.get(m.name)
         if r.get("error") or details.get("metric_error"):  # the row failed, or the metric raised on it
@@ -374,7 +374,7 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
                 Feedback(
                     name=m.name,
                     value=float(value),
-                    rationale=rationale,
+                    rationale=explain(m, value, details, r),  # plain text: why the row scored this
                     source=src,
                     span_id=span.span_id,
                     metadata=meta,
