@@ -248,29 +248,54 @@ def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[d
         return
     import mlflow
     from mlflow.entities import SpanType
+    from mlflow.tracing.provider import safe_set_span_in_context
 
     from ..tracing import install
 
     install()  # the span processor that scrubs secrets (and redacts PII when asked) before export
     box: dict[str, Any] = {}
-    with mlflow.start_span(name=cand.name, span_type=SpanType.CHAIN) as span:
-        box["trace_id"] = span.trace_id
-        # the request as chat messages: MLflow's trace list previews the last user message (the question itself,
-        # not a JSON object cut after the row id)
-        msgs = [{"role": "user", "content": row["question"]}] if row.get("question") else row.get("messages")
-        span.set_inputs({"messages": msgs, "id": row.get("id"), "repeat": repeat})
-        yield box
-        r = box.get("record")
-        if r is not None:
-            span.set_outputs(r.get("answer"))
-            if r.get("error"):
-                from mlflow.entities import SpanStatusCode
+    # the request as chat messages: MLflow's trace list previews the last user message (the question itself,
+    # not a JSON object cut after the row id)
+    msgs = [{"role": "user", "content": row["question"]}] if row.get("question") else row.get("messages")
+    span = mlflow.start_span_no_context(
+        name=cand.name, span_type=SpanType.CHAIN, inputs={"messages": msgs, "id": row.get("id"), "repeat": repeat}
+    )
+    end_ns = None
+    try:
+        with safe_set_span_in_context(span):
+            box["trace_id"] = span.trace_id
+            yield box
+            r = box.get("record")
+            if r is not None:
+                span.set_outputs(r.get("answer"))
+                if r.get("error"):
+                    from mlflow.entities import SpanStatusCode
 
-                span.set_status(SpanStatusCode.ERROR)
-            _attach(rec, cand.name, span, r, box.get("metrics") or [])
+                    span.set_status(SpanStatusCode.ERROR)
+                _attach(rec, cand.name, span, r, box.get("metrics") or [])
+                end_ns = row_end_ns(span, r)
+    except BaseException as e:
+        if isinstance(e, Exception):
+            span.record_exception(e)
+        raise
+    finally:
+        span.end(end_time_ns=end_ns)
     rec.recorded += 1
     if rec.recorded % FLUSH_EVERY == 0:
         flush()
+
+
+def row_end_ns(span, r: dict) -> int | None:
+    """When a row's trace ends: its start plus the row's latency (``latency/latency_s``, else the elapsed time to
+    the answer), so the trace's duration is the row's latency; the scoring that follows (a judge's calls) is
+    not part of it. None (end now) when neither is known."""
+    latency = r.get("latency/latency_s")
+    if latency is None or (isinstance(latency, float) and math.isnan(latency)):
+        latency = r.get("elapsed_s")
+    start = getattr(span, "start_time_ns", None)
+    if latency is None or not start:
+        return None
+    return int(start + float(latency) * 1e9)
 
 
 def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> str | None:
