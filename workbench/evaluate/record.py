@@ -65,16 +65,50 @@ def _flat_params(config: dict) -> dict[str, str]:
     return {tracking.safe_key(k): ("" if v is None else str(v))[:6000] for k, v in clean(config).items()}
 
 
+def _model_short(spec: str) -> str:
+    """``smollm2`` for ``local``, ``contoso-lora`` for ``local:contoso-lora``: the model an endpoint alias means."""
+    try:
+        from ..config import settings
+
+        return settings().resolve_model(spec)[1]
+    except Exception:  # noqa: BLE001 - an unknown alias is named as written
+        return spec.rpartition(":")[2]
+
+
+def configuration_name(cand) -> str:
+    """A LoggedModel name that says what the configuration is: the candidate's name, then what its
+    configuration adds to it — retriever (and reranker), k, model — e.g. ``rag-hybrid-k4-smollm2`` for the RAG
+    candidate named ``rag``, ``base-prompt-smollm2`` for a prompt-only one named ``base``. Characters MLflow
+    refuses in a model name (``/ : . % " '``) become ``-``."""
+    import re
+
+    cfg = cand.config or {}
+    parts = [str(cfg.get("kind") or "candidate")]
+    if cfg.get("retriever"):
+        parts = [f"{parts[0]}-{cfg['retriever']}" + (f"+{cfg['rerank']}" if cfg.get("rerank") else "")]
+    if cfg.get("top_k"):
+        parts.append(f"k{cfg['top_k']}")
+    if cfg.get("model"):
+        parts.append(_model_short(str(cfg["model"])))
+    what = "-".join(parts)
+    words = set(re.split(r"[-_+]", cand.name.lower()))
+    extra = [p for p in what.split("-") if p.lower() not in words]
+    name = f"{cand.name}-{'-'.join(extra)}" if extra else cand.name
+    return re.sub(r"[/:.%\"']", "-", name)[:250]
+
+
 def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> str:
-    """The LoggedModel id of ``cand``'s configuration: the newest one of this name with the same configuration
-    hash, else a new external model (a new version of the name)."""
+    """The LoggedModel id of ``cand``'s configuration: the newest one of this name (:func:`configuration_name`)
+    with the same configuration hash, else a new external model (a new version of the name). The candidate's
+    own name is its tag ``workbench.candidate``."""
     import mlflow
 
     h = config_hash(cand.config)
     c = tracking.client()
+    model_name = configuration_name(cand)
     try:
         found = mlflow.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"name = '{cand.name}'", output_format="list", max_results=200
+            experiment_ids=[experiment_id], filter_string=f"name = '{model_name}'", output_format="list", max_results=200
         )
     except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
         found = []
@@ -88,7 +122,7 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
             return m.model_id
     model = c.create_logged_model(
         experiment_id,
-        name=cand.name,
+        name=model_name,
         source_run_id=source_run_id,
         tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
         params=_flat_params(cand.config),
@@ -99,6 +133,11 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
 
         c.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     return model.model_id
+
+
+def candidate_name(model) -> str:
+    """The name of the candidate a LoggedModel records (its ``workbench.candidate`` tag; else the model's name)."""
+    return (model.tags or {}).get(T.CANDIDATE) or model.name
 
 
 def logged_candidate(model_id: str):
