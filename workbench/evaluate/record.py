@@ -159,20 +159,18 @@ def logged_candidate(model_id: str):
 
 
 def open_recording(
-    cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None, metrics=()
+    cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
 ) -> Recording:
     """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so
-    row traces can link to them; register ``metrics`` as the experiment's judges and the dataset as its
-    evaluation dataset (reused while unchanged), linked to every run of the evaluation."""
+    row traces can link to them; register the dataset as the experiment's evaluation dataset (reused while
+    unchanged), linked to every run of the evaluation."""
     from mlflow.entities import LoggedModelInput
 
     from ..data import log_dataset
-    from .scorers import register_judges
 
     c = tracking.client()
     exp_id = c.get_run(parent_run_id).info.experiment_id
     rec = Recording(exp_id, parent_run_id, traces=traces, judge=judge)
-    register_judges(exp_id, list(metrics) or None, judge)
     managed = evaluation_dataset(dataset, exp_id)
     for cand in cands:
         if len(cands) == 1:
