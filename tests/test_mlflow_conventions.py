@@ -223,7 +223,8 @@ def test_an_evaluation_registers_its_dataset_and_reuses_it_by_digest(conventions
     children = conventions.search_runs([exp], "tags.mlflow.parentRunId != ''")
     for run in [conventions.get_run(a.run_id), conventions.get_run(b.run_id), *children]:
         inputs = {
-            next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset for d in run.inputs.dataset_inputs
+            next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset
+            for d in run.inputs.dataset_inputs
         }
         assert inputs["evaluation"].name == "qa" and inputs["evaluation"].digest == found.digest, run.info.run_name
         assert inputs["eval"].digest == a.dataset.digest  # the file itself, as before
@@ -287,7 +288,9 @@ def test_chat_spans_carry_gen_ai_attributes_and_the_session(conventions):
     with tracing.scope(exp, redact=False), tracing.session("s-1", "alice"):
         with tracing.chat_span("local:smol", [{"role": "user", "content": "hi"}], {"max_tokens": 5}) as box:
             assert box is not None
-            box["record"] = ChatRecord(endpoint="local", model="smol", text="hello", prompt_tokens=3, completion_tokens=1)
+            box["record"] = ChatRecord(
+                endpoint="local", model="smol", text="hello", prompt_tokens=3, completion_tokens=1
+            )
     mlflow.flush_trace_async_logging()
     (t,) = traces(exp)
     assert t.info.trace_metadata["mlflow.trace.session"] == "s-1"

@@ -38,7 +38,7 @@ _state: dict[str, Any] = {"enabled": None, "redact": False}
 _ctx_trace: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_trace", default=False)
 _ctx_redact: contextvars.ContextVar[bool | None] = contextvars.ContextVar("workbench_redact", default=None)
 # MLflow's session and user of the traces started in this context (a playground, a chat): trace metadata
-_ctx_session: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("workbench_session", default={})
+_ctx_session: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("workbench_session", default=None)
 SESSION_KEY, USER_KEY = "mlflow.trace.session", "mlflow.trace.user"  # TraceMetadataKey.TRACE_SESSION / TRACE_USER
 
 

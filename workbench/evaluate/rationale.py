@@ -161,9 +161,7 @@ def _grounded(value, details, record) -> str:
             else:
                 verdict = "supported" if c.get("supported") else "NOT supported"
                 lines.append(f"{_quote(c.get('claim'), 120)}: {verdict} (P(yes) {_num(c.get('p_yes'))})")
-        return f"{sum(bool(c.get('supported')) for c in claims)} of {len(claims)} claims supported. " + " ".join(
-            lines
-        )
+        return f"{sum(bool(c.get('supported')) for c in claims)} of {len(claims)} claims supported. " + " ".join(lines)
     n = int(claims or 0)
     unsupported = details.get("unsupported") or []
     if not n:

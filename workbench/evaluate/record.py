@@ -108,7 +108,10 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
     model_name = configuration_name(cand)
     try:
         found = mlflow.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"name = '{model_name}'", output_format="list", max_results=200
+            experiment_ids=[experiment_id],
+            filter_string=f"name = '{model_name}'",
+            output_format="list",
+            max_results=200,
         )
     except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
         found = []
@@ -212,7 +215,9 @@ def evaluation_dataset(dataset, experiment_id: str):
         except WorkbenchError:  # another file holds the name
             return register_dataset(dataset, experiment_id, name=f"{dataset.name}-{dataset.digest[:8]}")
     except Exception as e:  # noqa: BLE001 - an old store or a server without dataset support
-        logging.getLogger(__name__).warning("could not register %s as an MLflow evaluation dataset: %s", dataset.name, e)
+        logging.getLogger(__name__).warning(
+            "could not register %s as an MLflow evaluation dataset: %s", dataset.name, e
+        )
         return None
 
 

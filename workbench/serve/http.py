@@ -102,7 +102,8 @@ def session_of(request, data: dict) -> dict[str, str | None]:
     """The conversation a request belongs to and who sent it, for MLflow's session and user of its trace: the
     ``X-Session-Id`` header (else ``metadata.session_id`` in the body) and OpenAI's ``user`` field (else
     ``metadata.user_id``). Non-strings are ignored."""
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw = data.get("metadata")
+    meta: dict = raw if isinstance(raw, dict) else {}
 
     def text(*vals) -> str | None:
         return next((v for v in vals if isinstance(v, str) and v.strip()), None)
