@@ -312,3 +312,26 @@ def test_served_requests_name_their_session_and_user():
     req = SimpleNamespace(headers={})
     assert session_of(req, {"metadata": {"session_id": "c", "user_id": "v"}}) == {"session": "c", "user": "v"}
     assert session_of(req, {"user": 5}) == {"session": None, "user": None}
+
+
+def test_a_served_request_trace_carries_its_session_and_user(local_server, tracking_store):
+    """Regression (issue 29): served traces had no MLflow session or user."""
+    import httpx
+
+    from workbench import serve
+
+    h = serve.start({"name": "sess", "params": {"max_tokens": 4}})
+    try:
+        r = httpx.post(
+            f"{h.base_url}/chat/completions",
+            headers={"X-Session-Id": "conv-42"},
+            json={"model": "app", "user": "carol", "messages": [{"role": "user", "content": "Hi"}]},
+            timeout=120,
+        )
+        assert r.status_code == 200, r.text
+        trace_id = r.json()["workbench"]["trace_id"]
+    finally:
+        h.stop()
+    mlflow.flush_trace_async_logging()
+    meta = mlflow.get_trace(trace_id).info.trace_metadata
+    assert meta["mlflow.trace.session"] == "conv-42" and meta["mlflow.trace.user"] == "carol"
