@@ -67,9 +67,10 @@ def plain(md, value, details: dict) -> str:
     return f"{text}; {extra}" if extra else text
 
 
-def explain(md, value, details: dict, record: dict) -> str:
+def explain(md, value, details: dict, record: dict, secrets: list[str] | None = None) -> str:
     """The rationale of metric ``md``'s ``value`` on the row ``record``: its registered renderer (by name, by
-    the detector it implements, by family), else :func:`plain`."""
+    the detector it implements, by family), else :func:`plain`; the values of ``secrets`` (default: the
+    environment's credentials, looked up per call — pass them once per row) are scrubbed."""
     from ..secrets import scrub, secret_values
 
     fn = RATIONALES.get(md.name) or RATIONALES.get(md.base) or RATIONALES.get(md.family)
@@ -80,7 +81,7 @@ def explain(md, value, details: dict, record: dict) -> str:
         except Exception:  # noqa: BLE001 - a rationale is a courtesy: the plain form always renders
             text = ""
     text = text or plain(md, value, details)
-    return scrub(text, secret_values())[:MAX_CHARS]
+    return scrub(text, secret_values() if secrets is None else secrets)[:MAX_CHARS]
 
 
 def _refs(record: dict) -> list[str]:

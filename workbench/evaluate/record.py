@@ -441,7 +441,7 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
                 Feedback(
                     name=m.name,
                     value=float(value),
-                    rationale=explain(m, value, details, r),  # plain text: why the row scored this
+                    rationale=explain(m, value, details, r, secrets),  # plain text: why the row scored this
                     source=src,
                     span_id=span.span_id,
                     metadata=meta,
