@@ -178,3 +178,20 @@ def test_a_checkpoint_belongs_to_its_tracking_store(tmp_path):
     args = (ds, [PromptCandidate("local", name="x", system_prompt=None)], get_metrics(["quality/f1"]), 1, None)
     keys = {eval_key(*args, store=s) for s in ("sqlite:///a.db", "sqlite:///b.db", None)}
     assert len(keys) == 3 and eval_key(*args, store="sqlite:///a.db") == eval_key(*args, store="sqlite:///a.db")
+
+
+def test_logged_models_are_named_for_their_configuration_and_old_names_are_reused(tracking_store):
+    """Regression (issue 29): LoggedModels were named `candidate`, `base`, `local`. A configuration's model is
+    named for what it is; one logged under the candidate's bare name before that is still reused."""
+    from workbench import tags as T
+    from workbench.evaluate import record
+
+    c = MlflowClient(tracking_store)
+    exp = c.create_experiment("t-model-names")
+    base = PromptCandidate("local", name="base", system_prompt=None)
+    mid = record.logged_model(base, exp)
+    model = c.get_logged_model(mid)
+    assert model.name == "base-prompt-smollm2" and record.candidate_name(model) == "base"
+    old = PromptCandidate("local", name="old", system_prompt="Be brief.")
+    legacy = c.create_logged_model(exp, name="old", tags={T.CONFIG_HASH: record.config_hash(old.config)})
+    assert record.logged_model(old, exp) == legacy.model_id

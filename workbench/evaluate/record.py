@@ -99,30 +99,32 @@ def configuration_name(cand) -> str:
 
 def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> str:
     """The LoggedModel id of ``cand``'s configuration: the newest one of this name (:func:`configuration_name`)
-    with the same configuration hash, else a new external model (a new version of the name). The candidate's
-    own name is its tag ``workbench.candidate``."""
+    with the same configuration hash (or, logged before that naming, of the candidate's name), else a new
+    external model (a new version of the name). The candidate's own name is its tag ``workbench.candidate``."""
     import mlflow
 
     h = config_hash(cand.config)
     c = tracking.client()
     model_name = configuration_name(cand)
-    try:
-        found = mlflow.search_logged_models(
-            experiment_ids=[experiment_id],
-            filter_string=f"name = '{model_name}'",
-            output_format="list",
-            max_results=200,
-        )
-    except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
-        found = []
-    for m in found:
-        if (m.tags or {}).get(T.CONFIG_HASH) == h:
-            if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
-                with contextlib.suppress(Exception):
-                    from mlflow.entities import LoggedModelStatus
 
-                    c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
-            return m.model_id
+    def named(name: str) -> list:
+        try:
+            return mlflow.search_logged_models(
+                experiment_ids=[experiment_id], filter_string=f"name = '{name}'", output_format="list", max_results=200
+            )
+        except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
+            return []
+
+    found = [m for m in named(model_name) if (m.tags or {}).get(T.CONFIG_HASH) == h]
+    if not found and model_name != cand.name:  # logged before models were named for their configuration
+        found = [m for m in named(cand.name) if (m.tags or {}).get(T.CONFIG_HASH) == h]
+    for m in found[:1]:  # the newest
+        if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
+            with contextlib.suppress(Exception):
+                from mlflow.entities import LoggedModelStatus
+
+                c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
+        return m.model_id
     model = c.create_logged_model(
         experiment_id,
         name=model_name,
