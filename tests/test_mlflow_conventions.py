@@ -335,3 +335,25 @@ def test_a_served_request_trace_carries_its_session_and_user(local_server, track
     mlflow.flush_trace_async_logging()
     meta = mlflow.get_trace(trace_id).info.trace_metadata
     assert meta["mlflow.trace.session"] == "conv-42" and meta["mlflow.trace.user"] == "carol"
+
+
+def test_a_store_that_refuses_judges_is_reported_once_and_never_fails(monkeypatch, caplog):
+    """A tracking server without MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS refuses custom-code judges: one warning per
+    process and experiment, no exception (the evaluation does not depend on it)."""
+    import logging
+
+    from workbench.evaluate import scorers
+
+    class Refusing:
+        def list_scorers(self, exp):
+            return []
+
+        def register_scorer(self, exp, name, serialized):
+            raise RuntimeError("Custom scorers defined with the @scorer decorator are disabled on this server")
+
+    monkeypatch.setattr(scorers, "_store", lambda uri: Refusing())
+    monkeypatch.setattr(scorers, "_registered", set())
+    with caplog.at_level(logging.WARNING, logger=scorers.__name__):
+        assert scorers.register_judges("7", ["quality/f1"]) == []
+        assert scorers.register_judges("7", ["quality/f1"]) == []
+    assert len([r for r in caplog.records if "could not register" in r.getMessage()]) == 1

@@ -186,9 +186,9 @@ def register_judges(experiment_id: str, metrics: list | None = None, judge: str 
     key = (uri, str(experiment_id), tuple(m.name for m in mdefs), judge)
     if key in _registered:
         return []
-    store = _store(uri)
     done: list[str] = []
     try:
+        store = _store(uri)
         held = {}
         for sv in store.list_scorers(str(experiment_id)):
             with contextlib.suppress(Exception):  # a stored form this MLflow cannot read: registered again
@@ -202,6 +202,5 @@ def register_judges(experiment_id: str, metrics: list | None = None, judge: str 
             done.append(md.name)
     except Exception as e:  # noqa: BLE001 - registration is evidence, never a reason to fail an evaluation
         log.warning("could not register the workbench metrics as MLflow judges in experiment %s: %s", experiment_id, e)
-        return done
-    _registered.add(key)
+    _registered.add(key)  # tried: not again in this process (a refusing server is reported once)
     return done
