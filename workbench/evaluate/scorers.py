@@ -178,6 +178,7 @@ def register_judges(experiment_id: str, metrics: list | None = None, judge: str 
 
     from .. import tracking
 
+    load_all()
     uri = tracking.tracking_uri()
     mdefs = [METRICS[m] if isinstance(m, str) else m for m in metrics] if metrics else get_metrics()
     mdefs = [m for m in mdefs if m.family in JUDGED_FAMILIES]
