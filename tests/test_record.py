@@ -52,7 +52,7 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(
         rows = res.rows[res.rows.candidate == name]
         assert child.data.metrics.get("quality/f1/mean") == pytest.approx(rows["quality/f1"].mean()), child.data.metrics
         assert child.data.params["model"] == "local" and child.data.params["kind"] == "prompt"
-        assert child.inputs.dataset_inputs and child.inputs.dataset_inputs[0].dataset.digest == res.dataset.digest
+        assert res.dataset.digest in {d.dataset.digest for d in child.inputs.dataset_inputs}
         traces = _traces(exp, child.info.run_id)
         assert len(traces) == len(rows) == 3
         for t in traces:
@@ -67,8 +67,9 @@ def test_two_candidates_give_child_runs_models_and_assessed_traces(
             assert any(s.span_type == "CHAT_MODEL" for s in t.data.spans)  # the model call nests inside the row
             assert t.info.request_preview == row["input"]  # the trace list shows the question itself
     models = mlflow.search_logged_models(experiment_ids=[exp], output_format="list")
-    assert sorted(m.name for m in models) == ["plain", "terse"]
-    terse = next(m for m in models if m.name == "terse")
+    # named for what the configuration is; the candidate's own name is a tag
+    assert sorted(m.name for m in models) == ["plain-prompt-smollm2", "terse-prompt-smollm2"]
+    terse = next(m for m in models if m.tags["workbench.candidate"] == "terse")
     assert terse.params["system_prompt"] == "Answer in three words."
     # the same call again: every row resumes from the checkpoint, nothing is traced twice
     before = len(_traces(exp))
@@ -177,3 +178,20 @@ def test_a_checkpoint_belongs_to_its_tracking_store(tmp_path):
     args = (ds, [PromptCandidate("local", name="x", system_prompt=None)], get_metrics(["quality/f1"]), 1, None)
     keys = {eval_key(*args, store=s) for s in ("sqlite:///a.db", "sqlite:///b.db", None)}
     assert len(keys) == 3 and eval_key(*args, store="sqlite:///a.db") == eval_key(*args, store="sqlite:///a.db")
+
+
+def test_logged_models_are_named_for_their_configuration_and_old_names_are_reused(tracking_store):
+    """Regression (issue 29): LoggedModels were named `candidate`, `base`, `local`. A configuration's model is
+    named for what it is; one logged under the candidate's bare name before that is still reused."""
+    from workbench import tags as T
+    from workbench.evaluate import record
+
+    c = MlflowClient(tracking_store)
+    exp = c.create_experiment("t-model-names")
+    base = PromptCandidate("local", name="base", system_prompt=None)
+    mid = record.logged_model(base, exp)
+    model = c.get_logged_model(mid)
+    assert model.name == "base-prompt-smollm2" and record.candidate_name(model) == "base"
+    old = PromptCandidate("local", name="old", system_prompt="Be brief.")
+    legacy = c.create_logged_model(exp, name="old", tags={T.CONFIG_HASH: record.config_hash(old.config)})
+    assert record.logged_model(old, exp) == legacy.model_id

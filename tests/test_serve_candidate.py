@@ -115,9 +115,11 @@ def test_served_rag_candidate_answers_as_it_was_evaluated(solo_model, tracking_s
     res = wb.evaluate(ds, [cand], metrics=["quality/f1"], run_id=rid, cache="off", concurrency=1, progress=False)
     evaluated = {r["id"]: (r["answer"], list(r["retrieved"])) for r in res.rows.to_dict(orient="records")}
     assert not res.rows["error"].notna().any()
-    [model] = mlflow.search_logged_models(
-        experiment_ids=[wb.tracking.experiment_id("evals")], filter_string="name = 'rag-served'", output_format="list"
-    )
+    [model] = [
+        m
+        for m in mlflow.search_logged_models(experiment_ids=[wb.tracking.experiment_id("evals")], output_format="list")
+        if m.tags.get("workbench.candidate") == "rag-served"  # the model's name says what it is: rag-served-hybrid...
+    ]
     for cfg in (serve.config_from_model(model.model_id), serve.config_from_run(rid)):
         assert cfg.candidate["rerank"] == "overlap" and cfg.candidate["query_rewrite"] == "llm"
         with serve.start(cfg) as h:

@@ -3,7 +3,8 @@
 ``wb.tracing.enable()`` (or ``[tracing] enabled = true`` in ``workbench.toml``, or ``WORKBENCH_TRACING=1``)
 makes every :class:`~workbench.llm.client.LLMClient` call a ``CHAT_MODEL`` span: messages in, text out,
 token usage (``mlflow.chat.tokenUsage``, which MLflow sums into the trace), latency, TTFT, cost, cache hit and
-error class. Inside an open span (a served request, ``mlflow.trace``-decorated code) the call nests under it.
+error class, and the OpenTelemetry GenAI attributes (``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ...:
+:func:`set_gen_ai`). Inside an open span (a served request, ``mlflow.trace``-decorated code) the call nests under it.
 
 Secrets: the same span processor always (redaction on or off) removes the values of the environment's
 credentials from a span's inputs, outputs, attributes and events, and request params under credential-named
@@ -36,6 +37,26 @@ _state: dict[str, Any] = {"enabled": None, "redact": False}
 # setting, without touching the rest of the process. Span processors run when a span ends, in that context.
 _ctx_trace: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_trace", default=False)
 _ctx_redact: contextvars.ContextVar[bool | None] = contextvars.ContextVar("workbench_redact", default=None)
+# MLflow's session and user of the traces started in this context (a playground, a chat): trace metadata
+_ctx_session: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("workbench_session", default=None)
+SESSION_KEY, USER_KEY = "mlflow.trace.session", "mlflow.trace.user"  # TraceMetadataKey.TRACE_SESSION / TRACE_USER
+
+
+def session_metadata(session_id: str | None, user: str | None = None) -> dict[str, str]:
+    """MLflow's session and user trace metadata (what its Sessions view and user filter read); empty values
+    are left out, each is cut to 250 characters."""
+    out = {SESSION_KEY: session_id, USER_KEY: user}
+    return {k: str(v)[:250] for k, v in out.items() if v}
+
+
+@contextlib.contextmanager
+def session(session_id: str | None, user: str | None = None) -> Iterator[None]:
+    """Traces of workbench LLM calls started in this context carry MLflow's session and user."""
+    token = _ctx_session.set(session_metadata(session_id, user))
+    try:
+        yield
+    finally:
+        _ctx_session.reset(token)
 
 
 def _scrub_span(span, secrets: list[str]) -> None:
@@ -187,6 +208,7 @@ def record_chat(span, rec) -> None:
     from mlflow.tracing.constant import SpanAttributeKey
 
     span.set_outputs(rec.text)
+    set_gen_ai(span, _gen_ai_response(rec))
     # MLflow's standard attributes, so the UI shows model, tokens and cost of every trace natively
     span.set_attribute(SpanAttributeKey.MODEL, rec.model)
     span.set_attribute(SpanAttributeKey.MODEL_PROVIDER, rec.endpoint)
@@ -218,6 +240,45 @@ def record_chat(span, rec) -> None:
         span.set_status(SpanStatusCode.ERROR)
 
 
+# OpenTelemetry GenAI semantic conventions (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/):
+# request parameter → attribute. Set as native OpenTelemetry values (a string, an int), not MLflow's JSON-encoded
+# attribute values, so an OpenTelemetry tool reads them unchanged; MLflow reads them back as they are.
+GEN_AI_REQUEST = {
+    "temperature": "gen_ai.request.temperature",
+    "max_tokens": "gen_ai.request.max_tokens",
+    "top_p": "gen_ai.request.top_p",
+    "seed": "gen_ai.request.seed",
+}
+
+
+def set_gen_ai(span, attrs: dict) -> None:
+    """Set OpenTelemetry GenAI attributes (``gen_ai.*``) on an MLflow span as native values; None is skipped."""
+    otel = getattr(span, "_span", None)  # a NoOpSpan has none
+    if otel is None or not hasattr(otel, "set_attribute"):
+        return
+    for k, v in attrs.items():
+        if isinstance(v, (str, bool, int, float)) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            otel.set_attribute(k, v)
+
+
+def _gen_ai_request(model: str, params: dict) -> dict:
+    attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model}
+    for k, key in GEN_AI_REQUEST.items():
+        attrs[key] = params.get(k)
+    return attrs
+
+
+def _gen_ai_response(rec) -> dict:
+    return {
+        "gen_ai.provider.name": rec.endpoint,
+        "gen_ai.request.model": rec.model,
+        "gen_ai.response.model": rec.model,
+        "gen_ai.usage.input_tokens": rec.prompt_tokens,
+        "gen_ai.usage.output_tokens": rec.completion_tokens,
+        "gen_ai.response.finish_reasons": [rec.finish_reason] if rec.finish_reason else None,
+    }
+
+
 def _cost_split(rec) -> dict:
     """MLflow's cost attribute ``{"input_cost", "output_cost", "total_cost"}`` (USD) of a call."""
     try:
@@ -245,6 +306,9 @@ def chat_span(model: str, messages: list[dict], params: dict) -> Iterator[dict |
     box: dict[str, Any] = {}
     with mlflow.start_span(name=f"chat {model}", span_type=SpanType.CHAT_MODEL) as span:
         span.set_inputs({"messages": messages, "model": model, **mask_secret_fields(params)})
+        set_gen_ai(span, _gen_ai_request(model, params))
+        if (meta := _ctx_session.get()) and span.parent_id is None:  # a call that is its own trace
+            mlflow.update_current_trace(metadata=meta)
         yield box
         if box.get("record") is not None:
             record_chat(span, box["record"])

@@ -265,7 +265,10 @@ def test_reusing_a_pending_configuration_finalizes_it(tracking_store):
     exp = c.create_experiment("t-pending")
     cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None)
     m = c.create_logged_model(
-        exp, name="c", tags={T.CONFIG_HASH: record.config_hash(cand.config)}, model_type=record.MODEL_TYPE
+        exp,
+        name=record.configuration_name(cand),
+        tags={T.CONFIG_HASH: record.config_hash(cand.config)},
+        model_type=record.MODEL_TYPE,
     )
     assert str(m.status) == "PENDING"
     assert record.logged_model(cand, exp) == m.model_id

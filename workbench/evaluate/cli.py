@@ -107,7 +107,7 @@ def run_eval_cli(
 def candidate_from_model(model_id: str):
     """The candidate recorded as LoggedModel ``model_id`` (its params are its configuration), rebuilt."""
     from ..candidates import from_config
-    from .record import logged_candidate
+    from .record import candidate_name, logged_candidate
 
     model, config = logged_candidate(model_id)
-    return from_config(config, model.name)
+    return from_config(config, candidate_name(model))

@@ -10,7 +10,7 @@
 * **a trace per evaluated (candidate, row, repeat)** in the evaluation's experiment, linked to its candidate's
   run (``mlflow.sourceRun``) and LoggedModel (``mlflow.modelId``): the inputs, the answer, the retrieval span
   of RAG candidates and the model call spans; every metric value a **Feedback** assessment named as the metric
-  (source CODE, or LLM_JUDGE naming the judge model), its details as the rationale; the reference an
+  (source CODE, or LLM_JUDGE naming the judge model) with a plain-text rationale (:mod:`.rationale`); the reference an
   **Expectation**; a failed row's metrics are Feedback errors. The assessments are attached to the trace
   before it is exported, so a row costs one asynchronous trace write (MLflow's
   ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``, on by default; the job loop flushes every ``FLUSH_EVERY`` rows so
@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import tags as T, tracking
 from ..secrets import clean, scrub, secret_values
+from .rationale import explain
 
 FLUSH_EVERY = 256  # rows between waits for the trace export queue (MLflow drops traces when its queue is full)
 EXPECTATION = "expected_response"  # MLflow's name for the reference answer
@@ -64,30 +65,69 @@ def _flat_params(config: dict) -> dict[str, str]:
     return {tracking.safe_key(k): ("" if v is None else str(v))[:6000] for k, v in clean(config).items()}
 
 
+def _model_short(spec: str) -> str:
+    """``smollm2`` for ``local``, ``contoso-lora`` for ``local:contoso-lora``: the model an endpoint alias means."""
+    try:
+        from ..config import settings
+
+        return settings().resolve_model(spec)[1]
+    except Exception:  # noqa: BLE001 - an unknown alias is named as written
+        return spec.rpartition(":")[2]
+
+
+def configuration_name(cand) -> str:
+    """A LoggedModel name that says what the configuration is: the candidate's name, then what its
+    configuration adds to it — retriever (and reranker), k, model — e.g. ``rag-hybrid-k4-smollm2`` for the RAG
+    candidate named ``rag``, ``base-prompt-smollm2`` for a prompt-only one named ``base``. Characters MLflow
+    refuses in a model name (``/ : . % " '``) become ``-``."""
+    import re
+
+    cfg = cand.config or {}
+    parts = [str(cfg.get("kind") or "candidate")]
+    if cfg.get("retriever"):
+        parts = [f"{parts[0]}-{cfg['retriever']}" + (f"+{cfg['rerank']}" if cfg.get("rerank") else "")]
+    if cfg.get("top_k"):
+        parts.append(f"k{cfg['top_k']}")
+    if cfg.get("model"):
+        parts.append(_model_short(str(cfg["model"])))
+    what = "-".join(parts)
+    words = set(re.split(r"[-_+]", cand.name.lower()))
+    extra = [p for p in what.split("-") if p.lower() not in words]
+    name = f"{cand.name}-{'-'.join(extra)}" if extra else cand.name
+    return re.sub(r"[/:.%\"']", "-", name)[:250]
+
+
 def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> str:
-    """The LoggedModel id of ``cand``'s configuration: the newest one of this name with the same configuration
-    hash, else a new external model (a new version of the name)."""
+    """The LoggedModel id of ``cand``'s configuration: the newest one of this name (:func:`configuration_name`)
+    with the same configuration hash (or, logged before that naming, of the candidate's name), else a new
+    external model (a new version of the name). The candidate's own name is its tag ``workbench.candidate``."""
     import mlflow
 
     h = config_hash(cand.config)
     c = tracking.client()
-    try:
-        found = mlflow.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"name = '{cand.name}'", output_format="list", max_results=200
-        )
-    except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
-        found = []
-    for m in found:
-        if (m.tags or {}).get(T.CONFIG_HASH) == h:
-            if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
-                with contextlib.suppress(Exception):
-                    from mlflow.entities import LoggedModelStatus
+    model_name = configuration_name(cand)
 
-                    c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
-            return m.model_id
+    def named(name: str) -> list:
+        try:
+            return mlflow.search_logged_models(
+                experiment_ids=[experiment_id], filter_string=f"name = '{name}'", output_format="list", max_results=200
+            )
+        except Exception:  # noqa: BLE001 - an old store without LoggedModels: make one below
+            return []
+
+    found = [m for m in named(model_name) if (m.tags or {}).get(T.CONFIG_HASH) == h]
+    if not found and model_name != cand.name:  # logged before models were named for their configuration
+        found = [m for m in named(cand.name) if (m.tags or {}).get(T.CONFIG_HASH) == h]
+    for m in found[:1]:  # the newest
+        if str(m.status) == "PENDING":  # its creator was killed while finalizing it: nothing else to upload
+            with contextlib.suppress(Exception):
+                from mlflow.entities import LoggedModelStatus
+
+                c.finalize_logged_model(m.model_id, LoggedModelStatus.READY)
+        return m.model_id
     model = c.create_logged_model(
         experiment_id,
-        name=cand.name,
+        name=model_name,
         source_run_id=source_run_id,
         tags={T.CONFIG_HASH: h, T.CANDIDATE: cand.name},
         params=_flat_params(cand.config),
@@ -98,6 +138,11 @@ def logged_model(cand, experiment_id: str, source_run_id: str | None = None) -> 
 
         c.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     return model.model_id
+
+
+def candidate_name(model) -> str:
+    """The name of the candidate a LoggedModel records (its ``workbench.candidate`` tag; else the model's name)."""
+    return (model.tags or {}).get(T.CANDIDATE) or model.name
 
 
 def logged_candidate(model_id: str):
@@ -122,7 +167,8 @@ def open_recording(
     cands: list, parent_run_id: str, dataset, traces: bool = True, judge: str | None = None
 ) -> Recording:
     """Create the candidate runs (children when there are several) and LoggedModels before any row runs, so
-    row traces can link to them."""
+    row traces can link to them; register the dataset as the experiment's evaluation dataset (reused while
+    unchanged), linked to every run of the evaluation."""
     from mlflow.entities import LoggedModelInput
 
     from ..data import log_dataset
@@ -130,6 +176,7 @@ def open_recording(
     c = tracking.client()
     exp_id = c.get_run(parent_run_id).info.experiment_id
     rec = Recording(exp_id, parent_run_id, traces=traces, judge=judge)
+    managed = evaluation_dataset(dataset, exp_id)
     for cand in cands:
         if len(cands) == 1:
             run_id = parent_run_id
@@ -144,7 +191,47 @@ def open_recording(
         rec.runs[cand.name] = run_id
         rec.models[cand.name] = logged_model(cand, exp_id, source_run_id=run_id)
         c.log_inputs(run_id, models=[LoggedModelInput(rec.models[cand.name])])
+    if managed is not None:
+        link_dataset(managed, {parent_run_id, *rec.runs.values()})
     return rec
+
+
+def evaluation_dataset(dataset, experiment_id: str):
+    """The MLflow GenAI evaluation dataset of ``dataset`` in the experiment (the Datasets page): the one already
+    registered for this file and content (by digest), else registered now (:func:`register_dataset`; a name
+    another file holds gets the digest appended); a dataset read from MLflow (``mlflow:NAME``) is that dataset.
+    None, with a warning, when the store cannot hold one: the evaluation does not depend on it."""
+    import logging
+
+    from mlflow.genai.datasets import search_datasets
+
+    from ..errors import WorkbenchError
+
+    try:
+        if str(dataset.source).startswith("mlflow:"):
+            name = str(dataset.source).partition(":")[2]
+            found = [d for d in search_datasets(experiment_ids=[experiment_id], max_results=1000) if d.name == name]
+            return found[0] if found else None
+        try:
+            return register_dataset(dataset, experiment_id)
+        except WorkbenchError:  # another file holds the name
+            return register_dataset(dataset, experiment_id, name=f"{dataset.name}-{dataset.digest[:8]}")
+    except Exception as e:  # noqa: BLE001 - an old store or a server without dataset support
+        logging.getLogger(__name__).warning(
+            "could not register %s as an MLflow evaluation dataset: %s", dataset.name, e
+        )
+        return None
+
+
+def link_dataset(managed, run_ids) -> None:
+    """Log the evaluation dataset as an input of each run (context ``evaluation``), as ``mlflow.genai.evaluate``
+    does, so the run and the dataset name each other in the UI."""
+    from mlflow.entities import DatasetInput, InputTag
+
+    entity = managed._to_mlflow_entity()
+    c = tracking.client()
+    for run_id in run_ids:
+        c.log_inputs(run_id, datasets=[DatasetInput(entity, tags=[InputTag("mlflow.data.context", "evaluation")])])
 
 
 def close_recording(rec: Recording, result=None, status: str = "FINISHED") -> None:
@@ -205,29 +292,54 @@ def row_trace(rec: Recording | None, cand, row: dict, repeat: int) -> Iterator[d
         return
     import mlflow
     from mlflow.entities import SpanType
+    from mlflow.tracing.provider import safe_set_span_in_context
 
     from ..tracing import install
 
     install()  # the span processor that scrubs secrets (and redacts PII when asked) before export
     box: dict[str, Any] = {}
-    with mlflow.start_span(name=cand.name, span_type=SpanType.CHAIN) as span:
-        box["trace_id"] = span.trace_id
-        # the request as chat messages: MLflow's trace list previews the last user message (the question itself,
-        # not a JSON object cut after the row id)
-        msgs = [{"role": "user", "content": row["question"]}] if row.get("question") else row.get("messages")
-        span.set_inputs({"messages": msgs, "id": row.get("id"), "repeat": repeat})
-        yield box
-        r = box.get("record")
-        if r is not None:
-            span.set_outputs(r.get("answer"))
-            if r.get("error"):
-                from mlflow.entities import SpanStatusCode
+    # the request as chat messages: MLflow's trace list previews the last user message (the question itself,
+    # not a JSON object cut after the row id)
+    msgs = [{"role": "user", "content": row["question"]}] if row.get("question") else row.get("messages")
+    span = mlflow.start_span_no_context(
+        name=cand.name, span_type=SpanType.CHAIN, inputs={"messages": msgs, "id": row.get("id"), "repeat": repeat}
+    )
+    end_ns = None
+    try:
+        with safe_set_span_in_context(span):
+            box["trace_id"] = span.trace_id
+            yield box
+            r = box.get("record")
+            if r is not None:
+                span.set_outputs(r.get("answer"))
+                if r.get("error"):
+                    from mlflow.entities import SpanStatusCode
 
-                span.set_status(SpanStatusCode.ERROR)
-            _attach(rec, cand.name, span, r, box.get("metrics") or [])
+                    span.set_status(SpanStatusCode.ERROR)
+                _attach(rec, cand.name, span, r, box.get("metrics") or [])
+                end_ns = row_end_ns(span, r)
+    except BaseException as e:
+        if isinstance(e, Exception):
+            span.record_exception(e)
+        raise
+    finally:
+        span.end(end_time_ns=end_ns)
     rec.recorded += 1
     if rec.recorded % FLUSH_EVERY == 0:
         flush()
+
+
+def row_end_ns(span, r: dict) -> int | None:
+    """When a row's trace ends: its start plus the row's latency (``latency/latency_s``, else the elapsed time to
+    the answer), so the trace's duration is the row's latency; the scoring that follows (a judge's calls) is
+    not part of it. None (end now) when neither is known."""
+    latency = r.get("latency/latency_s")
+    if latency is None or (isinstance(latency, float) and math.isnan(latency)):
+        latency = r.get("elapsed_s")
+    start = getattr(span, "start_time_ns", None)
+    if latency is None or not start:
+        return None
+    return int(start + float(latency) * 1e9)
 
 
 def record_finished_row(rec: Recording | None, r: dict, mdefs: list) -> str | None:
@@ -309,7 +421,6 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
     secrets = secret_values()  # error texts (a 401 quoting the key) are scrubbed before they are stored
     for m in mdefs:
         details = {k.removeprefix(m.name + "."): v for k, v in r.items() if k.startswith(m.name + ".")}
-        rationale = scrub(json.dumps(details, ensure_ascii=False, default=str), secrets)[:2000] if details else None
         src = judge if m.needs_llm else code
         value = r.get(m.name)
         if r.get("error") or details.get("metric_error"):  # the row failed, or the metric raised on it
@@ -332,7 +443,7 @@ def _attach(rec: Recording, cand: str, span, r: dict, mdefs: list) -> None:
                 Feedback(
                     name=m.name,
                     value=float(value),
-                    rationale=rationale,
+                    rationale=explain(m, value, details, r, secrets),  # plain text: why the row scored this
                     source=src,
                     span_id=span.span_id,
                     metadata=meta,
@@ -389,10 +500,10 @@ def log_scores(trace_id: str, values: dict[str, float | None], source_id: str = 
 def register_dataset(dataset, experiment_id: str | None = None, name: str | None = None):
     """Register ``dataset`` as an MLflow GenAI evaluation dataset (the UI's Datasets tab): one record per row,
     ``inputs`` = the question (or messages), ``expectations`` = the reference (``expected_response``) and any
-    gold document ids. Re-registering the same file after an edit makes the registered records equal to the file
+    gold document ids. The same file with the same content (digest) is reused as it is; re-registering it after an edit makes the registered records equal to the file
     (rows it no longer has are deleted, changed ones updated) and updates the digest tag; another file whose name
     is already registered (the same stem elsewhere) is refused: pass ``name``. Returns the dataset."""
-    from mlflow.genai.datasets import create_dataset, search_datasets, set_dataset_tags
+    from mlflow.genai.datasets import create_dataset, get_dataset, search_datasets, set_dataset_tags
 
     from ..data import load_dataset
     from ..errors import WorkbenchError
@@ -412,6 +523,8 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
                 f"an evaluation dataset named '{name}' already holds {held}; {source} is another "
                 f"file: pass name=... to register it under its own name"
             )
+        if held == source and (target.tags or {}).get(T.DATASET_DIGEST) == ds.digest:
+            return target  # registered, unchanged: reused as it is (no records written)
     else:
         target = create_dataset(name=name, experiment_id=exp, tags=tags)
     records = []
@@ -440,4 +553,4 @@ def register_dataset(dataset, experiment_id: str | None = None, name: str | None
     target.merge_records(records)
     if found:
         set_dataset_tags(target.dataset_id, tags)
-    return target
+    return get_dataset(dataset_id=target.dataset_id)  # its digest now covers the merged records

@@ -47,6 +47,7 @@ from .engine import (
 from .metrics import MetricDef, get_metrics
 from .metrics.text import sentences
 from .result import EvalResult, aggregates
+from .scorers import register_judges
 
 
 def endpoint_identity(spec: str | None) -> str | None:
@@ -219,6 +220,8 @@ def _run(plan: EvalPlan, ckpt: Checkpoint, t0: float) -> EvalResult:
     name = f"eval-{ds.name}-{'-'.join(c.name for c in cands)}"[:200]
     with _evaluation_run(plan.log, plan.run_id, name) as parent:
         recording = record.open_recording(cands, parent, ds, traces=plan.trace, judge=plan.judge) if parent else None
+        if recording is not None:  # the evaluated metrics as the experiment's judges (MLflow's Judges page)
+            register_judges(recording.experiment_id, list(plan.metrics), plan.judge)
         status = "FAILED"
         try:
             wanted = {row_key(c.name, row["id"], r) for row in rows for c in cands for r in range(plan.repeats)}

@@ -85,9 +85,18 @@ class ServedApp:
             "history": [{"role": m["role"], "content": _text(m["content"])} for m in request_msgs[:-1]],
         }
 
-    async def answer(self, request_msgs: list[dict], gen: dict, stream: bool, on_delta=None) -> dict:
+    async def answer(
+        self,
+        request_msgs: list[dict],
+        gen: dict,
+        stream: bool,
+        on_delta=None,
+        session: str | None = None,
+        user: str | None = None,
+    ) -> dict:
         """Run one request inside its trace; returns ``{record, contexts, chunk_ids, trace_id}`` (``record``: the
-        answering call, its text the answer as sent)."""
+        answering call, its text the answer as sent). ``session`` and ``user`` become MLflow's session and user
+        of the trace."""
         import mlflow
         from mlflow.entities import SpanStatusCode, SpanType
 
@@ -108,6 +117,7 @@ class ServedApp:
             meta = {T.CONFIG_RUN_ID: self.cfg.run_id or "", T.TRACE_MODEL: self.cfg.model}
             if self.cfg.model_id:
                 meta["mlflow.modelId"] = self.cfg.model_id  # MLflow links the trace to the LoggedModel
+            meta.update(tracing.session_metadata(session, user))  # MLflow's Sessions view and user filter
             try:
                 # with the guard on, a streamed answer is checked whole before any of it is sent
                 ans = await self.candidate.aanswer(

@@ -195,11 +195,11 @@ def config_from_run(run_id: str, candidate: str | None = None) -> AppConfig:
 def config_from_model(model_id: str) -> AppConfig:
     """The app config of the candidate configuration recorded as LoggedModel ``model_id`` (its params are the
     candidate's configuration, written by the evaluation): serves exactly that version; its traces link to it."""
-    from ..evaluate.record import logged_candidate
+    from ..evaluate.record import candidate_name, logged_candidate
 
     model, params = logged_candidate(model_id)
     return _from_candidate(
-        params, model.name, f"logged model {model_id}", run_id=model.source_run_id, model_id=model_id
+        params, candidate_name(model), f"logged model {model_id}", run_id=model.source_run_id, model_id=model_id
     )
 
 

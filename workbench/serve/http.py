@@ -95,6 +95,25 @@ def validate_request(data: Any, cfg: AppConfig) -> tuple[list[dict], dict, bool,
     return msgs, gen, stream, bool(isinstance(opts, dict) and opts.get("include_usage"))
 
 
+SESSION_HEADER = "X-Session-Id"
+
+
+def session_of(request, data: dict) -> dict[str, str | None]:
+    """The conversation a request belongs to and who sent it, for MLflow's session and user of its trace: the
+    ``X-Session-Id`` header (else ``metadata.session_id`` in the body) and OpenAI's ``user`` field (else
+    ``metadata.user_id``). Non-strings are ignored."""
+    raw = data.get("metadata")
+    meta: dict = raw if isinstance(raw, dict) else {}
+
+    def text(*vals) -> str | None:
+        return next((v for v in vals if isinstance(v, str) and v.strip()), None)
+
+    return {
+        "session": text(request.headers.get(SESSION_HEADER), meta.get("session_id")),
+        "user": text(data.get("user"), meta.get("user_id")),
+    }
+
+
 def _error(
     status: int,
     message: str,
@@ -275,9 +294,10 @@ def create_app(cfg: AppConfig):
         except RequestError as e:
             return e.response()
         cid, created = _completion_id(), int(time.time())
+        who = session_of(request, data)
         if not stream:
             try:
-                out = await served.answer(msgs, gen, False)
+                out = await served.answer(msgs, gen, False, **who)
             except Exception as e:  # noqa: BLE001 - an app bug is a JSON 500, never a dropped connection
                 return _error(500, f"the app failed ({type(e).__name__})", kind="server_error")
             rec = out["record"]
@@ -306,7 +326,7 @@ def create_app(cfg: AppConfig):
 
         async def produce():
             try:
-                out = await served.answer(msgs, gen, True, on_delta=queue.put_nowait)
+                out = await served.answer(msgs, gen, True, on_delta=queue.put_nowait, **who)
                 await queue.put((done, out))
             except Exception as e:  # noqa: BLE001 - reported to the client as an error event
                 await queue.put((done, e))

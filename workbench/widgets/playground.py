@@ -12,10 +12,12 @@ readable message in the widget, never as a traceback in the log console. Prompt 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import html
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -153,6 +155,8 @@ class Playground:
         self.status = w.HTML()
         self.table = w.HTML()
         self.results: pd.DataFrame | None = None
+        # MLflow's session and user on the traces of this playground's calls (when tracing is on)
+        self.session_id, self.user = f"playground-{uuid.uuid4().hex[:12]}", getpass.getuser()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task] = []
@@ -244,6 +248,7 @@ class Playground:
                 loop.call_soon_threadsafe(t.cancel)
 
     def _work(self, job: Job) -> None:
+        from .. import tracing
         from ..llm.client import ChatRecord, default_client, run_sync
 
         t0 = time.monotonic()
@@ -252,13 +257,14 @@ class Playground:
 
         async def one(key, client):
             model, i = key
-            rec = await client.achat(
-                job.prompts[i],
-                model,
-                system=job.system,
-                on_delta=lambda d: self._delta(job, streamed, recs, key, d),
-                **job.params,
-            )
+            with tracing.session(self.session_id, self.user):  # MLflow's session and user on its traces
+                rec = await client.achat(
+                    job.prompts[i],
+                    model,
+                    system=job.system,
+                    on_delta=lambda d: self._delta(job, streamed, recs, key, d),
+                    **job.params,
+                )
             recs[key] = rec
             self.progress.value = len(recs)
             self._render(job, recs, streamed)
