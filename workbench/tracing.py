@@ -268,15 +268,20 @@ def _gen_ai_request(model: str, params: dict) -> dict:
     return attrs
 
 
+# OpenTelemetry GenAI response attributes, from the call record's fields.
+GEN_AI_RESPONSE = {
+    "gen_ai.provider.name": "endpoint",
+    "gen_ai.request.model": "model",
+    "gen_ai.response.model": "model",
+    "gen_ai.usage.input_tokens": "prompt_tokens",
+    "gen_ai.usage.output_tokens": "completion_tokens",
+}
+
+
 def _gen_ai_response(rec) -> dict:
-    return {
-        "gen_ai.provider.name": rec.endpoint,
-        "gen_ai.request.model": rec.model,
-        "gen_ai.response.model": rec.model,
-        "gen_ai.usage.input_tokens": rec.prompt_tokens,
-        "gen_ai.usage.output_tokens": rec.completion_tokens,
-        "gen_ai.response.finish_reasons": [rec.finish_reason] if rec.finish_reason else None,
-    }
+    attrs: dict[str, Any] = {key: getattr(rec, field) for key, field in GEN_AI_RESPONSE.items()}
+    attrs["gen_ai.response.finish_reasons"] = [rec.finish_reason] if rec.finish_reason else None
+    return attrs
 
 
 def _cost_split(rec) -> dict:

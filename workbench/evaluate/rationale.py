@@ -259,40 +259,36 @@ def _judged(value, details, what: str) -> str:
 # --- cost and latency --------------------------------------------------------------------------------------
 
 
-@rationale("cost/prompt_tokens")
-def _prompt_tokens(value, details, record) -> str:
-    return f"{_num(value)} prompt tokens over the row's {record.get('calls', 0)} model call(s)"
+# One sentence per measurement: ``{v}`` is the value as ``_num`` writes it, ``{v2}`` with two decimals,
+# ``{calls}`` the row's model calls, ``{cache}`` a note when the answer came from the response cache.
+MEASURED = {
+    "cost/prompt_tokens": "{v} prompt tokens over the row's {calls} model call(s)",
+    "cost/completion_tokens": "{v} completion tokens over the row's {calls} model call(s)",
+    "cost/usd": "${v6} for the row's {calls} model call(s){cache}",
+    "latency/latency_s": "{v2} s from the request to the complete answer",
+    "latency/ttft_s": "{v2} s to the first token",
+    "latency/queue_s": "{v2} s waiting for a free slot before the call was sent",
+    "latency/tokens_per_s": "{v} completion tokens per second of generation",
+}
 
 
-@rationale("cost/completion_tokens")
-def _completion_tokens(value, details, record) -> str:
-    return f"{_num(value)} completion tokens over the row's {record.get('calls', 0)} model call(s)"
+def _measured(template: str) -> Callable[[Any, dict, dict], str]:
+    def render(value, details, record) -> str:
+        cache = " (all from the response cache: the original cost)" if record.get("cache_hit") else ""
+        num = isinstance(value, (int, float))
+        return template.format(
+            v=_num(value),
+            v2=f"{value:.2f}" if num else value,
+            v6=f"{value:.6f}" if num else value,
+            calls=record.get("calls", 0),
+            cache=cache,
+        )
+
+    return render
 
 
-@rationale("cost/usd")
-def _usd(value, details, record) -> str:
-    hit = " (all from the response cache: the original cost)" if record.get("cache_hit") else ""
-    return f"${value:.6f} for the row's {record.get('calls', 0)} model call(s){hit}"
-
-
-@rationale("latency/latency_s")
-def _latency(value, details, record) -> str:
-    return f"{value:.2f} s from the request to the complete answer"
-
-
-@rationale("latency/ttft_s")
-def _ttft(value, details, record) -> str:
-    return f"{value:.2f} s to the first token"
-
-
-@rationale("latency/queue_s")
-def _queue(value, details, record) -> str:
-    return f"{value:.2f} s waiting for a free slot before the call was sent"
-
-
-@rationale("latency/tokens_per_s")
-def _tps(value, details, record) -> str:
-    return f"{_num(value)} completion tokens per second of generation"
+for _name, _template in MEASURED.items():
+    RATIONALES[_name] = _measured(_template)
 
 
 # --- retrieval (the metrics of workbench.rag, by family) ---------------------------------------------------
