@@ -76,7 +76,7 @@ class GatewayReport:
         ]
 
 
-def _store(tracking_url: str):
+def gateway_store(tracking_url: str):
     """MLflow's REST store of the running server (MLflow's own Assistant reaches the gateway the same way)."""
     from mlflow.tracking._tracking_service.utils import _get_store
 
@@ -140,7 +140,7 @@ def configure_gateway(tracking_url: str, hold_for: int | None = None) -> Gateway
     from .llm.local import hold_url
 
     report = GatewayReport(tracking_url)
-    store = _store(tracking_url)
+    store = gateway_store(tracking_url)
     for name, ep in sorted(settings().endpoints.items()):
         model = ep.default_model or (ep.models[0] if ep.models else None)
         if ep.api_key_env is not None:
