@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 from .config import settings
 from .gateway import SERVER_ENV, configure_gateway
@@ -51,13 +52,17 @@ def ui_command(port: int = 5000) -> tuple[list[str], dict[str, str]]:
 
 
 def announce(url: str, gateway: bool = True) -> None:
-    """Print the UI's URL, then configure MLflow's AI Gateway over the workbench's keyless endpoints
-    (:func:`workbench.gateway.configure_gateway`; the embedded model is started and held while this process runs)
-    and print one line per endpoint."""
+    """Print the UI's URL, then configure MLflow's AI Gateway over the workbench's keyless endpoints in the
+    background (:func:`workbench.gateway.configure_gateway`; the embedded model is started and held while this
+    process runs) and print one line per endpoint."""
     print(f"MLflow UI: {url}  (store {configure()}; Ctrl-C to stop)", flush=True)
-    if gateway:
-        for line in configure_gateway(url).lines():
-            print(line, flush=True)
+    if gateway:  # on a thread of its own: Ctrl-C and SIGTERM stop the UI at once, even while it runs
+
+        def run() -> None:
+            for line in configure_gateway(url).lines():
+                print(line, flush=True)
+
+        threading.Thread(target=run, name="workbench-gateway", daemon=True).start()
 
 
 def serve_ui(port: int = 5000, timeout_s: float = 120.0, gateway: bool = True) -> int:
