@@ -46,16 +46,17 @@ def label_schema(experiment_id: str) -> str:
 
     configure()
     try:
-        return get_label_schema(LABEL_SCHEMA, experiment_id=experiment_id).schema_id
+        schema = get_label_schema(LABEL_SCHEMA, experiment_id=experiment_id)
     except MlflowException:
-        return create_label_schema(
+        schema = create_label_schema(
             LABEL_SCHEMA,
             type="feedback",
             input=InputCategorical(options=LABEL_OPTIONS),
             instruction=INSTRUCTION,
             enable_comment=True,
             experiment_id=experiment_id,
-        ).schema_id
+        )
+    return str(schema.schema_id)
 
 
 def review_queue(experiment_id: str, name: str, trace_ids: list[str], users: list[str] | None = None):

@@ -14,6 +14,7 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -71,7 +72,7 @@ class Review:
         self.labels_path = Path(labels_path) if labels_path else default_labels_path()
         self.labels: dict[str, dict] = {}
         self.sent: set[str] = set()  # rows whose label is already on their trace
-        self.queue = None
+        self.queue: Any = None  # the MLflow ReviewQueue of the rows, when they have traces
         self.status = w.HTML()
         if queue != "":
             self._guard(lambda: self.open_queue(queue))
@@ -118,13 +119,16 @@ class Review:
         traces = self.traces()
         if not traces:
             return None
-        info = mlflow.get_trace(next(iter(traces.values()))).info
+        trace = mlflow.get_trace(next(iter(traces.values())))
+        if trace is None:
+            raise WorkbenchError("the rows' traces are not in this tracking store: no review queue")
+        info = trace.info
         if name is None:
             run_id = info.trace_metadata.get("mlflow.sourceRun")
             run = mlflow.get_run(run_id).info.run_name if run_id else None
             name = f"review {run or info.experiment_id}"
-        self.queue = queues.review_queue(info.experiment_id, name, list(traces.values()))
-        given = queues.queue_labels(self.queue.queue_id)
+        queue = self.queue = queues.review_queue(info.experiment_id, name, list(traces.values()))
+        given = queues.queue_labels(queue.queue_id)
         for rid, tid in traces.items():
             if tid in given and rid not in self.labels:
                 self.labels[rid] = {"label": given[tid].label, "note": given[tid].note or ""}
