@@ -390,6 +390,8 @@ def _tracking_start(a) -> int:
         f"log {info.log})"
     )
     print(f"clients: export MLFLOW_TRACKING_URI={info.url}")
+    for line in info.gateway:
+        print(line)
     return 0
 
 

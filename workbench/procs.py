@@ -277,13 +277,17 @@ def process_start(pid: int) -> str | None:
 _LEASES: set[Path] = set()
 
 
-def take_lease(lease_dir: os.PathLike | str) -> Path:
-    """Say that this process uses the service whose leases live in ``lease_dir`` (released at exit)."""
-    path = Path(lease_dir) / str(os.getpid())
+def take_lease(lease_dir: os.PathLike | str, pid: int | None = None) -> Path:
+    """Say that this process (or process ``pid``, e.g. a detached server that calls the service) uses the service
+    whose leases live in ``lease_dir``. This process's lease is released at its exit; another's lasts until that
+    process is gone (:func:`live_leases` drops it then)."""
+    pid = os.getpid() if pid is None else pid
+    path = Path(lease_dir) / str(pid)
     if path not in _LEASES or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(process_start(os.getpid()) or "")
-        _LEASES.add(path)
+        path.write_text(process_start(pid) or "")
+        if pid == os.getpid():
+            _LEASES.add(path)
     return path
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +31,7 @@ class ServerInfo:
     db: str  # password masked
     artifacts: str
     log: str
+    gateway: list[str] = field(default_factory=list)  # what configure_gateway did
 
 
 def state_path() -> Path:
@@ -83,9 +84,12 @@ def start_server(
     port: int = 5000,
     timeout: float = 120.0,
     extra_args: list[str] | None = None,
+    gateway: bool = True,
 ) -> ServerInfo:
     """Start ``mlflow server`` detached and wait until healthy. ``db``: backend store URI (default: the
-    workspace's sqlite store); ``artifacts``: a path or URI (``s3://bucket/prefix``) the server proxies."""
+    workspace's sqlite store); ``artifacts``: a path or URI (``s3://bucket/prefix``) the server proxies.
+    ``gateway``: configure its AI Gateway over the workbench's keyless endpoints (the embedded model is held for
+    the server's process; :func:`workbench.gateway.configure_gateway`), reported in ``info.gateway``."""
     from .tracking_ui import lean_server_command
 
     running = status()
@@ -121,6 +125,10 @@ def start_server(
     tmp = state_path().with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(info), indent=2))
     os.replace(tmp, state_path())
+    if gateway:
+        from .gateway import configure_gateway
+
+        info.gateway = configure_gateway(url, hold_for=proc.pid).lines()
     return info
 
 

@@ -474,6 +474,21 @@ def running_server_threads() -> int:
 set_held_probe(running_server_threads)
 
 
+def hold_url(url: str, pid: int) -> bool:
+    """Keep the shared server named by ``url`` (by its 127.0.0.1 port) running for process ``pid`` until it exits
+    (a lease in its name): a detached process that calls it, like the MLflow server's AI Gateway. False when
+    ``url`` names no shared server of this machine."""
+    m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
+    if not m:
+        return False
+    for state_file in sorted(run_dir().glob("local-service-*.json")):
+        state = read_state(state_file) or {}
+        if state.get("port") == int(m.group(2)) and state.get("status") == "ready":
+            take_lease(_lease_dir(state_file.stem.removeprefix("local-service-")), pid=pid)
+            return True
+    return False
+
+
 def forget(key: str | None = None) -> None:
     """Drop this process's cached handle(s), so the next call re-reads the state (after a lost connection)."""
     for k in [key] if key else list(_SERVERS):

@@ -1,7 +1,10 @@
 """Review two evaluations side by side, row by row: filter to flipped or failed rows, see a word diff of the two
 answers, label each row (good / bad / note). Every label is written at once to a JSONL file (nothing is lost when
-the kernel dies); **Save to MLflow** logs the labels as a table (``review_labels.json``) and a dataset input of
-the current run, so the labelled rows become a new dataset version."""
+the kernel dies). When the rows have traces (candidate B's), they are the items of an MLflow review queue (the
+experiment's **Review** page, :mod:`workbench.evaluate.queues`): each label is written at once as the queue's answer
+(a HUMAN ``review/label`` Feedback on the trace, the item marked reviewed), and labels given in the Review page are
+read back when the widget opens. **Save to MLflow** logs the labels as a table (``review_labels.json``) and a
+dataset input of the current run, so the labelled rows become a new dataset version."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -47,9 +51,11 @@ class Review:
         candidate_a: str | None = None,
         candidate_b: str | None = None,
         labels_path: str | Path | None = None,
+        queue: str | None = None,
     ):
         """``run_a``/``run_b``: EvalResults, row DataFrames or run ids; ``run_b`` defaults to ``run_a`` (then
-        name the two candidates to compare within it)."""
+        name the two candidates to compare within it). ``queue``: the name of the MLflow review queue of B's row
+        traces (default ``review <run name>``; ``""``: no queue)."""
         import ipywidgets as w
 
         a = side(run_a, candidate_a).rows.reset_index(drop=True)
@@ -65,6 +71,11 @@ class Review:
             )
         self.labels_path = Path(labels_path) if labels_path else default_labels_path()
         self.labels: dict[str, dict] = {}
+        self.sent: set[str] = set()  # rows whose label is already on their trace
+        self.queue: Any = None  # the MLflow ReviewQueue of the rows, when they have traces
+        self.status = w.HTML()
+        if queue != "":
+            self._guard(lambda: self.open_queue(queue))
         self.filter = w.ToggleButtons(options=["all", "flipped", "failed"], description="show")
         self.index = 0
         self.view = w.HTML()
@@ -74,7 +85,6 @@ class Review:
         self.prev = w.Button(description="◀")
         self.next = w.Button(description="▶")
         self.save_button = w.Button(description="Save to MLflow")
-        self.status = w.HTML()
         self.good.on_click(lambda _: self._guard(lambda: self.label("good")))
         self.bad.on_click(lambda _: self._guard(lambda: self.label("bad")))
         self.prev.on_click(lambda _: self.move(-1))
@@ -92,6 +102,39 @@ class Review:
         )
         self.widget.add_class("wb-review")
         self.move(0, reset=True)
+
+    def traces(self) -> dict[str, str]:
+        """Row id → candidate B's trace id, for the rows that have one."""
+        if "trace_id_b" not in self.rows:
+            return {}
+        return {str(r["id"]): r["trace_id_b"] for _, r in self.rows.iterrows() if isinstance(r["trace_id_b"], str)}
+
+    def open_queue(self, name: str | None = None):
+        """Attach B's row traces to the MLflow review queue ``name`` (default ``review <B's run name>``) and
+        take the labels already given there; None when the rows have no traces."""
+        import mlflow
+
+        from ..evaluate import queues
+
+        traces = self.traces()
+        if not traces:
+            return None
+        trace = mlflow.get_trace(next(iter(traces.values())))
+        if trace is None:
+            raise WorkbenchError("the rows' traces are not in this tracking store: no review queue")
+        info = trace.info
+        if name is None:
+            run_id = info.trace_metadata.get("mlflow.sourceRun")
+            run = mlflow.get_run(run_id).info.run_name if run_id else None
+            name = f"review {run or info.experiment_id}"
+        queue = self.queue = queues.review_queue(info.experiment_id, name, list(traces.values()))
+        given = queues.queue_labels(queue.queue_id)
+        for rid, tid in traces.items():
+            if tid in given and rid not in self.labels:
+                self.labels[rid] = {"label": given[tid].label, "note": given[tid].note or ""}
+                self.sent.add(rid)
+        self.status.value = f"review queue <b>{html.escape(name)}</b>: {len(traces)} row(s), {len(given)} labelled"
+        return self.queue
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -149,11 +192,20 @@ class Review:
         row = self.current()
         if row is None:
             return
-        self.labels[str(row["id"])] = {"label": verdict, "note": self.note.value}
+        rid = str(row["id"])
+        self.labels[rid] = {"label": verdict, "note": self.note.value}
+        self.sent.discard(rid)
         self.note.value = ""
         self.write_labels(self.labels_path)
         self.status.value = f"{len(self.labels)} label(s) saved to {html.escape(str(self.labels_path))}"
         self.move(1)
+        trace = self.traces().get(rid)
+        if self.queue is not None and trace:  # after the local write: MLflow being down loses nothing
+            from ..evaluate.queues import label_in_queue
+
+            label_in_queue(self.queue.queue_id, trace, verdict, note=self.labels[rid]["note"] or None)
+            self.sent.add(rid)
+            self.status.value += f" and to review queue <b>{html.escape(self.queue.name)}</b>"
 
     def records(self) -> list[dict]:
         recs = []
@@ -196,6 +248,8 @@ class Review:
             from ..evaluate.record import log_human_label
 
             for r in recs:
+                if r["id"] in self.sent:  # already answered in the review queue
+                    continue
                 if isinstance(r.get("trace_id_b"), str) and r["trace_id_b"]:
                     try:
                         log_human_label(r["trace_id_b"], "review/label", r["label"], rationale=r.get("note") or None)
