@@ -1,0 +1,28 @@
+"""Conversations and tool-using assistants: conversation datasets, :class:`ToolCandidate` (the bounded tool
+loop), tools and toolsets (``contoso``), conversation-level metrics (``conversation/*``) and MLflow sessions
+(one trace per turn, grouped by session). See docs/conversations.md."""
+
+from __future__ import annotations
+
+from . import metrics  # noqa: F401 - registers conversation/* metrics
+from .agent import ConversationAnswer, ToolCandidate, Turn
+from .contoso import contoso_tools
+from .data import check_conversation, load_conversations
+from .protocols import register_protocol
+from .tools import Tool, ToolResult, ToolSet, get_toolset, register_toolset, tool
+
+__all__ = [
+    "ConversationAnswer",
+    "Tool",
+    "ToolCandidate",
+    "ToolResult",
+    "ToolSet",
+    "Turn",
+    "check_conversation",
+    "contoso_tools",
+    "get_toolset",
+    "load_conversations",
+    "register_protocol",
+    "register_toolset",
+    "tool",
+]
