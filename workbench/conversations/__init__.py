@@ -9,10 +9,12 @@ from .agent import ConversationAnswer, ToolCandidate, Turn
 from .contoso import contoso_tools
 from .data import check_conversation, load_conversations
 from .protocols import register_protocol
+from .sessions import Sessions, evaluate_conversations, log_sessions
 from .tools import Tool, ToolResult, ToolSet, get_toolset, register_toolset, tool
 
 __all__ = [
     "ConversationAnswer",
+    "Sessions",
     "Tool",
     "ToolCandidate",
     "ToolResult",
@@ -20,8 +22,10 @@ __all__ = [
     "Turn",
     "check_conversation",
     "contoso_tools",
+    "evaluate_conversations",
     "get_toolset",
     "load_conversations",
+    "log_sessions",
     "register_protocol",
     "register_toolset",
     "tool",

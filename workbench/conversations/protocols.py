@@ -108,7 +108,7 @@ class JsonSchema:
         return {"role": "assistant", "content": rec.text}
 
     def result_message(self, call_id: str, name: str, result: str) -> dict:
-        return {"role": "user", "content": f"Result of {name}: {result}"}
+        return {"role": "user", "content": f"Result of {name}: {result}\nAnswer the user now unless you need another tool."}
 
 
 class Plain(ToolsAPI):

@@ -52,9 +52,17 @@ class ToolResult:
     result: str = ""
     error: str | None = None
     elapsed_s: float = 0.0
+    step: int = 0  # the model call (1-based, within its user turn) that asked for it
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "arguments": self.arguments, "result": self.result, "error": self.error, "elapsed_s": round(self.elapsed_s, 4)}
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result,
+            "error": self.error,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "step": self.step,
+        }
 
 
 @dataclass
