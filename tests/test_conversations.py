@@ -206,3 +206,19 @@ def test_end_to_end_on_the_local_model(local_server, tracking_store):
     assert rows["conversation/steps.transcript"].map(lambda t: all(x["steps"] <= 2 for x in json.loads(t))).all()
     assert len(sessions.sessions) == 2
     assert "conversation/goal_completion/mean" in set(result.summary()["metric"])
+
+
+@pytest.mark.slow
+def test_07_conversations_notebook(local_server, tracking_store):
+    """The notebook with its defaults through `workbench run`: conversation metrics on the run, sessions traced."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    import workbench as wb
+
+    r = wb.run_notebook(ROOT / "notebooks" / "07_conversations.ipynb", experiment="nb-tests", progress=False)
+    assert r.ok, f"{r.error}\n{r.traceback}"
+    run = MlflowClient(tracking_store).get_run(r.run_id)
+    assert any(k.endswith("conversation/goal_completion/mean") for k in run.data.metrics)
+    traces = mlflow.search_traces(locations=[run.info.experiment_id], return_type="list")
+    assert traces and all(t.info.trace_metadata.get("mlflow.trace.session") for t in traces)

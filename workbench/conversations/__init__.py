@@ -9,7 +9,7 @@ from .agent import ConversationAnswer, ToolCandidate, Turn
 from .contoso import contoso_tools
 from .data import check_conversation, load_conversations
 from .protocols import register_protocol
-from .sessions import Sessions, evaluate_conversations, log_sessions
+from .sessions import Sessions, evaluate_conversations, log_sessions, transcript
 from .tools import Tool, ToolResult, ToolSet, get_toolset, register_toolset, tool
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "register_protocol",
     "register_toolset",
     "tool",
+    "transcript",
 ]

@@ -109,3 +109,29 @@ def evaluate_conversations(dataset, candidates, metrics: list[str] | None = None
     result = evaluate(ds, candidates, metrics or DEFAULT_METRICS, trace=False, **options)
     sessions = log_sessions(result, candidates) if result.run_id and options.get("log", True) else None
     return result, sessions
+
+
+def transcript(result, row_id: str, candidate: str | None = None, repeat: int = 0) -> pd.DataFrame:
+    """One conversation as a candidate held it: a line per user turn (user, answer, reference, tool calls,
+    steps, tokens, why the loop stopped)."""
+    rows = result.rows
+    sel = (rows["id"].astype(str) == str(row_id)) & (rows.get("repeat", 0) == repeat)
+    if candidate is not None:
+        sel &= rows["candidate"] == candidate
+    r = rows[sel].iloc[0]
+    turns = json.loads(r[TRANSCRIPT])
+    return pd.DataFrame(
+        [
+            {
+                "candidate": r["candidate"],
+                "user": t["user"],
+                "answer": t["answer"],
+                "reference": t["reference"],
+                "tool_calls": "; ".join(f"{c['name']}({json.dumps(c['arguments'])})" + (" ERROR" if c["error"] else "") for c in t["tool_calls"]),
+                "steps": t["steps"],
+                "tokens": t["tokens"],
+                "stopped": t["stopped"],
+            }
+            for t in turns
+        ]
+    )
