@@ -197,20 +197,10 @@ def test_session_tool_spans(fake_endpoint, tracking_store):
 
 
 @pytest.mark.slow
-def test_end_to_end_on_the_local_model(local_server, tracking_store):
-    ds = conv.load_conversations(CONTOSO).filter(split="test").head(2)
-    cand = conv.ToolCandidate("local", "contoso", max_steps=2, max_seconds=60, max_tokens=48)
-    result, sessions = conv.evaluate_conversations(ds, [cand], progress=False)
-    rows = result.rows
-    assert len(rows) == 2 and rows["conversation/steps"].notna().all()
-    assert rows["conversation/steps.transcript"].map(lambda t: all(x["steps"] <= 2 for x in json.loads(t))).all()
-    assert len(sessions.sessions) == 2
-    assert "conversation/goal_completion/mean" in set(result.summary()["metric"])
-
-
-@pytest.mark.slow
 def test_07_conversations_notebook(local_server, tracking_store):
-    """The notebook with its defaults through `workbench run`: conversation metrics on the run, sessions traced."""
+    """End to end on the embedded model: the notebook with its defaults (2 conversations, 2 candidates) through
+    `workbench run`: conversation metrics on the run, one trace per user turn grouped by session, every turn
+    within the loop's step bound."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -221,4 +211,7 @@ def test_07_conversations_notebook(local_server, tracking_store):
     run = MlflowClient(tracking_store).get_run(r.run_id)
     assert any(k.endswith("conversation/goal_completion/mean") for k in run.data.metrics)
     traces = mlflow.search_traces(locations=[run.info.experiment_id], return_type="list")
-    assert traces and all(t.info.trace_metadata.get("mlflow.trace.session") for t in traces)
+    sessions = {t.info.trace_metadata.get("mlflow.trace.session") for t in traces}
+    assert None not in sessions and len(sessions) == 4  # 2 conversations x 2 candidates
+    steps = [int(t.data.spans[0].attributes["workbench.steps"]) for t in traces]
+    assert steps and max(steps) <= 2  # max_steps=2 per user turn
