@@ -132,9 +132,7 @@ class Upstream:
                             "object": "chat.completion",
                             "created": 0,
                             "model": "m",
-                            "choices": [
-                                {"index": 0, "message": outer._message(text), "finish_reason": "stop"}
-                            ],
+                            "choices": [{"index": 0, "message": outer._message(text), "finish_reason": "stop"}],
                             "usage": outer._usage(req)
                             if outer.usage is not None
                             else {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
@@ -159,7 +157,11 @@ class Upstream:
         if not self.tool_calls:
             return {"role": "assistant", "content": text}
         calls = [
-            {"id": f"call-{i}", "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+            {
+                "id": f"call-{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+            }
             for i, c in enumerate(self.tool_calls)
         ]
         return {"role": "assistant", "content": None, "tool_calls": calls}

@@ -39,7 +39,11 @@ def _jsonl(tmp_path, rows) -> Path:
     [
         ([{"role": "robot", "content": "hi"}], {}, "role 'robot'"),
         ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], {}, "two user turns"),
-        ([{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}, {"role": "user", "content": "b"}], {}, "tool result must follow"),
+        (
+            [{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}, {"role": "user", "content": "b"}],
+            {},
+            "tool result must follow",
+        ),
         ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], {}, "the last turn is 'assistant'"),
         ([{"role": "user", "content": "a"}], {"expected_tool_calls": [{"arguments": {}}]}, "expected_tool_calls"),
         ([{"role": "user", "content": "a"}], {"expect_refusal": "yes"}, "expect_refusal"),
@@ -133,7 +137,11 @@ def test_tool_matching():
     r = conv.ToolResult
     turn = conv.Turn(
         user="u",
-        tool_results=[r("order_status", {"order_id": "ORD-1002"}), r("order_status", {"order_id": "ORD-1001"}), r("product_search", {"query": "x"})],
+        tool_results=[
+            r("order_status", {"order_id": "ORD-1002"}),
+            r("order_status", {"order_id": "ORD-1001"}),
+            r("product_search", {"query": "x"}),
+        ],
         expected_tool_calls=[{"name": "order_status", "arguments": {"order_id": "ORD-1001"}}],
     )
     assert tool_match([turn]) == {"expected": 1, "name": 1, "arguments": 1, "unnecessary": 2, "made": 3}

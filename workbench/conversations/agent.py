@@ -59,7 +59,10 @@ class Turn:
             "stopped": self.stopped,
             "elapsed_s": round(self.elapsed_s, 4),
             "calls": [
-                {k: getattr(c, k) for k in ("model", "text", "latency_s", "prompt_tokens", "completion_tokens", "error")}
+                {
+                    k: getattr(c, k)
+                    for k in ("model", "text", "latency_s", "prompt_tokens", "completion_tokens", "error")
+                }
                 for c in self.calls
             ],
         }
@@ -83,7 +86,9 @@ def turn_expectations(row: dict) -> list[tuple[str, str | None, list]]:
         nxt = next((x for x in msgs[i + 1 :] if x["role"] in ("assistant", "user")), None)
         if nxt is None:
             ref = row.get("reference")
-            out.append((m["content"], ref if isinstance(ref, str) else None, list(row.get("expected_tool_calls") or [])))
+            out.append(
+                (m["content"], ref if isinstance(ref, str) else None, list(row.get("expected_tool_calls") or []))
+            )
         elif nxt["role"] == "assistant":
             out.append((m["content"], nxt.get("content"), list(nxt.get("tool_calls") or [])))
     return out

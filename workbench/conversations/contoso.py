@@ -54,9 +54,19 @@ def contoso_tools(retriever=None, root: str | Path | None = None) -> ToolSet:
         customers = _table(str(base / "customers.json"), "customer_id")
         if customer_id not in customers:
             raise KeyError(f"no customer {customer_id!r}")
-        orders = [o["order_id"] for o in _table(str(base / "orders.json"), "order_id").values() if o["customer_id"] == customer_id]
+        orders = [
+            o["order_id"]
+            for o in _table(str(base / "orders.json"), "order_id").values()
+            if o["customer_id"] == customer_id
+        ]
         c = customers[customer_id]
-        return {"customer_id": customer_id, "name": c["name"], "tier": c["tier"], "points": c["points"], "orders": orders}
+        return {
+            "customer_id": customer_id,
+            "name": c["name"],
+            "tier": c["tier"],
+            "points": c["points"],
+            "orders": orders,
+        }
 
     @tool(
         {

@@ -25,7 +25,9 @@ def _check_calls(calls: Any, where: str, file: str, line: int) -> None:
         for c in calls
     )
     if not ok:
-        raise DatasetError(f"{where}: expected a list of {{name, arguments}} objects, found {str(calls)[:80]!r}", file, line)
+        raise DatasetError(
+            f"{where}: expected a list of {{name, arguments}} objects, found {str(calls)[:80]!r}", file, line
+        )
 
 
 def check_conversation(row: dict, file: str, line: int) -> None:
@@ -42,9 +44,13 @@ def check_conversation(row: dict, file: str, line: int) -> None:
         if role == "system" and i != 0:
             raise DatasetError(f"messages[{i}]: a system message must come first", file, line)
         if role == "tool" and not (prev and (prev.get("tool_calls") or prev.get("role") == "tool")):
-            raise DatasetError(f"messages[{i}]: a tool result must follow an assistant turn with tool_calls", file, line)
+            raise DatasetError(
+                f"messages[{i}]: a tool result must follow an assistant turn with tool_calls", file, line
+            )
         if role == "user" and prev is not None and prev.get("role") == "user":
-            raise DatasetError(f"messages[{i}]: two user turns in a row; expected an assistant turn between", file, line)
+            raise DatasetError(
+                f"messages[{i}]: two user turns in a row; expected an assistant turn between", file, line
+            )
         if m.get("tool_calls") is not None:
             if role != "assistant":
                 raise DatasetError(f"messages[{i}]: only assistant turns make tool_calls", file, line)
@@ -57,7 +63,9 @@ def check_conversation(row: dict, file: str, line: int) -> None:
     if row.get("expected_tool_calls") is not None:
         _check_calls(row["expected_tool_calls"], "column 'expected_tool_calls'", file, line)
     if row.get("expect_refusal") is not None and not isinstance(row["expect_refusal"], bool):
-        raise DatasetError(f"column 'expect_refusal': expected true or false, found {row['expect_refusal']!r}", file, line)
+        raise DatasetError(
+            f"column 'expect_refusal': expected true or false, found {row['expect_refusal']!r}", file, line
+        )
 
 
 def load_conversations(source: str | Path, name: str | None = None) -> Dataset:

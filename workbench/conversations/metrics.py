@@ -125,8 +125,7 @@ def tool_args_correct(row, answer, env):
     higher_is_better=False,
     range=(0, None),
     stats=("mean", "total"),
-    description="tool calls per conversation beyond the expected ones of their turn (any call, where none is "
-    "expected)",
+    description="tool calls per conversation beyond the expected ones of their turn (any call, where none is expected)",
 )
 def unnecessary_calls(row, answer, env):
     turns = _turns(answer)

@@ -84,10 +84,14 @@ class JsonSchema:
         return {"anyOf": [*calls, answer]}
 
     def params(self, tools: ToolSet) -> dict:
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": "step", "schema": self.schema(tools)}}}
+        return {
+            "response_format": {"type": "json_schema", "json_schema": {"name": "step", "schema": self.schema(tools)}}
+        }
 
     def instructions(self, tools: ToolSet) -> str | None:
-        lines = [f"- {t.name}: {t.description} Arguments: {json.dumps(t.parameters['properties'])}" for t in tools.tools]
+        lines = [
+            f"- {t.name}: {t.description} Arguments: {json.dumps(t.parameters['properties'])}" for t in tools.tools
+        ]
         return (
             "You can use these tools:\n" + "\n".join(lines) + '\nReply in JSON: {"tool": NAME, "arguments": {...}} '
             'to call a tool, or {"answer": TEXT} to answer the user.'
@@ -108,7 +112,10 @@ class JsonSchema:
         return {"role": "assistant", "content": rec.text}
 
     def result_message(self, call_id: str, name: str, result: str) -> dict:
-        return {"role": "user", "content": f"Result of {name}: {result}\nAnswer the user now unless you need another tool."}
+        return {
+            "role": "user",
+            "content": f"Result of {name}: {result}\nAnswer the user now unless you need another tool.",
+        }
 
 
 class Plain(ToolsAPI):

@@ -51,13 +51,21 @@ def _turn_trace(turn: dict, n: int, sid: str, candidate: str, conv: str, model_i
         )
         for k, call in enumerate(turn["calls"], start=1):
             with mlflow.start_span(name=f"step {k}", span_type=SpanType.CHAT_MODEL) as s:
-                s.set_attributes({f"workbench.{a}": call[a] for a in ("latency_s", "prompt_tokens", "completion_tokens", "error") if call.get(a) is not None})
+                s.set_attributes(
+                    {
+                        f"workbench.{a}": call[a]
+                        for a in ("latency_s", "prompt_tokens", "completion_tokens", "error")
+                        if call.get(a) is not None
+                    }
+                )
                 s.set_outputs(call.get("text"))
             for tr in (t for t in turn["tool_calls"] if t.get("step") == k):
                 with mlflow.start_span(name=tr["name"], span_type=SpanType.TOOL) as ts:
                     ts.set_inputs(tr["arguments"])
                     ts.set_outputs(tr["result"])
-                    ts.set_attributes({"workbench.elapsed_s": tr["elapsed_s"], "workbench.tool_error": tr["error"] or ""})
+                    ts.set_attributes(
+                        {"workbench.elapsed_s": tr["elapsed_s"], "workbench.tool_error": tr["error"] or ""}
+                    )
                     if tr["error"]:
                         ts.set_status("ERROR")
         root.set_attributes({"workbench.steps": turn["steps"], "workbench.stopped": turn["stopped"] or ""})
@@ -86,7 +94,10 @@ def log_sessions(result, candidates=None, run_id: str | None = None) -> Sessions
             continue
         sid = session_id(run_id, r["candidate"], str(r["id"]), int(r.get("repeat") or 0))
         turns = json.loads(r[TRANSCRIPT])
-        ids = [_turn_trace(t, n, sid, r["candidate"], str(r["id"]), models.get(r["candidate"])) for n, t in enumerate(turns, 1)]
+        ids = [
+            _turn_trace(t, n, sid, r["candidate"], str(r["id"]), models.get(r["candidate"]))
+            for n, t in enumerate(turns, 1)
+        ]
         out.sessions[sid] = ids
         mlflow.flush_trace_async_logging(terminate=False)
         vals = {m: r.get(m) for m in conv_metrics if isinstance(r.get(m), (int, float)) and r.get(m) == r.get(m)}
@@ -127,7 +138,10 @@ def transcript(result, row_id: str, candidate: str | None = None, repeat: int = 
                 "user": t["user"],
                 "answer": t["answer"],
                 "reference": t["reference"],
-                "tool_calls": "; ".join(f"{c['name']}({json.dumps(c['arguments'])})" + (" ERROR" if c["error"] else "") for c in t["tool_calls"]),
+                "tool_calls": "; ".join(
+                    f"{c['name']}({json.dumps(c['arguments'])})" + (" ERROR" if c["error"] else "")
+                    for c in t["tool_calls"]
+                ),
                 "steps": t["steps"],
                 "tokens": t["tokens"],
                 "stopped": t["stopped"],

@@ -31,7 +31,10 @@ class Tool:
 
     def spec(self) -> dict:
         """The OpenAI ``tools`` entry of this tool."""
-        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
+        }
 
 
 def tool(parameters: dict, name: str | None = None, description: str | None = None):

@@ -521,7 +521,9 @@ class LLMClient:
             rec.top_logprobs = first_token_logprobs(resp.choices[0])
             calls = getattr(resp.choices[0].message, "tool_calls", None)
             if calls:
-                rec.tool_calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in calls]
+                rec.tool_calls = [
+                    {"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in calls
+                ]
         latency = time.perf_counter() - t0
         text = "".join(parts)
         if usage is not None and usage.completion_tokens is not None:
