@@ -87,7 +87,8 @@ def test_loop_stops_at_max_steps(fake_endpoint):
     (turn,) = ans.turns
     assert turn.stopped == "max_steps" and len(turn.calls) == 3 and up.calls == 3
     assert len(turn.tool_results) == 3 and ans.error == "tool_loop_max_steps"
-    assert "response_format" in up.bodies[0]  # the schema went with the request
+    schemas = [b["response_format"]["json_schema"]["schema"]["anyOf"] for b in up.bodies]
+    assert [len(s) for s in schemas] == [4, 4, 1]  # 3 tools or an answer; the last step allowed: an answer only
 
 
 def test_loop_stops_at_max_seconds(fake_endpoint):
@@ -125,6 +126,7 @@ def test_raising_tool_is_a_recorded_error(fake_endpoint):
     assert turn.stopped is None and ans.text == "Sorry, the lookup failed."
     assert up.bodies[1]["messages"][-1] == {"role": "tool", "tool_call_id": "call-0", "content": res.result}
     assert up.bodies[0]["tools"][0]["function"]["name"] == "customer_lookup"
+    assert "tool_choice" not in up.bodies[0] and up.bodies[1]["tool_choice"] == "none"  # the last step answers
     from workbench.conversations.metrics import tool_errors, tool_recall
 
     assert tool_errors(ROW, ans, None) == 1 and tool_recall(ROW, ans, None) == 1.0

@@ -96,8 +96,9 @@ def turn_expectations(row: dict) -> list[tuple[str, str | None, list]]:
 
 class ToolCandidate(Candidate):
     """``model`` with ``tools`` (a :class:`ToolSet` or a registered toolset's name; None: no tools) answering a
-    conversation row turn by turn. ``max_steps`` model calls and ``max_seconds`` per user turn; ``protocol``
-    overrides the endpoint kind's tool protocol by name."""
+    conversation row turn by turn. ``max_steps`` model calls and ``max_seconds`` per user turn; with
+    ``answer_last_step`` the last step allowed may not call a tool (the protocol withholds the tools), so a model
+    that keeps calling tools still answers; ``protocol`` overrides the endpoint kind's tool protocol by name."""
 
     def __init__(
         self,
@@ -108,12 +109,14 @@ class ToolCandidate(Candidate):
         max_steps: int = 4,
         max_seconds: float = 60.0,
         protocol: str | None = None,
+        answer_last_step: bool = True,
         **gen_params,
     ):
         self.model, self.system_prompt, self.protocol = model, system_prompt, protocol
         self.tools = get_toolset(tools) if isinstance(tools, str) else (tools or ToolSet([]))
         self.max_steps, self.max_seconds = int(max_steps), float(max_seconds)
         self.max_result_chars = MAX_RESULT_CHARS
+        self.answer_last_step = bool(answer_last_step)
         self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
         self.name = name or f"{model.replace(':', '-')}{'-tools' if self.tools.tools else ''}"
         self.config = {
@@ -123,6 +126,7 @@ class ToolCandidate(Candidate):
             "max_steps": self.max_steps,
             "max_seconds": self.max_seconds,
             "protocol": protocol,
+            "answer_last_step": self.answer_last_step,
             **self.tools.config(),
             **self.gen_params,
         }
@@ -156,10 +160,11 @@ class ToolCandidate(Candidate):
     async def run_turn(self, proto, history: list[dict], client: LLMClient, repeat: int, call: dict) -> Turn:
         """The tool loop for the user turn at the end of ``history`` (which it extends), within the bounds."""
         turn, t0 = Turn(user=history[-1]["content"]), time.perf_counter()
-        params: dict[str, Any] = {**self.gen_params, **proto.params(self.tools), **call}
         try:
             async with asyncio.timeout(self.max_seconds):
-                for _ in range(self.max_steps):
+                for step in range(self.max_steps):
+                    final = self.answer_last_step and step == self.max_steps - 1
+                    params: dict[str, Any] = {**self.gen_params, **proto.params(self.tools, final), **call}
                     rec = await client.achat(list(history), self.model, repeat=repeat, **params)
                     turn.calls.append(rec)
                     if not rec.ok:
@@ -185,6 +190,7 @@ class ToolCandidate(Candidate):
 
 def _from_config(config: dict, name: str | None) -> ToolCandidate:
     known = {"kind", "model", "system_prompt", "max_steps", "max_seconds", "protocol", "toolset", "tools"}
+    known |= {"answer_last_step"}
     gen = {k: v for k, v in config.items() if k not in known}
     return ToolCandidate(
         config.get("model", "local"),
@@ -194,6 +200,7 @@ def _from_config(config: dict, name: str | None) -> ToolCandidate:
         config.get("max_steps", 4),
         config.get("max_seconds", 60.0),
         config.get("protocol") or None,
+        config.get("answer_last_step", True),
         **gen,
     )
 

@@ -40,8 +40,9 @@ def _args(text: object) -> object:
 class ToolsAPI:
     """The OpenAI ``tools`` API."""
 
-    def params(self, tools: ToolSet) -> dict:
-        return {"tools": tools.specs(), "stream": False}
+    def params(self, tools: ToolSet, final: bool = False) -> dict:
+        """Request params of a step; the ``final`` step of a bounded loop may not call a tool."""
+        return {"tools": tools.specs(), "stream": False, **({"tool_choice": "none"} if final else {})}
 
     def instructions(self, tools: ToolSet) -> str | None:
         return None
@@ -65,7 +66,8 @@ class ToolsAPI:
 class JsonSchema:
     """Constrained decoding through ``response_format`` (llama-server's JSON-schema grammar)."""
 
-    def schema(self, tools: ToolSet) -> dict:
+    def schema(self, tools: ToolSet, final: bool = False) -> dict:
+        """One of a call per tool or an answer; on the ``final`` step only an answer."""
         calls = [
             {
                 "type": "object",
@@ -74,6 +76,7 @@ class JsonSchema:
                 "additionalProperties": False,
             }
             for t in tools.tools
+            if not final
         ]
         answer = {
             "type": "object",
@@ -83,10 +86,9 @@ class JsonSchema:
         }
         return {"anyOf": [*calls, answer]}
 
-    def params(self, tools: ToolSet) -> dict:
-        return {
-            "response_format": {"type": "json_schema", "json_schema": {"name": "step", "schema": self.schema(tools)}}
-        }
+    def params(self, tools: ToolSet, final: bool = False) -> dict:
+        schema = self.schema(tools, final)
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": "step", "schema": schema}}}
 
     def instructions(self, tools: ToolSet) -> str | None:
         lines = [
@@ -121,7 +123,7 @@ class JsonSchema:
 class Plain(ToolsAPI):
     """No tools: a plain chat call whose text is the answer."""
 
-    def params(self, tools: ToolSet) -> dict:
+    def params(self, tools: ToolSet, final: bool = False) -> dict:
         return {}
 
 
