@@ -225,3 +225,23 @@ def test_07_conversations_notebook(local_server, tracking_store):
     assert None not in sessions and len(sessions) == 4  # 2 conversations x 2 candidates
     steps = [int(t.data.spans[0].attributes["workbench.steps"]) for t in traces]
     assert steps and max(steps) <= 2  # max_steps=2 per user turn
+
+
+def test_simulated_users_are_seeded_and_recorded(fake_endpoint, tmp_path):
+    up = fake_endpoint(text="Where is my order?")
+    personas = conv.contoso_personas()[:2]
+    sim = conv.simulate(
+        personas, conv.ToolCandidate("fake:m", None, name="plain"), user_model="fake:m", turns=2, seed=7, cache="off"
+    )
+    assert len(sim.rows) == 2 and set(sim.summary()["user_turns"]) == {2}
+    seeds = sorted(b["seed"] for b in up.bodies if "seed" in b)
+    assert seeds == [7000, 7000, 7001, 7001]  # the user model's sampling seed, per persona and turn
+    row = sim.rows[0]
+    assert (
+        row["tags"]["seed"] == 7
+        and row["tags"]["user_model"] == "fake:m"
+        and row["tags"]["persona"] == personas[0].name
+    )
+    assert row["expected_tool_calls"] == personas[0].expected_tool_calls
+    ds = conv.load_conversations(sim.save(tmp_path / "sim.jsonl"))  # a conversation set that re-runs
+    assert [len(r["messages"]) for r in ds.rows] == [3, 3]

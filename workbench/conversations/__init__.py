@@ -10,10 +10,13 @@ from .contoso import contoso_tools
 from .data import check_conversation, load_conversations
 from .protocols import register_protocol
 from .sessions import Sessions, evaluate_conversations, log_sessions, transcript
+from .simulate import Persona, Simulation, contoso_personas, simulate
 from .tools import Tool, ToolResult, ToolSet, get_toolset, register_toolset, tool
 
 __all__ = [
     "ConversationAnswer",
+    "Persona",
+    "Simulation",
     "Sessions",
     "Tool",
     "ToolCandidate",
@@ -21,6 +24,7 @@ __all__ = [
     "ToolSet",
     "Turn",
     "check_conversation",
+    "contoso_personas",
     "contoso_tools",
     "evaluate_conversations",
     "get_toolset",
@@ -28,6 +32,7 @@ __all__ = [
     "log_sessions",
     "register_protocol",
     "register_toolset",
+    "simulate",
     "tool",
     "transcript",
 ]

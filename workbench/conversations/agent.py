@@ -131,20 +131,24 @@ class ToolCandidate(Candidate):
             **self.gen_params,
         }
 
-    def _protocol(self):
+    def tool_protocol(self):
+        """The tool-call protocol of this candidate's model (``none`` without tools)."""
         return protocol_for(self.model, self.protocol if self.tools.tools else "none")
 
     def messages(self, row: dict, contexts: list[str] | None = None) -> list[dict]:
         """The first request of the conversation's first turn (system prompt with the tool instructions)."""
-        return self._system(self._protocol()) + [dict(next(m for m in row["messages"] if m["role"] == "user"))]
+        return self.system_messages(self.tool_protocol()) + [
+            dict(next(m for m in row["messages"] if m["role"] == "user"))
+        ]
 
-    def _system(self, proto) -> list[dict]:
+    def system_messages(self, proto) -> list[dict]:
+        """The system prompt with the protocol's tool instructions, as a message list (empty when neither)."""
         text = "\n\n".join(x for x in (self.system_prompt, proto.instructions(self.tools)) if x)
         return [{"role": "system", "content": text}] if text else []
 
     async def aanswer(self, row: dict, client: LLMClient, repeat: int = 0, **call) -> Answer:
-        proto = self._protocol()
-        history = self._system(proto)
+        proto = self.tool_protocol()
+        history = self.system_messages(proto)
         turns = []
         for user, ref, expected in turn_expectations(row):
             history.append({"role": "user", "content": user})
