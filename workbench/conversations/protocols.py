@@ -13,11 +13,14 @@ Register another with :func:`register_protocol`; an endpoint kind names its own 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from ..llm.client import ChatRecord
 from .tools import ToolSet
+
+CUT_ANSWER = re.compile(r'\s*\{\s*"answer"\s*:\s*"(.*)', re.S)  # an answer object cut off by max_tokens
 
 
 @dataclass
@@ -102,8 +105,9 @@ class JsonSchema:
     def parse(self, rec: ChatRecord) -> Decision:
         try:
             obj = json.loads(rec.text)
-        except json.JSONDecodeError:
-            return Decision(answer=rec.text)  # cut off (max_tokens) or not constrained: the text is the answer
+        except json.JSONDecodeError:  # cut off by max_tokens, or not constrained
+            cut = CUT_ANSWER.match(rec.text)
+            return Decision(answer=cut[1].replace('\\"', '"').replace("\\n", "\n") if cut else rec.text)
         if isinstance(obj, dict) and isinstance(obj.get("tool"), str):
             return Decision([(f"call-{rec.attempts}-{id(rec)}", obj["tool"], obj.get("arguments", {}))])
         if isinstance(obj, dict) and "answer" in obj:

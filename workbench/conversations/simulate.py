@@ -23,7 +23,7 @@ USER_PROMPT = (
     "What you know: {facts}. Write only your next message to the assistant, in one or two sentences. "
     "When your goal is met, write DONE."
 )
-START = "(The assistant greets you. Write your first message.)"
+START = "Hello! How can I help you today?"
 DONE = "DONE"
 
 
