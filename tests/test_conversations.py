@@ -196,7 +196,9 @@ def test_session_tool_spans(fake_endpoint, tracking_store):
     conv.ToolSet.run = once
     try:
         ds = conv.load_conversations(CONTOSO).head(1)
-        _, sessions = conv.evaluate_conversations(ds, [conv.ToolCandidate("fake:m", "contoso", name="t")], cache="off")
+        result, sessions = conv.evaluate_conversations(
+            ds, [conv.ToolCandidate("fake:m", "contoso", name="t")], cache="off"
+        )
     finally:
         conv.ToolSet.run = orig
     (ids,) = sessions.sessions.values()
@@ -204,6 +206,8 @@ def test_session_tool_spans(fake_endpoint, tracking_store):
     (tool_span,) = [s for s in spans if s.span_type == SpanType.TOOL]
     assert tool_span.name == "order_status" and tool_span.inputs == {"order_id": "ORD-1001"}
     assert tool_span.outputs["status"] == "shipped"
+    row = result.rows.iloc[0]  # the answer against the turn's tool result; the call matched the expected one
+    assert 0 <= row["conversation/turn_groundedness"] <= 1 and row["conversation/tool_args_correct"] == 1.0
 
 
 @pytest.mark.slow
@@ -245,3 +249,18 @@ def test_simulated_users_are_seeded_and_recorded(fake_endpoint, tmp_path):
     assert row["expected_tool_calls"] == personas[0].expected_tool_calls
     ds = conv.load_conversations(sim.save(tmp_path / "sim.jsonl"))  # a conversation set that re-runs
     assert [len(r["messages"]) for r in ds.rows] == [3, 3]
+
+
+def test_knowledge_retention_screen():
+    from workbench.conversations.metrics import knowledge_retention
+
+    def answer(*pairs):
+        return conv.ConversationAnswer(text=pairs[-1][1], turns=[conv.Turn(user=u, answer=a) for u, a in pairs])
+
+    good = answer(("I'm customer C004.", "Hello!"), ("Which tier am I?", "Customer C004 is Gold."))
+    asks = answer(("I'm customer C004.", "Hello!"), ("Which tier am I?", "Sure. What is your customer number?"))
+    wrong = answer(("Where is ORD-1002?", "Checking."), ("And when?", "Order ORD-1003 arrives Monday."))
+    assert knowledge_retention({}, good, None) == 1.0
+    assert knowledge_retention({}, asks, None) == (0.0, {"problems": "turn 2 asks for the customer id again"})
+    assert knowledge_retention({}, wrong, None)[0] == 0.0
+    assert knowledge_retention({}, answer(("Hi", "Hello"), ("Tier?", "Gold")), None) is None  # no fact given

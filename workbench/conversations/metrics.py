@@ -11,6 +11,7 @@ and articles ignored), any other value when it is equal.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 from ..evaluate.metrics import BINARY, metric
@@ -194,3 +195,67 @@ def stopped_turns(row, answer, env):
 def turn_f1(row, answer, env):
     turns = [t for t in (_turns(answer) or []) if t.reference]
     return None if not turns else sum(f1_score(t.answer, t.reference) for t in turns) / len(turns)
+
+
+@metric(
+    "conversation/turn_groundedness",
+    higher_is_better=True,
+    range=(0, 1),
+    tier="screen",
+    description="honesty/groundedness's screen on each assistant turn that called tools, against that turn's "
+    "tool results, averaged over those turns; none when no turn has a tool result",
+)
+def turn_groundedness(row, answer, env):
+    from ..evaluate.metrics.honesty import groundedness_score
+
+    turns = [t for t in (_turns(answer) or []) if any(not r.error for r in t.tool_results) and t.answer]
+    scores = [
+        groundedness_score(t.answer, [r.result for r in t.tool_results if not r.error], env.embed, t.user)[0]
+        for t in turns
+    ]
+    return None if not scores else sum(scores) / len(scores)
+
+
+FACTS = {  # a fact a user gives, and how an assistant asks for that kind of fact again
+    "customer id": (re.compile(r"\bC\d{3}\b"), re.compile(r"customer (?:number|id)|account number", re.I)),
+    "order id": (re.compile(r"\bORD-\d{4}\b"), re.compile(r"order (?:number|id)", re.I)),
+    "email": (re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"), re.compile(r"e-?mail", re.I)),
+}
+
+
+def retention_problems(turns) -> list[str]:
+    """What a later assistant turn forgot of the facts (customer id, order id, email) a user gave earlier: it
+    asks for that kind of fact again (a question naming it), or names another value of that kind."""
+    given: dict[str, set[str]] = {}
+    problems = []
+    for n, t in enumerate(turns, start=1):
+        for kind, values in given.items():
+            value_re, ask_re = FACTS[kind]
+            asks = [s for s in re.split(r"(?<=[.?!])\s+", t.answer) if s.endswith("?") and ask_re.search(s)]
+            if asks:
+                problems.append(f"turn {n} asks for the {kind} again")
+            other = set(value_re.findall(t.answer)) - values - set(value_re.findall(t.user))
+            if other:
+                problems.append(f"turn {n} names {kind} {sorted(other)[0]}, not {sorted(values)[0]}")
+        for kind, (value_re, _) in FACTS.items():
+            given.setdefault(kind, set()).update(value_re.findall(t.user))
+        given = {k: v for k, v in given.items() if v}
+    return problems
+
+
+@metric(
+    "conversation/knowledge_retention",
+    higher_is_better=True,
+    range=(0, 1),
+    kind=BINARY,
+    tier="screen",
+    description="1 when no assistant turn asks again for a customer id, order id or email the user already gave, "
+    "or names another one of that kind (patterns; not measured on labelled conversations); none when the user "
+    "gave none before the last turn",
+)
+def knowledge_retention(row, answer, env):
+    turns = _turns(answer)
+    if not turns or not any(v.findall(t.user) for t in turns[:-1] for v, _ in FACTS.values()):
+        return None
+    problems = retention_problems(turns)
+    return (0.0, {"problems": "; ".join(problems)}) if problems else 1.0
