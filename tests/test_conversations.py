@@ -170,8 +170,9 @@ def test_sessions_in_mlflow(fake_endpoint, tracking_store):
         by_session.setdefault(t.info.trace_metadata["mlflow.trace.session"], []).append(t)
     assert {s: len(v) for s, v in by_session.items()} == {s: len(v) for s, v in sessions.sessions.items()}
     first = mlflow.get_trace(next(iter(sessions.sessions.values()))[0])
-    names = {a.name for a in first.info.assessments}
-    assert "conversation/goal_completion" in names and "conversation/steps" in names
+    session_of = {a.name: (a.metadata or {}).get("mlflow.trace.session") for a in first.info.assessments}
+    assert session_of["conversation/goal_completion"] == first.info.trace_metadata["mlflow.trace.session"]
+    assert "conversation/steps" in session_of
     found = mlflow.search_logged_models(
         experiment_ids=[sessions.experiment_id], filter_string="name = 'with-tools'", output_format="list"
     )

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .. import tags as T, tracking
-from ..evaluate.record import log_scores
 from .data import load_conversations
 
 TRANSCRIPT = "conversation/steps.transcript"  # the per-row column that holds a conversation's turns
@@ -35,7 +34,7 @@ class Sessions:
 
 def session_id(run_id: str | None, candidate: str, row_id: str, repeat: int = 0) -> str:
     """The MLflow session of one conversation as one candidate held it in one evaluation."""
-    return f"{(run_id or 'local')[:12]}:{candidate}:{row_id}#{repeat}"
+    return f"{(run_id or 'local')[:12]}:{candidate}:{row_id}:r{repeat}"
 
 
 def _turn_trace(turn: dict, n: int, sid: str, candidate: str, conv: str, model_id: str | None) -> str:
@@ -73,6 +72,21 @@ def _turn_trace(turn: dict, n: int, sid: str, candidate: str, conv: str, model_i
     return root.trace_id
 
 
+def _session_feedback(trace_id: str, sid: str, values: dict) -> int:
+    """``values`` as CODE Feedback on the session's first trace with the session id in their metadata, the way
+    MLflow's multi-turn scorers record session-level assessments (the Sessions view shows them)."""
+    import mlflow
+    from mlflow.entities import AssessmentSource, AssessmentSourceType
+    from mlflow.tracing.constant import TraceMetadataKey
+
+    src = AssessmentSource(source_type=AssessmentSourceType.CODE, source_id="workbench")
+    for name, value in values.items():
+        mlflow.log_feedback(
+            trace_id=trace_id, name=name, value=float(value), source=src, metadata={TraceMetadataKey.TRACE_SESSION: sid}
+        )
+    return len(values)
+
+
 def log_sessions(result, candidates=None, run_id: str | None = None) -> Sessions:
     """Trace every conversation of ``result`` (an :class:`~workbench.evaluate.result.EvalResult` of
     conversation rows) turn by turn into the experiment of ``run_id`` (default ``result.run_id``), linked to
@@ -101,7 +115,7 @@ def log_sessions(result, candidates=None, run_id: str | None = None) -> Sessions
         out.sessions[sid] = ids
         mlflow.flush_trace_async_logging(terminate=False)
         vals = {m: r.get(m) for m in conv_metrics if isinstance(r.get(m), (int, float)) and r.get(m) == r.get(m)}
-        out.assessments += log_scores(ids[0], vals)
+        out.assessments += _session_feedback(ids[0], sid, vals)
     if run_id and out.sessions:
         all_ids = [t for ids in out.sessions.values() for t in ids]
         for i in range(0, len(all_ids), 100):
