@@ -132,6 +132,15 @@ def test_raising_tool_is_a_recorded_error(fake_endpoint):
     assert tool_errors(ROW, ans, None) == 1 and tool_recall(ROW, ans, None) == 1.0
 
 
+def test_a_candidate_is_rebuilt_from_its_logged_params():
+    from workbench.candidates import config_from_params, from_config
+
+    cand = conv.ToolCandidate("local", "contoso", name="x", max_steps=3, max_tokens=48)
+    params = {k: "" if v is None else str(v) for k, v in cand.config.items()}  # as a LoggedModel holds them
+    again = from_config(config_from_params(params), "x")
+    assert again.config == cand.config and list(again.tools.by_name) == list(cand.tools.by_name)
+
+
 def test_tool_matching():
     assert args_match({"query": "TrailLite 2 Tent"}, {"query": "price of the traillite 2 tent"})
     assert not args_match({"order_id": "ORD-1001"}, {"order_id": "ORD-1002"})
@@ -178,8 +187,17 @@ def test_sessions_in_mlflow(fake_endpoint, tracking_store):
     )
     model = found[0]
     assert "order_status" in model.params["tools"] and model.params["toolset"] == "contoso"
-    cmp = wb.compare(result, result, candidate_a="no-tools", candidate_b="with-tools", metrics=["conversation/steps"])
+    cmp = wb.compare(
+        result,
+        result,
+        candidate_a="no-tools",
+        candidate_b="with-tools",
+        metrics=["conversation/steps"],
+        gates=["conversation/steps/mean <= baseline + 10"],
+    )
     assert "conversation/steps" in set(cmp.summary()["metric"])
+    (gate,) = cmp.gates  # a gate on a conversation-level metric is decided like any other
+    assert gate["metric"] == "conversation/steps/mean" and gate["outcome"] in ("pass", "fail", "inconclusive")
 
 
 def test_session_tool_spans(fake_endpoint, tracking_store):
