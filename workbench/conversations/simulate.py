@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -72,7 +73,7 @@ async def asimulate_one(
 ) -> dict:
     """One conversation: up to ``turns`` user turns (the user stops early by writing DONE after the first)."""
     proto = candidate.tool_protocol()
-    history, messages = candidate.system_messages(proto), []
+    history, messages = candidate.system_messages(proto), list[dict[str, Any]]()
     last = ""
     for t in range(turns):
         rec = await client.achat(
