@@ -283,3 +283,11 @@ def test_knowledge_retention_screen():
     assert knowledge_retention({}, asks, None) == (0.0, {"problems": "turn 2 asks for the customer id again"})
     assert knowledge_retention({}, wrong, None)[0] == 0.0
     assert knowledge_retention({}, answer(("Hi", "Hello"), ("Tier?", "Gold")), None) is None  # no fact given
+
+
+def test_a_dataframe_conversation_error_names_the_row():
+    import pandas as pd
+
+    df = pd.DataFrame([ROW, {"id": "bad", "messages": [{"role": "assistant", "content": "hi"}]}])
+    with pytest.raises(DatasetError, match=r"<dataframe> row 2: messages: the last turn is 'assistant'"):
+        conv.load_conversations(df)

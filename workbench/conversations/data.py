@@ -13,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..data import Dataset, load_dataset
 from ..errors import DatasetError
 
 ROLES = ("system", "user", "assistant", "tool")
 
 
-def _check_calls(calls: Any, where: str, file: str, line: int) -> None:
+def _check_calls(calls: Any, where: str, file: str, line: int | None) -> None:
     ok = isinstance(calls, list) and all(
         isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("arguments", {}), dict)
         for c in calls
@@ -30,7 +32,7 @@ def _check_calls(calls: Any, where: str, file: str, line: int) -> None:
         )
 
 
-def check_conversation(row: dict, file: str, line: int) -> None:
+def check_conversation(row: dict, file: str, line: int | None) -> None:
     """Raise :class:`DatasetError` (file, line) when ``row`` is no valid conversation: roles and their order,
     tool calls and the expectations."""
     msgs = row.get("messages")
@@ -68,14 +70,16 @@ def check_conversation(row: dict, file: str, line: int) -> None:
         )
 
 
-def load_conversations(source: str | Path, name: str | None = None) -> Dataset:
+def load_conversations(source: str | Path | Dataset | pd.DataFrame, name: str | None = None) -> Dataset:
     """Load a conversation set (JSONL, CSV, Parquet): the checks of :func:`workbench.data.load_dataset` plus
     :func:`check_conversation` on every row. Raises :class:`DatasetError` with the file and line."""
     ds = load_dataset(source, name=name)
-    label = "row" if str(ds.source).endswith(".parquet") else "line"
-    lines = _record_lines(Path(ds.source)) if label == "line" else None
+    lines = _record_lines(Path(ds.source))
     for n, row in enumerate(ds.rows):
-        check_conversation(row, ds.source, lines[n] if lines else n + 1)
+        if lines:  # JSONL: the record's line
+            check_conversation(row, ds.source, lines[n])
+        else:  # CSV (a record may span lines), Parquet, a DataFrame, mlflow:NAME: the row number
+            check_conversation(row, f"{ds.source} row {n + 1}", None)
     return ds
 
 
