@@ -30,6 +30,8 @@ class Upstream:
         self.bodies: list[dict] = []  # every request body received
         # usage(req) -> (prompt_tokens, completion_tokens): reported in streams (a final usage chunk) and bodies
         self.usage = None
+        # non-streamed answers: these tool calls ([{"name", "arguments"}]) in the message, as the OpenAI tools API does
+        self.tool_calls: list[dict] | None = None
         self.cut_streams = 0  # the next N streamed answers stop after their usage chunk (no finish, no [DONE])
         self._lock = threading.Lock()
         self.billed = [0, 0]  # prompt and completion tokens of every answer sent with usage, cut ones included
@@ -130,9 +132,7 @@ class Upstream:
                             "object": "chat.completion",
                             "created": 0,
                             "model": "m",
-                            "choices": [
-                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                            ],
+                            "choices": [{"index": 0, "message": outer._message(text), "finish_reason": "stop"}],
                             "usage": outer._usage(req)
                             if outer.usage is not None
                             else {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
@@ -151,6 +151,20 @@ class Upstream:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def _message(self, text: str) -> dict:
+        """The assistant message of a non-streamed answer: ``text``, or :attr:`tool_calls` when set."""
+        if not self.tool_calls:
+            return {"role": "assistant", "content": text}
+        calls = [
+            {
+                "id": f"call-{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+            }
+            for i, c in enumerate(self.tool_calls)
+        ]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
 
     def _usage(self, req: dict) -> dict:
         pt, ct = self.usage(req)

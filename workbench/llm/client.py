@@ -69,6 +69,8 @@ class ChatRecord:
     # with ``logprobs=True, top_logprobs=N`` (OpenAI; llama-server maps it to ``n_probs``), non-streamed: the
     # first generated token's alternatives as [token, logprob] pairs (logprob-scored judges read these)
     top_logprobs: list | None = None
+    # non-streamed calls: the tool calls the model asked for, as [{"id", "name", "arguments" (JSON text)}]
+    tool_calls: list | None = None
 
     @property
     def ok(self) -> bool:
@@ -532,6 +534,11 @@ class LLMClient:
             finish = resp.choices[0].finish_reason
             usage = resp.usage
             rec.top_logprobs = first_token_logprobs(resp.choices[0])
+            calls = getattr(resp.choices[0].message, "tool_calls", None)
+            if calls:
+                rec.tool_calls = [
+                    {"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in calls
+                ]
         latency = time.perf_counter() - t0
         text = "".join(parts)
         if usage is not None and usage.completion_tokens is not None:

@@ -46,6 +46,9 @@ class EndpointKind:
 
     #: local endpoints report seconds of local compute instead of dollars
     local_compute = False
+    #: how a tool-using candidate asks this kind's models for tool calls: a protocol name registered in
+    #: ``workbench.conversations.protocols`` ("tools": the OpenAI ``tools`` API; "json_schema": constrained decoding)
+    tool_protocol = "tools"
 
     # -- where calls go
     def check(self, ep: Endpoint) -> None:

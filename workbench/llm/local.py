@@ -638,6 +638,9 @@ class LocalKind(EndpointKind):
     exact token counts from its ``/tokenize``."""
 
     local_compute = True
+    # the pinned build accepts a `tools` request but the 135M model answers it in prose; a JSON schema in
+    # `response_format` does force a well-formed tool call or answer
+    tool_protocol = "json_schema"
 
     def check(self, ep) -> None:
         pass

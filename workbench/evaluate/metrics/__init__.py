@@ -30,7 +30,8 @@ from typing import Any
 from ...errors import ConfigError
 from ...options import check_options
 
-FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval")  # retrieval/* come from workbench.rag
+# retrieval/* come from workbench.rag, conversation/* from workbench.conversations
+FAMILIES = ("quality", "honesty", "harm", "cost", "latency", "retrieval", "conversation")
 
 
 BINARY = "binary"  # MetricDef.kind of 0/1 metrics
