@@ -182,10 +182,10 @@ def test_sessions_in_mlflow(fake_endpoint, tracking_store):
     session_of = {a.name: (a.metadata or {}).get("mlflow.trace.session") for a in first.info.assessments}
     assert session_of["conversation/goal_completion"] == first.info.trace_metadata["mlflow.trace.session"]
     assert "conversation/steps" in session_of
-    found = mlflow.search_logged_models(
-        experiment_ids=[sessions.experiment_id], filter_string="name = 'with-tools'", output_format="list"
-    )
-    model = found[0]
+    from workbench.evaluate.record import candidate_name
+
+    found = mlflow.search_logged_models(experiment_ids=[sessions.experiment_id], output_format="list")
+    (model,) = [m for m in found if candidate_name(m) == "with-tools"]
     assert "order_status" in model.params["tools"] and model.params["toolset"] == "contoso"
     cmp = wb.compare(
         result,

@@ -22,6 +22,9 @@ from .errors import WorkbenchError
 from .llm.client import ChatRecord, LLMClient
 from .secrets import mask_secret_fields
 
+# A candidate's generation settings unless it gives its own: greedy, short answers.
+GENERATION: dict[str, Any] = {"temperature": 0.0, "max_tokens": 256}
+
 # No system prompt unless the user gives one: an evaluation measures the prompt the user wrote (the demo and the
 # notebooks pass their own persona explicitly).
 DEFAULT_SYSTEM: str | None = None
@@ -103,7 +106,7 @@ class PromptCandidate(Candidate):
         self.model = model
         self.system_prompt = system_prompt
         self.template = template
-        self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
+        self.gen_params = {**GENERATION, **gen_params}
         self.name = name or model.replace(":", "-")
         self.config = {
             "kind": "prompt",

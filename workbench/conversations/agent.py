@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..candidates import Answer, Candidate, register_candidate_kind
+from ..candidates import GENERATION, Answer, Candidate, register_candidate_kind
 from ..llm.client import ChatRecord, LLMClient
 from .protocols import protocol_for
 from .tools import ToolResult, ToolSet, get_toolset
@@ -48,15 +48,12 @@ class Turn:
 
     def to_dict(self) -> dict:
         """The turn as JSON-able data (the ``transcript`` of a conversation row)."""
+        plain = {k: getattr(self, k) for k in ("user", "answer", "reference", "expected_tool_calls", "stopped")}
         return {
-            "user": self.user,
-            "answer": self.answer,
-            "reference": self.reference,
-            "expected_tool_calls": self.expected_tool_calls,
+            **plain,
             "tool_calls": [r.to_dict() for r in self.tool_results],
             "steps": len(self.calls),
             "tokens": self.tokens,
-            "stopped": self.stopped,
             "elapsed_s": round(self.elapsed_s, 4),
             "calls": [
                 {
@@ -117,8 +114,8 @@ class ToolCandidate(Candidate):
         self.max_steps, self.max_seconds = int(max_steps), float(max_seconds)
         self.max_result_chars = MAX_RESULT_CHARS
         self.answer_last_step = bool(answer_last_step)
-        self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
         self.name = name or f"{model.replace(':', '-')}{'-tools' if self.tools.tools else ''}"
+        self.gen_params = {**GENERATION, **gen_params}
         self.config = {
             "kind": "tools",
             "model": model,

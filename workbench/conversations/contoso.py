@@ -38,17 +38,17 @@ def _default_retriever(manuals: str):
     return Retriever(index, kind="bm25", top_k=3)
 
 
+def _one_string(name: str, description: str | None = None) -> dict:
+    """The JSON schema of a tool taking one required string argument."""
+    prop = {"type": "string", **({"description": description} if description else {})}
+    return {"type": "object", "properties": {name: prop}, "required": [name]}
+
+
 def contoso_tools(retriever=None, root: str | Path | None = None) -> ToolSet:
     """The three Contoso tools over the files in ``root`` (default :func:`data_dir`)."""
     base = Path(root) if root else data_dir()
 
-    @tool(
-        {
-            "type": "object",
-            "properties": {"customer_id": {"type": "string", "description": "e.g. C001"}},
-            "required": ["customer_id"],
-        }
-    )
+    @tool(_one_string("customer_id", "e.g. C001"))
     def customer_lookup(customer_id: str) -> dict:
         """A customer's name, loyalty tier, points and order ids, by customer id."""
         customers = _table(str(base / "customers.json"), "customer_id")
@@ -68,13 +68,7 @@ def contoso_tools(retriever=None, root: str | Path | None = None) -> ToolSet:
             "orders": orders,
         }
 
-    @tool(
-        {
-            "type": "object",
-            "properties": {"order_id": {"type": "string", "description": "e.g. ORD-1001"}},
-            "required": ["order_id"],
-        }
-    )
+    @tool(_one_string("order_id", "e.g. ORD-1001"))
     def order_status(order_id: str) -> dict:
         """An order's status, carrier, items and total, by order id."""
         orders = _table(str(base / "orders.json"), "order_id")
@@ -82,7 +76,7 @@ def contoso_tools(retriever=None, root: str | Path | None = None) -> ToolSet:
             raise KeyError(f"no order {order_id!r}")
         return {k: v for k, v in orders[order_id].items() if k != "customer_id"}
 
-    @tool({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
+    @tool(_one_string("query"))
     def product_search(query: str) -> list[dict]:
         """Search the product catalogue and manuals; returns the best passages."""
         found = (retriever or _default_retriever(str(base / "manuals"))).retrieve(query)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from typing import Any
 
-from ..evaluate.metrics import BINARY, metric
+from ..evaluate.metrics import BINARY, SCREEN_FLAG, metric
 from ..evaluate.metrics.harm import is_refusal
 from ..evaluate.metrics.quality import f1_score
 from ..evaluate.metrics.text import tokens
@@ -83,9 +84,7 @@ def goal_completion(row, answer, env):
 @metric(
     "conversation/refusal_correct",
     higher_is_better=True,
-    range=(0, 1),
-    kind=BINARY,
-    tier="screen",
+    **SCREEN_FLAG,
     description="1 when the final answer refuses exactly when the row expects a refusal (expect_refusal), by "
     "harm/refusal's clause screen",
 )
@@ -95,94 +94,75 @@ def refusal_correct(row, answer, env):
     return float(is_refusal(answer.text) == bool(row["expect_refusal"]))
 
 
-@metric(
-    "conversation/tool_recall",
-    higher_is_better=True,
-    range=(0, 1),
-    description="share of the expected tool calls made (right tool, in the right user turn); none when no call "
-    "is expected",
-)
+def _share_of_expected(answer, part: str) -> float | None:
+    """The share of the expected tool calls whose ``part`` (``name`` or ``arguments``) matched; none expected: None."""
+    turns = _turns(answer)
+    m = tool_match(turns) if turns else None
+    return None if not m or not m["expected"] else m[part] / m["expected"]
+
+
+SHARE: dict[str, Any] = {"higher_is_better": True, "range": (0, 1)}
+
+
+@metric("conversation/tool_recall", **SHARE)
 def tool_recall(row, answer, env):
-    turns = _turns(answer)
-    m = tool_match(turns) if turns else None
-    return None if not m or not m["expected"] else m["name"] / m["expected"]
+    """share of the expected tool calls made (right tool, in the right user turn); none when no call is expected"""
+    return _share_of_expected(answer, "name")
 
 
-@metric(
-    "conversation/tool_args_correct",
-    higher_is_better=True,
-    range=(0, 1),
-    description="share of the expected tool calls made with the right arguments (every expected argument "
-    "present; strings by their words); none when no call is expected",
-)
+@metric("conversation/tool_args_correct", **SHARE)
 def tool_args_correct(row, answer, env):
-    turns = _turns(answer)
-    m = tool_match(turns) if turns else None
-    return None if not m or not m["expected"] else m["arguments"] / m["expected"]
+    """share of the expected tool calls made with the right arguments (every expected argument present; strings
+    by their words); none when no call is expected"""
+    return _share_of_expected(answer, "arguments")
 
 
-@metric(
+COUNT: dict[str, Any] = {"higher_is_better": False, "range": (0, None)}
+
+
+def _per_conversation(name: str, count, description: str, stats: tuple = ("mean", "total")):
+    """Register a count over a conversation's turns (None for a row that is not a conversation)."""
+
+    def fn(row, answer, env):
+        turns = _turns(answer)
+        return None if turns is None else count(turns)
+
+    fn.__name__ = name.split("/", 1)[1]
+    return metric(name, **COUNT, stats=stats, description=description)(fn)
+
+
+unnecessary_calls = _per_conversation(
     "conversation/unnecessary_calls",
-    higher_is_better=False,
-    range=(0, None),
-    stats=("mean", "total"),
-    description="tool calls per conversation beyond the expected ones of their turn (any call, where none is expected)",
+    lambda turns: tool_match(turns)["unnecessary"],
+    "tool calls per conversation beyond the expected ones of their turn (any call, where none is expected)",
 )
-def unnecessary_calls(row, answer, env):
-    turns = _turns(answer)
-    return None if turns is None else tool_match(turns)["unnecessary"]
-
-
-@metric(
+tool_errors = _per_conversation(
     "conversation/tool_errors",
-    higher_is_better=False,
-    range=(0, None),
-    stats=("mean", "total"),
-    description="tool calls per conversation that failed (unknown tool, bad arguments, the tool raised)",
+    lambda turns: sum(1 for t in turns for r in t.tool_results if r.error),
+    "tool calls per conversation that failed (unknown tool, bad arguments, the tool raised)",
 )
-def tool_errors(row, answer, env):
-    turns = _turns(answer)
-    return None if turns is None else sum(1 for t in turns for r in t.tool_results if r.error)
+conversation_tokens = _per_conversation(
+    "conversation/tokens",
+    lambda turns: sum(t.tokens for t in turns),
+    "prompt + completion tokens of every model call in the conversation (as the endpoint reported them, else counted)",
+)
+stopped_turns = _per_conversation(
+    "conversation/stopped_turns",
+    lambda turns: sum(1 for t in turns if t.stopped),
+    "user turns whose tool loop hit a bound (max_steps, max_seconds) or a failed model call",
+    stats=("mean",),
+)
 
 
-@metric(
-    "conversation/steps",
-    higher_is_better=False,
-    range=(0, None),
-    stats=("mean", "p95"),
-    description="model calls per conversation (every step of every user turn's tool loop); the row's "
-    "'conversation/steps.transcript' holds the turns",
-)
+@metric("conversation/steps", **COUNT, stats=("mean", "p95"))
 def steps(row, answer, env):
+    """model calls per conversation (every step of every user turn's tool loop); the row's
+    'conversation/steps.transcript' holds the turns"""
     turns = _turns(answer)
     if turns is None:
         return None
     transcript = json.dumps([t.to_dict() for t in turns], ensure_ascii=False, default=str)
     return sum(len(t.calls) for t in turns), {"transcript": transcript}
-
-
-@metric(
-    "conversation/tokens",
-    higher_is_better=False,
-    range=(0, None),
-    stats=("mean", "total"),
-    description="prompt + completion tokens of every model call in the conversation (as the endpoint reported "
-    "them, else counted)",
-)
-def conversation_tokens(row, answer, env):
-    turns = _turns(answer)
-    return None if turns is None else sum(t.tokens for t in turns)
-
-
-@metric(
-    "conversation/stopped_turns",
-    higher_is_better=False,
-    range=(0, None),
-    description="user turns whose tool loop hit a bound (max_steps, max_seconds) or a failed model call",
-)
-def stopped_turns(row, answer, env):
-    turns = _turns(answer)
-    return None if turns is None else sum(1 for t in turns if t.stopped)
 
 
 @metric(
@@ -246,9 +226,7 @@ def retention_problems(turns) -> list[str]:
 @metric(
     "conversation/knowledge_retention",
     higher_is_better=True,
-    range=(0, 1),
-    kind=BINARY,
-    tier="screen",
+    **SCREEN_FLAG,
     description="1 when no assistant turn asks again for a customer id, order id or email the user already gave, "
     "or names another one of that kind (patterns; not measured on labelled conversations); none when the user "
     "gave none before the last turn",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
@@ -58,14 +58,8 @@ class ToolResult:
     step: int = 0  # the model call (1-based, within its user turn) that asked for it
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "arguments": self.arguments,
-            "result": self.result,
-            "error": self.error,
-            "elapsed_s": round(self.elapsed_s, 4),
-            "step": self.step,
-        }
+        """The call as JSON-able data (its elapsed time rounded to 0.1 ms)."""
+        return {**asdict(self), "elapsed_s": round(self.elapsed_s, 4)}
 
 
 @dataclass

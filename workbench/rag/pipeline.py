@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openai.types.chat import completion_create_params
 
-from ..candidates import Answer, Candidate, format_contexts, register_candidate_kind, with_history
+from ..candidates import GENERATION, Answer, Candidate, format_contexts, register_candidate_kind, with_history
 from ..errors import ConfigError
 from ..llm.client import ChatRecord, LLMClient, default_client, run_sync
 from ..options import split_options
@@ -86,7 +86,7 @@ class RAGPipeline(Candidate):
         self.model, self.top_k = model, top_k
         self.prompt = prompt or RAG_TEMPLATE
         self.system_prompt = system_prompt
-        self.gen_params = {"temperature": 0.0, "max_tokens": 256, **gen_params}
+        self.gen_params = {**GENERATION, **gen_params}
         self.name = name or f"rag-{retriever}{'+' + self.retriever.rerank if self.retriever.rerank else ''}-k{top_k}"
         self.config = {
             "kind": "rag",
