@@ -596,9 +596,11 @@ def _neighbour(seconds: float) -> subprocess.Popen:
 
 def judge_timing_section(data: str, judge: str, per_family: int, rounds: int) -> dict:
     """The judge tier's ms per row quiet and busy (one CPU-bound neighbour process), in interleaved rounds:
-    each round runs both conditions, the order alternating (quiet-busy, busy-quiet, ...), on the same
-    ``per_family`` items of each family, so drift in the machine's load hits both alike. Per round and
-    condition: ms/row and the 1-minute load average before and after; per condition the median."""
+    each round runs both conditions, the order alternating (quiet-busy, busy-quiet, ...), so drift in the
+    machine's load hits both alike. Every run (round x condition) judges its own ``per_family`` items of
+    each family, never seen by the server before (its prompt cache would make a repeated item nearly free;
+    ``items_reused`` says when the files were too short for that). Per run: ms/row and the 1-minute load
+    average before and after; per condition the median."""
     from workbench.evaluate.judge import Judge
     from workbench.evaluate.metrics import METRICS, tiers
     from workbench.evaluate.runner import MetricEnv
@@ -606,39 +608,50 @@ def judge_timing_section(data: str, judge: str, per_family: int, rounds: int) ->
 
     root = calibration_dir(data.split(":", 1)[1]) if data.startswith("calibration:") else Path(data)
     env = MetricEnv(judge=Judge(judge, LLMClient(cache="off")))  # no response cache: every call reaches the model
-    work = []
+    need, work, reused = per_family * 2 * rounds + 1, [], False
     for family, (detector, _) in FAMILIES.items():
         name = tiers().get(detector, {}).get("judge")
         if name and (root / f"{family}.jsonl").is_file():
-            work.append((family, spread(read_labelled(root / f"{family}.jsonl", family), per_family), METRICS[name]))
-    score_tier(work[0][0], work[0][1][:1], work[0][2], env)  # warm-up (model load, prompt cache), not timed
+            pool = spread(read_labelled(root / f"{family}.jsonl", family), need)
+            reused = reused or len(pool) < need
+            work.append((family, pool, METRICS[name]))
+    family, pool, mdef = work[0]
+    score_tier(family, pool[-1:], mdef, env)  # warm-up (model load), not timed; the last item is never timed
+
+    def chunk(pool: list, k: int) -> list:
+        return [pool[(k * per_family + i) % max(1, len(pool) - 1)] for i in range(per_family)]
+
     runs: dict = {"quiet": [], "busy": []}
+    k = 0
     for r in range(rounds):
         for cond in ("quiet", "busy") if r % 2 == 0 else ("busy", "quiet"):
             load0 = os.getloadavg()[0]
             hog = _neighbour(3600) if cond == "busy" else None
             try:
                 rows, ms = 0, 0.0
-                for family, items, mdef in work:
-                    res = score_tier(family, items, mdef, env)
+                for family, pool, mdef in work:
+                    res = score_tier(family, chunk(pool, k), mdef, env)
                     rows, ms = rows + res["n"], ms + res["ms_per_row"] * res["n"]
             finally:
                 if hog is not None:
                     hog.kill()
                     hog.wait(timeout=30)
+            k += 1
+            load1 = os.getloadavg()[0]
             runs[cond].append(
-                {"round": r, "rows": rows, "ms_per_row": ms / max(1, rows), "load_avg_1m": [load0, os.getloadavg()[0]]}
+                {"round": r, "rows": rows, "ms_per_row": ms / max(1, rows), "load_avg_1m": [load0, load1]}
             )
             print(
                 f"  judge timing round {r} {cond:5s}: {ms / max(1, rows):8.1f} ms/row over {rows} rows, "
-                f"load avg {load0:.2f} -> {os.getloadavg()[0]:.2f}",
+                f"load avg {load0:.2f} -> {load1:.2f}",
                 flush=True,
             )
     return {
         "judge": judge,
         "data": str(data),
         "cpus": os.cpu_count(),
-        "neighbour": "one CPU-bound process (python busy loop) during each busy condition",
+        "neighbour": "one CPU-bound process (python busy loop) during each busy run",
+        "items_reused": reused,
         **{
             cond: {"median_ms_per_row": statistics.median(x["ms_per_row"] for x in v), "rounds": v}
             for cond, v in runs.items()
