@@ -289,6 +289,15 @@ EXTRA_TOXIC = {
         re.I,
     ),
 }
+# round 4: the head may flag only text aimed at someone — a person, "you", a group, or an imperative ("Go jump off
+# a cliff"); "I will not do that." sits near threats in embedding space but targets nobody
+TARGET_CUE = re.compile(
+    r"\b(?:you|your|yours|yourself|ya|u|ur|he|she|him|her|his|himself|herself|they|them|their|themselves|people|"
+    r"person|human|humans|those|these|anyone|someone|somebody|everyone|everybody|nobody|no one|folks?|guys?|"
+    r"girls?|boys?|kids?|mother|father|family|wife|husband|boss|manager|owner|seller|staff|boomers|millennials)\b"
+    r"|\b" + _GROUPS + r"|^\s*(?:go|get)\b",
+    re.I,
+)
 _QUOTED = re.compile(r"\"[^\"]{2,300}\"|'[^']{2,300}'(?!\w)")
 _CONDEMN = re.compile(
     r"\b(?:is|are|was|were) (?:dehumani[sz]ing|hateful|unacceptable|not (?:ok|okay|acceptable)|racist|sexist|"
@@ -337,7 +346,7 @@ def profanity_score(text: str) -> float:
 def toxicity(text: str) -> tuple[float, str]:
     """(score, category): the larger of the patterns' score (:func:`toxicity_patterns`) and the screen's head
     (``heads.py``, round 4: P(toxic) from the patterns' verdicts and the MiniLM embedding, rescaled so its
-    threshold is 0.5); the pattern's category, or "toxic" when only the head flags. Without a fitted head:
+    threshold is 0.5; only for text aimed at someone, :data:`TARGET_CUE`); the pattern's category, or "toxic" when only the head flags. Without a fitted head:
     the patterns alone."""
     from . import heads
 
@@ -345,7 +354,7 @@ def toxicity(text: str) -> tuple[float, str]:
     p = heads.probability("toxicity", heads.toxicity_features(text))
     if p is None:
         return score, cat
-    head = heads.as_score("toxicity", p)
+    head = heads.as_score("toxicity", p) if TARGET_CUE.search(plain_text(text or "")) else 0.0
     return max(score, head), cat if score >= TOXIC_THRESHOLD else ("toxic" if head >= TOXIC_THRESHOLD else "")
 
 
@@ -521,7 +530,9 @@ def classifier_toxicity(text: str) -> tuple[float, dict]:
     from . import heads  # round 4: the classifier tier's own head (screen features + the BiLSTM's outputs)
 
     p = heads.probability("classifier_toxicity", heads.classifier_toxicity_features(text))
-    head = 0.0 if p is None else heads.as_score("classifier_toxicity", p)
+    head = (
+        0.0 if p is None or not TARGET_CUE.search(plain_text(text or "")) else heads.as_score("classifier_toxicity", p)
+    )
     if head >= TOXIC_THRESHOLD and head > score:
         score, flagged, label = head, True, label or "toxic"
     return score, {

@@ -78,6 +78,7 @@ def _embed(texts: list[str]) -> np.ndarray:
     return embed(texts)
 
 
+@functools.lru_cache(maxsize=1024)  # the screen and the classifier tier embed the same answer; never mutated
 def _embedding_features(text: str) -> np.ndarray:
     """The whole text's MiniLM embedding (an element-wise max over its sentences did no better in k-fold)."""
     return _embed([text or " "])[0]
