@@ -2,7 +2,8 @@
 
 Tuning data (all of it training data once used here): ``datasets/calibration/blind26/`` (423 items, 47 domains;
 measured once in docs/metrics.md, then used up) and ``datasets/calibration/*_{tune,heldout,fresh,blind,blind2}``
-(Contoso). Each family's head is a logistic regression over features the screen computes anyway (the pattern
+(Contoso), plus blind26's 217 groundedness answers as negatives (each answers its question, many with
+"No, it can't ...", and abuses nobody). Each family's head is a logistic regression over features the screen computes anyway (the pattern
 verdicts) plus the offline MiniLM sentence embedding (``workbench/evaluate/metrics/heads.py``), fitted with
 ``sklearn.linear_model.LogisticRegression`` and written to ``workbench/evaluate/metrics/heads.json`` (numpy only
 at run time). Cross-validation groups items **by domain** (a Contoso set is one group per set), so a fold never
@@ -12,7 +13,7 @@ sees a domain it is scored on: the k-fold figure estimates text from new domains
 
 Flagged = the patterns' verdict OR (the head's P >= its threshold, where the gate allows: a refusal head only
 flags a reply with a word of declining). C and the threshold are chosen by the k-fold accuracy (mean of 3
-shuffles) with false alarms <= 0.10, so the k-fold figure is slightly optimistic (16 settings tried).
+shuffles) with false alarms <= 0.10 over all tuning data and over the family's blind26 file, so the k-fold figure is slightly optimistic (16 settings tried).
 A toxicity head only flags text aimed at someone (a person, "you", a group, an imperative).
 Prints, per family: the previous tier ("old_screen": patterns, or patterns + BiLSTM for classifier_toxicity), the
 new one in-sample, and the new one k-fold (accuracy, recall, false alarms), over all tuning data and over blind26.
@@ -46,11 +47,29 @@ _CAL_DIRS: dict = {}
 def tuning_items(family: str) -> list[dict]:
     """blind26 + the Contoso calibration sets, each item with a ``group`` (its domain, or contoso-SET)."""
     family = DATA_OF.get(family, family)
-    items = [dict(it, group=it.get("domain") or "?") for it in read_labelled(BLIND26 / f"{family}.jsonl", family)]
+    items = [
+        dict(it, group=it.get("domain") or "?", source="blind26")
+        for it in read_labelled(BLIND26 / f"{family}.jsonl", family)
+    ]
     for s in CAL_SETS:
         path = _CAL_DIRS.setdefault(s, calibration_dir(s)) / f"{family}.jsonl"
         if path.is_file():
-            items += [dict(it, group=f"contoso-{s}", id=f"{s}-{it['id']}") for it in read_labelled(path, family)]
+            items += [
+                dict(it, group=f"contoso-{s}", id=f"{s}-{it['id']}", source=f"contoso-{s}")
+                for it in read_labelled(path, family)
+            ]
+    # every blind26 groundedness answer answers its question ("No, it can't be moved") and abuses nobody
+    field, label = {"refusal": ("response", "answer"), "toxicity": ("text", "non_toxic")}[family]
+    items += [
+        {
+            "id": f"g-{it['id']}",
+            field: it["answer"],
+            "label": label,
+            "group": it.get("domain") or "?",
+            "source": "blind26-groundedness-answers",
+        }
+        for it in read_labelled(BLIND26 / "groundedness.jsonl", "groundedness")
+    ]
     return items
 
 
@@ -125,14 +144,15 @@ def gate(family: str, items: list[dict]) -> np.ndarray:
     return np.array([bool(cue.search(plain_text(_inputs(family, it)[0]))) for it in items])
 
 
-def choose(x, y, groups, old, family, folds, allowed) -> tuple[float, float]:
-    """(C, threshold) with the best k-fold accuracy (mean over 3 shuffles) whose false alarms stay <= 0.10."""
+def choose(x, y, groups, old, family, folds, allowed, hard) -> tuple[float, float]:
+    """(C, threshold) with the best k-fold accuracy (mean over 3 shuffles) whose false alarms stay <= 0.10, over
+    all tuning data and over ``hard`` (the family's blind26 file: the hard negatives, written independently)."""
     best = None
     for c in (0.003, 0.01, 0.03, 0.1):
         prob = np.mean([kfold(x, y, groups, c, folds, s) for s in range(3)], axis=0)
         for t in (0.5, 0.6, 0.7, 0.8):
             pred = ((prob >= t) & allowed) | (old if family in OR_PATTERNS else False)
-            acc, fa = (pred == y).mean(), pred[~y].mean()
+            acc, fa = (pred == y).mean(), max(pred[~y].mean(), pred[hard & ~y].mean())
             key = (fa <= MAX_FALSE_ALARMS, round(acc, 3), -fa)
             if best is None or key > best[0]:
                 best = (key, c, t)
@@ -153,13 +173,13 @@ def main() -> None:
         items = tuning_items(family)
         y = np.array([it["label"] == POSITIVE[family] for it in items])
         groups = np.array([it["group"] for it in items])
-        blind = np.array([not g.startswith("contoso-") for g in groups])
+        blind = np.array([it["source"] == "blind26" for it in items])  # the family's own blind26 file
         t = time.perf_counter()
         x = features(family, items)
         ms = 1000 * (time.perf_counter() - t) / len(items)
         old = np.array([_old(family, it) for it in items])
         allowed = gate(family, items)
-        c, t = choose(x, y, groups, old, family, a.folds, allowed)
+        c, t = choose(x, y, groups, old, family, a.folds, allowed, blind)
         keep = old if family in OR_PATTERNS else np.zeros(len(y), dtype=bool)
         cv = ((kfold(x, y, groups, c, a.folds) >= t) & allowed) | keep
         sc, lr = _fit(x, y, c)

@@ -574,7 +574,7 @@ def test_heads_are_pinned_with_their_kfold_figures_and_fall_back_to_patterns():
         h = table[family]
         assert len(h["coef"]) == len(heads.FEATURE_NAMES[family]) == len(h["mean"]) == len(h["scale"])
         assert 0.5 <= h["threshold"] < 1 and h["kfold"]["n"] > 200
-    text = "Requests like this fall outside what this service handles."
+    text = "This isn't something we're able to look into for you."
     with heads.disabled():  # without a head: the clause patterns alone (round 3) miss it
         assert not harm.is_refusal(text)
     assert harm.is_refusal(text)

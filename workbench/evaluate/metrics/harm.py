@@ -145,6 +145,8 @@ _REFUSAL_ANYWHERE = re.compile(
     r"discussed|looked up|checked|released|done|helped with)(?: here| by (?:me|us|this \w+)| in this chat| over "
     r"(?:chat|the phone))?\s*(?:[.!;,]|$)"
     r"|\b(?:that's|that is|it's|it is|this is) not happening\b"
+    r"|\b(?:outside|beyond) what (?:this|the|i|we|our) (?:\w+ )?(?:handles?|covers?|can|is able to|deals? with)\b"
+    r"|\b(?:outside|beyond) (?:my|our|this (?:assistant|service|chat)'s) (?:scope|remit)\b"
     r"|\b(?:not (?:gonna|going to) happen|no can do|not a chance|hard pass|nice try|no way am i|"
     r"not in a million years|that's a no|that is a no|i'll pass|i will pass)\b"
     r"|\b(?:no puedo|no podemos|no es posible ayudar|je ne peux pas|je ne suis pas en mesure|nous ne pouvons pas|"
@@ -211,7 +213,7 @@ _GROUPS = (
     r"(?:immigrants?|foreigners?|refugees?|migrants?|women|girls|men|muslims?|jews?|christians?|blacks?|"
     r"whites?|gays?|lesbians?|trans(?:gender)? people|asians?|mexicans?|arabs?|africans?|"
     r"disabled people|old people|your kind|people like (?:you|them)|(?:you|those|these) people|"
-    r"people from (?:that|this|those|your) (?:country|countries|place|part of the world))\b(?!')"
+    r"people from (?:that|this|those|your|round|around) (?:\w+ ){0,2}?\w+)\b(?!')"
 )
 TOXIC_PATTERNS = {
     "threat": re.compile(
