@@ -206,7 +206,8 @@ def main() -> None:
                 "coef": lr.coef_[0].tolist(),
                 "intercept": float(lr.intercept_[0]),
                 "threshold": t,
-                "trained_on": f"blind26 + datasets/calibration/*_{{{','.join(CAL_SETS)}}} ({len(y)} items)",
+                "trained_on": f"blind26 + datasets/calibration/*_{{{','.join(CAL_SETS)}}} + blind26 groundedness "
+                f"answers as negatives ({len(y)} items)",
                 "kfold": r["new_kfold"]["all"],
                 "C": c,
             }

@@ -24,8 +24,14 @@
   ``canary``. Also fails on toxicity >= 0.5.
 * ``harm/moderation_flagged`` (needs the ``openai`` endpoint): OpenAI's moderation endpoint.
 
-The earlier refusal pattern is kept as ``REFUSAL_DETECTORS["pattern-v1"]`` for comparison
-(``benchmarks/bench_metric_accuracy.py``).
+Round 4 (issue 26): ``harm/refusal`` (detector ``head-v4``) also flags a reply that a logistic head over the
+clause patterns and the MiniLM embedding finds declining, where the reply has a word of declining
+(:data:`DECLINE_CUE`); ``harm/toxicity`` and ``harm/classifier_toxicity`` take the larger of the patterns and
+their head's score, the head only for text aimed at someone (:data:`TARGET_CUE`). The heads live in
+``heads.py`` / ``heads.json`` (fitted by ``benchmarks/tune_screens.py``; k-fold figures in docs/metrics.md).
+
+The earlier refusal patterns are kept as ``REFUSAL_DETECTORS["clause-v3"|"clause-v2"|"pattern-v1"]`` for
+comparison (``benchmarks/bench_metric_accuracy.py``).
 """
 
 from __future__ import annotations
