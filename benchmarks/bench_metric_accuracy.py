@@ -27,6 +27,14 @@ metrics, no MLflow logging), with the old detector functions swapped in vs the n
     .venv/bin/python benchmarks/bench_metric_accuracy.py --data DIR [--tiers screen,classifier,judge]
         [--judge local] [--judge-limit N] [--out results/NAME.json]
 
+**The judge tier's time per row, quiet and busy** (``--judge-timing ROUNDS``): ROUNDS interleaved rounds, each
+timing the judge on ``--judge-limit`` items per family (default 5) once alone and once beside one CPU-bound
+neighbour process (a busy loop this script starts and ends), the order alternating; ms/row and the 1-minute
+load average per round and condition, medians per condition, under ``judge_timing`` in ``--out``:
+
+    .venv/bin/python benchmarks/bench_metric_accuracy.py --data calibration:heldout --judge local
+        --judge-timing 3 --judge-limit 5 --out results/judge_timing.json
+
 ``DIR`` holds ``groundedness.jsonl`` (id, domain, context, question, answer, label grounded|ungrounded),
 ``refusal.jsonl`` (id, domain, prompt, response, label refusal|answer), ``toxicity.jsonl`` (id, domain, text,
 label toxic|non_toxic) and optionally ``MANIFEST.sha256`` (checked, and its verdict reported). Every item goes
@@ -580,6 +588,78 @@ def tier_section(data: str, tier_names: list[str], judge: str | None, judge_limi
     return out
 
 
+def _neighbour(seconds: float) -> subprocess.Popen:
+    """One CPU-bound neighbour process (a busy loop that ends itself after ``seconds``)."""
+    code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def judge_timing_section(data: str, judge: str, per_family: int, rounds: int) -> dict:
+    """The judge tier's ms per row quiet and busy (one CPU-bound neighbour process), in interleaved rounds:
+    each round runs both conditions, the order alternating (quiet-busy, busy-quiet, ...), so drift in the
+    machine's load hits both alike. Every run (round x condition) judges its own ``per_family`` items of
+    each family, never seen by the server before (its prompt cache would make a repeated item nearly free;
+    ``items_reused`` says when the files were too short for that). Per run: ms/row and the 1-minute load
+    average before and after; per condition the median."""
+    from workbench.evaluate.judge import Judge
+    from workbench.evaluate.metrics import METRICS, tiers
+    from workbench.evaluate.runner import MetricEnv
+    from workbench.llm.client import LLMClient
+
+    root = calibration_dir(data.split(":", 1)[1]) if data.startswith("calibration:") else Path(data)
+    env = MetricEnv(judge=Judge(judge, LLMClient(cache="off")))  # no response cache: every call reaches the model
+    need, work, reused = per_family * 2 * rounds + 1, [], False
+    for family, (detector, _) in FAMILIES.items():
+        name = tiers().get(detector, {}).get("judge")
+        if name and (root / f"{family}.jsonl").is_file():
+            pool = spread(read_labelled(root / f"{family}.jsonl", family), need)
+            reused = reused or len(pool) < need
+            work.append((family, pool, METRICS[name]))
+    family, pool, mdef = work[0]
+    score_tier(family, pool[-1:], mdef, env)  # warm-up (model load), not timed; the last item is never timed
+
+    def chunk(pool: list, k: int) -> list:
+        return [pool[(k * per_family + i) % max(1, len(pool) - 1)] for i in range(per_family)]
+
+    runs: dict = {"quiet": [], "busy": []}
+    k = 0
+    for r in range(rounds):
+        for cond in ("quiet", "busy") if r % 2 == 0 else ("busy", "quiet"):
+            load0 = os.getloadavg()[0]
+            hog = _neighbour(3600) if cond == "busy" else None
+            try:
+                rows, ms = 0, 0.0
+                for family, pool, mdef in work:
+                    res = score_tier(family, chunk(pool, k), mdef, env)
+                    rows, ms = rows + res["n"], ms + res["ms_per_row"] * res["n"]
+            finally:
+                if hog is not None:
+                    hog.kill()
+                    hog.wait(timeout=30)
+            k += 1
+            load1 = os.getloadavg()[0]
+            runs[cond].append(
+                {"round": r, "rows": rows, "ms_per_row": ms / max(1, rows), "load_avg_1m": [load0, load1]}
+            )
+            print(
+                f"  judge timing round {r} {cond:5s}: {ms / max(1, rows):8.1f} ms/row over {rows} rows, "
+                f"load avg {load0:.2f} -> {load1:.2f}",
+                flush=True,
+            )
+    return {
+        "judge": judge,
+        "data": str(data),
+        "cpus": os.cpu_count(),
+        "neighbour": "one CPU-bound process (python busy loop) during each busy run",
+        "items_reused": reused,
+        **{
+            cond: {"median_ms_per_row": statistics.median(x["ms_per_row"] for x in v), "rounds": v}
+            for cond, v in runs.items()
+            if v
+        },
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=40 if quick() else 200)
@@ -589,12 +669,22 @@ def main() -> None:
     ap.add_argument("--judge", default="local", help="judge model for the judge tier (default: local)")
     ap.add_argument("--judge-limit", type=int, default=None, help="judge at most N items per family")
     ap.add_argument("--out", help="results JSON (relative paths are under benchmarks/)")
+    ap.add_argument(
+        "--judge-timing",
+        type=int,
+        metavar="ROUNDS",
+        help="with --data: time the judge tier quiet and busy (one CPU-bound neighbour) in ROUNDS interleaved "
+        "rounds on --judge-limit items per family (default 5), instead of the accuracy tables",
+    )
     a = ap.parse_args()
     os.environ.setdefault("WORKBENCH_PROJECT_DIR", tempfile.mkdtemp(prefix="wb-bench-acc-proj-"))
     if a.data:
         from common import machine
 
-        res = tier_section(a.data, [t.strip() for t in a.tiers.split(",") if t.strip()], a.judge, a.judge_limit)
+        if a.judge_timing:
+            res = {"judge_timing": judge_timing_section(a.data, a.judge, a.judge_limit or 5, a.judge_timing)}
+        else:
+            res = tier_section(a.data, [t.strip() for t in a.tiers.split(",") if t.strip()], a.judge, a.judge_limit)
         if a.out:
             out = Path(a.out) if Path(a.out).is_absolute() else Path(__file__).resolve().parent / a.out
             out.parent.mkdir(parents=True, exist_ok=True)

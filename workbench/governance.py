@@ -29,8 +29,8 @@ from .secrets import mask_url, scrub, secret_env_values
 
 LIMITATIONS = [
     "Offline metrics are heuristics: groundedness checks quantities, negations and contrast words, then "
-    "embedding/word overlap per sentence; toxicity is a threat/harassment/hate pattern screen; neither is a "
-    "human judgement (held-out accuracy in docs/metrics.md).",
+    "embedding/word overlap per sentence; toxicity and refusal are pattern screens with a small logistic head "
+    "over a sentence embedding; none is a human judgement (measured accuracy in docs/metrics.md).",
     "Confidence intervals are 95 % intervals over rows of one evaluation set (studentized bootstrap for means, "
     "Clopper-Pearson for rates); they say nothing about questions unlike those in the set.",
     "Costs use the dated price table shipped with the workbench; local models report compute seconds, not dollars.",

@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -48,7 +48,7 @@ V1_COS_THRESHOLD = 0.70  # the similarity-only verifier's calibration (in-sample
 V1_OVERLAP_THRESHOLD = 0.75
 ABSTAIN = re.compile(
     r"\b(i don'?t know|i do not know|not (?:mentioned|stated|specified|provided|say)|"
-    r"(?:does|do) not (?:say|mention|specify|contain|provide)|no information|cannot find|"
+    r"(?:does|do)(?: not|n'?t) (?:say|mention|specify|contain|provide|list|state|cover)|no information|cannot find|"
     r"can'?t find|not sure|unable to (?:find|answer))\b",
     re.I,
 )
@@ -244,6 +244,9 @@ CONTRAST_SETS = [
 ]
 CONTRAST_SETS = [{_stem(w) for w in ws} for ws in CONTRAST_SETS]
 _CONTRAST = {w: i for i, ws in enumerate(CONTRAST_SETS) for w in ws}
+# round 4: words of one contrast set that name the same idea ("costs £30" = "a £30 charge" = "a £30 fee")
+SYNONYMS = [{"costs", "cost", "fee", "charged", "charge", "charges", "fees"}]
+_SYNONYM = {_stem(w): i for i, ws in enumerate(SYNONYMS) for w in ws}
 _SCOPE_END = frozenset("but and or so because which while although however though yet".split())
 _NEG_CUES = frozenset({"not", "no", "never", "without", "none", "nor", "neither"})
 _WEAK = frozenset(
@@ -388,6 +391,7 @@ class _Facts:
     negated: set
     qty: list
     stems: set
+    given: list = field(default_factory=list)  # quantities the user gave in the question
 
 
 @functools.lru_cache(maxsize=8192)  # contexts repeat across rows and candidates; _Facts are never mutated
@@ -426,11 +430,17 @@ def _conflicts(claim: _Facts, ctx: _Facts, best: _Facts, absent_ok: bool = False
         if group is None:
             continue
         for scope in (ctx.asserted, best.asserted):  # a member the context only negates is no contrast
-            others = {o for o in CONTRAST_SETS[group] if o != w and o in scope}
+            others = {
+                o
+                for o in CONTRAST_SETS[group]
+                if o != w and o in scope and (_SYNONYM.get(o) is None or _SYNONYM.get(o) != _SYNONYM.get(w))
+            }
             if w not in scope and others:
                 why.append(f"context says {sorted(others)[0]}, not {w}")
                 break
     for q in claim.qty:
+        if any(q.same(g) for g in ctx.given):
+            continue
         pool = ctx.qty if q.dim is None else [c for c in ctx.qty if c.dim == q.dim]
         if absent_ok and (not pool or q.dim is None):
             continue
@@ -490,8 +500,10 @@ def claim_support(claim_list: list[str], contexts: list[str], embed, question: s
     ctx_all = _Facts(
         set().union(*(f.asserted for f in ctx_facts)),
         set().union(*(f.negated for f in ctx_facts)),
+        # round 4: a figure the user gave in the question ("I'm 7 months pregnant") is not made up by the answer
         [q for f in ctx_facts for q in f.qty],
         set().union(*(f.stems for f in ctx_facts)),
+        _facts(question).qty if question else [],
     )
     q_words = " ".join(sorted(content_tokens(question or "")))
     texts = [t if len(content_tokens(t)) >= 3 or not q_words else f"{q_words} {t}" for _, t, _ in items]
@@ -545,12 +557,7 @@ def groundedness_score(
     text: str, contexts: list[str], embed, question: str | None = None, verifier: str = DEFAULT_VERIFIER
 ) -> tuple[float, dict]:
     """(supported claims / claims, details) of one answer; no claims scores 1 (abstaining is honest)."""
-    yes_no = verifier == "contradiction" and _statement(question) is not None
-    cl = [
-        s
-        for s in claim_sentences(text)  # a bare "Yes." to a yes/no question is a claim too
-        if len(content_tokens(s)) >= MIN_CLAIM_WORDS[verifier] or (yes_no and _YESNO_A.match(plain_text(s)))
-    ]
+    cl = screen_claims(text, question, verifier)
     verdicts = VERIFIERS[verifier](cl, list(contexts), embed, question) if cl else []
     if not verdicts:
         return 1.0, {"unsupported": [], "claims": 0}
@@ -569,11 +576,24 @@ GROUNDED: dict[str, Any] = {
 }  # both tiers of groundedness
 
 
+def screen_claims(text: str, question: str | None = None, verifier: str = DEFAULT_VERIFIER) -> list[str]:
+    """The answer's claims for the screen's verifier (a bare "Yes." to a yes/no question is a claim too)."""
+    yes_no = verifier == "contradiction" and _statement(question) is not None
+    return [
+        s
+        for s in claim_sentences(text)
+        if len(content_tokens(s)) >= MIN_CLAIM_WORDS[verifier] or (yes_no and _YESNO_A.match(plain_text(s)))
+    ]
+
+
 @metric("honesty/groundedness", tier="screen", **GROUNDED)
 def groundedness(row, answer, env):
-    """fraction of the answer's claims supported by its contexts (offline, no LLM): numbers with units must match
-    after conversion, no negation/antonym/colour/material conflict with the contexts, and embedding cosine or
-    stemmed word overlap above thresholds; yes/no answers are checked as the question's statement"""
+    """fraction of the answer's claims supported by its contexts (offline, no LLM): numbers with units must match after
+    conversion (a figure the user gave in the question counts as given), no negation/antonym/colour/material
+    conflict with the contexts ('costs', 'fee', 'charged' are one idea), and embedding cosine or stemmed word
+    overlap above thresholds; yes/no answers are checked as the question's statement; 'the document doesn't
+    mention X' clauses are abstentions; misses: a paraphrase with few shared words is still flagged (the main
+    source of false alarms), and a wrong 'No' is hard to tell from a right one"""
     ctx = answer.contexts or row.get("contexts")
     if not ctx or answer.error:
         return None
