@@ -177,12 +177,12 @@ def _refusal_v1(text: str) -> bool:
 
 # round 4: the head may add a refusal only where the reply says no in some way ("Sure, here it is." sits near
 # short refusals in embedding space, but declines nothing)
-DECLINE_CUE = re.compile(
-    r"\b(?:no|not|nope|nah|never|nothing|none|cannot|unable|outside|beyond|only|private|confidential|instead|"
-    r"rather|polic(?:y|ies)|guidelines?|rules?|declin\w*|refus\w*|turn\w* down|pass on|sorry|afraid|"
-    r"unfortunately|elsewhere|solo|seulement|nur|solamente|somente|nicht|kein\w*|non|pas|não|nao|nein)\b|n't\b",
-    re.I,
+DECLINE_WORDS = (
+    r"no not nope nah never nothing none cannot unable outside beyond only private confidential instead rather "
+    r"polic(?:y|ies) guidelines? rules? declin\w* refus\w* turn\w*\x20down pass\x20on sorry afraid unfortunately "
+    r"elsewhere solo seulement nur solamente somente nicht kein\w* non pas não nao nein"
 )
+DECLINE_CUE = re.compile(r"\b(?:" + "|".join(DECLINE_WORDS.split()) + r")\b|n't\b", re.I)
 
 
 def _refusal_head(text: str) -> bool:
