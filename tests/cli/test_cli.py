@@ -19,7 +19,7 @@ from workbench.procs import free_port, health
 BIN = Path(sys.executable).parent / "workbench"
 
 
-DATASETS = Path(__file__).resolve().parents[1] / "datasets" / "contoso"
+DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "contoso"
 
 
 def run(*args, timeout=300, env=None, cwd=None):
@@ -49,7 +49,7 @@ def test_models_lists_endpoints_never_keys(project_dir, capsys, monkeypatch):
 
 
 def test_bad_model_gives_clean_cli_error(project_dir, capsys):
-    ds = Path(__file__).resolve().parents[1] / "datasets" / "contoso" / "redteam.jsonl"
+    ds = Path(__file__).resolve().parents[2] / "datasets" / "contoso" / "redteam.jsonl"
     assert main(["eval", "--dataset", str(ds), "--model", "nosuch", "--dry-run"]) == 4
     err = capsys.readouterr().err
     assert err.startswith("error: unknown endpoint 'nosuch'")

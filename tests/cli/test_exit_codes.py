@@ -16,7 +16,7 @@ from workbench import errors
 from workbench.cli import EPILOG, main
 from workbench.procs import free_port
 
-NOTEBOOKS = Path(__file__).parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 BIN = Path(sys.executable).parent / "workbench"
 GATE_NB = NOTEBOOKS / "gate.ipynb"
 
@@ -55,7 +55,7 @@ def test_05_evaluate_with_a_failing_gate_exits_1_and_prints_the_gate(local_serve
     """The issue's case: `workbench run notebooks/05_evaluate.ipynb` gated against a baseline it cannot meet."""
     from evalkit import write_dataset
 
-    nb = Path(__file__).resolve().parents[1] / "notebooks" / "05_evaluate.ipynb"
+    nb = Path(__file__).resolve().parents[2] / "notebooks" / "05_evaluate.ipynb"
     common = [
         "-p",
         "dataset",

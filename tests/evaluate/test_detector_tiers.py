@@ -27,7 +27,7 @@ from workbench.evaluate.metrics import (
 from workbench.evaluate.runner import MetricEnv
 from workbench.llm.client import ChatRecord
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "metric_accuracy_sample"
 ENV = MetricEnv()
 

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 import workbench as wb
-from evalkit import JunkJudge, write_dataset
+from evalkit import junk_judge, write_dataset
 from workbench.candidates import PromptCandidate
 from workbench.evaluate import stats as st
 
@@ -120,7 +120,7 @@ def test_budget_stop_then_resume(local_server, workbench_toml, tmp_path):
 
 @pytest.mark.slow
 def test_judge_failures_are_counted_not_scored(local_server, workbench_toml, tmp_path):
-    junk = JunkJudge()
+    junk = junk_judge()
     try:
         workbench_toml(f'[endpoints.junk]\nbase_url = "{junk.base_url}"\nmodels = ["j"]\n')
         ds = write_dataset(tmp_path / "qa.jsonl", 6)

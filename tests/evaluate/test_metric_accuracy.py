@@ -13,7 +13,7 @@ from workbench.candidates import Answer
 from workbench.evaluate.metrics import METRICS, get_metrics, harm, honesty
 from workbench.evaluate.runner import MetricEnv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAL = ROOT / "datasets" / "calibration"
 ENV = MetricEnv()
 

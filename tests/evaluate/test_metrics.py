@@ -17,7 +17,7 @@ from workbench.evaluate.metrics.harm import is_refusal, toxicity_score
 from workbench.evaluate.metrics.quality import em_score, f1_score, rouge_l
 
 ENV = MetricEnv()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def val(name, row, text, contexts=None):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import workbench as wb
-from evalkit import JunkJudge
+from evalkit import junk_judge
 
 ROWS = [{"id": f"q{i}", "question": f"What is item {i}?", "reference": f"answer {i}"} for i in range(10)]
 
@@ -106,7 +106,7 @@ def test_candidates_are_interleaved_so_load_drift_hits_all_alike(tmp_path, proje
 
 @pytest.fixture
 def priced_junk(workbench_toml):
-    judge = JunkJudge("An answer.")
+    judge = junk_judge("An answer.")
     workbench_toml(
         f'[endpoints.junk]\nbase_url = "{judge.base_url}"\nmodels = ["junk"]\nmax_concurrency = 32\n'
         f'[endpoints.junk.prices."junk"]\ninput = 1000.0\noutput = 1000.0\n'

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
-from fake_openai_ft import FakeFineTuning
+from fakes.openai_server import FineTuning, OpenAIServer
 from workbench.finetune import examples_from_corpus, remove_contaminated, split_examples, validate_file, write_jsonl
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = {
     "messages": [
         {"role": "system", "content": "s"},
@@ -98,7 +98,7 @@ def fake_ft(workbench_toml, monkeypatch):
     servers = []
 
     def make(outcome="succeed", polls=3):
-        s = FakeFineTuning(outcome, polls)
+        s = OpenAIServer(finetune=FineTuning(outcome, polls))
         servers.append(s)
         monkeypatch.setenv("FAKE_OPENAI_KEY", "k-test")
         workbench_toml(

@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 import workbench as wb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NB = ROOT / "notebooks"
 pytestmark = pytest.mark.slow
 

@@ -268,7 +268,7 @@ def test_evaluate_twice_in_one_real_kernel(local_server, tracking_store, tmp_pat
     import nbformat
     from nbclient import NotebookClient
 
-    qa = Path(__file__).resolve().parents[1] / "datasets" / "contoso" / "qa.jsonl"
+    qa = Path(__file__).resolve().parents[2] / "datasets" / "contoso" / "qa.jsonl"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EVALUATE_TWICE.replace("QA", repr(str(qa))))])
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     out = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("name") == "stdout")

@@ -7,27 +7,9 @@ import httpx
 import openai
 import pytest
 
+from evalkit import ask
 from workbench.config import settings
-from workbench.llm.client import AIMDLimiter, LLMClient, classify_error, run_sync
-
-
-@pytest.fixture
-def faulty(fault_server, workbench_toml):
-    """``make(script=..., rates=...)`` → (proxy, client) with a short timeout and fast backoff."""
-
-    def make(timeout_s=1.5, max_retries=3, max_concurrency=8, **kw):
-        proxy = fault_server(**kw)
-        workbench_toml(
-            f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\n'
-            f"max_concurrency = {max_concurrency}\ntimeout_s = {timeout_s}\n"
-        )
-        return proxy, LLMClient(cache="off", max_retries=max_retries, backoff_base_s=0.05)
-
-    return make
-
-
-def ask(client, prompt="Say ok.", **kw):
-    return run_sync(client.achat(prompt, "faulty", max_tokens=4, **kw))
+from workbench.llm.client import AIMDLimiter, classify_error, run_sync
 
 
 def test_429_retry_after_is_honoured(faulty):

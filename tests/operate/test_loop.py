@@ -16,7 +16,7 @@ import workbench as wb
 from workbench import serve, tags as T
 from workbench.errors import ConfigError, DatasetError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _served_trace(exp_id: str, question: str, answer: str, latency_s: float, error: str | None = None) -> str:

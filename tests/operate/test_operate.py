@@ -17,7 +17,7 @@ import workbench as wb
 from workbench import serve
 from workbench.monitor import Monitor, collect_traces, parse_rules, windowed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PII = {"email": "jane.doe@example.com", "phone": "+44 20 7946 0958", "card": "4111 1111 1111 1111"}
 
 
@@ -210,12 +210,12 @@ def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_
     try:
         watch(16)  # healthy baseline
         assert not hook.got, hook.got
-        proxy.rates = {"slowstream": 1.0}
+        proxy.faults.rates = {"slowstream": 1.0}
         t_slow = time.monotonic()
         watch(60, "latency-regression")
         assert fired("latency-regression"), windowed(collect_traces("app-mon"), "5s").to_string()
         slow_latency = next(t for t, a in hook.got if a["rule"] == "latency-regression") - t_slow
-        proxy.rates = {"500": 1.0}
+        proxy.faults.rates = {"500": 1.0}
         t_fail = time.monotonic()
         watch(60, "error-rate")
         assert fired("error-rate"), windowed(collect_traces("app-mon"), "5s").to_string()

@@ -13,7 +13,7 @@ import workbench as wb
 from workbench import serve
 from workbench.candidates import PromptCandidate, config_from_params, from_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "workbench"
 KIND_MODULES = {"workbench.llm.endpoints", "workbench.llm.local"}
 
@@ -309,7 +309,7 @@ def test_card_shows_a_dirty_tree(tracking_store, tmp_path):
 
 def test_finetune_train_runs_get_a_card_and_a_secret_scan(tracking_store, monkeypatch, capsys, tmp_path):
     """``workbench finetune train`` goes through the lifecycle (the training itself is replaced: this checks
-    the wiring; tests/test_finetune.py trains for real)."""
+    the wiring; tests/finetune/test_finetune.py trains for real)."""
     from types import SimpleNamespace
 
     from workbench import cli

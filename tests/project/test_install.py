@@ -1,7 +1,7 @@
 """The install is lean: the core closure holds no fine-tuning, team or dev package, and each extra adds what it says.
 
 Run as a script to print what the core and each extra weigh in this environment (installed files, MB), the
-figures quoted in the README:  python tests/test_install.py
+figures quoted in the README:  python tests/project/test_install.py
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _has_finetune() -> bool:
 _core_only = (
     pytest.mark.skipif(
         _has_finetune(),
-        reason="the [finetune] extra is installed here: the notebook trains instead (tests/test_notebooks.py)",
+        reason="the [finetune] extra is installed here: the notebook trains instead (tests/lab/test_notebooks.py)",
     )
     if pytest
     else (lambda f: f)
@@ -141,7 +141,7 @@ def test_finetune_notebook_skips_on_the_core_install(tracking_store, tmp_path, m
     import workbench as wb
 
     monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
-    nb = Path(__file__).resolve().parents[1] / "notebooks" / "03_finetune.ipynb"
+    nb = Path(__file__).resolve().parents[2] / "notebooks" / "03_finetune.ipynb"
     r = wb.run_notebook(nb, parameters={"corpus": "", "eval_rows": 2}, output=tmp_path / "out.ipynb", progress=False)
     assert r.ok, r.error
     text = (tmp_path / "out.ipynb").read_text()

@@ -14,7 +14,7 @@ import workbench as wb
 from workbench.errors import UnknownOption, UsageError
 from workbench.options import split_options
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAX_PARAMETERS = 10
 
 

@@ -18,7 +18,7 @@ from workbench.rag.chunking import token_spans
 from workbench.rag.index import make_faiss
 from workbench.rag.metrics import context_precision, mrr, ndcg_at_k, precision_at_k, recall_at_k
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "datasets/contoso/manuals"
 BIN = Path(sys.executable).parent / "workbench"
 

@@ -9,7 +9,7 @@ import pytest
 from workbench import rag
 from workbench.errors import DatasetError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "datasets/contoso/manuals"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import workbench as wb
 from evalkit import write_dataset
-from fake_upstream import KEY, Upstream
+from fakes.openai_server import KEY, Chat, OpenAIServer
 from workbench import tags as T
 
 LITERAL = "hdr-" + "Zq8" * 12  # a key written into a candidate's headers, not in the environment
@@ -27,7 +27,7 @@ def _store_bytes(uri: str) -> bytes:
 
 @pytest.fixture
 def auth_upstream(upstream, monkeypatch, tmp_path):
-    upstream.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
+    upstream.chat.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
     monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
     return upstream
 
@@ -142,7 +142,7 @@ def test_a_key_in_extra_headers_stays_out_of_params_spans_and_cache(tracking_sto
     call spans and the cached record."""
     from workbench.candidates import PromptCandidate
 
-    up = Upstream("fine")
+    up = OpenAIServer(Chat("fine"))
     try:
         monkeypatch.setenv("WORKBENCH_LOCAL_BASE_URL", up.url)
         monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))

@@ -18,7 +18,7 @@ import workbench as wb
 from evalkit import write_dataset
 from workbench.candidates import CallableCandidate
 
-NOTEBOOKS = Path(__file__).parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 BIN = Path(sys.executable).parent / "workbench"
 PARENT = "mlflow.parentRunId"
 

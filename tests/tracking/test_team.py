@@ -14,11 +14,6 @@ import httpx
 import nbformat
 import pytest
 from mlflow import MlflowClient
-
-import workbench as wb
-from daskprocs import DaskProcesses
-from evalkit import FACTS
-from pg import free_port, server_cli as _server_cli
 from test_record import (  # noqa: F401 - the evidence in MLflow, on the PostgreSQL-backed server
     test_two_candidates_give_child_runs_models_and_assessed_traces as test_pg_evidence,
     two_candidates,
@@ -31,6 +26,11 @@ from test_runs import (  # noqa: F401
     test_sweep_children_failure_and_resume as test_pg_sweep_failure_and_resume,
     test_sweep_cli_exit_status as test_pg_sweep_cli_exit_status,
 )
+
+import workbench as wb
+from daskprocs import DaskProcesses
+from evalkit import FACTS
+from pg import free_port, server_cli as _server_cli
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
