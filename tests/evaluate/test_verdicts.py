@@ -164,7 +164,7 @@ def test_latency_is_the_servers_time_not_the_workbench_queue(limited_upstream, t
     cand = wb.PromptCandidate("fake:m", name="c", system_prompt=None, max_tokens=5)
     res = wb.evaluate(_ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False)
     s = res.summary(ci=False).set_index("metric")["value"]
-    server = limited_upstream.delay_s
+    server = limited_upstream.chat.delay_s
     assert s["latency/latency_s/p50"] == pytest.approx(server, rel=0.10), s["latency/latency_s/p50"]
     assert s["latency/ttft_s/p50"] == pytest.approx(server, rel=0.20), s["latency/ttft_s/p50"]
     assert limited_upstream.max_in_flight <= 2
@@ -177,7 +177,7 @@ def test_extra_workers_wait_in_queue_s_not_in_latency(limited_upstream, tmp_path
         _ds(tmp_path, rows), cand, metrics=["latency"], cache="off", log=False, progress=False, concurrency=8
     )
     s = res.summary(ci=False).set_index("metric")["value"]
-    assert s["latency/latency_s/p50"] == pytest.approx(limited_upstream.delay_s, rel=0.10)
+    assert s["latency/latency_s/p50"] == pytest.approx(limited_upstream.chat.delay_s, rel=0.10)
     assert s["latency/queue_s/p50"] > 1.0  # 8 workers on 2 slots: most rows waited one or more turns
     assert limited_upstream.max_in_flight <= 2
 

@@ -1,7 +1,8 @@
 """Scenario 1 — a faulty endpoint: a 500-row evaluation through the fault proxy (tests/fakes/openai_server.py: 429 +
-Retry-After, 500/503, stalls past the timeout, dropped connections, invalid JSON, broken SSE, truncated answers, slow streams) in front
-of the real embedded server. Every row comes back, answered or marked with its error class; retries are counted;
-no exception escapes; a re-run with the faults gone completes the failed rows, and the cache then holds them all."""
+Retry-After, 500/503, stalls past the timeout, dropped connections, invalid JSON, broken SSE, truncated answers,
+slow streams) in front of the real embedded server. Every row comes back, answered or marked with its error class;
+retries are counted; no exception escapes; a re-run with the faults gone completes the failed rows, and the cache
+then holds them all."""
 
 import json
 import time
