@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import openai
 import pytest
 
 import workbench as wb
+from fakes.webhook import WebhookReceiver
 from workbench import serve
 from workbench.monitor import Monitor, collect_traces, parse_rules, windowed
 
@@ -126,34 +126,12 @@ def test_pii_never_reaches_stored_traces_or_tables(app, tracking_store, workbenc
     print(f"\nredaction: {len(stored)} stored files scanned, 0 PII hits")
 
 
-class _Receiver:
-    """A webhook receiver on 127.0.0.1 that records (time, alert)."""
-
-    def __init__(self):
-        self.got: list[tuple[float, dict]] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.got.append((time.monotonic(), json.loads(body)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/alerts"
-
-
 @pytest.mark.slow
 def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_server, workbench_toml, tmp_path):
     proxy = fault_server(slow_chunk_s=1.0)
     workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 30\n')
     h = app(name="mon", model="faulty", max_retries=1)
-    hook, alerts_file = _Receiver(), tmp_path / "alerts.jsonl"
+    hook, alerts_file = WebhookReceiver(), tmp_path / "alerts.jsonl"
     rules = parse_rules(
         {
             "experiment": "app-mon",
