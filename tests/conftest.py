@@ -1,4 +1,5 @@
-"""Shared fixtures: one real embedded llama-server per test run, an isolated project dir, fault proxy."""
+"""Shared fixtures for every folder under tests/ (map: tests/README.md): one real embedded llama-server per test
+run, an isolated project dir, fake OpenAI-compatible endpoints and fault proxies (tests/fakes/openai_server.py)."""
 
 from __future__ import annotations
 
@@ -113,15 +114,15 @@ def solo_model(solo_server, workbench_toml, monkeypatch):
 
 @pytest.fixture
 def fake_endpoint(workbench_toml, monkeypatch):
-    """Factory: a fake OpenAI-compatible upstream (``tests/fake_upstream.py``) declared as endpoint ``fake``
-    (model ``m``) in the test project's ``workbench.toml``; ``keyed`` sets its key in the environment, as a real
-    key would be; ``max_concurrency`` is declared for the endpoint. All stopped at the end."""
-    from fake_upstream import KEY, Upstream
+    """Factory: a fake OpenAI-compatible server (:class:`fakes.openai_server.OpenAIServer`, scripted replies) declared
+    as endpoint ``fake`` (model ``m``) in the test project's ``workbench.toml``; ``keyed`` sets its key in the
+    environment, as a real key would be; ``max_concurrency`` is declared for the endpoint. All stopped at the end."""
+    from fakes.openai_server import KEY, Chat, OpenAIServer
 
     made = []
 
     def make(text: str = "ok", delay_s: float = 0.0, keyed: bool = False, max_concurrency: int | None = None):
-        up = Upstream(text, delay_s=delay_s)
+        up = OpenAIServer(Chat(text, delay_s=delay_s))
         made.append(up)
         if keyed:
             monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
@@ -136,22 +137,41 @@ def fake_endpoint(workbench_toml, monkeypatch):
 
 @pytest.fixture
 def fault_server(local_server):
-    """Factory for fault-injecting proxies in front of the real server; all stopped at the end. The upstream is
+    """Factory for fault-injecting proxies (:class:`fakes.openai_server.OpenAIServer` with ``upstream``) in front of
+    the real server; keywords are :class:`fakes.openai_server.Faults` fields; all stopped at the end. The upstream is
     resolved when the proxy starts (``ensure_server`` also renews this process's lease): a server the supervisor
     stopped or moved since the session began is found or started again."""
-    from faultserver import FaultServer
+    from fakes.openai_server import Faults, OpenAIServer
     from workbench.llm.local import ensure_server
 
     servers = []
 
-    def make(**kw) -> FaultServer:
-        s = FaultServer(ensure_server().base_url.removesuffix("/v1"), **kw).start()
+    def make(**kw) -> OpenAIServer:
+        s = OpenAIServer(faults=Faults(**kw), upstream=ensure_server().base_url.removesuffix("/v1"))
         servers.append(s)
         return s
 
     yield make
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def faulty(fault_server, workbench_toml):
+    """``make(script=..., rates=...)`` → (proxy, client): a fault proxy declared as endpoint ``faulty`` (model
+    ``smollm2``) with a short timeout, and an uncached :class:`LLMClient` with fast backoff (ask it with
+    ``evalkit.ask``)."""
+    from workbench.llm.client import LLMClient
+
+    def make(timeout_s=1.5, max_retries=3, max_concurrency=8, **kw):
+        proxy = fault_server(**kw)
+        workbench_toml(
+            f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\n'
+            f"max_concurrency = {max_concurrency}\ntimeout_s = {timeout_s}\n"
+        )
+        return proxy, LLMClient(cache="off", max_retries=max_retries, backoff_base_s=0.05)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """A real Dask cluster as separate processes: ``dask scheduler`` and N ``dask worker`` (one thread each, with a
-nanny that restarts a killed worker) on 127.0.0.1. Used by tests/test_team.py and benchmarks/bench_dask.py."""
+nanny that restarts a killed worker) on 127.0.0.1. Used by tests/tracking/test_team.py and benchmarks/bench_dask.py."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
-"""Helpers for evaluation tests: a small Contoso-style dataset and a junk-replying judge endpoint."""
+"""Helpers for evaluation tests: a small Contoso-style dataset, a junk-replying judge endpoint, one chat through the
+fault proxy."""
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from fakes.openai_server import Chat, OpenAIServer
 
 FACTS = [
     (
@@ -53,45 +54,13 @@ def write_dataset(path: Path, n: int = 30) -> Path:
     return path
 
 
-class JunkJudge:
-    """An OpenAI-compatible endpoint (127.0.0.1) whose every chat completion is prose, never JSON."""
+def ask(client, prompt="Say ok.", **kw):
+    """One chat through ``client`` to endpoint ``faulty`` (the ``faulty`` fixture's fault proxy), max 4 tokens."""
+    from workbench.llm.client import run_sync
 
-    def __init__(self, text: str = "Well, it is hard to say. Probably fine?"):
-        outer = self
+    return run_sync(client.achat(prompt, "faulty", max_tokens=4, **kw))
 
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
 
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.calls += 1
-                body = json.dumps(
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": "junk",
-                        "choices": [
-                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.calls = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def junk_judge(text: str = "Well, it is hard to say. Probably fine?") -> OpenAIServer:
+    """An OpenAI-compatible endpoint (127.0.0.1) whose every chat completion is prose, never JSON (10 + 5 tokens)."""
+    return OpenAIServer(Chat(text, usage=lambda req: (10, 5)))

@@ -1,6 +1,6 @@
 """Write docs/cli-reference.md from the argparse parser of ``workbench`` (``python tools/cli_reference.py``).
 
-``tests/test_docs.py`` fails when the file differs from what this prints, so the reference cannot drift from the code.
+``tests/project/test_docs.py`` fails when the file differs from what this prints, so the reference cannot drift from the code.
 """
 
 from __future__ import annotations

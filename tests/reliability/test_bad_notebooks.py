@@ -1,7 +1,7 @@
 """Scenario 4 — bad notebooks: no `parameters` cell, a parameter of the wrong type, an unreadable notebook, a
 kernel that dies (`os._exit`). Clear messages; a run that started ends FAILED with its partial artifacts.
 (An unknown parameter is refused unless allowed:
-tests/test_runs.py::test_unknown_parameter_is_refused_unless_allowed.)"""
+tests/tracking/test_runs.py::test_unknown_parameter_is_refused_unless_allowed.)"""
 
 import time
 from pathlib import Path

@@ -1,7 +1,8 @@
-"""Scenario 1 — a faulty endpoint: a 500-row evaluation through tests/faultserver.py (429 + Retry-After, 500/503,
-stalls past the timeout, dropped connections, invalid JSON, broken SSE, truncated answers, slow streams) in front
-of the real embedded server. Every row comes back, answered or marked with its error class; retries are counted;
-no exception escapes; a re-run with the faults gone completes the failed rows, and the cache then holds them all."""
+"""Scenario 1 — a faulty endpoint: a 500-row evaluation through the fault proxy (tests/fakes/openai_server.py: 429 +
+Retry-After, 500/503, stalls past the timeout, dropped connections, invalid JSON, broken SSE, truncated answers,
+slow streams) in front of the real embedded server. Every row comes back, answered or marked with its error class;
+retries are counted; no exception escapes; a re-run with the faults gone completes the failed rows, and the cache
+then holds them all."""
 
 import json
 import time
@@ -10,8 +11,7 @@ from collections import Counter
 import pytest
 
 import workbench as wb
-from evalkit import FACTS
-from test_faults import ask, faulty  # noqa: F401 - the fault-proxy endpoint fixture
+from evalkit import FACTS, ask
 from workbench.candidates import PromptCandidate
 from workbench.llm.client import RETRYABLE
 
@@ -30,7 +30,7 @@ RATES = {
 METRICS = ["quality/f1", "quality/exact_match", "latency/latency_s", "cost/completion_tokens"]
 
 
-def test_truncated_stream_is_an_error_not_a_short_answer(faulty):  # noqa: F811
+def test_truncated_stream_is_an_error_not_a_short_answer(faulty):
     """Regression: a stream cut before its last event ([DONE], no finish_reason) used to pass as a short answer."""
     proxy, client = faulty(script=["truncated"] * 3, max_retries=2, timeout_s=10)
     r = ask(client, "Count from one to ten.")
@@ -38,19 +38,19 @@ def test_truncated_stream_is_an_error_not_a_short_answer(faulty):  # noqa: F811
     assert proxy.count("truncated") == 3
 
 
-def test_truncated_then_ok_is_retried(faulty):  # noqa: F811
+def test_truncated_then_ok_is_retried(faulty):
     proxy, client = faulty(script=["truncated", "truncated"], max_retries=3, timeout_s=10)
     r = ask(client, "Count from one to ten.")
     assert r.ok and r.retries == 2 and r.finish_reason
 
 
-def test_slow_stream_within_the_timeout_completes(faulty):  # noqa: F811
+def test_slow_stream_within_the_timeout_completes(faulty):
     proxy, client = faulty(script=["slowstream"], timeout_s=10, slow_chunk_s=0.1)
     r = ask(client)
     assert r.ok and r.attempts == 1 and r.latency_s >= 0.3 and r.ttft_s < r.latency_s
 
 
-def test_slow_stream_past_the_timeout_is_a_timeout(faulty):  # noqa: F811
+def test_slow_stream_past_the_timeout_is_a_timeout(faulty):
     proxy, client = faulty(script=["slowstream"] * 2, timeout_s=0.5, slow_chunk_s=0.3, max_retries=1)
     r = ask(client)
     assert not r.ok and r.error == "timeout" and r.attempts == 2
@@ -58,7 +58,7 @@ def test_slow_stream_past_the_timeout_is_a_timeout(faulty):  # noqa: F811
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # ~2 min alone; measured 8 min while three other test sessions shared the 2 cores
-def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, monkeypatch):  # noqa: F811
+def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
     # 4 in flight = the server's 4 slots: more only queues inside llama-server, and under a busy CPU queued calls
     # time out and come back as retries (a retry storm seen at 8 with a 3 s timeout: 40 rows, 175 requests)
@@ -99,7 +99,7 @@ def test_500_row_evaluation_through_faults(faulty, workbench_toml, tmp_path, mon
         f"by class {errors}, {retried} retries over {attempts} requests, injected {dict(injected)}"
     )
 
-    proxy.rates = {}  # the endpoint recovers (and a busy machine gets time): re-running fills the failed rows
+    proxy.faults.rates = {}  # the endpoint recovers (and a busy machine gets time): re-running fills the failed rows
     workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 60\n')
     second = wb.evaluate(ds, cand, metrics=METRICS, checkpoint=ckpt, log=False, progress=False)
     assert second.computed_rows == len(failed) and second.complete

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from fake_upstream import GOOD_CHAT, KEY, post_chat
+from fakes.openai_server import GOOD_CHAT, KEY, post_chat
 from workbench import serve
 
 GOOD = GOOD_CHAT
@@ -27,7 +27,7 @@ def _post(app, body=None, timeout=30, **kw):
 
 
 def test_upstream_error_text_never_reaches_the_client(app, upstream):
-    upstream.mode = "auth"
+    upstream.chat.mode = "auth"
     r = _post(app)
     assert r.status_code == 502 and KEY not in r.text and "Incorrect API key" not in r.text, r.text
     assert r.json()["error"]["type"] == "upstream_error" and "auth" in r.json()["error"]["message"]
@@ -64,7 +64,7 @@ def test_requires_application_json(app):
 
 
 def test_over_context_is_a_400_with_the_limit(app, upstream):
-    upstream.mode = "context"
+    upstream.chat.mode = "context"
     r = _post(app)
     assert r.status_code == 400, r.text
     msg = r.json()["error"]["message"]
@@ -77,7 +77,7 @@ def test_a_dropped_stream_is_traced_as_an_error(app, upstream):
 
     from workbench.monitor.collect import collect_traces
 
-    upstream.mode = "slow_stream"
+    upstream.chat.mode = "slow_stream"
     with httpx.stream("POST", f"{app.base_url}/chat/completions", json={**GOOD, "stream": True}, timeout=30) as s:
         for line in s.iter_lines():
             if '"content": "ok"' in line or '"content":"ok"' in line:
@@ -100,7 +100,7 @@ SECRET_PROMPT = (
 def test_output_guard_stops_a_system_prompt_leak(upstream, tracking_store, action):
     from workbench import tags as T
 
-    upstream.mode = "echo"
+    upstream.chat.mode = "echo"
     cfg = {
         "name": f"guarded-{action}",
         "model": "fake:m",
@@ -139,7 +139,7 @@ def wb_experiment(name: str) -> str:
 
 
 def test_guard_is_on_when_a_value_is_confidential_and_off_otherwise(upstream, tracking_store):
-    upstream.mode = "echo"
+    upstream.chat.mode = "echo"
     with serve.start(
         {
             "name": "conf",

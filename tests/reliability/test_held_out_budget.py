@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
-from fake_upstream import Upstream
+from fakes.openai_server import Chat, OpenAIServer
 
 PRICE = 1234.5678  # USD per 1M tokens, input and output: ~$0.0012 a token (not a round binary fraction)
 
@@ -28,8 +28,8 @@ def _usage(req: dict) -> tuple[int, int]:
 
 @pytest.fixture
 def priced(workbench_toml):
-    up = Upstream("a short answer")
-    up.usage = _usage
+    up = OpenAIServer(Chat("a short answer"))
+    up.chat.usage = _usage
     workbench_toml(
         up.toml(key_env=None) + f'max_concurrency = 32\n[endpoints.fake.prices."m"]\n'
         f"input = {PRICE}\noutput = {PRICE}\n"
@@ -97,16 +97,16 @@ def test_the_budget_never_waits_on_nothing(priced, tmp_path, project_dir):
             assert r.stopped == "budget" and r.spent_usd <= budget, (budget, r.spent_usd)
         """)
     # every 4th streamed answer is cut after its usage chunk and retried
-    real_usage = priced.usage
+    real_usage = priced.chat.usage
     calls = [0]
 
     def usage(req):
         calls[0] += 1
-        priced.cut_streams = 1 if calls[0] % 4 == 0 else 0
+        priced.chat.cut_streams = 1 if calls[0] % 4 == 0 else 0
         return real_usage(req)
 
-    priced.usage = usage
-    priced.cut_streams = 0
+    priced.chat.usage = usage
+    priced.chat.cut_streams = 0
     env = {**os.environ, "WORKBENCH_PROJECT_DIR": str(project_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
     try:
         p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
@@ -154,15 +154,15 @@ def test_abandoned_attempts_are_counted(priced, tmp_path, project_dir):
     a reported $0.495 for a $0.50 budget). Every other streamed answer is cut after its usage chunk. (The old code
     never ended here: every worker waited for admission with nothing in flight.)"""
     ds = _rows(tmp_path / "qa.jsonl", 40, long_every=None)
-    real_usage, calls = priced.usage, [0]
+    real_usage, calls = priced.chat.usage, [0]
 
     def usage(req):  # decides, as each answer is sent, whether the next one is cut
         calls[0] += 1
-        priced.cut_streams = calls[0] % 2
+        priced.chat.cut_streams = calls[0] % 2
         return real_usage(req)
 
-    priced.usage = usage
-    priced.cut_streams = 1
+    priced.chat.usage = usage
+    priced.chat.cut_streams = 1
     r, billed = _spend(priced, ds, budget_usd=0.5, concurrency=4)
     print(
         f"\nRELIABILITY budget $0.50, every other stream cut after its usage: {len(r.rows)} rows, "

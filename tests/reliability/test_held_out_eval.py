@@ -10,12 +10,12 @@ import pytest
 
 import workbench as wb
 from evalkit import write_dataset
-from fake_upstream import KEY, Upstream
+from fakes.openai_server import KEY, Chat, OpenAIServer
 
 
 @pytest.fixture
 def two_servers():
-    a, b = Upstream("alpha answer"), Upstream("beta answer")
+    a, b = OpenAIServer(Chat("alpha answer")), OpenAIServer(Chat("beta answer"))
     yield a, b
     a.stop()
     b.stop()
@@ -63,9 +63,9 @@ def test_an_evaluation_whose_rows_all_failed_exits_non_zero(workbench_toml, trac
 
     from workbench.evaluate.cli import run_eval_cli
 
-    up = Upstream()
+    up = OpenAIServer()
     try:
-        up.mode = "auth"
+        up.chat.mode = "auth"
         monkeypatch.setenv("FAKE_UPSTREAM_KEY", KEY)
         workbench_toml(up.toml())
         out = []
@@ -81,7 +81,7 @@ def test_an_evaluation_whose_rows_all_failed_exits_non_zero(workbench_toml, trac
 
 
 def test_two_identical_evaluations_at_once_pay_for_each_row_once(tmp_path, monkeypatch):
-    up = Upstream("same answer", delay_s=0.05)
+    up = OpenAIServer(Chat("same answer", delay_s=0.05))
     try:
         monkeypatch.setenv("WORKBENCH_LOCAL_BASE_URL", up.url)
         ds = write_dataset(tmp_path / "qa.jsonl", n=12)

@@ -96,9 +96,9 @@ def tiny_disk(tmp_path):
 def test_disk_full_ends_with_a_short_error_and_nothing_running(tiny_disk, tmp_path):
     """Regression: on a 2 MiB workspace `workbench eval` ended in a 200-280-line traceback and left its run RUNNING."""
     from evalkit import write_dataset
-    from fake_upstream import Upstream
+    from fakes.openai_server import Chat, OpenAIServer
 
-    up = Upstream("The TrailLite 2 tent weighs 1.6 kg. " * 150)  # ~5 KB answers: 300 rows fill the disk
+    up = OpenAIServer(Chat("The TrailLite 2 tent weighs 1.6 kg. " * 150))  # ~5 KB answers: 300 rows fill the disk
     try:
         (tiny_disk / "workbench.toml").write_text(up.toml(key_env=None))
         ds = write_dataset(tmp_path / "qa.jsonl", n=300)

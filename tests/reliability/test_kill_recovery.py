@@ -1,7 +1,7 @@
 """Scenario 2 — kill -9 during a `workbench run` (an evaluation inside a tracked notebook) and during a
 `workbench sweep`: the next start marks the dead launcher's runs KILLED (with the reason), re-running resumes,
 the final rows equal an uninterrupted run's, nothing is duplicated and no run is left RUNNING.
-(Kill -9 of a bare `wb.evaluate` and its resume: tests/test_evaluate.py::test_kill_and_resume_gives_the_uninterrupted_rows.)"""
+(Kill -9 of a bare `wb.evaluate` and its resume: tests/evaluate/test_evaluate.py::test_kill_and_resume_gives_the_uninterrupted_rows.)"""
 
 import os
 import platform

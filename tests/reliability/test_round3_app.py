@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from fake_upstream import GOOD_CHAT, post_chat
+from fakes.openai_server import GOOD_CHAT, post_chat
 from workbench import serve
 
 GOOD = GOOD_CHAT
@@ -62,7 +62,7 @@ def test_idle_and_slow_header_connections_are_closed(upstream, tracking_store):
 
 
 def test_the_limit_counts_requests_in_progress_not_connections(upstream, tracking_store):
-    upstream.delay_s = 1.0
+    upstream.chat.delay_s = 1.0
     with serve.start({"name": "busy", "model": "fake:m", "max_concurrent": 1}) as h:
         import threading
 

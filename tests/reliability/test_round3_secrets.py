@@ -5,15 +5,14 @@ webhooks with credentials. Fake endpoints on 127.0.0.1; no model needed."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import workbench as wb
 from evalkit import write_dataset
-from fake_upstream import KEY, Upstream
+from fakes.openai_server import KEY, Chat, OpenAIServer
+from fakes.webhook import WebhookReceiver
 from workbench import tags as T
 
 LITERAL = "hdr-" + "Zq8" * 12  # a key written into a candidate's headers, not in the environment
@@ -27,7 +26,7 @@ def _store_bytes(uri: str) -> bytes:
 
 @pytest.fixture
 def auth_upstream(upstream, monkeypatch, tmp_path):
-    upstream.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
+    upstream.chat.mode = "auth"  # a 401 whose message quotes the key, as OpenAI's does
     monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
     return upstream
 
@@ -142,7 +141,7 @@ def test_a_key_in_extra_headers_stays_out_of_params_spans_and_cache(tracking_sto
     call spans and the cached record."""
     from workbench.candidates import PromptCandidate
 
-    up = Upstream("fine")
+    up = OpenAIServer(Chat("fine"))
     try:
         monkeypatch.setenv("WORKBENCH_LOCAL_BASE_URL", up.url)
         monkeypatch.setenv("WORKBENCH_RESPONSE_CACHE", str(tmp_path / "cache.db"))
@@ -173,26 +172,12 @@ def test_server_start_keeps_the_database_password_off_the_command_line():
     assert env["MLFLOW_BACKEND_STORE_URI"] == uri
 
 
-class _Hook(BaseHTTPRequestHandler):
-    """A webhook that refuses everything (404), to make the notifier report a failure."""
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
 @pytest.fixture
 def hook():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    """The port of a webhook that refuses everything (404), to make the notifier report a failure."""
+    h = WebhookReceiver(status=404)
+    yield h.port
+    h.stop()
 
 
 def _rules(tmp_path, webhook) -> Path:

@@ -1,4 +1,4 @@
-"""Scenario 6 — secrets: the full demo (`workbench demo --quick`, shared with tests/test_cli.py) runs with a fake
+"""Scenario 6 — secrets: the full demo (`workbench demo --quick`, shared with tests/cli/test_cli.py) runs with a fake
 API key in its environment; the key appears nowhere it wrote: mlflow.db, mlartifacts/, the executed notebooks, the
 response and embedding caches (all under the project dir), the user cache dir, and the demo's own output."""
 

@@ -1,7 +1,7 @@
 """Statistics behind the verdicts: confidence intervals, the paired test, multiple-testing correction.
 
 Chosen by simulation at the sizes people evaluate with (n = 10-200; figures in ``docs/metrics.md``,
-reproduced by ``benchmarks/calibrate_stats.py`` and asserted in ``tests/test_stats.py``):
+reproduced by ``benchmarks/calibrate_stats.py`` and asserted in ``tests/evaluate/test_stats.py``):
 
 * **Rates** (binary metrics: exact match, refusal, PII leak, ...): Clopper-Pearson exact interval
   (``scipy.stats.binomtest(...).proportion_ci(method="exact")``). Its coverage is at least nominal at every

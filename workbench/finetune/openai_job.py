@@ -3,7 +3,7 @@ training metrics into the MLflow run, register the resulting model on the ``open
 Ctrl-C when asked. A budget check against the estimate runs *before* the job is created.
 
 The live path needs internet and a key; here it is exercised only against a local fake that follows the
-public API shapes (tests/fake_openai_ft.py). Works with any OpenAI-compatible endpoint that implements
+public API shapes (tests/fakes/openai_server.py). Works with any OpenAI-compatible endpoint that implements
 ``/files`` and ``/fine_tuning/jobs``.
 """
 
