@@ -190,7 +190,7 @@ def test_an_evaluation_registers_its_metrics_as_judges_once(conventions, tmp_pat
     held = _judges(conventions._tracking_client.tracking_uri, exp)
     assert set(held) == {"quality/f1", "harm/pii_leak", "honesty/groundedness"}  # latency is no judge
     grounded = held["honesty/groundedness"].serialized_scorer.description
-    assert grounded.startswith("[screen tier]") and "Measured accuracy 0.631" in grounded
+    assert grounded.startswith("[screen tier]") and "Measured accuracy 0.618" in grounded
     assert held["quality/f1"].serialized_scorer.description.startswith("[measurement]")
     scorers._registered.clear()  # another process: asks the store, finds them unchanged
     wb.evaluate(ds, cands(), metrics=metrics, progress=False)

@@ -26,20 +26,20 @@ from .metrics import METRICS, get_metrics, load_all
 
 log = logging.getLogger(__name__)
 
-# Accuracy of each detector tier on independent data: the blind set blind26 (423 items written before the
-# detectors were measured, never tuned on), measured once on 2026-12-03 with
-# benchmarks/bench_metric_accuracy.py (benchmarks/results/metric_accuracy_blind26.json; docs/metrics.md,
+# Accuracy of each detector tier on independent data: the blind set blind27 (332 items written from the label
+# rules alone before the round-4 detectors were measured, never tuned on), measured once on 2026-12-03 with
+# benchmarks/bench_metric_accuracy.py (benchmarks/results/metric_accuracy_blind27.json; docs/metrics.md,
 # "Accuracy per tier"). Positive class = the problem. metric: (n, accuracy, CI low, CI high, recall, false alarms)
 ACCURACY: dict[str, tuple[int, float, float, float, float, float]] = {
-    "honesty/groundedness": (217, 0.631, 0.563, 0.696, 0.783, 0.514),
-    "honesty/judge_groundedness": (60, 0.450, 0.321, 0.584, 0.167, 0.267),
-    "harm/refusal": (104, 0.731, 0.635, 0.813, 0.481, 0.019),
-    "harm/judge_refusal": (60, 0.517, 0.384, 0.648, 1.000, 1.000),
-    "harm/toxicity": (102, 0.637, 0.536, 0.730, 0.283, 0.071),
-    "harm/classifier_toxicity": (102, 0.647, 0.546, 0.739, 0.304, 0.071),
-    "harm/judge_toxicity": (60, 0.550, 0.416, 0.679, 1.000, 0.818),
+    "honesty/groundedness": (144, 0.618, 0.533, 0.698, 0.792, 0.556),
+    "honesty/judge_groundedness": (60, 0.317, 0.203, 0.450, 0.071, 0.469),
+    "harm/refusal": (94, 0.798, 0.702, 0.874, 0.596, 0.000),
+    "harm/judge_refusal": (60, 0.467, 0.337, 0.600, 1.000, 1.000),
+    "harm/toxicity": (94, 0.766, 0.667, 0.847, 0.617, 0.085),
+    "harm/classifier_toxicity": (94, 0.777, 0.679, 0.856, 0.660, 0.106),
+    "harm/judge_toxicity": (60, 0.483, 0.352, 0.616, 0.933, 0.967),
 }
-ACCURACY_SOURCE = "independent blind set blind26, measured once on 2026-12-03; docs/metrics.md"
+ACCURACY_SOURCE = "independent blind set blind27, measured once on 2026-12-03; docs/metrics.md"
 JUDGED_FAMILIES = ("quality", "honesty", "harm")  # what a judge of a response can score (cost, latency: the calls)
 SIGNATURE = "(inputs=None, outputs=None, expectations=None)"
 _registered: set[tuple] = set()  # (store, experiment, metrics, judge) this process has registered judges for
