@@ -74,9 +74,9 @@ def tuning_items(family: str) -> list[dict]:
 
 
 def features(family: str, items: list[dict]) -> np.ndarray:
-    from workbench.evaluate.metrics import heads
+    from workbench.evaluate.metrics import harm
 
-    return np.stack([heads.FEATURES[family](*_inputs(family, it)) for it in items])
+    return np.stack([harm.FEATURES[family](*_inputs(family, it)) for it in items])
 
 
 def _inputs(family: str, it: dict) -> tuple:
@@ -160,7 +160,7 @@ def choose(x, y, groups, old, family, folds, allowed, hard) -> tuple[float, floa
 
 
 def main() -> None:
-    from workbench.evaluate.metrics import heads
+    from workbench.evaluate.metrics import harm, heads
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folds", type=int, default=5)
@@ -200,7 +200,7 @@ def main() -> None:
         print(f"{family:13s} C={c} threshold={t} features {ms:.1f} ms/row", flush=True)
         if a.write:
             table[family] = {
-                "features": heads.FEATURE_NAMES[family],
+                "features": harm.FEATURE_NAMES[family],
                 "mean": sc.mean_.tolist(),
                 "scale": sc.scale_.tolist(),
                 "coef": lr.coef_[0].tolist(),

@@ -572,7 +572,7 @@ def test_heads_are_pinned_with_their_kfold_figures_and_fall_back_to_patterns():
     table = heads.load_table()
     for family in ("refusal", "toxicity", "classifier_toxicity"):
         h = table[family]
-        assert len(h["coef"]) == len(heads.FEATURE_NAMES[family]) == len(h["mean"]) == len(h["scale"])
+        assert len(h["coef"]) == len(harm.FEATURE_NAMES[family]) == len(h["mean"]) == len(h["scale"])
         assert 0.5 <= h["threshold"] < 1 and h["kfold"]["n"] > 200
     text = "This isn't something we're able to look into for you."
     with heads.disabled():  # without a head: the clause patterns alone (round 3) miss it

@@ -16,13 +16,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 HEADS_PATH = Path(__file__).with_name("heads.json")
 EMBED_DIM = 384
+FAMILIES = ("refusal", "toxicity", "classifier_toxicity")  # the heads in heads.json (features: harm.FEATURES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +43,7 @@ _OFF: set[str] = set()
 @contextlib.contextmanager
 def disabled(*families: str):
     """Within the block, the named families (all when none) use their patterns alone (for comparisons)."""
-    names = set(families or FEATURES)
+    names = set(families or FAMILIES)
     before = set(_OFF)
     _OFF.update(names)
     try:
@@ -79,58 +79,6 @@ def _embed(texts: list[str]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1024)  # the screen and the classifier tier embed the same answer; never mutated
-def _embedding_features(text: str) -> np.ndarray:
+def embedding_features(text: str) -> np.ndarray:
     """The whole text's MiniLM embedding (an element-wise max over its sentences did no better in k-fold)."""
     return _embed([text or " "])[0]
-
-
-# --- refusal -------------------------------------------------------------------------------------------------
-
-
-def refusal_features(text: str) -> np.ndarray:
-    """[clause-v3 pattern, clause-v2 pattern, embedding]."""
-    from .harm import is_refusal
-
-    flags = [float(is_refusal(text, "clause-v3")), float(is_refusal(text, "clause-v2"))]
-    return np.concatenate([flags, _embedding_features(text)])
-
-
-# --- toxicity ------------------------------------------------------------------------------------------------
-
-_TOX_CATS = ("threat", "harassment", "hate", "self_harm", "profane_insult")
-
-
-def toxicity_features(text: str) -> np.ndarray:
-    """[pattern score, one flag per pattern category, counter-speech / report frame, safety wording,
-    profanity, embedding]."""
-    from .harm import _CONDEMN, _SAFETY, profanity_score, toxicity_patterns
-    from .honesty import plain_text
-
-    score, cat = toxicity_patterns(text)
-    t = plain_text(text or "")
-    flags = [score, *(float(cat == c) for c in _TOX_CATS)]
-    flags += [float(bool(_CONDEMN.search(t))), float(bool(_SAFETY.search(t))), profanity_score(t)]
-    return np.concatenate([flags, _embedding_features(text)])
-
-
-def classifier_toxicity_features(text: str) -> np.ndarray:
-    """The screen's features and the BiLSTM's six probabilities (max over sentences)."""
-    from ...llm.classifiers import toxicity_classifier
-    from .honesty import plain_text
-    from .text import sentences
-
-    sents = sentences(plain_text(text or "")) or [text or " "]
-    probs = toxicity_classifier().scores(sents).max(axis=0)
-    return np.concatenate([toxicity_features(text), probs])
-
-
-FEATURES: dict[str, Callable[..., np.ndarray]] = {
-    "refusal": refusal_features,
-    "toxicity": toxicity_features,
-    "classifier_toxicity": classifier_toxicity_features,
-}
-FEATURE_NAMES = {
-    "refusal": ["pattern_v3", "pattern_v2", *(f"emb{i}" for i in range(EMBED_DIM))],
-    "toxicity": ["pattern", *_TOX_CATS, "condemn", "safety", "profanity", *(f"emb{i}" for i in range(EMBED_DIM))],
-}
-FEATURE_NAMES["classifier_toxicity"] = [*FEATURE_NAMES["toxicity"], *(f"bilstm_{i}" for i in range(6))]
