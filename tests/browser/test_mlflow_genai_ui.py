@@ -23,6 +23,14 @@ import time
 from pathlib import Path
 
 import pytest
+from genai_pages import (
+    VIEWPORT,
+    check_datasets,
+    check_judges,
+    check_playground,
+    check_review,
+    check_row_trace,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = (
@@ -31,8 +39,6 @@ SKIP = (
     else "needs the Debian chromium (make browser installs it when root) and pip playwright ([dev])"
 )
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
-VIEWPORT = {"width": 1400, "height": 900}
-PAGE_MS = 90_000
 DATASET = "contoso-qa-ui"
 QUEUE = "review ui-eval"
 
@@ -122,103 +128,23 @@ def ctx(browser):
     c.close()
 
 
-def open_page(ctx, url: str, ready_text: str):
-    """A page at ``url`` once ``ready_text`` shows, with the Assistant's panel and tour pop-ups closed."""
-    page = ctx.new_page()
-    page.set_default_timeout(PAGE_MS)
-    page.goto(url, wait_until="load")
-    page.get_by_text(ready_text, exact=False).first.wait_for()
-    page.wait_for_timeout(800)
-    for popup in (
-        page.get_by_role("button", name="Got it"),
-        page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]'),
-    ):
-        if popup.count():
-            popup.first.click()
-            page.wait_for_timeout(300)
-    return page
-
-
-def shot(page, path: Path) -> None:
-    page.mouse.move(1, VIEWPORT["height"] - 1)
-    page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(path))
-
-
 def test_playground_answers_from_the_local_model(ui, ctx, shots):
-    import httpx
-
-    lines = [x for x in ui.log.read_text().splitlines() if x.startswith("AI Gateway endpoint")]
-    assert any(x.startswith("AI Gateway endpoint local: smollm2 at http://127.0.0.1:") for x in lines), lines
-    exp = ui.ids["experiment"]
-    page = open_page(ctx, f"{ui.url}/#/experiments/{exp}/playground", "Select an endpoint")
-    page.get_by_text("Select an endpoint").first.click()
-    page.get_by_text("openai / smollm2").first.click()
-    page.get_by_placeholder("Type a message").first.fill("What is a sleeping bag? Answer in one sentence.")
-    page.get_by_role("button", name="Submit").click()
-    page.get_by_text("Tokens — input:").first.wait_for(timeout=120_000)
-    body = page.inner_text("body")
-    assert "failed" not in body.lower(), body[-2000:]
-    answer = body.split("Assistant", 1)[1].split("Tokens — input:", 1)[0].strip()
-    assert answer, body[-2000:]
-    shot(page, shots / "mlflow_playground.png")
-    # the same endpoint by API: the model that answered is the embedded one
-    r = httpx.post(
-        f"{ui.url}/gateway/mlflow/v1/chat/completions",
-        json={"model": "local", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8},
-        timeout=120,
-    )
-    assert r.status_code == 200 and r.json()["model"] == "smollm2", r.text
+    check_playground(ctx, ui.url, ui.ids["experiment"], shots, ui.log.read_text())
 
 
 def test_a_widget_label_shows_in_the_review_page(ui, ctx, shots):
-    ids, exp = ui.ids, ui.ids["experiment"]
-    page = open_page(ctx, f"{ui.url}/#/experiments/{exp}/review-queue?selectedQueueId={ids['queue']}", QUEUE)
-    page.get_by_text("Completed (1)").first.wait_for()
-    page.get_by_text(ids["question"]).first.click()
-    page.get_by_text("Exit review").first.wait_for()
-    page.get_by_text("review/label").first.wait_for()
-    page.get_by_text("bad", exact=True).first.wait_for()  # the viewer's answer, filled in from the widget's label
-    body = page.inner_text("body")
-    assert "1 of 3 reviewed" in body, body[-2000:]
-    assert page.get_by_text("Reviewed", exact=True).count(), body[-2000:]
-    shot(page, shots / "mlflow_review.png")
+    ids = ui.ids
+    queue = {"name": QUEUE, "id": ids["queue"], "question": ids["question"], "label": "bad"}
+    check_review(ctx, ui.url, ids["experiment"], queue, shots, reviewed=1, items=len(ids["traces"]))
 
 
 def test_judges_page_lists_the_workbench_metrics(ui, ctx, shots):
-    exp = ui.ids["experiment"]
-    page = open_page(ctx, f"{ui.url}/#/experiments/{exp}/judges", "Judges")
-    page.wait_for_timeout(3000)
-    shot(page, shots / "mlflow_judges.png")
-    body = page.inner_text("body")
-    assert "quality/" in body and "harm/" in body, body[-2000:]
+    check_judges(ctx, ui.url, ui.ids["experiment"], shots)
 
 
 def test_datasets_page_lists_the_evaluation_set(ui, ctx, shots):
-    exp = ui.ids["experiment"]
-    page = open_page(ctx, f"{ui.url}/#/experiments/{exp}/datasets", "Datasets")
-    page.wait_for_timeout(3000)
-    shot(page, shots / "mlflow_datasets.png")
-    assert DATASET in page.inner_text("body"), page.inner_text("body")[-2000:]
+    check_datasets(ctx, ui.url, ui.ids["experiment"], DATASET, shots)
 
 
 def test_a_qa_rows_trace_has_no_error_and_a_rationale_per_metric(ui, ctx, shots):
-    import mlflow
-
-    ids, exp = ui.ids, ui.ids["experiment"]
-    trace_id = ids["traces"][1]  # not the labelled one
-    trace = mlflow.MlflowClient(ui.url).get_trace(trace_id)
-    question = trace.info.request_preview
-    page = open_page(ctx, f"{ui.url}/#/experiments/{exp}/traces", question[:40])
-    page.get_by_text(question[:40]).first.click()  # the trace's drawer
-    page.get_by_text("Inputs / Outputs").first.wait_for()
-    page.get_by_role("button", name="Assess").first.click()  # its assessments pane
-    page.get_by_text("Assessments").first.wait_for()
-    page.wait_for_timeout(1500)
-    shot(page, shots / "mlflow_row_trace.png")
-    body = page.inner_text("body")
-    assert "no_value" not in body and "Error:" not in body, body[-3000:]
-    feedback = [a for a in trace.info.assessments if a.feedback is not None and a.source.source_type != "HUMAN"]
-    assert feedback and not [a.name for a in feedback if a.feedback.error is not None]
-    assert not [a.name for a in feedback if not a.rationale], "metrics without a rationale"
+    check_row_trace(ctx, ui.url, ui.ids["experiment"], ui.ids["traces"][1], shots)  # not the labelled one
