@@ -80,7 +80,9 @@ def test_only_dead_launchers_on_this_host_are_marked(tracking_store):
 
 
 @pytest.mark.slow
-def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp_path):
+def test_kill9_during_workbench_run_then_rerun(solo_model, tracking_store, tmp_path):
+    """On the one-slot server (``solo_model``): the resumed rows are compared bit for bit with an uninterrupted
+    run, and llama.cpp's greedy output depends on what shares its batch."""
     ds = write_dataset(tmp_path / "qa.jsonl", 16)
     ckpt = tmp_path / "ckpt.jsonl"
     args = [
@@ -92,6 +94,9 @@ def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp
         "-p",
         "checkpoint",
         str(ckpt),
+        "-p",
+        "model",
+        solo_model,
         "--experiment",
         "t-kill-run",
         "-q",
@@ -116,7 +121,7 @@ def test_kill9_during_workbench_run_then_rerun(local_server, tracking_store, tmp
     assert len(final) == 16
     fresh = wb.evaluate(
         ds,
-        [PromptCandidate("local", name="c", max_tokens=60)],
+        [PromptCandidate(solo_model, name="c", max_tokens=60)],
         concurrency=2,
         metrics=["quality/f1", "latency/latency_s"],
         checkpoint=tmp_path / "fresh.jsonl",
