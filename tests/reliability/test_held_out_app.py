@@ -87,7 +87,9 @@ def test_a_dropped_stream_is_traced_as_an_error(app, upstream):
     while not len(df) and time.monotonic() < deadline:
         time.sleep(0.5)
         df = collect_traces("app-held-out")
-    assert len(df) == 1 and bool(df.loc[0, "error"]) and df.loc[0, "error_class"] == "client_disconnected", df
+    assert len(df) == 1 and bool(df.loc[0, "error"]) and df.loc[0, "error_class"] == "client_disconnected", (
+        df.T.to_string()
+    )
 
 
 SECRET_PROMPT = (

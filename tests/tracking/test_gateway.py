@@ -24,13 +24,22 @@ def mlflow_server(local_server, project_dir, tmp_path, monkeypatch):
 
 
 def test_tracking_start_serves_the_local_model_through_the_gateway(mlflow_server, local_server):
+    from workbench.config import settings
     from workbench.gateway import configure_gateway
+    from workbench.llm import local
+    from workbench.llm.endpoints import kind_of
     from workbench.procs import live_leases
 
     lines = mlflow_server.gateway
+    # the upstream is where the workbench's own calls to ``local`` go now: the session's server, or (after a test
+    # registered a LoRA adapter in this session's project) the server that also serves the adapters
+    ep = settings().endpoints["local"]
+    upstream = kind_of(ep).target(ep, "smollm2").base_url
     # created, or updated / unchanged where an earlier test's server in this session's project registered it
-    local_line = f"AI Gateway endpoint local: smollm2 at {local_server.base_url} ("
-    assert any(x.startswith(local_line) and x.endswith(("(created)", "(updated)", "(unchanged)")) for x in lines), lines
+    local_line = f"AI Gateway endpoint local: smollm2 at {upstream} ("
+    assert any(x.startswith(local_line) and x.endswith(("(created)", "(updated)", "(unchanged)")) for x in lines), (
+        "\n".join(lines)
+    )
     assert any(x.startswith("AI Gateway endpoint openai: skipped: needs the key in OPENAI_API_KEY") for x in lines)
     r = httpx.post(
         f"{mlflow_server.url}/gateway/mlflow/v1/chat/completions",
@@ -39,10 +48,9 @@ def test_tracking_start_serves_the_local_model_through_the_gateway(mlflow_server
     )
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "smollm2" and r.json()["choices"][0]["message"]["content"]
-    # the embedded server is held for the MLflow server's process
-    from workbench.llm import local
-
-    held = next(s for s in local.server_status() if f":{local_server.port}" in s.url)
+    # the embedded server the gateway names is held for the MLflow server's process
+    port = upstream.rsplit(":", 1)[1].split("/")[0]
+    held = next(s for s in local.server_status() if f":{port}" in s.url)
     assert mlflow_server.pid in held.clients and mlflow_server.pid in live_leases(local.run_dir() / "leases" / held.key)
     again = configure_gateway(mlflow_server.url)
     assert [e.status for e in again.endpoints if e.name == "local"] == ["unchanged"]

@@ -36,6 +36,11 @@ COLUMNS = [
     "config_run_id",
 ]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: MLflow's mark that a trace's info (tags, metadata, status) is written: its spans are logged first, so a trace
+#: read between the two looks like a tagless success. Such a trace younger than :data:`PENDING_S` is left for
+#: the next collection; an older one (its writer died) is reported as it stands.
+FINALIZED = "mlflow.trace.infoFinalized"
+PENDING_S = 120.0
 
 
 def parse_duration(value, what: str = "duration") -> float:
@@ -56,7 +61,8 @@ def _num(tags: dict, key: str) -> float:
 
 
 def collect_traces(experiment: str, since: float | datetime | None = None, max_results: int = 50_000) -> pd.DataFrame:
-    """Traces of ``experiment`` (name) since ``since`` (epoch seconds or datetime) as a DataFrame, oldest first."""
+    """Traces of ``experiment`` (name) since ``since`` (epoch seconds or datetime) as a DataFrame, oldest first.
+    A trace still being written (see :data:`FINALIZED`) is not in it yet."""
     import mlflow
 
     from .. import tracking
@@ -78,8 +84,11 @@ def collect_traces(experiment: str, since: float | datetime | None = None, max_r
         flush=True,
     )
     rows = []
+    now_ms = datetime.now(UTC).timestamp() * 1000
     for t in traces:
         info, tags = t.info, t.info.tags or {}
+        if FINALIZED not in (info.trace_metadata or {}) and now_ms - info.request_time < PENDING_S * 1000:
+            continue  # still being written
         usage = info.token_usage or {}
         lat = _num(tags, T.TRACE_LATENCY)
         if math.isnan(lat) and info.execution_duration is not None:
