@@ -291,3 +291,92 @@ def test_a_dataframe_conversation_error_names_the_row():
     df = pd.DataFrame([ROW, {"id": "bad", "messages": [{"role": "assistant", "content": "hi"}]}])
     with pytest.raises(DatasetError, match=r"<dataframe> row 2: messages: the last turn is 'assistant'"):
         conv.load_conversations(df)
+
+
+def _said(role: str, content: str, **extra) -> dict:
+    return {"role": role, "content": content, **extra}
+
+
+LABELLED = [
+    {  # right call, right fact in other words: the goal is met
+        "id": "t1",
+        "messages": [
+            _said("user", "Where is my order ORD-1002?"),
+            _said(
+                "assistant",
+                "Your order has been delivered.",
+                tool_calls=[{"name": "order_status", "arguments": {"order_id": "ORD-1002"}}],
+            ),
+            _said("tool", '{"status": "delivered"}', name="order_status"),
+        ],
+        "reference": "delivered",
+        "expect_refusal": False,
+        "expected_tool_calls": [{"name": "order_status", "arguments": {"order_id": "ORD-1002"}}],
+        "labels": {"goal_completed": 1, "retention_ok": None, "tool_calls_correct": 1, "unnecessary_calls": 0},
+    },
+    {  # asks again for the customer number: goal missed, fact forgotten
+        "id": "t2",
+        "messages": [
+            _said("user", "Hi, my customer id is C002."),
+            _said("assistant", "Thanks, how can I help?"),
+            _said("user", "How many points do I have?"),
+            _said("assistant", "Sure. What is your customer number?"),
+        ],
+        "reference": "1850",
+        "expect_refusal": False,
+        "expected_tool_calls": [{"name": "customer_lookup", "arguments": {"customer_id": "C002"}}],
+        "labels": {"goal_completed": 0, "retention_ok": 0, "tool_calls_correct": 0, "unnecessary_calls": 0},
+    },
+    {  # another order looked up, plus an unneeded lookup; the labeller says the goal was met (the metric agrees)
+        "id": "t3",
+        "messages": [
+            _said("user", "Status of ORD-1003 please"),
+            _said(
+                "assistant",
+                "It is processing.",
+                tool_calls=[
+                    {"name": "order_status", "arguments": {"order_id": "ORD-1004"}},
+                    {"name": "customer_lookup", "arguments": {"customer_id": "C003"}},
+                ],
+            ),
+            _said("tool", '{"status": "processing"}', name="order_status"),
+            _said("tool", '{"tier": "Bronze"}', name="customer_lookup"),
+        ],
+        "reference": "processing",
+        "expect_refusal": False,
+        "expected_tool_calls": [{"name": "order_status", "arguments": {"order_id": "ORD-1003"}}],
+        "labels": {"goal_completed": 1, "retention_ok": None, "tool_calls_correct": 0, "unnecessary_calls": 1},
+    },
+]
+
+
+def test_labelled_transcripts_are_scored_as_the_metrics_read_a_run(tmp_path):
+    """benchmarks/bench_conversation_accuracy.py: a written transcript becomes the turns a ToolCandidate records,
+    and each metric's verdict is compared with its label (positive = the problem)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "labelled_transcripts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in LABELLED))
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_conversation_accuracy.py"),
+            "--data",
+            str(tmp_path),
+            "--out",
+            "conversation_accuracy_test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "BENCH_QUICK": "1"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads((ROOT / "benchmarks" / "results" / "conversation_accuracy_test-quick.json").read_text())
+    m = res["results"]["metrics"]
+    assert res["results"]["rows"] == 3 and res["results"]["manifest"] == "absent"
+    assert (m["goal_completion"]["n"], m["goal_completion"]["accuracy"]) == (3, 1.0)
+    assert (m["knowledge_retention"]["n"], m["knowledge_retention"]["recall"]) == (1, 1.0)
+    assert m["tool_args_correct"]["n"] == 3 and m["tool_args_correct"]["accuracy"] == 1.0
+    assert m["unnecessary_calls"]["accuracy"] == 1.0 and m["unnecessary_calls"]["recall"] == 1.0
+    assert m["goal_completion"]["accuracy_ci95"][1] == 1.0
