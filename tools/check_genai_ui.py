@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,38 +126,13 @@ def start_ui(project: Path, timeout: float) -> tuple[subprocess.Popen, str, Path
 
     port = free_port()
     log = project / ".workbench" / f"check_genai_ui-{port}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
     env.update(WORKBENCH_PROJECT_DIR=str(project), PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "workbench"), "tracking", "ui", "--port", str(port)],
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=project,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    while "AI Gateway endpoint local" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_ui(proc)
-            sys.exit(
-                f"`workbench tracking ui` printed no local gateway endpoint in {timeout:.0f}s:\n{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.5)
-    return proc, f"http://127.0.0.1:{port}", log
-
-
-def stop_ui(proc: subprocess.Popen) -> None:
-    """SIGTERM to the UI's process group, then wait for it (SIGKILL after 30 s)."""
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc = gp.start_ui(["tracking", "ui", "--port", str(port)], log, gp.gateway_ready, timeout, env, project)
+    except RuntimeError as e:
+        sys.exit(str(e))
+    return proc, f"http://127.0.0.1:{port}", log
 
 
 def run_checks(url: str, log: Path, demo: dict, queue: dict, args: argparse.Namespace) -> dict[str, tuple[bool, str]]:
@@ -244,7 +217,7 @@ def main(argv=None) -> int:
     try:
         results = run_checks(url, log, demo, queue, args)
     finally:
-        stop_ui(proc)
+        gp.stop_ui(proc)
     failed = [n for n, (ok, _) in results.items() if not ok]
     print(f"{len(results) - len(failed)}/{len(results)} checks passed; screenshots in {args.shots}")
     return 1 if failed else 0

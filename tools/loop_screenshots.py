@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+import genai_pages as gp  # noqa: E402 - tests/browser/genai_pages.py: starting and stopping the UI
+
 VIEWPORT = {"width": 1400, "height": 900}
 LINEAGE_COLUMNS = [
     "workbench.lineage.dataset",
@@ -108,36 +109,17 @@ def find_loop(model: str, alias: str) -> dict:
 
 def start_ui(timeout: float) -> tuple[subprocess.Popen, str]:
     """``workbench ui`` on a free port of 127.0.0.1, in its own process group; (process, URL) once it answers."""
+    import tempfile
+
     from workbench.procs import free_port, health
 
     port = free_port()
-    exe = Path(sys.executable).parent / "workbench"
-    proc = subprocess.Popen(
-        [str(exe), "ui", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while not health(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_ui(proc)
-            sys.exit(f"the MLflow UI did not answer on {url} within {timeout:.0f}s")
-        time.sleep(0.5)
-    return proc, url
-
-
-def stop_ui(proc: subprocess.Popen) -> None:
-    """SIGTERM to the UI's process group (``workbench ui`` stops its workers), then wait for it."""
+    log = Path(tempfile.mkdtemp(prefix="wb-ui-")) / "ui.log"
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        return gp.start_ui(["ui", "--port", str(port)], log, lambda _: health(url), timeout), url
+    except RuntimeError as e:
+        sys.exit(str(e))
 
 
 def open_page(ctx, url: str, ready_text: str, timeout_ms: float):
@@ -317,7 +299,7 @@ def main(argv=None) -> int:
         take(url, loop, args)
     finally:
         if proc is not None:
-            stop_ui(proc)
+            gp.stop_ui(proc)
     return 0
 
 

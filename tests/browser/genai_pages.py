@@ -7,12 +7,63 @@ Each ``check_*`` opens its page in a Playwright browser context, saves one scree
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 VIEWPORT = {"width": 1400, "height": 900}
 PAGE_MS = 90_000
 ANSWER_MS = 120_000
 PLAYGROUND_QUESTION = "What is a sleeping bag? Answer in one sentence."
+
+
+def start_ui(
+    args: list[str], log: Path, ready: Callable[[str], bool], timeout: float, env=None, cwd=None
+) -> subprocess.Popen:
+    """``workbench ARGS`` (``tracking ui --port N``, ``ui --port N``) in a process group of its own, its output in
+    ``log``; returned once ``ready(output so far)`` holds. RuntimeError with the output's tail when it exits or
+    ``timeout`` seconds pass first (the group is stopped)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "workbench"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while not ready(log.read_text()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_ui(proc)
+            raise RuntimeError(
+                f"`workbench {' '.join(args)}` was not ready in {timeout:.0f}s:\n{log.read_text()[-3000:]}"
+            )
+        time.sleep(0.5)
+    return proc
+
+
+def stop_ui(proc: subprocess.Popen) -> None:
+    """SIGTERM to the UI's process group (its workers and the MLflow server stop with it), then wait for it
+    (SIGKILL after 30 s)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def gateway_ready(output: str) -> bool:
+    """``workbench tracking ui`` has set up its AI Gateway (it prints the local endpoint's line)."""
+    return "AI Gateway endpoint local" in output
 
 
 def open_page(ctx, url: str, ready_text: str, timeout_ms: float = PAGE_MS):

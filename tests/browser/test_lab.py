@@ -34,6 +34,7 @@ PARAMS = {
     "04_compare": {"max_rows": 3, "redteam_rows": 2, "max_tokens": 16},
     "05_evaluate": {"max_rows": 3, "max_tokens": 16},
     "06_monitor": {"demo_requests": 3, "sample": 2, "max_tokens": 16},
+    "07_conversations": {},  # its defaults (issue 31): two conversations, two candidates
 }
 NOISE = (
     "Creating initial MLflow database tables",
@@ -180,7 +181,9 @@ def test_01_explore_playground_runs_two_models(browser, lab, shots):
     page.close()
 
 
-@pytest.mark.parametrize("name", ["02_rag", "03_finetune", "04_compare", "05_evaluate", "06_monitor"])
+@pytest.mark.parametrize(
+    "name", ["02_rag", "03_finetune", "04_compare", "05_evaluate", "06_monitor", "07_conversations"]
+)
 def test_lifecycle_notebook_runs_all_clean(browser, lab, shots, name):
     if name == "03_finetune" and importlib.util.find_spec("torch") is None:
         pytest.skip("03_finetune needs the [finetune] extra (torch)")

@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,9 @@ from genai_pages import (
     check_playground,
     check_review,
     check_row_trace,
+    gateway_ready,
+    start_ui,
+    stop_ui,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,30 +97,12 @@ def ui(local_server, tmp_path_factory):
     ids = json.loads(out.stdout.strip().splitlines()[-1])
     port = free_port()
     log = project / "ui.log"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "workbench"), "tracking", "ui", "--port", str(port)],
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-        env=_env(project),
-        cwd=project,
-        start_new_session=True,
-    )
+    args = ["tracking", "ui", "--port", str(port)]
+    proc = start_ui(args, log, gateway_ready, 120, _env(project), project)
     try:
-        deadline = time.monotonic() + 120
-        while "AI Gateway endpoint local" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
         yield type("UI", (), {"url": f"http://127.0.0.1:{port}", "ids": ids, "log": log})
     finally:
-        import signal
-
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_ui(proc)
 
 
 @pytest.fixture(scope="module")
