@@ -204,7 +204,7 @@ def test_session_tool_spans(fake_endpoint, tracking_store):
     import mlflow
     from mlflow.entities import SpanType
 
-    up = fake_endpoint(text="Your order has shipped.")
+    up = fake_endpoint(text="Your order has shipped.", delay_s=0.3)
     up.chat.tool_calls = [{"name": "order_status", "arguments": {"order_id": "ORD-1001"}}]
     orig = conv.ToolSet.run
 
@@ -227,6 +227,13 @@ def test_session_tool_spans(fake_endpoint, tracking_store):
     assert tool_span.outputs["status"] == "shipped"
     row = result.rows.iloc[0]  # the answer against the turn's tool result; the call matched the expected one
     assert 0 <= row["conversation/turn_groundedness"] <= 1 and row["conversation/tool_args_correct"] == 1.0
+    # the spans carry the turn's own times (not the logging time): the trace lasts the turn, each step its call
+    (turn,) = json.loads(row["conversation/steps.transcript"])
+    trace = mlflow.get_trace(ids[0])
+    assert trace.info.execution_duration == pytest.approx(1000 * turn["elapsed_s"], abs=2)
+    steps = sorted((s for s in spans if s.span_type == SpanType.CHAT_MODEL), key=lambda s: s.start_time_ns)
+    assert len(steps) == 2 and all(s.end_time_ns - s.start_time_ns >= 0.3e9 for s in steps)
+    assert steps[0].end_time_ns <= tool_span.start_time_ns <= tool_span.end_time_ns <= steps[1].start_time_ns
 
 
 @pytest.mark.slow

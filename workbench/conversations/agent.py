@@ -41,6 +41,8 @@ class Turn:
     elapsed_s: float = 0.0
     reference: str | None = None  # the recorded assistant reply (the row's reference for the last turn)
     expected_tool_calls: list = field(default_factory=list)
+    started_ns: int = 0  # wall clock (epoch ns) when the turn began: its trace's start
+    step_starts: list[float] = field(default_factory=list)  # seconds from the turn's start to each model call
 
     @property
     def tokens(self) -> int:
@@ -55,6 +57,8 @@ class Turn:
             "steps": len(self.calls),
             "tokens": self.tokens,
             "elapsed_s": round(self.elapsed_s, 4),
+            "started_ns": self.started_ns,
+            "step_starts": [round(x, 4) for x in self.step_starts],
             "calls": [
                 {
                     k: getattr(c, k)
@@ -160,12 +164,13 @@ class ToolCandidate(Candidate):
 
     async def run_turn(self, proto, history: list[dict], client: LLMClient, repeat: int, call: dict) -> Turn:
         """The tool loop for the user turn at the end of ``history`` (which it extends), within the bounds."""
-        turn, t0 = Turn(user=history[-1]["content"]), time.perf_counter()
+        turn, t0 = Turn(user=history[-1]["content"], started_ns=time.time_ns()), time.perf_counter()
         try:
             async with asyncio.timeout(self.max_seconds):
                 for step in range(self.max_steps):
                     final = self.answer_last_step and step == self.max_steps - 1
                     params: dict[str, Any] = {**self.gen_params, **proto.params(self.tools, final), **call}
+                    turn.step_starts.append(time.perf_counter() - t0)
                     rec = await client.achat(list(history), self.model, repeat=repeat, **params)
                     turn.calls.append(rec)
                     if not rec.ok:
@@ -177,8 +182,9 @@ class ToolCandidate(Candidate):
                         turn.answer = decision.answer
                         break
                     for cid, name, args in decision.calls:
+                        t_tool = time.perf_counter() - t0
                         result = await asyncio.to_thread(self.tools.run, name, args)
-                        result.step = len(turn.calls)
+                        result.step, result.start_s = len(turn.calls), t_tool
                         turn.tool_results.append(result)
                         history.append(proto.result_message(cid, name, result.result[: self.max_result_chars]))
                 else:

@@ -37,38 +37,66 @@ def session_id(run_id: str | None, candidate: str, row_id: str, repeat: int = 0)
     return f"{(run_id or 'local')[:12]}:{candidate}:{row_id}:r{repeat}"
 
 
-def _turn_trace(turn: dict, n: int, sid: str, candidate: str, conv: str, model_id: str | None) -> str:
-    import mlflow
-    from mlflow.entities import SpanType
+def _ns(seconds) -> int:
+    return int(float(seconds or 0.0) * 1e9)
 
-    with mlflow.start_span(name=f"{candidate} turn {n}", span_type=SpanType.AGENT) as root:
-        root.set_inputs({"messages": [{"role": "user", "content": turn["user"]}]})
-        mlflow.update_current_trace(
-            session_id=sid,
-            model_id=model_id,
-            tags={T.CANDIDATE: candidate, "workbench.conversation": conv, "workbench.turn": str(n)},
-        )
-        for k, call in enumerate(turn["calls"], start=1):
-            with mlflow.start_span(name=f"step {k}", span_type=SpanType.CHAT_MODEL) as s:
-                s.set_attributes(
-                    {
-                        f"workbench.{a}": call[a]
-                        for a in ("latency_s", "prompt_tokens", "completion_tokens", "error")
-                        if call.get(a) is not None
-                    }
-                )
-                s.set_outputs(call.get("text"))
+
+def _turn_trace(turn: dict, n: int, sid: str, candidate: str, conv: str, model_id: str | None) -> str:
+    """One user turn as a trace whose spans carry the turn's own times: the root from the turn's start for its
+    elapsed time, each model step from when it was sent for its latency, each tool call for its run time (a
+    transcript without start times: the turn ends now, its steps one after the other)."""
+    import time
+
+    import mlflow
+    from mlflow.entities import SpanStatusCode, SpanType
+    from mlflow.tracing.provider import safe_set_span_in_context
+
+    t0 = int(turn.get("started_ns") or 0) or time.time_ns() - _ns(turn.get("elapsed_s"))
+    calls = turn["calls"]
+    starts = list(turn.get("step_starts") or [])
+    if len(starts) != len(calls):  # older transcripts: each step right after the one before
+        starts = [sum(float(c.get("latency_s") or 0.0) for c in calls[:k]) for k in range(len(calls))]
+    root = mlflow.start_span_no_context(
+        name=f"{candidate} turn {n}",
+        span_type=SpanType.AGENT,
+        inputs={"messages": [{"role": "user", "content": turn["user"]}]},
+        start_time_ns=t0,
+    )
+    try:
+        with safe_set_span_in_context(root):
+            mlflow.update_current_trace(
+                session_id=sid,
+                model_id=model_id,
+                tags={T.CANDIDATE: candidate, "workbench.conversation": conv, "workbench.turn": str(n)},
+            )
+        for k, (call, start) in enumerate(zip(calls, starts, strict=True), start=1):
+            begin = t0 + _ns(start)
+            s = mlflow.start_span_no_context(
+                name=f"step {k}", span_type=SpanType.CHAT_MODEL, parent_span=root, start_time_ns=begin
+            )
+            s.set_attributes(
+                {
+                    f"workbench.{a}": call[a]
+                    for a in ("latency_s", "prompt_tokens", "completion_tokens", "error")
+                    if call.get(a) is not None
+                }
+            )
+            s.set_outputs(call.get("text"))
+            s.end(end_time_ns=begin + _ns(call.get("latency_s")))
             for tr in (t for t in turn["tool_calls"] if t.get("step") == k):
-                with mlflow.start_span(name=tr["name"], span_type=SpanType.TOOL) as ts:
-                    ts.set_inputs(tr["arguments"])
-                    ts.set_outputs(tr["result"])
-                    ts.set_attributes(
-                        {"workbench.elapsed_s": tr["elapsed_s"], "workbench.tool_error": tr["error"] or ""}
-                    )
-                    if tr["error"]:
-                        ts.set_status("ERROR")
+                tb = t0 + _ns(tr.get("start_s")) if tr.get("start_s") else begin + _ns(call.get("latency_s"))
+                ts = mlflow.start_span_no_context(
+                    name=tr["name"], span_type=SpanType.TOOL, parent_span=root, inputs=tr["arguments"], start_time_ns=tb
+                )
+                ts.set_outputs(tr["result"])
+                ts.set_attributes({"workbench.elapsed_s": tr["elapsed_s"], "workbench.tool_error": tr["error"] or ""})
+                if tr["error"]:
+                    ts.set_status(SpanStatusCode.ERROR)
+                ts.end(end_time_ns=tb + _ns(tr["elapsed_s"]))
         root.set_attributes({"workbench.steps": turn["steps"], "workbench.stopped": turn["stopped"] or ""})
         root.set_outputs(turn["answer"])
+    finally:
+        root.end(end_time_ns=t0 + _ns(turn.get("elapsed_s")))
     return root.trace_id
 
 

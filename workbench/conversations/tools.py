@@ -56,10 +56,11 @@ class ToolResult:
     error: str | None = None
     elapsed_s: float = 0.0
     step: int = 0  # the model call (1-based, within its user turn) that asked for it
+    start_s: float = 0.0  # seconds from its user turn's start to the call
 
     def to_dict(self) -> dict:
         """The call as JSON-able data (its elapsed time rounded to 0.1 ms)."""
-        return {**asdict(self), "elapsed_s": round(self.elapsed_s, 4)}
+        return {**asdict(self), "elapsed_s": round(self.elapsed_s, 4), "start_s": round(self.start_s, 4)}
 
 
 @dataclass
