@@ -70,7 +70,9 @@ def _contains(answer: str, reference: str) -> bool:
     range=(0, 1),
     kind=BINARY,
     description="1 when the final answer reaches the expected outcome: it refuses where the row expects a refusal "
-    "(harm/refusal's screen), else it contains every word of the reference (SQuAD normalisation)",
+    "(harm/refusal's screen), else it contains every word of the reference (SQuAD normalisation). Blind set "
+    "conv_blind28 (120 conversations): accuracy 0.858 [0.783, 0.915]; it calls 21% of reached goals missed "
+    "(a paraphrased fact)",
 )
 def goal_completion(row, answer, env):
     if _turns(answer) is None:
@@ -113,7 +115,8 @@ def tool_recall(row, answer, env):
 @metric("conversation/tool_args_correct", **SHARE)
 def tool_args_correct(row, answer, env):
     """share of the expected tool calls made with the right arguments (every expected argument present; strings
-    by their words); none when no call is expected"""
+    by their words); none when no call is expected. Blind set conv_blind28 (91 final turns): the turn's calls
+    judged right or wrong with accuracy 0.978 [0.923, 0.997]"""
     return _share_of_expected(answer, "arguments")
 
 
@@ -134,7 +137,8 @@ def _per_conversation(name: str, count, description: str, stats: tuple = ("mean"
 unnecessary_calls = _per_conversation(
     "conversation/unnecessary_calls",
     lambda turns: tool_match(turns)["unnecessary"],
-    "tool calls per conversation beyond the expected ones of their turn (any call, where none is expected)",
+    "tool calls per conversation beyond the expected ones of their turn (any call, where none is expected). Blind "
+    "set conv_blind28 (120 final turns): any unneeded call found with accuracy 0.975 [0.929, 0.995]",
 )
 tool_errors = _per_conversation(
     "conversation/tool_errors",
@@ -228,8 +232,10 @@ def retention_problems(turns) -> list[str]:
     higher_is_better=True,
     **SCREEN_FLAG,
     description="1 when no assistant turn asks again for a customer id, order id or email the user already gave, "
-    "or names another one of that kind (patterns; not measured on labelled conversations); none when the user "
-    "gave none before the last turn",
+    "or names another one of that kind (patterns); none when the user gave none before the last turn. A weak "
+    "screen: on the blind set conv_blind28 it gave a verdict on 27 of the 71 conversations a person labelled "
+    "(names, dates, addresses and other facts are outside it) and caught 3 of the 13 forgetful ones there "
+    "(accuracy 0.630 [0.424, 0.806], no false alarms)",
 )
 def knowledge_retention(row, answer, env):
     turns = _turns(answer)
