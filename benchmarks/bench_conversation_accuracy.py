@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_metric_accuracy import Score, check_manifest  # noqa: E402
-from common import save  # noqa: E402
+from bench_metric_accuracy import Score, check_manifest
+from common import save
 
 
 def turns_of(messages: list[dict], expected_last: list) -> list:

@@ -1,4 +1,8 @@
-import json, os, sys, collections
+import collections
+import json
+import os
+import sys
+
 BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = {
     "groundedness.jsonl": (["id", "domain", "context", "question", "answer", "label"], {"grounded", "ungrounded"}, 140),

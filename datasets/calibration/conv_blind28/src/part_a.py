@@ -1,4 +1,6 @@
-import json, sys
+import json
+import sys
+
 sys.path.insert(0, "/work/blind28/src")
 from common import *
 

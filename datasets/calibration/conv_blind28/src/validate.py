@@ -1,5 +1,7 @@
-import json, sys
+import json
+import sys
 from collections import Counter
+
 BASE = "/work/blind28/"
 errs = []
 
