@@ -1,11 +1,7 @@
-import json
-import os
-import random
-
+import json, random, os
 from g_data import CTX
 from r_data import R
 from t_data import T
-
 OUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 rng = random.Random(20261203)
 

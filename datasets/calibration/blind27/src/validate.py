@@ -1,8 +1,4 @@
-import collections
-import json
-import os
-import sys
-
+import json, os, sys, collections
 BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = {
     "groundedness.jsonl": (["id", "domain", "context", "question", "answer", "label"], {"grounded", "ungrounded"}, 140),

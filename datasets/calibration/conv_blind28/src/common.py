@@ -1,5 +1,4 @@
 import json
-
 D = "/work/main/datasets/contoso/"
 C = {c["customer_id"]: c for c in json.load(open(D + "customers.json"))}
 O = {o["order_id"]: o for o in json.load(open(D + "orders.json"))}

@@ -1,6 +1,4 @@
-import json
-import sys
-
+import json, sys
 sys.path.insert(0, "/work/blind28/src")
 from common import *
 

@@ -1,6 +1,5 @@
 from rowb import *
 
-
 # ---------------- bank: get_balance(account_id), list_transactions(account_id, limit), freeze_card(card_last4), get_card(card_last4)
 def bal(a, v): return T("get_balance", {"account_id": a}, {"account_id": a, "balance": v, "currency": "EUR"})
 def txn(a, n, items): return T("list_transactions", {"account_id": a, "limit": n}, {"account_id": a, "transactions": items})

@@ -1,5 +1,4 @@
 from rowb import *
-
 RD = "retail"
 SHIP = ps("shipping times", "policy-shipping.md", "Standard shipping takes 3 to 5 business days. Express shipping takes 1 to 2 business days and costs 14.95 USD.")
 

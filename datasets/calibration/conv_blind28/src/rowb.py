@@ -1,8 +1,6 @@
 import sys
-
 sys.path.insert(0, "/work/blind28/src")
 from common import *
-
 rows = []
 def B(domain, msgs, ref, exp, labels, notes, refusal=False):
     g, r, t, u = labels

@@ -1,7 +1,5 @@
-import json
-import sys
+import json, sys
 from collections import Counter
-
 BASE = "/work/blind28/"
 errs = []
 
