@@ -15,6 +15,7 @@
    latency aggregates equal the first run's.
 
     .venv/bin/python benchmarks/bench_eval.py [--rows 200] [--rounds 3] [--cached-rows 1000] [--concurrency 8]
+        [--only-overhead]
 """
 
 from __future__ import annotations
@@ -219,6 +220,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=24)
     ap.add_argument("--rounds", type=int, default=1 if quick() else 3, help="interleaved rounds of the overhead part")
+    ap.add_argument(
+        "--only-overhead",
+        action="store_true",
+        help="only part 0 (the interleaved overhead rounds), written to results/eval_overhead.json",
+    )
     ap.add_argument("--child", choices=OVERHEAD_MODES, help=argparse.SUPPRESS)
     ap.add_argument("--child-dataset", help=argparse.SUPPRESS)
     ap.add_argument("--child-project", help=argparse.SUPPRESS)
@@ -242,6 +248,9 @@ def main() -> None:
 
     asyncio.run(raw(ds.rows[:8], 8))  # warm-up
     overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp)
+    if a.only_overhead:
+        save("eval_overhead", {"overhead": overhead, "rows": a.rows})
+        return
     # throughput at concurrency 1, 4, 8 (interleaved raw / ours) to show where the server saturates
     sweep = {}
     for conc in (4,) if quick() else (1, 4, 8):

@@ -86,3 +86,22 @@ def test_cli_reference_is_generated_from_the_parser():
     assert (ROOT / "docs" / "cli-reference.md").read_text(encoding="utf-8") == cli_reference.render(), (
         "docs/cli-reference.md is stale: run `python tools/cli_reference.py`"
     )
+
+
+def test_benchmark_figures_are_generated_from_the_result_files(tmp_path, monkeypatch):
+    """docs/benchmarks.md's generated table equals what tools/bench_tables.py renders from benchmarks/results; a
+    changed result file makes it stale."""
+    import json
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import bench_tables
+
+    assert bench_tables.main(["--check"]) == 0, "docs/benchmarks.md is stale: run `python tools/bench_tables.py`"
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "benchmarks" / "results", results)
+    demo = json.loads((results / "demo.json").read_text())
+    demo["results"]["median"]["quiet"]["make_demo_s"] += 1
+    (results / "demo.json").write_text(json.dumps(demo))
+    monkeypatch.setattr(bench_tables, "RESULTS", results)
+    assert bench_tables.main(["--check"]) == 1
