@@ -82,7 +82,10 @@ def server_busy(r: dict) -> str:
     )
 
 
-@renders("eval_overhead", "`bench_eval.py --only-overhead`: client CPU per row, 200 rows, `metrics=['quality']`, interleaved fresh processes")
+@renders(
+    "eval_overhead",
+    "`bench_eval.py --only-overhead`: client CPU per row, 200 rows, `metrics=['quality']`, interleaved fresh processes",
+)
 def eval_overhead(r: dict) -> str:
     o = r["overhead"]
     label = {
