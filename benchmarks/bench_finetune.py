@@ -4,9 +4,11 @@ neighbour (a busy-loop Python process), interleaved in one run; the busy/quiet t
 The steps are :func:`workbench.finetune.local_lora.train_steps` (the loop ``train_lora`` runs) on fixed batches of
 the Contoso QA training examples, so every block does the same work. Thread variants:
 
-* ``rule`` — what ``train_lora`` uses: :func:`workbench.llm.threads.inprocess_threads` (half the cores this
-  process may use, no more than the running local servers leave; or ``[process] threads`` /
-  ``WORKBENCH_PROCESS_THREADS``);
+* ``rule`` — what ``train_lora`` uses: :class:`workbench.llm.threads.AdaptivePool`, threads chosen again before
+  every step from what the other processes used over the previous one (or ``[process] threads`` /
+  ``WORKBENCH_PROCESS_THREADS`` when set: a fixed number);
+* ``half`` — the fixed in-process rule, :func:`workbench.llm.threads.inprocess_rule` (half the cores, no more
+  than the running local servers leave);
 * ``all`` — every allowed core, what fine-tuning used before (``torch.set_num_threads(os.cpu_count())``);
 * ``left`` — every core the running local servers leave (the rule without its cap at half the cores);
 * ``N`` — N threads.
@@ -32,15 +34,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import background, cpu_ticks, quick, save
+from common import background, quick, save
+from workbench.llm.threads import cpu_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 0.5  # busy/quiet throughput, issue 30
+ADAPTIVE = -1  # the variant whose threads AdaptivePool chooses per step
 
 
 def variants(spec: str) -> dict[str, int]:
     """``rule,all,left,2`` → {name: torch threads}; variants that come to the same threads are measured once."""
-    from workbench.llm.threads import held_threads, inprocess_threads, machine
+    from workbench.llm.threads import held_threads, inprocess_rule, inprocess_threads, machine
 
     m = machine()
     cores, held = min(m.physical, m.allowed), held_threads()
@@ -48,7 +52,12 @@ def variants(spec: str) -> dict[str, int]:
     for name in (s.strip() for s in spec.split(",") if s.strip()):
         if name == "rule":
             plan = inprocess_threads(m=m, held=held)
-            label, n = f"rule: {plan.describe()}", plan.threads or cores
+            if plan.source == "rule":
+                label, n = f"rule: adaptive, 1-{cores} threads chosen before every step ({held} held)", ADAPTIVE
+            else:
+                label, n = f"rule: {plan.describe()}", plan.threads or cores
+        elif name == "half":
+            label, n = f"half: fixed {inprocess_rule(m, held)} threads (half the cores)", inprocess_rule(m, held)
         elif name == "all":
             label, n = f"all: {m.allowed} allowed CPUs (before issue 30)", m.allowed
         elif name == "left":
@@ -95,14 +104,16 @@ def block(model, opt, batches, pad_id: int, threads: int, load: int) -> dict:
     import torch
 
     from workbench.finetune.local_lora import train_steps
-    from workbench.llm.threads import load_average
+    from workbench.llm.threads import AdaptivePool, load_average
 
-    torch.set_num_threads(threads)
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     with background(load) as bg:
         pids = [os.getpid(), *bg]
         b0, o0, t0 = *cpu_ticks(pids), time.perf_counter()
-        train_steps(model, opt, iter(batches), len(batches), pad_id)
+        pool = AdaptivePool() if threads == ADAPTIVE else None  # its first look (0.3 s) is timed too
+        if pool is None:
+            torch.set_num_threads(threads)
+        train_steps(model, opt, iter(batches), len(batches), pad_id, pool=pool)
         b1, o1, t1 = *cpu_ticks(pids), time.perf_counter()
     load1 = load_average()
     return {
@@ -110,6 +121,7 @@ def block(model, opt, batches, pad_id: int, threads: int, load: int) -> dict:
         "steps_per_s": len(batches) / (t1 - t0),
         "other_cores": max(0.0, ((b1 - b0) - (o1 - o0)) / hz / (t1 - t0)),
         "loadavg_1m": load1[0] if load1 else None,
+        "threads_chosen": [n for n, _ in pool.history] if pool else [threads] * len(batches),
     }
 
 
@@ -131,7 +143,7 @@ def run(steps: int, rounds: int, spec: str, batch_size: int, max_len: int, examp
                     samples[name][label].append(b)
                     print(
                         f"round {r + 1} {label:<5} {name}: {b['s']:.1f} s ({b['steps_per_s']:.3f} steps/s; "
-                        f"others used {b['other_cores']:.2f} cores; load {b['loadavg_1m']})",
+                        f"others used {b['other_cores']:.2f} cores; load {b['loadavg_1m']}; threads {sorted(set(b['threads_chosen']))})",
                         flush=True,
                     )
     finally:

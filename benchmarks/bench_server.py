@@ -31,7 +31,8 @@ from workbench.llm.local import ServerOptions, ensure_server, start_server
 from workbench.llm.threads import load_average, machine, plan_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import background, cpu_ticks, quick, save, stats
+from common import background, quick, save, stats
+from workbench.llm.threads import cpu_ticks
 
 
 async def raw(base_url: str, n: int, tokens: int) -> tuple[float, int, list[float]]:

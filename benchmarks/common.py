@@ -73,18 +73,3 @@ def background(n: int, max_s: float = 900.0):
         for p in procs:
             p.kill()
             p.wait()
-
-
-def cpu_ticks(pids: list[int]) -> tuple[int, int]:
-    """(busy clock ticks of the whole machine, ticks used by ``pids``) — Linux /proc; (0, 0) elsewhere."""
-    try:
-        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
-        ours = 0
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                ours += int(st[11]) + int(st[12])  # utime + stime
-        return busy, ours
-    except (OSError, IndexError, ValueError):
-        return 0, 0

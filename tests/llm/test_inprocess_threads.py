@@ -171,3 +171,54 @@ def test_faiss_uses_the_rule(server_holds, monkeypatch):
     finally:
         faiss.omp_set_num_threads(before)
         index._faiss_threads = None
+
+
+class ScriptedMachine:
+    """``cpu_ticks`` and the clock of AdaptivePool, scripted: each reading adds ``others`` cores' worth of other
+    processes' CPU (and 1 core of ours) over one second."""
+
+    def __init__(self, monkeypatch, hz=100):
+        self.t, self.busy, self.ours, self.hz = 0.0, 0, 0, hz
+        monkeypatch.setattr(threads, "cpu_ticks", lambda pids: (self.busy, self.ours))
+
+    def advance(self, others: float) -> None:
+        self.t += 1.0
+        self.ours += self.hz
+        self.busy += self.hz + round(others * self.hz)
+
+
+def test_adaptive_pool_takes_what_the_other_processes_leave(monkeypatch):
+    clock = ScriptedMachine(monkeypatch)
+    pool = threads.AdaptivePool(m(4), warmup_s=0)
+    pool._clock, pool.hz, pool._last = (lambda: clock.t), clock.hz, (clock.busy, clock.ours, clock.t)
+    seen = []
+    for others in (0.0, 0.2, 0.9, 1.0, 2.5, 3.9, 0.1):
+        clock.advance(others)
+        seen.append(pool.choose())
+    # 0.2 is under the slack; 0.9 and 1.0 take one core; 2.5 three; never below 1; a quiet machine gets all back
+    assert seen == [4, 4, 3, 3, 1, 1, 4]
+    assert [round(o, 2) for _, o in pool.history] == [0.0, 0.2, 0.9, 1.0, 2.5, 3.9, 0.1]
+
+
+def test_adaptive_pool_without_proc_keeps_the_fixed_rule(monkeypatch):
+    monkeypatch.setattr(threads, "cpu_ticks", lambda pids: (0, 0))
+    pool = threads.AdaptivePool(m(8), held=2, warmup_s=0)
+    assert pool.choose() == inprocess_rule(m(8), 2) == 4 and pool.history == [(4, None)]
+
+
+def test_adaptive_pool_sees_a_real_neighbour():
+    """On Linux: a CPU-bound child process for 1 s shows up as about one core of other processes' CPU."""
+    import subprocess
+    import sys
+    import time
+
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc")
+    pool = threads.AdaptivePool(warmup_s=0)
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<1.5: pass"])
+    try:
+        time.sleep(1.0)
+        busy = pool.others()
+    finally:
+        child.wait(timeout=30)
+    assert busy is not None and busy > 0.6  # the child's core (the machine may add more)

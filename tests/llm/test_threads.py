@@ -177,3 +177,12 @@ def test_demo_ends_with_one_line_of_step_timings(monkeypatch, tmp_path):
     skipped = {"03_finetune"} if skip_message("03_finetune") else set()  # no local training stack (Python 3.13)
     assert len(summary) == 1 and set(out["steps_s"]) == {name for name, _ in demo.STEPS} - skipped
     assert re.fullmatch(r"\nsteps: (\w+ \d+s, )+\w+ \d+s; total \d+s; load [\d.]+ -> [\d.]+ on \d+ CPUs", summary[0])
+
+
+def test_adapters_go_to_llama_server_as_one_comma_separated_lora(tmp_path):
+    """llama.cpp warns that a repeated --lora keeps only the last value: the adapters travel in one option."""
+    a, b = tmp_path / "a.gguf", tmp_path / "b.gguf"
+    args = ServerOptions(lora=[str(a), str(b)]).args(tmp_path / "m.gguf", 1234)
+    assert args.count("--lora") == 1 and args[args.index("--lora") + 1] == f"{a},{b}"
+    with pytest.raises(ConfigError, match="comma"):
+        ServerOptions(lora=[str(tmp_path / "x,y.gguf")]).args(tmp_path / "m.gguf", 1234)

@@ -34,7 +34,7 @@ from ..config import cache_dir
 from ..errors import SetupError, WorkbenchError
 from ..llm.assets import SMOLLM2_GGUF
 from ..llm.local import file_lock, llama_cpp_source, log, model_path, register_adapter
-from ..llm.threads import inprocess_threads
+from ..llm.threads import AdaptivePool, inprocess_threads
 from ..options import split_options
 from ..progress import bar as progress_bar
 
@@ -160,13 +160,20 @@ def _collate(batch, pad_id):
     return ids, mask, labels
 
 
-def train_steps(model, opt, batches, n_steps: int, pad_id: int, bar=None) -> list[float]:
+def train_steps(
+    model, opt, batches, n_steps: int, pad_id: int, bar=None, pool: AdaptivePool | None = None
+) -> list[float]:
     """``n_steps`` optimizer steps, each on the next batch of ``batches`` (lists of :func:`encode` pairs); the loss
-    of each step. ``bar`` (a tqdm bar) is advanced per step and closed. The training loop of :func:`train_lora`,
-    public so that ``benchmarks/bench_finetune.py`` times exactly it."""
+    of each step. ``bar`` (a tqdm bar) is advanced per step and closed. ``pool``: torch's threads are chosen
+    again before every step (:class:`~workbench.llm.threads.AdaptivePool`). The training loop of
+    :func:`train_lora`, public so that ``benchmarks/bench_finetune.py`` times exactly it."""
+    import torch
+
     model.train()
     losses: list[float] = []
     for _step in range(n_steps):
+        if pool is not None and (n := pool.choose()) != torch.get_num_threads():
+            torch.set_num_threads(n)
         ids, mask, labels = _collate(next(batches), pad_id)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
@@ -237,8 +244,9 @@ def train_lora(
     (``r``, ``alpha``, ``lr``, ``steps``, ``epochs``, ``batch_size``, ``seed``, ``max_len``; they override
     ``lora``; any other name is an :class:`~workbench.errors.UnknownOption` error). ``name``: the adapter's
     (default ``ft-<run>``); ``reuse``: return the adapter already trained on identical data and settings;
-    ``threads``: torch's threads (None: :func:`workbench.llm.threads.inprocess_threads`, half the cores, no more than
-    the running local server leaves; not part of the reuse key: they change the speed, not what is learned). Logs
+    ``threads``: torch's threads (None: the ``[process] threads`` setting if any, else chosen before every step by
+    :class:`workbench.llm.threads.AdaptivePool`: the cores the machine's other processes leave; not part of the
+    reuse key: they change the speed, not what is learned). Logs
     params, loss per step and artifacts (adapter folder + GGUF) to the MLflow run when ``log_mlflow``."""
     (cfg,) = split_options("train_lora", options, lora or LoraSettings())
     require_extra()
@@ -263,6 +271,8 @@ def train_lora(
     torch.manual_seed(seed)
     rng = random.Random(seed)
     pool = inprocess_threads(threads)
+    # the rule's number adapts between steps to what the machine's other processes use; a setting stays fixed
+    adaptive = AdaptivePool(held=pool.held) if pool.source == "rule" else None
     if pool.threads:
         torch.set_num_threads(pool.threads)
     tok = AutoTokenizer.from_pretrained(base)
@@ -286,7 +296,7 @@ def train_lora(
         "ft.seed": seed,
         "ft.examples": len(enc),
         "ft.max_len": max_len,
-        "ft.torch_threads": torch.get_num_threads(),
+        "ft.torch_threads": f"adaptive 1-{adaptive.cores}" if adaptive else torch.get_num_threads(),
         "ft.target_modules": ",".join(TARGET_MODULES),
     }
     if log_mlflow:
@@ -297,7 +307,7 @@ def train_lora(
     name = name or f"ft-{(run_id or os.urandom(4).hex())[:8]}"
     bar = progress_bar(n_steps, f"LoRA {name}", "step", enabled=bool(progress))
     t0 = time.monotonic()
-    losses = train_steps(model, opt, _batches(enc, batch_size, rng), n_steps, pad_id, bar)
+    losses = train_steps(model, opt, _batches(enc, batch_size, rng), n_steps, pad_id, bar, pool=adaptive)
     train_s = time.monotonic() - t0
     val_loss = None
     if enc_val:

@@ -260,8 +260,12 @@ class ServerOptions:
             "--no-webui",
         ]
         a += plan_threads(self.threads).args()  # None: [local] threads or the rule; 0: llama.cpp's default
-        for path in self.lora:
-            a += ["--lora", str(path)]
+        if any("," in str(p) for p in self.lora):
+            raise ConfigError(
+                f"a LoRA adapter path contains a comma, which llama-server's --lora cannot take: {self.lora}"
+            )
+        if self.lora:  # one comma-separated --lora: llama.cpp deprecates the option given more than once
+            a += ["--lora", ",".join(str(p) for p in self.lora)]
         return a + list(self.extra_args)
 
 

@@ -256,6 +256,67 @@ def inprocess_threads(threads: int | None = None, m: Machine | None = None, held
     return PoolPlan(threads, source, held, m)
 
 
+def cpu_ticks(pids: list[int]) -> tuple[int, int]:
+    """(busy clock ticks of the whole machine, ticks used by ``pids``) from Linux ``/proc``; (0, 0) elsewhere."""
+    try:
+        f = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
+        ours = 0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ours += int(st[11]) + int(st[12])  # utime + stime
+        return busy, ours
+    except (OSError, IndexError, ValueError):
+        return 0, 0
+
+
+class AdaptivePool:
+    """Threads for a compute loop that runs in steps (LoRA training), chosen again before every step from what the
+    other processes on the machine used since the previous choice.
+
+    The fixed rule (:func:`inprocess_rule`) gives half the cores, so a quiet 2-core machine trains at half speed
+    to be safe from a neighbour that may never come. This pool looks instead: ``cores`` minus the cores' worth of
+    CPU the other processes used over the last interval (rounded up after :data:`SLACK`), at least 1. An idle
+    local model server costs nothing here; a busy one, or a CPU-bound neighbour, takes its core back before the
+    next step. The first choice looks at a short window (``warmup_s``). Where ``/proc`` is missing it keeps
+    :func:`inprocess_rule`'s number.
+
+    ``choose()`` returns the threads for the next step; ``history`` holds (threads, other cores) per choice."""
+
+    SLACK = 0.3  # a neighbour using under this many cores' worth leaves every core to us
+
+    def __init__(self, m: Machine | None = None, held: int = 0, warmup_s: float = 0.3):
+        import time
+
+        self.machine = m or machine()
+        self.cores = min(self.machine.physical, self.machine.allowed)
+        self.fallback = inprocess_rule(self.machine, held)
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.history: list[tuple[int, float | None]] = []
+        self._clock = time.monotonic
+        self._last = (*cpu_ticks([os.getpid()]), self._clock())
+        if warmup_s > 0:
+            time.sleep(warmup_s)
+
+    def others(self) -> float | None:
+        """Cores' worth of CPU used by other processes since the last call (None without ``/proc``)."""
+        busy, ours, now = *cpu_ticks([os.getpid()]), self._clock()
+        b0, o0, t0 = self._last
+        self._last = (busy, ours, now)
+        if busy == 0 or now <= t0:
+            return None
+        return max(0.0, ((busy - b0) - (ours - o0)) / self.hz / (now - t0))
+
+    def choose(self) -> int:
+        import math
+
+        other = self.others()
+        n = self.fallback if other is None else max(1, self.cores - max(0, math.ceil(other - self.SLACK)))
+        self.history.append((n, other))
+        return n
+
+
 def load_tags(prefix: str = "workbench.load") -> dict[str, str]:
     """Run tags that say how busy the machine is now: 1-minute load average and the CPUs it compares to.
 
