@@ -58,9 +58,12 @@ def demo(r: dict) -> str:
     q, b = r["median"]["quiet"], r["median"]["busy"]
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in r["runs"]["quiet"][0]["steps_s"].items())
     met = "met" if q["make_demo_s"] <= 360 else "**not met**"
+    trained = r.get("trained_in_every_round")
     return (
-        f"quiet {q['make_demo_s']:.0f} s (steps: {steps}); busy {b['make_demo_s']:.0f} s; busy / quiet on the "
-        f"same work {_f(r['busy_over_quiet_same_work'])}. Goal ≤ 360 s quiet: {met}"
+        f"quiet {q['make_demo_s']:.0f} s (steps: {steps}); busy {b['make_demo_s']:.0f} s; busy / quiet "
+        f"{_f(r.get('busy_over_quiet_make_demo'))}, on the same work {_f(r['busy_over_quiet_same_work'])}; "
+        + ("" if trained is None else f"03_finetune trained in every round: {'yes' if trained else 'no'}. ")
+        + f"Goal ≤ 360 s quiet: {met}"
     )
 
 
@@ -68,7 +71,8 @@ def demo(r: dict) -> str:
 def finetune(r: dict) -> str:
     parts = [
         f"{name}: quiet {_f(v['quiet_steps_per_s'], 3)} steps/s, busy {_f(v['busy_steps_per_s'], 3)}, "
-        f"busy / quiet **{_f(v['busy_over_quiet'])}** ({'meets' if v['meets_goal'] else 'misses'} ≥ {r['goal_busy_over_quiet']})"
+        f"busy / quiet **{_f(v['busy_over_quiet'])}** ({'meets' if v['meets_goal'] else 'misses'} ≥ {r['goal_busy_over_quiet']}; "
+        f"blocks quiet {' / '.join(f'{x:.1f}' for x in v['quiet_s'])} s, busy {' / '.join(f'{x:.1f}' for x in v['busy_s'])} s)"
         for name, v in r["variants"].items()
     ]
     return (

@@ -22,8 +22,11 @@ The rule (:func:`choose_threads`), measured in ``benchmarks/bench_server.py`` (b
 The in-process pools (torch fine-tuning, onnxruntime embeddings, FAISS's OpenMP, the tokenizers' rayon pool) have
 the same problem and one rule, :func:`inprocess_threads`: half the physical cores this process may use, and no more
 than the running local llama-servers leave of them (``llm/local`` installs the probe that reads them), at least 1;
-``[process] threads = N`` / ``WORKBENCH_PROCESS_THREADS`` override it (``0``: each library's default). Measured in
-``benchmarks/bench_finetune.py`` (20 LoRA steps quiet vs one CPU-bound neighbour).
+``[process] threads = N`` / ``WORKBENCH_PROCESS_THREADS`` override it (``0``: each library's default). A loop that
+runs in steps (LoRA training) does better with :class:`AdaptivePool`: before every step it takes the cores the
+machine's other processes left over the previous one, so a quiet machine trains on every core and a neighbour
+takes its core back within a step. Measured in ``benchmarks/bench_finetune.py`` (20 LoRA steps quiet vs one
+CPU-bound neighbour).
 
 :func:`load_tags` gives the load average as run tags, so a reader can tell a slow model from a busy machine.
 """
