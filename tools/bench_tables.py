@@ -85,11 +85,11 @@ def finetune(r: dict) -> str:
 def server_busy(r: dict) -> str:
     busy = r["busy"]
     parts = []
-    for name, c in busy["candidates"].items():
+    for name, c in busy["all"].items():
         one = c.get("background_1")
         if one:
             parts.append(
-                f"{name}: {_f(c['background_0']['tok_s']['median'], 1)} → {_f(one['tok_s']['median'], 1)} tok/s "
+                f"{name}: {_f(c['background_0']['median_tok_s'], 1)} → {_f(one['median_tok_s'], 1)} tok/s "
                 f"(**{_f(one['ratio_of_quiet'])}** of quiet)"
             )
     return f"{busy['rounds']} rounds × {busy['requests_per_round']} requests of {busy['tokens']} tokens; " + "; ".join(

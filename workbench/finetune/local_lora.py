@@ -345,6 +345,9 @@ def train_lora(
         assert run_id is not None  # set from tracking.current_run_id() above whenever log_mlflow
         ts = int(time.time() * 1000)
         items = [Metric("ft/loss", v, ts, i) for i, v in enumerate(losses)]
+        if adaptive is not None:  # the threads each step ran with, and the other processes' CPU that chose them
+            items += [Metric("ft/torch_threads", n, ts, i) for i, (n, _) in enumerate(adaptive.history)]
+            items += [Metric("ft/other_cores", o, ts, i) for i, (_, o) in enumerate(adaptive.history) if o is not None]
         c = tracking.client()
         for i in range(0, len(items), 1000):
             c.log_batch(run_id, metrics=items[i : i + 1000])
