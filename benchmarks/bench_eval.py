@@ -4,7 +4,9 @@
    rounds of fresh processes: a raw ``openai.AsyncOpenAI`` loop, ``wb.evaluate(metrics=["quality"])`` with its
    defaults (an MLflow run, a trace per row), the same with ``trace=False``, and ``mlflow-floor``: MLflow alone
    writing each row's two spans through its public API (no model call, no metric), the least a row trace costs
-   in MLflow's store. Reports the wall time of the
+   in MLflow's store with MLflow's own exporter, and ``workbench-floor``: the same traces, tagged as evaluation
+   rows, through the workbench's whole-trace export (``workbench.tracing``: the trace, then its spans in one
+   call, rows in batches). Reports the wall time of the
    work as a ratio of raw, and client CPU seconds per row (the whole process, imports included, and the
    marginal per-row part with start-up taken out), medians of the rounds.
 1. Throughput: N rows through `wb.evaluate` (all offline metrics, cache off, no MLflow logging) vs a raw
@@ -31,7 +33,8 @@ from pathlib import Path
 
 import openai
 
-OVERHEAD_MODES = ("raw", "eval", "eval-notrace", "mlflow-floor")  # what each fresh process of the rounds runs
+# what each fresh process of the rounds runs
+OVERHEAD_MODES = ("raw", "eval", "eval-notrace", "mlflow-floor", "workbench-floor")
 
 
 def _cpu_s() -> float:
@@ -50,8 +53,8 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
 
     cand = PromptCandidate("local", name="c", max_tokens=max_tokens)
     ds = load_dataset(dataset)
-    if mode == "mlflow-floor":
-        c_ready, t0 = _mlflow_floor(cand, ds.rows)
+    if mode in ("mlflow-floor", "workbench-floor"):
+        c_ready, t0 = _mlflow_floor(cand, ds.rows, workbench=mode == "workbench-floor")
     elif mode == "raw":
         from workbench.llm.client import no_keepalive_http_client
         from workbench.llm.local import ensure_server
@@ -88,18 +91,24 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
     )
 
 
-def _mlflow_floor(cand, rows) -> tuple[float, float]:
+def _mlflow_floor(cand, rows, workbench: bool = False) -> tuple[float, float]:
     """MLflow's own cost of a row's trace: for each row, the two spans an evaluated row has (the candidate's CHAIN
     span, its CHAT_MODEL call inside) with the same inputs and a fixed answer, through MLflow's public fluent API
-    into the project's store, no model call, no metric, no assessment; flushed at the end. Returns the CPU and
-    clock readings taken once MLflow is imported and the experiment set."""
+    into the project's store, no model call, no metric, no assessment; flushed at the end. ``workbench``: the
+    traces carry the evaluation row's tag and go through the workbench's whole-trace export; else MLflow's own
+    exporter writes them (``WORKBENCH_TRACE_EXPORT=mlflow``). Returns the CPU and clock readings taken once MLflow
+    is imported and the experiment set."""
+    os.environ["WORKBENCH_TRACE_EXPORT"] = "" if workbench else "mlflow"
     import mlflow
     from mlflow.entities import SpanType
+    from mlflow.tracing.trace_manager import InMemoryTraceManager
 
-    from workbench import tracking
+    from workbench import tags as T, tracing, tracking
 
     tracking.configure()
-    mlflow.set_experiment("bench-mlflow-floor")
+    mlflow.set_experiment("bench-workbench-floor" if workbench else "bench-mlflow-floor")
+    if workbench:
+        tracing.install()  # the whole-trace export, and the span processor that scrubs secrets
     c_ready, t0 = _cpu_s(), time.perf_counter()
     for row in rows:
         msgs = cand.messages(row)
@@ -110,7 +119,10 @@ def _mlflow_floor(cand, rows) -> tuple[float, float]:
                 call.set_attributes({"workbench.latency_s": 0.2, "workbench.prompt_tokens": 40})
                 call.set_outputs("A fixed answer of a few words.")
             root.set_outputs("A fixed answer of a few words.")
-    mlflow.flush_trace_async_logging()
+            if workbench:
+                with InMemoryTraceManager.get_instance().get_trace(root.trace_id) as t:
+                    t.info.tags[T.CANDIDATE] = cand.name
+    tracing.flush()
     return c_ready, t0
 
 
@@ -192,7 +204,7 @@ def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max
     for m in OVERHEAD_MODES:
         out[m] = {
             # the floor does no model call: its time is not comparable with the raw loop's
-            "work_ratio": med[m]["work_s"] / raw["work_s"] if m != "mlflow-floor" else None,
+            "work_ratio": med[m]["work_s"] / raw["work_s"] if not m.endswith("-floor") else None,
             "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
             "work_cpu_ms_per_row": 1000 * med[m]["work_cpu_s"] / rows,
             "startup_cpu_s": med[m]["cpu_s"] - med[m]["work_cpu_s"],

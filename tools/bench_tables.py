@@ -107,7 +107,8 @@ def eval_overhead(r: dict) -> str:
         "raw": "raw `openai` loop",
         "eval": "`wb.evaluate` (a trace per row)",
         "eval-notrace": "`trace=False`",
-        "mlflow-floor": "MLflow alone writing each row's 2 spans",
+        "mlflow-floor": "MLflow's own exporter alone writing each row's 2 spans",
+        "workbench-floor": "the same through the workbench's whole-trace export",
     }
     parts = [f"{label[m]} {_f(o[m]['cpu_ms_per_row'], 1)} ms" for m in label if m in o]
     ratio = o["eval"]["work_ratio"]

@@ -469,10 +469,9 @@ def scan_run(run_id: str, extra_files: Sequence[str | Path] = (), remove: bool =
         return res
     c = tracking.client()
     run = c.get_run(run_id)
-    with contextlib.suppress(Exception):  # queued row traces must be in the store before it is read
-        import mlflow
+    from .tracing import flush
 
-        mlflow.flush_trace_async_logging(terminate=False)
+    flush()  # queued row traces must be in the store before it is read
     for r in _family(c, run):
         who = "" if r.info.run_id == run_id else f" of child run {r.info.run_name or r.info.run_id}"
         for kind, items in (("param", r.data.params), ("tag", r.data.tags)):

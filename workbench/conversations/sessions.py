@@ -119,10 +119,8 @@ def log_sessions(result, candidates=None, run_id: str | None = None) -> Sessions
     """Trace every conversation of ``result`` (an :class:`~workbench.evaluate.result.EvalResult` of
     conversation rows) turn by turn into the experiment of ``run_id`` (default ``result.run_id``), linked to
     that run and, given ``candidates``, to each candidate's LoggedModel."""
-    import mlflow
-
     from ..evaluate.record import logged_model
-    from ..tracing import install, route_to
+    from ..tracing import flush, install, route_to
 
     install()  # the span processor that scrubs secrets before export
     run_id = run_id or result.run_id
@@ -141,7 +139,7 @@ def log_sessions(result, candidates=None, run_id: str | None = None) -> Sessions
             for n, t in enumerate(turns, 1)
         ]
         out.sessions[sid] = ids
-        mlflow.flush_trace_async_logging(terminate=False)
+        flush()  # the turn traces are in the store before feedback is logged on them
         vals = {m: r.get(m) for m in conv_metrics if isinstance(r.get(m), (int, float)) and r.get(m) == r.get(m)}
         out.assessments += _session_feedback(ids[0], sid, vals)
     if run_id and out.sessions:

@@ -275,11 +275,10 @@ def close_recording(rec: Recording, result=None, status: str = "FINISHED") -> No
 
 
 def flush() -> None:
-    """Wait until the queued row traces are written."""
-    import mlflow
+    """Wait until the queued row traces are written (:func:`workbench.tracing.flush`)."""
+    from ..tracing import flush as flush_traces
 
-    with contextlib.suppress(Exception):
-        mlflow.flush_trace_async_logging(terminate=False)
+    flush_traces()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,114 @@
+"""Whole-trace export (``workbench.tracing``): a trace is written with ``start_trace`` before its spans, all of
+its spans in one ``log_spans`` call; evaluation rows (traces tagged ``workbench.candidate``) are written
+``BATCH_TRACES`` at a time and :func:`workbench.tracing.flush` writes what is pending; what MLflow reads back is the
+whole trace (spans, assessments, tags, state). Real MLflow on sqlite; the store's two methods are wrapped only to
+record the order of the calls."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+from mlflow.entities import AssessmentSource, Feedback, SpanType
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+from mlflow.tracing.trace_manager import InMemoryTraceManager
+
+from workbench import tracing
+
+SRC = AssessmentSource(source_type="CODE", source_id="test")
+
+
+@pytest.fixture
+def calls(tracking_store, monkeypatch):
+    """The store calls made, in order: ``("start", trace_id)`` and ``("spans", n_traces, n_spans)``."""
+    seen: list[tuple] = []
+    start, log_spans = SqlAlchemyStore.start_trace, SqlAlchemyStore.log_spans
+
+    def start_trace(self, trace_info):
+        seen.append(("start", trace_info.trace_id))
+        return start(self, trace_info)
+
+    def spans(self, location, spans, tracking_uri=None):
+        seen.append(("spans", len({s.trace_id for s in spans}), len(spans)))
+        return log_spans(self, location, spans, tracking_uri=tracking_uri)
+
+    monkeypatch.setattr(SqlAlchemyStore, "start_trace", start_trace)
+    monkeypatch.setattr(SqlAlchemyStore, "log_spans", spans)
+    mlflow.set_tracking_uri(tracking_store)
+    mlflow.set_experiment("t-trace-export")
+    tracing.install()
+    yield seen
+    tracing.flush()
+
+
+def _trace(i: int, candidate: bool) -> str:
+    with mlflow.start_span(name="row", span_type=SpanType.CHAIN) as root:
+        root.set_inputs({"question": f"q{i}"})
+        with mlflow.start_span(name="chat", span_type=SpanType.CHAT_MODEL) as call:
+            call.set_inputs({"messages": [{"role": "user", "content": f"q{i}"}]})
+            call.set_outputs("an answer")
+        root.set_outputs("an answer")
+        with InMemoryTraceManager.get_instance().get_trace(root.trace_id) as t:
+            t.info.assessments.append(Feedback(name="quality/f1", value=0.5, source=SRC, span_id=root.span_id))
+            if candidate:
+                t.info.tags["workbench.candidate"] = "c"
+    return root.trace_id
+
+
+def _stored(tid: str):
+    try:
+        return mlflow.get_trace(tid)
+    except Exception:  # noqa: BLE001 - not in the store
+        return None
+
+
+def test_a_trace_is_written_before_its_spans_in_one_call(calls):
+    tid = _trace(0, candidate=False)
+    tracing.flush()  # MLflow's asynchronous queue; nothing of ours is pending for a trace without a candidate
+    mine = [c for c in calls if c[0] == "spans" or c[1] == tid]
+    assert mine == [("start", tid), ("spans", 1, 2)], calls
+    t = mlflow.get_trace(tid)
+    assert {s.name for s in t.data.spans} == {"row", "chat"}
+    assert [a.name for a in t.info.assessments] == ["quality/f1"]
+    assert str(t.info.state) in {"OK", "TraceState.OK"} and t.info.request_preview
+
+
+def test_evaluation_rows_are_written_in_batches_and_flush_writes_the_rest(calls, monkeypatch):
+    monkeypatch.setattr(tracing, "BATCH_TRACES", 3)
+    mlflow.flush_trace_async_logging(terminate=False)
+    ids = [_trace(i, candidate=True) for i in range(4)]
+    mlflow.flush_trace_async_logging(terminate=False)  # MLflow's queue only: the fourth row waits for a batch
+    assert [c for c in calls if c[0] == "spans"] == [("spans", 3, 6)], calls
+    assert _stored(ids[3]) is None and all(_stored(t) for t in ids[:3])
+    tracing.flush()
+    assert [c for c in calls if c[0] == "spans"] == [("spans", 3, 6), ("spans", 1, 2)], calls
+    got = _stored(ids[3])
+    assert got is not None and len(got.data.spans) == 2 and got.info.tags["workbench.candidate"] == "c"
+    starts = [c[1] for c in calls if c[0] == "start"]
+    assert starts == ids  # every trace once, in order
+
+
+def test_mlflow_own_export_is_kept_when_asked(tracking_store, tmp_path):
+    """``WORKBENCH_TRACE_EXPORT=mlflow``: MLflow's exporter is left as it is (checked in a fresh process)."""
+    code = (
+        "from mlflow.tracing.export.mlflow_v3 import MlflowV3SpanExporter as E\n"
+        "before = E._log_trace\n"
+        "from workbench import tracing\n"
+        "tracing.install()\n"
+        "print(E._log_trace is before)\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_store}
+    for setting, kept in (("mlflow", "True"), ("", "False")):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, "WORKBENCH_TRACE_EXPORT": setting},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == kept, (setting, out.stdout)
