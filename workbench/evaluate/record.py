@@ -14,7 +14,7 @@
   **Expectation**; a failed row's metrics are Feedback errors. The assessments are attached to the trace
   before it is exported, so a row costs one asynchronous trace write (MLflow's
   ``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING``, on by default; the job loop flushes every ``FLUSH_EVERY`` rows so
-  memory stays flat). Rows resumed from a checkpoint are not recomputed: their traces are linked to the resuming
+  memory stays flat), batched with other rows by :mod:`workbench.tracing`'s whole-trace export. Rows resumed from a checkpoint are not recomputed: their traces are linked to the resuming
   run, and a row whose trace never reached the store (a ``kill -9`` while it was queued for export) or is in
   another experiment is traced again from the checkpoint (:func:`trace_resumed_rows`).
 """

@@ -66,6 +66,22 @@ def quarantine(path: Path, reason: str) -> Path:
     return target
 
 
+def _wal(c: sqlite3.Connection, deadline_s: float = 60.0) -> None:
+    """Switch ``c`` to WAL. Several processes opening a new file at once: the switch needs the file to itself
+    and sqlite answers "database is locked" without waiting for the busy timeout when two connections would
+    deadlock on the upgrade (seen with 4 writer processes on a loaded machine), so it is retried
+    (every 50 ms, at most ``deadline_s``)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            c.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteStore:
     """A sqlite file (WAL) opened per thread, that survives corruption: on a NOTADB/CORRUPT error the file is
     moved aside (:func:`quarantine`) and recreated empty, and the operation is retried once on the fresh file.
@@ -90,7 +106,7 @@ class SqliteStore:
             gen = self._gen
             c = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             try:
-                c.execute("PRAGMA journal_mode=WAL")
+                _wal(c)
                 c.execute("PRAGMA synchronous=NORMAL")
                 c.executescript(self.SCHEMA)
             except BaseException:
