@@ -80,15 +80,17 @@ def test_evaluation_rows_are_written_in_batches_and_flush_writes_the_rest(calls,
     monkeypatch.setattr(tracing, "BATCH_TRACES", 3)
     mlflow.flush_trace_async_logging(terminate=False)
     ids = [_trace(i, candidate=True) for i in range(4)]
-    mlflow.flush_trace_async_logging(terminate=False)  # MLflow's queue only: the fourth row waits for a batch
+    mlflow.flush_trace_async_logging(terminate=False)  # MLflow's queue only: one row waits for a batch
     assert [c for c in calls if c[0] == "spans"] == [("spans", 3, 6)], calls
-    assert _stored(ids[3]) is None and all(_stored(t) for t in ids[:3])
+    # MLflow's queue hands traces to several worker threads, so which row waits is not fixed: exactly one does
+    waiting = [t for t in ids if _stored(t) is None]
+    assert len(waiting) == 1, (waiting, calls)
     tracing.flush()
     assert [c for c in calls if c[0] == "spans"] == [("spans", 3, 6), ("spans", 1, 2)], calls
-    got = _stored(ids[3])
+    got = _stored(waiting[0])
     assert got is not None and len(got.data.spans) == 2 and got.info.tags["workbench.candidate"] == "c"
     starts = [c[1] for c in calls if c[0] == "start"]
-    assert starts == ids  # every trace once, in order
+    assert sorted(starts) == sorted(ids) and starts[-1] == waiting[0]  # every trace once; the waiting one last
 
 
 def test_mlflow_own_export_is_kept_when_asked(tracking_store, tmp_path):
