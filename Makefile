@@ -8,6 +8,9 @@ PY ?= $(call first_python,python3.11 python3.12 python3.13 python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The suite runs on TEST_WORKERS pytest-xdist workers (a test file stays on one worker: tests/conftest.py); 1 = serial.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup,)
 # What each target installs (pip extras of pyproject.toml). The core alone is `EXTRAS=` (the demo then skips
 # fine-tuning and says how to add it). On a machine where PyPI's torch is the CUDA build, first
 # `$(BIN)/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu` (README, Install).
@@ -60,7 +63,7 @@ check: $(VENV)/.installed-test
 	$(BIN)/mypy workbench
 
 test: check setup browser postgres
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	@if [ -n "$(TEST_PY)" ]; then $(MAKE) --no-print-directory test-py PY=$(TEST_PY); \
 	  else echo "python3.13 not found: the fast subset on 3.13 is skipped"; fi
 
@@ -69,7 +72,7 @@ PYV = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 test-py:
 	@$(MAKE) --no-print-directory .venv-py$(PYV)/.installed PY=$(PY)
 	.venv-py$(PYV)/bin/workbench setup
-	.venv-py$(PYV)/bin/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+	.venv-py$(PYV)/bin/python -m pytest -m "not slow" -q $(XDIST) $(PYTEST_ARGS)
 
 .venv-py%/.installed: pyproject.toml constraints.txt
 	$(call install,.venv-py$*,$(PY),$(PY_EXTRAS))
@@ -90,7 +93,7 @@ postgres:
 	  echo "PostgreSQL not installed: the team-scale tests will be skipped"; }
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 BENCHES := bench_server bench_runs bench_eval bench_mlflow_eval bench_retrieval bench_memory bench_dask bench_serve bench_record bench_metric_accuracy bench_finetune
 

@@ -29,6 +29,20 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+# `make test` runs the suite on 2 workers (pytest-xdist, ``-n 2 --dist loadgroup``): each test file goes to one
+# worker as a whole, so its module fixtures (a JupyterLab, a Dask cluster, a PostgreSQL) start once and its tests keep
+# their order; the tests of a session fixture that takes minutes go to one worker together, so it runs once.
+SHARED_SESSION_FIXTURES = ("quick_demo",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            shared = [f for f in SHARED_SESSION_FIXTURES if f in getattr(item, "fixturenames", ())]
+            item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(autouse=True)
 def _no_mlflow_state_leaks_between_tests():
     """MLflow's fluent state is process-global and the workbench honours it (an active run is a parent, an active
