@@ -227,10 +227,10 @@ from common import quick, save, stats  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=24 if quick() else 200)
-    ap.add_argument("--cached-rows", type=int, default=60 if quick() else 1000)
+    ap.add_argument("--rows", type=int, default=12 if quick() else 200)
+    ap.add_argument("--cached-rows", type=int, default=24 if quick() else 1000)
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--max-tokens", type=int, default=24)
+    ap.add_argument("--max-tokens", type=int, default=8 if quick() else 24)
     ap.add_argument("--rounds", type=int, default=1 if quick() else 3, help="interleaved rounds of the overhead part")
     ap.add_argument(
         "--only-overhead",

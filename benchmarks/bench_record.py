@@ -27,7 +27,7 @@ from common import fmt, quick, save, stats
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=20 if quick() else 200)
+    ap.add_argument("--rows", type=int, default=10 if quick() else 200)
     ap.add_argument("--rounds", type=int, default=2 if quick() else 3)
     ap.add_argument("--max-tokens", type=int, default=16)
     a = ap.parse_args()

@@ -1,7 +1,8 @@
 """Notebook-run overhead and sweep scaling, measured in one process against bare papermill.
 
 1. `wb.run_notebook` vs bare `papermill.execute_notebook` on a trivial notebook (median of N each).
-2. An 8-cell sweep of an I/O-bound notebook (each run sleeps --sleep seconds): 1 worker vs 2 and 4 workers.
+2. An 8-cell sweep of an I/O-bound notebook (each run sleeps --sleep seconds): 1 worker vs 2 and 4 workers
+   (quick mode: 4 cells, 1 vs 4 workers).
 
     .venv/bin/python benchmarks/bench_runs.py [--repeats 5] [--sleep 2]
 Uses a throwaway project directory (its own sqlite store).
@@ -64,7 +65,8 @@ def main() -> None:
 
     out = {"trivial": {"bare_papermill_s": stats(bare), "workbench_run_s": stats(ours), "ratio": o / b}}
     io = make_notebook(tmp / "io.ipynb", "import time\ntime.sleep(sleep_s)")
-    grid = {"cell": [str(i) for i in range(8)]}
+    cells = 4 if quick() else 8
+    grid = {"cell": [str(i) for i in range(cells)]}
     base = None
     executors = ["local"]
     try:
@@ -73,7 +75,8 @@ def main() -> None:
         executors.append("dask")
     except ImportError:
         pass
-    for executor, workers in [("local", 1), ("local", 2), ("local", 4)] + [("dask", 4)] * ("dask" in executors):
+    local = [("local", 1), ("local", 4)] if quick() else [("local", 1), ("local", 2), ("local", 4)]
+    for executor, workers in local + [("dask", 4)] * ("dask" in executors):
         t0 = time.perf_counter()
         res = wb.sweep(
             io,
@@ -88,7 +91,7 @@ def main() -> None:
         assert res.ok
         base = base or wall
         print(
-            f"8-cell sweep, {a.sleep:.1f}s I/O per run, {workers} {executor} worker(s): {wall:.1f}s "
+            f"{cells}-cell sweep, {a.sleep:.1f}s I/O per run, {workers} {executor} worker(s): {wall:.1f}s "
             f"(speed-up x{base / wall:.2f})"
         )
         out[f"sweep_{executor}_{workers}"] = {"wall_s": wall, "speedup": base / wall}

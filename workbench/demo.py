@@ -34,11 +34,12 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("06_monitor", {"demo_requests": 8, "sample": 6, "max_tokens": 48}),
 ]
 
-QUICK = {
-    "02_rag": {"max_rows": 8},
-    "03_finetune": {"steps": 10, "eval_rows": 6},
-    "04_compare": {"max_rows": 8, "redteam_rows": 6},
-    "06_monitor": {"demo_requests": 6, "sample": 3},
+QUICK = {  # a smoke test of the whole lifecycle (tests/conftest.py runs it once per test run): the smallest sizes
+    "01_explore": {"max_tokens": 16},
+    "02_rag": {"max_rows": 4, "max_tokens": 16},
+    "03_finetune": {"steps": 4, "eval_rows": 4, "max_tokens": 16},
+    "04_compare": {"max_rows": 4, "redteam_rows": 3, "max_tokens": 16},
+    "06_monitor": {"demo_requests": 4, "sample": 2, "max_tokens": 16},
 }
 
 
