@@ -132,12 +132,19 @@ def require_free_port(port: int, host: str = "127.0.0.1", what: str = "server") 
         )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM this child when the process that started it dies (``PR_SET_PDEATHSIG``)."""
+def _die_with_parent(sig: int = signal.SIGTERM) -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: send this child ``sig`` when the process that started it dies (``PR_SET_PDEATHSIG``)."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))
+
+
+def _killed_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """SIGKILL this child when its parent dies. For a supervisor's server: nobody is left to escalate a SIGTERM,
+    and llama-server does not exit on SIGTERM while a streamed request is in flight (it keeps the port and the
+    clients' connections open), so its clients would wait out their timeouts instead of reconnecting."""
+    _die_with_parent(signal.SIGKILL)
 
 
 def spawn(
@@ -384,7 +391,14 @@ def supervise(spec: ServiceSpec) -> int:
             except ServiceError as e:
                 _write_state(spec, status="failed", pid=None, error=str(e)[-2000:], restarts=len(restarts))
                 return 1
-            _write_state(spec, status="ready", pid=proc.pid, restarts=len(restarts), started=time.time())
+            _write_state(
+                spec,
+                status="ready",
+                pid=proc.pid,
+                pid_start=process_start(proc.pid),
+                restarts=len(restarts),
+                started=time.time(),
+            )
         if live_leases(spec.leases):
             idle_since = None
         elif idle_since is None:
@@ -400,6 +414,17 @@ def supervise(spec: ServiceSpec) -> int:
     return rc
 
 
+def stop_orphan(state: dict, grace_s: float = 2.0) -> bool:
+    """The server of a supervisor that is gone (``state`` from :func:`read_state`) but still runs, e.g. stuck in
+    its shutdown: stop it (SIGTERM, SIGKILL after ``grace_s``) so its port is free again. Only the very process
+    the state recorded (pid and start time) is signalled; True when one was stopped."""
+    pid, start = state.get("pid"), state.get("pid_start")
+    if not pid or not start or pid_alive(state.get("supervisor") or -1) or not pid_alive(pid, start):
+        return False
+    stop_process(pid, grace_s=grace_s, group=False)
+    return True
+
+
 def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
     """Start the server as the supervisor's child (dies with it); a port still held by the dead server's
     sockets is retried for up to 10 s. A signal in ``stop`` ends the wait."""
@@ -408,7 +433,7 @@ def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
         time.sleep(0.2)
     with open(spec.log, "ab") as out:
         proc = subprocess.Popen(
-            spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_killed_with_parent
         )
     if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None and not stop, interval_s=0.2):
         return proc

@@ -4,6 +4,7 @@ held, restarts it there when it dies, stops it when idle or on SIGTERM; `stop_pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from workbench.procs import (
     read_state,
     start_service,
     start_supervised,
+    stop_orphan,
     stop_process,
     take_lease,
 )
@@ -46,10 +48,14 @@ def _wait(cond, timeout_s: float = 30.0) -> bool:
     return False
 
 
-def _spec(tmp_path, idle_s: float = 1.0) -> ServiceSpec:
+# like llama-server with a streamed request in flight: SIGTERM does not end it
+DEAF = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + HTTP
+
+
+def _spec(tmp_path, idle_s: float = 1.0, server: str = HTTP) -> ServiceSpec:
     port = free_port()
     return ServiceSpec(
-        cmd=[sys.executable, "-c", HTTP, str(port)],
+        cmd=[sys.executable, "-c", server, str(port)],
         port=port,
         log=str(tmp_path / "srv.log"),
         state=str(tmp_path / "state.json"),
@@ -83,6 +89,44 @@ def test_sigterm_to_the_supervisor_stops_its_server(tmp_path):
     stop_process(state["supervisor"])
     assert not pid_alive(state["pid"]) and not pid_alive(state["supervisor"])
     assert read_state(spec.state)["status"] == "stopped"
+
+
+def test_a_killed_supervisor_takes_a_server_that_ignores_sigterm_with_it(tmp_path):
+    """Regression: the supervisor's server got SIGTERM when the supervisor died; llama-server ignores it while a
+    streamed request is in flight, so it kept the port and its clients' connections, and a client waited out
+    five 120 s timeouts. Now it gets SIGKILL, and a new supervisor starts on the same port."""
+    spec = _spec(tmp_path, idle_s=600, server=DEAF)
+    take_lease(spec.leases)
+    state = start_supervised(spec)
+    try:
+        os.kill(state["supervisor"], signal.SIGKILL)
+        assert _wait(lambda: not pid_alive(state["pid"]), 10), "the server outlived its supervisor"
+        again = start_supervised(spec)
+        assert again["port"] == state["port"] and health(spec.url)
+    finally:  # SIGKILL again: the new supervisor's server goes with it (a SIGTERM would wait out its grace)
+        stop_process(state["pid"], group=False)
+        sup = (read_state(spec.state) or {}).get("supervisor")
+        if sup and sup > 0:  # never kill(0): that is our own process group
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sup, signal.SIGKILL)
+        assert _wait(lambda: not health(spec.url), 10)
+
+
+def test_stop_orphan_stops_only_the_recorded_server_of_a_dead_supervisor(tmp_path):
+    spec = _spec(tmp_path, server=DEAF)
+    proc = subprocess.Popen(spec.cmd)
+    try:
+        assert _wait(lambda: health(spec.url))
+        from workbench.procs import process_start
+
+        alive_sup = {"pid": proc.pid, "pid_start": process_start(proc.pid), "supervisor": os.getpid()}
+        assert not stop_orphan(alive_sup) and proc.poll() is None  # its supervisor runs: not an orphan
+        assert not stop_orphan({**alive_sup, "supervisor": None, "pid_start": "1"})  # a reused pid: not ours
+        assert proc.poll() is None
+        assert stop_orphan({**alive_sup, "supervisor": None}, grace_s=0.5)
+        proc.wait(timeout=10)  # SIGTERM was ignored: it took the SIGKILL
+    finally:
+        proc.kill()
 
 
 def test_start_service_reports_an_early_exit_with_the_log(tmp_path):

@@ -71,8 +71,14 @@ def _wait_rows(proc, checkpoint: Path, n: int, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def _result(proc, timeout_s: float = 600) -> dict:
-    out, _ = proc.communicate(timeout=timeout_s)
+def _result(proc, timeout_s: float = 420) -> dict:
+    """B's RESULT line; within ``timeout_s`` (under pytest's 600 s), else B is killed and its output shown."""
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"B did not finish within {timeout_s:.0f}s:\n{out[-3000:]}") from None
     line = [x for x in out.splitlines() if x.startswith("RESULT ")]
     assert proc.returncode == 0 and line, out[-3000:]
     return json.loads(line[-1][len("RESULT ") :])

@@ -361,7 +361,7 @@ class LLMClient:
             params = {**params, "extra_body": {**params.get("extra_body", {}), **target.extra_body}}
 
         async def reconnect():
-            """A lost connection: the endpoint kind may bring its server back (or find where it went)."""
+            """A lost connection or a timeout: the endpoint kind may bring its server back (or find where it went)."""
             new = await asyncio.to_thread(kind.recover, ep, model_name, target)
             return None if new is None else self._openai(ep, kind, new.base_url)
 
@@ -436,8 +436,10 @@ class LLMClient:
                     rec.compute_s = rec.latency_s
                 break
             rec.retries += 1
-            if outcome == "connection" and reconnect is not None:
-                try:  # the server went away: re-resolve it (restarted, or started again) instead of retrying a dead port
+            if outcome in ("connection", "timeout") and reconnect is not None:
+                # the server went away (or hangs): re-resolve it (restarted, or started again) instead of retrying
+                # a dead port; for a server that is up and only slow this is a health check and the same client
+                try:
                     client = await reconnect() or client
                 except WorkbenchError as exc:
                     rec.error_message = f"{rec.error_message}; reconnecting: {str(exc)[:300]}"

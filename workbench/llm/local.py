@@ -45,6 +45,7 @@ from ..procs import (
     run_foreground,
     start_service,
     start_supervised,
+    stop_orphan,
     stop_process,
     take_lease,
     wait_ready,
@@ -401,6 +402,8 @@ def _bring_up(state_file: Path, new_spec) -> ServerHandle:
             return _handle(wait_ready(state_file, 180.0))
         except ServiceError:
             stop_process(sup)  # a supervisor that cannot bring its server up is replaced
+    if stop_orphan(state):
+        log(f"stopped the orphaned llama-server (pid {state['pid']}) whose supervisor was gone")
     old_port = (state.get("spec") or {}).get("port")
     spec = new_spec(old_port if old_port and port_free(old_port) else free_port())
     log(f"starting the shared llama-server on 127.0.0.1:{spec.port} (supervised; log {spec.log})")
