@@ -8,9 +8,9 @@ PY ?= $(call first_python,python3.11 python3.12 python3.13 python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# The suite runs on TEST_WORKERS pytest-xdist workers, tests spread one by one (tests/conftest.py); 1 = serial.
+# The suite runs on TEST_WORKERS pytest-xdist workers, one test file per worker at a time (tests/conftest.py); 1 = serial.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup,)
+XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 # What each target installs (pip extras of pyproject.toml). The core alone is `EXTRAS=` (the demo then skips
 # fine-tuning and says how to add it). On a machine where PyPI's torch is the CUDA build, first
 # `$(BIN)/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu` (README, Install).

@@ -29,21 +29,9 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
-# `make test` runs the suite on 2 workers (pytest-xdist, ``-n 2 --dist loadgroup``). The groups set here are meant to
-# keep a test file on one worker (its module fixtures start once) and the tests of ``quick_demo`` together (the demo
-# runs once). They are NOT honoured yet: pytest-xdist 3.8.0 writes the group into ``item._nodeid``, which pytest 9.2
-# no longer reads, so tests are spread one by one; a module fixture can start on both workers and the quick demo ran
-# once on each (2026-12-04: 262 s and 227 s). The suite passes that way. The fix to make next: ``--dist loadfile``
-# and a quick demo shared by the workers through a lock file in the run's base temp dir.
-SHARED_SESSION_FIXTURES = ("quick_demo",)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            shared = [f for f in SHARED_SESSION_FIXTURES if f in getattr(item, "fixturenames", ())]
-            item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+# `make test` runs the suite on 2 workers (pytest-xdist, ``-n 2 --dist loadfile``): the tests of one file stay on one
+# worker, so a module fixture starts once. Session fixtures start once per worker; the quick demo, which takes
+# minutes, is shared by the workers instead (``quick_demo``: the first runs it, the other reads its record).
 
 
 @pytest.fixture(autouse=True)
@@ -218,21 +206,32 @@ def fixture_notebook() -> Path:
 
 @pytest.fixture(scope="session")
 def quick_demo(local_server, tmp_path_factory):
-    """One ``workbench demo --quick`` per test run (minutes), shared by the demo test and the secrets scan: it runs
-    with a fake API key in its environment (``OPENAI_BASE_URL`` on a closed local port, so nothing can leave)."""
+    """One ``workbench demo --quick`` per test run (minutes), shared by the demo test, the headless notebook tests
+    and the secrets scan, on every pytest-xdist worker: the first worker to need it runs it under a lock in the
+    run's shared temp dir and records the result; the others wait for the lock and read the record. It runs with a
+    fake API key in its environment (``OPENAI_BASE_URL`` on a closed local port, so nothing can leave)."""
+    import json
     import secrets
     import subprocess
     from types import SimpleNamespace
 
-    project = tmp_path_factory.mktemp("demo")
-    key = f"sk-test-{secrets.token_hex(20)}"
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_RESPONSE_CACHE")}
-    env.update(WORKBENCH_PROJECT_DIR=str(project), OPENAI_API_KEY=key, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
-    out = subprocess.run(
-        [str(Path(sys.executable).parent / "workbench"), "demo", "--quick", "--experiment", "demo-test"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-    return SimpleNamespace(out=out, project=project, key=key)
+    from workbench.procs import locked
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' base temp dirs are siblings in the run's own dir
+    record, project = root / "quick-demo.json", root / "quick-demo"
+    with locked(root / "quick-demo.lock", 1200.0, "the quick demo of another pytest worker"):
+        if not record.exists():
+            project.mkdir()
+            key = f"sk-test-{secrets.token_hex(20)}"
+            env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "WORKBENCH_RESPONSE_CACHE")}
+            env.update(WORKBENCH_PROJECT_DIR=str(project), OPENAI_API_KEY=key, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+            cmd = [str(Path(sys.executable).parent / "workbench"), "demo", "--quick", "--experiment", "demo-test"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+            fields = {"args": cmd, "returncode": out.returncode, "stdout": out.stdout, "stderr": out.stderr}
+            tmp = record.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"out": fields, "key": key}))
+            tmp.replace(record)
+        data = json.loads(record.read_text())
+    return SimpleNamespace(out=subprocess.CompletedProcess(**data["out"]), project=project, key=data["key"])
