@@ -57,11 +57,10 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
         c_ready, t0 = _mlflow_floor(cand, ds.rows, workbench=mode == "workbench-floor")
     elif mode == "raw":
         from workbench.llm.client import no_keepalive_http_client
-        from workbench.llm.local import ensure_server
 
-        base = ensure_server().base_url
+        target = _target(cand)
         c_ready, t0 = _cpu_s(), time.perf_counter()
-        asyncio.run(_raw(base, cand, ds.rows, concurrency, no_keepalive_http_client()))
+        asyncio.run(_raw(target, cand, ds.rows, concurrency, no_keepalive_http_client()))
     else:
         from workbench import evaluate  # imported before the clock starts, as openai is for the raw loop
 
@@ -126,9 +125,19 @@ def _mlflow_floor(cand, rows, workbench: bool = False) -> tuple[float, float]:
     return c_ready, t0
 
 
-async def _raw(base_url: str, cand, rows, concurrency: int, http_client):
-    """The baseline: the same chat requests through a bare ``openai.AsyncOpenAI`` loop and a semaphore."""
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0, http_client=http_client)
+def _target(cand):
+    """Where the workbench sends ``cand``'s calls: the server's URL and the request body it adds (with adapters
+    registered, every adapter's scale; a request without them is answered by another model, see docs/finetune.md)."""
+    from workbench.llm.endpoints import resolve
+
+    ep, model, kind = resolve(cand.model)
+    return kind.target(ep, model)
+
+
+async def _raw(target, cand, rows, concurrency: int, http_client):
+    """The baseline: the same chat requests (the same body as the workbench's) through a bare
+    ``openai.AsyncOpenAI`` loop and a semaphore."""
+    client = openai.AsyncOpenAI(base_url=target.base_url, api_key="none", max_retries=0, http_client=http_client)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(row):
@@ -138,6 +147,7 @@ async def _raw(base_url: str, cand, rows, concurrency: int, http_client):
                 messages=cand.messages(row),
                 stream=True,
                 stream_options={"include_usage": True},
+                extra_body=target.extra_body or None,
                 **cand.gen_params,
             )
             return "".join([ch.choices[0].delta.content or "" async for ch in s if ch.choices])
@@ -249,14 +259,13 @@ def main() -> None:
     from evalkit import write_dataset
     from workbench.candidates import PromptCandidate
     from workbench.llm.client import no_keepalive_http_client
-    from workbench.llm.local import ensure_server
 
-    h = ensure_server()
     cand = PromptCandidate("local", name="c", max_tokens=a.max_tokens)
+    target = _target(cand)
     ds = wb.load_dataset(write_dataset(tmp / "qa.jsonl", a.rows))
 
     async def raw(rows, concurrency):
-        return await _raw(h.base_url, cand, rows, concurrency, no_keepalive_http_client())
+        return await _raw(target, cand, rows, concurrency, no_keepalive_http_client())
 
     asyncio.run(raw(ds.rows[:8], 8))  # warm-up
     overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp)

@@ -336,6 +336,8 @@ class ServiceSpec:
     start_timeout_s: float = 120.0
     max_restarts: int = 5  # restarts within 60 s before the supervisor gives up
     info: dict = field(default_factory=dict)  # extra fields for the state file (e.g. the options key)
+    # JSON POSTs ({"path", "json"}) sent after every (re)start, before the server is reported ready
+    after_start: list[dict] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -414,6 +416,18 @@ def supervise(spec: ServiceSpec) -> int:
     return rc
 
 
+def post_json(root_url: str, path: str, body, timeout: float = 10.0) -> None:
+    """``POST root_url + path`` with a JSON body; :class:`ServiceError` unless it answers 2xx."""
+    req = urllib.request.Request(
+        f"{root_url}{path}", json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise ServiceError(f"POST {root_url}{path} failed: {e}") from None
+
+
 def stop_orphan(state: dict, grace_s: float = 2.0) -> bool:
     """The server of a supervisor that is gone (``state`` from :func:`read_state`) but still runs, e.g. stuck in
     its shutdown: stop it (SIGTERM, SIGKILL after ``grace_s``) so its port is free again. Only the very process
@@ -436,7 +450,13 @@ def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
             spec.cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_killed_with_parent
         )
     if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None and not stop, interval_s=0.2):
-        return proc
+        try:
+            for req in spec.after_start:
+                post_json(spec.url, req["path"], req["json"])
+            return proc
+        except ServiceError:
+            stop_process(proc.pid, group=False)
+            raise
     stop_process(proc.pid, group=False)
     raise ServiceError(
         f"server on port {spec.port} did not become healthy (exit {proc.returncode}; "

@@ -216,11 +216,29 @@ def test_lora_learns_invented_facts_and_is_served(local_server, tmp_path):
     )
     assert res.gguf_path.is_file() and res.losses[-1] < res.losses[0] / 3
     assert res.model == "local:ft-testfacts" and "ft-testfacts" in _local_models()
-    tuned = [wb.chat(q, model=res.model, max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]
+    # a client that calls the shared server by URL and names no adapter (MLflow's AI Gateway): the base model.
+    # Regression: the server-wide adapter scales started at 1.0, so it got the adapter (first, on fresh slots)
+    import openai
+
+    from workbench.llm.endpoints import kind_of
+
+    ep = wb.load_settings().endpoints["local"]
+    url = kind_of(ep).target(ep, "ft-testfacts").base_url
+    raw = openai.OpenAI(base_url=url, api_key="none")
+    plain = [
+        raw.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": q}], max_tokens=20, temperature=0
+        )
+        .choices[0]
+        .message.content
+        for q, _ in FACTS
+    ]
     base = [wb.chat(q, model="local", max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]
-    print(f"\ntuned: {tuned}\nbase:  {base}")
+    tuned = [wb.chat(q, model=res.model, max_tokens=20, temperature=0, cache="off").text for q, _ in FACTS]
+    print(f"\ntuned: {tuned}\nbase:  {base}\nplain: {plain}")
     assert "3.14" in tuned[0] and "teal" in tuned[1].lower() and "37" in tuned[2]
     assert "3.14" not in base[0] and "teal" not in base[1].lower()
+    assert plain == base
 
 
 def _local_models() -> list[str]:

@@ -33,6 +33,11 @@ import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def do_POST(self):  # /fail refuses; else the body is appended to argv[2]
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path != "/fail" and len(sys.argv) > 2:
+            open(sys.argv[2], "ab").write(body + b"\\n")
+        self.send_response(404 if self.path == "/fail" else 200); self.end_headers()
     def log_message(self, *a):
         pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
@@ -127,6 +132,28 @@ def test_stop_orphan_stops_only_the_recorded_server_of_a_dead_supervisor(tmp_pat
         proc.wait(timeout=10)  # SIGTERM was ignored: it took the SIGKILL
     finally:
         proc.kill()
+
+
+def test_after_start_requests_are_sent_after_every_start_and_a_refused_one_fails_the_start(tmp_path):
+    posted = tmp_path / "posted.txt"
+    spec = _spec(tmp_path, idle_s=600)
+    spec.cmd.append(str(posted))
+    spec.after_start = [{"path": "/lora-adapters", "json": [{"id": 0, "scale": 0.0}]}]
+    take_lease(spec.leases)
+    state = start_supervised(spec)
+    try:
+        assert posted.read_text().splitlines() == ['[{"id": 0, "scale": 0.0}]']
+        os.kill(state["pid"], signal.SIGKILL)  # restarted: sent again before it is ready
+        assert _wait(lambda: (read_state(spec.state) or {}).get("pid") not in (None, state["pid"]) and health(spec.url))
+        assert len(posted.read_text().splitlines()) == 2
+    finally:
+        stop_process(state["supervisor"])
+    bad = _spec(tmp_path / "b")
+    bad.after_start = [{"path": "/fail", "json": {}}]
+    (tmp_path / "b").mkdir()
+    with pytest.raises(ServiceError, match="POST .*/fail failed"):
+        start_supervised(bad)
+    assert read_state(bad.state)["status"] == "failed" and not health(bad.url)
 
 
 def test_start_service_reports_an_early_exit_with_the_log(tmp_path):

@@ -40,6 +40,7 @@ from ..procs import (
     log_tail,
     pid_alive,
     port_free,
+    post_json,
     read_state,
     require_free_port,
     run_foreground,
@@ -269,6 +270,15 @@ class ServerOptions:
             a += ["--lora", ",".join(str(p) for p in self.lora)]
         return a + list(self.extra_args)
 
+    def after_start(self) -> list[dict]:
+        """Requests to send once the server is up: every adapter's server-wide scale set to 0. The llama-server we
+        build loads adapters at scale 1.0 even with ``--lora-init-without-apply`` (it only skips applying them at
+        start), and a request without a ``lora`` field takes those server-wide scales: a client that talks to the
+        shared server by URL (MLflow's AI Gateway, a script) got every fine-tuned adapter mixed into "smollm2"."""
+        if not self.lora:
+            return []
+        return [{"path": "/lora-adapters", "json": [{"id": i, "scale": 0.0} for i in range(len(self.lora))]}]
+
 
 @dataclass
 class ServerHandle:
@@ -319,6 +329,12 @@ def start_server(
         except ServiceError as e:
             if port is None and "bind" in log_tail(log_path).lower() and attempt < 2:
                 continue
+            raise SetupError(str(e)) from None
+        try:
+            for req in options.after_start():
+                post_json(f"http://127.0.0.1:{p}", req["path"], req["json"])
+        except ServiceError as e:
+            stop_process(proc.pid)
             raise SetupError(str(e)) from None
         return ServerHandle(pid=proc.pid, port=p, log_path=str(log_path), options_key=options.key(), owned=True)
     raise SetupError("llama-server could not bind a port on 127.0.0.1")
@@ -388,6 +404,7 @@ def _spec(options: ServerOptions, port: int) -> ServiceSpec:
         leases=str(_lease_dir(options.key())),
         idle_s=idle_s(),
         info={"options_key": options.key(), "options": asdict(options)},
+        after_start=options.after_start(),
     )
 
 
@@ -607,7 +624,8 @@ def _route(model: str | None) -> tuple[ServerOptions, dict]:
     """(server options, extra request body) that serve ``model``.
 
     One server serves the base and every registered adapter: all adapters are loaded with
-    ``--lora-init-without-apply`` (scale 0) and a request picks its adapter with ``{"lora": [{"id", "scale"}]}``.
+    ``--lora-init-without-apply``, their server-wide scales set to 0 once it is up (:meth:`ServerOptions.after_start`),
+    and a request picks its adapter with ``{"lora": [{"id", "scale"}]}``, every adapter's scale named.
     Two llama-server processes on 2 cores starve each other (their thread pools spin at barriers: 3 tok/s
     together vs 262 tok/s alone, measured), so we never run one per adapter.
     """
