@@ -164,11 +164,13 @@ def fault_server(local_server):
 @pytest.fixture
 def faulty(fault_server, workbench_toml):
     """``make(script=..., rates=...)`` → (proxy, client): a fault proxy declared as endpoint ``faulty`` (model
-    ``smollm2``) with a short timeout, and an uncached :class:`LLMClient` with fast backoff (ask it with
-    ``evalkit.ask``)."""
+    ``smollm2``) and an uncached :class:`LLMClient` with fast backoff (ask it with ``evalkit.ask``). The call
+    timeout is 30 s unless a test about stalls sets a short one: the real server behind the proxy is shared with the
+    other pytest worker, and under its load a 4-token call waited over 1.5 s for a slot (CI, 2026-12-05: three
+    retry tests failed on their last, fault-free attempt with ``timeout``)."""
     from workbench.llm.client import LLMClient
 
-    def make(timeout_s=1.5, max_retries=3, max_concurrency=8, **kw):
+    def make(timeout_s=30.0, max_retries=3, max_concurrency=8, **kw):
         proxy = fault_server(**kw)
         workbench_toml(
             f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\n'
