@@ -1,0 +1,175 @@
+"""Create a project venv from a cached dependency environment (``make demo`` / ``make test`` set-up).
+
+    python3.11 tools/envcache.py .venv --extras finetune
+
+Installing the pinned stack into a fresh venv unpacks about 75,000 files (2.7 GB with the test extras; torch is most
+of it) even from pip's wheel cache: 155 s of a fresh clone's ``make demo`` on the 2-core dev machine
+(``benchmarks/results/demo.json``). So the first set-up for a given interpreter, ``constraints.txt``, dependency
+lists and extras installs the dependencies once, with pip, into
+``$WORKBENCH_CACHE_DIR/envs/<key>`` (default ``~/.cache/llmops-workbench/envs``); every later venv for the same key
+is a new ``python -m venv`` whose files are **hard links** to that environment's (a copy where the cache is on
+another file system), its console scripts rewritten to the new interpreter. The Makefile then runs the same
+``pip install -c constraints.txt -e ".[extras]"`` as before: it finds every dependency installed and only installs
+the project itself.
+
+Hard links are safe here because pip and Python never write an installed file in place: an upgrade or uninstall in
+the new venv unlinks its names and writes new files, so the cached environment is unchanged. The key is a sha256 of
+the interpreter (path and version), ``constraints.txt``, the ``[project]`` dependency tables of ``pyproject.toml``
+and the extras, so a changed pin builds a new environment; the least recently used are removed beyond
+``KEEP`` environments. ``WORKBENCH_ENV_CACHE=0`` turns the cache off (a plain ``python -m venv``).
+
+Standard library only: it runs on the interpreter that creates the venv, before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEP = 4  # cached environments kept (least recently used removed beyond that)
+COMPLETE = ".complete"  # written last: an environment without it was interrupted and is rebuilt
+LOCK_TIMEOUT_S = 1800  # another set-up building the same environment (a cold pip install takes minutes)
+
+
+def cache_root() -> Path:
+    """``$WORKBENCH_CACHE_DIR/envs``, else ``$XDG_CACHE_HOME/llmops-workbench/envs`` (as ``workbench.config``)."""
+    override = os.environ.get("WORKBENCH_CACHE_DIR")
+    base = (
+        Path(override)
+        if override
+        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmops-workbench"
+    )
+    return base.expanduser().resolve() / "envs"
+
+
+def env_key(extras: str, root: Path = ROOT) -> str:
+    """What the cached environment depends on, hashed: this interpreter, the pins, the dependency lists, the extras."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    parts = {
+        "python": [os.path.realpath(sys.executable), sys.version, platform.machine()],
+        "constraints": (root / "constraints.txt").read_text(),
+        "dependencies": project.get("dependencies", []),
+        "optional": project.get("optional-dependencies", {}),
+        "extras": sorted(e for e in extras.split(",") if e),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive ``fcntl`` lock on ``path`` (two ``make`` runs building the same environment), bounded in time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    sys.exit(f"envcache: {path} is still locked after {LOCK_TIMEOUT_S} s (another set-up?)")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def pip(venv: Path, *args: str) -> None:
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check", *args], check=True)
+
+
+def build(env: Path, extras: str, root: Path = ROOT) -> None:
+    """Install the project's dependencies (not the project) with ``extras`` into a new venv at ``env``."""
+    if env.exists():
+        shutil.rmtree(env)  # an interrupted build
+    print(f"envcache: installing the pinned stack once into {env} (later venvs link to it)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    spec = f"{root}[{extras}]" if extras else str(root)
+    pip(env, "install", "-c", str(root / "constraints.txt"), "-e", spec)
+    pip(env, "uninstall", "-y", "llmops-workbench")  # the project is each venv's own (editable) install
+    (env / COMPLETE).write_text(json.dumps({"extras": extras, "python": sys.version, "built": time.time()}))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed: a copy
+        shutil.copy2(src, dst)
+
+
+def seed(venv: Path, env: Path) -> None:
+    """A new venv at ``venv`` holding ``env``'s installed files (hard links) and console scripts (rewritten)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    for sub in ("lib", "include", "share", "etc"):
+        if (env / sub).is_dir():
+            shutil.copytree(env / sub, venv / sub, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
+    old, new = str(env / "bin" / "python").encode(), str(venv.absolute() / "bin" / "python").encode()
+    for script in (env / "bin").iterdir():
+        target = venv / "bin" / script.name
+        if target.exists() or target.is_symlink() or script.is_symlink() or not script.is_file():
+            continue  # the interpreter links and activate scripts are the new venv's own
+        data = script.read_bytes()
+        head, sep, rest = data.partition(b"\n")
+        if old in head or (head.startswith(b"#!/bin/sh") and old in rest[:400]):
+            data = data.replace(old, new, 1) if old in head else head + sep + rest.replace(old, new, 1)
+        target.write_bytes(data)
+        target.chmod(script.stat().st_mode)
+
+
+def prune(root: Path, keep: int = KEEP) -> None:
+    """Remove the least recently used complete environments beyond ``keep`` (venvs linked to them keep their files)."""
+    envs = sorted((p for p in root.iterdir() if (p / COMPLETE).exists()), key=lambda p: (p / COMPLETE).stat().st_mtime)
+    for old in envs[: max(0, len(envs) - keep)]:
+        with locked(root / f"{old.name}.lock"):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def create(venv: Path, extras: str) -> Path | None:
+    """Create ``venv`` from the cached environment for ``extras`` (built first if missing); returns that
+    environment, or ``None`` when the cache is off (then a plain venv is created)."""
+    if os.environ.get("WORKBENCH_ENV_CACHE", "1") == "0":
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        return None
+    root = cache_root()
+    env = root / env_key(extras)
+    with locked(root / f"{env.name}.lock"):
+        if not (env / COMPLETE).exists():
+            build(env, extras)
+        t0 = time.monotonic()
+        seed(venv, env)
+        os.utime(env / COMPLETE)  # used: kept by prune()
+    print(f"envcache: {venv} linked to {env} in {time.monotonic() - t0:.1f} s", flush=True)
+    prune(root)
+    return env
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("venv", type=Path, help="the venv to create (must not exist)")
+    ap.add_argument("--extras", default="", help="the pip extras the cached environment holds, e.g. dev,finetune")
+    a = ap.parse_args(argv)
+    if (a.venv / "bin" / "python").exists():
+        sys.exit(f"envcache: {a.venv} is a venv already")
+    if a.venv.exists():  # a half-made venv from before: completed in place, as `python -m venv` does
+        print(f"envcache: {a.venv} exists without an interpreter; creating it in place without the cache")
+        subprocess.run([sys.executable, "-m", "venv", str(a.venv)], check=True)
+        return
+    create(a.venv, a.extras)
+
+
+if __name__ == "__main__":
+    main()
