@@ -101,7 +101,8 @@ def build(env: Path, extras: str, root: Path = ROOT) -> None:
     spec = f"{root}[{extras}]" if extras else str(root)
     pip(env, "install", "-c", str(root / "constraints.txt"), "-e", spec)
     pip(env, "uninstall", "-y", "llmops-workbench")  # the project is each venv's own (editable) install
-    (env / COMPLETE).write_text(json.dumps({"extras": extras, "python": sys.version, "built": time.time()}))
+    record = {"extras": extras, "python": sys.version, "built": time.time(), "bin_python": str(env / "bin" / "python")}
+    (env / COMPLETE).write_text(json.dumps(record))
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -111,13 +112,22 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _built_python(env: Path) -> str:
+    """The interpreter path ``env``'s console scripts were written with: its path when it was built (it may be
+    reached through a link now, as in benchmarks/bench_demo.py's per-round cache folders)."""
+    try:
+        return json.loads((env / COMPLETE).read_text())["bin_python"]
+    except (OSError, ValueError, KeyError):
+        return str(env / "bin" / "python")
+
+
 def seed(venv: Path, env: Path) -> None:
     """A new venv at ``venv`` holding ``env``'s installed files (hard links) and console scripts (rewritten)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     for sub in ("lib", "include", "share", "etc"):
         if (env / sub).is_dir():
             shutil.copytree(env / sub, venv / sub, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
-    old, new = str(env / "bin" / "python").encode(), str(venv.absolute() / "bin" / "python").encode()
+    old, new = _built_python(env).encode(), str(venv.absolute() / "bin" / "python").encode()
     for script in (env / "bin").iterdir():
         target = venv / "bin" / script.name
         if target.exists() or target.is_symlink() or script.is_symlink() or not script.is_file():

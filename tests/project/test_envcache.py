@@ -6,6 +6,7 @@ it), so no package index is needed; ``make demo`` from a fresh clone exercises t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def _fake_env(env: Path) -> None:
     script.chmod(0o755)
     (env / "share" / "jupyter").mkdir(parents=True)
     (env / "share" / "jupyter" / "kernel.json").write_text("{}")
-    (env / envcache.COMPLETE).write_text("{}")
+    (env / envcache.COMPLETE).write_text(json.dumps({"bin_python": str(env / "bin" / "python")}))
 
 
 def test_seeded_venv_imports_the_cached_files_through_hard_links(tmp_path: Path) -> None:
@@ -95,3 +96,13 @@ def test_cache_off_is_a_plain_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
     assert envcache.create(tmp_path / "v", "finetune") is None
     assert (tmp_path / "v" / "bin" / "python").exists() and not (tmp_path / "cache").exists()
+
+
+def test_cache_reached_through_a_link_still_rewrites_the_scripts(tmp_path: Path) -> None:
+    env = tmp_path / "user-cache" / "envs" / "k"
+    _fake_env(env)
+    (tmp_path / "round-cache").mkdir()
+    (tmp_path / "round-cache" / "envs").symlink_to(env.parent)  # as bench_demo.py's per-round cache folders
+    venv = tmp_path / "v"
+    envcache.seed(venv, tmp_path / "round-cache" / "envs" / "k")
+    assert (venv / "bin" / "wbcached-hello").read_text().splitlines()[0] == f"#!{venv / 'bin' / 'python'}"
