@@ -428,6 +428,13 @@ def post_json(root_url: str, path: str, body, timeout: float = 10.0) -> None:
         raise ServiceError(f"POST {root_url}{path} failed: {e}") from None
 
 
+def post_after_start(root_url: str, requests: list[dict]) -> None:
+    """Send a started server its set-up requests (:attr:`ServiceSpec.after_start`: ``{"path", "json"}`` each), in
+    order; :class:`ServiceError` at the first one it refuses."""
+    for req in requests:
+        post_json(root_url, req["path"], req["json"])
+
+
 def stop_orphan(state: dict, grace_s: float = 2.0) -> bool:
     """The server of a supervisor that is gone (``state`` from :func:`read_state`) but still runs, e.g. stuck in
     its shutdown: stop it (SIGTERM, SIGKILL after ``grace_s``) so its port is free again. Only the very process
@@ -451,8 +458,7 @@ def _start_on_port(spec: ServiceSpec, stop: list) -> subprocess.Popen:
         )
     if wait_healthy(spec.url, spec.start_timeout_s, alive=lambda: proc.poll() is None and not stop, interval_s=0.2):
         try:
-            for req in spec.after_start:
-                post_json(spec.url, req["path"], req["json"])
+            post_after_start(spec.url, spec.after_start)
             return proc
         except ServiceError:
             stop_process(proc.pid, group=False)

@@ -40,7 +40,7 @@ from ..procs import (
     log_tail,
     pid_alive,
     port_free,
-    post_json,
+    post_after_start,
     read_state,
     require_free_port,
     run_foreground,
@@ -331,8 +331,7 @@ def start_server(
                 continue
             raise SetupError(str(e)) from None
         try:
-            for req in options.after_start():
-                post_json(f"http://127.0.0.1:{p}", req["path"], req["json"])
+            post_after_start(f"http://127.0.0.1:{p}", options.after_start())
         except ServiceError as e:
             stop_process(proc.pid)
             raise SetupError(str(e)) from None
