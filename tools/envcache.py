@@ -156,14 +156,21 @@ def create(venv: Path, extras: str) -> Path | None:
         return None
     root = cache_root()
     env = root / env_key(extras)
-    with locked(root / f"{env.name}.lock"):
-        if not (env / COMPLETE).exists():
-            build(env, extras)
-        t0 = time.monotonic()
-        seed(venv, env)
-        os.utime(env / COMPLETE)  # used: kept by prune()
+    try:
+        with locked(root / f"{env.name}.lock"):
+            if not (env / COMPLETE).exists():
+                build(env, extras)
+            t0 = time.monotonic()
+            seed(venv, env)
+            os.utime(env / COMPLETE)  # used: kept by prune()
+    except OSError as e:  # the cache cannot be written or read (read-only home, full disk): a plain venv
+        print(f"envcache: the environment cache {root} is not usable ({e}); creating a plain venv", flush=True)
+        shutil.rmtree(venv, ignore_errors=True)  # only what seed() made: main() checked that venv did not exist
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        return None
     print(f"envcache: {venv} linked to {env} in {time.monotonic() - t0:.1f} s", flush=True)
-    prune(root)
+    with contextlib.suppress(OSError):
+        prune(root)
     return env
 
 

@@ -106,3 +106,17 @@ def test_cache_reached_through_a_link_still_rewrites_the_scripts(tmp_path: Path)
     venv = tmp_path / "v"
     envcache.seed(venv, tmp_path / "round-cache" / "envs" / "k")
     assert (venv / "bin" / "wbcached-hello").read_text().splitlines()[0] == f"#!{venv / 'bin' / 'python'}"
+
+
+def test_an_unusable_cache_falls_back_to_a_plain_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(envcache, "build", lambda env, extras: _fake_env(env))
+
+    def broken_seed(venv: Path, env: Path) -> None:
+        (venv / "lib").mkdir(parents=True)  # half-made, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(envcache, "seed", broken_seed)
+    venv = tmp_path / "v"
+    assert envcache.create(venv, "") is None
+    assert (venv / "bin" / "python").exists() and not (venv / PURELIB / "wbcached.py").exists()
