@@ -128,8 +128,10 @@ def test_pii_never_reaches_stored_traces_or_tables(app, tracking_store, workbenc
 
 @pytest.mark.slow
 def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_server, workbench_toml, tmp_path):
-    proxy = fault_server(slow_chunk_s=1.0)
-    workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 30\n')
+    # the slow phase adds ~2 s per streamed event (~20 s a request) and the rule fires at 4x the baseline: the
+    # healthy phase's own latency swings with the other pytest worker's load on the shared server (2.5x seen in CI)
+    proxy = fault_server(slow_chunk_s=2.0)
+    workbench_toml(f'[endpoints.faulty]\nbase_url = "{proxy.base_url}"\nmodels = ["smollm2"]\ntimeout_s = 50\n')
     h = app(name="mon", model="faulty", max_retries=1)
     hook, alerts_file = WebhookReceiver(), tmp_path / "alerts.jsonl"
     rules = parse_rules(
@@ -144,7 +146,7 @@ def test_monitor_alerts_once_per_cooldown_on_slow_and_failing_phases(app, fault_
                     "metric": "latency_p95",
                     "window": "20s",
                     "op": ">",
-                    "vs_baseline": "100%",
+                    "vs_baseline": "300%",
                     "min_requests": 2,
                     "severity": "warning",
                 },

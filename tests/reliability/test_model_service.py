@@ -231,3 +231,40 @@ def test_a_new_adapter_does_not_drop_the_lease_on_the_server_in_use(tmp_path, mo
 
     assert os.getpid() in live_leases(local._lease_dir(before.key()))
     assert os.getpid() in live_leases(local._lease_dir(after.key()))
+
+
+def test_a_port_reused_by_a_server_for_other_options_names_that_server(tmp_path, monkeypatch):
+    """Regression (CI, a session after adapters were added): a stopped server's state file still named the port
+    that a server for the new adapter set had been given since. ``hold_url`` and ``revive_url`` took the first
+    state file by name, the stale one: the MLflow server's lease went to a server that was not running (and a
+    revive would have started the old adapter set behind the URL). The running server owns its port; a new start
+    on a port drops the stale files that name it."""
+    from workbench.llm import local
+    from workbench.procs import live_leases
+
+    monkeypatch.setenv("WORKBENCH_RUN_DIR", str(tmp_path / "run"))
+    run = tmp_path / "run"
+    run.mkdir()
+    port = 45678
+    stale = run / "local-service-000000000000.json"  # sorts first
+    stale.write_text(json.dumps({"port": port, "status": "stopped", "supervisor": 999999999, "spec": {"port": port}}))
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    live = run / "local-service-ffffffffffff.json"
+    live.write_text(json.dumps({"port": port, "status": "ready", "supervisor": os.getpid(), "spec": {"port": port}}))
+    url = f"http://127.0.0.1:{port}/v1"
+    assert local._port_owner(url)[0] == live
+    assert local.hold_url(url, os.getpid())
+    assert live_leases(local._lease_dir("ffffffffffff")) == [os.getpid()]
+    assert live_leases(local._lease_dir("000000000000")) == []
+    assert local._port_owner("http://example.com:45678/v1") is None
+
+    # a new start on the port: the stale claim is dropped, the new server's file is kept
+    monkeypatch.setattr(local, "start_supervised", lambda spec: {"port": spec.port, "pid": 1, "supervisor": 1})
+    monkeypatch.setattr(local, "port_free", lambda p: True)
+    newer = run / "local-service-111111111111.json"
+    newer.write_text(json.dumps({"port": port, "status": "stopped", "supervisor": 999999999, "spec": {"port": port}}))
+    live.unlink()
+    h = local._bring_up(
+        newer, lambda p: local.ServiceSpec(cmd=["x", "--port", str(p)], port=p, log="", state="", leases="")
+    )
+    assert h.port == port and newer.exists() and not stale.exists()

@@ -424,9 +424,16 @@ def _bring_up(state_file: Path, new_spec) -> ServerHandle:
     spec = new_spec(old_port if old_port and port_free(old_port) else free_port())
     log(f"starting the shared llama-server on 127.0.0.1:{spec.port} (supervised; log {spec.log})")
     try:
-        return _handle(start_supervised(spec))
+        h = _handle(start_supervised(spec))
     except ServiceError as e:
         raise SetupError(str(e)) from None
+    # a stopped server for other options whose state still names this port would answer for it in
+    # `model status` and to a URL naming the port: the port is this server's now
+    for other in run_dir().glob("local-service-*.json"):
+        st = read_state(other) or {}
+        if other != state_file and st.get("port") == spec.port and not pid_alive(st.get("supervisor") or -1):
+            other.unlink(missing_ok=True)
+    return h
 
 
 def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
@@ -461,24 +468,41 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
 def revive_url(url: str) -> bool:
     """If ``url`` names a shared server this machine ran (by its 127.0.0.1 port), make sure it runs again (lease
     taken); False for any other URL. Lets every endpoint that points at the embedded server by URL restart it."""
+    owner = _port_owner(url)
+    if owner is None or not owner[1].get("spec"):
+        return False
+    state_file, state = owner
+    key = state_file.stem.removeprefix("local-service-")
+    h = _SERVERS.get(key)
+    if h is not None and h.port == state["port"] and h.healthy(1.0):
+        return True
+    with waiting("starting the local model again", after=QUIET_S), _service_lock(key):
+        take_lease(_lease_dir(key))
+        _SERVERS[key] = _bring_up(
+            state_file,
+            lambda port, s=state["spec"]: ServiceSpec(**{**s, "port": port, "cmd": _with_port(s["cmd"], port)}),
+        )
+    return True
+
+
+def _port_owner(url: str) -> tuple[Path, dict] | None:
+    """(state file, state) of the shared server that ``url`` names by its 127.0.0.1 port, None for any other URL.
+    Where several state files record that port (a stopped server's port was later handed to a server for other
+    options), the running one wins, else the one written last: an older file names options nobody asks for now."""
     m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
     if not m:
-        return False
-    for state_file in sorted(run_dir().glob("local-service-*.json")):
+        return None
+    found = []
+    for state_file in run_dir().glob("local-service-*.json"):
         state = read_state(state_file) or {}
-        if state.get("port") == int(m.group(2)) and state.get("spec"):
-            key = state_file.stem.removeprefix("local-service-")
-            h = _SERVERS.get(key)
-            if h is not None and h.port == state["port"] and h.healthy(1.0):
-                return True
-            with waiting("starting the local model again", after=QUIET_S), _service_lock(key):
-                take_lease(_lease_dir(key))
-                _SERVERS[key] = _bring_up(
-                    state_file,
-                    lambda port, s=state["spec"]: ServiceSpec(**{**s, "port": port, "cmd": _with_port(s["cmd"], port)}),
-                )
-            return True
-    return False
+        if state.get("port") == int(m.group(2)):
+            running = state.get("status") in ("ready", "starting") and pid_alive(state.get("supervisor") or -1)
+            with contextlib.suppress(OSError):
+                found.append((running, state_file.stat().st_mtime_ns, state_file, state))
+    if not found:
+        return None
+    _, _, state_file, state = max(found, key=lambda x: x[:2])
+    return state_file, state
 
 
 def running_server_threads() -> int:
@@ -501,15 +525,11 @@ def hold_url(url: str, pid: int) -> bool:
     """Keep the shared server named by ``url`` (by its 127.0.0.1 port) running for process ``pid`` until it exits
     (a lease in its name): a detached process that calls it, like the MLflow server's AI Gateway. False when
     ``url`` names no shared server of this machine."""
-    m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
-    if not m:
+    owner = _port_owner(url)
+    if owner is None or owner[1].get("status") != "ready":
         return False
-    for state_file in sorted(run_dir().glob("local-service-*.json")):
-        state = read_state(state_file) or {}
-        if state.get("port") == int(m.group(2)) and state.get("status") == "ready":
-            take_lease(_lease_dir(state_file.stem.removeprefix("local-service-")), pid=pid)
-            return True
-    return False
+    take_lease(_lease_dir(owner[0].stem.removeprefix("local-service-")), pid=pid)
+    return True
 
 
 def forget(key: str | None = None) -> None:
