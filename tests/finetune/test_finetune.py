@@ -246,3 +246,47 @@ def _local_models() -> list[str]:
 
     ep = wb.load_settings().endpoints["local"]
     return kind_of(ep).models(ep)
+
+
+def test_answer_loss_is_the_models_loss_and_gradient(tmp_path):
+    """The training loop's loss applies the output layer only where a label is set: the same loss and the same
+    LoRA gradients as the model's own ``labels=`` loss, on a small random Llama (tied embeddings like SmolLM2),
+    with padding and prompt positions in the batch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from workbench.finetune.local_lora import TARGET_MODULES, _collate, answer_loss
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, tie_word_embeddings=True,
+    )  # fmt: skip
+    model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(r=4, lora_alpha=8, target_modules=TARGET_MODULES))
+    for n, p in model.named_parameters():  # LoRA's B starts at 0: make the adapter matter
+        if "lora_B" in n:
+            torch.nn.init.normal_(p, std=0.1)
+    batch = [
+        ([5, 6, 7, 8, 9, 10, 11], [-100, -100, -100, -100, 9, 10, 11]),
+        ([12, 13, 14, 15], [-100, -100, 14, 15]),
+        ([16, 17, 18, 19, 20], [-100, -100, -100, -100, 20]),
+    ]
+    ids, mask, labels = _collate(batch, pad_id=0)
+
+    def grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    ref = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    ref_g = grads(ref)
+    ours = answer_loss(model, ids, mask, labels)
+    ours_g = grads(ours)
+    assert torch.allclose(ours, ref, atol=1e-5), (float(ours), float(ref))
+    assert ref_g.keys() == ours_g.keys() and all(torch.allclose(ours_g[k], ref_g[k], atol=1e-5) for k in ref_g)
+    # an answer label it reads: changing it changes the loss
+    other = labels.clone()
+    other[0, 4] = 3
+    assert not torch.allclose(answer_loss(model, ids, mask, other), ours)
