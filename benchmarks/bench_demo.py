@@ -66,6 +66,12 @@ def round_cache(work: Path) -> Path:
     return cache
 
 
+def verdict_lines(text: str) -> list[str]:
+    """The demo's recommendation as it printed it (``recommendation.md``, one paragraph: the recommended candidate
+    or "keep the baseline", then each candidate's verdict on quality/f1), so a faster round shows its verdict."""
+    return [x.strip() for x in text.splitlines() if "Recommended: **" in x or "**Keep the baseline" in x]
+
+
 def one_demo(label: str, background: int, keep: bool) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"wb-demo-{label}-"))
     clone = work / "repo"
@@ -87,6 +93,8 @@ def one_demo(label: str, background: int, keep: bool) -> dict:
                 name, _, secs = part.rpartition(" ")
                 steps[name] = float(secs.rstrip("s"))
     print(f"  {label:5s} make demo {wall:6.0f}s (exit {proc.returncode}); demo {demo_s}s; steps {steps}", flush=True)
+    for line in verdict_lines(text):
+        print(f"        {line}", flush=True)
     if proc.returncode:
         print(text[-3000:])
     trained = any((cache / "adapters").glob("*/training.json"))  # 03_finetune trained (FRESH: none to reuse)
@@ -100,6 +108,7 @@ def one_demo(label: str, background: int, keep: bool) -> dict:
         "returncode": proc.returncode,
         "background_processes": background,
         "trained": trained,
+        "verdict": verdict_lines(text),
     }
 
 

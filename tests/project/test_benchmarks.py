@@ -38,3 +38,21 @@ def test_quick_benchmark_writes_results(local_server, script, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads((ROOT / "benchmarks" / "results" / f"{CASES[script]}-quick.json").read_text())
     assert data["quick"] and data["machine"]["cpus"] and data["results"]
+
+
+def test_bench_demo_records_the_verdict_the_demo_printed(monkeypatch):
+    """bench_demo keeps the demo's recommendation and per-candidate verdicts with its timings (issue 30: faster,
+    with the verdict still supported); taken from a demo's real output shape (workbench.demo.recommend)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from bench_demo import verdict_lines
+
+    paragraph = (
+        "24 of 24 rows answered by every candidate. Recommended: **rag** (quality/f1 0.270; its gain over base is "
+        "supported by the data). rag vs base (quality/f1): +0.187 (95% CI +0.099 to +0.271), supported"
+    )
+    printed = (
+        f"== comparison on the test split\n    candidate  quality_f1\n\n{paragraph}\n\nsteps: 01 14s; total 600s\n"
+    )
+    assert verdict_lines(printed) == [paragraph]
+    assert verdict_lines("**Keep the baseline (base)**: no candidate's difference ...") != []
+    assert verdict_lines("rag vs base (quality/f1): +0.1") == []
