@@ -252,7 +252,7 @@ def test_a_port_reused_by_a_server_for_other_options_names_that_server(tmp_path,
     live = run / "local-service-ffffffffffff.json"
     live.write_text(json.dumps({"port": port, "status": "ready", "supervisor": os.getpid(), "spec": {"port": port}}))
     url = f"http://127.0.0.1:{port}/v1"
-    assert local._port_owner(url)[0] == live
+    assert local._port_owner(url).path == live
     assert local.hold_url(url, os.getpid())
     assert live_leases(local._lease_dir("ffffffffffff")) == [os.getpid()]
     assert live_leases(local._lease_dir("000000000000")) == []

@@ -160,7 +160,8 @@ def asset_path(asset: WheelAsset) -> Path:
 # The model the embedded server runs: the pinned Q4_1 GGUF with its Q4_1 blocks widened to F16 (issue 30). The
 # weights are the same numbers (a Q4_1 weight is d*q + m, d and m F16); llama.cpp reads prompts about 2.1x faster
 # from F16 on an AVX2 CPU without a Q4_1 matrix kernel (1 thread: 295 against 140 tokens/s on a 336-token prompt,
-# 2026-12-05), and generates one sequence about 30% slower (35 against 50 tokens/s), which batched slots hide. The
+# 2026-12-05); one stream generates slower (F16 is more bytes to read per token: 35 against 50 tokens/s after that
+# prompt, about half the speed after a short one), which the demo's batched slots hide (docs/endpoints.md). The
 # Q8_0 token embedding and the F32 norms are copied byte for byte. Built once by :func:`widen_gguf` with gguf-py
 # (llama.cpp's own GGUF library) and checked against this hash, so every machine serves the same file.
 SERVED_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1-as-F16.gguf"

@@ -461,10 +461,9 @@ def _bring_up(state_file: Path, new_spec) -> ServerHandle:
         raise SetupError(str(e)) from None
     # a stopped server for other options whose state still names this port would answer for it in
     # `model status` and to a URL naming the port: the port is this server's now
-    for other in run_dir().glob("local-service-*.json"):
-        st = read_state(other) or {}
-        if other != state_file and st.get("port") == spec.port and not pid_alive(st.get("supervisor") or -1):
-            other.unlink(missing_ok=True)
+    for other in _recorded(spec.port):
+        if other.path != state_file and not pid_alive(other.state.get("supervisor") or -1):
+            other.path.unlink(missing_ok=True)
     return h
 
 
@@ -501,10 +500,9 @@ def revive_url(url: str) -> bool:
     """If ``url`` names a shared server this machine ran (by its 127.0.0.1 port), make sure it runs again (lease
     taken); False for any other URL. Lets every endpoint that points at the embedded server by URL restart it."""
     owner = _port_owner(url)
-    if owner is None or not owner[1].get("spec"):
+    if owner is None or not owner.state.get("spec"):
         return False
-    state_file, state = owner
-    key = state_file.stem.removeprefix("local-service-")
+    key, state_file, state = owner.key, owner.path, owner.state
     h = _SERVERS.get(key)
     if h is not None and h.port == state["port"] and h.healthy(1.0):
         return True
@@ -517,24 +515,44 @@ def revive_url(url: str) -> bool:
     return True
 
 
-def _port_owner(url: str) -> tuple[Path, dict] | None:
-    """(state file, state) of the shared server that ``url`` names by its 127.0.0.1 port, None for any other URL.
-    Where several state files record that port (a stopped server's port was later handed to a server for other
-    options), the running one wins, else the one written last: an older file names options nobody asks for now."""
+@dataclass(frozen=True)
+class _Recorded:
+    """A shared server as its state file in :func:`run_dir` records it."""
+
+    key: str  # its options key
+    path: Path  # the state file
+    state: dict
+
+    @property
+    def running(self) -> bool:
+        """Its supervisor is alive and says the server is up or coming up."""
+        return self.state.get("status", "ready") in ("ready", "starting") and pid_alive(
+            self.state.get("supervisor") or -1
+        )
+
+
+def _recorded(port: int | None = None) -> list[_Recorded]:
+    """Every shared server recorded in :func:`run_dir` (by state file name), or those that record ``port``."""
+    out = []
+    for path in sorted(run_dir().glob("local-service-*.json")):
+        state = read_state(path)
+        if state and "port" in state and (port is None or state["port"] == port):
+            out.append(_Recorded(path.stem.removeprefix("local-service-"), path, state))
+    return out
+
+
+def _port_owner(url: str) -> _Recorded | None:
+    """The shared server that ``url`` names by its 127.0.0.1 port, None for any other URL. Where several state
+    files record that port (a stopped server's port was later handed to a server for other options), the running
+    one wins, else the one written last: an older file names options nobody asks for now."""
     m = re.match(r"https?://(127\.0\.0\.1|localhost):(\d+)", url or "")
     if not m:
         return None
     found = []
-    for state_file in run_dir().glob("local-service-*.json"):
-        state = read_state(state_file) or {}
-        if state.get("port") == int(m.group(2)):
-            running = state.get("status") in ("ready", "starting") and pid_alive(state.get("supervisor") or -1)
-            with contextlib.suppress(OSError):
-                found.append((running, state_file.stat().st_mtime_ns, state_file, state))
-    if not found:
-        return None
-    _, _, state_file, state = max(found, key=lambda x: x[:2])
-    return state_file, state
+    for r in _recorded(int(m.group(2))):
+        with contextlib.suppress(OSError):
+            found.append((r.running, r.path.stat().st_mtime_ns, r))
+    return max(found, key=lambda x: x[:2])[2] if found else None
 
 
 def running_server_threads() -> int:
@@ -558,9 +576,9 @@ def hold_url(url: str, pid: int) -> bool:
     (a lease in its name): a detached process that calls it, like the MLflow server's AI Gateway. False when
     ``url`` names no shared server of this machine."""
     owner = _port_owner(url)
-    if owner is None or owner[1].get("status") != "ready":
+    if owner is None or owner.state.get("status") != "ready":
         return False
-    take_lease(_lease_dir(owner[0].stem.removeprefix("local-service-")), pid=pid)
+    take_lease(_lease_dir(owner.key), pid=pid)
     return True
 
 
@@ -594,24 +612,20 @@ class ServiceStatus:
 def server_status() -> list[ServiceStatus]:
     """Every shared llama-server recorded in :func:`run_dir`, running or not."""
     out = []
-    for state_file in sorted(run_dir().glob("local-service-*.json")):
-        state = read_state(state_file)
-        if not state or "port" not in state:
-            continue
-        key = state_file.stem.removeprefix("local-service-")
-        status = state.get("status", "ready")
-        if status in ("ready", "starting") and not pid_alive(state.get("supervisor") or -1):
+    for r in _recorded():
+        status = r.state.get("status", "ready")
+        if status in ("ready", "starting") and not r.running:
             status = "dead"
         out.append(
             ServiceStatus(
-                key,
+                r.key,
                 status,
-                f"http://127.0.0.1:{state['port']}/v1",
-                state.get("pid"),
-                state.get("supervisor"),
-                live_leases(_lease_dir(key)),
-                state.get("restarts", 0),
-                state.get("log_path", ""),
+                f"http://127.0.0.1:{r.state['port']}/v1",
+                r.state.get("pid"),
+                r.state.get("supervisor"),
+                live_leases(_lease_dir(r.key)),
+                r.state.get("restarts", 0),
+                r.state.get("log_path", ""),
             )
         )
     return out
