@@ -19,7 +19,7 @@ except ImportError:  # run as a script in a core-only venv: measure, no tests
 
 PROJECT = "llmops-workbench"
 HEAVY = {
-    "finetune": {"torch", "transformers", "peft", "accelerate", "gguf"},
+    "finetune": {"torch", "transformers", "peft", "accelerate"},
     "team": {"dask", "distributed", "psycopg2-binary"},
     "dev": {"pytest", "pytest-timeout", "hypothesis", "rouge-score"},
 }
