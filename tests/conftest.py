@@ -145,14 +145,15 @@ def fault_server(local_server):
     """Factory for fault-injecting proxies (:class:`fakes.openai_server.OpenAIServer` with ``upstream``) in front of
     the real server; keywords are :class:`fakes.openai_server.Faults` fields; all stopped at the end. The upstream is
     resolved when the proxy starts (``ensure_server`` also renews this process's lease): a server the supervisor
-    stopped or moved since the session began is found or started again."""
+    stopped or moved since the session began is found or started again. ``upstream`` (a server handle, e.g.
+    ``solo_server``) puts the proxy in front of another real server instead."""
     from fakes.openai_server import Faults, OpenAIServer
     from workbench.llm.local import ensure_server
 
     servers = []
 
-    def make(**kw) -> OpenAIServer:
-        s = OpenAIServer(faults=Faults(**kw), upstream=ensure_server().base_url.removesuffix("/v1"))
+    def make(upstream=None, **kw) -> OpenAIServer:
+        s = OpenAIServer(faults=Faults(**kw), upstream=(upstream or ensure_server()).base_url.removesuffix("/v1"))
         servers.append(s)
         return s
 
