@@ -348,3 +348,38 @@ def test_a_gate_the_metric_range_decides_needs_no_rows():
     assert st.gate_test(d, ">=", -1).outcome == "pass" and st.gate_test(d, ">=", 1).outcome == "fail"
     assert st.gate_test(d, "<=", 1).outcome == "pass" and st.gate_test(d, ">=", -0.02).outcome == "inconclusive"
     assert st.gate_test(st.PairedDifference([0.0, 0.1, -0.2, 0.05]), ">=", -1).outcome == "inconclusive"  # unbounded
+
+
+def test_a_metric_open_at_one_end_has_a_difference_open_at_both():
+    """Latency, tokens and cost are in [0, inf): their paired differences can be negative. Clamping the difference
+    at 0 (the metric's own lower end) gave a tokens/s drop of ~10.8 on every row the interval (0.0, -9.3) and
+    passed the gate ``>= baseline - 5`` by the range alone."""
+    assert st.diff_range((0, None)) == (None, None) and st.diff_range((None, 1)) == (None, None)
+    d = st.PairedDifference(-10 + np.random.default_rng(0).normal(0, 3, 16), st.diff_range((0, None)))
+    lo, hi = d.interval()
+    assert lo < d.mean < hi < -5
+    assert st.gate_test(d, ">=", -5.0).outcome == "fail" and st.gate_test(d, "<=", -5.0).outcome == "pass"
+
+
+def test_a_latency_gate_and_table_line_see_a_regression(tmp_path):
+    import workbench as wb
+
+    rng = np.random.default_rng(1)
+    ids = [f"q{i}" for i in range(16)]
+    a = rng.uniform(0.5, 1.0, 16)
+    b = a + 0.4 + rng.normal(0, 0.05, 16)  # B is ~0.4 s slower on every row
+    c = wb.compare(
+        pd.DataFrame({"id": ids, "latency/latency_s": a}),
+        pd.DataFrame({"id": ids, "latency/latency_s": b}),
+        gates=["latency/latency_s/mean <= baseline + 0.1"],
+    )
+    line = c.table.set_index("metric").loc["latency/latency_s"]
+    assert line["ci_low"] < line["diff"] < line["ci_high"] and line["ci_low"] > 0.1
+    assert c.gates[0]["outcome"] == "fail"
+    c = wb.compare(  # and B faster by ~0.4 s: the interval lies below 0 (it was clamped at 0)
+        pd.DataFrame({"id": ids, "latency/latency_s": b}),
+        pd.DataFrame({"id": ids, "latency/latency_s": a}),
+        gates=["latency/latency_s/mean <= baseline - 0.2"],
+    )
+    line = c.table.set_index("metric").loc["latency/latency_s"]
+    assert line["ci_low"] < line["diff"] < line["ci_high"] < 0 and c.gates[0]["outcome"] == "pass"

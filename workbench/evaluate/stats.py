@@ -368,9 +368,10 @@ class PairedDifference:
 
 
 def diff_range(value_range) -> tuple[float | None, float | None]:
-    """The range ``[lo - hi, hi - lo]`` of a paired difference of a metric in ``[lo, hi]``."""
+    """The range ``[lo - hi, hi - lo]`` of a paired difference of a metric in ``[lo, hi]``; unbounded both ways
+    when either end of the metric's range is open (latency in ``[0, inf)`` can rise or fall by any amount)."""
     lo, hi = value_range if value_range else (None, None)
-    return (lo, hi) if lo is None or hi is None else (lo - hi, hi - lo)
+    return (None, None) if lo is None or hi is None else (lo - hi, hi - lo)
 
 
 def paired_permutation(d, n_resamples: int = N_PERMUTATIONS, seed: int = 0) -> PairedTest:
