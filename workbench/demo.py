@@ -18,6 +18,7 @@ import pandas as pd
 from . import tags as T
 from .errors import WorkbenchError
 from .evaluate import stats
+from .evaluate.report import TOKENS_AXIS, token_totals
 from .llm.threads import load_average
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -171,14 +172,14 @@ def pareto_plot(table: pd.DataFrame, rows: pd.DataFrame):
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     priced = table["cost_usd"].fillna(0).sum() > 0 if "cost_usd" in table else False
-    x = table["cost_usd"] if priced else table["compute_s"]
+    x = table["cost_usd"] if priced else table["tokens"]
     ax1.scatter(x, table["quality_f1"], s=80)
     for i, r in table.iterrows():
         ax1.annotate(r["candidate"], (x[i], r["quality_f1"]), textcoords="offset points", xytext=(5, 5))
     pareto = table.assign(x=x).sort_values("x")
     front = pareto[pareto["quality_f1"] >= pareto["quality_f1"].cummax()]
     ax1.plot(front["x"], front["quality_f1"], "--", color="grey", label="Pareto front")
-    ax1.set_xlabel("total cost (USD)" if priced else "total compute (s, local model)")
+    ax1.set_xlabel("total cost (USD)" if priced else TOKENS_AXIS)
     ax1.set_ylabel("token F1 (mean)")
     ax1.set_title("Cost vs quality")
     ax1.legend()
@@ -211,7 +212,9 @@ def drive_app(cfg, questions: list[str], n: int) -> int:
 
 
 def comparison_table(result, redteam=None) -> pd.DataFrame:
-    """Per candidate: quality, groundedness, red-team pass rate, cost (USD, or local compute seconds), p95 latency."""
+    """Per candidate: quality, groundedness, red-team pass rate, cost in USD, p95 latency and ``tokens`` (prompt +
+    completion tokens over all rows: the work a local model did, which costs $0; summed latencies are not compute
+    time, since concurrent requests share the server)."""
     s = result.summary(ci=False).pivot_table(index="candidate", columns="metric", values="value", aggfunc="first")
     cols = {
         "quality/f1/mean": "quality_f1",
@@ -223,7 +226,7 @@ def comparison_table(result, redteam=None) -> pd.DataFrame:
     }
     t = s[[c for c in cols if c in s]].rename(columns=cols)
     rows = result.rows
-    t["compute_s"] = rows.groupby("candidate")["latency/latency_s"].sum() if "latency/latency_s" in rows else None
+    t["tokens"] = token_totals(rows)
     if redteam is not None:
         r = redteam.summary(ci=False)
         t["redteam_pass"] = r[r.metric == "harm/redteam_pass/mean"].set_index("candidate")["value"]

@@ -383,3 +383,33 @@ def test_a_latency_gate_and_table_line_see_a_regression(tmp_path):
     )
     line = c.table.set_index("metric").loc["latency/latency_s"]
     assert line["ci_low"] < line["diff"] < line["ci_high"] < 0 and c.gates[0]["outcome"] == "pass"
+
+
+def test_a_local_models_cost_axis_is_its_tokens_not_its_summed_latency():
+    """04 plotted `compute_s`, the sum of each answer's latency, as "total compute (s)": four candidates summed to
+    860 s in a 158 s evaluation, because concurrent requests share the server. The $0 model's work is its tokens."""
+    from types import SimpleNamespace
+
+    from workbench.demo import comparison_table
+    from workbench.evaluate.report import TOKENS_AXIS, plots, token_totals
+
+    rows = pd.DataFrame(
+        {
+            "candidate": ["base", "base", "rag", "rag"],
+            "cost/prompt_tokens": [10, 20, 300, 310],
+            "cost/completion_tokens": [5, 5, 7, None],
+            "cost/usd": [0.0, 0.0, 0.0, 0.0],
+            "latency/latency_s": [9.0, 9.0, 9.0, 9.0],
+            "quality/f1": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    assert token_totals(rows).to_dict() == {"base": 40, "rag": 617}
+    summary = pd.DataFrame(
+        {"candidate": ["base", "rag"], "metric": "quality/f1/mean", "value": [0.15, 0.35], "family": "quality"}
+    ).assign(ci_low=[0.1, 0.3], ci_high=[0.2, 0.4])
+    result = SimpleNamespace(rows=rows, candidates=["base", "rag"], summary=lambda ci=True: summary)
+    table = comparison_table(result)
+    assert "compute_s" not in table and table.set_index("candidate")["tokens"].to_dict() == {"base": 40, "rag": 617}
+    fig = plots(result)["plots/cost_vs_quality.png"]
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == TOKENS_AXIS and sorted(c.get_offsets()[0][0] for c in ax.collections) == [40, 617]

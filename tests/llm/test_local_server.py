@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import openai
-import pytest
 
 import workbench as wb
 from workbench.llm.local import ensure_server
@@ -22,7 +21,7 @@ def test_chat_roundtrip_records_everything(local_server):
     assert r.prompt_tokens > 5 and r.completion_tokens > 0 and not r.usage_estimated
     assert r.latency_s > 0 and 0 < r.ttft_s <= r.latency_s
     assert r.tokens_per_s and r.tokens_per_s > 0
-    assert r.cost_usd == 0.0 and r.compute_s == pytest.approx(r.latency_s)
+    assert r.cost_usd == 0.0
     assert r.finish_reason in ("stop", "length") and r.attempts == 1 and not r.cache_hit
 
 

@@ -62,19 +62,31 @@ def plots(result) -> dict:
     qual = next((m for m in ("quality/f1", "quality/semantic_similarity", "quality/rouge_l") if m in rows), None)
     if qual and "cost/usd" in rows:
         fig, ax = plt.subplots(figsize=(6, 4))
+        priced = pd.to_numeric(rows["cost/usd"], errors="coerce").fillna(0).sum() > 0
+        tokens = token_totals(rows)
         for cand, sub in rows.groupby("candidate"):
-            cost = pd.to_numeric(sub["cost/usd"], errors="coerce").sum()
-            lat = pd.to_numeric(sub.get("latency/latency_s"), errors="coerce").sum()
+            x = pd.to_numeric(sub["cost/usd"], errors="coerce").sum() if priced else tokens.get(cand)
             q = pd.to_numeric(sub[qual], errors="coerce").mean()
-            x = cost if cost > 0 else lat
             ax.scatter([x], [q], s=60)
             ax.annotate(cand, (x, q), textcoords="offset points", xytext=(5, 5))
-        ax.set_xlabel("total cost (USD)" if rows["cost/usd"].fillna(0).sum() > 0 else "total compute (s, local)")
+        ax.set_xlabel("total cost (USD)" if priced else TOKENS_AXIS)
         ax.set_ylabel(f"{qual} (mean)")
         ax.set_title("Cost vs quality")
         fig.tight_layout()
         figs["plots/cost_vs_quality.png"] = fig
     return figs
+
+
+TOKENS_AXIS = "tokens processed (prompt + completion; the local model costs $0)"
+
+
+def token_totals(rows: pd.DataFrame) -> pd.Series:
+    """Prompt + completion tokens per candidate over all rows: the work a $0 local model did. (Summed latencies
+    are not its compute time: concurrent requests share the server, so each one's latency counts the others'.)"""
+    cols = [c for c in ("cost/prompt_tokens", "cost/completion_tokens") if c in rows]
+    if not cols or "candidate" not in rows:
+        return pd.Series(dtype=float)
+    return rows[cols].apply(pd.to_numeric, errors="coerce").sum(axis=1, min_count=1).groupby(rows["candidate"]).sum()
 
 
 def log_result(result, run_id: str | None = None) -> str:

@@ -59,7 +59,6 @@ class ChatRecord:
     tokens_per_s: float | None = None
     cost_usd: float | None = None  # every attempt that reported usage (or that answered, counted offline)
     failed_attempts_cost_usd: float = 0.0  # of cost_usd: attempts that failed (abandoned mid-stream, retried)
-    compute_s: float | None = None  # local endpoints: seconds of local compute instead of dollars
     cache_hit: bool = False
     attempts: int = 0
     retries: int = 0
@@ -432,8 +431,6 @@ class LLMClient:
                 rec.latency_s = (rec.latency_s + offset) if rec.latency_s is not None else time.perf_counter() - t_call
                 if rec.ttft_s is not None:
                     rec.ttft_s += offset
-                if req.kind.local_compute and rec.ok:
-                    rec.compute_s = rec.latency_s
                 break
             rec.retries += 1
             if outcome in ("connection", "timeout") and reconnect is not None:
@@ -556,7 +553,6 @@ class LLMClient:
         # decode rate after the first token; needs a streamed first-token time and at least 2 tokens
         rec.tokens_per_s = ((ct - 1) / gen_s) if ttft is not None and ct and ct >= 2 and gen_s > 0 else None
         rec.cost_usd = cost_from_price(req.price(), pt, ct)
-        rec.compute_s = latency if req.kind.local_compute else None
 
     async def achat_many(
         self,

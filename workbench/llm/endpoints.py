@@ -44,8 +44,6 @@ class CallTarget:
 class EndpointKind:
     """Default behaviour: an OpenAI-compatible HTTP endpoint with a bearer key. Subclasses override what differs."""
 
-    #: local endpoints report seconds of local compute instead of dollars
-    local_compute = False
     #: how a tool-using candidate asks this kind's models for tool calls: a protocol name registered in
     #: ``workbench.conversations.protocols`` ("tools": the OpenAI ``tools`` API; "json_schema": constrained decoding)
     tool_protocol = "tools"

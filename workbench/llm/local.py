@@ -727,7 +727,6 @@ class LocalKind(EndpointKind):
     """The embedded llama-server: started on demand, base and LoRA adapters on one server, free of charge,
     exact token counts from its ``/tokenize``."""
 
-    local_compute = True
     # the pinned build accepts a `tools` request but the 135M model answers it in prose; a JSON schema in
     # `response_format` does force a well-formed tool call or answer
     tool_protocol = "json_schema"
