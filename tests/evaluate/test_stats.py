@@ -413,3 +413,20 @@ def test_a_local_models_cost_axis_is_its_tokens_not_its_summed_latency():
     fig = plots(result)["plots/cost_vs_quality.png"]
     ax = fig.axes[0]
     assert ax.get_xlabel() == TOKENS_AXIS and sorted(c.get_offsets()[0][0] for c in ax.collections) == [40, 617]
+
+
+def test_no_effect_is_called_detectable_on_too_few_rows():
+    """06's served-vs-candidate gate on 3 rows of equal groundedness printed "detectable at this n: 0": on fewer
+    than 6 rows the two-sided sign-flip test cannot reject at 5%, whatever the difference."""
+    import workbench as wb
+    from workbench.evaluate.verdict import gate_line
+
+    assert st.min_rejectable_n() == 6 and st.mde(0.0, 5) == float("inf") and 0 < st.mde(0.1, 6) < 1
+    for n in (3, 5):
+        ids = [f"q{i}" for i in range(n)]
+        a, b = pd.DataFrame({"id": ids, "quality/f1": 0.0}), pd.DataFrame({"id": ids, "quality/f1": 1.0})
+        assert st.PairedDifference(np.ones(n)).p_value(0.0) > 0.05  # the premise: even n gains of 1 are not shown
+        g = wb.compare(a, a, gates=["quality/f1/mean >= baseline - 0.05"]).gates[0]
+        assert g["mde"] == float("inf") and "no difference is detectable on so few rows" in gate_line(g)
+        assert "detectable at this n: 0" not in gate_line(g)
+        assert wb.compare(a, b).table["mde"].iloc[0] == float("inf")

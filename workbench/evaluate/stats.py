@@ -391,10 +391,19 @@ def z(q: float) -> float:
 def mde(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
     """Minimum detectable effect: the true mean difference a two-sided test at ``alpha`` detects with
     probability ``power`` on ``n`` paired rows whose differences have standard deviation ``sd`` (normal
-    approximation)."""
+    approximation). Infinite below :func:`min_rejectable_n` rows: there the sign-flip test cannot reject at
+    ``alpha`` whatever the difference (3 rows of equal differences printed "detectable at this n: 0")."""
     if n < 2 or not np.isfinite(sd):
         return float("nan")
+    if n < min_rejectable_n(alpha):
+        return float("inf")
     return float((z(1 - alpha / 2) + z(power)) * sd / np.sqrt(n))
+
+
+def min_rejectable_n(alpha: float = ALPHA) -> int:
+    """The fewest paired rows on which the two-sided sign-flip test can reject at ``alpha``: its smallest
+    p-value on ``n`` rows is ``2 / 2**n`` (every difference on one side), so 6 rows at 5%."""
+    return int(np.ceil(np.log2(2 / alpha)))
 
 
 def rows_needed(sd: float, effect: float, power: float = POWER, alpha: float = ALPHA) -> int:

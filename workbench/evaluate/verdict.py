@@ -68,7 +68,9 @@ def gate_line(gate: dict) -> str:
     )
     mde = (
         f", detectable at this n: {_num(gate.get('mde'))}"
-        if outcome(gate) == "inconclusive" and _num(gate.get("mde")) not in ("?", "n/a")
+        if outcome(gate) == "inconclusive" and _num(gate.get("mde")) not in ("?", "n/a", "inf")
+        else ", no difference is detectable on so few rows"
+        if outcome(gate) == "inconclusive" and _num(gate.get("mde")) == "inf"
         else ""
     )
     allowed = " (allowed)" if outcome(gate) == "inconclusive" and gate.get("allowed") else ""
