@@ -691,8 +691,9 @@ def _route(model: str | None) -> tuple[ServerOptions, dict]:
     One server serves the base and every registered adapter: all adapters are loaded with
     ``--lora-init-without-apply``, their server-wide scales set to 0 once it is up (:meth:`ServerOptions.after_start`),
     and a request picks its adapter with ``{"lora": [{"id", "scale"}]}``, every adapter's scale named.
-    Two llama-server processes on 2 cores starve each other (their thread pools spin at barriers: 3 tok/s
-    together vs 262 tok/s alone, measured), so we never run one per adapter.
+    Two llama-server processes of 2 threads each on 2 cores starve each other (their thread pools spin at
+    barriers: 3 tok/s together vs 262 tok/s alone, measured), so we never run one per adapter. (Processes of one
+    thread each do not: see docs/benchmarks.md, "Why 360 s is not reached".)
     """
     reg = adapters()
     names = list(reg)  # registration order: ids stay stable when adapters are added
