@@ -341,8 +341,8 @@ def verdict(line) -> str:
     mde = line.get("mde")
     power = (
         (
-            f" At n={n} only a difference of about ±{mde:.3f} would be detected 80% of the time "
-            f"(wb.plan for the rows a smaller one needs)."
+            f" At n={n} only a difference of about ±{mde:.3f} would be detected 80% of the time by a t-test "
+            f"(this test is a little more cautious; wb.plan for the rows a smaller one needs)."
         )
         if mde is not None and not pd.isna(mde)
         else ""

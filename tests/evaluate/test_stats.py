@@ -1,6 +1,8 @@
 """Statistics that hold at the sizes people use (issue 16, item 3): seeded, bounded simulations of interval
 coverage and of the paired test's type-I error, and the verdicts built on them. About 20 s in all."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -323,8 +325,10 @@ def test_plan_gives_rows_needed_and_the_detectable_effect():
     p = wb.plan("quality/f1", c, effect=0.05)
     sd = np.std(b - a, ddof=1)
     assert p.sd == pytest.approx(sd)
-    assert p.rows_needed == int(np.ceil(((1.959964 + 0.841621) * sd / 0.05) ** 2))
-    assert p.mde(40) == pytest.approx((1.959964 + 0.841621) * sd / np.sqrt(40), rel=1e-4)
+    from scipy import stats as sst
+
+    assert p.mde(40) == pytest.approx((sst.t.ppf(0.975, 39) + sst.t.ppf(0.8, 39)) * sd / np.sqrt(40), rel=1e-6)
+    assert p.mde(p.rows_needed) <= 0.05 < p.mde(p.rows_needed - 1)
     assert wb.plan("quality/f1", 0.04, effect=0.05).sd == pytest.approx(0.2)  # a variance
     assert "rows" in p.summary().columns
     # A/A: two repeats of one configuration give the run-to-run noise
@@ -404,6 +408,8 @@ def test_a_local_models_cost_axis_is_its_tokens_not_its_summed_latency():
         }
     )
     assert token_totals(rows).to_dict() == {"base": 40, "rag": 617}
+    unknown = rows.assign(**{"cost/prompt_tokens": None, "cost/completion_tokens": None})
+    assert token_totals(unknown).isna().all()  # unknown, not free: 0 would put it on the Pareto front
     summary = pd.DataFrame(
         {"candidate": ["base", "rag"], "metric": "quality/f1/mean", "value": [0.15, 0.35], "family": "quality"}
     ).assign(ci_low=[0.1, 0.3], ci_high=[0.2, 0.4])
@@ -421,7 +427,7 @@ def test_no_effect_is_called_detectable_on_too_few_rows():
     import workbench as wb
     from workbench.evaluate.verdict import gate_line
 
-    assert st.min_rejectable_n() == 6 and st.mde(0.0, 5) == float("inf") and 0 < st.mde(0.1, 6) < 1
+    assert st.min_rejectable_n() == 6 and st.mde(0.0, 5) == st.mde(0.1, 1) == float("inf") and 0 < st.mde(0.1, 6) < 1
     for n in (3, 5):
         ids = [f"q{i}" for i in range(n)]
         a, b = pd.DataFrame({"id": ids, "quality/f1": 0.0}), pd.DataFrame({"id": ids, "quality/f1": 1.0})
@@ -429,4 +435,8 @@ def test_no_effect_is_called_detectable_on_too_few_rows():
         g = wb.compare(a, a, gates=["quality/f1/mean >= baseline - 0.05"]).gates[0]
         assert g["mde"] == float("inf") and "no difference is detectable on so few rows" in gate_line(g)
         assert "detectable at this n: 0" not in gate_line(g)
+        from workbench.evaluate.verdict import _plain
+
+        stored = json.loads(json.dumps(_plain(g), allow_nan=False))  # the gates artifact is strict JSON
+        assert stored["mde"] == "inf" and "no difference is detectable on so few rows" in gate_line(stored)
         assert wb.compare(a, b).table["mde"].iloc[0] == float("inf")

@@ -65,7 +65,7 @@ def plots(result) -> dict:
         priced = pd.to_numeric(rows["cost/usd"], errors="coerce").fillna(0).sum() > 0
         tokens = token_totals(rows)
         for cand, sub in rows.groupby("candidate"):
-            x = pd.to_numeric(sub["cost/usd"], errors="coerce").sum() if priced else tokens.get(cand)
+            x = pd.to_numeric(sub["cost/usd"], errors="coerce").sum() if priced else tokens.get(cand, float("nan"))
             q = pd.to_numeric(sub[qual], errors="coerce").mean()
             ax.scatter([x], [q], s=60)
             ax.annotate(cand, (x, q), textcoords="offset points", xytext=(5, 5))
@@ -86,7 +86,13 @@ def token_totals(rows: pd.DataFrame) -> pd.Series:
     cols = [c for c in ("cost/prompt_tokens", "cost/completion_tokens") if c in rows]
     if not cols or "candidate" not in rows:
         return pd.Series(dtype=float)
-    return rows[cols].apply(pd.to_numeric, errors="coerce").sum(axis=1, min_count=1).groupby(rows["candidate"]).sum()
+    return (
+        rows[cols]
+        .apply(pd.to_numeric, errors="coerce")
+        .sum(axis=1, min_count=1)
+        .groupby(rows["candidate"])
+        .sum(min_count=1)
+    )
 
 
 def log_result(result, run_id: str | None = None) -> str:

@@ -25,8 +25,8 @@ reproduced by ``benchmarks/calibrate_stats.py`` and asserted in ``tests/evaluate
 * **Many metrics at once**: Benjamini-Hochberg (``scipy.stats.false_discovery_control``) over the *primary*
   metrics of one comparison (quality, honesty and harm by default, constant metrics left out); secondary
   metrics (cost, tokens, latency) are reported unadjusted and labelled so. Verdicts use the adjusted p-values.
-* **Planning** (:func:`rows_needed`, :func:`mde`): the normal approximation ``n = ((z_(1-alpha/2) + z_power) *
-  sd_d / effect)^2`` for the paired difference, with ``sd_d`` from a previous run or from A/A repeats.
+* **Planning** (:func:`rows_needed`, :func:`mde`): the t-test's ``mde = (t_(1-alpha/2, n-1) + t_(power, n-1)) *
+  sd_d / sqrt(n)`` for the paired difference, with ``sd_d`` from a previous run or from A/A repeats.
 """
 
 from __future__ import annotations
@@ -389,15 +389,20 @@ def z(q: float) -> float:
 
 
 def mde(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
-    """Minimum detectable effect: the true mean difference a two-sided test at ``alpha`` detects with
-    probability ``power`` on ``n`` paired rows whose differences have standard deviation ``sd`` (normal
-    approximation). Infinite below :func:`min_rejectable_n` rows: there the sign-flip test cannot reject at
-    ``alpha`` whatever the difference (3 rows of equal differences printed "detectable at this n: 0")."""
-    if n < 2 or not np.isfinite(sd):
-        return float("nan")
+    """Minimum detectable effect: the true mean difference a two-sided t-test at ``alpha`` detects with
+    probability ``power`` on ``n`` paired rows whose differences have standard deviation ``sd`` (Student's t
+    quantiles with ``n - 1`` degrees of freedom; the normal ones promised 80% where the test reached 59% at 10
+    rows). :class:`PairedDifference` rejects no more often than the t-test, so its power there is a little lower:
+    71-79% at 10-40 normal rows (200 simulated runs each, 2026-12-05). Infinite below :func:`min_rejectable_n`
+    rows: there the sign-flip test cannot reject at ``alpha`` whatever the difference (3 rows of equal
+    differences printed "detectable at this n: 0")."""
     if n < min_rejectable_n(alpha):
         return float("inf")
-    return float((z(1 - alpha / 2) + z(power)) * sd / np.sqrt(n))
+    if not np.isfinite(sd):
+        return float("nan")
+    from scipy import stats as sst
+
+    return float((sst.t.ppf(1 - alpha / 2, n - 1) + sst.t.ppf(power, n - 1)) * sd / np.sqrt(n))
 
 
 def min_rejectable_n(alpha: float = ALPHA) -> int:
@@ -407,10 +412,14 @@ def min_rejectable_n(alpha: float = ALPHA) -> int:
 
 
 def rows_needed(sd: float, effect: float, power: float = POWER, alpha: float = ALPHA) -> int:
-    """Paired rows needed to detect a true mean difference ``effect`` with probability ``power``."""
+    """Paired rows needed to detect a true mean difference ``effect`` with probability ``power``: the fewest
+    (at least ``MIN_N``) whose :func:`mde` is at most ``effect``."""
     if not effect or not np.isfinite(sd):
         raise ValueError("rows_needed: effect must be non-zero and the spread finite")
-    return max(MIN_N, int(np.ceil(((z(1 - alpha / 2) + z(power)) * sd / abs(effect)) ** 2)))
+    n = max(MIN_N, int(np.ceil(((z(1 - alpha / 2) + z(power)) * sd / abs(effect)) ** 2)))  # t needs a few more
+    while mde(sd, n, power, alpha) > abs(effect):
+        n += 1 if n < 1000 else n // 1000  # t's quantiles approach the normal ones: a few steps, bounded
+    return n
 
 
 # ------------------------------------------------------------------ gates: tests at their margin

@@ -103,9 +103,9 @@ def _plain(gate: dict) -> dict:
         "allowed",
     )
     out = {k: gate[k] for k in keep if k in gate}
-    for k in ("value", "threshold"):
-        if isinstance(out.get(k), float) and math.isnan(out[k]):
-            out[k] = None  # JSON has no NaN
+    for k, v in out.items():  # JSON has no NaN or Infinity: NaN is null, an infinite mde "inf" (read by _num)
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
     out["outcome"] = outcome(gate)
     return json.loads(json.dumps(out, default=str))
 
