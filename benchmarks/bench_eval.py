@@ -33,6 +33,11 @@ from pathlib import Path
 
 import openai
 
+# The raw loop sends every request to one server (the URL it resolved once); the workbench's own calls would
+# alternate between the local endpoint's replicas (workbench.llm.threads.plan_replicas). One server for both, so
+# the ratios compare the clients, not the number of servers. Child processes inherit it.
+os.environ.setdefault("WORKBENCH_LOCAL_REPLICAS", "1")
+
 # what each fresh process of the rounds runs
 OVERHEAD_MODES = ("raw", "eval", "eval-notrace", "mlflow-floor", "workbench-floor")
 

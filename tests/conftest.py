@@ -27,6 +27,10 @@ for var in (
     os.environ.pop(var, None)
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ.setdefault("TQDM_DISABLE", "1")
+# One shared llama-server for the suite, not the 2 replicas the rule gives 2 cores: tests that kill, restart or
+# count "the" server, and tests that time it, were written for one. The replicas have their own tests
+# (tests/llm/test_threads.py, tests/reliability/test_model_service.py); the demo benchmark runs them.
+os.environ.setdefault("WORKBENCH_LOCAL_REPLICAS", "1")
 
 
 # `make test` runs the suite on 2 workers (pytest-xdist, ``-n 2 --dist loadfile``): the tests of one file stay on one

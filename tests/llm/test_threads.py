@@ -19,6 +19,7 @@ from workbench.llm.threads import (
     load_tags,
     machine,
     physical_cores,
+    plan_replicas,
     plan_threads,
 )
 
@@ -43,6 +44,24 @@ def m(physical, allowed=None, logical=None, load1=0.1):
 )
 def test_rule_leaves_cores_for_other_work(machine_, want):
     assert choose_threads(machine_) == want
+
+
+def test_replicas_fill_the_free_core_only_with_one_thread_servers(workbench_toml, monkeypatch):
+    """2 one-thread servers on 2 or 3 cores; one server where the rule gives it several threads (a server of 2
+    threads beside another collapses like one beside a busy neighbour); the setting and the variable override."""
+    for var in ("WORKBENCH_LOCAL_REPLICAS", "WORKBENCH_LOCAL_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    workbench_toml("")
+    assert [plan_replicas(x) for x in (m(1), m(2), m(3), m(4), m(8, 16))] == [1, 2, 2, 1, 1]
+    workbench_toml("[local]\nthreads = 2\n")
+    assert plan_replicas(m(2)) == 1
+    workbench_toml("[local]\nreplicas = 3\n")
+    assert plan_replicas(m(4)) == 3
+    monkeypatch.setenv("WORKBENCH_LOCAL_REPLICAS", "0")
+    assert plan_replicas(m(2)) == 1
+    monkeypatch.setenv("WORKBENCH_LOCAL_REPLICAS", "two")
+    with pytest.raises(ConfigError, match="WORKBENCH_LOCAL_REPLICAS must be a whole number"):
+        plan_replicas(m(2))
 
 
 def test_physical_cores_counts_this_machine():

@@ -211,6 +211,35 @@ def test_model_status_and_stop(tmp_path):
     assert "not running" in st.stdout
 
 
+# C: 4 greedy calls of one prompt through the local endpoint, then every shared server's port and pid
+REPLICA_C = """
+import json, workbench as wb
+from workbench.llm import local
+rs = [wb.chat("Name a colour.", model="local", cache="off", max_tokens=8, temperature=0) for _ in range(4)]
+print("RESULT " + json.dumps({"texts": [r.text for r in rs], "errors": [r.error for r in rs],
+      "servers": [(s.url, s.status, s.pid) for s in local.server_status()], "held": local.running_server_threads()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_replicas_share_the_calls_and_answer_alike(tmp_path):
+    """With ``WORKBENCH_LOCAL_REPLICAS=2`` (the rule's choice on 2 cores) the local endpoint's calls alternate
+    between two one-thread servers; greedy answers do not depend on which one answered; ``model stop`` ends both."""
+    env = {**_env(tmp_path), "WORKBENCH_LOCAL_REPLICAS": "2", "WORKBENCH_LOCAL_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", REPLICA_C], env=env, capture_output=True, text=True, timeout=300)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    assert out.returncode == 0 and line, out.stdout[-2000:] + out.stderr[-2000:]
+    r = json.loads(line[-1][len("RESULT ") :])
+    assert r["errors"] == [None] * 4 and len(set(r["texts"])) == 1 and r["texts"][0], r
+    assert len(r["servers"]) == 2 and {s[1] for s in r["servers"]} == {"ready"} and r["held"] == 2, r
+    answered = {  # each server's log has one timing line per request it answered
+        log.name: log.read_text().count("prompt eval time") for log in (tmp_path / "run").glob("llama-server-*.log")
+    }
+    assert sorted(answered.values()) == [2, 2], answered
+    _stop_all(env)
+    assert not _leftover_pids(tmp_path / "run")
+
+
 def test_a_new_adapter_does_not_drop_the_lease_on_the_server_in_use(tmp_path, monkeypatch):
     """Regression (CI, after an adapter was registered mid-session): the process moved to the server for the new
     options and dropped its lease on the old one, whose supervisor then stopped it while the session's handle (and

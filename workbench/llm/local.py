@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..config import LOCAL_MODEL, cache_dir
@@ -62,7 +63,7 @@ from .assets import (
     widen_gguf,
 )
 from .endpoints import CallTarget, EndpointKind, register_endpoint_kind, register_url_reviver
-from .threads import physical_cores, plan_threads, set_held_probe
+from .threads import physical_cores, plan_replicas, plan_threads, set_held_probe
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 CMAKE_FLAGS = [
@@ -270,6 +271,7 @@ class ServerOptions:
     threads: int | None = None  # generation and batch threads; None: chosen by workbench.llm.threads
     extra_args: list[str] = field(default_factory=list)
     stamp: str = ""  # changes when an adapter file is rewritten, so a stale server is not reused
+    replica: int = 0  # which of the identical servers (workbench.llm.threads.plan_replicas): its own key and port
 
     def key(self) -> str:
         # the thread plan is part of the key: a server started with other threads (older code, another
@@ -394,6 +396,7 @@ def idle_s() -> float:
 
 
 _SERVERS: dict[str, ServerHandle] = {}
+_NEXT_REPLICA = itertools.count()  # LocalKind.target's round robin over the replicas
 _CLAIMED: set[str] = set()  # URLs of WORKBENCH_LOCAL_BASE_URL already checked for a shared server to lease
 
 
@@ -487,7 +490,10 @@ def ensure_server(options: ServerOptions | None = None) -> ServerHandle:
     if h is not None and pid_alive(h.pid):
         return h
     # silent when the server is already up; a start (or another process's start, or its lock) is announced
-    starting = f"starting the local model ({options.alias}{' with a LoRA adapter' if options.lora else ''})"
+    starting = (
+        f"starting the local model ({options.alias}{' with a LoRA adapter' if options.lora else ''}"
+        f"{f', replica {options.replica + 1}' if options.replica else ''})"
+    )
     with waiting(starting, after=QUIET_S), _service_lock(key):
         # the lease on a server for other options (before an adapter was registered) is kept until this process
         # exits: something here may still hold its URL (a handle, an endpoint, a proxy in front of it)
@@ -751,7 +757,9 @@ class LocalKind(EndpointKind):
                 )
             return CallTarget(url.rstrip("/") if url.rstrip("/").endswith("/v1") else url.rstrip("/") + "/v1")
         options, extra = _route(model)
-        return CallTarget(ensure_server(options).base_url, extra)
+        n = plan_replicas()  # requests alternate between identical one-thread servers (replica 0 is the default)
+        replica = next(_NEXT_REPLICA) % n if n > 1 else 0
+        return CallTarget(ensure_server(replace(options, replica=replica)).base_url, extra)
 
     def client(self, ep, base_url: str):
         import openai

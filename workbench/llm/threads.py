@@ -148,13 +148,13 @@ def _line_of(path: Path | None, table: str, key: str) -> str:
     return ""
 
 
-def _configured(table: str, env: str, meaning: str) -> int | None:
-    """``env`` or ``[table] threads`` of workbench.toml as a whole number >= 0; None when neither is set."""
+def _configured(table: str, env: str, meaning: str, key: str = "threads") -> int | None:
+    """``env`` or ``[table] <key>`` of workbench.toml as a whole number >= 0; None when neither is set."""
     from ..config import settings
     from ..errors import ConfigError
 
     s = settings()
-    value = s.option(table, "threads", None, env=env)
+    value = s.option(table, key, None, env=env)
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -162,13 +162,26 @@ def _configured(table: str, env: str, meaning: str) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     toml = s.project_dir / "workbench.toml"
-    where = env if os.environ.get(env) is not None else f"{toml}{_line_of(toml, table, 'threads')}: [{table}] threads"
-    raise ConfigError(f"{where} must be a whole number >= 0 ([{table}] threads: {meaning}), got {value!r}")
+    where = env if os.environ.get(env) is not None else f"{toml}{_line_of(toml, table, key)}: [{table}] {key}"
+    raise ConfigError(f"{where} must be a whole number >= 0 ([{table}] {key}: {meaning}), got {value!r}")
 
 
 def configured_threads() -> int | None:
     """``WORKBENCH_LOCAL_THREADS`` or ``[local] threads`` of workbench.toml; None when neither is set."""
     return _configured("local", "WORKBENCH_LOCAL_THREADS", "0 means llama.cpp's default, N uses N threads")
+
+
+def plan_replicas(m: Machine | None = None) -> int:
+    """How many one-model servers the local endpoint spreads its requests over: ``WORKBENCH_LOCAL_REPLICAS`` or
+    ``[local] replicas`` (0 or 1: one), else the rule: 2 where the thread plan gives the server one thread and
+    this process may use 2 or more cores, else 1. One-thread servers share no barrier, so two of them use the core
+    the rule leaves free without the collapse that 2 threads in one server suffer beside a busy neighbour
+    (docs/endpoints.md, "Replicas"); servers of several threads each would suffer it, so they get no replica."""
+    n = _configured("local", "WORKBENCH_LOCAL_REPLICAS", "how many local model servers; 0 or 1 runs one", "replicas")
+    if n is not None:
+        return max(1, n)
+    m = m or machine()
+    return 2 if plan_threads(None, m).threads == 1 and min(m.physical, m.allowed) >= 2 else 1
 
 
 def plan_threads(threads: int | None = None, m: Machine | None = None) -> ThreadPlan:
