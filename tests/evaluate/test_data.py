@@ -91,11 +91,15 @@ def test_empty_and_huge_line_and_unknown_format(tmp_path):
 
 
 def test_invalid_dataset_writes_nothing(tmp_path, project_dir):
-    # what the failed call wrote: new paths, and files whose content changed. Files that vanished are not its
-    # doing: an earlier test's sqlite connection closing meanwhile removes its -wal and -shm (CI, 2026-12-05)
+    # what the failed call wrote: new paths, and files whose content changed. An earlier test's sqlite connection
+    # left for the garbage collector, closed during the call, checkpointed embeddings.db and removed its -wal and
+    # -shm (CI, Python 3.13, twice on 2026-12-05): collect it first, so nothing but the call changes the files
+    import gc
+
     def files():
         return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in project_dir.rglob("*") if p.is_file()}
 
+    gc.collect()
     before = files()
     with pytest.raises(DatasetError):
         wb.evaluate(write(tmp_path, "bad.jsonl", "{oops\n"), "local", log=False)
