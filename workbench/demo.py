@@ -195,20 +195,30 @@ def pareto_plot(table: pd.DataFrame, rows: pd.DataFrame):
     return fig
 
 
-def drive_app(cfg, questions: list[str], n: int) -> int:
-    """Serve ``cfg`` in this process and send it ``n`` of ``questions`` (every other one streamed); returns
-    how many were sent. The demo's stand-in for real traffic."""
+def drive_app(cfg, questions: list[str], n: int, concurrency: int = 2) -> int:
+    """Serve ``cfg`` in this process and send it ``n`` of ``questions``, ``concurrency`` at a time (every other
+    one streamed, and read to its end); returns how many were answered. The demo's stand-in for real traffic:
+    users arrive together, and one request at a time kept one of two cores idle (two one-thread model servers on
+    2 cores, ``docs/endpoints.md``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import openai
 
     from . import serve
 
-    sent = 0
     with serve.start(cfg) as app:
         client = openai.OpenAI(base_url=app.base_url, api_key="unused")
-        for i, q in enumerate(questions[:n]):
-            client.chat.completions.create(model=cfg.name, messages=[{"role": "user", "content": q}], stream=i % 2 == 1)
-            sent += 1
-    return sent
+
+        def send(i: int, q: str) -> None:
+            messages: list = [{"role": "user", "content": q}]
+            if i % 2:
+                for _ in client.chat.completions.create(model=cfg.name, messages=messages, stream=True):
+                    pass
+            else:
+                client.chat.completions.create(model=cfg.name, messages=messages)
+
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            return sum(1 for _ in pool.map(send, range(n), questions[:n]))
 
 
 def comparison_table(result, redteam=None) -> pd.DataFrame:

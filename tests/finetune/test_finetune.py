@@ -248,16 +248,17 @@ def _local_models() -> list[str]:
     return kind_of(ep).models(ep)
 
 
-def test_answer_loss_is_the_models_loss_and_gradient(tmp_path):
-    """The training loop's loss applies the output layer only where a label is set: the same loss and the same
-    LoRA gradients as the model's own ``labels=`` loss, on a small random Llama (tied embeddings like SmolLM2),
-    with padding and prompt positions in the batch."""
+@pytest.mark.parametrize("prefix", [[], [1, 2, 3]], ids=["no-shared-prefix", "shared-system-prompt"])
+def test_answer_loss_is_the_models_loss_and_gradient(prefix):
+    """The training loop's loss applies the output layer only where a label is set, and runs a prefix every row
+    shares once: the same loss and the same LoRA gradients as the model's own ``labels=`` loss, on a small random
+    Llama (tied embeddings like SmolLM2), with padding and prompt positions in the batch."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("peft")
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from workbench.finetune.local_lora import TARGET_MODULES, _collate, answer_loss
+    from workbench.finetune.local_lora import TARGET_MODULES, _collate, answer_loss, shared_prefix
 
     torch.manual_seed(0)
     cfg = LlamaConfig(
@@ -273,7 +274,9 @@ def test_answer_loss_is_the_models_loss_and_gradient(tmp_path):
         ([12, 13, 14, 15], [-100, -100, 14, 15]),
         ([16, 17, 18, 19, 20], [-100, -100, -100, -100, 20]),
     ]
+    batch = [(prefix + x, [-100] * len(prefix) + y) for x, y in batch]
     ids, mask, labels = _collate(batch, pad_id=0)
+    assert shared_prefix(ids, mask, labels) == len(prefix)
 
     def grads(loss):
         model.zero_grad()

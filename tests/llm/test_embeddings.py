@@ -41,3 +41,37 @@ def test_model_hash_is_checked(tmp_path, monkeypatch):
     bad = WheelAsset(MINILM_ONNX.dist, MINILM_ONNX.version, MINILM_ONNX.member, "0" * 64)
     with pytest.raises(SetupError, match="sha256"):
         asset_path(bad)
+
+
+@pytest.mark.parametrize("getter", ["embedder", "toxicity"])
+def test_threads_that_ask_while_a_model_loads_share_one_load(monkeypatch, getter):
+    """An evaluation's row workers all ask for the embedder (and the toxicity model) on their first row; the
+    model is loaded once and the others wait for it (with ``functools.lru_cache`` each of 8 workers built its own
+    ONNX session)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.llm import classifiers, embeddings
+
+    made = []
+
+    def slow_load(*args, **kwargs):
+        time.sleep(0.2)  # a load that takes a while: every worker asks before the first one finishes
+        made.append(threading.get_ident())
+        return object()
+
+    if getter == "embedder":
+        monkeypatch.setattr(embeddings, "MiniLMEmbedder", slow_load)
+        get, clear = embeddings.get_embedder, embeddings.get_embedder.cache_clear
+    else:
+        monkeypatch.setattr(classifiers, "ToxicityClassifier", slow_load)
+        monkeypatch.setattr(classifiers, "asset_path", lambda asset: asset)
+        get, clear = classifiers.toxicity_classifier, classifiers.toxicity_classifier.cache_clear
+    clear()
+    try:
+        with ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(lambda _: get(), range(8)))
+        assert len(made) == 1 and all(g is got[0] for g in got)
+    finally:
+        clear()  # the next test loads the real model

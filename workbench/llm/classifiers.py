@@ -17,10 +17,12 @@ from __future__ import annotations
 import functools
 import io
 import pickle
+import threading
 from collections import OrderedDict, defaultdict
 from typing import ClassVar
 
 import numpy as np
+from cachetools import LRUCache, cached
 
 from .assets import TOXIC_TOKENIZER, TOXIC_WEIGHTS, asset_path
 
@@ -109,17 +111,24 @@ class ToxicityClassifier:
         return x
 
     @staticmethod
-    def _lstm(x: np.ndarray, w: list[np.ndarray]) -> np.ndarray:
-        """Keras LSTM over (batch, time, dim) with return_sequences; gates i, f, c, o; sigmoid / tanh."""
+    def _lstm(x: np.ndarray, w: list[np.ndarray], start=None) -> np.ndarray:
+        """Keras LSTM over (batch, time, dim) with return_sequences; gates i, f, c, o; sigmoid / tanh.
+        ``start``: ``(t0, h, c, out)``: every row's state after its first ``t0`` steps is ``h``, ``c`` and its
+        outputs there are ``out`` (the first ``t0`` steps are the same for every row); the loop begins at ``t0``."""
         kernel, rec, bias = w
         units = rec.shape[0]
         n, steps, _ = x.shape
-        xw = x @ kernel + bias
+        t0 = 0
         h = np.zeros((n, units), np.float32)
         c = np.zeros((n, units), np.float32)
         out = np.empty((n, steps, units), np.float32)
-        for t in range(steps):
-            z = xw[:, t] + h @ rec
+        if start is not None:
+            t0, h0, c0, out0 = start
+            h, c = np.repeat(h0[None], n, axis=0), np.repeat(c0[None], n, axis=0)
+            out[:, :t0] = out0
+        xw = x[:, t0:] @ kernel + bias
+        for t in range(t0, steps):
+            z = xw[:, t - t0] + h @ rec
             i, f = _sigmoid(z[:, :units]), _sigmoid(z[:, units : 2 * units])
             g, o = np.tanh(z[:, 2 * units : 3 * units]), _sigmoid(z[:, 3 * units :])
             c = f * c + i * g
@@ -127,12 +136,38 @@ class ToxicityClassifier:
             out[:, t] = h
         return out
 
+    @functools.cached_property
+    def _padding_run(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forward layer over :data:`MAXLEN` padding tokens: its state after each step (``h``, ``c``:
+        (MAXLEN + 1, units), row ``k`` after ``k`` steps) and its outputs (MAXLEN, units). Texts are pre-padded,
+        so a text of ``L`` tokens starts with ``MAXLEN - L`` of these steps, the same for every text."""
+        kernel, rec, bias = self.fw
+        units = rec.shape[0]
+        z_in = self.emb[0] @ kernel + bias  # the padding token's input, every step
+        h, c = np.zeros(units, np.float32), np.zeros(units, np.float32)
+        hs, cs = [h], [c]
+        for _ in range(MAXLEN):
+            z = z_in + h @ rec
+            i, f = _sigmoid(z[:units]), _sigmoid(z[units : 2 * units])
+            g, o = np.tanh(z[2 * units : 3 * units]), _sigmoid(z[3 * units :])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            hs.append(h)
+            cs.append(c)
+        return np.stack(hs), np.stack(cs), np.stack(hs[1:])
+
     def scores(self, texts: list[str]) -> np.ndarray:
-        """Per text, the six label probabilities (order of :data:`LABELS`)."""
+        """Per text, the six label probabilities (order of :data:`LABELS`). The forward layer skips the padding
+        steps every text shares (:attr:`_padding_run`): the same numbers, in a fraction of the steps for short
+        texts (a sentence is about 15 of the 100)."""
         if not texts:
             return np.zeros((0, len(LABELS)), np.float32)
-        x = self.emb[self._pad([self.sequence(t) for t in texts])]
-        fw = self._lstm(x, self.fw)
+        ids = self._pad([self.sequence(t) for t in texts])
+        x = self.emb[ids]
+        real = ids != 0  # Keras keeps index 0 for padding
+        t0 = int(np.where(real.any(axis=1), real.argmax(axis=1), MAXLEN).min())  # padding steps all rows share
+        hs, cs, outs = self._padding_run
+        fw = self._lstm(x, self.fw, start=(t0, hs[t0], cs[t0], outs[:t0]))
         bw = self._lstm(x[:, ::-1], self.bw)[:, ::-1]  # the backward layer's outputs, re-aligned in time
         pooled = np.concatenate([fw, bw], axis=-1).max(axis=1)
         hidden = np.maximum(pooled @ self.d1[0] + self.d1[1], 0.0)
@@ -143,7 +178,8 @@ class ToxicityClassifier:
         return dict(zip(LABELS, (float(v) for v in self.scores([text])[0]), strict=True))
 
 
-@functools.lru_cache(maxsize=1)
+@cached(LRUCache(maxsize=1), condition=threading.Condition())
 def toxicity_classifier() -> ToxicityClassifier:
-    """The toxicity model, loaded once per process (its files fetched and hash-checked on first use)."""
+    """The toxicity model, loaded once per process (its files fetched and hash-checked on first use); threads
+    that ask while it loads wait for that load (see :func:`workbench.llm.embeddings.get_embedder`)."""
     return ToxicityClassifier(asset_path(TOXIC_WEIGHTS), asset_path(TOXIC_TOKENIZER))
