@@ -138,12 +138,24 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _batches(examples, batch_size, rng):
+GROUP = 8  # batches whose examples are grouped by length (see _batches)
+
+
+def _batches(examples, batch_size, rng, group: int = GROUP):
+    """Batches of ``examples`` forever, epoch after epoch in a new random order. Within each run of ``group``
+    batches the examples are sorted by length before they are cut into batches, and those batches are shuffled
+    (the length grouping of transformers' ``group_by_length``, in small groups): a batch is padded to its
+    longest example, and grouping cut the demo's padded tokens per step by 14% (374 -> 321 after the shared
+    prefix) while every example is still seen once per epoch."""
     while True:
         order = list(range(len(examples)))
         rng.shuffle(order)
-        for i in range(0, len(order), batch_size):
-            yield [examples[j] for j in order[i : i + batch_size]]
+        for i in range(0, len(order), batch_size * group):
+            run = sorted(order[i : i + batch_size * group], key=lambda j: len(examples[j][0]))
+            cut = [run[k : k + batch_size] for k in range(0, len(run), batch_size)]
+            rng.shuffle(cut)
+            for b in cut:
+                yield [examples[j] for j in b]
 
 
 def _collate(batch, pad_id):
@@ -299,7 +311,7 @@ def train_lora(
     train = _read_jsonl(Path(train_file))
     if not train:
         raise WorkbenchError(f"{train_file}: no training examples")
-    key = _training_key(train_file, val_file, **asdict(cfg))
+    key = _training_key(train_file, val_file, **asdict(cfg), length_group=GROUP)  # the batching is in the key
     if reuse and (prev := _reused(key)) is not None:
         log(f"identical data and parameters were trained before: reusing {prev.model} (pass reuse=False to retrain)")
         if log_mlflow:
@@ -336,6 +348,7 @@ def train_lora(
         "ft.seed": seed,
         "ft.examples": len(enc),
         "ft.max_len": max_len,
+        "ft.length_group": GROUP,
         "ft.torch_threads": f"adaptive 1-{adaptive.cores}" if adaptive else torch.get_num_threads(),
         "ft.target_modules": ",".join(TARGET_MODULES),
     }
