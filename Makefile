@@ -35,8 +35,7 @@ help:
 # A new VENV is linked to a cached environment of the same pins and extras (tools/envcache.py; built once under
 # ~/.cache/llmops-workbench/envs), so pip then installs only the project; WORKBENCH_ENV_CACHE=0 turns that off.
 define install
-	@test -x $(1)/bin/python || $(2) tools/envcache.py $(1) --extras "$(3)"
-	$(1)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$(3)]"
+	$(2) tools/envcache.py $(1) --extras "$(3)" --install-project
 	@touch $@
 endef
 

@@ -120,3 +120,34 @@ def test_an_unusable_cache_falls_back_to_a_plain_venv(tmp_path: Path, monkeypatc
     venv = tmp_path / "v"
     assert envcache.create(venv, "") is None
     assert (venv / "bin" / "python").exists() and not (venv / PURELIB / "wbcached.py").exists()
+
+
+def test_a_venv_linked_to_the_current_environment_installs_only_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv created from the cache of the current key gets ``pip install --no-deps --no-build-isolation -e``;
+    one whose pins changed since, or one made without the cache, gets the full pinned install; a failing
+    project-only install falls back to the full one."""
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(envcache, "build", lambda env, extras: _fake_env(env))
+    calls: list[tuple[str, ...]] = []
+    fail_fast = []
+
+    def pip(venv: Path, *args: str) -> None:
+        calls.append(args)
+        if fail_fast and "--no-deps" in args:
+            raise subprocess.CalledProcessError(1, "pip")
+
+    monkeypatch.setattr(envcache, "pip", pip)
+    venv = tmp_path / "proj" / ".venv"
+    envcache.create(venv, "finetune")
+    assert envcache.install_project(venv, "finetune") is True
+    assert calls[-1][:3] == ("install", "--no-deps", "--no-build-isolation")
+    assert envcache.install_project(venv, "dev,finetune") is False, "another key: the venv lacks the other extras"
+    assert calls[-1][:2] == ("install", "-c") and calls[-1][-1].endswith("[dev,finetune]")
+    fail_fast.append(True)
+    assert envcache.install_project(venv, "finetune") is False
+    assert calls[-1][:2] == ("install", "-c")
+    (venv / envcache.KEY_FILE).unlink()  # a venv made without the cache
+    fail_fast.clear()
+    assert envcache.install_project(venv, "finetune") is False
