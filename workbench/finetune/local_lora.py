@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -362,22 +363,26 @@ def train_lora(
     t0 = time.monotonic()
     losses = train_steps(model, opt, _batches(enc, batch_size, rng), n_steps, pad_id, bar, pool=adaptive)
     train_s = time.monotonic() - t0
-    val_loss = None
-    if enc_val:
-        model.eval()
-        with torch.no_grad():
-            vals = [
-                float(answer_loss(model, i, m, lab))
-                for i, m, lab in (
-                    _collate(enc_val[k : k + batch_size], pad_id) for k in range(0, len(enc_val), batch_size)
-                )
-            ]
-        val_loss = sum(vals) / len(vals)
     out = cache_dir() / "adapters" / name
     shutil.rmtree(out, ignore_errors=True)
     adapter_dir = out / "adapter"
     model.save_pretrained(adapter_dir)
-    gguf = convert_adapter(adapter_dir, out / f"{name}.gguf")
+    val_loss = None
+    # the conversion (a python process that starts by importing torch, about 6 s) runs while the validation loss
+    # is computed: one core each for most of it
+    with ThreadPoolExecutor(1) as background:
+        converted = background.submit(convert_adapter, adapter_dir, out / f"{name}.gguf")
+        if enc_val:
+            model.eval()
+            with torch.no_grad():
+                vals = [
+                    float(answer_loss(model, i, m, lab))
+                    for i, m, lab in (
+                        _collate(enc_val[k : k + batch_size], pad_id) for k in range(0, len(enc_val), batch_size)
+                    )
+                ]
+            val_loss = sum(vals) / len(vals)
+        gguf = converted.result()
     register_adapter(name, gguf)
     # the training record: training.json (read back by _reused) and the result both hold it
     record: dict[str, Any] = {
