@@ -699,7 +699,7 @@ def _route(model: str | None) -> tuple[ServerOptions, dict]:
     and a request picks its adapter with ``{"lora": [{"id", "scale"}]}``, every adapter's scale named.
     Two llama-server processes of 2 threads each on 2 cores starve each other (their thread pools spin at
     barriers: 3 tok/s together vs 262 tok/s alone, measured), so we never run one per adapter. (Processes of one
-    thread each do not: see docs/benchmarks.md, "Why 360 s is not reached".)
+    thread each do not: see docs/endpoints.md, "Replicas: two one-thread servers on 2 cores".)
     """
     reg = adapters()
     names = list(reg)  # registration order: ids stay stable when adapters are added
