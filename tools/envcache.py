@@ -182,10 +182,12 @@ def create(venv: Path, extras: str) -> Path | None:
 def install_project(venv: Path, extras: str, root: Path = ROOT) -> bool:
     """Install the project, editable, into ``venv``; True when only the project was installed. A venv whose
     :data:`KEY_FILE` names the environment of the current key holds every pinned dependency: pip installs the
-    project alone (``--no-deps --no-build-isolation``; the full install again if that fails). Any other venv gets
-    the full pinned install."""
+    project alone (``--no-deps --no-build-isolation``, with the venv's setuptools; the full install again if that
+    fails). Any other venv, or one without setuptools, gets the full pinned install."""
     key = venv / KEY_FILE
-    if key.is_file() and key.read_text().strip() == env_key(extras, root):
+    # --no-build-isolation builds with the venv's own setuptools (Python 3.12+ venvs have none unless a pin brings it)
+    has_backend = any(venv.glob("lib/python*/site-packages/setuptools/__init__.py"))
+    if has_backend and key.is_file() and key.read_text().strip() == env_key(extras, root):
         try:
             pip(venv, "install", "--no-deps", "--no-build-isolation", "-e", str(root))
             return True

@@ -141,6 +141,9 @@ def test_a_venv_linked_to_the_current_environment_installs_only_the_project(
     monkeypatch.setattr(envcache, "pip", pip)
     venv = tmp_path / "proj" / ".venv"
     envcache.create(venv, "finetune")
+    assert envcache.install_project(venv, "finetune") is False, "no setuptools in the venv: no build backend"
+    (venv / PURELIB / "setuptools").mkdir(parents=True)
+    (venv / PURELIB / "setuptools" / "__init__.py").write_text("")
     assert envcache.install_project(venv, "finetune") is True
     assert calls[-1][:3] == ("install", "--no-deps", "--no-build-isolation")
     assert envcache.install_project(venv, "dev,finetune") is False, "another key: the venv lacks the other extras"
