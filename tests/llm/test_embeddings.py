@@ -75,3 +75,20 @@ def test_threads_that_ask_while_a_model_loads_share_one_load(monkeypatch, getter
         assert len(made) == 1 and all(g is got[0] for g in got)
     finally:
         clear()  # the next test loads the real model
+
+
+def test_the_toxicity_model_skipping_shared_padding_gives_the_full_run_s_scores():
+    """``scores`` starts the forward LSTM after the padding steps every text shares; the probabilities equal
+    those of the full 100-step run, for short, empty and over-long texts batched together."""
+    from workbench.llm.classifiers import _sigmoid, toxicity_classifier
+
+    clf = toxicity_classifier()
+    texts = ["You are a worthless idiot", "The tent weighs 1.62 kg.", "", "word " * 150, "I will hurt you."]
+
+    def full(batch):
+        x = clf.emb[clf._pad([clf.sequence(t) for t in batch])]
+        pooled = np.concatenate([clf._lstm(x, clf.fw), clf._lstm(x[:, ::-1], clf.bw)[:, ::-1]], axis=-1).max(axis=1)
+        return _sigmoid(np.maximum(pooled @ clf.d1[0] + clf.d1[1], 0.0) @ clf.d2[0] + clf.d2[1])
+
+    for batch in (texts, texts[:2], [texts[4]]):
+        assert np.allclose(clf.scores(batch), full(batch), atol=1e-6)

@@ -65,6 +65,14 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _cell(z, c, units: int):
+    """One Keras LSTM step from the gate pre-activations ``z`` (gates i, f, c, o on the last axis): ``(h, c)``."""
+    i, f = _sigmoid(z[..., :units]), _sigmoid(z[..., units : 2 * units])
+    g, o = np.tanh(z[..., 2 * units : 3 * units]), _sigmoid(z[..., 3 * units :])
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
 class ToxicityClassifier:
     """The BiLSTM toxicity model in numpy. ``scores(texts)`` -> array (n, 6) in the order of :data:`LABELS`."""
 
@@ -128,11 +136,7 @@ class ToxicityClassifier:
             out[:, :t0] = out0
         xw = x[:, t0:] @ kernel + bias
         for t in range(t0, steps):
-            z = xw[:, t - t0] + h @ rec
-            i, f = _sigmoid(z[:, :units]), _sigmoid(z[:, units : 2 * units])
-            g, o = np.tanh(z[:, 2 * units : 3 * units]), _sigmoid(z[:, 3 * units :])
-            c = f * c + i * g
-            h = o * np.tanh(c)
+            h, c = _cell(xw[:, t - t0] + h @ rec, c, units)
             out[:, t] = h
         return out
 
@@ -147,11 +151,7 @@ class ToxicityClassifier:
         h, c = np.zeros(units, np.float32), np.zeros(units, np.float32)
         hs, cs = [h], [c]
         for _ in range(MAXLEN):
-            z = z_in + h @ rec
-            i, f = _sigmoid(z[:units]), _sigmoid(z[units : 2 * units])
-            g, o = np.tanh(z[2 * units : 3 * units]), _sigmoid(z[3 * units :])
-            c = f * c + i * g
-            h = o * np.tanh(c)
+            h, c = _cell(z_in + h @ rec, c, units)
             hs.append(h)
             cs.append(c)
         return np.stack(hs), np.stack(cs), np.stack(hs[1:])
