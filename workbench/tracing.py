@@ -179,35 +179,23 @@ def _log_trace(self, trace, prompts, workspace=None) -> None:
 
 
 def _write(items: list) -> None:
-    """Each trace (info, tags, metadata, assessments) with ``start_trace``, then the spans of all of them with
-    one ``log_spans`` per experiment; a failure is logged as MLflow's exporter logs it, never raised."""
-    from collections import defaultdict
-
-    from mlflow.tracing.export.utils import try_link_prompts_to_trace
-    from mlflow.tracing.utils import add_size_stats_to_trace_metadata
-
+    """Store ``items`` (``(exporter, trace, prompts)``): each trace (info, tags, metadata, assessments) with
+    ``start_trace``, then the spans of all of them with one ``log_spans`` per experiment. Several traces bound for
+    one SQL store go in **one transaction** (:func:`_one_transaction`); if that fails for any reason, nothing of it
+    is kept and each trace is written in its own transactions, as MLflow writes them. A failure is logged as
+    MLflow's exporter logs it, never raised."""
     failed: list[Exception] = []
     with _write_lock:
-        spans: dict[tuple[int, str], tuple[Any, list]] = defaultdict(lambda: (None, []))
-        for exporter, trace, prompts in items:
+        store = _shared_store(items)
+        if store is not None:
             try:
-                add_size_stats_to_trace_metadata(trace)
-                exporter._client.start_trace(trace.info)
-            except Exception as e:  # noqa: BLE001 - as MLflow's exporter: a trace that cannot be stored is logged
-                failed.append(e)
-                continue
-            key = (id(exporter), str(trace.info.experiment_id))
-            spans[key] = (exporter, [*spans[key][1], *trace.data.spans])
-            if prompts:
-                with contextlib.suppress(Exception):
-                    try_link_prompts_to_trace(
-                        client=exporter._client, trace_id=trace.info.trace_id, prompts=prompts, synchronous=False
-                    )
-        for (_, experiment_id), (exporter, batch) in spans.items():
-            try:
-                exporter._client.log_spans(experiment_id, batch)
-            except Exception as e:  # noqa: BLE001 - logged as above
-                failed.append(e)
+                with _one_transaction(store):
+                    _store_items(items, strict=True)
+            except Exception:  # noqa: BLE001 - rolled back whole: written again trace by trace below
+                failed = _store_items(items)
+        else:
+            failed = _store_items(items)
+        _link_prompts(items)
     if failed:  # one short line per write (a full disk fails every trace; its SQL error quotes the whole row)
         first = str(failed[0]).strip().splitlines()[0] if str(failed[0]).strip() else ""
         logging.getLogger(__name__).warning(
@@ -217,6 +205,126 @@ def _write(items: list) -> None:
             type(failed[0]).__name__,
             first[:200],
         )
+
+
+def _store_items(items: list, strict: bool = False) -> list[Exception]:
+    """``start_trace`` for each item, then one ``log_spans`` per experiment; returns the failures (``strict``:
+    raises the first instead)."""
+    from collections import defaultdict
+
+    from mlflow.tracing.constant import TraceMetadataKey
+    from mlflow.tracing.utils import add_size_stats_to_trace_metadata
+
+    failed: list[Exception] = []
+    spans: dict[tuple[int, str], tuple[Any, list]] = defaultdict(lambda: (None, []))
+    for exporter, trace, _ in items:
+        try:
+            if TraceMetadataKey.SIZE_STATS not in trace.info.trace_metadata:  # a second try: already added
+                add_size_stats_to_trace_metadata(trace)
+            exporter._client.start_trace(trace.info)
+        except Exception as e:  # as MLflow's exporter: a trace that cannot be stored is logged (strict: raised)
+            if strict:
+                raise
+            failed.append(e)
+            continue
+        key = (id(exporter), str(trace.info.experiment_id))
+        spans[key] = (exporter, [*spans[key][1], *trace.data.spans])
+    for (_, experiment_id), (exporter, batch) in spans.items():
+        try:
+            exporter._client.log_spans(experiment_id, batch)
+        except Exception as e:  # logged as above
+            if strict:
+                raise
+            failed.append(e)
+    return failed
+
+
+def _link_prompts(items: list) -> None:
+    from mlflow.tracing.export.utils import try_link_prompts_to_trace
+
+    for exporter, trace, prompts in items:
+        if prompts:
+            with contextlib.suppress(Exception):
+                try_link_prompts_to_trace(
+                    client=exporter._client, trace_id=trace.info.trace_id, prompts=prompts, synchronous=False
+                )
+
+
+# --- One transaction per batch ------------------------------------------------------------------------------
+# ``SqlAlchemyStore.start_trace`` opens two sessions per trace (one to read the experiment, one to write), each
+# with its own PRAGMAs and commit: per evaluated row that was about 5 ms of client CPU of the ~14 ms it costs
+# (`docs/benchmarks.md`, "Row traces"). While the writer thread stores a batch, the store's session factory hands
+# that thread the batch's one session (other threads get their own, as before) and the experiment is read once:
+# the same rows, one commit. The upstream change this stands in for: a batched ``start_traces`` in the store.
+_tx = threading.local()  # .session, .store, .experiments: the batch this thread is writing
+
+
+def _shared_store(items: list):
+    """The SQL store all of ``items`` go to when there are several and the store's session factory can be shared
+    (``SqlAlchemyStore.ManagedSessionMaker``); else ``None`` (one trace, another store: MLflow's transactions)."""
+    if len(items) < 2:
+        return None
+    try:
+        stores = {id(exporter._client.store): exporter._client.store for exporter, _, _ in items}
+    except Exception:  # noqa: BLE001 - no store to share: the per-trace path reports what is wrong
+        return None
+    store = next(iter(stores.values()))
+    if len(stores) != 1 or not callable(getattr(store, "ManagedSessionMaker", None)):
+        return None
+    if not callable(getattr(store, "get_experiment", None)):
+        return None
+    return store
+
+
+def _share_sessions(store) -> None:
+    """Wrap ``store``'s session factory and experiment read (once per store) so that the thread writing a batch
+    gets the batch's session and a cached experiment; every other call goes to MLflow's own."""
+    if getattr(store, "_workbench_shared", False):
+        return
+    orig_maker, orig_get = store.ManagedSessionMaker, store.get_experiment
+
+    @contextlib.contextmanager
+    def maker(read_only=True):
+        if getattr(_tx, "store", None) is store:
+            yield _tx.session
+        else:
+            with orig_maker(read_only=read_only) as session:
+                yield session
+
+    def get_experiment(experiment_id):
+        if getattr(_tx, "store", None) is not store:
+            return orig_get(experiment_id)
+        key = str(experiment_id)
+        if key not in _tx.experiments:
+            _tx.experiments[key] = orig_get(experiment_id)
+        return _tx.experiments[key]
+
+    store.ManagedSessionMaker, store.get_experiment = maker, get_experiment
+    store._workbench_orig_maker = orig_maker
+    store._workbench_shared = True
+
+
+class _RolledBack(Exception):
+    """Code inside the batch rolled its session back (MLflow's conflict path): the batch is not kept whole."""
+
+
+@contextlib.contextmanager
+def _one_transaction(store) -> Iterator[None]:
+    """Everything ``store`` writes from this thread inside the block is one transaction, committed at the end; a
+    rollback inside it (MLflow's conflict path) or any error rolls all of it back and raises."""
+    from sqlalchemy import event
+
+    _share_sessions(store)
+    with store._workbench_orig_maker(read_only=False) as session:
+        rollbacks: list[int] = []
+        event.listen(session, "after_soft_rollback", lambda *_: rollbacks.append(1))
+        _tx.session, _tx.store, _tx.experiments = session, store, {}
+        try:
+            yield
+            if rollbacks:
+                raise _RolledBack("a write inside the batch was rolled back")
+        finally:
+            _tx.session = _tx.store = _tx.experiments = None
 
 
 def flush() -> None:

@@ -22,8 +22,14 @@ SRC = AssessmentSource(source_type="CODE", source_id="test")
 
 
 @pytest.fixture
-def calls(tracking_store, monkeypatch):
-    """The store calls made, in order: ``("start", trace_id)`` and ``("spans", n_traces, n_spans)``."""
+def calls(request, tracking_store, monkeypatch):
+    """The store calls made, in order: ``("start", trace_id)`` and ``("spans", n_traces, n_spans)``. The store is
+    the test's sqlite one, or a fresh PostgreSQL database where the test is parametrized with ``"postgresql"``."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        from workbench.server import backend_uri
+
+        tracking_store = backend_uri(request.getfixturevalue("pg_database"))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_store)
     seen: list[tuple] = []
     start, log_spans = SqlAlchemyStore.start_trace, SqlAlchemyStore.log_spans
 
@@ -91,6 +97,74 @@ def test_evaluation_rows_are_written_in_batches_and_flush_writes_the_rest(calls,
     assert got is not None and len(got.data.spans) == 2 and got.info.tags["workbench.candidate"] == "c"
     starts = [c[1] for c in calls if c[0] == "start"]
     assert sorted(starts) == sorted(ids) and starts[-1] == waiting[0]  # every trace once; the waiting one last
+
+
+def _commits(store) -> list[int]:
+    from sqlalchemy import event
+
+    seen: list[int] = []
+    event.listen(store.engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+BOTH_STORES = pytest.mark.parametrize(
+    "calls", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)], indirect=True
+)
+
+
+@BOTH_STORES
+def test_a_batch_of_rows_is_stored_in_one_transaction(calls, monkeypatch):
+    """Several evaluation rows: one commit for all their traces and spans (before: two sessions and commits per
+    trace, and one for the spans), and what MLflow reads back is each whole trace."""
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    monkeypatch.setattr(tracing, "BATCH_TRACES", 3)
+    mlflow.flush_trace_async_logging(terminate=False)
+    commits = _commits(_get_store())
+    ids = [_trace(i, candidate=True) for i in range(3)]
+    mlflow.flush_trace_async_logging(terminate=False)
+    tracing.flush()
+    assert [c for c in calls if c[0] == "spans"] == [("spans", 3, 6)], calls
+    assert len(commits) == 1, commits
+    for tid in ids:
+        t = mlflow.get_trace(tid)
+        assert {s.name for s in t.data.spans} == {"row", "chat"}
+        assert [a.name for a in t.info.assessments] == ["quality/f1"]
+        assert t.info.tags["workbench.candidate"] == "c"
+
+
+@BOTH_STORES
+def test_a_batch_that_meets_a_stored_trace_is_written_trace_by_trace(calls, monkeypatch):
+    """One trace of the batch is already in the store (its spans came first, as from another writer): MLflow's
+    conflict path rolls the session back, so the batch is not kept whole; every trace is then written in its own
+    transactions, none lost, none doubled."""
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    monkeypatch.setattr(tracing, "BATCH_TRACES", 3)
+    shared = tracing._shared_store
+    tried: list[str] = []
+
+    def first_one_stored(items):
+        store = shared(items)
+        _, trace, _ = items[1]
+        store.log_spans(trace.info.experiment_id, trace.data.spans)  # outside the batch: its own transaction
+        tried.append(trace.info.trace_id)
+        return store
+
+    monkeypatch.setattr(tracing, "_shared_store", first_one_stored)
+    mlflow.flush_trace_async_logging(terminate=False)
+    commits = _commits(_get_store())
+    ids = [_trace(i, candidate=True) for i in range(3)]
+    mlflow.flush_trace_async_logging(terminate=False)
+    tracing.flush()
+    assert tried and tried[0] in ids
+    assert len(commits) > 2, commits  # the batch was not committed as one
+    starts = [c[1] for c in calls if c[0] == "start"]
+    assert sorted(set(starts)) == sorted(ids)
+    for tid in ids:
+        t = mlflow.get_trace(tid)
+        assert sorted(s.name for s in t.data.spans) == ["chat", "row"], tid
+        assert [a.name for a in t.info.assessments] == ["quality/f1"], tid
 
 
 def test_mlflow_own_export_is_kept_when_asked(tracking_store, tmp_path):
