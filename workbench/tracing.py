@@ -355,9 +355,32 @@ def _patch_exporter() -> None:
     _whole["orig"] = (E._export_spans_incrementally, E._log_trace)
     E._export_spans_incrementally = _export_spans_incrementally  # type: ignore[method-assign]
     E._log_trace = _log_trace  # type: ignore[method-assign]
+    _patch_queue_flush()
     import atexit
 
     atexit.register(flush)
+
+
+def _patch_queue_flush() -> None:
+    """``flush(terminate=False)`` of MLflow's export queue (``AsyncTraceExportQueue``) stops its consumer thread
+    and joins it, but the consumer waits up to a second in ``queue.get(timeout=1)`` before it sees the stop: every
+    flush (the end of every evaluation) took at least 1.0 s with nothing left to write (measured: 1.00-1.03 s, 5
+    of 5). Waiting for the queue's tasks to be done (``queue.join()``: every trace handed to it written) gives the
+    same guarantee without that wait; ``terminate=True`` (at exit) keeps MLflow's flush. The upstream change: put a
+    sentinel in the queue when stopping, so the consumer wakes at once."""
+    from mlflow.tracing.export.async_export_queue import AsyncTraceExportQueue as Q
+
+    orig = getattr(Q, "flush", None)
+    if not callable(orig):
+        return
+
+    def flush(self, terminate=False) -> None:
+        tasks = getattr(self, "_queue", None)
+        if terminate or not self.is_active() or not callable(getattr(tasks, "join", None)):
+            return orig(self, terminate=terminate)
+        tasks.join()
+
+    Q.flush = flush  # type: ignore[method-assign]
 
 
 def _install() -> None:

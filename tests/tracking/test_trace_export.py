@@ -167,6 +167,22 @@ def test_a_batch_that_meets_a_stored_trace_is_written_trace_by_trace(calls, monk
         assert [a.name for a in t.info.assessments] == ["quality/f1"], tid
 
 
+def test_flush_waits_for_the_queued_traces_without_stopping_the_export_threads(calls):
+    """MLflow's ``flush(terminate=False)`` stops the export queue's consumer thread, which notices only at the end
+    of its 1 s ``queue.get`` timeout, and starts a new one: a second of idle wait at the end of each evaluation.
+    The workbench waits for the queued traces instead: the same threads before and after, every trace stored."""
+    from mlflow.tracking.fluent import _get_trace_exporter
+
+    first = _trace(0, candidate=False)
+    mlflow.flush_trace_async_logging(terminate=False)
+    q = _get_trace_exporter()._async_queue
+    consumer = q._consumer_thread
+    ids = [_trace(i, candidate=False) for i in range(1, 4)]
+    mlflow.flush_trace_async_logging(terminate=False)
+    assert q._consumer_thread is consumer and consumer.is_alive()
+    assert all(_stored(t) is not None for t in [first, *ids]), calls
+
+
 def test_mlflow_own_export_is_kept_when_asked(tracking_store, tmp_path):
     """``WORKBENCH_TRACE_EXPORT=mlflow``: MLflow's exporter is left as it is (checked in a fresh process)."""
     code = (
