@@ -1,8 +1,11 @@
 """Evaluation throughput, the harness's own cost, and cached re-runs, on the embedded model.
 
 0. Harness overhead (promptfoo-style): the same rows and prompt against one shared server, in interleaved
-   rounds of fresh processes: a raw ``openai.AsyncOpenAI`` loop, ``wb.evaluate(metrics=["quality"])`` with its
-   defaults (an MLflow run, a trace per row), the same with ``trace=False``, and ``mlflow-floor``: MLflow alone
+   rounds of fresh processes: a raw ``openai.AsyncOpenAI`` loop, ``raw-mlflow``: the same loop in a process that
+   imports MLflow, opens the project's store and records the loop as one run with one metric (MLflow's presence,
+   the least any harness that logs to MLflow costs), ``wb.evaluate(metrics=["quality"])`` with its
+   defaults (an MLflow run, a trace per row), the same with ``trace=False``, ``eval-lexical``: untraced, without
+   the quality family's MiniLM metric (``semantic_similarity``), and ``mlflow-floor``: MLflow alone
    writing each row's two spans through its public API (no model call, no metric), the least a row trace costs
    in MLflow's store with MLflow's own exporter, and ``workbench-floor``: the same traces, tagged as evaluation
    rows, through the workbench's whole-trace export (``workbench.tracing``: the trace, then its spans in one
@@ -39,7 +42,10 @@ import openai
 os.environ.setdefault("WORKBENCH_LOCAL_REPLICAS", "1")
 
 # what each fresh process of the rounds runs
-OVERHEAD_MODES = ("raw", "eval", "eval-notrace", "mlflow-floor", "workbench-floor")
+OVERHEAD_MODES = ("raw", "raw-mlflow", "eval", "eval-notrace", "eval-lexical", "mlflow-floor", "workbench-floor")
+# eval-lexical: untraced, and the quality family without its one model-backed metric (semantic_similarity, a
+# MiniLM embedding of answer and reference per row): what that model's inference costs, by difference
+LEXICAL = ["quality/exact_match", "quality/f1", "quality/rouge_l"]
 
 
 def _cpu_s() -> float:
@@ -66,6 +72,21 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
         target = _target(cand)
         c_ready, t0 = _cpu_s(), time.perf_counter()
         asyncio.run(_raw(target, cand, ds.rows, concurrency, no_keepalive_http_client()))
+    elif mode == "raw-mlflow":
+        # MLflow's presence alone: the raw loop in a process that imports MLflow, opens the project's store and
+        # records the loop as one run with one metric; no trace, no workbench metric
+        import mlflow
+
+        from workbench import tracking
+        from workbench.llm.client import no_keepalive_http_client
+
+        target = _target(cand)
+        c_ready, t0 = _cpu_s(), time.perf_counter()
+        tracking.configure()
+        mlflow.set_experiment("bench-raw-mlflow")
+        with mlflow.start_run():
+            answers = asyncio.run(_raw(target, cand, ds.rows, concurrency, no_keepalive_http_client()))
+            mlflow.log_metric("answered", sum(bool(a) for a in answers))
     else:
         from workbench import evaluate  # imported before the clock starts, as openai is for the raw loop
 
@@ -73,7 +94,7 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
         evaluate(
             ds,
             cand,
-            metrics=["quality"],
+            metrics=LEXICAL if mode == "eval-lexical" else ["quality"],
             cache="off",
             progress=False,
             resume=False,

@@ -105,8 +105,10 @@ def eval_overhead(r: dict) -> str:
     o = r["overhead"]
     label = {
         "raw": "raw `openai` loop",
+        "raw-mlflow": "the same loop recorded as an MLflow run (MLflow imported, the store opened, one metric)",
         "eval": "`wb.evaluate` (a trace per row)",
         "eval-notrace": "`trace=False`",
+        "eval-lexical": "`trace=False` without the MiniLM metric `semantic_similarity`",
         "mlflow-floor": "MLflow's own exporter alone writing each row's 2 spans",
         "workbench-floor": "the same through the workbench's whole-trace export",
     }
