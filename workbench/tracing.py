@@ -119,7 +119,8 @@ def _redact_span(span) -> None:
 # merge each tag, metadata entry and assessment one by one. Measured on this machine (2 cores, sqlite, 200
 # two-span traces, `docs/benchmarks.md`): ~30-40 ms of client CPU per trace. Writing the trace first and all its
 # spans in one ``log_spans`` call stores the same rows for ~10 ms; evaluation rows (traces tagged
-# ``workbench.candidate``) are also written ``BATCH_TRACES`` at a time (their spans in one ``log_spans``), ~7 ms.
+# ``workbench.candidate``) are also written ``BATCH_TRACES`` at a time, in one transaction (their spans in one
+# ``log_spans``; "One transaction per batch" below).
 # The upstream change this stands in for: an export order option in ``MlflowV3SpanExporter`` (trace, then spans).
 # ``WORKBENCH_TRACE_EXPORT=mlflow`` keeps MLflow's own path.
 BATCH_TRACES = 32  # evaluation rows per batched write; :func:`flush` writes what is pending
