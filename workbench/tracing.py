@@ -376,10 +376,10 @@ def _patch_queue_flush() -> None:
         return
 
     def flush(self, terminate=False) -> None:
-        tasks = getattr(self, "_queue", None)
-        if terminate or not self.is_active() or not callable(getattr(tasks, "join", None)):
+        join = getattr(getattr(self, "_queue", None), "join", None)
+        if terminate or not self.is_active() or not callable(join):
             return orig(self, terminate=terminate)
-        tasks.join()
+        join()
 
     Q.flush = flush  # type: ignore[method-assign]
 
