@@ -253,8 +253,9 @@ def _link_prompts(items: list) -> None:
 
 # --- One transaction per batch ------------------------------------------------------------------------------
 # ``SqlAlchemyStore.start_trace`` opens two sessions per trace (one to read the experiment, one to write), each
-# with its own PRAGMAs and commit: per evaluated row that was about 5 ms of client CPU of the ~14 ms it costs
-# (`docs/benchmarks.md`, "Row traces"). While the writer thread stores a batch, the store's session factory hands
+# with its own PRAGMAs and commit. Sharing one per batch saved about 11 ms of client CPU per traced row (a 200-row
+# traced evaluation, single runs before and after, 2026-12-05: 11.1-11.3 s -> 8.5-9.4 s; `docs/benchmarks.md`,
+# "Row traces"). While the writer thread stores a batch, the store's session factory hands
 # that thread the batch's one session (other threads get their own, as before) and the experiment is read once:
 # the same rows, one commit. The upstream change this stands in for: a batched ``start_traces`` in the store.
 _tx = threading.local()  # .session, .store, .experiments: the batch this thread is writing
@@ -270,11 +271,8 @@ def _shared_store(items: list):
     except Exception:  # noqa: BLE001 - no store to share: the per-trace path reports what is wrong
         return None
     store = next(iter(stores.values()))
-    if len(stores) != 1 or not callable(getattr(store, "ManagedSessionMaker", None)):
-        return None
-    if not callable(getattr(store, "get_experiment", None)):
-        return None
-    return store
+    shareable = all(callable(getattr(store, n, None)) for n in ("ManagedSessionMaker", "get_experiment"))
+    return store if len(stores) == 1 and shareable else None
 
 
 def _share_sessions(store) -> None:
