@@ -45,8 +45,11 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt
 $(VENV)/.installed-demo: pyproject.toml constraints.txt
 	$(call install,$(VENV),$(PY),$(DEMO_EXTRAS))
 
+# The package's bytecode is compiled once here, as pip does for an installed wheel: with PYTHONDONTWRITEBYTECODE
+# set (CI, containers) an editable install otherwise compiles every workbench module at every import.
 assets:
 	$(BIN)/workbench setup
+	$(BIN)/python -m compileall -q workbench
 
 setup: $(VENV)/.installed-test assets
 

@@ -152,10 +152,40 @@ def expand_env(value: Any, where: str = "settings") -> tuple[Any, list[str]]:
     return walk(value, where), [u for u in used if u]
 
 
+_last: dict[str, tuple] = {}  # "values": (what secret_env_values read, its answer)
+
+
+def _sources() -> tuple:
+    """What :func:`secret_env_values` depends on: the environment, and which ``workbench.toml`` (its inode, size
+    and modification time) the settings come from."""
+    from .config import find_project_dir
+
+    path = find_project_dir() / "workbench.toml"
+    try:
+        st = path.stat()
+        toml: tuple | None = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        toml = None
+    return (tuple(os.environ.items()), toml)
+
+
 def secret_env_values() -> dict[str, str]:
     """``{variable: value}`` of the configured API-key variables (every endpoint's ``api_key_env``), of any
     environment variable whose name looks like a credential (values of at least 8 characters) or is listed in
-    ``[secrets] names``, and of the userinfo of URLs in any variable (``DATABASE_URL (URL userinfo)``)."""
+    ``[secrets] names``, and of the userinfo of URLs in any variable (``DATABASE_URL (URL userinfo)``).
+
+    Worked out again whenever the environment or ``workbench.toml`` changed, else the last answer: every span
+    of every trace asks (scrubbing), and classifying each variable's name took ~1 ms a call."""
+    key = _sources()
+    last = _last.get("values")
+    if last is not None and last[0] == key:
+        return dict(last[1])
+    out = _secret_env_values()
+    _last["values"] = (key, dict(out))
+    return out
+
+
+def _secret_env_values() -> dict[str, str]:
     extra = extra_secret_names()
     s = _settings()
     names = {

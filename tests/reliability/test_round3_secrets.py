@@ -136,6 +136,46 @@ def test_spans_are_scrubbed_of_the_environments_keys(tracking_store, monkeypatch
     assert KEY not in text and "***" in text
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["plain-" + "k3y" * 6, 'quo"te-' + "k3y" * 6, "back\\slash-" + "k3y" * 6, "ünïcode-" + "k3y" * 6],
+    ids=["plain", "quote", "backslash", "non-ascii"],
+)
+def test_span_inputs_and_outputs_lose_a_key_json_would_escape(tracking_store, monkeypatch, key):
+    """The scrubber skips decoding a span's inputs and outputs when their JSON text holds no key; a key that JSON
+    shows escaped (a quote, a backslash, non-ASCII) must still be found in the values themselves."""
+    import mlflow
+
+    from workbench import tracing
+
+    monkeypatch.setenv("ODD_SERVICE_API_KEY", key)
+    tracing.route_to(wb.tracking.experiment_id())
+    tracing.install()
+    with mlflow.start_span("call") as span:
+        span.set_inputs({"messages": [{"role": "user", "content": f"my key is {key}"}]})
+        span.set_outputs(f"echo {key}")
+        tid = span.trace_id
+    mlflow.flush_trace_async_logging(terminate=False)
+    span = wb.tracking.client().get_trace(tid).data.spans[0]
+    assert key not in json.dumps(span.inputs, ensure_ascii=False) and "***" in span.inputs["messages"][0]["content"]
+    assert span.outputs == "echo ***"
+
+
+def test_a_key_set_or_named_after_the_first_scrub_is_scrubbed(monkeypatch, tmp_path):
+    """The secret values are remembered between calls (every span asks) only while the environment and
+    ``workbench.toml`` stay as they were."""
+    from workbench.secrets import scrub
+
+    monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
+    assert scrub("late-" + "x" * 20) == "late-" + "x" * 20
+    monkeypatch.setenv("LATE_API_KEY", "late-" + "x" * 20)
+    assert scrub("late-" + "x" * 20) == "***"
+    monkeypatch.setenv("PLAIN_LOOKING", "plainvalue-123456")
+    assert scrub("plainvalue-123456") == "plainvalue-123456"
+    (tmp_path / "workbench.toml").write_text('[secrets]\nnames = ["PLAIN_LOOKING"]\n')
+    assert scrub("plainvalue-123456") == "***"
+
+
 def test_a_key_in_extra_headers_stays_out_of_params_spans_and_cache(tracking_store, monkeypatch, tmp_path):
     """Regression: extra_headers={"X-Api-Key": ...} was copied into the LoggedModel params, the run params, the
     call spans and the cached record."""

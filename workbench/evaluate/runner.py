@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import tags as T, tracking
+from .. import heap, tags as T, tracking
 from ..candidates import Candidate, as_candidate
 from ..config import settings
 from ..data import Dataset, load_dataset
@@ -142,7 +142,8 @@ def evaluate(
     )
     ckpt = Checkpoint(plan.checkpoint_path, resume=plan.resume)  # holds the checkpoint's lock until closed
     try:
-        return _run(plan, ckpt, t0)
+        with heap.settled():  # the imported modules out of the garbage collector's passes while this runs
+            return _run(plan, ckpt, t0)
     finally:
         ckpt.close()
 
@@ -230,6 +231,7 @@ def _run(plan: EvalPlan, ckpt: Checkpoint, t0: float) -> EvalResult:
             ).values():
                 ckpt.write(rec)  # its new trace id (later lines win)
             load_start = load_tags(T.LOAD_START)  # so a reader can tell a slow model from a busy machine
+            heap.settle()  # and what opening the run and the store imported and built, while the rows run
             try:
                 n, spent, stopped = run_plan(plan, pending, ckpt, recording)
                 outcome = RunProgress(n=n, spent=spent, stopped=stopped)

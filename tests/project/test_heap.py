@@ -1,0 +1,100 @@
+"""The garbage collector during long jobs (workbench.heap): what existed before is left out of its passes while
+the job runs, handed back at the end, nothing kept for good; an evaluation's rows run that way."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench import heap
+
+
+class Node:
+    def __init__(self):
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen():
+    assert gc.get_freeze_count() == 0
+    yield
+    gc.unfreeze()
+
+
+def test_objects_from_before_are_left_out_until_the_block_ends_then_collected():
+    old = Node()
+    gone = weakref.ref(old)
+    with heap.settled():
+        assert gc.get_freeze_count() > 0
+        del old
+        gc.collect()
+        assert gone() is not None  # frozen: the full pass did not look at it
+        new = Node()
+        new_gone = weakref.ref(new)
+        del new
+        gc.collect()
+        assert new_gone() is None  # made inside the block: collected as usual
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None  # handed back: not kept for good
+
+
+def test_settle_freezes_what_the_job_built_so_far():
+    with heap.settled():
+        built = Node()
+        gone = weakref.ref(built)
+        heap.settle()
+        del built
+        gc.collect()
+        assert gone() is not None
+    gc.collect()
+    assert gone() is None
+
+
+def test_settle_outside_a_block_does_nothing():
+    heap.settle()
+    assert gc.get_freeze_count() == 0
+
+
+def test_nested_and_concurrent_blocks_unfreeze_once_the_last_ends():
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with heap.settled():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other)
+    with heap.settled():
+        t.start()
+        assert inside.wait(10)
+    assert gc.get_freeze_count() > 0  # the other thread's block is still open
+    release.set()
+    t.join(10)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_keeps_them_frozen():
+    gc.freeze()
+    before = gc.get_freeze_count()
+    with heap.settled():
+        pass
+    assert gc.get_freeze_count() == before
+
+
+def test_an_evaluation_runs_its_rows_with_the_older_objects_frozen(tmp_path):
+    seen = []
+
+    def answer(row):
+        seen.append(gc.get_freeze_count())
+        return "four"
+
+    ds = pd.DataFrame([{"id": f"r{i}", "question": "2+2?", "reference": "four"} for i in range(3)])
+    wb.evaluate(ds, answer, metrics=["quality/exact_match"], progress=False, log=False, checkpoint=tmp_path / "c.jsonl")
+    assert len(seen) == 3 and all(n > 0 for n in seen)
+    assert gc.get_freeze_count() == 0

@@ -1,0 +1,51 @@
+"""The cyclic garbage collector during the workbench's long jobs.
+
+Once MLflow, openai and pandas are imported a process holds about 400,000 objects the collector tracks, and
+each of its full passes walks all of them: 0.2-0.27 s of CPU a pass on this project's 2-core machine. A
+200-row traced evaluation made two such passes while its rows ran and its start-up imports six more (measured
+with ``gc.callbacks``, 2026-12-06: 1.04 s of the process's 8.5 s of CPU; ``docs/benchmarks.md``, "Row traces").
+Almost none of those objects is ever garbage: modules, classes, functions.
+
+:func:`settled` leaves the objects that already exist out of the collector's passes for the length of a job
+(``gc.freeze``) and hands them back to it at the end (``gc.unfreeze``), so nothing that becomes garbage
+meanwhile is kept for good: it is collected by a later pass, as before. :func:`settle`, inside the block, does
+the same for what the job has built so far (its imports, its store), before its long loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator
+
+_lock = threading.Lock()
+_state = {"depth": 0, "ours": False}  # blocks open in this process; whether the freeze is this module's
+
+
+@contextlib.contextmanager
+def settled() -> Iterator[None]:
+    """Inside the block, the objects that existed when it began are left out of the garbage collector's passes;
+    at its end (the last one, when blocks nest or run in several threads) they are handed back. A process that
+    had frozen objects itself (``gc.freeze()`` before a fork) is left as it is."""
+    with _lock:
+        _state["depth"] += 1
+        if _state["depth"] == 1:
+            _state["ours"] = gc.get_freeze_count() == 0
+            if _state["ours"]:
+                gc.freeze()
+    try:
+        yield
+    finally:
+        with _lock:
+            _state["depth"] -= 1
+            if _state["depth"] == 0 and _state["ours"]:
+                gc.unfreeze()
+                _state["ours"] = False
+
+
+def settle() -> None:
+    """Inside :func:`settled`: leave what exists now out of the collector's passes too, until the block ends."""
+    with _lock:
+        if _state["depth"] and _state["ours"]:
+            gc.freeze()
