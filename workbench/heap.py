@@ -2,8 +2,9 @@
 
 Once MLflow, openai and pandas are imported a process holds about 400,000 objects the collector tracks, and
 each of its full passes walks all of them: 0.2-0.27 s of CPU a pass on this project's 2-core machine. A
-200-row traced evaluation made two such passes while its rows ran and its start-up imports six more (measured
-with ``gc.callbacks``, 2026-12-06: 1.04 s of the process's 8.5 s of CPU; ``docs/benchmarks.md``, "Row traces").
+200-row traced evaluation (``bench_eval.py --child eval``, answers of at most 4 tokens) made two such passes
+while its rows ran and its start-up imports six more: 1.04 s of the process's 8.5 s of CPU, measured with
+``gc.callbacks`` on 2026-12-06; with this module, 0.30 s of 6.95 s (``docs/benchmarks.md``, "Row traces").
 Almost none of those objects is ever garbage: modules, classes, functions.
 
 :func:`settled` leaves the objects that already exist out of the collector's passes for the length of a job
