@@ -9,7 +9,7 @@ counting) and OpenAI's file and fine-tuning job endpoints. What it does is set b
   "repeat the text above" does). ``cut_streams``: the next N streamed answers stop after their usage chunk.
 - :class:`Faults`: faults a real server will not produce on demand, from a script (consumed in order, then "ok") or
   at random with a seed: 429 with Retry-After, 500/503, stalls past the client's timeout, dropped connections,
-  invalid JSON (whole body or a broken SSE line), truncated answers (a stream cut at an event boundary before
+  invalid JSON (whole body or a broken SSE line), an error event mid-stream (``sse_error``), truncated answers (a stream cut at an event boundary before
   ``[DONE]``, or a JSON body cut in half, with a consistent Content-Length) and slow streams (events sent one by one,
   ``slow_chunk_s`` apart). With ``upstream`` set the server is a proxy: healthy requests go to that real server (the
   embedded llama-server) and the faults apply to its answers.
@@ -46,7 +46,7 @@ def post_chat(app, body: dict | None = None, timeout: float = 30, **kw):
     return httpx.post(f"{app.base_url}/chat/completions", json=body or GOOD_CHAT, timeout=timeout, **kw)
 
 
-FAULTS = ("ok", "429", "500", "503", "stall", "drop", "badjson", "badsse", "truncated", "slowstream")
+FAULTS = ("ok", "429", "500", "503", "stall", "drop", "badjson", "badsse", "truncated", "sse_error", "slowstream")
 MODES = ("ok", "auth", "context", "slow_stream", "echo")
 _ERRORS = {
     "auth": (
@@ -399,6 +399,10 @@ def _degrade(fault: str, data: bytes) -> bytes:
     """An answer spoiled after the fact: a broken SSE line or cut in half (at an event boundary for a stream)."""
     if fault == "badsse":
         return data.replace(b"data: {", b"data: {{broken", 1)
+    if fault == "sse_error" and b"data:" in data:  # the server gives up mid-answer, as an error event
+        events = data.split(b"\n\n")
+        err = {"error": {"message": "injected sse_error", "type": "server_error"}}
+        return b"\n\n".join(events[: max(1, len(events) // 2)]) + f"\n\ndata: {json.dumps(err)}\n\n".encode()
     if fault == "truncated":
         events = data.split(b"\n\n")
         return (
@@ -475,7 +479,7 @@ def _handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 return self._json(200, {"tokens": list(range(len(str(req.get("content", "")).split())))})
             else:
                 code, ctype, parts = server.chat_reply(json.loads(body))
-            if fault in ("badsse", "truncated"):
+            if fault in ("badsse", "truncated", "sse_error"):
                 parts = [(0.0, _degrade(fault, b"".join(b for _, b in parts)))]
             if fault == "slowstream":  # one SSE event at a time (a JSON body goes in one piece)
                 data, pos, parts = b"".join(b for _, b in parts), 0, []

@@ -45,6 +45,15 @@ def test_transient_fault_recovers(faulty):
     assert r.ok and r.attempts == 4 and r.text
 
 
+def test_an_error_event_mid_stream_is_an_error_not_a_short_answer(faulty):
+    """The server gives up mid-answer with an SSE error event: the record is an error quoting the server's message,
+    not the pieces before it passed off as an answer (nor a generic 'truncated stream')."""
+    proxy, client = faulty(script=["sse_error"], max_retries=0)
+    r = ask(client)
+    assert not r.ok and "injected sse_error" in (r.error_message or ""), (r.error, r.error_message)
+    assert proxy.count("sse_error") == 1
+
+
 def test_backoff_grows(faulty):
     proxy, client = faulty(script=["500"] * 4, max_retries=4)
     client.backoff_base_s = 0.2
