@@ -59,11 +59,10 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
     """One fresh process of the overhead rounds: run ``mode`` on ``dataset``, print a JSON line of its figures."""
     t_start = time.perf_counter()
     os.environ["WORKBENCH_PROJECT_DIR"] = project
-    from workbench.candidates import PromptCandidate
-    from workbench.data import load_dataset
+    import workbench as wb  # as the notebooks use it: wb.load_dataset, wb.PromptCandidate, wb.evaluate
 
-    cand = PromptCandidate("local", name="c", max_tokens=max_tokens)
-    ds = load_dataset(dataset)
+    cand = wb.PromptCandidate("local", name="c", max_tokens=max_tokens)
+    ds = wb.load_dataset(dataset)
     if mode in ("mlflow-floor", "workbench-floor"):
         c_ready, t0 = _mlflow_floor(cand, ds.rows, workbench=mode == "workbench-floor")
     elif mode == "raw":
@@ -88,7 +87,7 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
             answers = asyncio.run(_raw(target, cand, ds.rows, concurrency, no_keepalive_http_client()))
             mlflow.log_metric("answered", sum(bool(a) for a in answers))
     else:
-        from workbench import evaluate  # imported before the clock starts, as openai is for the raw loop
+        evaluate = wb.evaluate  # loaded before the clock starts, as openai is for the raw loop
 
         c_ready, t0 = _cpu_s(), time.perf_counter()
         evaluate(

@@ -79,10 +79,13 @@ def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
+        from .heap import importing
+
         module, attr = _LAZY[name]
-        mod = importlib.import_module(module)
-        if module == "workbench.llm.client":  # the client's call hook: traced calls when tracing is on
-            importlib.import_module("workbench.tracing")
+        with importing():  # no collector passes over the modules being loaded (workbench.heap)
+            mod = importlib.import_module(module)
+            if module == "workbench.llm.client":  # the client's call hook: traced calls when tracing is on
+                importlib.import_module("workbench.tracing")
         value = mod if attr is None else getattr(mod, attr)
         if attr is not None:  # a submodule (evaluate, tracking...) binds itself on import
             globals()[name] = value

@@ -11,6 +11,11 @@ Almost none of those objects is ever garbage: modules, classes, functions.
 (``gc.freeze``) and hands them back to it at the end (``gc.unfreeze``), so nothing that becomes garbage
 meanwhile is kept for good: it is collected by a later pass, as before. :func:`settle`, inside the block, does
 the same for what the job has built so far (its imports, its store), before its long loop.
+
+:func:`importing` pauses the collector while the package's heavy modules load (``import workbench`` is lazy:
+``wb.evaluate`` loads MLflow, pandas and the rest on first use). Loading a module makes objects that live as
+long as the process, and the collector's passes over them find nothing: importing what ``wb.evaluate`` needs
+cost 1.96 s of CPU, 0.36 s of it in 557 passes (4 full), measured with ``gc.callbacks`` on 2026-12-06.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Iterator
 
 _lock = threading.Lock()
 _state = {"depth": 0, "ours": False}  # blocks open in this process; whether the freeze is this module's
+_imports = {"depth": 0, "ours": False}  # importing() blocks open; whether the pause is this module's
 
 
 @contextlib.contextmanager
@@ -50,3 +56,23 @@ def settle() -> None:
     with _lock:
         if _state["depth"] and _state["ours"]:
             gc.freeze()
+
+
+@contextlib.contextmanager
+def importing() -> Iterator[None]:
+    """No garbage collector passes inside the block (``gc.disable``); the collector is enabled again when the last
+    block ends, unless it was disabled before the first began. Meant for loading modules: what becomes garbage
+    meanwhile (little: a module's objects live as long as the process) is collected by the next pass after."""
+    with _lock:
+        _imports["depth"] += 1
+        if _imports["depth"] == 1:
+            _imports["ours"] = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _lock:
+            _imports["depth"] -= 1
+            if _imports["depth"] == 0 and _imports["ours"]:
+                gc.enable()
+                _imports["ours"] = False

@@ -106,3 +106,39 @@ def test_an_evaluation_runs_its_rows_with_the_older_objects_frozen(tmp_path):
     wb.evaluate(ds, answer, metrics=["quality/exact_match"], progress=False, log=False, checkpoint=tmp_path / "c.jsonl")
     assert len(seen) == 3 and all(n > 0 for n in seen)
     assert gc.get_freeze_count() == 0
+
+
+def test_importing_pauses_the_collector_and_restores_it():
+    assert gc.isenabled()
+    with heap.importing():
+        assert not gc.isenabled()
+        with heap.importing():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer block is still open
+    assert gc.isenabled()
+
+
+def test_importing_leaves_a_collector_the_process_disabled_disabled():
+    gc.disable()
+    try:
+        with heap.importing():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_packages_lazy_names_load_with_the_collector_paused(monkeypatch):
+    import importlib
+
+    seen = []
+    real = importlib.import_module
+
+    def recording(name, *a, **k):
+        seen.append((name, gc.isenabled()))
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", recording)
+    monkeypatch.delitem(wb.__dict__, "load_dataset", raising=False)
+    assert wb.load_dataset is not None
+    assert ("workbench.data", False) in seen and gc.isenabled()
