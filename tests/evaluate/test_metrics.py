@@ -183,3 +183,37 @@ def test_mlflow_scorers():
         inputs={"question": "q"}, outputs="red tent", expectations={"expected_response": "red tent"}
     )
     assert f1 == 1.0
+
+
+def test_references_are_embedded_ahead_in_one_batch_and_give_the_same_similarities(tmp_path, monkeypatch):
+    """semantic_similarity's references are embedded for many rows in one call before the rows run; each row's
+    own call then embeds only its answer, and the scores are those of embedding each row's texts on its own."""
+    import pandas as pd
+
+    import workbench as wb
+    from workbench.llm import embeddings
+
+    refs = ["It weighs 1.6 kg", "45 litres", "Red and blue", "Two people"]
+    answers = {f"q{i}": a for i, a in enumerate(["1.6 kg", "It holds 45 liters", "Blue and red", "It sleeps two"])}
+    ds = pd.DataFrame([{"id": f"q{i}", "question": f"question {i}?", "reference": r} for i, r in enumerate(refs)])
+    calls, real = [], embeddings.embed
+
+    def recording(texts, *a, **k):
+        calls.append(list(texts))
+        return real(texts, *a, **k)
+
+    monkeypatch.setattr(embeddings, "embed", recording)
+    res = wb.evaluate(
+        ds,
+        lambda row: answers[row["id"]],
+        metrics=["quality/semantic_similarity"],
+        progress=False,
+        log=False,
+        checkpoint=tmp_path / "c.jsonl",
+    )
+    assert sorted(calls[0]) == sorted(refs)  # the references, together, first
+    assert sorted(t for c in calls[1:] for t in c) == sorted(answers.values())  # then only the answers
+    got = res.rows.set_index("id")["quality/semantic_similarity"]
+    for i, ref in enumerate(refs):
+        a, r = real([answers[f"q{i}"]]), real([ref])
+        assert got[f"q{i}"] == pytest.approx(float(r[0] @ a[0]), abs=1e-6)

@@ -59,6 +59,9 @@ class MetricDef:
     failed: float | None = None  # what a failed row scores, when not the bad end of the range
     tier: str = ""  # detectors: "screen", "classifier" or "judge" (TIERS); "" for measurements
     base: str = ""  # the detector this tier implements ("honesty/groundedness"); "" = its own name
+    # texts of a row the metric embeds whatever the answer (its references): embedded for many rows at once, in
+    # batches, before those rows run (engine.JobFeed), so that a row's own call embeds only its answer
+    prefetch: Callable[[dict], list[str]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def worst(self) -> float | None:
@@ -105,7 +108,7 @@ METRICS: dict[str, MetricDef] = {}
 ON_ERROR = {"quality": "fail", "honesty": "fail"}
 
 
-METRIC_OPTIONS = ("needs_llm", "kind", "stats", "requires", "on_error", "failed", "tier", "base")
+METRIC_OPTIONS = ("needs_llm", "kind", "stats", "requires", "on_error", "failed", "tier", "base", "prefetch")
 
 
 def metric(name: str, *, higher_is_better: bool | None, range: tuple, description: str = "", **options):
@@ -117,7 +120,8 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
     :class:`~workbench.errors.UnknownOption` naming the valid ones):
     ``needs_llm`` (default False), ``kind`` (``"numeric"`` or ``"binary"``), ``stats`` (default ``("mean",)``),
     ``requires`` (row columns it needs), ``on_error`` (default: the family's, see :data:`ON_ERROR`), ``failed``
-    (what a failed row scores), ``tier`` and ``base`` (see the module docstring)."""
+    (what a failed row scores), ``tier`` and ``base`` (see the module docstring), ``prefetch`` (``row -> texts``
+    the metric will embed whatever the answer: embedded in batches ahead of the rows)."""
     check_options("metric", options, METRIC_OPTIONS)
     tier, base, on_error = options.get("tier", ""), options.get("base", ""), options.get("on_error")
     family = name.split("/")[0]
@@ -145,6 +149,7 @@ def metric(name: str, *, higher_is_better: bool | None, range: tuple, descriptio
             options.get("failed"),
             tier,
             base if base != name else "",
+            options.get("prefetch"),
         )
         return fn
 

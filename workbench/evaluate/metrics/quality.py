@@ -88,7 +88,7 @@ def rouge_l_metric(row, answer, env):
     return _best(rouge_l, row, answer)
 
 
-@metric("quality/semantic_similarity", range=(-1, 1), failed=0.0, **REFERENCED)
+@metric("quality/semantic_similarity", range=(-1, 1), failed=0.0, prefetch=references, **REFERENCED)
 def semantic_similarity(row, answer, env):
     """cosine of the offline all-MiniLM-L6-v2 embeddings of answer and reference, max over references; capped at 0
     when the answer contradicts that reference (negation, a different colour/material/fuel, another value for the
