@@ -187,7 +187,8 @@ def test_mlflow_scorers():
 
 def test_references_are_embedded_ahead_in_one_batch_and_give_the_same_similarities(tmp_path, monkeypatch):
     """semantic_similarity's references are embedded for many rows in one call before the rows run; each row's
-    own call then embeds only its answer, and the scores are those of embedding each row's texts on its own."""
+    own call then embeds only its answer, and the scores are those of embedding each row's texts on its own. The
+    references' vectors are kept in the project's embedding cache: a second run embeds only the answers."""
     import pandas as pd
 
     import workbench as wb
@@ -203,17 +204,26 @@ def test_references_are_embedded_ahead_in_one_batch_and_give_the_same_similariti
         return real(texts, *a, **k)
 
     monkeypatch.setattr(embeddings, "embed", recording)
-    res = wb.evaluate(
-        ds,
-        lambda row: answers[row["id"]],
-        metrics=["quality/semantic_similarity"],
-        progress=False,
-        log=False,
-        checkpoint=tmp_path / "c.jsonl",
-    )
+    monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
+
+    def run(n):
+        return wb.evaluate(
+            ds,
+            lambda row: answers[row["id"]],
+            metrics=["quality/semantic_similarity"],
+            progress=False,
+            log=False,
+            checkpoint=tmp_path / f"c{n}.jsonl",
+        )
+
+    res = run(1)
     assert sorted(calls[0]) == sorted(refs)  # the references, together, first
     assert sorted(t for c in calls[1:] for t in c) == sorted(answers.values())  # then only the answers
     got = res.rows.set_index("id")["quality/semantic_similarity"]
     for i, ref in enumerate(refs):
         a, r = real([answers[f"q{i}"]]), real([ref])
         assert got[f"q{i}"] == pytest.approx(float(r[0] @ a[0]), abs=1e-6)
+    calls.clear()
+    again = run(2)
+    assert sorted(t for c in calls for t in c) == sorted(answers.values())  # the references came from the cache
+    assert again.rows.set_index("id")["quality/semantic_similarity"].to_dict() == pytest.approx(got.to_dict())

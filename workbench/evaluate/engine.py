@@ -128,6 +128,7 @@ class MetricEnv:
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self._max = max_cache
+        self._store: Any = None  # the project's embedding cache (EmbeddingCache), opened by the first prefetch
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from ..llm.embeddings import OFFLINE_MODEL, embed
@@ -135,20 +136,33 @@ class MetricEnv:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            vecs = embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False)
-            with self._lock:
-                if len(self._cache) > self._max:
-                    self._cache.clear()
-                self._cache.update(zip(missing, vecs, strict=True))
+            self._remember(missing, embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False))
         with self._lock:
             return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def _remember(self, texts: list[str], vecs: np.ndarray) -> None:
+        with self._lock:
+            if len(self._cache) > self._max:
+                self._cache.clear()
+            self._cache.update(zip(texts, vecs, strict=True))
 
     def prefetch(self, texts: list[str]) -> None:
         """Embed ``texts`` now, in batches, for the rows' own :meth:`embed` calls to find. A model run costs about
         the same for one short text as for many (MiniLM on this project's 2 cores: ~3 ms a run, most of it
         reading the weights), so a row that embeds its answer and its reference in one call paid for the
-        reference padded to the answer's length; ahead, 64 references share a run (docs/benchmarks.md)."""
-        self.embed(texts)
+        reference padded to the answer's length; ahead, 64 references share a run (docs/benchmarks.md).
+        These texts (a dataset's references) are the same at every run of an evaluation: their vectors are
+        kept in the project's embedding cache (``.workbench/embeddings.db``, the one RAG indexes use, keyed by
+        model and the text's sha256), so a second run embeds none of them."""
+        from ..llm.embeddings import OFFLINE_MODEL, EmbeddingCache, project_cache_path
+
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            if self._store is None:
+                self._store = EmbeddingCache(project_cache_path())
+            vecs, _ = self._store.embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False)
+            self._remember(missing, vecs)
 
     async def moderate(self, text: str) -> float | None:
         import openai

@@ -136,6 +136,13 @@ def embed(texts: list[str] | str, model: str = OFFLINE_MODEL, progress: bool | N
     return get_embedder(model).embed(texts, progress=progress)
 
 
+def project_cache_path():
+    """The project's embedding cache: ``.workbench/embeddings.db`` (RAG indexes, evaluation references)."""
+    from ..config import settings
+
+    return settings().project_dir / ".workbench" / "embeddings.db"
+
+
 class EmbeddingCache(SqliteStore):
     """Vectors of texts already embedded, keyed by (model, sha256 of text), in sqlite (WAL).
 

@@ -211,8 +211,7 @@ def build_index(
     vectors: np.ndarray | None = None,
 ) -> VectorIndex:
     """Embed ``chunks`` (reusing cached vectors) and build the FAISS index. ``kind``: auto|flat|hnsw."""
-    from ..config import settings
-    from ..llm.embeddings import EmbeddingCache
+    from ..llm.embeddings import EmbeddingCache, project_cache_path
 
     if not chunks:
         raise WorkbenchError("cannot build an index from zero chunks")
@@ -222,7 +221,7 @@ def build_index(
         kind = "hnsw" if len(chunks) >= hnsw_threshold else "flat"
     with waiting(f"building the {kind} index of {len(chunks)} chunks", after=0.0 if progress else QUIET_S):
         if vectors is None:
-            cache = EmbeddingCache(cache_path or settings().project_dir / ".workbench" / "embeddings.db")
+            cache = EmbeddingCache(cache_path or project_cache_path())
             texts = [c.context_text for c in chunks]
             vectors, computed = cache.embed(texts, model=embed_model, progress=progress)
         t_embed = time.monotonic() - t0
