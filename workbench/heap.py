@@ -26,53 +26,56 @@ import threading
 from collections.abc import Iterator
 
 _lock = threading.Lock()
-_state = {"depth": 0, "ours": False}  # blocks open in this process; whether the freeze is this module's
-_imports = {"depth": 0, "ours": False}  # importing() blocks open; whether the pause is this module's
 
 
-@contextlib.contextmanager
-def settled() -> Iterator[None]:
+class _Toggle:
+    """A process-wide change of the collector that nests: ``take`` (``on`` when the first block opens, if ``mine``
+    says this module should make it) and ``give`` (``off`` when the last closes, if this module made it). Blocks may
+    nest and open in several threads; every call holds the one lock."""
+
+    def __init__(self, mine, on, off) -> None:
+        self.depth, self.ours = 0, False
+        self._mine, self._on, self._off = mine, on, off
+
+    @contextlib.contextmanager
+    def block(self) -> Iterator[None]:
+        with _lock:
+            self.depth += 1
+            if self.depth == 1:
+                self.ours = self._mine()
+                if self.ours:
+                    self._on()
+        try:
+            yield
+        finally:
+            with _lock:
+                self.depth -= 1
+                if self.depth == 0 and self.ours:
+                    self._off()
+                    self.ours = False
+
+
+# the freeze is this module's when nothing was frozen before; the pause when the collector was enabled before
+_frozen = _Toggle(lambda: gc.get_freeze_count() == 0, gc.freeze, gc.unfreeze)
+_paused = _Toggle(gc.isenabled, gc.disable, gc.enable)
+
+
+def settled() -> contextlib.AbstractContextManager[None]:
     """Inside the block, the objects that existed when it began are left out of the garbage collector's passes;
     at its end (the last one, when blocks nest or run in several threads) they are handed back. A process that
     had frozen objects itself (``gc.freeze()`` before a fork) is left as it is."""
-    with _lock:
-        _state["depth"] += 1
-        if _state["depth"] == 1:
-            _state["ours"] = gc.get_freeze_count() == 0
-            if _state["ours"]:
-                gc.freeze()
-    try:
-        yield
-    finally:
-        with _lock:
-            _state["depth"] -= 1
-            if _state["depth"] == 0 and _state["ours"]:
-                gc.unfreeze()
-                _state["ours"] = False
+    return _frozen.block()
 
 
 def settle() -> None:
     """Inside :func:`settled`: leave what exists now out of the collector's passes too, until the block ends."""
     with _lock:
-        if _state["depth"] and _state["ours"]:
+        if _frozen.depth and _frozen.ours:
             gc.freeze()
 
 
-@contextlib.contextmanager
-def importing() -> Iterator[None]:
+def importing() -> contextlib.AbstractContextManager[None]:
     """No garbage collector passes inside the block (``gc.disable``); the collector is enabled again when the last
     block ends, unless it was disabled before the first began. Meant for loading modules: what becomes garbage
     meanwhile (little: a module's objects live as long as the process) is collected by the next pass after."""
-    with _lock:
-        _imports["depth"] += 1
-        if _imports["depth"] == 1:
-            _imports["ours"] = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _lock:
-            _imports["depth"] -= 1
-            if _imports["depth"] == 0 and _imports["ours"]:
-                gc.enable()
-                _imports["ours"] = False
+    return _paused.block()

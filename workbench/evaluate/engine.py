@@ -133,12 +133,16 @@ class MetricEnv:
     def embed(self, texts: list[str]) -> np.ndarray:
         from ..llm.embeddings import OFFLINE_MODEL, embed
 
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        missing = self._missing(texts)
         if missing:
             self._remember(missing, embed(missing, model=self._embed_model or OFFLINE_MODEL, progress=False))
         with self._lock:
             return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def _missing(self, texts: list[str]) -> list[str]:
+        """``texts`` not in the in-memory cache yet, each once, in order."""
+        with self._lock:
+            return list(dict.fromkeys(t for t in texts if t not in self._cache))
 
     def _remember(self, texts: list[str], vecs: np.ndarray) -> None:
         with self._lock:
@@ -156,8 +160,7 @@ class MetricEnv:
         model and the text's sha256), so a second run embeds none of them."""
         from ..llm.embeddings import OFFLINE_MODEL, EmbeddingCache, project_cache_path
 
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        missing = self._missing(texts)
         if missing:
             if self._store is None:
                 self._store = EmbeddingCache(project_cache_path())
