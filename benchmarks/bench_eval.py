@@ -5,7 +5,10 @@
    imports MLflow, opens the project's store and records the loop as one run with one metric (MLflow's presence,
    the least any harness that logs to MLflow costs), ``wb.evaluate(metrics=["quality"])`` with its
    defaults (an MLflow run, a trace per row), the same with ``trace=False``, ``eval-lexical``: untraced, without
-   the quality family's MiniLM metric (``semantic_similarity``), and ``mlflow-floor``: MLflow alone
+   the quality family's MiniLM metric (``semantic_similarity``) but with its row traces, ``promptfoo``: the peer,
+   promptfoo's own CLI (``promptfoo eval``, pinned below, on a pinned Node.js from the npm registry) sending the
+   same requests to the same server with two lexical assertions per row (``icontains`` and ``rouge-n`` against the
+   reference) and its results written to its own sqlite store, as a user's run is, and ``mlflow-floor``: MLflow alone
    writing each row's two spans through its public API (no model call, no metric), the least a row trace costs
    in MLflow's store with MLflow's own exporter, and ``workbench-floor``: the same traces, tagged as evaluation
    rows, through the workbench's whole-trace export (``workbench.tracing``: the trace, then its spans in one
@@ -42,10 +45,23 @@ import openai
 os.environ.setdefault("WORKBENCH_LOCAL_REPLICAS", "1")
 
 # what each fresh process of the rounds runs
-OVERHEAD_MODES = ("raw", "raw-mlflow", "eval", "eval-notrace", "eval-lexical", "mlflow-floor", "workbench-floor")
-# eval-lexical: untraced, and the quality family without its one model-backed metric (semantic_similarity, a
-# MiniLM embedding of answer and reference per row): what that model's inference costs, by difference
+OVERHEAD_MODES = (
+    "raw",
+    "raw-mlflow",
+    "eval",
+    "eval-notrace",
+    "eval-lexical",
+    "promptfoo",
+    "mlflow-floor",
+    "workbench-floor",
+)
+# eval-lexical: traced, and the quality family without its one model-backed metric (semantic_similarity, a
+# MiniLM embedding of the answer per row): what that model's inference costs, by difference with eval, and the
+# workbench's side of the comparison with promptfoo's lexical assertions (rows kept as evidence on both sides)
 LEXICAL = ["quality/exact_match", "quality/f1", "quality/rouge_l"]
+# the peer, pinned; promptfoo 0.123 needs Node.js >= 22.22 (the machine's may be older): a Node.js build from the
+# npm registry (node-linux-<arch>), both cached under ~/.cache/llmops-workbench/
+PROMPTFOO, NODE = "0.123.1", "22.23.5"
 
 
 def _cpu_s() -> float:
@@ -65,6 +81,8 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
     ds = wb.load_dataset(dataset)
     if mode in ("mlflow-floor", "workbench-floor"):
         c_ready, t0 = _mlflow_floor(cand, ds.rows, workbench=mode == "workbench-floor")
+    elif mode == "promptfoo":
+        return _promptfoo(cand, ds.rows, Path(project), concurrency)
     elif mode == "raw":
         from workbench.llm.client import no_keepalive_http_client
 
@@ -98,7 +116,7 @@ def child(mode: str, dataset: str, project: str, concurrency: int, max_tokens: i
             progress=False,
             resume=False,
             concurrency=concurrency,
-            trace=(mode == "eval"),
+            trace=(mode != "eval-notrace"),
         )
     t1 = time.perf_counter()
     # cpu_s: the whole process (interpreter start-up and every import included), from its resource usage
@@ -150,6 +168,94 @@ def _mlflow_floor(cand, rows, workbench: bool = False) -> tuple[float, float]:
     return c_ready, t0
 
 
+def promptfoo_cmd() -> list[str]:
+    """``promptfoo`` (``PROMPTFOO``) run by Node.js ``NODE``, installed from the npm registry the first time into
+    ``~/.cache/llmops-workbench/promptfoo-<version>/`` (about 1.5 GB, two minutes here)."""
+    import platform
+    import subprocess
+
+    arch = {"x86_64": "x64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    home = Path.home() / ".cache" / "llmops-workbench" / f"promptfoo-{PROMPTFOO}"
+    node = home / "node_modules" / f"node-linux-{arch}" / "bin" / "node"
+    entry = home / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"
+    if not (node.is_file() and entry.is_file()):
+        print(f"installing promptfoo {PROMPTFOO} and Node.js {NODE} into {home} (once; about two minutes)", flush=True)
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(home), "--no-audit", "--no-fund", "--loglevel=error",
+             f"node-linux-{arch}@{NODE}", f"promptfoo@{PROMPTFOO}"],
+            check=True,
+            timeout=1200,
+        )  # fmt: skip
+    return [str(node), str(entry)]
+
+
+def _promptfoo(cand, rows, project: Path, concurrency: int) -> None:
+    """One promptfoo run of the rows: the same request bodies as the workbench's (the rendered messages, the
+    generation parameters, the adapters' scales), at the same concurrency, no response cache, two lexical
+    assertions per row, the results written to its sqlite store (``PROMPTFOO_CONFIG_DIR``, one per project, kept
+    between runs like the workbench's store). Its client CPU is the Node.js process's own (``RUSAGE_CHILDREN`` across the call),
+    not this Python process's, which only writes the config. Prints the figures as the other modes do; promptfoo's
+    start-up is not separated from its rows (``work_cpu_s`` is null)."""
+    import resource
+    import subprocess
+
+    target = _target(cand)
+    work = project / "promptfoo"
+    work.mkdir(exist_ok=True)
+    with (work / "tests.jsonl").open("w") as f:
+        for row in rows:
+            (msg,) = cand.messages(row)  # the one user message the candidate sends; the prompt is that text
+            f.write(
+                json.dumps({"description": row["id"], "vars": {"content": msg["content"], "ref": row["reference"]}})
+            )
+            f.write("\n")
+    config = {
+        "description": "bench_eval overhead",
+        "prompts": ["{{content}}"],
+        "providers": [
+            {
+                "id": "openai:chat:smollm2",
+                "config": {
+                    "apiBaseUrl": target.base_url,
+                    "apiKey": "none",
+                    **cand.gen_params,
+                    **({"passthrough": target.extra_body} if target.extra_body else {}),
+                },
+            }
+        ],
+        "defaultTest": {
+            "assert": [
+                {"type": "icontains", "value": "{{ref}}"},
+                {"type": "rouge-n", "value": "{{ref}}", "threshold": 0.0},
+            ]
+        },
+        "tests": f"file://{work / 'tests.jsonl'}",
+    }
+    (work / "promptfooconfig.json").write_text(json.dumps(config, indent=1))
+    env = {
+        **os.environ,
+        "PROMPTFOO_CONFIG_DIR": str(work / "store"),
+        "PROMPTFOO_DISABLE_TELEMETRY": "1",
+        "PROMPTFOO_DISABLE_UPDATE": "1",
+    }
+    cmd = [*promptfoo_cmd(), "eval", "-c", str(work / "promptfooconfig.json"), "-j", str(concurrency)]
+    cmd += ["--no-cache", "--no-progress-bar", "--no-table"]
+
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    c0, t0 = children_cpu(), time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    t1 = time.perf_counter()
+    # promptfoo exits 100 when some assertion failed (they do: the model is small); errors are other codes
+    if out.returncode not in (0, 100) or f"{len(rows)} test cases" not in out.stdout + out.stderr:
+        raise RuntimeError(f"promptfoo failed ({out.returncode}): {(out.stdout + out.stderr)[-2000:]}")
+    cpu = children_cpu() - c0  # the promptfoo process alone (not an install, not a server this process started)
+    print(json.dumps({"mode": "promptfoo", "work_s": t1 - t0, "process_s": t1 - t0, "cpu_s": cpu, "work_cpu_s": None}))
+
+
 def _target(cand):
     """Where the workbench sends ``cand``'s calls: the server's URL and the request body it adds (with adapters
     registered, every adapter's scale; a request without them is answered by another model, see docs/finetune.md)."""
@@ -180,13 +286,16 @@ async def _raw(target, cand, rows, concurrency: int, http_client):
     return await asyncio.gather(*(one(r) for r in rows))
 
 
-def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max_tokens: int, tmp: Path) -> dict:
-    """Interleaved rounds of fresh processes (raw, eval, eval-notrace); medians, ratios to raw, CPU per row."""
+def overhead_rounds(
+    dataset: Path, rows: int, rounds: int, concurrency: int, max_tokens: int, tmp: Path, modes=OVERHEAD_MODES
+) -> dict:
+    """Interleaved rounds of fresh processes (``modes``); medians, ratios to raw, CPU per row, and each mode's CPU
+    over promptfoo's."""
     import subprocess
 
     project = tmp / "overhead-project"  # one project, its store created by the warm-up: a user's second run
     project.mkdir(exist_ok=True)
-    runs: dict[str, list[dict]] = {m: [] for m in OVERHEAD_MODES}
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
 
     def run(mode: str) -> dict:
         out = subprocess.run(
@@ -214,19 +323,23 @@ def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max
         return json.loads(lines[-1])
 
     run("eval")  # warm-up: creates the project's store, loads the OS file cache
+    if "promptfoo" in modes:
+        run("promptfoo")  # its warm-up: installs it the first time, creates its store
     for r in range(rounds):
-        order = OVERHEAD_MODES if r % 2 == 0 else tuple(reversed(OVERHEAD_MODES))
+        order = modes if r % 2 == 0 else tuple(reversed(modes))
         for mode in order:
             runs[mode].append(run(mode))
             print(
-                f"  round {r + 1} {mode:13s} work {runs[mode][-1]['work_s']:6.1f}s  "
+                f"  round {r + 1} {mode:15s} work {runs[mode][-1]['work_s']:6.1f}s  "
                 f"cpu {runs[mode][-1]['cpu_s']:5.2f}s",
                 flush=True,
             )
-    med = {
-        m: {k: stats([x[k] for x in v])["median"] for k in ("work_s", "process_s", "cpu_s", "work_cpu_s")}
-        for m, v in runs.items()
-    }
+
+    def median(v: list[dict], k: str) -> float | None:
+        xs = [x[k] for x in v if x[k] is not None]
+        return stats(xs)["median"] if xs else None  # promptfoo's start-up is not separated from its rows
+
+    med = {m: {k: median(v, k) for k in ("work_s", "process_s", "cpu_s", "work_cpu_s")} for m, v in runs.items()}
     raw = med["raw"]
     out = {
         "rows": rows,
@@ -236,21 +349,27 @@ def overhead_rounds(dataset: Path, rows: int, rounds: int, concurrency: int, max
         "runs": runs,
         "median": med,
     }
-    for m in OVERHEAD_MODES:
+    for m in modes:
+        work_cpu = med[m]["work_cpu_s"]
         out[m] = {
             # the floor does no model call: its time is not comparable with the raw loop's
             "work_ratio": med[m]["work_s"] / raw["work_s"] if not m.endswith("-floor") else None,
             "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
-            "work_cpu_ms_per_row": 1000 * med[m]["work_cpu_s"] / rows,
-            "startup_cpu_s": med[m]["cpu_s"] - med[m]["work_cpu_s"],
+            "work_cpu_ms_per_row": None if work_cpu is None else 1000 * work_cpu / rows,
+            "startup_cpu_s": None if work_cpu is None else med[m]["cpu_s"] - work_cpu,
         }
+    if "promptfoo" in modes:
+        # the peer measured in this run: whole-process client CPU of each workbench mode over promptfoo's
+        out["cpu_over_promptfoo"] = {m: med[m]["cpu_s"] / med["promptfoo"]["cpu_s"] for m in modes}
     print(f"harness overhead, {rows} rows, metrics=['quality'], {rounds} interleaved rounds (medians):")
-    for m in OVERHEAD_MODES:
+    for m in modes:
         o = out[m]
+        per_row = "start-up not separated" if o["startup_cpu_s"] is None else (
+            f"start-up {o['startup_cpu_s']:.2f}s, per row {o['work_cpu_ms_per_row']:.1f} ms"
+        )  # fmt: skip
         print(
-            f"  {m:13s} work {med[m]['work_s']:6.1f}s  ratio {o['work_ratio'] or float('nan'):.3f}   CPU {med[m]['cpu_s']:5.2f}s "
-            f"= {o['cpu_ms_per_row']:5.1f} ms/row (start-up {o['startup_cpu_s']:.2f}s, "
-            f"per row {o['work_cpu_ms_per_row']:.1f} ms)"
+            f"  {m:15s} work {med[m]['work_s']:6.1f}s  ratio {o['work_ratio'] or float('nan'):.3f}   "
+            f"CPU {med[m]['cpu_s']:5.2f}s = {o['cpu_ms_per_row']:5.1f} ms/row ({per_row})"
         )
     return out
 
@@ -271,6 +390,11 @@ def main() -> None:
         "--only-overhead",
         action="store_true",
         help="only part 0 (the interleaved overhead rounds), written to results/eval_overhead.json",
+    )
+    ap.add_argument(
+        "--no-promptfoo",
+        action="store_true",
+        help=f"leave out the peer (promptfoo {PROMPTFOO}, installed with npm on first use; left out in quick mode)",
     )
     ap.add_argument("--child", choices=OVERHEAD_MODES, help=argparse.SUPPRESS)
     ap.add_argument("--child-dataset", help=argparse.SUPPRESS)
@@ -293,7 +417,10 @@ def main() -> None:
         return await _raw(target, cand, rows, concurrency, no_keepalive_http_client())
 
     asyncio.run(raw(ds.rows[:8], 8))  # warm-up
-    overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp)
+    # quick mode (the test suite's smoke run) leaves the peer out: it would install 1.5 GB from npm
+    no_peer = a.no_promptfoo or quick()
+    modes = tuple(m for m in OVERHEAD_MODES if not (no_peer and m == "promptfoo"))
+    overhead = overhead_rounds(tmp / "qa.jsonl", a.rows, a.rounds, a.concurrency, a.max_tokens, tmp, modes)
     if a.only_overhead:
         save("eval_overhead", {"overhead": overhead, "rows": a.rows})
         return
