@@ -20,6 +20,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from . import heap
 from .config import settings
 
 RUN_ENV = "WORKBENCH_RUN_ID"
@@ -65,7 +66,17 @@ def quiet_known_noise() -> None:
 
 def configure() -> str:
     """Point MLflow at the workspace store (telemetry off, known noise quiet); a sqlite store is created
-    (migrated) once, under a file lock (:func:`ensure_sqlite_store`). Idempotent; returns the URI."""
+    (migrated) once, under a file lock (:func:`ensure_sqlite_store`). Idempotent; returns the URI.
+
+    The first call of a process imports MLflow's store modules and configures their ORM mappers: objects that
+    live as long as the process, which the garbage collector's passes (233 of them here, one full) would only
+    walk. It runs with the collector paused (:func:`heap.importing`): 0.54-0.61 s instead of 0.78-0.89 s (4 runs
+    each, interleaved, 2026-12-06)."""
+    with heap.importing():
+        return _configure()
+
+
+def _configure() -> str:
     if not _quieted:
         quiet_known_noise()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -142,3 +142,25 @@ def test_the_packages_lazy_names_load_with_the_collector_paused(monkeypatch):
     monkeypatch.delitem(wb.__dict__, "load_dataset", raising=False)
     assert wb.load_dataset is not None
     assert ("workbench.data", False) in seen and gc.isenabled()
+
+
+def test_the_tracking_store_opens_with_the_collector_paused(monkeypatch, tmp_path):
+    """tracking.configure() creates or opens the store (MLflow's store modules, their ORM mappers) with the
+    collector paused, and enables it again after."""
+    from mlflow import MlflowClient
+
+    from workbench import tracking
+
+    seen = []
+    real = MlflowClient.search_experiments
+
+    def recording(self, *a, **k):
+        seen.append(gc.isenabled())
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(MlflowClient, "search_experiments", recording)
+    monkeypatch.setenv("WORKBENCH_PROJECT_DIR", str(tmp_path))
+    monkeypatch.setattr(tracking, "_ready_stores", set())
+    monkeypatch.setattr(tracking.mlflow, "set_tracking_uri", lambda uri: None)  # leave the session's store as it is
+    tracking.configure()
+    assert seen == [False] and gc.isenabled()
