@@ -7,7 +7,7 @@
    defaults (an MLflow run, a trace per row), the same with ``trace=False``, ``eval-lexical``: untraced, without
    the quality family's MiniLM metric (``semantic_similarity``) but with its row traces, ``promptfoo``: the peer,
    promptfoo's own CLI (``promptfoo eval``, pinned below, on a pinned Node.js from the npm registry) sending the
-   same requests to the same server with two lexical assertions per row (``icontains`` and ``rouge-n`` against the
+   same requests (not streamed) to the same server with two lexical assertions per row (``icontains`` and ``rouge-n`` against the
    reference) and its results written to its own sqlite store, as a user's run is, and ``mlflow-floor``: MLflow alone
    writing each row's two spans through its public API (no model call, no metric), the least a row trace costs
    in MLflow's store with MLflow's own exporter, and ``workbench-floor``: the same traces, tagged as evaluation
@@ -191,8 +191,8 @@ def promptfoo_cmd() -> list[str]:
 
 
 def _promptfoo(cand, rows, project: Path, concurrency: int) -> None:
-    """One promptfoo run of the rows: the same request bodies as the workbench's (the rendered messages, the
-    generation parameters, the adapters' scales), at the same concurrency, no response cache, two lexical
+    """One promptfoo run of the rows: the same requests as the workbench's (the rendered messages, the generation
+    parameters, the adapters' scales; not streamed, promptfoo's way), at the same concurrency, no response cache, two lexical
     assertions per row, the results written to its sqlite store (``PROMPTFOO_CONFIG_DIR``, one per project, kept
     between runs like the workbench's store). Its client CPU is the Node.js process's own (``RUSAGE_CHILDREN`` across the call),
     not this Python process's, which only writes the config. Prints the figures as the other modes do; promptfoo's

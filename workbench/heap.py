@@ -29,9 +29,9 @@ _lock = threading.Lock()
 
 
 class _Toggle:
-    """A process-wide change of the collector that nests: ``take`` (``on`` when the first block opens, if ``mine``
-    says this module should make it) and ``give`` (``off`` when the last closes, if this module made it). Blocks may
-    nest and open in several threads; every call holds the one lock."""
+    """A process-wide change of the collector that nests: :meth:`block` calls ``on`` when the first block opens
+    (if ``mine()`` says the change is this module's to make) and ``off`` when the last one closes (if it made it).
+    Blocks may nest and open in several threads; the count and the calls are made under the one lock."""
 
     def __init__(self, mine, on, off) -> None:
         self.depth, self.ours = 0, False
