@@ -14,7 +14,9 @@
    rows, through the workbench's whole-trace export (``workbench.tracing``: the trace, then its spans in one
    call, rows in batches). Reports the wall time of the
    work as a ratio of raw, and client CPU seconds per row (the whole process, imports included, and the
-   marginal per-row part with start-up taken out), medians of the rounds.
+   marginal per-row part with start-up taken out), medians of the rounds. The traced evaluation and promptfoo
+   also run on the first two rows in every round, which splits each one's CPU into a fixed part per run
+   (start-up, opening and closing the run) and a part per row.
 1. Throughput: N rows through `wb.evaluate` (all offline metrics, cache off, no MLflow logging) vs a raw
    async loop over the same chat calls (openai.AsyncOpenAI + a semaphore) at the same concurrency.
    Also `wb.evaluate` with only the cost metrics, to separate client overhead from metric cost.
@@ -62,6 +64,10 @@ LEXICAL = ["quality/exact_match", "quality/f1", "quality/rouge_l"]
 # the peer, pinned; promptfoo 0.123 needs Node.js >= 22.22 (the machine's may be older): a Node.js build from the
 # npm registry (node-linux-<arch>), both cached under ~/.cache/llmops-workbench/
 PROMPTFOO, NODE = "0.123.1", "22.23.5"
+# a run's fixed cost and its cost per row, apart: the traced evaluation and promptfoo also run on the first
+# SMALL rows in every round ("eval@2", "promptfoo@2"); fixed = the small run less its rows, per row = the
+# difference between the full and the small run over the rows between them
+SMALL = 2
 
 
 def _cpu_s() -> float:
@@ -295,17 +301,21 @@ def overhead_rounds(
 
     project = tmp / "overhead-project"  # one project, its store created by the warm-up: a user's second run
     project.mkdir(exist_ok=True)
+    small = tmp / f"first{SMALL}.jsonl"
+    small.write_text("".join(dataset.read_text().splitlines(keepends=True)[:SMALL]))
+    modes = (*modes, *(f"{m}@{SMALL}" for m in ("eval", "promptfoo") if m in modes))
     runs: dict[str, list[dict]] = {m: [] for m in modes}
 
     def run(mode: str) -> dict:
+        child_mode, _, n = mode.partition("@")
         out = subprocess.run(
             [
                 sys.executable,
                 __file__,
                 "--child",
-                mode,
+                child_mode,
                 "--child-dataset",
-                str(dataset),
+                str(small if n else dataset),
                 "--child-project",
                 str(project),
                 "--concurrency",
@@ -351,16 +361,29 @@ def overhead_rounds(
     }
     for m in modes:
         work_cpu = med[m]["work_cpu_s"]
+        n = SMALL if "@" in m else rows
         out[m] = {
-            # the floor does no model call: its time is not comparable with the raw loop's
-            "work_ratio": med[m]["work_s"] / raw["work_s"] if not m.endswith("-floor") else None,
-            "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / rows,
-            "work_cpu_ms_per_row": None if work_cpu is None else 1000 * work_cpu / rows,
+            # the floor does no model call, the small runs fewer rows: their time is not comparable with raw's
+            "work_ratio": med[m]["work_s"] / raw["work_s"] if not m.endswith("-floor") and "@" not in m else None,
+            "cpu_ms_per_row": 1000 * med[m]["cpu_s"] / n,
+            "work_cpu_ms_per_row": None if work_cpu is None else 1000 * work_cpu / n,
             "startup_cpu_s": None if work_cpu is None else med[m]["cpu_s"] - work_cpu,
         }
     if "promptfoo" in modes:
         # the peer measured in this run: whole-process client CPU of each workbench mode over promptfoo's
-        out["cpu_over_promptfoo"] = {m: med[m]["cpu_s"] / med["promptfoo"]["cpu_s"] for m in modes}
+        out["cpu_over_promptfoo"] = {m: med[m]["cpu_s"] / med["promptfoo"]["cpu_s"] for m in modes if "@" not in m}
+    # each run's fixed CPU (start-up, opening and closing the run) and its CPU per row, from the small runs
+    out["fixed_and_per_row"] = {}
+    for m in ("eval", "promptfoo"):
+        if f"{m}@{SMALL}" in modes:
+            per_row = (med[m]["cpu_s"] - med[f"{m}@{SMALL}"]["cpu_s"]) / (rows - SMALL)
+            out["fixed_and_per_row"][m] = {
+                "fixed_cpu_s": med[f"{m}@{SMALL}"]["cpu_s"] - SMALL * per_row,
+                "cpu_ms_per_row": 1000 * per_row,
+            }
+            print(
+                f"  {m}: fixed {out['fixed_and_per_row'][m]['fixed_cpu_s']:.2f}s a run, {1000 * per_row:.1f} ms a row"
+            )
     print(f"harness overhead, {rows} rows, metrics=['quality'], {rounds} interleaved rounds (medians):")
     for m in modes:
         o = out[m]

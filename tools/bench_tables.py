@@ -130,10 +130,15 @@ def eval_overhead(r: dict) -> str:
             f"; client CPU over promptfoo's in this run: traced {_f(over['eval'])}×, traced lexical "
             f"{_f(over['eval-lexical'])}×, raw loop {_f(over['raw'])}×"
         )
+    split = "".join(
+        f"; {'traced `wb.evaluate`' if m == 'eval' else m}: {_f(v['fixed_cpu_s'], 2)} s a run + "
+        f"{_f(v['cpu_ms_per_row'], 1)} ms a row"
+        for m, v in o.get("fixed_and_per_row", {}).items()
+    )
     return (
         f"{o['rows']} rows, {o['rounds']} rounds, client CPU per row, whole process: "
         + "; ".join(parts)
-        + f"; traced wall time / raw {_f(ratio)}{peer}. "
+        + f"; traced wall time / raw {_f(ratio)}{peer}{split}. "
         "Goals: ≤ 32.5 ms/row traced (promptfoo's, quoted in the issue): "
         + ("met" if o["eval"]["cpu_ms_per_row"] <= 32.5 else "**not met**")
         + (
