@@ -70,10 +70,11 @@ PROMPTFOO, NODE = "0.123.1", "22.23.5"
 SMALL = 2
 
 
-def _cpu_s() -> float:
+def _cpu_s(children: bool = False) -> float:
+    """CPU seconds of this process, or with ``children`` of the child processes it has waited for."""
     import resource
 
-    r = resource.getrusage(resource.RUSAGE_SELF)
+    r = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
@@ -203,7 +204,6 @@ def _promptfoo(cand, rows, project: Path, concurrency: int) -> None:
     between runs like the workbench's store). Its client CPU is the Node.js process's own (``RUSAGE_CHILDREN`` across the call),
     not this Python process's, which only writes the config. Prints the figures as the other modes do; promptfoo's
     start-up is not separated from its rows (``work_cpu_s`` is null)."""
-    import resource
     import subprocess
 
     target = _target(cand)
@@ -248,17 +248,13 @@ def _promptfoo(cand, rows, project: Path, concurrency: int) -> None:
     cmd = [*promptfoo_cmd(), "eval", "-c", str(work / "promptfooconfig.json"), "-j", str(concurrency)]
     cmd += ["--no-cache", "--no-progress-bar", "--no-table"]
 
-    def children_cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
-
-    c0, t0 = children_cpu(), time.perf_counter()
+    c0, t0 = _cpu_s(children=True), time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     t1 = time.perf_counter()
     # promptfoo exits 100 when some assertion failed (they do: the model is small); errors are other codes
     if out.returncode not in (0, 100) or f"{len(rows)} test cases" not in out.stdout + out.stderr:
         raise RuntimeError(f"promptfoo failed ({out.returncode}): {(out.stdout + out.stderr)[-2000:]}")
-    cpu = children_cpu() - c0  # the promptfoo process alone (not an install, not a server this process started)
+    cpu = _cpu_s(children=True) - c0  # the promptfoo process alone (not an install, not a server this process started)
     print(json.dumps({"mode": "promptfoo", "work_s": t1 - t0, "process_s": t1 - t0, "cpu_s": cpu, "work_cpu_s": None}))
 
 
